@@ -1,0 +1,458 @@
+// DDBFS wire protocol: the single source of truth for every RPC between the
+// client library, the metaserver and the chunk servers.
+//
+// Rules (see docs/protocol.md):
+//  - one request and one response struct per RPC; `status` is field 1 of
+//    every response and application errors travel there, never as exceptions;
+//  - field ids are never reused: remove a field by leaving its id unused;
+//  - listings are paged by (after_name, limit);
+//  - transport: TFramedTransport + TBinaryProtocol over TCP.
+
+namespace cpp ddbfs.rpc
+
+// Mirrors ddbfs::ErrorCode (common/include/ddbfs/error_code.h); the client
+// library checks both tables agree at compile time.
+enum ErrorCode {
+  OK = 0,
+  NOT_FOUND = 1,          // no such file, directory, chunk or server
+  EXISTS = 2,             // the target name is taken
+  NOT_DIR = 3,            // a path component or the target is not a directory
+  IS_DIR = 4,             // a file operation on a directory
+  NOT_EMPTY = 5,          // rmdir / rename over a directory that has entries
+  INVALID_ARGUMENT = 6,   // malformed request (bad name, bad range, loop)
+  NAME_TOO_LONG = 7,      // a name over 255 bytes
+  NO_SPACE = 8,           // no chunk server can take the data
+  IO_ERROR = 9,           // a disk failed on a chunk server
+  CHECKSUM_MISMATCH = 10, // a block failed its CRC32C: replica is corrupt
+  STALE_VERSION = 11,     // a replica is older than the version asked for
+  UNAVAILABLE = 12,       // a server cannot be reached or is not ready
+  PERMISSION_DENIED = 13, // not allowed (EPERM/EACCES)
+  INTERNAL = 14,          // a bug or an unexpected server-side failure
+  NOT_SUPPORTED = 15,     // valid request the server does not implement
+}
+
+struct RpcStatus {
+  1: ErrorCode code = ErrorCode.OK
+  2: string message       // human readable; empty when OK
+}
+
+// Who is asking. Ownership of new nodes comes from here; tokens and volumes
+// will be added as new fields (see docs/protocol.md, "Evolution").
+struct RequestContext {
+  1: i32 uid
+  2: i32 gid
+}
+
+enum FileType {
+  REGULAR = 1,
+  DIRECTORY = 2,
+  SYMLINK = 3,
+}
+
+struct Attr {
+  1: i64 inode
+  2: FileType type
+  3: i32 mode             // permission bits only (07777)
+  4: i32 uid
+  5: i32 gid
+  6: i64 size             // bytes; for a symlink the length of its target
+  7: i64 atime_ns         // nanoseconds since the Unix epoch
+  8: i64 mtime_ns
+  9: i64 ctime_ns
+  10: i32 nlink
+  11: i32 goal            // wanted replicas of each chunk
+}
+
+// ---------------------------------------------------------------- namespace
+
+struct LookupRequest {
+  1: i64 parent
+  2: string name
+}
+struct LookupResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+// Resolves an absolute path ("/a/b") in one round trip; symlinks are not
+// followed (the CLI works on links themselves, like `svn`).
+struct ResolvePathRequest {
+  1: string path
+}
+struct ResolvePathResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+struct GetAttrRequest {
+  1: i64 inode
+}
+struct GetAttrResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+// Only the fields that are set change. Changing `size` drops whole chunks
+// beyond the new end; the client library shortens the last chunk on the
+// chunk servers first (see docs/protocol.md, "Truncate").
+struct SetAttrRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: optional i32 mode
+  4: optional i32 uid
+  5: optional i32 gid
+  6: optional i64 size
+  7: optional i64 atime_ns
+  8: optional i64 mtime_ns
+  9: optional i32 goal
+}
+struct SetAttrResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+struct MkdirRequest {
+  1: RequestContext ctx
+  2: i64 parent
+  3: string name
+  4: i32 mode
+}
+struct MkdirResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+// Creates a regular file; EXISTS if the name is taken.
+struct CreateRequest {
+  1: RequestContext ctx
+  2: i64 parent
+  3: string name
+  4: i32 mode
+  5: optional i32 goal    // default: the parent directory's goal
+  6: optional i64 mtime_ns // default: now (used by `ddbfs add` to keep mtimes)
+}
+struct CreateResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+struct SymlinkRequest {
+  1: RequestContext ctx
+  2: i64 parent
+  3: string name
+  4: string target
+}
+struct SymlinkResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+struct ReadlinkRequest {
+  1: i64 inode
+}
+struct ReadlinkResponse {
+  1: RpcStatus status
+  2: string target
+}
+
+// New hard link to an existing regular file or symlink.
+struct LinkRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: i64 new_parent
+  4: string new_name
+}
+struct LinkResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+struct UnlinkRequest {
+  1: RequestContext ctx
+  2: i64 parent
+  3: string name
+}
+struct UnlinkResponse {
+  1: RpcStatus status
+}
+
+struct RmdirRequest {
+  1: RequestContext ctx
+  2: i64 parent
+  3: string name
+}
+struct RmdirResponse {
+  1: RpcStatus status
+}
+
+const i32 RENAME_FLAG_NOREPLACE = 1
+const i32 RENAME_FLAG_EXCHANGE = 2
+
+struct RenameRequest {
+  1: RequestContext ctx
+  2: i64 parent
+  3: string name
+  4: i64 new_parent
+  5: string new_name
+  6: i32 flags            // RENAME_FLAG_NOREPLACE | RENAME_FLAG_EXCHANGE, or 0
+}
+struct RenameResponse {
+  1: RpcStatus status
+}
+
+struct DirEntry {
+  1: string name
+  2: Attr attr
+}
+
+// Entries sorted by name (bytewise), strictly after `after_name`.
+struct ReadDirRequest {
+  1: i64 inode
+  2: string after_name    // "" for the first page
+  3: i32 limit            // the server caps it at 10000
+}
+struct ReadDirResponse {
+  1: RpcStatus status
+  2: list<DirEntry> entries
+  3: bool more            // true when entries follow the last one returned
+}
+
+// ---------------------------------------------------------------- chunks
+
+// A chunk server as clients and peers reach it.
+struct ServerAddress {
+  1: i32 server_id
+  2: string host          // IP or name to connect to
+  3: i32 port
+}
+
+struct ReplicaInfo {
+  1: ServerAddress address
+  2: i64 version          // version the metaserver has recorded for it
+  3: bool alive           // its server is heartbeating
+  4: string label         // the host label given at registration
+}
+
+struct ChunkInfo {
+  1: i64 index            // chunk number within the file (offset / chunk size)
+  2: i64 chunk_id
+  3: i64 version          // committed version
+  4: i64 length           // valid bytes in this chunk
+  5: list<ReplicaInfo> replicas
+}
+
+// The chunk map of a file. Without `all_replicas`, only replicas that are
+// alive and at the committed version are listed (those a reader may use).
+struct GetChunksRequest {
+  1: i64 inode
+  2: i64 first_index
+  3: i32 count            // chunks to return starting at first_index
+  4: bool all_replicas
+}
+struct GetChunksResponse {
+  1: RpcStatus status
+  2: Attr attr
+  3: list<ChunkInfo> chunks  // only chunks that exist; holes are absent
+}
+
+// Starts a write to one chunk of a file: allocates the chunk (placing `goal`
+// replicas on distinct servers, distinct hosts first) or picks its live,
+// up-to-date replicas, and hands out the version the write must carry.
+struct PrepareWriteRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: i64 index
+}
+struct PrepareWriteResponse {
+  1: RpcStatus status
+  2: i64 chunk_id
+  3: i64 version          // the new version to write with
+  4: i64 length           // current committed length of the chunk
+  5: list<ServerAddress> replicas  // write to all of them (chain order)
+}
+
+struct ChunkCommit {
+  1: i64 index
+  2: i64 chunk_id
+  3: i64 version          // the version written (from PrepareWrite)
+  4: i64 length           // new valid length of the chunk
+  5: list<i32> written    // servers that acknowledged the write
+}
+
+// Makes written chunks visible: records versions and lengths, sets the file
+// size and mtime. Replicas not in `written` become stale and are dropped.
+struct CommitWriteRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: list<ChunkCommit> chunks
+  4: i64 size             // new file size
+  5: optional i64 mtime_ns
+}
+struct CommitWriteResponse {
+  1: RpcStatus status
+  2: Attr attr
+}
+
+// A reader found a replica corrupt (CRC mismatch) or missing; the metaserver
+// drops it from the chunk map and has its server delete it.
+struct ReportBadReplicaRequest {
+  1: i64 chunk_id
+  2: i32 server_id
+  3: ErrorCode reason
+}
+struct ReportBadReplicaResponse {
+  1: RpcStatus status
+}
+
+// ---------------------------------------------------------------- servers
+
+struct ChunkVersion {
+  1: i64 chunk_id
+  2: i64 version
+}
+
+struct RegisterServerRequest {
+  1: string host          // address clients connect to
+  2: i32 port
+  3: string label         // host label for placement (default: hostname)
+  4: string uuid          // identity kept in the data folder across restarts
+  5: i64 capacity_bytes
+  6: i64 used_bytes
+  7: list<ChunkVersion> inventory  // every chunk stored
+}
+struct RegisterServerResponse {
+  1: RpcStatus status
+  2: i32 server_id
+  3: i32 heartbeat_interval_ms
+  4: list<i64> delete_chunks  // replicas the server must delete now
+}
+
+struct HeartbeatRequest {
+  1: i32 server_id
+  2: i64 capacity_bytes
+  3: i64 used_bytes
+  4: i64 chunk_count
+  5: list<i64> deleted_chunks  // deleted since the last heartbeat
+}
+struct HeartbeatResponse {
+  1: RpcStatus status
+  2: list<i64> delete_chunks   // replicas to delete (garbage collection)
+  3: bool reregister           // the metaserver does not know this server
+}
+
+struct ServerStatus {
+  1: ServerAddress address
+  2: string label
+  3: bool alive
+  4: i64 capacity_bytes
+  5: i64 used_bytes
+  6: i64 chunks
+  7: i64 last_heartbeat_ms_ago
+}
+
+struct ClusterStatusRequest {
+}
+struct ClusterStatusResponse {
+  1: RpcStatus status
+  2: list<ServerStatus> servers
+  3: i64 files
+  4: i64 directories
+  5: i64 chunks
+  6: i64 chunks_under_goal   // fewer live up-to-date replicas than goal
+  7: i64 chunks_missing      // no live up-to-date replica at all
+  8: i64 pending_deletions   // replicas queued for garbage collection
+  9: i64 logical_bytes       // sum of file sizes
+}
+
+service MetaService {
+  LookupResponse Lookup(1: LookupRequest req)
+  ResolvePathResponse ResolvePath(1: ResolvePathRequest req)
+  GetAttrResponse GetAttr(1: GetAttrRequest req)
+  SetAttrResponse SetAttr(1: SetAttrRequest req)
+  MkdirResponse Mkdir(1: MkdirRequest req)
+  CreateResponse Create(1: CreateRequest req)
+  SymlinkResponse Symlink(1: SymlinkRequest req)
+  ReadlinkResponse Readlink(1: ReadlinkRequest req)
+  LinkResponse Link(1: LinkRequest req)
+  UnlinkResponse Unlink(1: UnlinkRequest req)
+  RmdirResponse Rmdir(1: RmdirRequest req)
+  RenameResponse Rename(1: RenameRequest req)
+  ReadDirResponse ReadDir(1: ReadDirRequest req)
+  GetChunksResponse GetChunks(1: GetChunksRequest req)
+  PrepareWriteResponse PrepareWrite(1: PrepareWriteRequest req)
+  CommitWriteResponse CommitWrite(1: CommitWriteRequest req)
+  ReportBadReplicaResponse ReportBadReplica(1: ReportBadReplicaRequest req)
+  RegisterServerResponse RegisterServer(1: RegisterServerRequest req)
+  HeartbeatResponse Heartbeat(1: HeartbeatRequest req)
+  ClusterStatusResponse ClusterStatus(1: ClusterStatusRequest req)
+}
+
+// ---------------------------------------------------------------- chunk server
+
+struct ReplicaResult {
+  1: i32 server_id
+  2: RpcStatus status
+}
+
+// Writes `data` at `offset` within the chunk on this server and forwards the
+// same request to chain[0] with the rest of the chain (the forward runs while
+// this server writes). A chain member that cannot be reached is reported as
+// UNAVAILABLE and skipped. `version` must be >= the replica's version, else
+// STALE_VERSION; the replica takes `version`.
+struct WriteChunkRequest {
+  1: i64 chunk_id
+  2: i64 version
+  3: i64 offset
+  4: binary data
+  5: list<ServerAddress> chain
+  6: bool sync            // fdatasync before answering
+}
+struct WriteChunkResponse {
+  1: RpcStatus status     // this server's own result
+  2: list<ReplicaResult> replicas  // one per server reached, this one first
+}
+
+// Sets the chunk's length (shorter: bytes dropped; longer: zeros), forwarded
+// along the chain like a write.
+struct TruncateChunkRequest {
+  1: i64 chunk_id
+  2: i64 version
+  3: i64 length
+  4: list<ServerAddress> chain
+}
+struct TruncateChunkResponse {
+  1: RpcStatus status
+  2: list<ReplicaResult> replicas
+}
+
+// Reads [offset, offset+length) of a replica whose version is >= `version`.
+// Every 64 KiB block touched is checked against its CRC32C; bytes past the
+// chunk's length are not returned (the reply is short).
+struct ReadChunkRequest {
+  1: i64 chunk_id
+  2: i64 version
+  3: i64 offset
+  4: i32 length
+}
+struct ReadChunkResponse {
+  1: RpcStatus status
+  2: binary data
+  3: i64 version          // the replica's version
+}
+
+struct ChunkServerInfoRequest {
+}
+struct ChunkServerInfoResponse {
+  1: RpcStatus status
+  2: i32 server_id
+  3: i64 capacity_bytes
+  4: i64 used_bytes
+  5: i64 chunk_count
+}
+
+service ChunkService {
+  WriteChunkResponse WriteChunk(1: WriteChunkRequest req)
+  TruncateChunkResponse TruncateChunk(1: TruncateChunkRequest req)
+  ReadChunkResponse ReadChunk(1: ReadChunkRequest req)
+  ChunkServerInfoResponse Info(1: ChunkServerInfoRequest req)
+}

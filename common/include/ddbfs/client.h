@@ -1,0 +1,193 @@
+#pragma once
+
+// libddbfs: the client library every front end (CLI, FUSE mount, browser)
+// uses. It hides RPC, chunking, replica choice and failover, and retries of
+// transport errors. Paths are absolute ("/a/b"); inode ids come from Attr.
+//
+// Thread-safety: a Client may be used from many threads at once. A
+// FileReader or FileWriter is used by one thread at a time.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ddbfs/status.h"
+
+namespace ddbfs {
+
+using InodeId = int64_t;
+
+enum class FileType { kRegular = 1, kDirectory = 2, kSymlink = 3 };
+
+struct Attr {
+  InodeId inode = 0;
+  FileType type = FileType::kRegular;
+  uint32_t mode = 0;  // permission bits (07777)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  uint64_t size = 0;
+  int64_t atime_ns = 0;
+  int64_t mtime_ns = 0;
+  int64_t ctime_ns = 0;
+  uint32_t nlink = 0;
+  int goal = 0;
+};
+
+struct DirEntry {
+  std::string name;
+  Attr attr;
+};
+
+struct DirPage {
+  std::vector<DirEntry> entries;
+  bool more = false;  // call again with after = entries.back().name
+};
+
+// What SetAttr changes: only the fields that are set.
+struct AttrChanges {
+  std::optional<uint32_t> mode;
+  std::optional<uint32_t> uid;
+  std::optional<uint32_t> gid;
+  std::optional<uint64_t> size;  // truncate / extend (zeros)
+  std::optional<int64_t> atime_ns;
+  std::optional<int64_t> mtime_ns;
+  std::optional<int> goal;
+};
+
+struct Caller {
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+};
+
+struct ReplicaView {
+  int server_id = 0;
+  std::string address;  // host:port
+  std::string label;    // host label
+  int64_t version = 0;
+  bool alive = false;
+  bool current = false;  // version == the chunk's committed version
+};
+
+struct ChunkView {
+  int64_t index = 0;
+  int64_t chunk_id = 0;
+  int64_t version = 0;
+  uint64_t length = 0;
+  std::vector<ReplicaView> replicas;
+};
+
+struct ServerView {
+  int server_id = 0;
+  std::string address;
+  std::string label;
+  bool alive = false;
+  uint64_t capacity_bytes = 0;
+  uint64_t used_bytes = 0;
+  int64_t chunks = 0;
+  int64_t last_heartbeat_ms_ago = 0;
+};
+
+struct ClusterView {
+  std::vector<ServerView> servers;
+  int64_t files = 0;
+  int64_t directories = 0;
+  int64_t chunks = 0;
+  int64_t chunks_under_goal = 0;
+  int64_t chunks_missing = 0;
+  int64_t pending_deletions = 0;
+  uint64_t logical_bytes = 0;
+};
+
+struct ClientOptions {
+  std::string meta_address = "127.0.0.1:9400";  // host:port
+  int rpc_timeout_ms = 30000;
+  // How long calls keep retrying while the metaserver is unreachable (for
+  // example while it restarts) before failing with kUnavailable.
+  int meta_retry_ms = 20000;
+  Caller caller;  // owner of new files; defaults to the process's uid/gid
+};
+
+class FileReader;
+class FileWriter;
+
+class Client {
+ public:
+  // Checks the metaserver answers; kUnavailable with a clear message if not.
+  static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
+  ~Client();
+
+  const ClientOptions& options() const;
+
+  // ---- namespace
+  Result<Attr> ResolvePath(std::string_view path);
+  Result<Attr> Lookup(InodeId parent, std::string_view name);
+  Result<Attr> GetAttr(InodeId inode);
+  // Size changes shorten or extend the data on the chunk servers too.
+  Result<Attr> SetAttr(InodeId inode, const AttrChanges& changes);
+  Result<Attr> Mkdir(InodeId parent, std::string_view name, uint32_t mode);
+  // mtime_ns: initial mtime (nullopt: now). goal: nullopt inherits.
+  Result<Attr> Create(InodeId parent, std::string_view name, uint32_t mode,
+                      std::optional<int64_t> mtime_ns = std::nullopt,
+                      std::optional<int> goal = std::nullopt);
+  Result<Attr> Symlink(InodeId parent, std::string_view name, std::string_view target);
+  Result<std::string> Readlink(InodeId inode);
+  Result<Attr> Link(InodeId inode, InodeId new_parent, std::string_view new_name);
+  Status Unlink(InodeId parent, std::string_view name);
+  Status Rmdir(InodeId parent, std::string_view name);
+  // flags: 0, kRenameNoReplace or kRenameExchange.
+  static constexpr int kRenameNoReplace = 1;
+  static constexpr int kRenameExchange = 2;
+  Status Rename(InodeId parent, std::string_view name, InodeId new_parent,
+                std::string_view new_name, int flags = 0);
+  Result<DirPage> ReadDir(InodeId dir, std::string_view after, int limit = 1000);
+  // Every entry of a directory (pages internally).
+  Result<std::vector<DirEntry>> ListDir(InodeId dir);
+
+  // ---- data
+  Result<std::unique_ptr<FileReader>> OpenReader(InodeId inode);
+  Result<std::unique_ptr<FileWriter>> OpenWriter(InodeId inode);
+
+  // ---- inspection
+  // Chunk map with every replica (current or stale, alive or dead).
+  Result<std::vector<ChunkView>> Chunks(InodeId inode);
+  Result<ClusterView> ClusterStatus();
+
+  struct Impl;
+
+ private:
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+// Reads a file. Caches the chunk map; picks a replica per chunk and fails
+// over to the next on a transport error, a checksum error or a stale replica
+// (reporting the bad replica to the metaserver). Holes read as zeros.
+class FileReader {
+ public:
+  virtual ~FileReader() = default;
+  // Reads up to out.size() bytes at offset; returns the count (0 at EOF).
+  virtual Result<size_t> Read(uint64_t offset, std::span<char> out) = 0;
+  virtual uint64_t size() const = 0;
+};
+
+// Writes a file. Buffers data per chunk and sends it to every replica of the
+// chunk (chain replication); Flush() commits what was written so that other
+// readers see it, Sync() also makes it durable on every replica.
+class FileWriter {
+ public:
+  virtual ~FileWriter() = default;
+  virtual Status Write(uint64_t offset, std::span<const char> data) = 0;
+  virtual Status Flush() = 0;
+  virtual Status Sync() = 0;
+  // Flush() and release; returns the first error of the writer's life
+  // (a write that failed earlier is reported here, like close(2)).
+  virtual Status Close() = 0;
+  virtual uint64_t size() const = 0;
+};
+
+}  // namespace ddbfs
