@@ -20,6 +20,18 @@ using apache::thrift::server::TThreadedServer;
 using apache::thrift::transport::TFramedTransportFactory;
 using apache::thrift::transport::TServerSocket;
 
+namespace {
+// Bind() listens early so that a taken port fails there; TThreadedServer's
+// serve() calls listen() again, which must then be a no-op.
+class ListenOnceSocket : public TServerSocket {
+ public:
+  using TServerSocket::TServerSocket;
+  void listen() override {
+    if (!isOpen()) TServerSocket::listen();
+  }
+};
+}  // namespace
+
 struct RpcServer::Impl {
   std::shared_ptr<TServerSocket> socket;
   std::unique_ptr<TThreadedServer> server;
@@ -29,7 +41,7 @@ Result<std::unique_ptr<RpcServer>> RpcServer::Bind(
     std::shared_ptr<apache::thrift::TProcessor> processor, const std::string& host, int port) {
   std::unique_ptr<RpcServer> s(new RpcServer());
   s->impl_ = std::make_unique<Impl>();
-  s->impl_->socket = std::make_shared<TServerSocket>(host, port);
+  s->impl_->socket = std::make_shared<ListenOnceSocket>(host, port);
   try {
     s->impl_->socket->listen();
   } catch (const apache::thrift::transport::TTransportException& e) {

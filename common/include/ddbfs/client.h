@@ -5,7 +5,8 @@
 // transport errors. Paths are absolute ("/a/b"); inode ids come from Attr.
 //
 // Thread-safety: a Client may be used from many threads at once. A
-// FileReader or FileWriter is used by one thread at a time.
+// FileReader or FileWriter is used by one thread at a time and must not
+// outlive the Client that opened it.
 
 #include <cstdint>
 #include <functional>
@@ -188,6 +189,9 @@ class FileWriter {
   // (a write that failed earlier is reported here, like close(2)).
   virtual Status Close() = 0;
   virtual uint64_t size() const = 0;
+  // The mtime that later commits record instead of "now" (`ddbfs add`
+  // keeps the local file's mtime this way, without an extra SetAttr).
+  virtual void SetMtime(int64_t mtime_ns) = 0;
 };
 
 }  // namespace ddbfs

@@ -1,0 +1,234 @@
+#include "chunk_service.h"
+
+#include <string_view>
+#include <system_error>
+#include <thread>
+
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+
+namespace ddbfs::chunkserver {
+
+Status ValidateRange(int64_t chunk_id, int64_t offset, int64_t length) {
+  if (chunk_id <= 0)
+    return InvalidArgument("chunk id must be > 0, got " + std::to_string(chunk_id));
+  if (offset < 0) return InvalidArgument("negative offset " + std::to_string(offset));
+  if (length < 0) return InvalidArgument("negative length " + std::to_string(length));
+  const auto chunk_size = static_cast<int64_t>(kChunkSize);
+  if (offset > chunk_size || length > chunk_size - offset) {
+    return InvalidArgument("range [" + std::to_string(offset) + ", +" + std::to_string(length) +
+                           ") goes past the chunk size " + std::to_string(chunk_size));
+  }
+  return Status();
+}
+
+Status ValidateChain(const std::vector<rpc::ServerAddress>& chain) {
+  if (chain.size() > kMaxChainLength) {
+    return InvalidArgument("replica chain of " + std::to_string(chain.size()) +
+                           " servers is longer than " + std::to_string(kMaxChainLength));
+  }
+  for (const auto& a : chain) {
+    if (a.host.empty() || a.port <= 0 || a.port > 65535) {
+      return InvalidArgument("bad chain member '" + a.host + ":" + std::to_string(a.port) + "'");
+    }
+  }
+  return Status();
+}
+
+namespace {
+
+Status ValidateVersion(int64_t version) {
+  if (version <= 0) return InvalidArgument("version must be > 0, got " + std::to_string(version));
+  return Status();
+}
+
+void LogFailure(std::string_view op, int64_t chunk_id, const Status& s) {
+  if (s.ok()) return;
+  if (s.code() == ErrorCode::kChecksumMismatch || s.code() == ErrorCode::kIoError ||
+      s.code() == ErrorCode::kNoSpace || s.code() == ErrorCode::kInternal) {
+    LOG(kWarn) << op << " chunk " << chunk_id << ": " << s;
+  } else {
+    LOG(kDebug) << op << " chunk " << chunk_id << ": " << s;
+  }
+}
+
+}  // namespace
+
+ChunkService::ChunkService(std::shared_ptr<ChunkStore> store) : store_(std::move(store)) {}
+
+rpc::ReplicaResult ChunkService::Own(const Status& s) const {
+  rpc::ReplicaResult r;
+  r.server_id = server_id_.load();
+  r.status = ToRpc(s);
+  return r;
+}
+
+std::shared_ptr<ChunkService::Pool> ChunkService::PoolFor(const rpc::ServerAddress& address) {
+  const std::string key = address.host + ":" + std::to_string(address.port);
+  std::lock_guard<std::mutex> lock(pools_mu_);
+  auto& pool = pools_[key];
+  if (!pool) pool = std::make_shared<Pool>(address.host, address.port, kForwardTimeoutMs);
+  return pool;
+}
+
+std::vector<rpc::ReplicaResult> ChunkService::Forward(const std::vector<rpc::ServerAddress>& chain,
+                                                      const HopCall& call) {
+  std::vector<rpc::ReplicaResult> out;
+  for (size_t i = 0; i < chain.size(); ++i) {
+    const std::vector<rpc::ServerAddress> rest(chain.begin() + static_cast<ptrdiff_t>(i) + 1,
+                                               chain.end());
+    std::vector<rpc::ReplicaResult> downstream;
+    auto pool = PoolFor(chain[i]);
+    Status s = pool->Call([&](rpc::ChunkServiceClient& client) {
+      downstream.clear();
+      call(client, rest, &downstream);
+    });
+    if (s.ok()) {
+      if (downstream.empty()) {
+        rpc::ReplicaResult r;
+        r.server_id = chain[i].server_id;
+        r.status = ToRpc(Internal(pool->address() + " answered without its own result"));
+        downstream.push_back(r);
+      } else if (downstream.front().server_id == 0) {
+        // A peer that has not registered yet does not know its id.
+        downstream.front().server_id = chain[i].server_id;
+      }
+      out.insert(out.end(), downstream.begin(), downstream.end());
+      return out;
+    }
+    LOG(kWarn) << "replica chain: " << pool->address() << " failed (" << s
+               << "); forwarding to the next member";
+    rpc::ReplicaResult r;
+    r.server_id = chain[i].server_id;
+    r.status = ToRpc(s);
+    out.push_back(r);
+  }
+  return out;
+}
+
+Status ChunkService::RunChained(const std::vector<rpc::ServerAddress>& chain, const HopCall& call,
+                                const std::function<Status()>& local,
+                                std::vector<rpc::ReplicaResult>* replicas) {
+  std::vector<rpc::ReplicaResult> downstream;
+  std::thread forwarder;
+  bool forwarded = chain.empty();
+  if (!forwarded) {
+    try {
+      forwarder = std::thread([&] { downstream = Forward(chain, call); });
+      forwarded = true;
+    } catch (const std::system_error& e) {
+      LOG(kWarn) << "cannot start a forwarding thread (" << e.what() << "); forwarding after the "
+                 << "local write";
+    }
+  }
+  Status s = local();
+  if (forwarder.joinable()) forwarder.join();
+  if (!forwarded) downstream = Forward(chain, call);
+  replicas->clear();
+  replicas->push_back(Own(s));
+  replicas->insert(replicas->end(), downstream.begin(), downstream.end());
+  return s;
+}
+
+void ChunkService::WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChunkRequest& req) {
+  Status v = ValidateRange(req.chunk_id, req.offset, static_cast<int64_t>(req.data.size()));
+  if (v.ok()) v = ValidateVersion(req.version);
+  if (v.ok() && req.data.size() > kMaxIoSize) {
+    v = InvalidArgument("write of " + std::to_string(req.data.size()) + " bytes is larger than " +
+                        std::to_string(kMaxIoSize));
+  }
+  if (v.ok()) v = ValidateChain(req.chain);
+  if (!v.ok()) {
+    LogFailure("write", req.chunk_id, v);
+    resp.status = ToRpc(v);
+    resp.replicas = {Own(v)};
+    return;
+  }
+  HopCall call = [&req](rpc::ChunkServiceClient& client,
+                        const std::vector<rpc::ServerAddress>& rest,
+                        std::vector<rpc::ReplicaResult>* replicas) {
+    rpc::WriteChunkRequest next = req;
+    next.chain = rest;
+    rpc::WriteChunkResponse r;
+    client.WriteChunk(r, next);
+    *replicas = std::move(r.replicas);
+  };
+  Status s = RunChained(
+      req.chain, call,
+      [&] {
+        return store_->Write(static_cast<uint64_t>(req.chunk_id),
+                             static_cast<uint64_t>(req.version), static_cast<uint64_t>(req.offset),
+                             std::span<const char>(req.data.data(), req.data.size()), req.sync);
+      },
+      &resp.replicas);
+  LogFailure("write", req.chunk_id, s);
+  resp.status = ToRpc(s);
+}
+
+void ChunkService::TruncateChunk(rpc::TruncateChunkResponse& resp,
+                                 const rpc::TruncateChunkRequest& req) {
+  Status v = ValidateRange(req.chunk_id, 0, req.length);
+  if (v.ok()) v = ValidateVersion(req.version);
+  if (v.ok()) v = ValidateChain(req.chain);
+  if (!v.ok()) {
+    LogFailure("truncate", req.chunk_id, v);
+    resp.status = ToRpc(v);
+    resp.replicas = {Own(v)};
+    return;
+  }
+  HopCall call = [&req](rpc::ChunkServiceClient& client,
+                        const std::vector<rpc::ServerAddress>& rest,
+                        std::vector<rpc::ReplicaResult>* replicas) {
+    rpc::TruncateChunkRequest next = req;
+    next.chain = rest;
+    rpc::TruncateChunkResponse r;
+    client.TruncateChunk(r, next);
+    *replicas = std::move(r.replicas);
+  };
+  Status s = RunChained(
+      req.chain, call,
+      [&] {
+        return store_->Truncate(static_cast<uint64_t>(req.chunk_id),
+                                static_cast<uint64_t>(req.version),
+                                static_cast<uint64_t>(req.length));
+      },
+      &resp.replicas);
+  LogFailure("truncate", req.chunk_id, s);
+  resp.status = ToRpc(s);
+}
+
+void ChunkService::ReadChunk(rpc::ReadChunkResponse& resp, const rpc::ReadChunkRequest& req) {
+  Status v = ValidateRange(req.chunk_id, req.offset, req.length);
+  if (v.ok() && req.version < 0) v = InvalidArgument("negative version");
+  if (v.ok() && static_cast<uint64_t>(req.length) > kMaxIoSize) {
+    v = InvalidArgument("read of " + std::to_string(req.length) + " bytes is larger than " +
+                        std::to_string(kMaxIoSize));
+  }
+  if (!v.ok()) {
+    LogFailure("read", req.chunk_id, v);
+    resp.status = ToRpc(v);
+    return;
+  }
+  auto result =
+      store_->Read(static_cast<uint64_t>(req.chunk_id), static_cast<uint64_t>(req.version),
+                   static_cast<uint64_t>(req.offset), static_cast<uint64_t>(req.length));
+  if (!result.ok()) {
+    LogFailure("read", req.chunk_id, result.status());
+    resp.status = ToRpc(result.status());
+    return;
+  }
+  resp.status = RpcOk();
+  resp.data = std::move(result->data);
+  resp.version = static_cast<int64_t>(result->version);
+}
+
+void ChunkService::Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest&) {
+  SpaceInfo space = store_->Space();
+  resp.status = RpcOk();
+  resp.server_id = server_id_.load();
+  resp.capacity_bytes = static_cast<int64_t>(space.capacity_bytes);
+  resp.used_bytes = static_cast<int64_t>(space.used_bytes);
+  resp.chunk_count = static_cast<int64_t>(store_->chunk_count());
+}
+
+}  // namespace ddbfs::chunkserver

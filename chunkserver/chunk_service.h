@@ -1,0 +1,76 @@
+#pragma once
+
+// The Thrift handler of ChunkService: validates each request, forwards
+// writes and truncates along the replica chain, and hands the local part to
+// the ChunkStore.
+//
+// Thread-safety: one instance serves every connection thread at once.
+// Ownership: shares the store with the MetaLink; owns the peer pools.
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ChunkService.h"
+#include "chunk_store.h"
+#include "ddbfs/rpc.h"
+
+namespace ddbfs::chunkserver {
+
+// Longest replica chain accepted (a chain names the servers after this one).
+inline constexpr size_t kMaxChainLength = 16;
+// How long one hop waits for the rest of the chain to answer.
+inline constexpr int kForwardTimeoutMs = 60000;
+
+class ChunkService : public rpc::ChunkServiceIf {
+ public:
+  explicit ChunkService(std::shared_ptr<ChunkStore> store);
+
+  // The id the metaserver gave this server (0 until registered); it names
+  // this server in `replicas` of write and truncate replies.
+  void set_server_id(int32_t id) { server_id_ = id; }
+  int32_t server_id() const { return server_id_; }
+
+  void WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChunkRequest& req) override;
+  void TruncateChunk(rpc::TruncateChunkResponse& resp,
+                     const rpc::TruncateChunkRequest& req) override;
+  void ReadChunk(rpc::ReadChunkResponse& resp, const rpc::ReadChunkRequest& req) override;
+  void Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest& req) override;
+
+ private:
+  using Pool = RpcPool<rpc::ChunkServiceClient>;
+  // One hop: sends the request to `client` with the chain replaced by `rest`
+  // and stores the reply's `replicas`. Transport errors propagate as Thrift
+  // exceptions (RpcPool turns them into a Status).
+  using HopCall = std::function<void(rpc::ChunkServiceClient& client,
+                                     const std::vector<rpc::ServerAddress>& rest,
+                                     std::vector<rpc::ReplicaResult>* replicas)>;
+  // Sends the request to the first reachable member of `chain` with the rest
+  // of the chain; members that fail are reported with their error and
+  // skipped. Returns one result per member, in chain order.
+  std::vector<rpc::ReplicaResult> Forward(const std::vector<rpc::ServerAddress>& chain,
+                                          const HopCall& call);
+  // Runs `local` on this thread while the chain is forwarded on another;
+  // returns this server's status and fills `replicas` (this server first).
+  Status RunChained(const std::vector<rpc::ServerAddress>& chain, const HopCall& call,
+                    const std::function<Status()>& local,
+                    std::vector<rpc::ReplicaResult>* replicas);
+  std::shared_ptr<Pool> PoolFor(const rpc::ServerAddress& address);
+  rpc::ReplicaResult Own(const Status& s) const;
+
+  std::shared_ptr<ChunkStore> store_;
+  std::atomic<int32_t> server_id_{0};
+  std::mutex pools_mu_;
+  std::map<std::string, std::shared_ptr<Pool>> pools_;  // GUARDED_BY(pools_mu_), by "host:port"
+};
+
+// Checks the fields every chunk request shares; exposed for tests.
+Status ValidateRange(int64_t chunk_id, int64_t offset, int64_t length);
+Status ValidateChain(const std::vector<rpc::ServerAddress>& chain);
+
+}  // namespace ddbfs::chunkserver

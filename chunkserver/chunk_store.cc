@@ -1,0 +1,339 @@
+#include "chunk_store.h"
+
+#include <fcntl.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "ddbfs/log.h"
+
+namespace ddbfs::chunkserver {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kUuidFile[] = "server.uuid";
+constexpr char kChunkSuffix[] = ".chunk";
+
+// fsync of a directory, so that names created in it are durable.
+Status SyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return DiskError("open " + dir, errno);
+  int rc = ::fsync(fd);
+  int err = errno;
+  ::close(fd);
+  if (rc != 0) return DiskError("fsync " + dir, err);
+  return Status();
+}
+
+bool IsHex(std::string_view s) {
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return !s.empty();
+}
+
+std::string SubdirName(uint64_t chunk_id) {
+  char buf[3];
+  std::snprintf(buf, sizeof buf, "%02x", static_cast<unsigned>(chunk_id % 256));
+  return buf;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(const std::vector<std::string>& dirs) {
+  if (dirs.empty()) return InvalidArgument("no data folder given (--data DIR)");
+  std::vector<std::string> canonical;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (ec) return IoError("cannot create data folder " + dir + ": " + ec.message());
+    std::string path = fs::canonical(dir, ec).string();
+    if (ec) return IoError("cannot resolve data folder " + dir + ": " + ec.message());
+    if (::access(path.c_str(), R_OK | W_OK | X_OK) != 0) {
+      return DiskError("data folder " + dir + " is not writable", errno);
+    }
+    for (const auto& seen : canonical) {
+      if (seen == path) return InvalidArgument("data folder " + dir + " is given twice");
+    }
+    canonical.push_back(path);
+  }
+  std::unique_ptr<ChunkStore> store(new ChunkStore(std::move(canonical)));
+  RETURN_IF_ERROR(store->LoadOrCreateUuid());
+  for (size_t i = 0; i < store->dirs_.size(); ++i) store->ScanDir(i);
+  LOG(kInfo) << "chunk store: " << store->chunks_.size() << " chunks in " << store->dirs_.size()
+             << " data folder(s), " << store->corrupt_.size() << " corrupt, uuid " << store->uuid_;
+  return store;
+}
+
+Status ChunkStore::LoadOrCreateUuid() {
+  const std::string path = dirs_[0] + "/" + kUuidFile;
+  std::ifstream in(path);
+  if (in) {
+    std::string text;
+    in >> text;
+    if (text.size() != 32 || !IsHex(text)) {
+      return Internal(path + " is damaged (expected 32 hex digits); restore it, or remove it to " +
+                      "give this server a new identity");
+    }
+    uuid_ = text;
+    return Status();
+  }
+  unsigned char raw[16];
+  size_t got = 0;
+  while (got < sizeof raw) {
+    ssize_t n = ::getrandom(raw + got, sizeof raw - got, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return Internal(std::string("getrandom failed: ") + std::strerror(errno));
+    }
+    got += static_cast<size_t>(n);
+  }
+  std::string text;
+  for (unsigned char c : raw) {
+    char buf[3];
+    std::snprintf(buf, sizeof buf, "%02x", c);
+    text += buf;
+  }
+  const std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return DiskError("create " + tmp, errno);
+  std::string line = text + "\n";
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
+  int err = errno;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    if (ok) err = errno;
+    ::unlink(tmp.c_str());
+    return DiskError("write " + path, err);
+  }
+  RETURN_IF_ERROR(SyncDir(dirs_[0]));
+  uuid_ = text;
+  LOG(kInfo) << "new server uuid " << uuid_ << " written to " << path;
+  return Status();
+}
+
+std::string ChunkStore::ChunkPath(size_t dir_index, uint64_t chunk_id) const {
+  return dirs_[dir_index] + "/" + SubdirName(chunk_id) + "/" + ChunkIdHex(chunk_id) + kChunkSuffix;
+}
+
+void ChunkStore::ScanDir(size_t dir_index) {
+  std::error_code ec;
+  for (const auto& sub : fs::directory_iterator(dirs_[dir_index], ec)) {
+    const std::string sub_name = sub.path().filename().string();
+    if (sub_name.size() != 2 || !IsHex(sub_name) || !sub.is_directory()) continue;
+    std::error_code sub_ec;
+    for (const auto& entry : fs::directory_iterator(sub.path(), sub_ec)) {
+      const std::string name = entry.path().filename().string();
+      const size_t suffix = sizeof kChunkSuffix - 1;
+      if (name.size() != 16 + suffix || name.compare(16, suffix, kChunkSuffix) != 0 ||
+          !IsHex(name.substr(0, 16))) {
+        continue;
+      }
+      const uint64_t id = std::stoull(name.substr(0, 16), nullptr, 16);
+      if (SubdirName(id) != sub_name) {
+        LOG(kWarn) << "ignoring " << entry.path().string() << ": it belongs in folder "
+                   << SubdirName(id);
+        continue;
+      }
+      auto file = ChunkFile::Open(entry.path().string());
+      if (file.ok() && (*file)->chunk_id() != id) {
+        file =
+            Status(ErrorCode::kChecksumMismatch, entry.path().string() + ": header names chunk " +
+                                                     ChunkIdHex((*file)->chunk_id()));
+      }
+      std::lock_guard<std::mutex> lock(map_mu_);
+      if (!file.ok()) {
+        LOG(kWarn) << "corrupt chunk file: " << file.status().message()
+                   << " (left out of the inventory)";
+        corrupt_.insert(id);
+        continue;
+      }
+      auto [it, inserted] = chunks_.emplace(id, Entry{dir_index, (*file)->version()});
+      if (!inserted) {
+        LOG(kWarn) << "chunk " << ChunkIdHex(id) << " is stored twice ("
+                   << dirs_[it->second.dir_index] << ", " << dirs_[dir_index]
+                   << "); using the newer version";
+        if ((*file)->version() > it->second.version)
+          it->second = Entry{dir_index, (*file)->version()};
+      }
+    }
+    if (sub_ec) {
+      LOG(kWarn) << "cannot list " << sub.path().string() << ": " << sub_ec.message();
+    }
+  }
+  if (ec) {
+    LOG(kWarn) << "cannot list " << dirs_[dir_index] << ": " << ec.message();
+  }
+}
+
+size_t ChunkStore::PickDir() const {
+  if (dirs_.size() == 1) return 0;
+  size_t best = 0;
+  uint64_t best_free = 0;
+  for (size_t i = 0; i < dirs_.size(); ++i) {
+    struct statvfs st {};
+    if (::statvfs(dirs_[i].c_str(), &st) != 0) continue;
+    uint64_t free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+    if (free_bytes > best_free) {
+      best_free = free_bytes;
+      best = i;
+    }
+  }
+  return best;
+}
+
+SpaceInfo ChunkStore::Space() const {
+  SpaceInfo space;
+  std::set<dev_t> seen;
+  for (const auto& dir : dirs_) {
+    struct stat sb {};
+    struct statvfs st {};
+    if (::stat(dir.c_str(), &sb) != 0 || ::statvfs(dir.c_str(), &st) != 0) continue;
+    if (!seen.insert(sb.st_dev).second) continue;
+    space.capacity_bytes += static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+    space.used_bytes += static_cast<uint64_t>(st.f_blocks - st.f_bfree) * st.f_frsize;
+  }
+  return space;
+}
+
+Status ChunkStore::CheckUsable(uint64_t chunk_id, size_t* dir_index) const {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  auto it = chunks_.find(chunk_id);
+  if (it != chunks_.end()) {
+    *dir_index = it->second.dir_index;
+    return Status();
+  }
+  if (corrupt_.count(chunk_id)) {
+    return Status(ErrorCode::kChecksumMismatch,
+                  "replica of chunk " + ChunkIdHex(chunk_id) + " is corrupt (bad header)");
+  }
+  return NotFound("no replica of chunk " + ChunkIdHex(chunk_id) + " on this server");
+}
+
+Result<std::unique_ptr<ChunkFile>> ChunkStore::OpenForWrite(uint64_t chunk_id, uint64_t version,
+                                                            bool* created, size_t* dir_index) {
+  *created = false;
+  Status usable = CheckUsable(chunk_id, dir_index);
+  if (usable.ok()) return ChunkFile::Open(ChunkPath(*dir_index, chunk_id));
+  if (usable.code() != ErrorCode::kNotFound) return usable;
+  *dir_index = PickDir();
+  const std::string subdir = dirs_[*dir_index] + "/" + SubdirName(chunk_id);
+  if (::mkdir(subdir.c_str(), 0755) == 0) {
+    RETURN_IF_ERROR(SyncDir(dirs_[*dir_index]));
+  } else if (errno != EEXIST) {
+    return DiskError("create folder " + subdir, errno);
+  }
+  ASSIGN_OR_RETURN(auto file,
+                   ChunkFile::Create(ChunkPath(*dir_index, chunk_id), chunk_id, version));
+  Status s = SyncDir(subdir);
+  if (!s.ok()) {
+    ::unlink(file->path().c_str());
+    return s;
+  }
+  *created = true;
+  return file;
+}
+
+void ChunkStore::Remember(uint64_t chunk_id, size_t dir_index, uint64_t version) {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  chunks_[chunk_id] = Entry{dir_index, version};
+}
+
+Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
+                          const std::function<Status(ChunkFile&)>& op) {
+  std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  bool created = false;
+  size_t dir_index = 0;
+  ASSIGN_OR_RETURN(auto file, OpenForWrite(chunk_id, version, &created, &dir_index));
+  if (version < file->version()) {
+    return Status(ErrorCode::kStaleVersion, "replica of chunk " + ChunkIdHex(chunk_id) +
+                                                " is at version " +
+                                                std::to_string(file->version()) +
+                                                ", the request carries " + std::to_string(version));
+  }
+  Status s = op(*file);
+  if (s.ok() && sync) s = file->Sync();
+  if (!s.ok() && created) {
+    // A chunk that only this request created goes away with it.
+    ::unlink(file->path().c_str());
+    return s;
+  }
+  // After a failed sync the header may already hold the new version.
+  if (s.ok() || file->version() == version) Remember(chunk_id, dir_index, file->version());
+  return s;
+}
+
+Status ChunkStore::Write(uint64_t chunk_id, uint64_t version, uint64_t offset,
+                         std::span<const char> data, bool sync) {
+  return Mutate(chunk_id, version, sync,
+                [&](ChunkFile& file) { return file.Write(offset, data, version); });
+}
+
+Status ChunkStore::Truncate(uint64_t chunk_id, uint64_t version, uint64_t length) {
+  return Mutate(chunk_id, version, /*sync=*/true,
+                [&](ChunkFile& file) { return file.Truncate(length, version); });
+}
+
+Result<ReadResult> ChunkStore::Read(uint64_t chunk_id, uint64_t min_version, uint64_t offset,
+                                    uint64_t len) {
+  std::shared_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  size_t dir_index = 0;
+  RETURN_IF_ERROR(CheckUsable(chunk_id, &dir_index));
+  ASSIGN_OR_RETURN(auto file, ChunkFile::Open(ChunkPath(dir_index, chunk_id)));
+  if (file->version() < min_version) {
+    return Status(ErrorCode::kStaleVersion, "replica of chunk " + ChunkIdHex(chunk_id) +
+                                                " has version " + std::to_string(file->version()) +
+                                                ", version " + std::to_string(min_version) +
+                                                " was asked for");
+  }
+  ReadResult result;
+  result.version = file->version();
+  RETURN_IF_ERROR(file->Read(offset, len, &result.data));
+  return result;
+}
+
+Status ChunkStore::Delete(uint64_t chunk_id) {
+  std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  bool found = false;
+  for (size_t i = 0; i < dirs_.size(); ++i) {
+    const std::string path = ChunkPath(i, chunk_id);
+    if (::unlink(path.c_str()) == 0) {
+      found = true;
+    } else if (errno != ENOENT) {
+      return DiskError("delete " + path, errno);
+    }
+  }
+  {
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    chunks_.erase(chunk_id);
+    corrupt_.erase(chunk_id);
+  }
+  if (!found) return NotFound("no replica of chunk " + ChunkIdHex(chunk_id) + " on this server");
+  return Status();
+}
+
+std::vector<ChunkReplica> ChunkStore::Inventory() const {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  std::vector<ChunkReplica> out;
+  out.reserve(chunks_.size());
+  for (const auto& [id, entry] : chunks_) out.push_back(ChunkReplica{id, entry.version});
+  return out;
+}
+
+size_t ChunkStore::chunk_count() const {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  return chunks_.size();
+}
+
+}  // namespace ddbfs::chunkserver

@@ -1,0 +1,118 @@
+// ddbfs-chunkserver: stores chunk replicas in data folders and serves the
+// ChunkService; registers with the metaserver and heartbeats.
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <thrift/TOutput.h>
+#include <CLI/CLI.hpp>
+
+#include "ChunkService.h"
+#include "chunk_service.h"
+#include "chunk_store.h"
+#include "ddbfs/log.h"
+#include "ddbfs/rpc.h"
+#include "ddbfs/rpc_server.h"
+#include "meta_link.h"
+
+namespace {
+
+constexpr char kProgram[] = "ddbfs-chunkserver";
+constexpr int kExitUsage = 2;
+
+std::string HostName() {
+  char buf[256] = {};
+  if (::gethostname(buf, sizeof buf - 1) != 0) return "localhost";
+  return buf;
+}
+
+int Usage(const std::string& message) {
+  std::fprintf(stderr, "%s: %s (see %s --help)\n", kProgram, message.c_str(), kProgram);
+  return kExitUsage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace ddbfs;
+  CLI::App app{"DDBFS chunk server: stores chunk replicas and serves them to clients and peers"};
+  std::string listen = "127.0.0.1:" + std::to_string(kDefaultChunkPort);
+  std::string meta = "127.0.0.1:" + std::to_string(kDefaultMetaPort);
+  std::vector<std::string> data_dirs;
+  std::string label = HostName();
+  std::string log_level = "info";
+  app.add_option("--listen", listen,
+                 "HOST:PORT to serve on; also the address given to the metaserver")
+      ->capture_default_str();
+  app.add_option("--meta", meta, "HOST:PORT of the metaserver")->capture_default_str();
+  app.add_option("--data", data_dirs, "data folder (repeat for several; created if missing)")
+      ->required()
+      ->take_all();
+  app.add_option("--label", label, "host label used to keep replicas on distinct hosts")
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.set_config("--config", "", "read options from an INI file (key = value, long flag names)");
+  app.config_formatter(std::make_shared<CLI::ConfigINI>());
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return Usage(e.what());
+  }
+
+  LogLevel level;
+  if (!ParseLogLevel(log_level, &level)) return Usage("unknown --log-level '" + log_level + "'");
+  std::string listen_host, meta_host;
+  int listen_port = 0, meta_port = 0;
+  if (Status s = ParseHostPort(listen, &listen_host, &listen_port); !s.ok()) {
+    return Usage("bad --listen '" + listen + "': expected HOST:PORT");
+  }
+  if (Status s = ParseHostPort(meta, &meta_host, &meta_port); !s.ok()) {
+    return Usage("bad --meta '" + meta + "': expected HOST:PORT");
+  }
+  SetLogLevel(level);
+  SetLogProgram("chunkserver");
+  // Thrift's own diagnostics repeat what the Status of the failed call says.
+  apache::thrift::GlobalOutput.setOutputFunction(
+      [](const char* message) { LOG(kDebug) << "thrift: " << message; });
+
+  auto store_or = chunkserver::ChunkStore::Open(data_dirs);
+  if (!store_or.ok()) {
+    LOG(kError) << "cannot open the data folders: " << store_or.status();
+    return 1;
+  }
+  std::shared_ptr<chunkserver::ChunkStore> store = std::move(store_or).value();
+  auto handler = std::make_shared<chunkserver::ChunkService>(store);
+  auto server_or = RpcServer::Bind(std::make_shared<rpc::ChunkServiceProcessor>(handler),
+                                   listen_host, listen_port);
+  if (!server_or.ok()) {
+    LOG(kError) << server_or.status();
+    return 1;
+  }
+  std::unique_ptr<RpcServer> server = std::move(server_or).value();
+  RpcServer::StopOnSignals(server.get());
+
+  chunkserver::MetaLinkOptions link_options;
+  link_options.meta_host = meta_host;
+  link_options.meta_port = meta_port;
+  link_options.host = listen_host;
+  link_options.port = server->port();
+  link_options.label = label;
+  chunkserver::MetaLink link(link_options, store,
+                             [handler](int32_t id) { handler->set_server_id(id); });
+  link.Start();
+
+  LOG(kInfo) << "listening on " << listen_host << ":" << server->port() << " (metaserver " << meta
+             << ", label " << label << ")";
+  server->Serve();
+  link.Stop();
+  LOG(kInfo) << "stopped";
+  return 0;
+}

@@ -1,0 +1,89 @@
+#pragma once
+
+// The chunk server's side of its relation with the metaserver: registers
+// (uuid, address, label, space, full inventory), then heartbeats, deletes
+// the replicas the metaserver calls garbage and reports them back. While the
+// metaserver cannot be reached it retries every second and the chunk server
+// keeps serving.
+//
+// Thread-safety: Start/Stop from one thread; the accessors from any thread.
+// Ownership: shares the store with the ChunkService; runs one thread.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "MetaService.h"
+#include "chunk_store.h"
+#include "ddbfs/rpc.h"
+
+namespace ddbfs::chunkserver {
+
+struct MetaLinkOptions {
+  std::string meta_host = "127.0.0.1";
+  int meta_port = 9400;
+  // The address this server advertises to clients and peers.
+  std::string host;
+  int port = 0;
+  std::string label;
+  // Pause between registration attempts while the metaserver is away.
+  int retry_ms = 1000;
+  // Timeout of one call to the metaserver.
+  int rpc_timeout_ms = 5000;
+};
+
+class MetaLink {
+ public:
+  // `on_registered(id)` runs on the link's thread after each successful
+  // registration.
+  MetaLink(MetaLinkOptions options, std::shared_ptr<ChunkStore> store,
+           std::function<void(int32_t)> on_registered);
+  ~MetaLink();
+  MetaLink(const MetaLink&) = delete;
+  MetaLink& operator=(const MetaLink&) = delete;
+
+  void Start();
+  // Returns once the thread ended (at most one RPC timeout).
+  void Stop();
+
+  bool registered() const { return registered_; }
+  int32_t server_id() const { return server_id_; }
+  // Successful heartbeats since Start (for tests and logs).
+  int64_t heartbeats() const { return heartbeats_; }
+
+ private:
+  void Run();
+  bool Register();
+  // False when the server must register again.
+  bool Heartbeat();
+  void DeleteChunks(const std::vector<int64_t>& chunk_ids);
+  // Sleeps `ms` unless Stop() comes first; false when stopping.
+  bool Pause(int ms);
+  std::string meta_address() const;
+
+  const MetaLinkOptions options_;
+  const std::shared_ptr<ChunkStore> store_;
+  const std::function<void(int32_t)> on_registered_;
+  std::thread thread_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;  // GUARDED_BY(mu_)
+
+  std::atomic<bool> registered_{false};
+  std::atomic<int32_t> server_id_{0};
+  std::atomic<int64_t> heartbeats_{0};
+
+  // Used by the link's thread only.
+  RpcConnection<rpc::MetaServiceClient> conn_;
+  int heartbeat_interval_ms_ = 1000;
+  std::vector<int64_t> deleted_;  // deleted since the last heartbeat
+};
+
+}  // namespace ddbfs::chunkserver

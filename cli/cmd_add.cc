@@ -1,0 +1,357 @@
+// ddbfs add [-j N] [-n] [--force] LOCAL... DEST: uploads files and trees
+// like `cp -r`, keeping modes, mtimes and symlinks.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "command.h"
+#include "ddbfs/constants.h"
+#include "paths.h"
+#include "progress.h"
+
+namespace ddbfs::cli {
+
+namespace {
+
+constexpr size_t kNoParent = static_cast<size_t>(-1);
+
+struct AddOptions {
+  std::vector<std::string> args;
+  int jobs = 8;
+  bool no_sync = false;
+  bool force = false;
+};
+
+enum class Kind { kDir, kFile, kSymlink };
+
+// One thing to upload; parents come before their children.
+struct Item {
+  Kind kind = Kind::kFile;
+  std::string local;
+  std::string path;           // DDBFS path
+  size_t parent = kNoParent;  // index of the parent directory item
+  struct stat st {};
+  std::string link_target;
+};
+
+int64_t MtimeNs(const struct stat& st) {
+  return static_cast<int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+// Not thread-safe itself; Run() uses worker threads internally.
+class Uploader {
+ public:
+  Uploader(Context& ctx, Client& client, const AddOptions& o) : ctx_(ctx), client_(client), o_(o) {}
+
+  // Adds `local` (and everything below it) to the plan as `path`.
+  void Plan(const std::string& local, const std::string& path, size_t parent) {
+    Item it;
+    it.local = local;
+    it.path = path;
+    it.parent = parent;
+    if (::lstat(local.c_str(), &it.st) != 0) {
+      ctx_.Fail(path, LocalError("cannot read", local, errno));
+      return;
+    }
+    if (S_ISREG(it.st.st_mode)) {
+      it.kind = Kind::kFile;
+      total_bytes_ += static_cast<uint64_t>(it.st.st_size);
+      items_.push_back(std::move(it));
+    } else if (S_ISLNK(it.st.st_mode)) {
+      std::vector<char> buf(static_cast<size_t>(std::max<off_t>(it.st.st_size, 255)) + 1);
+      ssize_t n = ::readlink(local.c_str(), buf.data(), buf.size());
+      if (n < 0) {
+        ctx_.Fail(path, LocalError("cannot read link", local, errno));
+        return;
+      }
+      it.kind = Kind::kSymlink;
+      it.link_target.assign(buf.data(), static_cast<size_t>(n));
+      items_.push_back(std::move(it));
+    } else if (S_ISDIR(it.st.st_mode)) {
+      it.kind = Kind::kDir;
+      items_.push_back(std::move(it));
+      const size_t self = items_.size() - 1;
+      std::vector<std::string> names;
+      if (!ListLocal(local, path, &names)) return;
+      for (const auto& name : names) Plan(local + "/" + name, JoinPath(path, name), self);
+    } else {
+      ctx_.Warn("skipping " + local + ": not a regular file, directory or symlink");
+    }
+  }
+
+  // Resolves the DDBFS parent of a top-level target (cached per parent).
+  bool ResolveTop(const std::string& target) {
+    std::string parent = ParentOf(target);
+    if (top_parents_.count(parent)) return top_parents_[parent] != 0;
+    auto pn = ResolveParent(client_, target);
+    if (!pn.ok()) {
+      ctx_.Fail(target, pn.status());
+      top_parents_[parent] = 0;
+      return false;
+    }
+    top_parents_[parent] = pn->parent.inode;
+    return true;
+  }
+
+  void Run() {
+    inodes_.assign(items_.size(), 0);
+    uint64_t files = 0;
+    for (const auto& it : items_) files += it.kind == Kind::kDir ? 0 : 1;
+    Progress progress(ctx_, files, total_bytes_);
+    for (size_t i = 0; i < items_.size() && !ctx_.aborted(); ++i) {
+      if (items_[i].kind == Kind::kDir) MakeDir(i);
+    }
+    std::vector<size_t> leaves;
+    for (size_t i = 0; i < items_.size(); ++i) {
+      if (items_[i].kind != Kind::kDir) leaves.push_back(i);
+    }
+    ParallelFor(leaves.size(), o_.jobs, [&](size_t k) {
+      if (ctx_.aborted()) return;
+      const Item& it = items_[leaves[k]];
+      InodeId parent = ParentInode(it);
+      if (parent == 0) return;  // the parent's failure was reported
+      std::vector<char> buf;
+      Status s = it.kind == Kind::kFile ? UploadFile(it, parent, progress, buf)
+                                        : UploadSymlink(it, parent);
+      if (s.ok()) {
+        progress.FileDone();
+      } else {
+        ctx_.Fail(it.path, s);
+      }
+    });
+    // Children changed the directories' mtimes: set them last, deepest first.
+    for (size_t i = items_.size(); i-- > 0 && !ctx_.aborted();) {
+      if (items_[i].kind != Kind::kDir || inodes_[i] == 0) continue;
+      AttrChanges ch;
+      ch.mtime_ns = MtimeNs(items_[i].st);
+      auto a = client_.SetAttr(inodes_[i], ch);
+      if (!a.ok()) ctx_.Fail(items_[i].path, a.status());
+    }
+    progress.Finish();
+    // A summary of nothing done would only repeat the failures above.
+    const bool did_something = progress.files() > 0 || dirs_ > 0 || !ctx_.failed();
+    if (!ctx_.quiet() && did_something) {
+      std::cout << "added " << progress.Summary(dirs_)
+                << (ctx_.failed() ? "; some paths failed (see above)" : "") << std::endl;
+    }
+  }
+
+ private:
+  bool ListLocal(const std::string& local, const std::string& path,
+                 std::vector<std::string>* names) {
+    DIR* d = ::opendir(local.c_str());
+    if (!d) {
+      ctx_.Fail(path, LocalError("cannot list", local, errno));
+      return false;
+    }
+    while (struct dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names->push_back(std::move(name));
+    }
+    ::closedir(d);
+    std::sort(names->begin(), names->end());
+    return true;
+  }
+
+  InodeId ParentInode(const Item& it) {
+    if (it.parent != kNoParent) return inodes_[it.parent];
+    auto found = top_parents_.find(ParentOf(it.path));  // read-only while workers run
+    return found == top_parents_.end() ? 0 : found->second;
+  }
+
+  void MakeDir(size_t i) {
+    const Item& it = items_[i];
+    InodeId parent = ParentInode(it);
+    if (parent == 0) return;
+    const std::string name = BaseName(it.path);
+    auto made = client_.Mkdir(parent, name, it.st.st_mode & 07777);
+    if (!made.ok() && made.status().code() == ErrorCode::kExists) {
+      made = client_.Lookup(parent, name);  // merge into an existing directory, like cp -r
+      if (made.ok() && made->type != FileType::kDirectory) {
+        ctx_.FailText(it.path, ErrorCode::kExists,
+                      "already exists and is not a directory; use `ddbfs rm` first");
+        return;
+      }
+    }
+    if (!made.ok()) {
+      ctx_.Fail(it.path, made.status());
+      return;
+    }
+    inodes_[i] = made->inode;
+    ++dirs_;
+  }
+
+  Status Exists() const {
+    return Status(ErrorCode::kExists,
+                  "already exists; use `ddbfs rm` first — or add --force to overwrite it");
+  }
+
+  Status UploadFile(const Item& it, InodeId parent, Progress& progress, std::vector<char>& buf) {
+    const std::string name = BaseName(it.path);
+    const uint32_t mode = it.st.st_mode & 07777;
+    const int64_t mtime = MtimeNs(it.st);
+    int fd = ::open(it.local.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return LocalError("cannot read", it.local, errno);
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    auto attr = client_.Create(parent, name, mode, mtime);
+    if (!attr.ok() && attr.status().code() == ErrorCode::kExists) {
+      if (!o_.force) return Exists();
+      attr = client_.Lookup(parent, name);
+      if (!attr.ok()) return attr.status();
+      if (attr->type != FileType::kRegular) {
+        return Status(ErrorCode::kExists,
+                      "already exists and is not a regular file — use `ddbfs rm -r` first");
+      }
+      AttrChanges ch;
+      ch.size = 0;
+      ch.mode = mode;
+      ch.mtime_ns = mtime;
+      attr = client_.SetAttr(attr->inode, ch);
+    }
+    if (!attr.ok()) return attr.status();
+    ASSIGN_OR_RETURN(auto writer, client_.OpenWriter(attr->inode));
+    writer->SetMtime(mtime);
+    buf.resize(kMaxIoSize);
+    uint64_t off = 0;
+    while (true) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        Status s = LocalError("cannot read", it.local, errno);
+        (void)writer->Close();
+        return s;
+      }
+      if (n == 0) break;
+      Status s = writer->Write(off, std::span<const char>(buf.data(), static_cast<size_t>(n)));
+      if (!s.ok()) {
+        (void)writer->Close();
+        return s;
+      }
+      off += static_cast<uint64_t>(n);
+      progress.AddBytes(static_cast<uint64_t>(n));
+    }
+    if (!o_.no_sync) {
+      Status s = writer->Sync();
+      if (!s.ok()) {
+        (void)writer->Close();
+        return s;
+      }
+    }
+    return writer->Close();
+  }
+
+  Status UploadSymlink(const Item& it, InodeId parent) {
+    const std::string name = BaseName(it.path);
+    auto made = client_.Symlink(parent, name, it.link_target);
+    if (!made.ok() && made.status().code() == ErrorCode::kExists) {
+      if (!o_.force) return Exists();
+      auto old = client_.Lookup(parent, name);
+      if (!old.ok()) return old.status();
+      if (old->type == FileType::kDirectory) {
+        return Status(ErrorCode::kExists,
+                      "already exists as a directory — use `ddbfs rm -r` first");
+      }
+      RETURN_IF_ERROR(client_.Unlink(parent, name));
+      made = client_.Symlink(parent, name, it.link_target);
+    }
+    return made.status();
+  }
+
+  Context& ctx_;
+  Client& client_;
+  const AddOptions& o_;
+  std::vector<Item> items_;
+  std::vector<InodeId> inodes_;                 // per item, once created (directories)
+  std::map<std::string, InodeId> top_parents_;  // DDBFS parent path -> inode (0: failed)
+  uint64_t total_bytes_ = 0;
+  uint64_t dirs_ = 0;
+};
+
+// The name a source gets inside an existing directory ("x/y/" -> "y",
+// "." -> the current directory's name).
+std::string SourceName(const std::string& local) {
+  std::string base = LocalBaseName(local);
+  if (base.empty() || base == "." || base == ".." || base == "/") {
+    std::error_code ec;
+    base = std::filesystem::weakly_canonical(std::filesystem::absolute(local, ec), ec)
+               .filename()
+               .string();
+  }
+  return base;
+}
+
+int RunAdd(Context& ctx, const AddOptions& o) {
+  if (o.args.size() < 2) throw UsageError{"add needs at least one LOCAL path and a DEST"};
+  auto dest = NormalizePath(o.args.back());
+  if (!dest.ok()) {
+    ctx.Fail("", dest.status());
+    return ctx.exit_code();
+  }
+  const std::vector<std::string> sources(o.args.begin(), o.args.end() - 1);
+  Client* client = ctx.client();
+  if (!client) return ctx.exit_code();
+  auto dest_attr = client->ResolvePath(*dest);
+  const bool into = dest_attr.ok() && dest_attr->type == FileType::kDirectory;
+  if (!dest_attr.ok() && dest_attr.status().code() != ErrorCode::kNotFound) {
+    ctx.Fail(*dest, dest_attr.status());
+    return ctx.exit_code();
+  }
+  if (!into && sources.size() > 1) {
+    ctx.FailText(*dest, dest_attr.ok() ? ErrorCode::kNotDir : ErrorCode::kNotFound,
+                 std::string(dest_attr.ok() ? "is not a directory" : "no such directory") +
+                     "; several sources go into an existing directory — create it with `ddbfs "
+                     "mkdir -p " +
+                     *dest + "`");
+    return ctx.exit_code();
+  }
+  Uploader up(ctx, *client, o);
+  for (const auto& src : sources) {
+    if (ctx.aborted()) break;
+    std::string target = *dest;
+    if (into) {
+      std::string name = SourceName(src);
+      if (name.empty()) {
+        ctx.FailText(src, ErrorCode::kInvalidArgument, "cannot add the local root directory");
+        continue;
+      }
+      target = JoinPath(*dest, name);
+    }
+    if (!up.ResolveTop(target)) continue;
+    up.Plan(src, target, kNoParent);
+  }
+  up.Run();
+  return ctx.exit_code();
+}
+
+}  // namespace
+
+Command AddCommand() {
+  return {
+      "add", {"upload", "import"}, "upload local files and trees (like cp -r)", [](CLI::App* app) {
+        auto o = std::make_shared<AddOptions>();
+        app->add_option("LOCAL... DEST", o->args,
+                        "local files/directories, then the DDBFS "
+                        "destination")
+            ->required();
+        app->add_option("-j,--jobs", o->jobs, "parallel uploads (default 8)")
+            ->check(CLI::Range(1, 256));
+        app->add_flag("-n,--no-sync", o->no_sync,
+                      "do not fsync each file on its replicas before finishing it");
+        app->add_flag("-f,--force", o->force, "overwrite existing files");
+        return Runner([o](Context& ctx) { return RunAdd(ctx, *o); });
+      }};
+}
+
+}  // namespace ddbfs::cli

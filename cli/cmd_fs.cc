@@ -1,0 +1,238 @@
+// Namespace commands: ddbfs mkdir [-p], rm [-r], mv.
+
+#include <memory>
+
+#include "command.h"
+#include "paths.h"
+#include "progress.h"
+
+namespace ddbfs::cli {
+
+namespace {
+
+constexpr uint32_t kDirMode = 0755;
+constexpr int kRemoveJobs = 8;
+
+// mkdir -p: every missing component is created; existing directories are fine.
+Status MkdirParents(Client& client, const std::string& path) {
+  Attr cur;
+  ASSIGN_OR_RETURN(cur, client.ResolvePath("/"));
+  std::string sofar;
+  size_t start = 1;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string::npos) end = path.size();
+    std::string name = path.substr(start, end - start);
+    sofar += "/" + name;
+    start = end + 1;
+    auto next = client.Lookup(cur.inode, name);
+    if (!next.ok() && next.status().code() == ErrorCode::kNotFound) {
+      next = client.Mkdir(cur.inode, name, kDirMode);
+      if (!next.ok() && next.status().code() == ErrorCode::kExists) {
+        next = client.Lookup(cur.inode, name);  // made by someone else meanwhile
+      }
+    }
+    if (!next.ok()) return next.status();
+    if (next->type != FileType::kDirectory) {
+      return Status(ErrorCode::kNotDir,
+                    sofar + " exists and is not a directory — check the path with `ddbfs ls`");
+    }
+    cur = *next;
+  }
+  return Status();
+}
+
+// Removes everything inside directory `dir` (at `path`), files in parallel.
+Status RemoveContents(Client& client, InodeId dir, const std::string& path) {
+  while (true) {
+    // Entries go away as we remove them: always read the first page.
+    auto page = client.ReadDir(dir, "", 1000);
+    if (!page.ok()) return page.status();
+    if (page->entries.empty()) return Status();
+    std::vector<Status> results(page->entries.size());
+    ParallelFor(page->entries.size(), kRemoveJobs, [&](size_t i) {
+      const DirEntry& e = page->entries[i];
+      if (e.attr.type == FileType::kDirectory) return;
+      results[i] = client.Unlink(dir, e.name);
+    });
+    for (size_t i = 0; i < page->entries.size(); ++i) {
+      const DirEntry& e = page->entries[i];
+      if (e.attr.type != FileType::kDirectory) {
+        if (!results[i].ok() && results[i].code() != ErrorCode::kNotFound) {
+          return results[i].WithContext(JoinPath(path, e.name));
+        }
+        continue;
+      }
+      const std::string sub = JoinPath(path, e.name);
+      RETURN_IF_ERROR(RemoveContents(client, e.attr.inode, sub));
+      Status s = client.Rmdir(dir, e.name);
+      if (!s.ok() && s.code() != ErrorCode::kNotFound) return s.WithContext(sub);
+    }
+  }
+}
+
+int RunMkdir(Context& ctx, const std::vector<std::string>& paths, bool parents) {
+  Client* client = ctx.client();
+  if (!client) return ctx.exit_code();
+  for (const auto& given : paths) {
+    if (ctx.aborted()) break;
+    auto path = NormalizePath(given);
+    if (!path.ok()) {
+      ctx.Fail("", path.status());
+      continue;
+    }
+    if (*path == "/") {
+      if (!parents) ctx.Fail("/", AlreadyExists("/"));
+      continue;
+    }
+    if (parents) {
+      Status s = MkdirParents(*client, *path);
+      if (!s.ok()) ctx.Fail(*path, s);
+      continue;
+    }
+    auto pn = ResolveParent(*client, *path);
+    if (!pn.ok()) {
+      ctx.Fail(*path, pn.status());
+      continue;
+    }
+    auto made = client->Mkdir(pn->parent.inode, pn->name, kDirMode);
+    if (!made.ok()) {
+      if (made.status().code() == ErrorCode::kExists) {
+        ctx.FailText(*path, ErrorCode::kExists, "already exists — use mkdir -p to accept that");
+      } else {
+        ctx.Fail(*path, made.status());
+      }
+    }
+  }
+  return ctx.exit_code();
+}
+
+int RunRm(Context& ctx, const std::vector<std::string>& paths, bool recursive) {
+  Client* client = ctx.client();
+  if (!client) return ctx.exit_code();
+  for (const auto& given : paths) {
+    if (ctx.aborted()) break;
+    auto path = NormalizePath(given);
+    if (!path.ok()) {
+      ctx.Fail("", path.status());
+      continue;
+    }
+    if (*path == "/") {
+      ctx.FailText("/", ErrorCode::kInvalidArgument,
+                   "refusing to remove the root — remove its entries one by one");
+      continue;
+    }
+    auto attr = client->ResolvePath(*path);
+    if (!attr.ok()) {
+      ctx.Fail(*path, attr.status());
+      continue;
+    }
+    auto pn = ResolveParent(*client, *path);
+    if (!pn.ok()) {
+      ctx.Fail(*path, pn.status());
+      continue;
+    }
+    if (attr->type == FileType::kDirectory) {
+      if (!recursive) {
+        ctx.FailText(*path, ErrorCode::kIsDir, "is a directory; use rm -r");
+        continue;
+      }
+      Status s = RemoveContents(*client, attr->inode, *path);
+      if (s.ok()) s = client->Rmdir(pn->parent.inode, pn->name);
+      if (!s.ok()) ctx.Fail(*path, s);
+      continue;
+    }
+    Status s = client->Unlink(pn->parent.inode, pn->name);
+    if (!s.ok()) ctx.Fail(*path, s);
+  }
+  return ctx.exit_code();
+}
+
+int RunMv(Context& ctx, const std::vector<std::string>& args) {
+  if (args.size() != 2) throw UsageError{"mv takes exactly SRC and DEST"};
+  auto fail = [&](const std::string& subject, const Status& s) {
+    ctx.Fail(subject, s);
+    return ctx.exit_code();
+  };
+  auto src = NormalizePath(args[0]);
+  auto dst = NormalizePath(args[1]);
+  if (!src.ok()) return fail("", src.status());
+  if (!dst.ok()) return fail("", dst.status());
+  Client* client = ctx.client();
+  if (!client) return ctx.exit_code();
+  if (*src == "/") {
+    ctx.FailText("/", ErrorCode::kInvalidArgument, "the root cannot be moved");
+    return ctx.exit_code();
+  }
+  auto src_attr = client->ResolvePath(*src);
+  if (!src_attr.ok()) return fail(*src, src_attr.status());
+  auto from = ResolveParent(*client, *src);
+  if (!from.ok()) return fail(*src, from.status());
+
+  InodeId new_parent = 0;
+  std::string new_name;
+  std::string target = *dst;
+  auto dst_attr = client->ResolvePath(*dst);
+  if (dst_attr.ok() && dst_attr->type == FileType::kDirectory) {
+    new_parent = dst_attr->inode;
+    new_name = from->name;
+    target = JoinPath(*dst, from->name);
+  } else if (dst_attr.ok()) {
+    ctx.FailText(*dst, ErrorCode::kExists, "already exists; use `ddbfs rm` first");
+    return ctx.exit_code();
+  } else if (dst_attr.status().code() == ErrorCode::kNotFound) {
+    auto to = ResolveParent(*client, *dst);
+    if (!to.ok()) return fail(*dst, to.status());
+    new_parent = to->parent.inode;
+    new_name = to->name;
+  } else {
+    return fail(*dst, dst_attr.status());
+  }
+  Status s = client->Rename(from->parent.inode, from->name, new_parent, new_name,
+                            Client::kRenameNoReplace);
+  if (s.code() == ErrorCode::kExists) {
+    ctx.FailText(target, ErrorCode::kExists, "already exists; use `ddbfs rm` first");
+  } else if (!s.ok()) {
+    ctx.Fail(*src + " -> " + target, s);
+  }
+  return ctx.exit_code();
+}
+
+}  // namespace
+
+Command MkdirCommand() {
+  return {"mkdir", {}, "create directories", [](CLI::App* app) {
+            auto paths = std::make_shared<std::vector<std::string>>();
+            auto parents = std::make_shared<bool>(false);
+            app->add_option("PATH", *paths, "directories to create")->required();
+            app->add_flag("-p,--parents", *parents,
+                          "create missing parents; no error if it exists");
+            return Runner([=](Context& ctx) { return RunMkdir(ctx, *paths, *parents); });
+          }};
+}
+
+Command RmCommand() {
+  return {"rm",
+          {"delete", "remove"},
+          "remove files, links and (with -r) directories",
+          [](CLI::App* app) {
+            auto paths = std::make_shared<std::vector<std::string>>();
+            auto recursive = std::make_shared<bool>(false);
+            app->add_option("PATH", *paths, "paths to remove")->required();
+            app->add_flag("-r,-R,--recursive", *recursive, "remove directories and their contents");
+            return Runner([=](Context& ctx) { return RunRm(ctx, *paths, *recursive); });
+          }};
+}
+
+Command MvCommand() {
+  return {"mv",
+          {"move", "rename"},
+          "move or rename (into DEST if it is a directory)",
+          [](CLI::App* app) {
+            auto args = std::make_shared<std::vector<std::string>>();
+            app->add_option("SRC DEST", *args, "source and destination")->required();
+            return Runner([=](Context& ctx) { return RunMv(ctx, *args); });
+          }};
+}
+
+}  // namespace ddbfs::cli

@@ -1,0 +1,285 @@
+// Client: connection, namespace operations and inspection. Every metaserver
+// call goes through Impl::Meta (retry while the metaserver restarts).
+
+#include "ddbfs/client.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <mutex>
+
+#include <thrift/TOutput.h>
+
+#include "client_impl.h"
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+
+namespace ddbfs {
+
+namespace {
+
+// Every component of an absolute path must be a valid name; catching an
+// over-long one here gives the same NAME_TOO_LONG as a create would.
+Status CheckPathComponents(std::string_view path) {
+  size_t start = 0;
+  while (start < path.size()) {
+    size_t end = path.find('/', start);
+    if (end == std::string_view::npos) end = path.size();
+    std::string_view part = path.substr(start, end - start);
+    if (part.size() > kMaxNameLength) return CheckName(part);
+    start = end + 1;
+  }
+  return Status();
+}
+
+template <typename Resp>
+Result<Attr> AttrOf(const Status& s, const Resp& resp) {
+  if (!s.ok()) return s;
+  return FromRpc(resp.attr);
+}
+
+// Thrift prints transport failures straight to stderr; a client reports
+// them as Status values instead, so they go to the log at debug level.
+void RouteThriftOutput() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    apache::thrift::GlobalOutput.setOutputFunction(
+        [](const char* message) { LOG(kDebug) << "thrift: " << message; });
+  });
+}
+
+}  // namespace
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Client::~Client() = default;
+
+const ClientOptions& Client::options() const { return impl_->options; }
+
+Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
+  std::string host;
+  int port = 0;
+  RETURN_IF_ERROR(ParseHostPort(options.meta_address, &host, &port));
+  RouteThriftOutput();
+  ClientOptions opts = options;
+  if (opts.caller.uid == 0 && opts.caller.gid == 0) {
+    opts.caller.uid = ::getuid();
+    opts.caller.gid = ::getgid();
+  }
+  auto impl = std::make_unique<Impl>(opts, host, port);
+  // One attempt only: a front end started against a stopped metaserver
+  // should say so at once rather than wait out the retry window.
+  rpc::GetAttrRequest req;
+  req.inode = kRootInode;
+  rpc::GetAttrResponse resp;
+  Status call = impl->meta.Call([&](rpc::MetaServiceClient& c) { c.GetAttr(resp, req); });
+  if (!call.ok()) {
+    if (call.code() == ErrorCode::kUnavailable) {
+      return Unavailable(impl->UnreachableMessage(call.message()));
+    }
+    return call;
+  }
+  Status answer = FromRpc(resp.status);
+  if (!answer.ok()) {
+    return answer.WithContext("metaserver at " + impl->meta.address() + " is not ready");
+  }
+  return std::unique_ptr<Client>(new Client(std::move(impl)));
+}
+
+Result<Attr> Client::ResolvePath(std::string_view path) {
+  RETURN_IF_ERROR(CheckPathComponents(path));
+  rpc::ResolvePathRequest req;
+  req.path = std::string(path);
+  rpc::ResolvePathResponse resp;
+  Status s = impl_->Meta("ResolvePath", &resp,
+                         [&](rpc::MetaServiceClient& c, auto& r) { c.ResolvePath(r, req); });
+  return AttrOf(s, resp);
+}
+
+Result<Attr> Client::Lookup(InodeId parent, std::string_view name) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::LookupRequest req;
+  req.parent = parent;
+  req.name = std::string(name);
+  rpc::LookupResponse resp;
+  Status s =
+      impl_->Meta("Lookup", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Lookup(r, req); });
+  return AttrOf(s, resp);
+}
+
+Result<Attr> Client::GetAttr(InodeId inode) {
+  rpc::GetAttrRequest req;
+  req.inode = inode;
+  rpc::GetAttrResponse resp;
+  Status s =
+      impl_->Meta("GetAttr", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.GetAttr(r, req); });
+  return AttrOf(s, resp);
+}
+
+Result<Attr> Client::Mkdir(InodeId parent, std::string_view name, uint32_t mode) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::MkdirRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.mode = static_cast<int32_t>(mode & 07777);
+  rpc::MkdirResponse resp;
+  Status s =
+      impl_->Meta("Mkdir", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Mkdir(r, req); });
+  return AttrOf(s, resp);
+}
+
+Result<Attr> Client::Create(InodeId parent, std::string_view name, uint32_t mode,
+                            std::optional<int64_t> mtime_ns, std::optional<int> goal) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::CreateRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.mode = static_cast<int32_t>(mode & 07777);
+  if (goal) req.__set_goal(*goal);
+  if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
+  rpc::CreateResponse resp;
+  Status s =
+      impl_->Meta("Create", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); });
+  return AttrOf(s, resp);
+}
+
+Result<Attr> Client::Symlink(InodeId parent, std::string_view name, std::string_view target) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::SymlinkRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.target = std::string(target);
+  rpc::SymlinkResponse resp;
+  Status s =
+      impl_->Meta("Symlink", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Symlink(r, req); });
+  return AttrOf(s, resp);
+}
+
+Result<std::string> Client::Readlink(InodeId inode) {
+  rpc::ReadlinkRequest req;
+  req.inode = inode;
+  rpc::ReadlinkResponse resp;
+  Status s = impl_->Meta("Readlink", &resp,
+                         [&](rpc::MetaServiceClient& c, auto& r) { c.Readlink(r, req); });
+  if (!s.ok()) return s;
+  return resp.target;
+}
+
+Result<Attr> Client::Link(InodeId inode, InodeId new_parent, std::string_view new_name) {
+  RETURN_IF_ERROR(CheckName(new_name));
+  rpc::LinkRequest req;
+  req.ctx = impl_->Context();
+  req.inode = inode;
+  req.new_parent = new_parent;
+  req.new_name = std::string(new_name);
+  rpc::LinkResponse resp;
+  Status s =
+      impl_->Meta("Link", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Link(r, req); });
+  return AttrOf(s, resp);
+}
+
+Status Client::Unlink(InodeId parent, std::string_view name) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::UnlinkRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  rpc::UnlinkResponse resp;
+  return impl_->Meta("Unlink", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.Unlink(r, req); });
+}
+
+Status Client::Rmdir(InodeId parent, std::string_view name) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::RmdirRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  rpc::RmdirResponse resp;
+  return impl_->Meta("Rmdir", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Rmdir(r, req); });
+}
+
+Status Client::Rename(InodeId parent, std::string_view name, InodeId new_parent,
+                      std::string_view new_name, int flags) {
+  RETURN_IF_ERROR(CheckName(name));
+  RETURN_IF_ERROR(CheckName(new_name));
+  rpc::RenameRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.new_parent = new_parent;
+  req.new_name = std::string(new_name);
+  req.flags = flags;
+  rpc::RenameResponse resp;
+  return impl_->Meta("Rename", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.Rename(r, req); });
+}
+
+Result<DirPage> Client::ReadDir(InodeId dir, std::string_view after, int limit) {
+  rpc::ReadDirRequest req;
+  req.inode = dir;
+  req.after_name = std::string(after);
+  req.limit = std::max(1, limit);
+  rpc::ReadDirResponse resp;
+  Status s =
+      impl_->Meta("ReadDir", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.ReadDir(r, req); });
+  if (!s.ok()) return s;
+  DirPage page;
+  page.more = resp.more;
+  page.entries.reserve(resp.entries.size());
+  for (const auto& e : resp.entries) page.entries.push_back(DirEntry{e.name, FromRpc(e.attr)});
+  return page;
+}
+
+Result<std::vector<DirEntry>> Client::ListDir(InodeId dir) {
+  std::vector<DirEntry> all;
+  std::string after;
+  while (true) {
+    ASSIGN_OR_RETURN(DirPage page, ReadDir(dir, after, 1000));
+    for (auto& e : page.entries) all.push_back(std::move(e));
+    if (!page.more || page.entries.empty()) break;
+    after = all.back().name;
+  }
+  return all;
+}
+
+Result<std::unique_ptr<FileReader>> Client::OpenReader(InodeId inode) {
+  return NewFileReader(impl_.get(), inode);
+}
+
+Result<std::unique_ptr<FileWriter>> Client::OpenWriter(InodeId inode) {
+  return NewFileWriter(impl_.get(), inode);
+}
+
+Result<ClusterView> Client::ClusterStatus() {
+  rpc::ClusterStatusRequest req;
+  rpc::ClusterStatusResponse resp;
+  Status s = impl_->Meta("ClusterStatus", &resp,
+                         [&](rpc::MetaServiceClient& c, auto& r) { c.ClusterStatus(r, req); });
+  if (!s.ok()) return s;
+  ClusterView v;
+  for (const auto& srv : resp.servers) {
+    ServerView sv;
+    sv.server_id = srv.address.server_id;
+    sv.address = AddressOf(srv.address);
+    sv.label = srv.label;
+    sv.alive = srv.alive;
+    sv.capacity_bytes = static_cast<uint64_t>(std::max<int64_t>(srv.capacity_bytes, 0));
+    sv.used_bytes = static_cast<uint64_t>(std::max<int64_t>(srv.used_bytes, 0));
+    sv.chunks = srv.chunks;
+    sv.last_heartbeat_ms_ago = srv.last_heartbeat_ms_ago;
+    v.servers.push_back(std::move(sv));
+  }
+  v.files = resp.files;
+  v.directories = resp.directories;
+  v.chunks = resp.chunks;
+  v.chunks_under_goal = resp.chunks_under_goal;
+  v.chunks_missing = resp.chunks_missing;
+  v.pending_deletions = resp.pending_deletions;
+  v.logical_bytes = static_cast<uint64_t>(std::max<int64_t>(resp.logical_bytes, 0));
+  return v;
+}
+
+}  // namespace ddbfs

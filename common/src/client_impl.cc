@@ -1,0 +1,227 @@
+#include "client_impl.h"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <thread>
+
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+
+namespace ddbfs {
+
+namespace {
+
+constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
+constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+
+// Thrift's transport texts ("connect() failed: Connection refused",
+// "No more data to read.") as a short lower-case reason.
+std::string ShortReason(const std::string& error) {
+  std::string text = error;
+  auto open = text.find('(');
+  auto close = text.rfind(')');
+  if (open != std::string::npos && close != std::string::npos && close > open) {
+    text = text.substr(open + 1, close - open - 1);
+  }
+  if (text.find("EAGAIN") != std::string::npos || text.find("timed out") != std::string::npos) {
+    return "timed out";
+  }
+  if (text.find("No more data") != std::string::npos) return "connection closed";
+  auto colon = text.rfind(": ");
+  if (colon != std::string::npos) text = text.substr(colon + 2);
+  if (!text.empty()) text[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(text[0])));
+  return text;
+}
+
+}  // namespace
+
+Client::Impl::Impl(ClientOptions opts, std::string host, int port)
+    : options(std::move(opts)),
+      meta_host(std::move(host)),
+      meta_port(port),
+      meta(meta_host, meta_port, options.rpc_timeout_ms) {}
+
+std::string Client::Impl::UnreachableMessage(const std::string& transport_error) const {
+  return "cannot reach metaserver at " + meta.address() + " (" + ShortReason(transport_error) +
+         ") — is it running? see ./scripts/cluster status";
+}
+
+Status Client::Impl::MetaLoop(std::string_view what,
+                              const std::function<void(rpc::MetaServiceClient&)>& rpc,
+                              const std::function<Status()>& answer) {
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.meta_retry_ms);
+  auto backoff = kFirstBackoff;
+  for (int attempt = 1;; ++attempt) {
+    Status transport = meta.Call(rpc);
+    Status s = transport.ok() ? answer() : transport;
+    if (s.code() != ErrorCode::kUnavailable) return s;
+    if (std::chrono::steady_clock::now() + backoff >= deadline) {
+      if (!transport.ok()) return Unavailable(UnreachableMessage(transport.message()));
+      return s;
+    }
+    if (attempt == 1) {
+      LOG(kWarn) << what << ": metaserver unavailable (" << s.message() << "); retrying for up to "
+                 << options.meta_retry_ms << " ms";
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, kMaxBackoff);
+  }
+}
+
+ChunkPool& Client::Impl::Chunk(const rpc::ServerAddress& address) {
+  std::string key = AddressOf(address);
+  std::lock_guard<std::mutex> lock(chunk_mu_);
+  auto& pool = chunk_pools_[key];
+  if (!pool) pool = std::make_unique<ChunkPool>(address.host, address.port, options.rpc_timeout_ms);
+  return *pool;
+}
+
+rpc::RequestContext Client::Impl::Context() const {
+  rpc::RequestContext ctx;
+  ctx.uid = static_cast<int32_t>(options.caller.uid);
+  ctx.gid = static_cast<int32_t>(options.caller.gid);
+  return ctx;
+}
+
+Status Client::Impl::GetChunks(InodeId inode, int64_t first, int count, bool all_replicas,
+                               rpc::GetChunksResponse* out) {
+  rpc::GetChunksRequest req;
+  req.inode = inode;
+  req.first_index = first;
+  req.count = count;
+  req.all_replicas = all_replicas;
+  RETURN_IF_ERROR(
+      Meta("GetChunks", out, [&](rpc::MetaServiceClient& c, auto& r) { c.GetChunks(r, req); }));
+  auto& chunks = out->chunks;
+  chunks.erase(std::remove_if(chunks.begin(), chunks.end(),
+                              [&](const rpc::ChunkInfo& c) {
+                                return c.index < first || c.index >= first + count;
+                              }),
+               chunks.end());
+  return Status();
+}
+
+void Client::Impl::ReportBadReplica(int64_t chunk_id, int server_id, ErrorCode reason) {
+  rpc::ReportBadReplicaRequest req;
+  req.chunk_id = chunk_id;
+  req.server_id = server_id;
+  req.reason = static_cast<rpc::ErrorCode::type>(static_cast<int>(reason));
+  rpc::ReportBadReplicaResponse resp;
+  Status s = Meta("ReportBadReplica", &resp,
+                  [&](rpc::MetaServiceClient& c, auto& r) { c.ReportBadReplica(r, req); });
+  if (!s.ok()) {
+    LOG(kWarn) << "could not report bad replica of chunk " << chunk_id << " on server " << server_id
+               << ": " << s;
+  }
+}
+
+Attr FromRpc(const rpc::Attr& a) {
+  Attr out;
+  out.inode = a.inode;
+  out.type = static_cast<FileType>(static_cast<int>(a.type));
+  out.mode = static_cast<uint32_t>(a.mode) & 07777;
+  out.uid = static_cast<uint32_t>(a.uid);
+  out.gid = static_cast<uint32_t>(a.gid);
+  out.size = static_cast<uint64_t>(std::max<int64_t>(a.size, 0));
+  out.atime_ns = a.atime_ns;
+  out.mtime_ns = a.mtime_ns;
+  out.ctime_ns = a.ctime_ns;
+  out.nlink = static_cast<uint32_t>(a.nlink);
+  out.goal = a.goal;
+  return out;
+}
+
+std::string AddressOf(const rpc::ServerAddress& a) { return a.host + ":" + std::to_string(a.port); }
+
+ChunkView ToView(const rpc::ChunkInfo& c) {
+  ChunkView v;
+  v.index = c.index;
+  v.chunk_id = c.chunk_id;
+  v.version = c.version;
+  v.length = static_cast<uint64_t>(std::max<int64_t>(c.length, 0));
+  for (const auto& r : c.replicas) {
+    ReplicaView rv;
+    rv.server_id = r.address.server_id;
+    rv.address = AddressOf(r.address);
+    rv.label = r.label;
+    rv.version = r.version;
+    rv.alive = r.alive;
+    rv.current = r.version == c.version;
+    v.replicas.push_back(std::move(rv));
+  }
+  return v;
+}
+
+Status CheckName(std::string_view name) {
+  if (name.empty()) return InvalidArgument("empty file name");
+  if (name == "." || name == "..") {
+    return InvalidArgument("'" + std::string(name) + "' cannot be used as a file name");
+  }
+  if (name.find('/') != std::string_view::npos || name.find('\0') != std::string_view::npos) {
+    return InvalidArgument("file name '" + std::string(name) + "' contains '/' or NUL");
+  }
+  if (name.size() > kMaxNameLength) {
+    return Status(ErrorCode::kNameTooLong, "name too long (" + std::to_string(name.size()) +
+                                               " bytes; the limit is " +
+                                               std::to_string(kMaxNameLength) +
+                                               "): " + std::string(name.substr(0, 40)) + "...");
+  }
+  return Status();
+}
+
+std::string DescribeFailures(const std::vector<std::pair<rpc::ServerAddress, Status>>& failures) {
+  std::string out;
+  for (const auto& [address, status] : failures) {
+    if (!out.empty()) out += "; ";
+    out += "server " + std::to_string(address.server_id) + " at " + AddressOf(address) + ": " +
+           status.ToString();
+  }
+  return out.empty() ? "no replica listed" : out;
+}
+
+ChainOutcome SendAlongChain(Client::Impl* impl, const std::vector<rpc::ServerAddress>& replicas,
+                            const ChainSend& send) {
+  ChainOutcome out;
+  for (size_t head = 0; head < replicas.size(); ++head) {
+    std::vector<rpc::ServerAddress> chain(replicas.begin() + static_cast<long>(head) + 1,
+                                          replicas.end());
+    std::vector<rpc::ReplicaResult> results;
+    Status own;
+    Status call = impl->Chunk(replicas[head]).Call([&](rpc::ChunkServiceClient& c) {
+      results.clear();
+      send(c, chain, &results, &own);
+    });
+    if (!call.ok()) {
+      // The head is unreachable (or broke the protocol): nothing is known
+      // about its chain, so try again with the next replica as head.
+      out.failed.emplace_back(replicas[head], call);
+      continue;
+    }
+    for (size_t i = head; i < replicas.size(); ++i) {
+      const rpc::ServerAddress& r = replicas[i];
+      const rpc::ReplicaResult* found = nullptr;
+      for (const auto& res : results) {
+        if (res.server_id == r.server_id) found = &res;
+      }
+      Status s;
+      if (found) {
+        s = FromRpc(found->status);
+      } else if (i == head) {
+        s = own;
+      } else {
+        s = Unavailable("no answer through the replica chain");
+      }
+      if (s.ok()) {
+        out.ok.push_back(r);
+      } else {
+        out.failed.emplace_back(r, s);
+      }
+    }
+    return out;
+  }
+  return out;
+}
+
+}  // namespace ddbfs

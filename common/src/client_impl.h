@@ -1,0 +1,106 @@
+#pragma once
+
+// Private state of a libddbfs Client, shared by client.cc, file_reader.cc and
+// file_writer.cc: the metaserver connection with its retry policy, the pools
+// of chunk server connections, and the wire <-> API conversions.
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "ChunkService.h"
+#include "MetaService.h"
+#include "ddbfs/client.h"
+#include "ddbfs/rpc.h"
+
+namespace ddbfs {
+
+using MetaPool = RpcPool<rpc::MetaServiceClient>;
+using ChunkPool = RpcPool<rpc::ChunkServiceClient>;
+
+// Thread-safe: every member is either immutable after construction or
+// guarded by its own mutex (the pools lock internally).
+struct Client::Impl {
+  Impl(ClientOptions opts, std::string host, int port);
+
+  // Runs one metaserver RPC: `call(client, *resp)` fills the response, whose
+  // status is returned. A transport failure or an UNAVAILABLE answer is
+  // retried with backoff (100 ms doubling to 1 s) until
+  // options.meta_retry_ms has passed. `what` names the operation in logs.
+  template <typename Resp, typename Call>
+  Status Meta(std::string_view what, Resp* resp, Call call) {
+    return MetaLoop(
+        what,
+        [&](rpc::MetaServiceClient& c) {
+          *resp = Resp();  // nothing left over from a failed attempt
+          call(c, *resp);
+        },
+        [&] { return FromRpc(resp->status); });
+  }
+
+  // Pool of connections to one chunk server, created on first use.
+  ChunkPool& Chunk(const rpc::ServerAddress& address);
+
+  rpc::RequestContext Context() const;
+
+  // Chunk map window [first, first + count) of a file; chunks outside the
+  // window (if the server returns more) are dropped, holes are absent.
+  Status GetChunks(InodeId inode, int64_t first, int count, bool all_replicas,
+                   rpc::GetChunksResponse* out);
+
+  // Tells the metaserver a replica is corrupt or missing (best effort: the
+  // read continues from another replica whatever the answer).
+  void ReportBadReplica(int64_t chunk_id, int server_id, ErrorCode reason);
+
+  // "cannot reach metaserver at H:P (reason) — is it running? ..."
+  std::string UnreachableMessage(const std::string& transport_error) const;
+
+  const ClientOptions options;
+  const std::string meta_host;
+  const int meta_port;
+  MetaPool meta;
+
+ private:
+  Status MetaLoop(std::string_view what, const std::function<void(rpc::MetaServiceClient&)>& rpc,
+                  const std::function<Status()>& answer);
+
+  std::mutex chunk_mu_;
+  std::map<std::string, std::unique_ptr<ChunkPool>> chunk_pools_;  // GUARDED_BY(chunk_mu_)
+};
+
+// ---- conversions (client.cc)
+Attr FromRpc(const rpc::Attr& a);
+ChunkView ToView(const rpc::ChunkInfo& c);
+std::string AddressOf(const rpc::ServerAddress& a);
+
+// kNameTooLong / kInvalidArgument for a name the metaserver would refuse.
+Status CheckName(std::string_view name);
+
+// "server 3 at 127.0.0.1:9501: checksum mismatch" lists for error messages.
+std::string DescribeFailures(const std::vector<std::pair<rpc::ServerAddress, Status>>& failures);
+
+// Result of one request sent along a replica chain (WriteChunk,
+// TruncateChunk): the servers that acknowledged it and those that failed.
+struct ChainOutcome {
+  std::vector<rpc::ServerAddress> ok;
+  std::vector<std::pair<rpc::ServerAddress, Status>> failed;
+};
+
+// Sends one chained request to replicas[0] with chain = the rest; `send`
+// performs the RPC on the head's connection and returns the per-replica
+// results. If the head cannot be reached, it is dropped and the request is
+// sent again with the next replica as head. Thread-safe.
+using ChainSend =
+    std::function<void(rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& chain,
+                       std::vector<rpc::ReplicaResult>* results, Status* own)>;
+ChainOutcome SendAlongChain(Client::Impl* impl, const std::vector<rpc::ServerAddress>& replicas,
+                            const ChainSend& send);
+
+// FileReader / FileWriter factories (file_reader.cc, file_writer.cc).
+Result<std::unique_ptr<FileReader>> NewFileReader(Client::Impl* impl, InodeId inode);
+Result<std::unique_ptr<FileWriter>> NewFileWriter(Client::Impl* impl, InodeId inode);
+
+}  // namespace ddbfs

@@ -1,0 +1,232 @@
+// FileReader: reads a file piece by piece (kMaxIoSize, aligned) from one
+// replica of each chunk, fails over to the next replica on any error, and
+// prefetches the next piece while the caller consumes the current one. See
+// docs/architecture.md, "A read".
+
+#include <algorithm>
+#include <cstring>
+#include <future>
+#include <map>
+#include <mutex>
+#include <set>
+
+#include "client_impl.h"
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+
+namespace ddbfs {
+
+namespace {
+
+// Chunks fetched per GetChunks call.
+constexpr int kWindow = 16;
+
+bool IsBadReplica(ErrorCode code) {
+  return code == ErrorCode::kChecksumMismatch || code == ErrorCode::kNotFound;
+}
+
+// Thread-safety: used by one thread at a time (the owner); a prefetch task
+// runs ReadReplicas concurrently, which touches only impl_ (thread-safe),
+// its own copy of the chunk info, and failed_ under mu_.
+class FileReaderImpl final : public FileReader {
+ public:
+  FileReaderImpl(Client::Impl* impl, InodeId inode) : impl_(impl), inode_(inode) {}
+
+  ~FileReaderImpl() override {
+    if (prefetch_.valid()) prefetch_.wait();
+  }
+
+  // Loads the first window of the chunk map (and the size).
+  Status Open() { return LoadWindow(0); }
+
+  Result<size_t> Read(uint64_t offset, std::span<char> out) override {
+    if (offset >= size_ || out.empty()) return size_t{0};
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
+    size_t done = 0;
+    while (done < want) {
+      const uint64_t pos = offset + done;
+      const uint64_t piece_off = pos - pos % kMaxIoSize;
+      Result<const std::string*> piece = Piece(piece_off);
+      if (!piece.ok()) {
+        if (done > 0) return done;  // the error comes back on the next call
+        return piece.status();
+      }
+      const std::string& data = **piece;
+      const uint64_t in_piece = pos - piece_off;
+      if (in_piece >= data.size()) break;  // the file shrank under us
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(want - done, data.size() - in_piece));
+      std::memcpy(out.data() + done, data.data() + in_piece, n);
+      done += n;
+    }
+    return done;
+  }
+
+  uint64_t size() const override { return size_; }
+
+ private:
+  // The piece at piece_off (whole, zero-filled past each chunk's length),
+  // from the cache, the prefetch or the chunk servers.
+  Result<const std::string*> Piece(uint64_t piece_off) {
+    if (cache_valid_ && cache_off_ == piece_off) return &cache_;
+    const bool sequential =
+        piece_off == 0 || (cache_valid_ && piece_off == cache_off_ + kMaxIoSize);
+    bool have = false;
+    if (prefetch_.valid()) {
+      Result<std::string> got = prefetch_.get();
+      if (prefetch_off_ == piece_off && got.ok()) {
+        cache_ = std::move(got).value();
+        have = true;
+      }
+    }
+    if (!have) {
+      cache_valid_ = false;
+      ASSIGN_OR_RETURN(cache_, Fetch(piece_off));
+    }
+    cache_off_ = piece_off;
+    cache_valid_ = true;
+    if (sequential) StartPrefetch(piece_off + kMaxIoSize);
+    return &cache_;
+  }
+
+  uint64_t PieceLength(uint64_t piece_off) const {
+    return std::min<uint64_t>(kMaxIoSize, size_ - piece_off);
+  }
+
+  // Reads one piece, refreshing the chunk map once if every replica fails.
+  Result<std::string> Fetch(uint64_t piece_off) {
+    const int64_t index = static_cast<int64_t>(piece_off / kChunkSize);
+    RETURN_IF_ERROR(EnsureWindow(index));
+    if (piece_off >= size_) return std::string();
+    auto it = window_.find(index);
+    if (it == window_.end()) return std::string(PieceLength(piece_off), '\0');  // hole
+    Result<std::string> data = ReadPiece(it->second, piece_off, PieceLength(piece_off));
+    if (data.ok()) return data;
+    LOG(kWarn) << data.status().ToString() << "; refreshing the chunk map and retrying";
+    RETURN_IF_ERROR(LoadWindow(index));
+    if (piece_off >= size_) return std::string();
+    it = window_.find(index);
+    if (it == window_.end()) return std::string(PieceLength(piece_off), '\0');
+    return ReadPiece(it->second, piece_off, PieceLength(piece_off));
+  }
+
+  // Starts reading the piece at piece_off in the background, if it holds data.
+  void StartPrefetch(uint64_t piece_off) {
+    if (piece_off >= size_) return;
+    const int64_t index = static_cast<int64_t>(piece_off / kChunkSize);
+    if (!EnsureWindow(index).ok()) return;
+    auto it = window_.find(index);
+    if (it == window_.end()) return;  // a hole costs nothing to read later
+    rpc::ChunkInfo chunk = it->second;
+    const uint64_t len = PieceLength(piece_off);
+    prefetch_off_ = piece_off;
+    prefetch_ = std::async(std::launch::async, [this, chunk = std::move(chunk), piece_off, len] {
+      return ReadPiece(chunk, piece_off, len);
+    });
+  }
+
+  // `len` bytes of `chunk` at piece_off, zero-filled past the chunk's
+  // length. Thread-safe (runs as the prefetch).
+  Result<std::string> ReadPiece(const rpc::ChunkInfo& chunk, uint64_t piece_off, uint64_t len) {
+    const int64_t in_off = static_cast<int64_t>(piece_off % kChunkSize);
+    std::string data;
+    if (chunk.length > in_off) {
+      const int64_t n = std::min<int64_t>(static_cast<int64_t>(len), chunk.length - in_off);
+      ASSIGN_OR_RETURN(data, ReadReplicas(chunk, in_off, static_cast<int32_t>(n)));
+    }
+    data.resize(len, '\0');
+    return data;
+  }
+
+  // Reads [offset, offset + length) of a chunk from the first replica that
+  // answers, trying replicas that failed before last. Thread-safe.
+  Result<std::string> ReadReplicas(const rpc::ChunkInfo& chunk, int64_t offset, int32_t length) {
+    std::vector<rpc::ServerAddress> order;
+    std::vector<rpc::ServerAddress> failed_before;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& r : chunk.replicas) {
+        bool bad = failed_.count({chunk.chunk_id, r.address.server_id}) > 0;
+        (bad ? failed_before : order).push_back(r.address);
+      }
+    }
+    order.insert(order.end(), failed_before.begin(), failed_before.end());
+    std::vector<std::pair<rpc::ServerAddress, Status>> failures;
+    for (const auto& server : order) {
+      rpc::ReadChunkRequest req;
+      req.chunk_id = chunk.chunk_id;
+      req.version = chunk.version;
+      req.offset = offset;
+      req.length = length;
+      rpc::ReadChunkResponse resp;
+      Status s =
+          impl_->Chunk(server).Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(resp, req); });
+      if (s.ok()) s = FromRpc(resp.status);
+      if (s.ok()) {
+        if (resp.data.size() > static_cast<size_t>(length)) resp.data.resize(length);
+        return std::move(resp.data);
+      }
+      LOG(kWarn) << "read of chunk " << chunk.index << " (id " << chunk.chunk_id << ") of inode "
+                 << inode_ << " from server " << server.server_id << " at " << AddressOf(server)
+                 << " failed: " << s.ToString() << "; trying the next replica";
+      bool first_failure;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        first_failure = failed_.insert({chunk.chunk_id, server.server_id}).second;
+      }
+      if (first_failure && IsBadReplica(s.code())) {
+        impl_->ReportBadReplica(chunk.chunk_id, server.server_id, s.code());
+      }
+      failures.emplace_back(server, s);
+    }
+    return IoError("no readable replica of chunk " + std::to_string(chunk.index) + " of inode " +
+                   std::to_string(inode_) + " (tried: " + DescribeFailures(failures) + ")");
+  }
+
+  Status EnsureWindow(int64_t index) {
+    if (index >= window_first_ && index < window_first_ + kWindow) return Status();
+    return LoadWindow(index);
+  }
+
+  Status LoadWindow(int64_t first) {
+    rpc::GetChunksResponse resp;
+    RETURN_IF_ERROR(impl_->GetChunks(inode_, first, kWindow, false, &resp));
+    if (resp.attr.type == rpc::FileType::DIRECTORY) {
+      return Status(ErrorCode::kIsDir, "inode " + std::to_string(inode_) + " is a directory");
+    }
+    if (resp.attr.type != rpc::FileType::REGULAR) {
+      return InvalidArgument("inode " + std::to_string(inode_) + " is not a regular file");
+    }
+    size_ = static_cast<uint64_t>(std::max<int64_t>(resp.attr.size, 0));
+    window_first_ = first;
+    window_.clear();
+    for (auto& c : resp.chunks) window_[c.index] = std::move(c);
+    return Status();
+  }
+
+  Client::Impl* const impl_;
+  const InodeId inode_;
+  uint64_t size_ = 0;
+
+  int64_t window_first_ = 0;
+  std::map<int64_t, rpc::ChunkInfo> window_;  // chunks of [window_first_, +kWindow)
+
+  std::string cache_;  // the piece at cache_off_
+  uint64_t cache_off_ = 0;
+  bool cache_valid_ = false;
+
+  std::mutex mu_;
+  std::set<std::pair<int64_t, int>> failed_;  // GUARDED_BY(mu_): (chunk id, server id)
+
+  uint64_t prefetch_off_ = 0;
+  std::future<Result<std::string>> prefetch_;  // last: destroyed (joined) first
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FileReader>> NewFileReader(Client::Impl* impl, InodeId inode) {
+  auto reader = std::make_unique<FileReaderImpl>(impl, inode);
+  RETURN_IF_ERROR(reader->Open());
+  return std::unique_ptr<FileReader>(std::move(reader));
+}
+
+}  // namespace ddbfs

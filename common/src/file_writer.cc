@@ -1,0 +1,414 @@
+// FileWriter: buffers writes into pieces of up to kMaxIoSize (aligned to
+// kMaxIoSize within the file, so never across a chunk), sends them along each
+// chunk's replica chain from a background sender thread, and commits the
+// chunks to the metaserver when the writer moves to another chunk, on Flush
+// and on Sync. See docs/architecture.md, "A write".
+
+#include <algorithm>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <thread>
+
+#include "client_impl.h"
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+
+namespace ddbfs {
+
+namespace {
+
+// Pieces waiting for the sender besides the one in flight.
+constexpr size_t kMaxQueued = 2;
+// File offsets stay within int64 (the wire type); the metaserver enforces
+// its own, smaller maximum file size.
+constexpr uint64_t kMaxOffset = static_cast<uint64_t>(INT64_MAX);
+
+struct Task {
+  enum Kind { kPiece, kSync, kCommit };
+  Kind kind = kPiece;
+  uint64_t offset = 0;  // kPiece: file offset of data
+  std::string data;     // kPiece
+  bool sync = false;    // kPiece: fdatasync on every replica after writing
+};
+
+// A chunk written in the current generation: prepared, not yet committed.
+struct OpenChunk {
+  int64_t chunk_id = 0;
+  int64_t version = 0;
+  int64_t length = 0;                     // committed length at prepare, grown by the pieces
+  std::vector<rpc::ServerAddress> chain;  // replicas that took every piece so far
+  std::vector<std::pair<rpc::ServerAddress, Status>> failed;
+};
+
+// A chunk written since the last Sync whose replicas did not fdatasync yet.
+struct UnsyncedChunk {
+  int64_t chunk_id = 0;
+  int64_t version = 0;
+  std::vector<rpc::ServerAddress> chain;
+};
+
+std::vector<int32_t> IdsOf(const std::vector<rpc::ServerAddress>& servers) {
+  std::vector<int32_t> ids;
+  for (const auto& s : servers) ids.push_back(s.server_id);
+  return ids;
+}
+
+// Thread-safety: used by one thread at a time (the owner). The owner's side
+// (buf_*, size_, closed_) is touched only by the owner; the sender side
+// (open_, unsynced_, last_index_, committed_size_, high_water_) only by
+// whichever thread runs tasks: the sender thread once it exists, else the
+// owner inline. The queue, error_ and mtime_ are guarded by mu_.
+class FileWriterImpl final : public FileWriter {
+ public:
+  FileWriterImpl(Client::Impl* impl, InodeId inode, uint64_t size)
+      : impl_(impl), inode_(inode), size_(size), committed_size_(size), high_water_(size) {}
+
+  ~FileWriterImpl() override {
+    if (closed_) return;
+    Status s = Close();
+    if (!s.ok() && !reported_) {
+      LOG(kError) << "closing writer of inode " << inode_ << ": " << s;
+    }
+  }
+
+  Status Write(uint64_t offset, std::span<const char> data) override {
+    if (closed_) return InvalidArgument("write to a closed file");
+    RETURN_IF_ERROR(Reported());
+    if (offset > kMaxOffset || data.size() > kMaxOffset - offset) {
+      return InvalidArgument("write at offset " + std::to_string(offset) + " is out of range");
+    }
+    while (!data.empty()) {
+      if (!buf_.empty() && offset != buf_off_ + buf_.size()) SendBuffer(false, true);
+      if (buf_.empty()) buf_off_ = offset;
+      const uint64_t piece_end = (buf_off_ / kMaxIoSize + 1) * kMaxIoSize;
+      const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), piece_end - offset));
+      buf_.append(data.data(), n);
+      offset += n;
+      data = data.subspan(n);
+      size_ = std::max(size_, offset);
+      if (buf_off_ + buf_.size() == piece_end) SendBuffer(false, true);
+    }
+    return Reported();
+  }
+
+  Status Flush() override {
+    if (closed_) return Reported();
+    if (!buf_.empty()) SendBuffer(false, false);
+    Enqueue(Task{Task::kCommit, 0, {}, false}, false);
+    WaitIdle();
+    return Reported();
+  }
+
+  Status Sync() override {
+    if (closed_) return Reported();
+    if (!buf_.empty()) SendBuffer(true, false);
+    Enqueue(Task{Task::kSync, 0, {}, false}, false);
+    WaitIdle();
+    return Reported();
+  }
+
+  Status Close() override {
+    if (closed_) return Reported();
+    Status s = Flush();
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    work_cv_.notify_all();
+    if (sender_.joinable()) sender_.join();
+    closed_ = true;
+    return s;
+  }
+
+  uint64_t size() const override { return size_; }
+
+  void SetMtime(int64_t mtime_ns) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    mtime_ns_ = mtime_ns;
+  }
+
+ private:
+  Status FirstError() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+
+  // FirstError() for the owner's calls: remembers that the owner saw it.
+  Status Reported() {
+    Status s = FirstError();
+    if (!s.ok()) reported_ = true;
+    return s;
+  }
+
+  void SendBuffer(bool sync, bool spawn) {
+    Task t;
+    t.kind = Task::kPiece;
+    t.offset = buf_off_;
+    t.data = std::move(buf_);
+    t.sync = sync;
+    buf_ = std::string();
+    Enqueue(std::move(t), spawn);
+  }
+
+  // Hands a task to the sender. Without a sender thread and !spawn the task
+  // runs inline (small files never start a thread).
+  void Enqueue(Task t, bool spawn) {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (!sender_.joinable()) {
+      if (!spawn) {
+        lock.unlock();
+        Run(t);
+        return;
+      }
+      sender_ = std::thread([this] { SenderLoop(); });
+    }
+    space_cv_.wait(lock, [&] { return queue_.size() < kMaxQueued; });
+    queue_.push_back(std::move(t));
+    work_cv_.notify_one();
+  }
+
+  void WaitIdle() {
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_cv_.wait(lock, [&] { return queue_.empty() && !busy_; });
+  }
+
+  void SenderLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      work_cv_.wait(lock, [&] { return stop_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stop_
+      Task t = std::move(queue_.front());
+      queue_.pop_front();
+      busy_ = true;
+      space_cv_.notify_one();
+      lock.unlock();
+      Run(t);
+      lock.lock();
+      busy_ = false;
+      if (queue_.empty()) idle_cv_.notify_all();
+    }
+  }
+
+  // Runs one task; after the first error every task is dropped.
+  void Run(Task& t) {
+    if (!FirstError().ok()) return;
+    Status s;
+    switch (t.kind) {
+      case Task::kPiece:
+        s = SendPiece(t);
+        break;
+      case Task::kSync:
+        s = SyncChunks();
+        if (s.ok()) s = Commit();
+        break;
+      case Task::kCommit:
+        s = Commit();
+        break;
+    }
+    if (!s.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (error_.ok()) error_ = s;
+    }
+  }
+
+  Status SendPiece(Task& t) {
+    const int64_t index = static_cast<int64_t>(t.offset / kChunkSize);
+    const int64_t in_off = static_cast<int64_t>(t.offset % kChunkSize);
+    const size_t n = t.data.size();
+    if (n == 0) return Status();
+    if (last_index_ >= 0 && index != last_index_ && !open_.empty()) RETURN_IF_ERROR(Commit());
+    last_index_ = index;
+    auto it = open_.find(index);
+    if (it == open_.end()) {
+      ASSIGN_OR_RETURN(OpenChunk oc, Prepare(index));
+      it = open_.emplace(index, std::move(oc)).first;
+    }
+    OpenChunk& c = it->second;
+    rpc::WriteChunkRequest req;
+    req.chunk_id = c.chunk_id;
+    req.version = c.version;
+    req.offset = in_off;
+    req.data = std::move(t.data);
+    req.sync = t.sync;
+    ChainOutcome out = SendAlongChain(
+        impl_, c.chain,
+        [&](rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& chain,
+            std::vector<rpc::ReplicaResult>* results, Status* own) {
+          req.chain = chain;
+          rpc::WriteChunkResponse resp;
+          head.WriteChunk(resp, req);
+          *results = std::move(resp.replicas);
+          *own = FromRpc(resp.status);
+        });
+    for (const auto& [server, status] : out.failed) {
+      LOG(kWarn) << "write to chunk " << index << " (id " << c.chunk_id << ") of inode " << inode_
+                 << " failed on server " << server.server_id << " at " << AddressOf(server) << ": "
+                 << status.ToString() << "; continuing without it";
+      c.failed.emplace_back(server, status);
+    }
+    c.chain = std::move(out.ok);
+    if (c.chain.empty()) {
+      Status s = ChunkFailed("write", index, c);
+      open_.erase(it);
+      unsynced_.erase(index);
+      return s;
+    }
+    c.length = std::max<int64_t>(c.length, in_off + static_cast<int64_t>(n));
+    high_water_ = std::max<uint64_t>(high_water_, t.offset + n);
+    if (t.sync) {
+      unsynced_.erase(index);  // fdatasync covered the whole chunk file
+    } else {
+      unsynced_[index] = UnsyncedChunk{c.chunk_id, c.version, c.chain};
+    }
+    return Status();
+  }
+
+  Status ChunkFailed(const char* what, int64_t index, const OpenChunk& c) {
+    bool all_full = !c.failed.empty();
+    for (const auto& f : c.failed) all_full = all_full && f.second.code() == ErrorCode::kNoSpace;
+    return Status(all_full ? ErrorCode::kNoSpace : ErrorCode::kIoError,
+                  std::string(what) + " of chunk " + std::to_string(index) + " (id " +
+                      std::to_string(c.chunk_id) + ") of inode " + std::to_string(inode_) +
+                      " failed on every replica: " + DescribeFailures(c.failed));
+  }
+
+  Result<OpenChunk> Prepare(int64_t index) {
+    rpc::PrepareWriteRequest req;
+    req.ctx = impl_->Context();
+    req.inode = inode_;
+    req.index = index;
+    rpc::PrepareWriteResponse resp;
+    RETURN_IF_ERROR(impl_->Meta("PrepareWrite", &resp, [&](rpc::MetaServiceClient& c, auto& r) {
+      c.PrepareWrite(r, req);
+    }));
+    if (resp.replicas.empty()) {
+      return Status(ErrorCode::kNoSpace, "no chunk server can take chunk " + std::to_string(index) +
+                                             " of inode " + std::to_string(inode_));
+    }
+    OpenChunk c;
+    c.chunk_id = resp.chunk_id;
+    c.version = resp.version;
+    c.length = resp.length;
+    c.chain = std::move(resp.replicas);
+    return c;
+  }
+
+  // A zero-length WriteChunk with sync=true along the chain of every chunk
+  // written since the last sync, before the commit that acknowledges it.
+  Status SyncChunks() {
+    std::map<int64_t, UnsyncedChunk> todo;
+    todo.swap(unsynced_);
+    for (auto& [index, u] : todo) {
+      rpc::WriteChunkRequest req;
+      req.chunk_id = u.chunk_id;
+      req.version = u.version;
+      req.offset = 0;
+      req.sync = true;
+      ChainOutcome out = SendAlongChain(
+          impl_, u.chain,
+          [&](rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& chain,
+              std::vector<rpc::ReplicaResult>* results, Status* own) {
+            req.chain = chain;
+            rpc::WriteChunkResponse resp;
+            head.WriteChunk(resp, req);
+            *results = std::move(resp.replicas);
+            *own = FromRpc(resp.status);
+          });
+      auto open = open_.find(index);
+      bool pending = open != open_.end() && open->second.chunk_id == u.chunk_id &&
+                     open->second.version == u.version;
+      for (const auto& [server, status] : out.failed) {
+        LOG(kWarn) << "sync of chunk " << index << " (id " << u.chunk_id << ") failed on server "
+                   << server.server_id << ": " << status.ToString();
+        if (pending) open->second.failed.emplace_back(server, status);
+      }
+      if (pending) open->second.chain = out.ok;
+      if (out.ok.empty()) {
+        OpenChunk view{u.chunk_id, u.version, 0, {}, out.failed};
+        if (pending) open_.erase(open);
+        return ChunkFailed("sync", index, view);
+      }
+    }
+    return Status();
+  }
+
+  // Makes every open chunk visible and records the file size.
+  Status Commit() {
+    const uint64_t new_size = std::max(committed_size_, high_water_);
+    if (open_.empty() && new_size == committed_size_) return Status();
+    rpc::CommitWriteRequest req;
+    req.ctx = impl_->Context();
+    req.inode = inode_;
+    for (const auto& [index, c] : open_) {
+      rpc::ChunkCommit cc;
+      cc.index = index;
+      cc.chunk_id = c.chunk_id;
+      cc.version = c.version;
+      cc.length = c.length;
+      cc.written = IdsOf(c.chain);
+      req.chunks.push_back(std::move(cc));
+    }
+    open_.clear();
+    req.size = static_cast<int64_t>(new_size);
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (mtime_ns_) req.__set_mtime_ns(*mtime_ns_);
+    }
+    rpc::CommitWriteResponse resp;
+    RETURN_IF_ERROR(impl_->Meta(
+        "CommitWrite", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.CommitWrite(r, req); }));
+    committed_size_ = new_size;
+    return Status();
+  }
+
+  Client::Impl* const impl_;
+  const InodeId inode_;
+
+  // Owner side.
+  std::string buf_;
+  uint64_t buf_off_ = 0;
+  uint64_t size_;
+  bool closed_ = false;
+  bool reported_ = false;  // an error was returned to the owner
+
+  // Sender side.
+  std::map<int64_t, OpenChunk> open_;
+  std::map<int64_t, UnsyncedChunk> unsynced_;
+  int64_t last_index_ = -1;
+  uint64_t committed_size_;
+  uint64_t high_water_;
+
+  std::mutex mu_;
+  std::condition_variable work_cv_;   // a task was queued or stop_ set
+  std::condition_variable space_cv_;  // the queue has room
+  std::condition_variable idle_cv_;   // the queue drained and no task runs
+  std::deque<Task> queue_;            // GUARDED_BY(mu_)
+  bool busy_ = false;                 // GUARDED_BY(mu_)
+  bool stop_ = false;                 // GUARDED_BY(mu_)
+  Status error_;                      // GUARDED_BY(mu_): first error
+  std::optional<int64_t> mtime_ns_;   // GUARDED_BY(mu_)
+  std::thread sender_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<FileWriter>> NewFileWriter(Client::Impl* impl, InodeId inode) {
+  rpc::GetAttrRequest req;
+  req.inode = inode;
+  rpc::GetAttrResponse resp;
+  RETURN_IF_ERROR(
+      impl->Meta("GetAttr", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.GetAttr(r, req); }));
+  if (resp.attr.type == rpc::FileType::DIRECTORY) {
+    return Status(ErrorCode::kIsDir, "inode " + std::to_string(inode) + " is a directory");
+  }
+  if (resp.attr.type != rpc::FileType::REGULAR) {
+    return InvalidArgument("inode " + std::to_string(inode) + " is not a regular file");
+  }
+  return std::unique_ptr<FileWriter>(
+      new FileWriterImpl(impl, inode, static_cast<uint64_t>(std::max<int64_t>(resp.attr.size, 0))));
+}
+
+}  // namespace ddbfs

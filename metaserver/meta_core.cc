@@ -1,0 +1,58 @@
+#include "metaserver/meta_core.h"
+
+#include <thread>
+
+#include "ddbfs/log.h"
+#include "metaserver/ops/server_ops.h"
+#include "metaserver/store/connection.h"
+#include "metaserver/store/embedded_sql.h"
+#include "metaserver/store/migrations.h"
+
+namespace ddbfs::meta {
+
+namespace {
+
+// Pause between two connection attempts at start.
+constexpr auto kConnectRetryPause = std::chrono::milliseconds(500);
+
+Result<std::unique_ptr<store::Connection>> ConnectWithRetry(const MetaOptions& o) {
+  const std::string shown = store::RedactUrl(o.db_url);
+  const auto deadline = std::chrono::steady_clock::now() + o.db_wait;
+  while (true) {
+    auto conn = store::Connection::Open(o.db_url);
+    if (conn.ok()) return conn;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) {
+      return Unavailable("cannot connect to PostgreSQL at " + shown + ": " +
+                         conn.status().message());
+    }
+    LOG(kWarn) << "PostgreSQL at " << shown << " is not reachable yet (" << conn.status().message()
+               << "); retrying";
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(kConnectRetryPause, deadline - now));
+  }
+}
+
+}  // namespace
+
+MetaCore::MetaCore(const MetaOptions& o)
+    : writer_(o.db_url, o.max_batch),
+      reader_(o.db_url, o.read_connections),
+      servers_(o.heartbeat_timeout),
+      ctx_{writer_, reader_, servers_} {}
+
+MetaCore::~MetaCore() { Stop(); }
+
+Result<std::unique_ptr<MetaCore>> MetaCore::Open(const MetaOptions& options) {
+  {
+    ASSIGN_OR_RETURN(std::unique_ptr<store::Connection> conn, ConnectWithRetry(options));
+    RETURN_IF_ERROR(store::ApplyMigrations(*conn, store::EmbeddedMigrations()));
+  }
+  std::unique_ptr<MetaCore> core(new MetaCore(options));
+  RETURN_IF_ERROR(LoadServers(core->ctx()));
+  return core;
+}
+
+void MetaCore::Stop() { writer_.Stop(); }
+
+}  // namespace ddbfs::meta

@@ -1,0 +1,52 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+
+#include "ddbfs/status.h"
+#include "metaserver/ops/op_context.h"
+#include "metaserver/ops/server_registry.h"
+#include "metaserver/store/read_pool.h"
+#include "metaserver/store/write_queue.h"
+
+namespace ddbfs::meta {
+
+struct MetaOptions {
+  std::string db_url;  // libpq URL, e.g. postgresql://postgres@127.0.0.1:5432/ddbfs
+  std::chrono::milliseconds heartbeat_timeout{10000};
+  // How long Open() keeps retrying an unreachable PostgreSQL.
+  std::chrono::milliseconds db_wait{30000};
+  size_t read_connections = 4;
+  size_t max_batch = 512;
+};
+
+// Everything behind the RPC layer of one metaserver: the writer (group
+// commit), the read pool, the chunk-server registry, and the OpContext the
+// operations run against. Thread-safe once opened.
+class MetaCore {
+ public:
+  // Connects to PostgreSQL (retrying for db_wait, logging each failure),
+  // applies the schema migrations, loads the registered chunk servers.
+  // kUnavailable "cannot connect to PostgreSQL at <url>: <reason>" when the
+  // database stayed unreachable.
+  static Result<std::unique_ptr<MetaCore>> Open(const MetaOptions& options);
+  ~MetaCore();
+
+  OpContext& ctx() { return ctx_; }
+  store::WriteQueue& writer() { return writer_; }
+  ServerRegistry& servers() { return servers_; }
+
+  // Commits what is queued and stops the writer; later writes fail.
+  void Stop();
+
+ private:
+  explicit MetaCore(const MetaOptions& options);
+
+  store::WriteQueue writer_;
+  store::ReadPool reader_;
+  ServerRegistry servers_;
+  OpContext ctx_;
+};
+
+}  // namespace ddbfs::meta

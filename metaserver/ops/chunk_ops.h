@@ -1,0 +1,81 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ddbfs/client.h"
+#include "ddbfs/error_code.h"
+#include "ddbfs/status.h"
+#include "metaserver/ops/op_context.h"
+
+namespace ddbfs::meta {
+
+// Chunk-map operations (chunks.cc): where a file's data lives, and the
+// version protocol of writes (see docs/metadata.md, "Chunk versions").
+// Thread-safe.
+
+struct ServerAddr {
+  int32_t server_id = 0;
+  std::string host;
+  int32_t port = 0;
+};
+
+struct ReplicaLocation {
+  ServerAddr address;
+  int64_t version = 0;  // recorded version of this replica
+  bool alive = false;
+  std::string label;
+};
+
+struct ChunkLocation {
+  int64_t index = 0;
+  int64_t chunk_id = 0;
+  int64_t version = 0;  // committed version
+  int64_t length = 0;
+  std::vector<ReplicaLocation> replicas;
+};
+
+struct ChunkMapView {
+  Attr attr;
+  std::vector<ChunkLocation> chunks;  // holes are absent
+};
+
+inline constexpr int kMaxChunksPerCall = 1000;
+
+// `count` chunks from first_index (capped at 1000). Without all_replicas only
+// replicas a reader may use: alive and at the committed version.
+Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_index, int32_t count,
+                               bool all_replicas);
+
+struct WritePlan {
+  int64_t chunk_id = 0;
+  int64_t version = 0;  // the version the write must carry
+  int64_t length = 0;   // current committed length
+  std::vector<ServerAddr> replicas;
+};
+
+// Starts a write of chunk `index` of a regular file: allocates the chunk on
+// `goal` alive servers (distinct labels first) if it is a hole, or returns
+// its alive up-to-date replicas, and the version to write.
+Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index);
+
+struct ChunkCommitArgs {
+  int64_t index = 0;
+  int64_t chunk_id = 0;
+  int64_t version = 0;
+  int64_t length = 0;
+  std::vector<int32_t> written;  // servers that acknowledged the write
+};
+
+// Makes written chunks visible (see the IDL): versions, lengths, stale
+// replicas dropped and queued for GC, file size and times. All or nothing.
+Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkCommitArgs>& chunks,
+                         int64_t size, std::optional<int64_t> mtime_ns);
+
+// A reader found a replica bad: drop it and queue it for GC, unless it is the
+// chunk's last replica (kept; an error is logged).
+Status ReportBadReplica(OpContext& ctx, int64_t chunk_id, int32_t server_id, ErrorCode reason);
+
+}  // namespace ddbfs::meta

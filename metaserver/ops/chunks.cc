@@ -1,0 +1,223 @@
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+#include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/op_util.h"
+#include "metaserver/ops/server_registry.h"
+#include "metaserver/ops/validate.h"
+#include "metaserver/store/chunk_store.h"
+#include "metaserver/store/inode_store.h"
+#include "metaserver/store/read_pool.h"
+#include "metaserver/store/write_queue.h"
+
+namespace ddbfs::meta {
+
+namespace {
+
+Status ValidateChunkIndex(int64_t index) {
+  if (index < 0 || index > kMaxChunkIndex) {
+    return InvalidArgument("chunk index " + std::to_string(index) + " is out of range");
+  }
+  return Status();
+}
+
+// The inode must be a regular file.
+Status CheckRegular(const std::optional<Attr>& a, InodeId inode) {
+  if (!a) return NotFound("no inode " + std::to_string(inode));
+  if (a->type == FileType::kDirectory) {
+    return Status(ErrorCode::kIsDir, "inode " + std::to_string(inode) + " is a directory");
+  }
+  if (a->type != FileType::kRegular) {
+    return InvalidArgument("inode " + std::to_string(inode) + " is not a regular file");
+  }
+  return Status();
+}
+
+ServerAddr AddressOf(const ServerRegistry& servers, int32_t id) {
+  ServerAddr out;
+  out.server_id = id;
+  if (auto s = servers.Get(id)) {
+    out.host = s->record.host;
+    out.port = s->record.port;
+  }
+  return out;
+}
+
+// Fresh replicas for a chunk: NO_SPACE when no server can take one.
+Result<std::vector<int32_t>> Place(ServerRegistry& servers, int goal) {
+  std::vector<int32_t> chosen = servers.ChooseServers(goal, {});
+  if (!chosen.empty()) return chosen;
+  if (servers.AliveIds().empty()) {
+    return Status(ErrorCode::kNoSpace, "no chunk server is alive");
+  }
+  return Status(ErrorCode::kNoSpace, "no chunk server has room for a chunk (" +
+                                         std::to_string(kChunkSize >> 20) + " MiB free)");
+}
+
+}  // namespace
+
+Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_index, int32_t count,
+                               bool all_replicas) {
+  RETURN_IF_ERROR(ValidateInode(inode));
+  RETURN_IF_ERROR(ValidateChunkIndex(first_index));
+  if (count < 0) return InvalidArgument("negative chunk count " + std::to_string(count));
+  count = std::min(count, kMaxChunksPerCall);
+  store::ChunkMap map;
+  RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(map, store::GetChunkMap(tx, inode, first_index, first_index + count));
+    return Status();
+  }));
+  if (!map.attr) return NotFound("no inode " + std::to_string(inode));
+  if (map.attr->type == FileType::kDirectory) {
+    return Status(ErrorCode::kIsDir, "inode " + std::to_string(inode) + " is a directory");
+  }
+  ChunkMapView out;
+  out.attr = *map.attr;
+  for (const store::ChunkRecord& c : map.chunks) {
+    ChunkLocation loc{c.index, c.id, c.version, c.length, {}};
+    for (const store::ReplicaRecord& r : c.replicas) {
+      std::optional<ServerState> s = ctx.servers.Get(r.server_id);
+      bool alive = s && s->alive;
+      if (!all_replicas && !(alive && r.version == c.version)) continue;
+      ReplicaLocation rep;
+      rep.address = AddressOf(ctx.servers, r.server_id);
+      rep.version = r.version;
+      rep.alive = alive;
+      if (s) rep.label = s->record.label;
+      loc.replicas.push_back(std::move(rep));
+    }
+    out.chunks.push_back(std::move(loc));
+  }
+  return out;
+}
+
+Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
+  RETURN_IF_ERROR(ValidateInode(inode));
+  RETURN_IF_ERROR(ValidateChunkIndex(index));
+  WritePlan plan;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    plan = WritePlan();
+    ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, inode));
+    RETURN_IF_ERROR(CheckRegular(attr, inode));
+    ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> chunk, store::GetChunkAt(tx, inode, index));
+    std::vector<int32_t> servers;
+    if (!chunk) {
+      ASSIGN_OR_RETURN(servers, Place(ctx.servers, attr->goal));
+      ASSIGN_OR_RETURN(plan.chunk_id, store::InsertChunk(tx, inode, index, servers));
+      plan.version = 1;
+    } else {
+      for (const store::ReplicaRecord& r : chunk->replicas) {
+        if (r.version == chunk->version && ctx.servers.IsAlive(r.server_id)) {
+          servers.push_back(r.server_id);
+        }
+      }
+      if (servers.empty()) {
+        // Nothing was ever written to it: start over on live servers.
+        if (chunk->length != 0) {
+          return Status(ErrorCode::kUnavailable,
+                        "no live replica of chunk " + std::to_string(chunk->id));
+        }
+        ASSIGN_OR_RETURN(servers, Place(ctx.servers, attr->goal));
+        RETURN_IF_ERROR(store::AddReplicas(tx, chunk->id, servers, chunk->version));
+      }
+      plan.chunk_id = chunk->id;
+      plan.version = chunk->version + 1;
+      plan.length = chunk->length;
+    }
+    for (int32_t id : servers) plan.replicas.push_back(AddressOf(ctx.servers, id));
+    return Status();
+  }));
+  return plan;
+}
+
+Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkCommitArgs>& chunks,
+                         int64_t size, std::optional<int64_t> mtime_ns) {
+  RETURN_IF_ERROR(ValidateInode(inode));
+  if (size < 0 || static_cast<uint64_t>(size) > kMaxFileSize) {
+    return InvalidArgument("file size " + std::to_string(size) + " is out of range");
+  }
+  std::vector<int64_t> ids;
+  std::set<int64_t> seen;
+  for (const ChunkCommitArgs& c : chunks) {
+    RETURN_IF_ERROR(ValidateChunkIndex(c.index));
+    if (c.chunk_id <= 0 || !seen.insert(c.chunk_id).second) {
+      return InvalidArgument("bad or repeated chunk id " + std::to_string(c.chunk_id));
+    }
+    if (c.version <= 0) return InvalidArgument("bad chunk version " + std::to_string(c.version));
+    if (c.length < 0 || static_cast<uint64_t>(c.length) > kChunkSize) {
+      return InvalidArgument("chunk length " + std::to_string(c.length) + " is out of range");
+    }
+    if (c.written.empty()) {
+      return IoError("no chunk server acknowledged the write of chunk " +
+                     std::to_string(c.chunk_id));
+    }
+    ids.push_back(c.chunk_id);
+  }
+  Attr out;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, inode));
+    RETURN_IF_ERROR(CheckRegular(attr, inode));
+    ASSIGN_OR_RETURN(std::vector<store::ChunkRecord> records, store::GetChunksById(tx, ids));
+    std::map<int64_t, const store::ChunkRecord*> by_id;
+    for (const auto& r : records) by_id[r.id] = &r;
+    for (const ChunkCommitArgs& c : chunks) {
+      auto it = by_id.find(c.chunk_id);
+      if (it == by_id.end()) return NotFound("no chunk " + std::to_string(c.chunk_id));
+      const store::ChunkRecord& r = *it->second;
+      if (r.inode != inode || r.index != c.index) {
+        return InvalidArgument("chunk " + std::to_string(c.chunk_id) + " is not chunk " +
+                               std::to_string(c.index) + " of inode " + std::to_string(inode));
+      }
+      if (c.version <= r.version) {
+        return Status(ErrorCode::kStaleVersion, "chunk " + std::to_string(c.chunk_id) +
+                                                    " is already at version " +
+                                                    std::to_string(r.version) + " (write carried " +
+                                                    std::to_string(c.version) + ")");
+      }
+      bool any = false;
+      for (const store::ReplicaRecord& rep : r.replicas) {
+        for (int32_t w : c.written) any = any || w == rep.server_id;
+      }
+      if (!any) {
+        return IoError("none of the servers that acknowledged the write holds chunk " +
+                       std::to_string(c.chunk_id));
+      }
+    }
+    const int64_t now = NowNs();
+    for (const ChunkCommitArgs& c : chunks) {
+      RETURN_IF_ERROR(store::CommitChunk(tx, c.chunk_id, c.version, c.length, c.written));
+    }
+    ASSIGN_OR_RETURN(out, store::SetSizeAndTimes(tx, inode, static_cast<uint64_t>(size),
+                                                 mtime_ns.value_or(now), now));
+    return Status();
+  }));
+  return out;
+}
+
+Status ReportBadReplica(OpContext& ctx, int64_t chunk_id, int32_t server_id, ErrorCode reason) {
+  if (chunk_id <= 0) return InvalidArgument("bad chunk id " + std::to_string(chunk_id));
+  if (server_id <= 0) return InvalidArgument("bad server id " + std::to_string(server_id));
+  return ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> chunk, store::GetChunk(tx, chunk_id));
+    if (!chunk) return NotFound("no chunk " + std::to_string(chunk_id));
+    bool held = false;
+    for (const auto& r : chunk->replicas) held = held || r.server_id == server_id;
+    if (!held) {
+      return NotFound("server " + std::to_string(server_id) + " holds no replica of chunk " +
+                      std::to_string(chunk_id));
+    }
+    if (chunk->replicas.size() == 1) {
+      LOG(kError) << "replica of chunk " << chunk_id << " on server " << server_id
+                  << " reported bad (" << NameOf(reason) << ") but it is the last one: keeping it";
+      return Status();
+    }
+    LOG(kWarn) << "dropping replica of chunk " << chunk_id << " on server " << server_id
+               << ": reported bad (" << NameOf(reason) << ")";
+    return store::DropReplica(tx, chunk_id, server_id);
+  });
+}
+
+}  // namespace ddbfs::meta

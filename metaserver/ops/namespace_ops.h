@@ -1,0 +1,67 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "ddbfs/client.h"
+#include "ddbfs/status.h"
+#include "metaserver/ops/op_context.h"
+
+namespace ddbfs::meta {
+
+// Namespace operations (POSIX-like; docs/metadata.md lists every error).
+// Each validates its arguments, then runs as one read on the read pool or
+// one op of the writer's group commit. An operation that fails has changed
+// nothing. Thread-safe: called concurrently by the RPC threads.
+
+// lookup.cc
+Result<Attr> Lookup(OpContext& ctx, InodeId parent, std::string_view name);
+Result<Attr> GetAttr(OpContext& ctx, InodeId inode);
+// An absolute normalized path ("/", "/a/b") in one query; symlinks are not
+// followed; a non-directory in the middle is kNotDir.
+Result<Attr> ResolvePath(OpContext& ctx, std::string_view path);
+
+// mkdir.cc
+Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+                   uint32_t mode);
+
+// create.cc. goal: nullopt inherits the parent's; mtime_ns: nullopt is now.
+Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+                    uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns);
+
+// symlink.cc
+Result<Attr> Symlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+                     std::string_view target);
+Result<std::string> Readlink(OpContext& ctx, InodeId inode);
+
+// link.cc: a new name for a regular file or symlink.
+Result<Attr> Link(OpContext& ctx, const Caller& caller, InodeId inode, InodeId new_parent,
+                  std::string_view new_name);
+
+// unlink.cc: the last name of an inode deletes it, its chunks, and queues
+// every replica for garbage collection.
+Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name);
+
+// rmdir.cc
+Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name);
+
+// rename.cc. flags: 0, kRenameNoReplace or kRenameExchange.
+inline constexpr int kRenameNoReplace = 1;
+inline constexpr int kRenameExchange = 2;
+Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+              InodeId new_parent, std::string_view new_name, int flags);
+
+// readdir.cc: entries after `after` (bytewise order); limit 0 means 1000,
+// capped at 10000.
+inline constexpr int kDefaultReadDirLimit = 1000;
+inline constexpr int kMaxReadDirLimit = 10000;
+Result<DirPage> ReadDir(OpContext& ctx, InodeId dir, std::string_view after, int limit);
+
+// setattr.cc: only the fields that are set change; a smaller size drops the
+// chunks beyond the new end (queued for GC) and shortens the last one.
+Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
+                     const AttrChanges& changes);
+
+}  // namespace ddbfs::meta

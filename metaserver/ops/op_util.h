@@ -1,0 +1,36 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+#include "ddbfs/client.h"
+#include "ddbfs/status.h"
+#include "metaserver/store/records.h"
+
+namespace ddbfs::meta {
+
+namespace store {
+class Tx;
+}
+
+// Helpers shared by the operation files (private to metaserver/ops).
+
+inline int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// `e` (from LookupEntry(parent, ...)) names an existing directory.
+Status CheckParentDir(const store::EntryLookup& e, InodeId parent);
+// ... and the entry `name` does not exist yet (kExists).
+Status CheckNewEntry(const store::EntryLookup& e, InodeId parent, const std::string& name);
+// ... and the entry `name` exists (kNotFound).
+Status CheckEntryExists(const store::EntryLookup& e, InodeId parent, const std::string& name);
+
+// One name of `inode` went away: nlink - 1, or delete the inode with its
+// chunks (queued for GC) when it was the last.
+Status DropLink(store::Tx& tx, const Attr& inode, int64_t now_ns);
+
+}  // namespace ddbfs::meta

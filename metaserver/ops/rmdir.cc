@@ -1,0 +1,28 @@
+#include "metaserver/ops/namespace_ops.h"
+#include "metaserver/ops/op_util.h"
+#include "metaserver/ops/validate.h"
+#include "metaserver/store/inode_store.h"
+#include "metaserver/store/write_queue.h"
+
+namespace ddbfs::meta {
+
+Status Rmdir(OpContext& ctx, const Caller&, InodeId parent, std::string_view name) {
+  RETURN_IF_ERROR(ValidateInode(parent, "parent"));
+  RETURN_IF_ERROR(ValidateName(name));
+  const std::string n(name);
+  return ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
+    RETURN_IF_ERROR(CheckEntryExists(e, parent, n));
+    if (e.entry->type != FileType::kDirectory) {
+      return Status(ErrorCode::kNotDir, "'" + n + "' is not a directory");
+    }
+    ASSIGN_OR_RETURN(bool has_entries, store::HasEntries(tx, e.entry->inode));
+    if (has_entries) return Status(ErrorCode::kNotEmpty, "directory '" + n + "' is not empty");
+    RETURN_IF_ERROR(store::RemoveEntry(tx, parent, n));
+    RETURN_IF_ERROR(store::DeleteInode(tx, e.entry->inode));
+    // The removed directory's ".." no longer links the parent.
+    return store::TouchDir(tx, parent, -1, NowNs());
+  });
+}
+
+}  // namespace ddbfs::meta

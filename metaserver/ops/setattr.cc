@@ -1,0 +1,58 @@
+#include "ddbfs/constants.h"
+#include "metaserver/ops/namespace_ops.h"
+#include "metaserver/ops/op_util.h"
+#include "metaserver/ops/validate.h"
+#include "metaserver/store/chunk_store.h"
+#include "metaserver/store/inode_store.h"
+#include "metaserver/store/write_queue.h"
+
+namespace ddbfs::meta {
+
+Result<Attr> SetAttr(OpContext& ctx, const Caller&, InodeId inode, const AttrChanges& changes) {
+  RETURN_IF_ERROR(ValidateInode(inode));
+  AttrChanges c = changes;
+  if (c.mode) c.mode = *c.mode & 07777;
+  if (c.uid && *c.uid == UINT32_MAX) return InvalidArgument("uid -1 is not a valid owner");
+  if (c.gid && *c.gid == UINT32_MAX) return InvalidArgument("gid -1 is not a valid group");
+  if (c.goal && (*c.goal < 1 || *c.goal > 9)) {
+    return InvalidArgument("goal " + std::to_string(*c.goal) + " is not between 1 and 9");
+  }
+  if (c.size && *c.size > kMaxFileSize) {
+    return InvalidArgument("size " + std::to_string(*c.size) + " is larger than the maximum " +
+                           std::to_string(kMaxFileSize));
+  }
+  Attr out;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(std::optional<Attr> current, store::GetInode(tx, inode));
+    if (!current) return NotFound("no inode " + std::to_string(inode));
+    AttrChanges apply = c;
+    const int64_t now = NowNs();
+    if (apply.size) {
+      if (current->type == FileType::kDirectory) {
+        return Status(ErrorCode::kIsDir,
+                      "cannot set the size of directory " + std::to_string(inode));
+      }
+      if (current->type == FileType::kSymlink) {
+        return InvalidArgument("cannot set the size of symbolic link " + std::to_string(inode));
+      }
+      if (*apply.size == current->size) {
+        apply.size.reset();
+      } else if (!apply.mtime_ns) {
+        apply.mtime_ns = now;  // truncate(2) changes mtime when the size changes
+      }
+    }
+    if (apply.size && *apply.size < current->size) {
+      const auto size = static_cast<int64_t>(*apply.size);
+      const auto chunk = static_cast<int64_t>(kChunkSize);
+      const int64_t first_dropped = (size + chunk - 1) / chunk;
+      const int64_t last_index = first_dropped - 1;
+      RETURN_IF_ERROR(
+          store::TruncateChunks(tx, inode, first_dropped, last_index, size - last_index * chunk));
+    }
+    ASSIGN_OR_RETURN(out, store::UpdateAttr(tx, inode, apply, now));
+    return Status();
+  }));
+  return out;
+}
+
+}  // namespace ddbfs::meta

@@ -1,0 +1,36 @@
+#include "metaserver/service/convert.h"
+
+namespace ddbfs::meta {
+
+rpc::Attr ToWire(const Attr& a) {
+  rpc::Attr out;
+  out.inode = a.inode;
+  out.type = static_cast<rpc::FileType::type>(static_cast<int>(a.type));
+  out.mode = static_cast<int32_t>(a.mode);
+  out.uid = static_cast<int32_t>(a.uid);
+  out.gid = static_cast<int32_t>(a.gid);
+  out.size = static_cast<int64_t>(a.size);
+  out.atime_ns = a.atime_ns;
+  out.mtime_ns = a.mtime_ns;
+  out.ctime_ns = a.ctime_ns;
+  out.nlink = static_cast<int32_t>(a.nlink);
+  out.goal = a.goal;
+  return out;
+}
+
+rpc::ServerAddress ToWire(const ServerAddr& a) {
+  rpc::ServerAddress out;
+  out.server_id = a.server_id;
+  out.host = a.host;
+  out.port = a.port;
+  return out;
+}
+
+Caller FromWire(const rpc::RequestContext& ctx) {
+  Caller c;
+  c.uid = static_cast<uint32_t>(ctx.uid);
+  c.gid = static_cast<uint32_t>(ctx.gid);
+  return c;
+}
+
+}  // namespace ddbfs::meta

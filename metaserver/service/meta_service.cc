@@ -1,0 +1,262 @@
+#include "metaserver/service/meta_service.h"
+
+#include "ddbfs/log.h"
+#include "ddbfs/rpc.h"
+#include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/namespace_ops.h"
+#include "metaserver/ops/server_ops.h"
+#include "metaserver/service/convert.h"
+
+namespace ddbfs::meta {
+
+namespace {
+
+// Runs one request: f() returns the Status that becomes resp.status.
+template <typename Resp, typename F>
+void Handle(const char* rpc_name, Resp& resp, F&& f) {
+  Status s;
+  try {
+    s = f();
+  } catch (const std::exception& e) {
+    LOG(kError) << rpc_name << " failed: " << e.what();
+    s = Internal(std::string(rpc_name) + " failed: " + e.what());
+  }
+  resp.status = ToRpc(s);
+}
+
+// Sets *out from a Result, or returns its failure.
+template <typename T, typename Out, typename Conv>
+Status Fill(Result<T>&& r, Out* out, Conv&& conv) {
+  if (!r.ok()) return r.status();
+  *out = conv(*r);
+  return Status();
+}
+
+const auto kAttr = [](const Attr& a) { return ToWire(a); };
+
+}  // namespace
+
+void MetaServiceHandler::Lookup(rpc::LookupResponse& resp, const rpc::LookupRequest& req) {
+  Handle("Lookup", resp,
+         [&] { return Fill(meta::Lookup(ctx_, req.parent, req.name), &resp.attr, kAttr); });
+}
+
+void MetaServiceHandler::ResolvePath(rpc::ResolvePathResponse& resp,
+                                     const rpc::ResolvePathRequest& req) {
+  Handle("ResolvePath", resp,
+         [&] { return Fill(meta::ResolvePath(ctx_, req.path), &resp.attr, kAttr); });
+}
+
+void MetaServiceHandler::GetAttr(rpc::GetAttrResponse& resp, const rpc::GetAttrRequest& req) {
+  Handle("GetAttr", resp, [&] { return Fill(meta::GetAttr(ctx_, req.inode), &resp.attr, kAttr); });
+}
+
+void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrRequest& req) {
+  Handle("SetAttr", resp, [&]() -> Status {
+    AttrChanges c;
+    if (req.__isset.mode) c.mode = static_cast<uint32_t>(req.mode);
+    if (req.__isset.uid) c.uid = static_cast<uint32_t>(req.uid);
+    if (req.__isset.gid) c.gid = static_cast<uint32_t>(req.gid);
+    if (req.__isset.size) {
+      if (req.size < 0) return InvalidArgument("negative size " + std::to_string(req.size));
+      c.size = static_cast<uint64_t>(req.size);
+    }
+    if (req.__isset.atime_ns) c.atime_ns = req.atime_ns;
+    if (req.__isset.mtime_ns) c.mtime_ns = req.mtime_ns;
+    if (req.__isset.goal) c.goal = req.goal;
+    return Fill(meta::SetAttr(ctx_, FromWire(req.ctx), req.inode, c), &resp.attr, kAttr);
+  });
+}
+
+void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) {
+  Handle("Mkdir", resp, [&] {
+    return Fill(
+        meta::Mkdir(ctx_, FromWire(req.ctx), req.parent, req.name, static_cast<uint32_t>(req.mode)),
+        &resp.attr, kAttr);
+  });
+}
+
+void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) {
+  Handle("Create", resp, [&] {
+    std::optional<int> goal;
+    if (req.__isset.goal) goal = req.goal;
+    std::optional<int64_t> mtime;
+    if (req.__isset.mtime_ns) mtime = req.mtime_ns;
+    return Fill(meta::Create(ctx_, FromWire(req.ctx), req.parent, req.name,
+                             static_cast<uint32_t>(req.mode), goal, mtime),
+                &resp.attr, kAttr);
+  });
+}
+
+void MetaServiceHandler::Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) {
+  Handle("Symlink", resp, [&] {
+    return Fill(meta::Symlink(ctx_, FromWire(req.ctx), req.parent, req.name, req.target),
+                &resp.attr, kAttr);
+  });
+}
+
+void MetaServiceHandler::Readlink(rpc::ReadlinkResponse& resp, const rpc::ReadlinkRequest& req) {
+  Handle("Readlink", resp, [&] {
+    return Fill(meta::Readlink(ctx_, req.inode), &resp.target,
+                [](const std::string& t) { return t; });
+  });
+}
+
+void MetaServiceHandler::Link(rpc::LinkResponse& resp, const rpc::LinkRequest& req) {
+  Handle("Link", resp, [&] {
+    return Fill(meta::Link(ctx_, FromWire(req.ctx), req.inode, req.new_parent, req.new_name),
+                &resp.attr, kAttr);
+  });
+}
+
+void MetaServiceHandler::Unlink(rpc::UnlinkResponse& resp, const rpc::UnlinkRequest& req) {
+  Handle("Unlink", resp,
+         [&] { return meta::Unlink(ctx_, FromWire(req.ctx), req.parent, req.name); });
+}
+
+void MetaServiceHandler::Rmdir(rpc::RmdirResponse& resp, const rpc::RmdirRequest& req) {
+  Handle("Rmdir", resp, [&] { return meta::Rmdir(ctx_, FromWire(req.ctx), req.parent, req.name); });
+}
+
+void MetaServiceHandler::Rename(rpc::RenameResponse& resp, const rpc::RenameRequest& req) {
+  Handle("Rename", resp, [&] {
+    return meta::Rename(ctx_, FromWire(req.ctx), req.parent, req.name, req.new_parent, req.new_name,
+                        req.flags);
+  });
+}
+
+void MetaServiceHandler::ReadDir(rpc::ReadDirResponse& resp, const rpc::ReadDirRequest& req) {
+  Handle("ReadDir", resp, [&]() -> Status {
+    ASSIGN_OR_RETURN(DirPage page, meta::ReadDir(ctx_, req.inode, req.after_name, req.limit));
+    resp.entries.reserve(page.entries.size());
+    for (const DirEntry& e : page.entries) {
+      rpc::DirEntry out;
+      out.name = e.name;
+      out.attr = ToWire(e.attr);
+      resp.entries.push_back(std::move(out));
+    }
+    resp.more = page.more;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::GetChunks(rpc::GetChunksResponse& resp, const rpc::GetChunksRequest& req) {
+  Handle("GetChunks", resp, [&]() -> Status {
+    ASSIGN_OR_RETURN(ChunkMapView map, meta::GetChunks(ctx_, req.inode, req.first_index, req.count,
+                                                       req.all_replicas));
+    resp.attr = ToWire(map.attr);
+    for (const ChunkLocation& c : map.chunks) {
+      rpc::ChunkInfo info;
+      info.index = c.index;
+      info.chunk_id = c.chunk_id;
+      info.version = c.version;
+      info.length = c.length;
+      for (const ReplicaLocation& r : c.replicas) {
+        rpc::ReplicaInfo ri;
+        ri.address = ToWire(r.address);
+        ri.version = r.version;
+        ri.alive = r.alive;
+        ri.label = r.label;
+        info.replicas.push_back(std::move(ri));
+      }
+      resp.chunks.push_back(std::move(info));
+    }
+    return Status();
+  });
+}
+
+void MetaServiceHandler::PrepareWrite(rpc::PrepareWriteResponse& resp,
+                                      const rpc::PrepareWriteRequest& req) {
+  Handle("PrepareWrite", resp, [&]() -> Status {
+    ASSIGN_OR_RETURN(WritePlan plan, meta::PrepareWrite(ctx_, req.inode, req.index));
+    resp.chunk_id = plan.chunk_id;
+    resp.version = plan.version;
+    resp.length = plan.length;
+    for (const ServerAddr& a : plan.replicas) resp.replicas.push_back(ToWire(a));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::CommitWrite(rpc::CommitWriteResponse& resp,
+                                     const rpc::CommitWriteRequest& req) {
+  Handle("CommitWrite", resp, [&] {
+    std::vector<ChunkCommitArgs> chunks;
+    for (const rpc::ChunkCommit& c : req.chunks) {
+      chunks.push_back(ChunkCommitArgs{c.index, c.chunk_id, c.version, c.length, c.written});
+    }
+    std::optional<int64_t> mtime;
+    if (req.__isset.mtime_ns) mtime = req.mtime_ns;
+    return Fill(meta::CommitWrite(ctx_, req.inode, chunks, req.size, mtime), &resp.attr, kAttr);
+  });
+}
+
+void MetaServiceHandler::ReportBadReplica(rpc::ReportBadReplicaResponse& resp,
+                                          const rpc::ReportBadReplicaRequest& req) {
+  Handle("ReportBadReplica", resp, [&] {
+    return meta::ReportBadReplica(ctx_, req.chunk_id, req.server_id,
+                                  ErrorCodeFromInt(static_cast<int>(req.reason)));
+  });
+}
+
+void MetaServiceHandler::RegisterServer(rpc::RegisterServerResponse& resp,
+                                        const rpc::RegisterServerRequest& req) {
+  Handle("RegisterServer", resp, [&]() -> Status {
+    RegisterArgs args;
+    args.host = req.host;
+    args.port = req.port;
+    args.label = req.label;
+    args.uuid = req.uuid;
+    args.capacity_bytes = req.capacity_bytes;
+    args.used_bytes = req.used_bytes;
+    args.inventory.reserve(req.inventory.size());
+    for (const rpc::ChunkVersion& cv : req.inventory) {
+      args.inventory.push_back(InventoryItem{cv.chunk_id, cv.version});
+    }
+    ASSIGN_OR_RETURN(RegisterResult r, meta::RegisterServer(ctx_, args));
+    resp.server_id = r.server_id;
+    resp.heartbeat_interval_ms = r.heartbeat_interval_ms;
+    resp.delete_chunks = std::move(r.delete_chunks);
+    return Status();
+  });
+}
+
+void MetaServiceHandler::Heartbeat(rpc::HeartbeatResponse& resp, const rpc::HeartbeatRequest& req) {
+  Handle("Heartbeat", resp, [&]() -> Status {
+    HeartbeatArgs args{req.server_id, req.capacity_bytes, req.used_bytes, req.chunk_count,
+                       req.deleted_chunks};
+    ASSIGN_OR_RETURN(HeartbeatResult r, meta::Heartbeat(ctx_, args));
+    resp.delete_chunks = std::move(r.delete_chunks);
+    resp.reregister = r.reregister;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
+                                       const rpc::ClusterStatusRequest&) {
+  Handle("ClusterStatus", resp, [&]() -> Status {
+    ASSIGN_OR_RETURN(ClusterStatusResult r, meta::ClusterStatus(ctx_));
+    for (const ServerStatusEntry& s : r.servers) {
+      rpc::ServerStatus out;
+      out.address.server_id = s.server_id;
+      out.address.host = s.host;
+      out.address.port = s.port;
+      out.label = s.label;
+      out.alive = s.alive;
+      out.capacity_bytes = s.capacity_bytes;
+      out.used_bytes = s.used_bytes;
+      out.chunks = s.chunks;
+      out.last_heartbeat_ms_ago = s.last_heartbeat_ms_ago;
+      resp.servers.push_back(std::move(out));
+    }
+    resp.files = r.counts.files;
+    resp.directories = r.counts.directories;
+    resp.chunks = r.counts.chunks;
+    resp.chunks_under_goal = r.counts.chunks_under_goal;
+    resp.chunks_missing = r.counts.chunks_missing;
+    resp.pending_deletions = r.counts.pending_deletions;
+    resp.logical_bytes = r.counts.logical_bytes;
+    return Status();
+  });
+}
+
+}  // namespace ddbfs::meta

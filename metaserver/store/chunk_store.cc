@@ -1,0 +1,204 @@
+#include "metaserver/store/chunk_store.h"
+
+#include "metaserver/store/row_util.h"
+#include "metaserver/store/tx.h"
+
+namespace ddbfs::meta::store {
+
+namespace {
+
+#define DDBFS_CHUNK_COLUMNS "c.id, c.inode, c.idx, c.version, c.length, r.server_id, r.version"
+
+constexpr Statement kGetChunkAt{"chk_get_at",
+                                "SELECT " DDBFS_CHUNK_COLUMNS
+                                " FROM ddbfs.chunks c"
+                                " LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+                                " WHERE c.inode = $1 AND c.idx = $2 ORDER BY r.server_id",
+                                false};
+
+constexpr Statement kGetChunksById{"chk_get_by_id",
+                                   "SELECT " DDBFS_CHUNK_COLUMNS
+                                   " FROM ddbfs.chunks c"
+                                   " LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+                                   " WHERE c.id = ANY($1::bigint[]) ORDER BY c.id, r.server_id",
+                                   false};
+
+constexpr Statement kInsertChunk{
+    "chk_insert",
+    "WITH c AS (INSERT INTO ddbfs.chunks (id, inode, idx, version, length)"
+    "           VALUES (nextval('ddbfs.chunk_ids'), $1, $2, 0, 0) RETURNING id),"
+    " r AS (INSERT INTO ddbfs.replicas (chunk_id, server_id, version)"
+    "       SELECT c.id, s, 0 FROM c, unnest($3::integer[]) AS s)"
+    " SELECT id FROM c",
+    true};
+
+constexpr Statement kAddReplicas{
+    "chk_add_replicas",
+    "WITH r AS (INSERT INTO ddbfs.replicas (chunk_id, server_id, version)"
+    "           SELECT $1, s, $3 FROM unnest($2::integer[]) AS s"
+    "           ON CONFLICT (chunk_id, server_id) DO UPDATE SET version = EXCLUDED.version)"
+    " DELETE FROM ddbfs.gc_queue WHERE chunk_id = $1 AND server_id = ANY($2::integer[])",
+    true};
+
+constexpr Statement kCommitChunk{
+    "chk_commit",
+    "WITH ch AS (UPDATE ddbfs.chunks SET version = $2, length = $3 WHERE id = $1),"
+    " w AS (UPDATE ddbfs.replicas SET version = $2"
+    "       WHERE chunk_id = $1 AND server_id = ANY($4::integer[])),"
+    " stale AS (DELETE FROM ddbfs.replicas"
+    "           WHERE chunk_id = $1 AND NOT (server_id = ANY($4::integer[]))"
+    "           RETURNING server_id, chunk_id)"
+    " INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    " SELECT server_id, chunk_id FROM stale ON CONFLICT DO NOTHING",
+    true};
+
+constexpr Statement kTruncateChunks{
+    "chk_truncate",
+    "WITH gone AS (SELECT id FROM ddbfs.chunks WHERE inode = $1 AND idx >= $2),"
+    " rep AS (DELETE FROM ddbfs.replicas WHERE chunk_id IN (SELECT id FROM gone)"
+    "         RETURNING server_id, chunk_id),"
+    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    "        SELECT server_id, chunk_id FROM rep ON CONFLICT DO NOTHING),"
+    " del AS (DELETE FROM ddbfs.chunks WHERE id IN (SELECT id FROM gone))"
+    " UPDATE ddbfs.chunks SET length = LEAST(length, $4) WHERE inode = $1 AND idx = $3",
+    true};
+
+constexpr Statement kChunkMap{
+    "chk_map",
+    "SELECT " DDBFS_ATTR_COLUMNS(
+        "i.") ", " DDBFS_CHUNK_COLUMNS
+              " FROM ddbfs.inodes i"
+              " LEFT JOIN ddbfs.chunks c ON c.inode = i.id AND c.idx >= $2 AND c.idx < $3"
+              " LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+              " WHERE i.id = $1 ORDER BY c.idx, r.server_id",
+    false};
+
+constexpr Statement kDropReplica{
+    "chk_drop_replica",
+    "WITH d AS (DELETE FROM ddbfs.replicas WHERE chunk_id = $1 AND server_id = $2"
+    "           RETURNING server_id, chunk_id)"
+    " INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    " SELECT server_id, chunk_id FROM d ON CONFLICT DO NOTHING",
+    true};
+
+constexpr Statement kPendingDeletions{"gc_pending",
+                                      "SELECT chunk_id FROM ddbfs.gc_queue WHERE server_id = $1"
+                                      " ORDER BY queued_at, chunk_id LIMIT $2",
+                                      false};
+
+constexpr Statement kConfirmDeletions{
+    "gc_confirm",
+    "DELETE FROM ddbfs.gc_queue WHERE server_id = $1 AND chunk_id = ANY($2::bigint[])", true};
+
+// Rows of DDBFS_CHUNK_COLUMNS starting at `first`, grouped by chunk (rows of
+// one chunk are adjacent).
+std::vector<ChunkRecord> ParseChunks(const pqxx::result& r, int first) {
+  std::vector<ChunkRecord> out;
+  for (const auto& row : r) {
+    if (row[first].is_null()) continue;
+    int64_t id = row[first].as<int64_t>();
+    if (out.empty() || out.back().id != id) {
+      ChunkRecord c;
+      c.id = id;
+      c.inode = row[first + 1].as<int64_t>();
+      c.index = row[first + 2].as<int64_t>();
+      c.version = row[first + 3].as<int64_t>();
+      c.length = row[first + 4].as<int64_t>();
+      out.push_back(std::move(c));
+    }
+    if (!row[first + 5].is_null()) {
+      out.back().replicas.push_back(
+          ReplicaRecord{row[first + 5].as<int32_t>(), row[first + 6].as<int64_t>()});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::optional<ChunkRecord>> GetChunkAt(Tx& tx, InodeId inode, int64_t index) {
+  return Guard(tx, [&]() -> Result<std::optional<ChunkRecord>> {
+    std::vector<ChunkRecord> chunks = ParseChunks(tx.Exec(kGetChunkAt, inode, index), 0);
+    if (chunks.empty()) return std::optional<ChunkRecord>();
+    return std::optional<ChunkRecord>(std::move(chunks[0]));
+  });
+}
+
+Result<std::vector<ChunkRecord>> GetChunksById(Tx& tx, const std::vector<int64_t>& ids) {
+  return Guard(tx, [&]() -> Result<std::vector<ChunkRecord>> {
+    return ParseChunks(tx.Exec(kGetChunksById, PgArray(ids)), 0);
+  });
+}
+
+Result<std::optional<ChunkRecord>> GetChunk(Tx& tx, int64_t chunk_id) {
+  ASSIGN_OR_RETURN(std::vector<ChunkRecord> chunks, GetChunksById(tx, {chunk_id}));
+  if (chunks.empty()) return std::optional<ChunkRecord>();
+  return std::optional<ChunkRecord>(std::move(chunks[0]));
+}
+
+Result<int64_t> InsertChunk(Tx& tx, InodeId inode, int64_t index,
+                            const std::vector<int32_t>& servers) {
+  return Guard(tx, [&]() -> Result<int64_t> {
+    return tx.Exec(kInsertChunk, inode, index, PgArray(servers)).at(0)[0].as<int64_t>();
+  });
+}
+
+Status AddReplicas(Tx& tx, int64_t chunk_id, const std::vector<int32_t>& servers, int64_t version) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kAddReplicas, chunk_id, PgArray(servers), version);
+    return Status();
+  });
+}
+
+Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
+                   const std::vector<int32_t>& written) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kCommitChunk, chunk_id, version, length, PgArray(written));
+    return Status();
+  });
+}
+
+Status TruncateChunks(Tx& tx, InodeId inode, int64_t first_dropped, int64_t last_index,
+                      int64_t last_length) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kTruncateChunks, inode, first_dropped, last_index, last_length);
+    return Status();
+  });
+}
+
+Result<ChunkMap> GetChunkMap(Tx& tx, InodeId inode, int64_t first, int64_t end) {
+  return Guard(tx, [&]() -> Result<ChunkMap> {
+    pqxx::result r = tx.Exec(kChunkMap, inode, first, end);
+    ChunkMap out;
+    if (r.empty()) return out;
+    out.attr = ParseAttr(r[0], 0);
+    out.chunks = ParseChunks(r, kAttrColumnCount);
+    return out;
+  });
+}
+
+Status DropReplica(Tx& tx, int64_t chunk_id, int32_t server_id) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kDropReplica, chunk_id, server_id);
+    return Status();
+  });
+}
+
+Result<std::vector<int64_t>> PendingDeletions(Tx& tx, int32_t server, int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    for (const auto& row : tx.Exec(kPendingDeletions, server, limit)) {
+      out.push_back(row[0].as<int64_t>());
+    }
+    return out;
+  });
+}
+
+Status ConfirmDeletions(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kConfirmDeletions, server, PgArray(chunk_ids));
+    return Status();
+  });
+}
+
+}  // namespace ddbfs::meta::store

@@ -1,0 +1,61 @@
+#pragma once
+
+#include <optional>
+#include <vector>
+
+#include "ddbfs/client.h"
+#include "ddbfs/status.h"
+#include "metaserver/store/records.h"
+
+namespace ddbfs::meta::store {
+
+class Tx;
+
+// Queries on the chunk map (ddbfs.chunks, ddbfs.replicas) and the garbage
+// collection queue (ddbfs.gc_queue). Every replica row that is deleted is
+// queued for deletion on its server in the same statement.
+
+// The chunk at (inode, index) with its replica rows, nullopt if it is a hole.
+Result<std::optional<ChunkRecord>> GetChunkAt(Tx& tx, InodeId inode, int64_t index);
+
+// The chunks with these ids (those that exist), with their replica rows.
+Result<std::vector<ChunkRecord>> GetChunksById(Tx& tx, const std::vector<int64_t>& ids);
+
+// The chunk with this id, nullopt if it does not exist.
+Result<std::optional<ChunkRecord>> GetChunk(Tx& tx, int64_t chunk_id);
+
+// Allocates an id from ddbfs.chunk_ids and inserts the chunk (version 0,
+// length 0) with a replica row at version 0 on each server.
+Result<int64_t> InsertChunk(Tx& tx, InodeId inode, int64_t index,
+                            const std::vector<int32_t>& servers);
+
+// Adds replica rows at `version` (or resets existing ones to it) and cancels
+// pending deletions of the chunk on those servers.
+Status AddReplicas(Tx& tx, int64_t chunk_id, const std::vector<int32_t>& servers, int64_t version);
+
+// Records a committed write: the chunk's version and length, `written`
+// replicas at `version`, every other replica row deleted and queued for GC.
+Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
+                   const std::vector<int32_t>& written);
+
+// Drops the chunks of `inode` with index >= first_dropped (queueing their
+// replicas for GC) and caps the length of chunk `last_index` at `last_length`.
+Status TruncateChunks(Tx& tx, InodeId inode, int64_t first_dropped, int64_t last_index,
+                      int64_t last_length);
+
+struct ChunkMap {
+  std::optional<Attr> attr;  // nullopt: no such inode
+  std::vector<ChunkRecord> chunks;
+};
+// The inode's attributes and its chunks with index in [first, end), one query.
+Result<ChunkMap> GetChunkMap(Tx& tx, InodeId inode, int64_t first, int64_t end);
+
+// Deletes one replica row and queues it for GC.
+Status DropReplica(Tx& tx, int64_t chunk_id, int32_t server_id);
+
+// Up to `limit` chunk ids queued for deletion on `server`, oldest first.
+Result<std::vector<int64_t>> PendingDeletions(Tx& tx, int32_t server, int limit);
+// The server deleted these: remove them from the queue.
+Status ConfirmDeletions(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids);
+
+}  // namespace ddbfs::meta::store

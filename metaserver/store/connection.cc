@@ -1,0 +1,62 @@
+#include "metaserver/store/connection.h"
+
+#include <cstring>
+#include <regex>
+#include <stdexcept>
+
+namespace ddbfs::meta::store {
+
+namespace {
+
+// libpq waits for a TCP connection for as long as the kernel does unless told
+// otherwise; a metaserver must notice a dead database within seconds.
+constexpr char kConnectTimeoutSeconds[] = "5";
+
+std::string WithConnectTimeout(const std::string& url) {
+  if (url.find("connect_timeout") != std::string::npos) return url;
+  if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) {
+    return url + (url.find('?') == std::string::npos ? "?" : "&") +
+           "connect_timeout=" + kConnectTimeoutSeconds;
+  }
+  return url + " connect_timeout=" + kConnectTimeoutSeconds;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
+  try {
+    auto conn = std::make_unique<pqxx::connection>(WithConnectTimeout(url));
+    return std::unique_ptr<Connection>(new Connection(std::move(conn)));
+  } catch (const std::exception& e) {
+    return Unavailable(FirstLine(e.what()));
+  }
+}
+
+void Connection::Prepare(const Statement& s) {
+  auto it = prepared_.find(s.name);
+  if (it != prepared_.end()) {
+    if (std::strcmp(it->second, s.sql) != 0) {
+      throw std::logic_error(std::string("two statements are named ") + s.name);
+    }
+    return;
+  }
+  conn_->prepare(s.name, s.sql);
+  prepared_.emplace(s.name, s.sql);
+}
+
+std::string RedactUrl(const std::string& url) {
+  // URL form: scheme://user:password@host...
+  static const std::regex kUrlPassword(R"(^([a-z]+://[^:/@]*):[^@/]*@)");
+  // Keyword form: password=secret
+  static const std::regex kKeywordPassword(R"(password\s*=\s*('[^']*'|\S+))");
+  std::string out = std::regex_replace(url, kUrlPassword, "$1@");
+  return std::regex_replace(out, kKeywordPassword, "password=***");
+}
+
+std::string FirstLine(const std::string& text) {
+  std::string line = text.substr(0, text.find('\n'));
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line.empty() ? text : line;
+}
+
+}  // namespace ddbfs::meta::store

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "ddbfs/status.h"
+
+namespace ddbfs::meta::store {
+
+// A named SQL statement, prepared once per connection on first use. Every
+// query of the store is one of these (defined next to the function that runs
+// it). `writes` marks statements that change data (see Tx::wrote()).
+struct Statement {
+  const char* name;
+  const char* sql;
+  bool writes;
+};
+
+// One libpqxx connection and the statements prepared on it.
+// Not thread-safe: used by one thread at a time (the writer, or a reader
+// that borrowed it from the ReadPool).
+class Connection {
+ public:
+  // Connects to `url` (a libpq URL, e.g. postgresql://postgres@127.0.0.1/ddbfs).
+  // kUnavailable with libpq's reason if the server cannot be reached.
+  static Result<std::unique_ptr<Connection>> Open(const std::string& url);
+
+  pqxx::connection& raw() { return *conn_; }
+
+  // Prepares `s` on this connection unless done already. Throws pqxx errors
+  // (callers run inside Guard()).
+  void Prepare(const Statement& s);
+
+ private:
+  explicit Connection(std::unique_ptr<pqxx::connection> conn) : conn_(std::move(conn)) {}
+
+  std::unique_ptr<pqxx::connection> conn_;
+  std::map<std::string, const char*> prepared_;  // name -> sql
+};
+
+// `url` without its password, for messages ("postgresql://u@h/db").
+std::string RedactUrl(const std::string& url);
+
+// First line of a libpq/libpqxx error message, without the trailing newline.
+std::string FirstLine(const std::string& text);
+
+}  // namespace ddbfs::meta::store

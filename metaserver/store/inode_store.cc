@@ -1,0 +1,290 @@
+#include "metaserver/store/inode_store.h"
+
+#include "metaserver/store/row_util.h"
+#include "metaserver/store/tx.h"
+
+namespace ddbfs::meta::store {
+
+namespace {
+
+constexpr Statement kGetInode{
+    "ino_get", "SELECT " DDBFS_ATTR_COLUMNS("") " FROM ddbfs.inodes WHERE id = $1", false};
+
+constexpr Statement kGetSymlink{
+    "ino_get_symlink", "SELECT type, symlink_target FROM ddbfs.inodes WHERE id = $1", false};
+
+constexpr Statement kLookupEntry{
+    "ino_lookup_entry",
+    "SELECT p.type, p.goal, " DDBFS_ATTR_COLUMNS("i.") " FROM ddbfs.inodes p"
+    " LEFT JOIN ddbfs.dentries d ON d.parent = p.id AND d.name = $2"
+    " LEFT JOIN ddbfs.inodes i ON i.id = d.inode"
+    " WHERE p.id = $1",
+    false};
+
+// One round trip for a whole path: walk the dentries component by component.
+constexpr Statement kWalkPath{
+    "ino_walk_path",
+    "WITH RECURSIVE walk(depth, inode) AS ("
+    "  SELECT 0, 1::bigint"
+    "  UNION ALL"
+    "  SELECT w.depth + 1, d.inode FROM walk w"
+    "  JOIN ddbfs.dentries d ON d.parent = w.inode AND d.name = ($1::text[])[w.depth + 1]"
+    "  WHERE w.depth < cardinality($1::text[]))"
+    " SELECT " DDBFS_ATTR_COLUMNS("i.") " FROM walk w JOIN ddbfs.inodes i ON i.id = w.inode"
+    " ORDER BY w.depth",
+    false};
+
+// The directory's own type and a page of entries with their attributes.
+constexpr Statement kListDir{
+    "ino_list_dir",
+    "SELECT p.type, e.name, " DDBFS_ATTR_COLUMNS("e.") " FROM ddbfs.inodes p"
+    " LEFT JOIN LATERAL ("
+    "   SELECT d.name, " DDBFS_ATTR_COLUMNS("i.") " FROM ddbfs.dentries d"
+    "   JOIN ddbfs.inodes i ON i.id = d.inode"
+    "   WHERE d.parent = p.id AND d.name > $2::text COLLATE \"C\""
+    "   ORDER BY d.name LIMIT $3) e ON true"
+    " WHERE p.id = $1 ORDER BY e.name",
+    false};
+
+constexpr Statement kCreateEntry{
+    "ino_create_entry",
+    "WITH ino AS ("
+    "  INSERT INTO ddbfs.inodes (id, type, mode, uid, gid, size, atime_ns, mtime_ns, ctime_ns,"
+    "                           nlink, goal, symlink_target)"
+    "  VALUES (nextval('ddbfs.inode_ids'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    "  RETURNING *),"
+    " ent AS (INSERT INTO ddbfs.dentries (parent, name, inode) SELECT $1, $2, id FROM ino),"
+    " par AS (UPDATE ddbfs.inodes SET mtime_ns = $10, ctime_ns = $10, nlink = nlink + $14"
+    "         WHERE id = $1)"
+    " SELECT " DDBFS_ATTR_COLUMNS("") " FROM ino",
+    true};
+
+constexpr Statement kAddEntry{
+    "ino_add_entry", "INSERT INTO ddbfs.dentries (parent, name, inode) VALUES ($1, $2, $3)", true};
+
+constexpr Statement kRemoveEntry{
+    "ino_remove_entry", "DELETE FROM ddbfs.dentries WHERE parent = $1 AND name = $2", true};
+
+constexpr Statement kPointEntry{
+    "ino_point_entry", "UPDATE ddbfs.dentries SET inode = $3 WHERE parent = $1 AND name = $2",
+    true};
+
+constexpr Statement kMoveEntry{
+    "ino_move_entry",
+    "UPDATE ddbfs.dentries SET parent = $3, name = $4 WHERE parent = $1 AND name = $2", true};
+
+constexpr Statement kTouchDir{
+    "ino_touch_dir",
+    "UPDATE ddbfs.inodes SET mtime_ns = $3, ctime_ns = $3, nlink = nlink + $2 WHERE id = $1", true};
+
+constexpr Statement kChangeNlink{
+    "ino_change_nlink",
+    "UPDATE ddbfs.inodes SET nlink = nlink + $2, ctime_ns = $3 WHERE id = $1"
+    " RETURNING " DDBFS_ATTR_COLUMNS(""),
+    true};
+
+constexpr Statement kTouchCtime{"ino_touch_ctime",
+                                "UPDATE ddbfs.inodes SET ctime_ns = $2 WHERE id = $1", true};
+
+constexpr Statement kHasEntries{
+    "ino_has_entries", "SELECT EXISTS (SELECT 1 FROM ddbfs.dentries WHERE parent = $1)", false};
+
+// Walks up from $1 through directory entries; UNION stops on a cycle.
+constexpr Statement kIsInSubtree{
+    "ino_is_in_subtree",
+    "WITH RECURSIVE up(id) AS ("
+    "  SELECT $1::bigint"
+    "  UNION"
+    "  SELECT d.parent FROM up JOIN ddbfs.dentries d ON d.inode = up.id"
+    "  JOIN ddbfs.inodes i ON i.id = up.id AND i.type = 2)"
+    " SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)",
+    false};
+
+constexpr Statement kDeleteInode{
+    "ino_delete",
+    "WITH gone AS (DELETE FROM ddbfs.replicas"
+    "              WHERE chunk_id IN (SELECT id FROM ddbfs.chunks WHERE inode = $1)"
+    "              RETURNING server_id, chunk_id),"
+    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    "        SELECT server_id, chunk_id FROM gone ON CONFLICT DO NOTHING),"
+    " ch AS (DELETE FROM ddbfs.chunks WHERE inode = $1)"
+    " DELETE FROM ddbfs.inodes WHERE id = $1",
+    true};
+
+constexpr Statement kUpdateAttr{
+    "ino_update_attr",
+    "UPDATE ddbfs.inodes SET mode = COALESCE($2::integer, mode), uid = COALESCE($3::bigint, uid),"
+    " gid = COALESCE($4::bigint, gid), size = COALESCE($5::bigint, size),"
+    " atime_ns = COALESCE($6::bigint, atime_ns), mtime_ns = COALESCE($7::bigint, mtime_ns),"
+    " goal = COALESCE($8::smallint, goal), ctime_ns = $9"
+    " WHERE id = $1 RETURNING " DDBFS_ATTR_COLUMNS(""),
+    true};
+
+constexpr Statement kSetSizeAndTimes{
+    "ino_set_size_times",
+    "UPDATE ddbfs.inodes SET size = $2, mtime_ns = $3, ctime_ns = $4 WHERE id = $1"
+    " RETURNING " DDBFS_ATTR_COLUMNS(""),
+    true};
+
+}  // namespace
+
+Result<std::optional<Attr>> GetInode(Tx& tx, InodeId inode) {
+  return Guard(tx, [&]() -> Result<std::optional<Attr>> {
+    pqxx::result r = tx.Exec(kGetInode, inode);
+    if (r.empty()) return std::optional<Attr>();
+    return std::optional<Attr>(ParseAttr(r[0], 0));
+  });
+}
+
+Result<SymlinkRecord> GetSymlink(Tx& tx, InodeId inode) {
+  return Guard(tx, [&]() -> Result<SymlinkRecord> {
+    pqxx::result r = tx.Exec(kGetSymlink, inode);
+    if (r.empty()) return NotFound("no inode " + std::to_string(inode));
+    SymlinkRecord out;
+    out.type = static_cast<FileType>(r[0][0].as<int>());
+    if (!r[0][1].is_null()) out.target = r[0][1].as<std::string>();
+    return out;
+  });
+}
+
+Result<EntryLookup> LookupEntry(Tx& tx, InodeId parent, const std::string& name) {
+  return Guard(tx, [&]() -> Result<EntryLookup> {
+    pqxx::result r = tx.Exec(kLookupEntry, parent, name);
+    EntryLookup out;
+    if (r.empty()) return out;
+    out.parent_exists = true;
+    out.parent_type = static_cast<FileType>(r[0][0].as<int>());
+    out.parent_goal = r[0][1].as<int>();
+    if (!r[0][2].is_null()) out.entry = ParseAttr(r[0], 2);
+    return out;
+  });
+}
+
+Result<std::vector<Attr>> WalkPath(Tx& tx, const std::vector<std::string>& components) {
+  return Guard(tx, [&]() -> Result<std::vector<Attr>> {
+    pqxx::result r = tx.Exec(kWalkPath, PgTextArray(components));
+    std::vector<Attr> out;
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(ParseAttr(row, 0));
+    return out;
+  });
+}
+
+Result<DirListing> ListDir(Tx& tx, InodeId dir, const std::string& after, int limit) {
+  return Guard(tx, [&]() -> Result<DirListing> {
+    pqxx::result r = tx.Exec(kListDir, dir, after, limit);
+    DirListing out;
+    if (r.empty()) return out;
+    out.exists = true;
+    out.type = static_cast<FileType>(r[0][0].as<int>());
+    out.entries.reserve(r.size());
+    for (const auto& row : r) {
+      if (row[1].is_null()) continue;  // a directory without (more) entries
+      out.entries.push_back(DirEntry{row[1].as<std::string>(), ParseAttr(row, 2)});
+    }
+    return out;
+  });
+}
+
+Result<Attr> CreateEntry(Tx& tx, InodeId parent, const std::string& name, const NewInode& n,
+                         int parent_nlink_delta) {
+  return Guard(tx, [&]() -> Result<Attr> {
+    const char* target = n.symlink_target ? n.symlink_target->c_str() : nullptr;
+    pqxx::result r =
+        tx.Exec(kCreateEntry, parent, name, static_cast<int>(n.type), static_cast<int64_t>(n.mode),
+                static_cast<int64_t>(n.uid), static_cast<int64_t>(n.gid),
+                static_cast<int64_t>(n.size), n.atime_ns, n.mtime_ns, n.ctime_ns,
+                static_cast<int64_t>(n.nlink), n.goal, target, parent_nlink_delta);
+    return ParseAttr(r.at(0), 0);
+  });
+}
+
+Status AddEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kAddEntry, parent, name, inode);
+    return Status();
+  });
+}
+
+Status RemoveEntry(Tx& tx, InodeId parent, const std::string& name) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kRemoveEntry, parent, name);
+    return Status();
+  });
+}
+
+Status PointEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kPointEntry, parent, name, inode);
+    return Status();
+  });
+}
+
+Status MoveEntry(Tx& tx, InodeId parent, const std::string& name, InodeId new_parent,
+                 const std::string& new_name) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kMoveEntry, parent, name, new_parent, new_name);
+    return Status();
+  });
+}
+
+Status TouchDir(Tx& tx, InodeId dir, int nlink_delta, int64_t now_ns) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kTouchDir, dir, nlink_delta, now_ns);
+    return Status();
+  });
+}
+
+Result<Attr> ChangeNlink(Tx& tx, InodeId inode, int delta, int64_t now_ns) {
+  return Guard(tx, [&]() -> Result<Attr> {
+    pqxx::result r = tx.Exec(kChangeNlink, inode, delta, now_ns);
+    return ParseAttr(r.at(0), 0);
+  });
+}
+
+Status TouchCtime(Tx& tx, InodeId inode, int64_t now_ns) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kTouchCtime, inode, now_ns);
+    return Status();
+  });
+}
+
+Result<bool> HasEntries(Tx& tx, InodeId dir) {
+  return Guard(tx, [&]() -> Result<bool> { return tx.Exec(kHasEntries, dir).at(0)[0].as<bool>(); });
+}
+
+Result<bool> IsInSubtree(Tx& tx, InodeId dir, InodeId root) {
+  return Guard(
+      tx, [&]() -> Result<bool> { return tx.Exec(kIsInSubtree, dir, root).at(0)[0].as<bool>(); });
+}
+
+Status DeleteInode(Tx& tx, InodeId inode) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kDeleteInode, inode);
+    return Status();
+  });
+}
+
+Result<Attr> UpdateAttr(Tx& tx, InodeId inode, const AttrChanges& c, int64_t ctime_ns) {
+  return Guard(tx, [&]() -> Result<Attr> {
+    std::string mode, uid, gid, size, atime, mtime, goal;
+    std::optional<uint64_t> size_value = c.size;
+    pqxx::result r =
+        tx.Exec(kUpdateAttr, inode, OptionalParam(c.mode, &mode), OptionalParam(c.uid, &uid),
+                OptionalParam(c.gid, &gid), OptionalParam(size_value, &size),
+                OptionalParam(c.atime_ns, &atime), OptionalParam(c.mtime_ns, &mtime),
+                OptionalParam(c.goal, &goal), ctime_ns);
+    return ParseAttr(r.at(0), 0);
+  });
+}
+
+Result<Attr> SetSizeAndTimes(Tx& tx, InodeId inode, uint64_t size, int64_t mtime_ns,
+                             int64_t ctime_ns) {
+  return Guard(tx, [&]() -> Result<Attr> {
+    pqxx::result r =
+        tx.Exec(kSetSizeAndTimes, inode, static_cast<int64_t>(size), mtime_ns, ctime_ns);
+    return ParseAttr(r.at(0), 0);
+  });
+}
+
+}  // namespace ddbfs::meta::store

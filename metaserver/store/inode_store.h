@@ -1,0 +1,81 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "ddbfs/client.h"
+#include "ddbfs/status.h"
+#include "metaserver/store/records.h"
+
+namespace ddbfs::meta::store {
+
+class Tx;
+
+// Queries on the namespace: ddbfs.inodes and ddbfs.dentries. One function per
+// statement (one round trip each). They check nothing the caller must check
+// (the ops layer validates first); database errors come back as a Status and
+// mark the Tx failed.
+
+// The inode's attributes, nullopt if there is no such inode.
+Result<std::optional<Attr>> GetInode(Tx& tx, InodeId inode);
+
+// Type and symlink target; kNotFound if there is no such inode.
+Result<SymlinkRecord> GetSymlink(Tx& tx, InodeId inode);
+
+// `parent` and the inode named `name` in it.
+Result<EntryLookup> LookupEntry(Tx& tx, InodeId parent, const std::string& name);
+
+// Follows `components` from the root: element 0 is the root, element i the
+// inode of components[i-1]. Stops early at the first component that does not
+// exist (or whose parent is not a directory).
+Result<std::vector<Attr>> WalkPath(Tx& tx, const std::vector<std::string>& components);
+
+struct DirListing {
+  bool exists = false;
+  FileType type = FileType::kDirectory;
+  std::vector<DirEntry> entries;  // sorted bytewise, names > after
+};
+// Up to `limit` entries of `dir` after `after` with their attributes.
+Result<DirListing> ListDir(Tx& tx, InodeId dir, const std::string& after, int limit);
+
+// Inserts a new inode named `name` in `parent` and updates the parent
+// (mtime = ctime = inode.ctime_ns, nlink += parent_nlink_delta).
+Result<Attr> CreateEntry(Tx& tx, InodeId parent, const std::string& name, const NewInode& inode,
+                         int parent_nlink_delta);
+
+// Adds the name `name` in `parent` for an existing inode.
+Status AddEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode);
+// Removes the name (not the inode).
+Status RemoveEntry(Tx& tx, InodeId parent, const std::string& name);
+// Makes the existing name point at `inode`.
+Status PointEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode);
+// Renames an entry (the target name must be free).
+Status MoveEntry(Tx& tx, InodeId parent, const std::string& name, InodeId new_parent,
+                 const std::string& new_name);
+
+// A directory's contents changed: mtime = ctime = now, nlink += delta.
+Status TouchDir(Tx& tx, InodeId dir, int nlink_delta, int64_t now_ns);
+// nlink += delta and ctime = now; returns the new attributes.
+Result<Attr> ChangeNlink(Tx& tx, InodeId inode, int delta, int64_t now_ns);
+// ctime = now.
+Status TouchCtime(Tx& tx, InodeId inode, int64_t now_ns);
+
+// True if the directory has at least one entry.
+Result<bool> HasEntries(Tx& tx, InodeId dir);
+// True if directory `dir` is `root` or lies below it.
+Result<bool> IsInSubtree(Tx& tx, InodeId dir, InodeId root);
+
+// Deletes the inode, its chunks, and queues every replica of those chunks in
+// ddbfs.gc_queue. The inode must have no directory entry left.
+Status DeleteInode(Tx& tx, InodeId inode);
+
+// Sets the fields of `changes` that are set (size only as a number: chunks
+// are dropped by TruncateChunks) and ctime; returns the new attributes.
+Result<Attr> UpdateAttr(Tx& tx, InodeId inode, const AttrChanges& changes, int64_t ctime_ns);
+
+// After a write: size, mtime, ctime; returns the new attributes.
+Result<Attr> SetSizeAndTimes(Tx& tx, InodeId inode, uint64_t size, int64_t mtime_ns,
+                             int64_t ctime_ns);
+
+}  // namespace ddbfs::meta::store

@@ -1,0 +1,63 @@
+#include "metaserver/store/read_pool.h"
+
+#include "metaserver/store/tx.h"
+
+namespace ddbfs::meta::store {
+
+ReadPool::ReadPool(std::string url, size_t size)
+    : url_(std::move(url)), size_(size == 0 ? 1 : size) {}
+
+ReadPool::~ReadPool() = default;
+
+std::unique_ptr<Connection> ReadPool::Take() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return !idle_.empty() || in_use_ < size_; });
+  ++in_use_;
+  if (idle_.empty()) return nullptr;
+  auto conn = std::move(idle_.back());
+  idle_.pop_back();
+  return conn;
+}
+
+void ReadPool::Give(std::unique_ptr<Connection> conn) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_use_;
+    if (conn) idle_.push_back(std::move(conn));
+  }
+  cv_.notify_one();
+}
+
+Status ReadPool::Run(const Fn& fn) {
+  std::unique_ptr<Connection> conn = Take();
+  Status result;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    if (!conn) {
+      auto opened = Connection::Open(url_);
+      if (!opened.ok()) {
+        result =
+            Unavailable(std::string(kDatabaseUnavailable) + " (" + opened.status().message() + ")");
+        break;
+      }
+      conn = std::move(opened).value();
+    }
+    DbError error;
+    try {
+      pqxx::nontransaction txn(conn->raw());
+      Tx tx(*conn, txn);
+      result = fn(tx);
+      if (!tx.failed()) break;
+      error.status = tx.failure();
+      error.broken = tx.broken();
+    } catch (...) {
+      error = ClassifyDbError(std::current_exception());
+    }
+    result = error.status;
+    if (!error.broken) break;
+    conn.reset();
+  }
+  Give(std::move(conn));
+  return result;
+}
+
+}  // namespace ddbfs::meta::store

@@ -1,0 +1,47 @@
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "ddbfs/status.h"
+#include "metaserver/store/connection.h"
+
+namespace ddbfs::meta::store {
+
+class Tx;
+
+// A small pool of read connections for the operations that only read
+// (lookup, getattr, readdir, get_chunks, cluster_status, ...), so that reads
+// do not wait behind the writer. Connections are opened on first use and
+// dropped when they break; the next read reconnects.
+//
+// Thread-safe. A caller blocks while all `size` connections are in use.
+class ReadPool {
+ public:
+  using Fn = std::function<Status(Tx&)>;
+
+  ReadPool(std::string url, size_t size);
+  ~ReadPool();
+
+  // Runs fn without a transaction block: every statement sees the latest
+  // committed data (reads that need one consistent view use one statement).
+  // A read that finds its connection broken is retried once on a fresh one.
+  Status Run(const Fn& fn);
+
+ private:
+  std::unique_ptr<Connection> Take();
+  void Give(std::unique_ptr<Connection> conn);
+
+  const std::string url_;
+  const size_t size_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(mu_)
+  size_t in_use_ = 0;                              // GUARDED_BY(mu_)
+};
+
+}  // namespace ddbfs::meta::store

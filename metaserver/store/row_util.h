@@ -1,0 +1,48 @@
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "ddbfs/client.h"
+
+// Helpers shared by the store's query files (private to metaserver/store).
+
+// The columns ParseAttr reads, in order, from the inodes row aliased `p`:
+// DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.goal".
+#define DDBFS_ATTR_COLUMNS(p)                                                                   \
+  p "id, " p "type, " p "mode, " p "uid, " p "gid, " p "size, " p "atime_ns, " p "mtime_ns, " p \
+    "ctime_ns, " p "nlink, " p "goal"
+
+namespace ddbfs::meta::store {
+
+inline constexpr int kAttrColumnCount = 11;
+
+// Reads the DDBFS_ATTR_COLUMNS starting at column `first`.
+inline Attr ParseAttr(const pqxx::row& row, int first) {
+  Attr a;
+  a.inode = row[first].as<int64_t>();
+  a.type = static_cast<FileType>(row[first + 1].as<int>());
+  a.mode = static_cast<uint32_t>(row[first + 2].as<int64_t>());
+  a.uid = static_cast<uint32_t>(row[first + 3].as<int64_t>());
+  a.gid = static_cast<uint32_t>(row[first + 4].as<int64_t>());
+  a.size = static_cast<uint64_t>(row[first + 5].as<int64_t>());
+  a.atime_ns = row[first + 6].as<int64_t>();
+  a.mtime_ns = row[first + 7].as<int64_t>();
+  a.ctime_ns = row[first + 8].as<int64_t>();
+  a.nlink = static_cast<uint32_t>(row[first + 9].as<int64_t>());
+  a.goal = row[first + 10].as<int>();
+  return a;
+}
+
+// A nullable parameter: libpqxx sends a null `const char*` as SQL NULL.
+// `buffer` must outlive the statement call.
+template <typename T>
+const char* OptionalParam(const std::optional<T>& value, std::string* buffer) {
+  if (!value) return nullptr;
+  *buffer = std::to_string(*value);
+  return buffer->c_str();
+}
+
+}  // namespace ddbfs::meta::store

@@ -1,0 +1,78 @@
+#include "metaserver/store/tx.h"
+
+#include "ddbfs/log.h"
+
+namespace ddbfs::meta::store {
+
+DbError ClassifyDbError(std::exception_ptr error) {
+  DbError out;
+  auto unavailable = [&](const char* what) {
+    out.broken = true;
+    out.status = Unavailable(std::string(kDatabaseUnavailable) + " (" + FirstLine(what) + ")");
+  };
+  try {
+    std::rethrow_exception(error);
+  } catch (const pqxx::broken_connection& e) {
+    unavailable(e.what());
+  } catch (const pqxx::in_doubt_error& e) {
+    unavailable(e.what());
+  } catch (const pqxx::sql_error& e) {
+    const std::string& state = e.sqlstate();
+    // Class 08: connection exceptions; 57P0x: the server is shutting down.
+    if (state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0) {
+      unavailable(e.what());
+    } else {
+      out.retryable = state == "40001" || state == "40P01";
+      out.status = Internal("database error " + state + ": " + FirstLine(e.what()));
+    }
+  } catch (const std::exception& e) {
+    out.status = Internal(std::string("database error: ") + FirstLine(e.what()));
+  } catch (...) {
+    out.status = Internal("database error: unknown exception");
+  }
+  return out;
+}
+
+Status Tx::Fail(std::exception_ptr error) {
+  DbError e = ClassifyDbError(error);
+  if (!e.broken && !e.retryable) {
+    LOG(kError) << e.status.message();
+  }
+  broken_ = e.broken;
+  retryable_ = e.retryable;
+  failure_ = e.status;
+  return e.status;
+}
+
+namespace {
+template <typename T>
+std::string JoinNumbers(const std::vector<T>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += std::to_string(values[i]);
+  }
+  out += '}';
+  return out;
+}
+}  // namespace
+
+std::string PgArray(const std::vector<int64_t>& values) { return JoinNumbers(values); }
+std::string PgArray(const std::vector<int32_t>& values) { return JoinNumbers(values); }
+
+std::string PgTextArray(const std::vector<std::string>& values) {
+  std::string out = "{";
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (i > 0) out += ',';
+    out += '"';
+    for (char c : values[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace ddbfs::meta::store

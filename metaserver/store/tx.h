@@ -1,0 +1,90 @@
+#pragma once
+
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "ddbfs/status.h"
+#include "metaserver/store/connection.h"
+
+namespace ddbfs::meta::store {
+
+// One database transaction as the store functions see it: the WriteQueue's
+// batch transaction or a ReadPool read. Records the first database error so
+// that the runner can roll back, retry or reconnect.
+//
+// Store functions never let a libpqxx exception escape: they run their body
+// inside Guard(), which turns it into a Status and marks the Tx failed. Once
+// failed, every further store call on the Tx returns that same Status
+// without touching the database (PostgreSQL has aborted the transaction).
+//
+// Not thread-safe; lives on the stack of the thread that runs it.
+class Tx {
+ public:
+  Tx(Connection& conn, pqxx::transaction_base& txn) : conn_(conn), txn_(txn) {}
+
+  // Runs a prepared statement. Throws pqxx exceptions: call only inside Guard().
+  template <typename... Args>
+  pqxx::result Exec(const Statement& s, Args&&... args) {
+    conn_.Prepare(s);
+    if (s.writes) wrote_ = true;
+    return txn_.exec_prepared(s.name, std::forward<Args>(args)...);
+  }
+
+  // Turns the exception in flight into a Status and records it.
+  Status Fail(std::exception_ptr error);
+
+  bool failed() const { return !failure_.ok(); }
+  const Status& failure() const { return failure_; }
+  // The connection is gone (PostgreSQL stopped, network cut).
+  bool broken() const { return broken_; }
+  // A serialization failure (40001) or deadlock (40P01): run it again.
+  bool retryable() const { return retryable_; }
+
+  // True once a statement that changes data ran since ClearWrote().
+  bool wrote() const { return wrote_; }
+  void ClearWrote() { wrote_ = false; }
+
+ private:
+  Connection& conn_;
+  pqxx::transaction_base& txn_;
+  Status failure_;
+  bool broken_ = false;
+  bool retryable_ = false;
+  bool wrote_ = false;
+};
+
+// Runs f() (which returns Status or Result<T>) and turns any exception into
+// the returned failure. Every store function's body runs inside this.
+template <typename F>
+auto Guard(Tx& tx, F&& f) -> std::invoke_result_t<F> {
+  if (tx.failed()) return tx.failure();
+  try {
+    return f();
+  } catch (...) {
+    return tx.Fail(std::current_exception());
+  }
+}
+
+// What a libpqxx exception means for the runner of the transaction.
+struct DbError {
+  Status status;
+  bool broken = false;     // the connection is gone: reconnect
+  bool retryable = false;  // 40001 / 40P01: run the transaction again
+};
+DbError ClassifyDbError(std::exception_ptr error);
+
+// The message of every failure caused by a lost database connection.
+inline constexpr char kDatabaseUnavailable[] = "metadata database unavailable";
+
+// PostgreSQL array literals for array parameters ("{1,2,3}").
+std::string PgArray(const std::vector<int64_t>& values);
+std::string PgArray(const std::vector<int32_t>& values);
+std::string PgTextArray(const std::vector<std::string>& values);
+
+}  // namespace ddbfs::meta::store

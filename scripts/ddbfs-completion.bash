@@ -1,0 +1,102 @@
+# Bash completion for the `ddbfs` CLI (docs/cli.md, "Shell completion").
+#   source scripts/ddbfs-completion.bash
+# Completes commands and their options, local paths where a command takes
+# local paths, and DDBFS paths by asking `ddbfs ls` (quietly; nothing is
+# completed when the metaserver cannot be reached).
+
+_ddbfs_commands="add upload import get download export cat ls list mkdir rm delete remove
+mv move rename info status help"
+
+# Options of each command (global ones are added everywhere).
+_ddbfs_options() {
+  case $1 in
+    add | upload | import) echo "-j --jobs -n --no-sync -f --force" ;;
+    get | download | export) echo "-j --jobs -f --force" ;;
+    ls | list) echo "-l -d --directory --json" ;;
+    mkdir) echo "-p --parents" ;;
+    rm | delete | remove) echo "-r -R --recursive" ;;
+    info | status) echo "--json" ;;
+  esac
+  echo "--meta -q --quiet -h --help"
+}
+
+# DDBFS entries below the directory part of $1, directories with a trailing /.
+_ddbfs_remote() {
+  local cur=$1 dir base meta=()
+  [[ -n $_ddbfs_meta ]] && meta=(--meta "$_ddbfs_meta")
+  if [[ $cur != /* ]]; then
+    COMPREPLY=(/)
+    return
+  fi
+  dir=${cur%/*}/
+  base=${cur##*/}
+  local json
+  json=$(ddbfs "${meta[@]}" ls --json "$dir" 2> /dev/null) || return
+  local name type
+  while IFS=$'\t' read -r name type; do
+    [[ $name == "$base"* ]] || continue
+    if [[ $type == dir ]]; then
+      COMPREPLY+=("$dir$name/")
+    else
+      COMPREPLY+=("$dir$name")
+    fi
+  done < <(sed -n 's/.*"name": "\([^"]*\)", "path": "[^"]*", "type": "\([a-z]*\)".*/\1\t\2/p' \
+             <<< "$json")
+  compopt -o nospace 2> /dev/null
+}
+
+_ddbfs() {
+  local cur prev cmd i
+  COMPREPLY=()
+  cur=${COMP_WORDS[COMP_CWORD]}
+  prev=${COMP_WORDS[COMP_CWORD - 1]}
+  _ddbfs_meta=
+  cmd=
+  local args=0  # positional arguments before the current word
+  for ((i = 1; i < COMP_CWORD; i++)); do
+    case ${COMP_WORDS[i]} in
+      --meta) _ddbfs_meta=${COMP_WORDS[i + 1]}; ((i++)) ;;
+      -j | --jobs) ((i++)) ;;
+      -*) ;;
+      *) if [[ -z $cmd ]]; then cmd=${COMP_WORDS[i]}; else ((args++)); fi ;;
+    esac
+  done
+  case $prev in
+    --meta | -j | --jobs) return ;;
+  esac
+  if [[ -z $cmd ]]; then
+    if [[ $cur == -* ]]; then
+      COMPREPLY=($(compgen -W "--meta -q --quiet --version -h --help" -- "$cur"))
+    else
+      COMPREPLY=($(compgen -W "$_ddbfs_commands" -- "$cur"))
+    fi
+    return
+  fi
+  if [[ $cur == -* ]]; then
+    COMPREPLY=($(compgen -W "$(_ddbfs_options "$cmd")" -- "$cur"))
+    return
+  fi
+  case $cmd in
+    help) COMPREPLY=($(compgen -W "$_ddbfs_commands" -- "$cur")) ;;
+    status) ;;
+    add | upload | import)
+      # Local sources, then a DDBFS destination: a word starting with /
+      # after the first source may be either, so offer both.
+      if ((args == 0)) || [[ $cur != /* ]]; then
+        COMPREPLY=($(compgen -f -- "$cur"))
+        compopt -o filenames 2> /dev/null
+      fi
+      ((args > 0)) && [[ $cur == /* ]] && _ddbfs_remote "$cur"
+      ;;
+    get | download | export)
+      if [[ $cur == /* ]]; then _ddbfs_remote "$cur"; fi
+      if ((args > 0)); then
+        COMPREPLY+=($(compgen -f -- "$cur"))
+        compopt -o filenames 2> /dev/null
+      fi
+      ;;
+    *) _ddbfs_remote "$cur" ;;
+  esac
+}
+
+complete -F _ddbfs ddbfs

@@ -1,0 +1,280 @@
+#include "chunk_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <random>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+
+namespace ddbfs::chunkserver {
+namespace {
+
+using testing::TempDir;
+
+std::string Pattern(size_t size, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::string s(size, '\0');
+  for (auto& c : s) c = static_cast<char>(rng() & 0xff);
+  return s;
+}
+
+std::span<const char> Span(const std::string& s) { return {s.data(), s.size()}; }
+
+// XORs one byte of the file at `file_offset` with 0x5a.
+void FlipByte(const std::string& path, uint64_t file_offset) {
+  int fd = ::open(path.c_str(), O_RDWR);
+  ASSERT_GE(fd, 0);
+  char c = 0;
+  ASSERT_EQ(::pread(fd, &c, 1, static_cast<off_t>(file_offset)), 1);
+  c = static_cast<char>(c ^ 0x5a);
+  ASSERT_EQ(::pwrite(fd, &c, 1, static_cast<off_t>(file_offset)), 1);
+  ::close(fd);
+}
+
+uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0);
+  return static_cast<uint64_t>(st.st_size);
+}
+
+class ChunkFileTest : public ::testing::Test {
+ protected:
+  std::unique_ptr<ChunkFile> MakeFile(uint64_t id = 7, uint64_t version = 1) {
+    auto f = ChunkFile::Create(path_, id, version);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return std::move(f).value();
+  }
+  std::unique_ptr<ChunkFile> Reopen() {
+    auto f = ChunkFile::Open(path_);
+    EXPECT_TRUE(f.ok()) << f.status();
+    return f.ok() ? std::move(f).value() : nullptr;
+  }
+  std::string ReadAll(ChunkFile& f) {
+    std::string out;
+    for (uint64_t off = 0; off < f.length(); off += kMaxIoSize) {
+      std::string piece;
+      Status s = f.Read(off, kMaxIoSize, &piece);
+      EXPECT_TRUE(s.ok()) << s;
+      out += piece;
+    }
+    return out;
+  }
+
+  TempDir dir_;
+  std::string path_ = dir_.path() + "/chunk";
+};
+
+TEST_F(ChunkFileTest, NewChunkHasTheDocumentedHeader) {
+  auto f = MakeFile(0x1234, 9);
+  EXPECT_EQ(FileSize(path_), kChunkHeaderSize);
+  std::string head(64, '\0');
+  int fd = ::open(path_.c_str(), O_RDONLY);
+  ASSERT_EQ(::pread(fd, head.data(), head.size(), 0), 64);
+  ::close(fd);
+  EXPECT_EQ(head.substr(0, 8), "DDBFSCK1");
+  EXPECT_EQ(head[8], 1);                                  // format version
+  EXPECT_EQ(static_cast<unsigned char>(head[13]), 0x20);  // 8192 = 0x2000
+  EXPECT_EQ(static_cast<unsigned char>(head[16]), 0x34);  // chunk id, little-endian
+  EXPECT_EQ(static_cast<unsigned char>(head[17]), 0x12);
+  EXPECT_EQ(head[24], 9);  // version
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->chunk_id(), 0x1234u);
+  EXPECT_EQ(again->version(), 9u);
+  EXPECT_EQ(again->length(), 0u);
+  EXPECT_EQ(ChunkFile::Create(path_, 1, 1).status().code(), ErrorCode::kExists);
+}
+
+TEST_F(ChunkFileTest, UnalignedWritesAcrossBlockBoundariesMatchAModel) {
+  auto f = MakeFile();
+  std::string model;
+  std::mt19937 rng(42);
+  for (int i = 0; i < 60; ++i) {
+    uint64_t offset = rng() % (5 * kBlockSize);
+    size_t len = 1 + rng() % (2 * kBlockSize + 100);
+    std::string data = Pattern(len, static_cast<uint32_t>(i));
+    ASSERT_TRUE(f->Write(offset, Span(data), 1).ok());
+    if (model.size() < offset + len) model.resize(offset + len, '\0');
+    model.replace(offset, len, data);
+    ASSERT_EQ(f->length(), model.size());
+    uint64_t roff = rng() % model.size();
+    std::string piece;
+    ASSERT_TRUE(f->Read(roff, 3 * kBlockSize, &piece).ok());
+    ASSERT_EQ(piece, model.substr(roff, 3 * kBlockSize)) << "after write " << i;
+  }
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(ReadAll(*again), model);
+}
+
+TEST_F(ChunkFileTest, FullChunkWrittenIn4MiBPiecesReadsBack) {
+  auto f = MakeFile();
+  for (uint64_t off = 0; off < kChunkSize; off += kMaxIoSize) {
+    std::string piece = Pattern(kMaxIoSize, static_cast<uint32_t>(off / kMaxIoSize));
+    ASSERT_TRUE(f->Write(off, Span(piece), 2).ok());
+  }
+  ASSERT_TRUE(f->Sync().ok());
+  EXPECT_EQ(FileSize(path_), kChunkHeaderSize + kChunkSize);
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->length(), kChunkSize);
+  EXPECT_EQ(again->version(), 2u);
+  for (uint64_t off = 0; off < kChunkSize; off += kMaxIoSize) {
+    std::string piece;
+    ASSERT_TRUE(again->Read(off, kMaxIoSize, &piece).ok());
+    ASSERT_TRUE(piece == Pattern(kMaxIoSize, static_cast<uint32_t>(off / kMaxIoSize)))
+        << "piece at " << off;
+  }
+  std::string one = "x";
+  EXPECT_EQ(again->Write(kChunkSize, Span(one), 2).code(), ErrorCode::kInvalidArgument);
+}
+
+TEST_F(ChunkFileTest, HolesReadAsZerosAndReadsAreShortAtTheEnd) {
+  auto f = MakeFile();
+  ASSERT_TRUE(f->Write(0, Span(std::string("abc")), 1).ok());
+  ASSERT_TRUE(f->Write(300000, Span(std::string("xyz")), 1).ok());
+  EXPECT_EQ(f->length(), 300003u);
+  std::string out;
+  ASSERT_TRUE(f->Read(0, 400000, &out).ok());
+  ASSERT_EQ(out.size(), 300003u);
+  EXPECT_EQ(out.substr(0, 3), "abc");
+  EXPECT_EQ(out.substr(3, 300000 - 3), std::string(300000 - 3, '\0'));
+  EXPECT_EQ(out.substr(300000), "xyz");
+  ASSERT_TRUE(f->Read(300001, 100, &out).ok());
+  EXPECT_EQ(out, "yz");
+  ASSERT_TRUE(f->Read(300003, 100, &out).ok());
+  EXPECT_EQ(out, "");
+  ASSERT_TRUE(f->Read(kChunkSize - 1, 1, &out).ok());
+  EXPECT_EQ(out, "");
+}
+
+TEST_F(ChunkFileTest, TruncateDownThenExtendReadsZerosNotStaleBytes) {
+  auto f = MakeFile();
+  std::string data(200000, '\xab');
+  ASSERT_TRUE(f->Write(0, Span(data), 1).ok());
+  ASSERT_TRUE(f->Truncate(70000, 2).ok());
+  EXPECT_EQ(FileSize(path_), kChunkHeaderSize + 70000);
+  ASSERT_TRUE(f->Truncate(200000, 3).ok());
+  std::string out;
+  ASSERT_TRUE(f->Read(0, 300000, &out).ok());
+  EXPECT_EQ(out, std::string(70000, '\xab') + std::string(130000, '\0'));
+  // Down again, then a write past the end: the hole must be zeros as well.
+  ASSERT_TRUE(f->Truncate(10, 4).ok());
+  ASSERT_TRUE(f->Write(150000, Span(std::string("end")), 4).ok());
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->version(), 4u);
+  EXPECT_EQ(ReadAll(*again), std::string(10, '\xab') + std::string(150000 - 10, '\0') + "end");
+  ASSERT_TRUE(again->Truncate(0, 5).ok());
+  EXPECT_EQ(again->length(), 0u);
+  EXPECT_EQ(FileSize(path_), kChunkHeaderSize);
+}
+
+TEST_F(ChunkFileTest, BytesPastTheLengthOnDiskNeverReappear) {
+  auto f = MakeFile();
+  ASSERT_TRUE(f->Write(0, Span(std::string(1000, 'a')), 1).ok());
+  // What a write that died before its header update leaves behind.
+  int fd = ::open(path_.c_str(), O_WRONLY);
+  std::string junk(100000, 'J');
+  ASSERT_EQ(::pwrite(fd, junk.data(), junk.size(), kChunkHeaderSize + 1000),
+            static_cast<ssize_t>(junk.size()));
+  ::close(fd);
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->length(), 1000u);
+  ASSERT_TRUE(again->Write(90000, Span(std::string("tail")), 2).ok());
+  EXPECT_EQ(ReadAll(*again), std::string(1000, 'a') + std::string(89000, '\0') + "tail");
+  ASSERT_TRUE(again->Truncate(95000, 3).ok());
+  std::string out;
+  ASSERT_TRUE(again->Read(90000, 10000, &out).ok());
+  EXPECT_EQ(out, "tail" + std::string(4996, '\0'));
+}
+
+TEST_F(ChunkFileTest, FlippedDataByteIsChecksumMismatchNeverData) {
+  auto f = MakeFile();
+  std::string data = Pattern(3 * kBlockSize, 1);
+  ASSERT_TRUE(f->Write(0, Span(data), 1).ok());
+  FlipByte(path_, kChunkHeaderSize + kBlockSize + 123);
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  std::string out = "untouched";
+  Status s = again->Read(kBlockSize + 100, 50, &out);
+  EXPECT_EQ(s.code(), ErrorCode::kChecksumMismatch) << s;
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(again->Read(0, 3 * kBlockSize, &out).code(), ErrorCode::kChecksumMismatch);
+  // Blocks that are intact still read.
+  ASSERT_TRUE(again->Read(2 * kBlockSize, kBlockSize, &out).ok());
+  EXPECT_EQ(out, data.substr(2 * kBlockSize));
+  // A partial write into the bad block must not re-bless it.
+  EXPECT_EQ(again->Write(kBlockSize + 10, Span(std::string("zz")), 2).code(),
+            ErrorCode::kChecksumMismatch);
+  EXPECT_EQ(again->version(), 1u);
+  EXPECT_EQ(again->Truncate(kBlockSize + 5, 2).code(), ErrorCode::kChecksumMismatch);
+  EXPECT_EQ(again->Read(kBlockSize, 10, &out).code(), ErrorCode::kChecksumMismatch);
+  // Zero-extending keeps the corruption detectable too.
+  ASSERT_TRUE(Reopen()->Write(10 * kBlockSize, Span(std::string("x")), 2).ok());
+  EXPECT_EQ(Reopen()->Read(kBlockSize, 10, &out).code(), ErrorCode::kChecksumMismatch);
+  // Overwriting the whole block replaces it.
+  auto fixed = Reopen();
+  ASSERT_TRUE(fixed->Write(kBlockSize, Span(data.substr(kBlockSize, kBlockSize)), 3).ok());
+  ASSERT_TRUE(fixed->Read(0, 3 * kBlockSize, &out).ok());
+  EXPECT_EQ(out, data);
+}
+
+TEST_F(ChunkFileTest, FlippedByteInTheLastPartialBlockIsDetected) {
+  auto f = MakeFile();
+  ASSERT_TRUE(f->Write(0, Span(std::string(kBlockSize + 10, 'q')), 1).ok());
+  FlipByte(path_, kChunkHeaderSize + kBlockSize + 9);
+  std::string out;
+  EXPECT_EQ(Reopen()->Read(kBlockSize, 100, &out).code(), ErrorCode::kChecksumMismatch);
+  // Appending merges with the old partial block: it is verified first.
+  EXPECT_EQ(Reopen()->Write(kBlockSize + 10, Span(std::string("more")), 2).code(),
+            ErrorCode::kChecksumMismatch);
+}
+
+TEST_F(ChunkFileTest, CorruptHeaderIsDetected) {
+  {
+    auto f = MakeFile(5, 3);
+    ASSERT_TRUE(f->Write(0, Span(std::string("data")), 3).ok());
+  }
+  FlipByte(path_, 24);  // the version field
+  EXPECT_EQ(ChunkFile::Open(path_).status().code(), ErrorCode::kChecksumMismatch);
+  FlipByte(path_, 24);
+  ASSERT_NE(Reopen(), nullptr);
+  FlipByte(path_, 0);  // the magic
+  EXPECT_EQ(ChunkFile::Open(path_).status().code(), ErrorCode::kChecksumMismatch);
+  FlipByte(path_, 0);
+  FlipByte(path_, kHeaderCrcOffset);  // the CRC itself
+  EXPECT_EQ(ChunkFile::Open(path_).status().code(), ErrorCode::kChecksumMismatch);
+  FlipByte(path_, kHeaderCrcOffset);
+  ASSERT_EQ(::truncate(path_.c_str(), 5000), 0);  // torn header region
+  EXPECT_EQ(ChunkFile::Open(path_).status().code(), ErrorCode::kChecksumMismatch);
+  EXPECT_EQ(ChunkFile::Open(dir_.path() + "/absent").status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(ChunkFileTest, FileCutShorterThanItsLengthIsCorrupt) {
+  auto f = MakeFile();
+  ASSERT_TRUE(f->Write(0, Span(std::string(3 * kBlockSize, 'r')), 1).ok());
+  ASSERT_EQ(::truncate(path_.c_str(), kChunkHeaderSize + kBlockSize + 7), 0);
+  std::string out;
+  EXPECT_EQ(Reopen()->Read(0, 3 * kBlockSize, &out).code(), ErrorCode::kChecksumMismatch);
+  ASSERT_TRUE(Reopen()->Read(0, kBlockSize, &out).ok());
+}
+
+TEST_F(ChunkFileTest, EmptyWriteOnlySetsTheVersion) {
+  auto f = MakeFile(7, 1);
+  ASSERT_TRUE(f->Write(500, {}, 6).ok());
+  EXPECT_EQ(f->length(), 0u);
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  EXPECT_EQ(again->version(), 6u);
+  EXPECT_EQ(again->length(), 0u);
+}
+
+}  // namespace
+}  // namespace ddbfs::chunkserver

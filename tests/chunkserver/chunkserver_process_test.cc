@@ -1,0 +1,215 @@
+// Real ddbfs-chunkserver processes on loopback, with no metaserver running
+// (they must serve anyway): chain replication, a dead chain member,
+// malformed requests, flags, config file and clean shutdown.
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <deque>
+#include <fstream>
+#include <memory>
+
+#include <gtest/gtest.h>
+
+#include "ChunkService.h"
+#include "ddbfs/constants.h"
+#include "ddbfs/rpc.h"
+#include "test_util.h"
+
+namespace ddbfs::chunkserver {
+namespace {
+
+using testing::ChildProcess;
+using testing::FreePort;
+using testing::TempDir;
+
+const std::string kBinary = std::string(DDBFS_BINARY_DIR) + "/bin/ddbfs-chunkserver";
+using Client = RpcConnection<rpc::ChunkServiceClient>;
+
+struct Server {
+  int port = 0;
+  std::unique_ptr<ChildProcess> process;
+  std::unique_ptr<Client> client;
+};
+
+class ChunkServerProcessTest : public ::testing::Test {
+ protected:
+  // Starts a chunk server with its own data folder and no metaserver.
+  Server& Start() {
+    const int port = FreePort();
+    const std::string name = "cs" + std::to_string(servers_.size() + 1);
+    return StartWith(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--meta", dead_meta_,
+                            "--data", dir_.path() + "/" + name, "--log-level", "debug"});
+  }
+  // Starts a chunk server with `args` that should listen on `port`.
+  Server& StartWith(int port, const std::vector<std::string>& args) {
+    Server& s = servers_.emplace_back();
+    s.port = port;
+    const std::string log = dir_.path() + "/server" + std::to_string(servers_.size()) + ".log";
+    s.process = std::make_unique<ChildProcess>(kBinary, args, log);
+    s.client = std::make_unique<Client>("127.0.0.1", s.port, 10000);
+    EXPECT_TRUE(testing::WaitForPort(s.port, std::chrono::seconds(15))) << s.process->Log();
+    return s;
+  }
+
+  static rpc::ServerAddress Address(int32_t id, int port) {
+    rpc::ServerAddress a;
+    a.server_id = id;
+    a.host = "127.0.0.1";
+    a.port = port;
+    return a;
+  }
+  static rpc::WriteChunkResponse Write(Server& s, const rpc::WriteChunkRequest& req) {
+    rpc::WriteChunkResponse resp;
+    Status st = s.client->Call([&](rpc::ChunkServiceClient& c) { c.WriteChunk(resp, req); });
+    EXPECT_TRUE(st.ok()) << st;
+    return resp;
+  }
+  static rpc::ReadChunkResponse Read(Server& s, int64_t id, int64_t version, int64_t offset,
+                                     int32_t length) {
+    rpc::ReadChunkRequest req;
+    req.chunk_id = id;
+    req.version = version;
+    req.offset = offset;
+    req.length = length;
+    rpc::ReadChunkResponse resp;
+    Status st = s.client->Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(resp, req); });
+    EXPECT_TRUE(st.ok()) << st;
+    return resp;
+  }
+  static rpc::WriteChunkRequest WriteRequest(int64_t id, int64_t version, int64_t offset,
+                                             std::string data,
+                                             std::vector<rpc::ServerAddress> chain) {
+    rpc::WriteChunkRequest req;
+    req.chunk_id = id;
+    req.version = version;
+    req.offset = offset;
+    req.data = std::move(data);
+    req.chain = std::move(chain);
+    req.sync = true;
+    return req;
+  }
+
+  TempDir dir_;
+  std::string dead_meta_ = "127.0.0.1:" + std::to_string(FreePort());
+  std::deque<Server> servers_;
+};
+
+TEST_F(ChunkServerProcessTest, ChainWriteReachesEveryReplica) {
+  Server& a = Start();
+  Server& b = Start();
+  std::string data(3 << 20, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 + i / 4096);
+  auto resp = Write(a, WriteRequest(1, 1, 1000, data, {Address(2, b.port)}));
+  EXPECT_EQ(resp.status.code, rpc::ErrorCode::OK) << resp.status.message;
+  ASSERT_EQ(resp.replicas.size(), 2u);
+  EXPECT_EQ(resp.replicas[0].status.code, rpc::ErrorCode::OK);
+  EXPECT_EQ(resp.replicas[1].server_id, 2);
+  EXPECT_EQ(resp.replicas[1].status.code, rpc::ErrorCode::OK) << resp.replicas[1].status.message;
+  for (Server* s : {&a, &b}) {
+    auto r = Read(*s, 1, 1, 0, static_cast<int32_t>(kMaxIoSize));
+    ASSERT_EQ(r.status.code, rpc::ErrorCode::OK) << r.status.message;
+    EXPECT_EQ(r.version, 1);
+    ASSERT_EQ(r.data.size(), data.size() + 1000);
+    EXPECT_EQ(r.data.substr(0, 1000), std::string(1000, '\0'));
+    EXPECT_TRUE(r.data.substr(1000) == data) << "server on port " << s->port;
+  }
+  // A truncate travels the chain too.
+  rpc::TruncateChunkRequest t;
+  t.chunk_id = 1;
+  t.version = 2;
+  t.length = 10;
+  t.chain = {Address(2, b.port)};
+  rpc::TruncateChunkResponse tr;
+  ASSERT_TRUE(a.client->Call([&](rpc::ChunkServiceClient& c) { c.TruncateChunk(tr, t); }).ok());
+  ASSERT_EQ(tr.replicas.size(), 2u);
+  EXPECT_EQ(tr.replicas[1].status.code, rpc::ErrorCode::OK);
+  EXPECT_EQ(Read(b, 1, 2, 0, 100).data.size(), 10u);
+}
+
+TEST_F(ChunkServerProcessTest, DeadMiddleMemberIsSkippedAndReportedUnavailable) {
+  Server& a = Start();
+  Server& c = Start();
+  Server& dead = Start();
+  EXPECT_EQ(dead.process->Stop(SIGKILL), SIGKILL);
+  auto resp =
+      Write(a, WriteRequest(7, 3, 0, "replicated", {Address(5, dead.port), Address(6, c.port)}));
+  EXPECT_EQ(resp.status.code, rpc::ErrorCode::OK);
+  ASSERT_EQ(resp.replicas.size(), 3u);
+  EXPECT_EQ(resp.replicas[0].status.code, rpc::ErrorCode::OK);
+  EXPECT_EQ(resp.replicas[1].server_id, 5);
+  EXPECT_EQ(resp.replicas[1].status.code, rpc::ErrorCode::UNAVAILABLE);
+  EXPECT_EQ(resp.replicas[2].server_id, 6);
+  EXPECT_EQ(resp.replicas[2].status.code, rpc::ErrorCode::OK);
+  EXPECT_EQ(Read(a, 7, 3, 0, 100).data, "replicated");
+  EXPECT_EQ(Read(c, 7, 3, 0, 100).data, "replicated");
+  // A stale write is refused everywhere it reaches, and each says so.
+  resp = Write(a, WriteRequest(7, 2, 0, "old", {Address(6, c.port)}));
+  EXPECT_EQ(resp.status.code, rpc::ErrorCode::STALE_VERSION);
+  ASSERT_EQ(resp.replicas.size(), 2u);
+  EXPECT_EQ(resp.replicas[1].status.code, rpc::ErrorCode::STALE_VERSION);
+}
+
+TEST_F(ChunkServerProcessTest, MalformedRequestsAreInvalidAndTheServerStaysUp) {
+  Server& a = Start();
+  const int64_t chunk = static_cast<int64_t>(kChunkSize);
+  for (const auto& req : {WriteRequest(1, 1, -1, "x", {}), WriteRequest(1, 1, chunk - 1, "xy", {}),
+                          WriteRequest(1, 0, 0, "x", {}), WriteRequest(0, 1, 0, "x", {}),
+                          WriteRequest(1, 1, 0, "x", {Address(1, -4)})}) {
+    EXPECT_EQ(Write(a, req).status.code, rpc::ErrorCode::INVALID_ARGUMENT)
+        << "offset " << req.offset << " version " << req.version;
+  }
+  EXPECT_EQ(Read(a, 1, 0, -5, 10).status.code, rpc::ErrorCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Read(a, 1, 0, 0, -10).status.code, rpc::ErrorCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Read(a, 1, 0, 0, static_cast<int32_t>(kMaxIoSize) + 1).status.code,
+            rpc::ErrorCode::INVALID_ARGUMENT);
+  EXPECT_EQ(Read(a, 1, 0, 0, 10).status.code, rpc::ErrorCode::NOT_FOUND);
+  EXPECT_TRUE(a.process->Running());
+  rpc::ChunkServerInfoResponse info;
+  ASSERT_TRUE(
+      a.client
+          ->Call([&](rpc::ChunkServiceClient& c) { c.Info(info, rpc::ChunkServerInfoRequest()); })
+          .ok());
+  EXPECT_EQ(info.status.code, rpc::ErrorCode::OK);
+  EXPECT_EQ(info.chunk_count, 0);
+  EXPECT_GT(info.capacity_bytes, 0);
+}
+
+TEST_F(ChunkServerProcessTest, SigtermStopsCleanlyAndDataSurvivesARestart) {
+  Server& a = Start();
+  ASSERT_EQ(Write(a, WriteRequest(4, 2, 0, "durable", {})).status.code, rpc::ErrorCode::OK);
+  a.client->Close();
+  int status = a.process->Stop(SIGTERM);
+  ASSERT_TRUE(WIFEXITED(status)) << a.process->Log();
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(a.process->Log().find("listening on 127.0.0.1:" + std::to_string(a.port)),
+            std::string::npos);
+  // The same folder again, with the flags from a config file this time.
+  const std::string config = dir_.path() + "/cs.ini";
+  std::ofstream(config) << "listen = 127.0.0.1:" << a.port << "\nmeta = " << dead_meta_
+                        << "\ndata = " << dir_.path() << "/cs1\nlabel = host-a\n";
+  Server& b = StartWith(a.port, {"--config", config});
+  auto r = Read(b, 4, 2, 0, 100);
+  EXPECT_EQ(r.status.code, rpc::ErrorCode::OK) << b.process->Log();
+  EXPECT_EQ(r.data, "durable");
+  EXPECT_EQ(r.version, 2);
+}
+
+TEST_F(ChunkServerProcessTest, BadFlagsExitWithOneLineAndCode2) {
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"--data", dir_.path() + "/x", "--bogus"},
+           {},
+           {"--data", dir_.path() + "/x", "--listen", "nohost"},
+           {"--data", dir_.path() + "/x", "--log-level", "chatty"}}) {
+    auto out = testing::RunToCompletion(kBinary, args);
+    EXPECT_EQ(out.exit_code, 2) << out.output;
+    EXPECT_EQ(std::count(out.output.begin(), out.output.end(), '\n'), 1) << out.output;
+  }
+  auto help = testing::RunToCompletion(kBinary, {"--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.output.find("--data"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ddbfs::chunkserver

@@ -1,0 +1,188 @@
+// MetaLink against a stand-in metaserver: a real Thrift server on loopback
+// that implements RegisterServer and Heartbeat and records what it got (the
+// real metaserver is tested with chunk servers in tests/integration).
+
+#include "meta_link.h"
+
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "MetaService.h"
+#include "ddbfs/rpc_server.h"
+#include "test_util.h"
+
+namespace ddbfs::chunkserver {
+namespace {
+
+using testing::FreePort;
+using testing::TempDir;
+using testing::WaitUntil;
+
+constexpr auto kWait = std::chrono::seconds(10);
+
+// Thread-safe: Thrift calls it from its connection threads.
+class FakeMeta : public rpc::MetaServiceNull {
+ public:
+  void RegisterServer(rpc::RegisterServerResponse& resp,
+                      const rpc::RegisterServerRequest& req) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    registrations_.push_back(req);
+    resp.status.code = rpc::ErrorCode::OK;
+    resp.server_id = 42;
+    resp.heartbeat_interval_ms = 50;
+    resp.delete_chunks = std::move(delete_on_register_);
+    delete_on_register_.clear();
+  }
+  void Heartbeat(rpc::HeartbeatResponse& resp, const rpc::HeartbeatRequest& req) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    heartbeats_.push_back(req);
+    resp.status.code = rpc::ErrorCode::OK;
+    resp.delete_chunks = std::move(delete_next_);
+    delete_next_.clear();
+    resp.reregister = reregister_next_;
+    reregister_next_ = false;
+  }
+
+  void DeleteOnRegister(std::vector<int64_t> ids) {
+    std::lock_guard<std::mutex> lock(mu_);
+    delete_on_register_ = std::move(ids);
+  }
+  void DeleteNext(std::vector<int64_t> ids) {
+    std::lock_guard<std::mutex> lock(mu_);
+    delete_next_ = std::move(ids);
+  }
+  void ReregisterNext() {
+    std::lock_guard<std::mutex> lock(mu_);
+    reregister_next_ = true;
+  }
+  std::vector<rpc::RegisterServerRequest> registrations() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return registrations_;
+  }
+  std::vector<rpc::HeartbeatRequest> heartbeats() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return heartbeats_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::vector<rpc::RegisterServerRequest> registrations_;
+  std::vector<rpc::HeartbeatRequest> heartbeats_;
+  std::vector<int64_t> delete_on_register_;
+  std::vector<int64_t> delete_next_;
+  bool reregister_next_ = false;
+};
+
+class MetaLinkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = ChunkStore::Open({dir_.path()});
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = std::move(store).value();
+    for (uint64_t id : {3, 5, 9}) {
+      ASSERT_TRUE(store_->Write(id, id * 10, 0, std::span<const char>("abc", 3), false).ok());
+    }
+  }
+  void TearDown() override {
+    if (link_) link_->Stop();
+    StopMeta();
+  }
+
+  void StartMeta() {
+    auto server = RpcServer::Bind(std::make_shared<rpc::MetaServiceProcessor>(meta_), "127.0.0.1",
+                                  meta_port_);
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = std::move(server).value();
+    serve_thread_ = std::thread([this] { server_->Serve(); });
+  }
+  void StopMeta() {
+    if (server_) server_->Stop();
+    if (serve_thread_.joinable()) serve_thread_.join();
+    server_.reset();
+  }
+  void StartLink() {
+    MetaLinkOptions options;
+    options.meta_host = "127.0.0.1";
+    options.meta_port = meta_port_;
+    options.host = "127.0.0.1";
+    options.port = 9999;
+    options.label = "rack7";
+    options.retry_ms = 50;
+    link_ = std::make_unique<MetaLink>(options, store_, [this](int32_t id) { given_id_ = id; });
+    link_->Start();
+  }
+
+  TempDir dir_;
+  std::shared_ptr<ChunkStore> store_;
+  std::shared_ptr<FakeMeta> meta_ = std::make_shared<FakeMeta>();
+  int meta_port_ = FreePort();
+  std::unique_ptr<RpcServer> server_;
+  std::thread serve_thread_;
+  std::unique_ptr<MetaLink> link_;
+  std::atomic<int32_t> given_id_{0};
+};
+
+TEST_F(MetaLinkTest, RegistersWithTheInventoryThenHeartbeats) {
+  StartMeta();
+  StartLink();
+  ASSERT_TRUE(WaitUntil([&] { return meta_->heartbeats().size() >= 2; }, kWait));
+  auto regs = meta_->registrations();
+  ASSERT_EQ(regs.size(), 1u);
+  EXPECT_EQ(regs[0].uuid, store_->uuid());
+  EXPECT_EQ(regs[0].host, "127.0.0.1");
+  EXPECT_EQ(regs[0].port, 9999);
+  EXPECT_EQ(regs[0].label, "rack7");
+  EXPECT_GT(regs[0].capacity_bytes, 0);
+  ASSERT_EQ(regs[0].inventory.size(), 3u);
+  EXPECT_EQ(regs[0].inventory[1].chunk_id, 5);
+  EXPECT_EQ(regs[0].inventory[1].version, 50);
+  EXPECT_EQ(given_id_.load(), 42);
+  EXPECT_TRUE(link_->registered());
+  auto hb = meta_->heartbeats();
+  EXPECT_EQ(hb[0].server_id, 42);
+  EXPECT_EQ(hb[0].chunk_count, 3);
+}
+
+TEST_F(MetaLinkTest, DeletesWhatTheMetaserverSaysAndReportsIt) {
+  meta_->DeleteOnRegister({3});
+  StartMeta();
+  StartLink();
+  ASSERT_TRUE(WaitUntil([&] { return link_->registered(); }, kWait));
+  meta_->DeleteNext({9, 1234});  // 1234 is not stored: reported as gone too
+  auto reported = [&] {
+    std::multiset<int64_t> ids;
+    for (const auto& hb : meta_->heartbeats())
+      ids.insert(hb.deleted_chunks.begin(), hb.deleted_chunks.end());
+    return ids;
+  };
+  ASSERT_TRUE(WaitUntil([&] { return reported().size() >= 3; }, kWait));
+  EXPECT_EQ(store_->Read(3, 0, 0, 3).status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store_->Read(9, 0, 0, 3).status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(store_->Read(5, 0, 0, 3).ok());
+  // Each is reported once, not again.
+  size_t seen = meta_->heartbeats().size();
+  ASSERT_TRUE(WaitUntil([&] { return meta_->heartbeats().size() >= seen + 2; }, kWait));
+  EXPECT_EQ(reported(), (std::multiset<int64_t>{3, 9, 1234}));
+  EXPECT_EQ(meta_->heartbeats().back().chunk_count, 1);
+}
+
+TEST_F(MetaLinkTest, RegistersAgainWhenAskedAndAfterAnOutage) {
+  StartLink();  // the metaserver is not there yet: the link keeps trying
+  EXPECT_FALSE(WaitUntil([&] { return link_->registered(); }, std::chrono::milliseconds(200)));
+  StartMeta();
+  ASSERT_TRUE(WaitUntil([&] { return link_->registered(); }, kWait));
+  meta_->ReregisterNext();
+  ASSERT_TRUE(WaitUntil([&] { return meta_->registrations().size() == 2; }, kWait));
+  StopMeta();
+  ASSERT_TRUE(WaitUntil([&] { return !link_->registered(); }, kWait));
+  StartMeta();
+  ASSERT_TRUE(WaitUntil([&] { return meta_->registrations().size() == 3; }, kWait));
+  auto start = std::chrono::steady_clock::now();
+  link_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+}  // namespace
+}  // namespace ddbfs::chunkserver

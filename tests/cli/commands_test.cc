@@ -1,0 +1,188 @@
+// `ddbfs ls`, `mkdir`, `rm`, `mv`, `info`, `status`, help and the
+// configuration lookup, with the real binary on a real cluster.
+
+#include <gtest/gtest.h>
+
+#include "cli_test_util.h"
+
+namespace ddbfs::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+class CommandsTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    cluster_ = TestCluster::Start().release();
+    if (!cluster_) return;
+    TempDir work;
+    WriteLocal(work.path() + "/file.txt", "hello\n", 0640);
+    SetMtime(work.path() + "/file.txt", 1262304000, 0);
+    fs::create_symlink("file.txt", work.path() + "/link");
+    auto mk = Ddbfs(Meta(), {"mkdir", "/docs"});
+    auto add =
+        Ddbfs(Meta(), {"add", "-q", work.path() + "/file.txt", work.path() + "/link", "/docs"});
+    EXPECT_EQ(add.exit_code, 0) << Show(add);
+  }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override { ASSERT_NE(cluster_, nullptr); }
+  static std::string Meta() { return cluster_->meta_address(); }
+  static TestCluster* cluster_;
+};
+
+TestCluster* CommandsTest::cluster_ = nullptr;
+
+TEST_F(CommandsTest, LsPlainLongJsonAndDirectoryItself) {
+  auto ls = Ddbfs(Meta(), {"ls", "/docs"});
+  ASSERT_EQ(ls.exit_code, 0) << Show(ls);
+  EXPECT_EQ(ls.out, "file.txt\nlink\n");
+
+  ls = Ddbfs(Meta(), {"ls", "-l", "/docs"}, {"TZ=UTC"});
+  ASSERT_EQ(ls.exit_code, 0) << Show(ls);
+  EXPECT_NE(ls.out.find("-rw-r----- 1 "), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find(" 6 2010-01-01 00:00 file.txt\n"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("lrwxrwxrwx"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("link -> file.txt\n"), std::string::npos) << ls.out;
+
+  ls = Ddbfs(Meta(), {"ls", "--json", "/docs"});
+  ASSERT_EQ(ls.exit_code, 0) << Show(ls);
+  EXPECT_EQ(ls.out.front(), '[');
+  EXPECT_EQ(ls.out.substr(ls.out.size() - 2), "]\n");
+  EXPECT_NE(ls.out.find(R"("name": "file.txt", "path": "/docs/file.txt", "type": "file", )"
+                        R"("mode": "0640", "size": 6, "mtime_ns": 1262304000000000000)"),
+            std::string::npos)
+      << ls.out;
+  EXPECT_NE(ls.out.find(R"("type": "symlink")"), std::string::npos);
+  EXPECT_NE(ls.out.find(R"("target": "file.txt")"), std::string::npos);
+  EXPECT_NE(ls.out.find(R"("goal": 2)"), std::string::npos);
+
+  ls = Ddbfs(Meta(), {"ls", "-d", "/docs"});
+  EXPECT_EQ(ls.out, "/docs\n");
+  ls = Ddbfs(Meta(), {"list", "/docs/file.txt"});  // alias; a file lists itself
+  EXPECT_EQ(ls.out, "/docs/file.txt\n");
+  ls = Ddbfs(Meta(), {"ls"});  // default /
+  EXPECT_NE(ls.out.find("docs\n"), std::string::npos) << Show(ls);
+}
+
+TEST_F(CommandsTest, MkdirParentsRmRecursiveAndMv) {
+  auto r = Ddbfs(Meta(), {"mkdir", "-p", "/m/n/o", "/m/p"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"mkdir", "-p", "/m/n/o"});  // exists: fine with -p
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"ls", "/m", "/m/n"});
+  EXPECT_EQ(r.out, "/m:\nn\np\n\n/m/n:\no\n");
+
+  // mv into an existing directory, and mv to a new name.
+  r = Ddbfs(Meta(), {"mv", "/m/p", "/m/n"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"rename", "/m/n/o", "/m/n/o2"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"ls", "/m/n"});
+  EXPECT_EQ(r.out, "o2\np\n");
+
+  r = Ddbfs(Meta(), {"rm", "-r", "/m"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"ls", "/m"});
+  EXPECT_EQ(r.exit_code, 2);
+
+  // rm of a file, and of an empty directory with -r.
+  r = Ddbfs(Meta(), {"mkdir", "/gone"});
+  ASSERT_EQ(r.exit_code, 0);
+  r = Ddbfs(Meta(), {"delete", "-r", "/gone"});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+}
+
+TEST_F(CommandsTest, RmRecursiveRemovesATreeWithData) {
+  TempDir work;
+  fs::create_directories(work.path() + "/t/a/b");
+  for (int i = 0; i < 30; ++i) WriteLocal(work.path() + "/t/a/f" + std::to_string(i), "x", 0644);
+  WriteLocal(work.path() + "/t/a/b/big", RandomData(3 << 20, 5), 0644);
+  auto r = Ddbfs(Meta(), {"add", "-q", work.path() + "/t", "/t"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"rm", "-r", "/t"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"ls", "-d", "/t"});
+  EXPECT_EQ(r.exit_code, 2) << Show(r);
+}
+
+TEST_F(CommandsTest, InfoShowsAttributesChunksAndReplicas) {
+  auto r = Ddbfs(Meta(), {"info", "/docs/file.txt"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  for (const char* want :
+       {"path:    /docs/file.txt", "type:    file", "size:    6 ", "mode:    -rw-r----- (0640)",
+        "goal:    2", "chunks:  1", "chunk 0: id ", "version 1", "current", "alive"}) {
+    EXPECT_NE(r.out.find(want), std::string::npos) << want << "\n" << r.out;
+  }
+  r = Ddbfs(Meta(), {"info", "--json", "/docs/file.txt"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_NE(r.out.find(R"("chunks": [{"index": 0, "chunk_id": )"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '{'), 4) << r.out;  // file, chunk, 2 replicas
+  r = Ddbfs(Meta(), {"info", "/docs/link"});
+  EXPECT_NE(r.out.find("target:  file.txt"), std::string::npos) << r.out;
+}
+
+TEST_F(CommandsTest, StatusListsServersAndTotals) {
+  auto r = Ddbfs(Meta(), {"status"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 8) << r.out;
+  EXPECT_NE(r.out.find("servers: 3 (3 alive, 0 dead)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("missing: 0"), std::string::npos) << r.out;
+  r = Ddbfs(Meta(), {"status", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  size_t alive = 0;
+  for (size_t p = r.out.find("\"alive\": true"); p != std::string::npos;
+       p = r.out.find("\"alive\": true", p + 1)) {
+    ++alive;
+  }
+  EXPECT_EQ(alive, 3u) << r.out;
+  EXPECT_NE(r.out.find(R"("chunks_missing": 0)"), std::string::npos);
+}
+
+TEST_F(CommandsTest, MetaAddressFromEnvironmentAndConfigFile) {
+  const std::vector<std::string> argv = {DdbfsBin(), "ls", "-d", "/docs"};
+  auto r = RunCommand(argv, "", std::chrono::seconds(60), {"DDBFS_META=" + Meta()});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/docs\n");
+
+  TempDir work;
+  const std::string conf = work.path() + "/client.conf";
+  WriteLocal(conf, "# test config\n\nmeta = " + Meta() + "\n", 0644);
+  r = RunCommand(argv, "", std::chrono::seconds(60), {"DDBFS_META=", "DDBFS_CONFIG=" + conf});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/docs\n");
+
+  // The flag beats the environment.
+  r = RunCommand({DdbfsBin(), "--meta", Meta(), "ls", "-d", "/docs"}, "", std::chrono::seconds(60),
+                 {"DDBFS_META=127.0.0.1:1"});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+
+  WriteLocal(conf, "mta = 1.2.3.4:5\n", 0644);
+  r = RunCommand(argv, "", std::chrono::seconds(60), {"DDBFS_META=", "DDBFS_CONFIG=" + conf});
+  EXPECT_EQ(r.exit_code, 6) << Show(r);
+  EXPECT_TRUE(OneErrorLine(r.err)) << r.err;
+  EXPECT_NE(r.err.find("unknown key 'mta'"), std::string::npos) << r.err;
+}
+
+TEST(HelpTest, HelpAndVersion) {
+  auto r = RunCommand({DdbfsBin(), "help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* cmd : {"add", "get", "cat", "ls", "mkdir", "rm", "mv", "info", "status"}) {
+    EXPECT_NE(r.out.find(std::string("  ") + cmd), std::string::npos) << cmd;
+  }
+  r = RunCommand({DdbfsBin(), "help", "add"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("Usage: ddbfs add"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("--no-sync"), std::string::npos);
+  r = RunCommand({DdbfsBin(), "rm", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("Usage: ddbfs rm"), std::string::npos) << r.out;
+  r = RunCommand({DdbfsBin(), "--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_EQ(r.out.rfind("ddbfs ", 0), 0u) << r.out;
+}
+
+}  // namespace
+}  // namespace ddbfs::testing

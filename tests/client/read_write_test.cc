@@ -1,0 +1,223 @@
+// Data paths of libddbfs on a real cluster: random unaligned writes against
+// an in-memory model, holes, and truncation inside and across chunks.
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "client_test_util.h"
+
+namespace ddbfs::testing {
+namespace {
+
+constexpr uint64_t kMiB = 1 << 20;
+
+class ReadWriteTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = TestCluster::Start().release(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    client_ = cluster_->NewClient();
+    ASSERT_TRUE(client_);
+  }
+
+  // Writes `data` at `offset` into the model, growing it with zeros.
+  static void Apply(std::string& model, uint64_t offset, const std::string& data) {
+    if (model.size() < offset + data.size()) model.resize(offset + data.size(), '\0');
+    model.replace(offset, data.size(), data);
+  }
+
+  static TestCluster* cluster_;
+  std::unique_ptr<Client> client_;
+};
+
+TestCluster* ReadWriteTest::cluster_ = nullptr;
+
+TEST_F(ReadWriteTest, RandomUnalignedWritesOverThreeChunksMatchAModel) {
+  auto a = client_->Create(kRootInode, "model.bin", 0644);
+  ASSERT_TRUE(a.ok()) << a.status();
+  std::string model;
+  std::mt19937_64 rng(2024);
+  const uint64_t kSpan = 130 * kMiB;  // chunks 0, 1 and 2
+  // Two writer lifetimes: the second overwrites committed chunks.
+  for (int round = 0; round < 2; ++round) {
+    auto w = client_->OpenWriter(a->inode);
+    ASSERT_TRUE(w.ok()) << w.status();
+    for (int i = 0; i < 24; ++i) {
+      uint64_t len = 1 + rng() % (3 * kMiB);
+      uint64_t off = rng() % (kSpan - len);
+      if (round == 0 && i == 0) off = kSpan - len;  // the far end first: a hole-y file
+      std::string data = Bytes(len, rng());
+      // Mix application write sizes: tiny, odd and bigger than a piece.
+      size_t piece = (i % 3 == 0) ? 4099 : (i % 3 == 1) ? 777777 : 5 * kMiB;
+      ASSERT_TRUE(WriteAt(**w, off, data, piece).ok()) << "write " << i;
+      Apply(model, off, data);
+      if (i == 11) {
+        ASSERT_TRUE((*w)->Flush().ok());  // commit half-way
+      }
+      EXPECT_EQ((*w)->size(), model.size());
+    }
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  auto attr = client_->GetAttr(a->inode);
+  ASSERT_TRUE(attr.ok());
+  EXPECT_EQ(attr->size, model.size());
+
+  auto back = ReadAll(*client_, a->inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_TRUE(*back == model) << FirstDifference(*back, model);
+
+  // Small unaligned reads, including across chunk and piece boundaries.
+  const uint64_t probes[] = {0, 1, 4 * kMiB - 3, 64 * kMiB - 5, 128 * kMiB - 1, model.size() - 7};
+  for (uint64_t off : probes) {
+    auto part = ReadRange(*client_, a->inode, off, 10);
+    ASSERT_TRUE(part.ok()) << part.status();
+    EXPECT_EQ(*part, model.substr(off, 10)) << "at " << off;
+  }
+  auto chunks = client_->Chunks(a->inode);
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  ASSERT_EQ(chunks->size(), 3u);
+  for (const auto& c : *chunks) EXPECT_EQ(CurrentReplicas(c), 2) << "chunk " << c.index;
+}
+
+TEST_F(ReadWriteTest, HolesAndBytesPastAChunkReadAsZeros) {
+  auto a = client_->Create(kRootInode, "holes.bin", 0644);
+  ASSERT_TRUE(a.ok()) << a.status();
+  const std::string head = "head-bytes";
+  const std::string tail = Bytes(5000, 3);
+  const uint64_t tail_off = 2 * 64 * kMiB + 12345;  // chunk 1 is never written
+  {
+    auto w = client_->OpenWriter(a->inode);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE((*w)->Write(tail_off, tail).ok());
+    ASSERT_TRUE((*w)->Write(0, head).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  auto chunks = client_->Chunks(a->inode);
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 2u);
+  EXPECT_EQ(chunks->at(0).index, 0);
+  EXPECT_EQ(chunks->at(0).length, head.size());
+  EXPECT_EQ(chunks->at(1).index, 2);
+
+  auto back = ReadAll(*client_, a->inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  std::string want(tail_off + tail.size(), '\0');
+  want.replace(0, head.size(), head);
+  want.replace(tail_off, tail.size(), tail);
+  ASSERT_TRUE(*back == want) << FirstDifference(*back, want);
+
+  // Growing with SetAttr adds zeros; reads stop at the size.
+  AttrChanges grow;
+  grow.size = want.size() + 3 * kMiB;
+  ASSERT_TRUE(client_->SetAttr(a->inode, grow).ok());
+  auto end = ReadRange(*client_, a->inode, want.size() - 2, 10 * kMiB);
+  ASSERT_TRUE(end.ok());
+  EXPECT_EQ(end->size(), 3 * kMiB + 2);
+  EXPECT_EQ(end->substr(0, 2), tail.substr(tail.size() - 2));
+  EXPECT_EQ(end->find_first_not_of('\0', 2), std::string::npos);
+}
+
+TEST_F(ReadWriteTest, TruncateDownAndUpInsideAndAcrossChunks) {
+  const std::string data = Bytes(70 * kMiB, 11);  // chunk 0 full, chunk 1 6 MiB
+  auto a = PutFile(*client_, "trunc.bin", data);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto set_size = [&](uint64_t size) {
+    AttrChanges ch;
+    ch.size = size;
+    auto r = client_->SetAttr(a->inode, ch);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->size, size);
+  };
+  auto expect_content = [&](const std::string& want) {
+    auto back = ReadAll(*client_, a->inode);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_TRUE(*back == want) << FirstDifference(*back, want);
+  };
+
+  // Down inside chunk 1, then up again: the cut bytes must not come back.
+  const uint64_t cut1 = 66 * kMiB + 123;
+  set_size(cut1);
+  expect_content(data.substr(0, cut1));
+  set_size(68 * kMiB);
+  std::string want = data.substr(0, cut1);
+  want.resize(68 * kMiB, '\0');
+  expect_content(want);
+
+  // Down across chunks to inside chunk 0: chunk 1 goes away.
+  const uint64_t cut0 = 10 * kMiB + 7;
+  set_size(cut0);
+  expect_content(data.substr(0, cut0));
+  auto chunks = client_->Chunks(a->inode);
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 1u);
+  EXPECT_EQ(chunks->front().length, cut0);
+  EXPECT_EQ(CurrentReplicas(chunks->front()), 2);
+
+  // To exactly a chunk boundary, then write into the grown region.
+  set_size(64 * kMiB);
+  const std::string patch = Bytes(3 * kMiB + 1, 12);
+  {
+    auto w = client_->OpenWriter(a->inode);
+    ASSERT_TRUE(w.ok());
+    ASSERT_TRUE(WriteAt(**w, 20 * kMiB + 3, patch).ok());
+    ASSERT_TRUE((*w)->Close().ok());
+  }
+  want = data.substr(0, cut0);
+  want.resize(64 * kMiB, '\0');
+  want.replace(20 * kMiB + 3, patch.size(), patch);
+  expect_content(want);
+
+  set_size(0);
+  expect_content("");
+  chunks = client_->Chunks(a->inode);
+  ASSERT_TRUE(chunks.ok());
+  EXPECT_TRUE(chunks->empty());
+}
+
+TEST_F(ReadWriteTest, SyncedSmallFilesAndAnEmptyFileReadBack) {
+  for (size_t size : {size_t{0}, size_t{1}, size_t{65536}, size_t{65537}, size_t{4 << 20}}) {
+    const std::string data = Bytes(size, size + 1);
+    auto a = PutFile(*client_, "small-" + std::to_string(size), data);
+    ASSERT_TRUE(a.ok()) << a.status();
+    EXPECT_EQ(a->size, size);
+    auto back = ReadAll(*client_, a->inode);
+    ASSERT_TRUE(back.ok()) << back.status();
+    EXPECT_TRUE(*back == data) << "size " << size;
+  }
+}
+
+TEST_F(ReadWriteTest, CommitKeepsTheMtimeTheWriterWasGiven) {
+  const int64_t old = 1262304000123456789;  // 2010-01-01
+  auto a = client_->Create(kRootInode, "dated", 0600, old);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->mtime_ns, old);
+  auto w = client_->OpenWriter(a->inode);
+  ASSERT_TRUE(w.ok());
+  (*w)->SetMtime(old);
+  ASSERT_TRUE((*w)->Write(0, std::string("x")).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  auto after = client_->GetAttr(a->inode);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->mtime_ns, old);
+  EXPECT_EQ(after->size, 1u);
+  EXPECT_EQ(after->mode, 0600u);
+}
+
+TEST_F(ReadWriteTest, WriterAndReaderRefuseADirectory) {
+  auto d = client_->Mkdir(kRootInode, "not-a-file", 0755);
+  ASSERT_TRUE(d.ok()) << d.status();
+  auto w = client_->OpenWriter(d->inode);
+  ASSERT_FALSE(w.ok());
+  EXPECT_EQ(w.status().code(), ErrorCode::kIsDir);
+  auto r = client_->OpenReader(d->inode);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), ErrorCode::kIsDir);
+}
+
+}  // namespace
+}  // namespace ddbfs::testing

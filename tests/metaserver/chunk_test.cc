@@ -1,0 +1,279 @@
+#include <set>
+
+#include "ddbfs/constants.h"
+#include "meta_test_base.h"
+
+namespace ddbfs::meta::testing {
+namespace {
+
+using ChunkTest = MetaTest;
+
+std::set<std::string> LabelsOf(ServerRegistry& servers, const WritePlan& plan) {
+  std::set<std::string> out;
+  for (const ServerAddr& a : plan.replicas) out.insert(servers.Get(a.server_id)->record.label);
+  return out;
+}
+
+TEST_F(ChunkTest, NewChunksGoToDistinctLabelsThenDistinctServers) {
+  AddServer("uuid-a1", "a");
+  AddServer("uuid-a2", "a");
+  AddServer("uuid-b", "b");
+  Attr f = MustCreate(kRootInode, "f");  // goal 2
+  for (int i = 0; i < 20; ++i) {
+    auto plan = PrepareWrite(ctx(), f.inode, i);
+    ASSERT_TRUE(plan.ok()) << plan.status();
+    ASSERT_EQ(plan->replicas.size(), 2u);
+    EXPECT_EQ(LabelsOf(core_->servers(), *plan), (std::set<std::string>{"a", "b"}));
+    EXPECT_EQ(plan->version, 1);
+    EXPECT_EQ(plan->length, 0);
+    EXPECT_GT(plan->chunk_id, 0);
+    EXPECT_EQ(plan->replicas[0].host, "127.0.0.1");
+    EXPECT_GT(plan->replicas[0].port, 0);
+  }
+  // Goal 3 with two labels: the third replica goes to the second "a" server.
+  auto g3 = Create(ctx(), caller_, kRootInode, "g3", 0644, 3, std::nullopt);
+  ASSERT_TRUE(g3.ok());
+  auto plan = PrepareWrite(ctx(), g3->inode, 0);
+  ASSERT_TRUE(plan.ok());
+  std::set<int32_t> ids;
+  for (const auto& r : plan->replicas) ids.insert(r.server_id);
+  EXPECT_EQ(ids.size(), 3u);
+  // Goal above the number of servers: as many as there are.
+  auto g5 = Create(ctx(), caller_, kRootInode, "g5", 0644, 5, std::nullopt);
+  ASSERT_TRUE(g5.ok());
+  EXPECT_EQ(PrepareWrite(ctx(), g5->inode, 0)->replicas.size(), 3u);
+}
+
+TEST_F(ChunkTest, ThreeLabelsThreeReplicas) {
+  int32_t a = AddServer("ua", "a");
+  int32_t b = AddServer("ub", "b");
+  int32_t c = AddServer("uc", "c");
+  auto f = Create(ctx(), caller_, kRootInode, "f", 0644, 3, std::nullopt);
+  ASSERT_TRUE(f.ok());
+  auto plan = PrepareWrite(ctx(), f->inode, 0);
+  ASSERT_TRUE(plan.ok());
+  std::set<int32_t> ids;
+  for (const auto& r : plan->replicas) ids.insert(r.server_id);
+  EXPECT_EQ(ids, (std::set<int32_t>{a, b, c}));
+  EXPECT_EQ(LabelsOf(core_->servers(), *plan), (std::set<std::string>{"a", "b", "c"}));
+}
+
+TEST_F(ChunkTest, PrepareWriteErrors) {
+  Attr f = MustCreate(kRootInode, "f");
+  auto none = PrepareWrite(ctx(), f.inode, 0);
+  EXPECT_EQ(CodeOf(none), ErrorCode::kNoSpace);
+  EXPECT_NE(none.status().message().find("no chunk server is alive"), std::string::npos);
+  AddServer("u1", "a");
+  Attr d = MustMkdir(kRootInode, "d");
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), d.inode, 0)), ErrorCode::kIsDir);
+  auto s = Symlink(ctx(), caller_, kRootInode, "s", "f");
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), s->inode, 0)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, -1)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, int64_t{1} << 62)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), 123456, 0)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), -3, 0)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks"), 0);
+}
+
+TEST_F(ChunkTest, FullServersAreSkipped) {
+  RegisterArgs full;
+  full.host = "127.0.0.1";
+  full.port = 1234;
+  full.uuid = "full";
+  full.label = "f";
+  full.capacity_bytes = 100ll << 20;
+  full.used_bytes = 90ll << 20;  // 10 MiB free: less than a chunk
+  ASSERT_TRUE(RegisterServer(ctx(), full).ok());
+  Attr f = MustCreate(kRootInode, "f");
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, 0)), ErrorCode::kNoSpace);
+  int32_t roomy = AddServer("roomy", "r");
+  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->replicas.size(), 1u);
+  EXPECT_EQ(plan->replicas[0].server_id, roomy);
+}
+
+TEST_F(ChunkTest, CommitMakesMissingReplicasStaleAndQueuesThem) {
+  int32_t a = AddServer("ua", "a");
+  int32_t b = AddServer("ub", "b");
+  Attr f = MustCreate(kRootInode, "f");
+  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(plan.ok());
+  ASSERT_EQ(plan->replicas.size(), 2u);
+  // Only `a` acknowledged.
+  ChunkCommitArgs c{0, plan->chunk_id, plan->version, 1000, {a}};
+  auto attr = CommitWrite(ctx(), f.inode, {c}, 1000, int64_t{777});
+  ASSERT_TRUE(attr.ok()) << attr.status();
+  EXPECT_EQ(attr->size, 1000u);
+  EXPECT_EQ(attr->mtime_ns, 777);
+  auto map = GetChunks(ctx(), f.inode, 0, 10, false);
+  ASSERT_TRUE(map.ok());
+  ASSERT_EQ(map->chunks.size(), 1u);
+  EXPECT_EQ(map->chunks[0].version, 1);
+  EXPECT_EQ(map->chunks[0].length, 1000);
+  ASSERT_EQ(map->chunks[0].replicas.size(), 1u);
+  EXPECT_EQ(map->chunks[0].replicas[0].address.server_id, a);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.replicas"), 1);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.gc_queue WHERE server_id = " + std::to_string(b) +
+                     " AND chunk_id = " + std::to_string(plan->chunk_id)),
+            1);
+  // The next write carries version 2 and goes to the one current replica.
+  auto next = PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->version, 2);
+  EXPECT_EQ(next->length, 1000);
+  ASSERT_EQ(next->replicas.size(), 1u);
+  EXPECT_EQ(next->replicas[0].server_id, a);
+  // An old version cannot be committed again.
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {c}, 1000, std::nullopt)), ErrorCode::kStaleVersion);
+}
+
+TEST_F(ChunkTest, CommitWriteValidatesEverythingFirst) {
+  int32_t a = AddServer("ua", "a");
+  Attr f = MustCreate(kRootInode, "f");
+  Attr other = MustCreate(kRootInode, "other");
+  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(plan.ok());
+  ChunkCommitArgs good{0, plan->chunk_id, 1, 10, {a}};
+  ChunkCommitArgs nobody{0, plan->chunk_id, 1, 10, {}};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {nobody}, 10, std::nullopt)), ErrorCode::kIoError);
+  ChunkCommitArgs stranger{0, plan->chunk_id, 1, 10, {a + 100}};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {stranger}, 10, std::nullopt)), ErrorCode::kIoError);
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), other.inode, {good}, 10, std::nullopt)),
+            ErrorCode::kInvalidArgument);
+  ChunkCommitArgs wrong_index{3, plan->chunk_id, 1, 10, {a}};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {wrong_index}, 10, std::nullopt)),
+            ErrorCode::kInvalidArgument);
+  ChunkCommitArgs missing{1, 99999, 1, 10, {a}};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good, missing}, 10, std::nullopt)),
+            ErrorCode::kNotFound);
+  ChunkCommitArgs too_long{0, plan->chunk_id, 1, int64_t(kChunkSize) + 1, {a}};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {too_long}, 10, std::nullopt)),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good}, -1, std::nullopt)),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good, good}, 10, std::nullopt)),
+            ErrorCode::kInvalidArgument);
+  // None of that changed anything.
+  EXPECT_EQ(QueryInt("SELECT version FROM ddbfs.chunks"), 0);
+  EXPECT_EQ(QueryInt("SELECT size FROM ddbfs.inodes WHERE id = " + std::to_string(f.inode)), 0);
+  EXPECT_TRUE(CommitWrite(ctx(), f.inode, {good}, 10, std::nullopt).ok());
+}
+
+TEST_F(ChunkTest, UnlinkQueuesGcAndHeartbeatsHandOutTheChunks) {
+  int32_t a = AddServer("ua", "a");
+  int32_t b = AddServer("ub", "b");
+  Attr f = MustCreate(kRootInode, "f");
+  int64_t c0 = MustWriteChunk(f.inode, 0, int64_t(kChunkSize), int64_t(kChunkSize)).chunk_id;
+  int64_t c1 = MustWriteChunk(f.inode, 1, 5, int64_t(kChunkSize) + 5).chunk_id;
+  ASSERT_TRUE(Unlink(ctx(), caller_, kRootInode, "f").ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.replicas"), 0);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.gc_queue"), 4);
+  for (int32_t server : {a, b}) {
+    auto hb = Heartbeat(ctx(), HeartbeatArgs{server, 1ll << 40, 0, 2, {}});
+    ASSERT_TRUE(hb.ok()) << hb.status();
+    EXPECT_FALSE(hb->reregister);
+    EXPECT_EQ(std::set<int64_t>(hb->delete_chunks.begin(), hb->delete_chunks.end()),
+              (std::set<int64_t>{c0, c1}));
+  }
+  // Reported deletions leave the queue.
+  auto hb = Heartbeat(ctx(), HeartbeatArgs{a, 1ll << 40, 0, 0, {c0, c1}});
+  ASSERT_TRUE(hb.ok());
+  EXPECT_TRUE(hb->delete_chunks.empty());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.gc_queue"), 2);
+  auto status = ClusterStatus(ctx());
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->counts.pending_deletions, 2);
+}
+
+TEST_F(ChunkTest, TruncateDropsWholeChunksAndShortensTheLastOne) {
+  AddServer("ua", "a");
+  Attr f = MustCreate(kRootInode, "f");
+  const auto chunk = static_cast<int64_t>(kChunkSize);
+  for (int i = 0; i < 3; ++i) MustWriteChunk(f.inode, i, chunk, chunk * (i + 1));
+  AttrChanges c;
+  c.size = static_cast<uint64_t>(chunk + chunk / 2);
+  auto a = SetAttr(ctx(), caller_, f.inode, c);
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->size, *c.size);
+  auto map = GetChunks(ctx(), f.inode, 0, 100, true);
+  ASSERT_TRUE(map.ok());
+  ASSERT_EQ(map->chunks.size(), 2u);
+  EXPECT_EQ(map->chunks[0].length, chunk);
+  EXPECT_EQ(map->chunks[1].length, chunk / 2);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.gc_queue"), 1);
+  // Growing only sets the size (a hole).
+  c.size = static_cast<uint64_t>(chunk * 10);
+  ASSERT_TRUE(SetAttr(ctx(), caller_, f.inode, c).ok());
+  EXPECT_EQ(GetChunks(ctx(), f.inode, 0, 100, true)->chunks.size(), 2u);
+  c.size = 0;
+  ASSERT_TRUE(SetAttr(ctx(), caller_, f.inode, c).ok());
+  EXPECT_TRUE(GetChunks(ctx(), f.inode, 0, 100, true)->chunks.empty());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.gc_queue"), 3);
+}
+
+TEST_F(ChunkTest, GetChunksPagesAndValidates) {
+  AddServer("ua", "a");
+  Attr f = MustCreate(kRootInode, "f");
+  const auto chunk = static_cast<int64_t>(kChunkSize);
+  for (int i : {0, 2, 3}) MustWriteChunk(f.inode, i, chunk, chunk * 4);
+  auto map = GetChunks(ctx(), f.inode, 1, 2, false);
+  ASSERT_TRUE(map.ok());
+  ASSERT_EQ(map->chunks.size(), 1u);  // chunk 1 is a hole
+  EXPECT_EQ(map->chunks[0].index, 2);
+  EXPECT_EQ(map->attr.size, uint64_t(chunk * 4));
+  EXPECT_EQ(GetChunks(ctx(), f.inode, 0, 100000, false)->chunks.size(), 3u);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), f.inode, -1, 10, false)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), f.inode, 0, -10, false)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), 5555, 0, 10, false)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), kRootInode, 0, 10, false)), ErrorCode::kIsDir);
+}
+
+TEST_F(ChunkTest, BadReplicaIsDroppedUnlessItIsTheLast) {
+  int32_t a = AddServer("ua", "a");
+  int32_t b = AddServer("ub", "b");
+  Attr f = MustCreate(kRootInode, "f");
+  int64_t id = MustWriteChunk(f.inode, 0, 100, 100).chunk_id;
+  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), id, 999, ErrorCode::kChecksumMismatch)),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), 424242, a, ErrorCode::kChecksumMismatch)),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), -1, a, ErrorCode::kChecksumMismatch)),
+            ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(ReportBadReplica(ctx(), id, a, ErrorCode::kChecksumMismatch).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.replicas"), 1);
+  EXPECT_EQ(QueryInt("SELECT server_id FROM ddbfs.gc_queue"), a);
+  // The last copy is kept, whatever a reader says.
+  ASSERT_TRUE(ReportBadReplica(ctx(), id, b, ErrorCode::kChecksumMismatch).ok());
+  EXPECT_EQ(QueryInt("SELECT server_id FROM ddbfs.replicas"), b);
+}
+
+TEST_F(ChunkTest, StaleReplicasAreHiddenAndAChunkWithoutLiveDataIsUnavailable) {
+  int32_t a = AddServer("ua", "a");
+  int32_t b = AddServer("ub", "b");
+  Attr f = MustCreate(kRootInode, "f");
+  int64_t id = MustWriteChunk(f.inode, 0, 100, 100).chunk_id;
+  // b comes back with an older copy: its replica becomes stale.
+  EXPECT_EQ(AddServer("ub", "b", {{id, 0}}), b);
+  auto readable = GetChunks(ctx(), f.inode, 0, 1, false);
+  ASSERT_TRUE(readable.ok());
+  ASSERT_EQ(readable->chunks[0].replicas.size(), 1u);
+  EXPECT_EQ(readable->chunks[0].replicas[0].address.server_id, a);
+  auto all = GetChunks(ctx(), f.inode, 0, 1, true);
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->chunks[0].replicas.size(), 2u);
+  for (const auto& r : all->chunks[0].replicas) {
+    EXPECT_TRUE(r.alive);
+    EXPECT_EQ(r.version, r.address.server_id == a ? 1 : 0);
+    EXPECT_EQ(r.label, r.address.server_id == a ? "a" : "b");
+  }
+  // a also comes back stale: no current replica of data that exists.
+  AddServer("ua", "a", {{id, 0}});
+  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  EXPECT_EQ(CodeOf(plan), ErrorCode::kUnavailable);
+  EXPECT_NE(plan.status().message().find("no live replica of chunk"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace ddbfs::meta::testing

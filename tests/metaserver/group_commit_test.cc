@@ -1,0 +1,188 @@
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "ddbfs/constants.h"
+#include "meta_test_base.h"
+#include "metaserver/store/inode_store.h"
+#include "metaserver/store/write_queue.h"
+#include "process.h"
+
+namespace ddbfs::meta::testing {
+namespace {
+
+using GroupCommitTest = MetaTest;
+
+// Holds the writer thread inside a batch until Release(), so that the ops
+// queued meanwhile form the next batch.
+class WriterGate {
+ public:
+  explicit WriterGate(store::WriteQueue& writer) {
+    blocker_ = std::thread([this, &writer] {
+      Status s = writer.Run([this](store::Tx&) {
+        std::unique_lock<std::mutex> lock(mu_);
+        entered_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [this] { return released_; });
+        return Status();
+      });
+      EXPECT_TRUE(s.ok()) << s;
+    });
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return entered_; });
+  }
+  ~WriterGate() { Release(); }
+  void Release() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      released_ = true;
+    }
+    cv_.notify_all();
+    if (blocker_.joinable()) blocker_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool entered_ = false;
+  bool released_ = false;
+  std::thread blocker_;
+};
+
+TEST_F(GroupCommitTest, SixteenConcurrentClientsShareTransactions) {
+  Attr dir = MustMkdir(kRootInode, "d");
+  const uint64_t tx_before = core_->writer().transactions();
+  const uint64_t ops_before = core_->writer().ops();
+  constexpr int kThreads = 16;
+  constexpr int kPerThread = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        auto r = Create(ctx(), caller_, dir.inode,
+                        "t" + std::to_string(t) + "_" + std::to_string(i), 0644, {}, {});
+        if (!r.ok()) ++failures;
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  const uint64_t ops = core_->writer().ops() - ops_before;
+  const uint64_t txs = core_->writer().transactions() - tx_before;
+  EXPECT_EQ(ops, uint64_t{kThreads * kPerThread});
+  EXPECT_LT(txs, ops);
+  EXPECT_EQ(
+      QueryInt("SELECT count(*) FROM ddbfs.dentries WHERE parent = " + std::to_string(dir.inode)),
+      kThreads * kPerThread);
+  std::printf("group commit: %llu creates in %llu transactions\n",
+              static_cast<unsigned long long>(ops), static_cast<unsigned long long>(txs));
+}
+
+TEST_F(GroupCommitTest, QueuedOpsCommitInOneTransaction) {
+  const uint64_t tx_before = core_->writer().transactions();
+  std::atomic<int> created{0};
+  {
+    WriterGate gate(core_->writer());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 10; ++t) {
+      threads.emplace_back([&, t] {
+        if (Create(ctx(), caller_, kRootInode, "f" + std::to_string(t), 0644, {}, {}).ok()) {
+          ++created;
+        }
+      });
+    }
+    ASSERT_TRUE(ddbfs::testing::WaitFor([&] { return core_->writer().pending() == 10; },
+                                        std::chrono::seconds(10)));
+    gate.Release();
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_EQ(created.load(), 10);
+  // The gate's own transaction, then one for all ten.
+  EXPECT_EQ(core_->writer().transactions() - tx_before, 2u);
+}
+
+TEST_F(GroupCommitTest, AFailedOpInABatchDoesNotFailTheOthers) {
+  std::atomic<int> created{0};
+  std::atomic<int> exists{0};
+  const uint64_t tx_before = core_->writer().transactions();
+  {
+    WriterGate gate(core_->writer());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 10; ++t) {
+      threads.emplace_back([&] {
+        // All ten race for one name in one batch: exactly one wins.
+        auto r = Create(ctx(), caller_, kRootInode, "same", 0644, {}, {});
+        if (r.ok()) ++created;
+        if (r.status().code() == ErrorCode::kExists) ++exists;
+      });
+    }
+    ASSERT_TRUE(ddbfs::testing::WaitFor([&] { return core_->writer().pending() == 10; },
+                                        std::chrono::seconds(10)));
+    gate.Release();
+    for (auto& t : threads) t.join();
+  }
+  EXPECT_EQ(created.load(), 1);
+  EXPECT_EQ(exists.load(), 9);
+  EXPECT_EQ(core_->writer().transactions() - tx_before, 2u);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.inodes WHERE type = 1"), 1);
+}
+
+TEST_F(GroupCommitTest, ADatabaseErrorInABatchFailsOnlyItsOwnOp) {
+  const uint64_t tx_before = core_->writer().transactions();
+  WriterGate gate(core_->writer());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 5; ++t) {
+    threads.emplace_back([&, t] {
+      if (Create(ctx(), caller_, kRootInode, "good" + std::to_string(t), 0644, {}, {}).ok()) ++ok;
+    });
+  }
+  // An op that writes a row the schema rejects (goal 0 violates a CHECK).
+  Status bad_status;
+  std::thread bad([&] {
+    ASSERT_TRUE(ddbfs::testing::WaitFor([&] { return core_->writer().pending() == 5; },
+                                        std::chrono::seconds(10)));
+    bad_status = core_->writer().Run([](store::Tx& tx) -> Status {
+      store::NewInode n;
+      n.goal = 0;
+      return store::CreateEntry(tx, kRootInode, "bad", n, 0).status();
+    });
+  });
+  ASSERT_TRUE(ddbfs::testing::WaitFor([&] { return core_->writer().pending() == 6; },
+                                      std::chrono::seconds(10)));
+  gate.Release();
+  for (auto& t : threads) t.join();
+  bad.join();
+  EXPECT_EQ(ok.load(), 5);
+  EXPECT_EQ(bad_status.code(), ErrorCode::kInternal) << bad_status;
+  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "bad")), ErrorCode::kNotFound);
+  // Gate + five creates re-run alone after the batch rolled back.
+  EXPECT_EQ(core_->writer().transactions() - tx_before, 6u);
+}
+
+TEST_F(GroupCommitTest, StopDrainsTheQueue) {
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  {
+    WriterGate gate(core_->writer());
+    for (int t = 0; t < 4; ++t) {
+      threads.emplace_back([&, t] {
+        if (Mkdir(ctx(), caller_, kRootInode, "d" + std::to_string(t), 0755).ok()) ++ok;
+      });
+    }
+    ASSERT_TRUE(ddbfs::testing::WaitFor([&] { return core_->writer().pending() == 4; },
+                                        std::chrono::seconds(10)));
+    std::thread stopper([&] { core_->Stop(); });
+    gate.Release();
+    stopper.join();
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 4);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.inodes WHERE type = 2"), 5);
+  EXPECT_EQ(CodeOf(Mkdir(ctx(), caller_, kRootInode, "late", 0755)), ErrorCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace ddbfs::meta::testing

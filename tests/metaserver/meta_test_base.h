@@ -1,0 +1,58 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "ddbfs/client.h"
+#include "metaserver/meta_core.h"
+#include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/namespace_ops.h"
+#include "metaserver/ops/server_ops.h"
+
+namespace ddbfs::meta::testing {
+
+// A MetaCore on a fresh database of the test binary's private PostgreSQL,
+// for testing the ops layer directly (no RPC).
+class MetaTest : public ::testing::Test {
+ protected:
+  // Heartbeat timeout of the core; tests of liveness use small ones.
+  virtual std::chrono::milliseconds heartbeat_timeout() const { return std::chrono::seconds(60); }
+
+  void SetUp() override;
+  void TearDown() override;
+
+  OpContext& ctx() { return core_->ctx(); }
+  const std::string& db_url() const { return db_url_; }
+
+  // One integer from SQL run directly on the test database (for checks of
+  // what the store wrote: gc_queue, schema_migrations, ...).
+  int64_t QueryInt(const std::string& sql);
+
+  Attr MustMkdir(InodeId parent, const std::string& name);
+  Attr MustCreate(InodeId parent, const std::string& name);
+
+  // Registers a fake chunk server (no process) with the given label and
+  // 1 TiB free; returns its id.
+  int32_t AddServer(const std::string& uuid, const std::string& label,
+                    std::vector<InventoryItem> inventory = {});
+
+  // PrepareWrite + CommitWrite of chunk `index` as written by every replica.
+  WritePlan MustWriteChunk(InodeId inode, int64_t index, int64_t length, int64_t file_size);
+
+  Caller caller_{1000, 100};
+  std::string db_url_;
+  std::unique_ptr<MetaCore> core_;
+};
+
+// A Status's code, for EXPECT_EQ with readable output.
+template <typename T>
+ErrorCode CodeOf(const Result<T>& r) {
+  return r.status().code();
+}
+inline ErrorCode CodeOf(const Status& s) { return s.code(); }
+
+}  // namespace ddbfs::meta::testing

@@ -1,0 +1,162 @@
+#include "test_cluster.h"
+
+#include <sys/mount.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+
+#include <gtest/gtest.h>
+
+#include "pg_instance.h"
+
+namespace ddbfs::testing {
+
+namespace {
+constexpr auto kStartTimeout = std::chrono::seconds(60);
+}
+
+std::unique_ptr<TestCluster> TestCluster::Start(const ClusterOptions& o) {
+  std::unique_ptr<TestCluster> c(new TestCluster());
+  c->options_ = o;
+  c->db_url_ = PgInstance::Shared().NewDatabaseUrl();
+  c->meta_port_ = FreePort();
+  if (!c->StartMetaserverProcess()) return nullptr;
+  for (int i = 0; i < o.chunk_servers; ++i) {
+    ChunkServer cs;
+    cs.port = FreePort();
+    cs.label = i < static_cast<int>(o.labels.size()) ? o.labels[i] : "host" + std::to_string(i + 1);
+    cs.data_dir = c->dir() + "/chunk" + std::to_string(i + 1);
+    std::filesystem::create_directories(cs.data_dir);
+    if (o.data_tmpfs_mib > 0) {
+      std::string size = "size=" + std::to_string(o.data_tmpfs_mib) + "m";
+      if (::mount("tmpfs", cs.data_dir.c_str(), "tmpfs", 0, size.c_str()) != 0) {
+        ADD_FAILURE() << "mount tmpfs on " << cs.data_dir << ": " << std::strerror(errno);
+        return nullptr;
+      }
+      cs.tmpfs = true;
+    }
+    c->chunks_.push_back(std::move(cs));
+    if (!c->StartChunkServerProcess(i)) return nullptr;
+  }
+  if (!c->WaitForAliveServers(o.chunk_servers, 30000)) {
+    ADD_FAILURE() << "chunk servers did not all register; metaserver log:\n"
+                  << c->meta_->LogTail();
+    return nullptr;
+  }
+  return c;
+}
+
+TestCluster::~TestCluster() {
+  for (auto& cs : chunks_) {
+    if (cs.process) cs.process->Stop(SIGKILL);
+    if (cs.tmpfs) ::umount2(cs.data_dir.c_str(), MNT_DETACH);
+  }
+  if (meta_) meta_->Stop(SIGKILL);
+}
+
+std::string TestCluster::bin(const std::string& program) const {
+  return std::string(DDBFS_BINARY_DIR) + "/bin/" + program;
+}
+
+std::string TestCluster::meta_address() const {
+  return "127.0.0.1:" + std::to_string(meta_port_);
+}
+
+std::string TestCluster::chunk_data_dir(int i) const { return chunks_.at(i).data_dir; }
+
+std::string TestCluster::chunk_address(int i) const {
+  return "127.0.0.1:" + std::to_string(chunks_.at(i).port);
+}
+
+bool TestCluster::StartMetaserverProcess() {
+  meta_ = std::make_unique<Process>(
+      bin("ddbfs-metaserver"),
+      std::vector<std::string>{"--listen", meta_address(), "--db", db_url_,
+                               "--heartbeat-timeout-ms",
+                               std::to_string(options_.heartbeat_timeout_ms), "--log-level",
+                               "info"},
+      dir() + "/metaserver.log");
+  if (!WaitForPort(meta_port_, kStartTimeout)) {
+    ADD_FAILURE() << "metaserver did not start listening; log:\n" << meta_->LogTail();
+    return false;
+  }
+  return true;
+}
+
+bool TestCluster::StartChunkServerProcess(int i) {
+  ChunkServer& cs = chunks_.at(i);
+  cs.process = std::make_unique<Process>(
+      bin("ddbfs-chunkserver"),
+      std::vector<std::string>{"--listen", chunk_address(i), "--meta", meta_address(), "--data",
+                               cs.data_dir, "--label", cs.label, "--log-level", "info"},
+      dir() + "/chunkserver" + std::to_string(i + 1) + ".log");
+  if (!WaitForPort(cs.port, kStartTimeout)) {
+    ADD_FAILURE() << "chunk server " << i << " did not start listening; log:\n"
+                  << cs.process->LogTail();
+    return false;
+  }
+  return true;
+}
+
+std::unique_ptr<Client> TestCluster::NewClient() {
+  ClientOptions opts;
+  opts.meta_address = meta_address();
+  auto c = Client::Connect(opts);
+  if (!c.ok()) {
+    ADD_FAILURE() << "cannot connect a client: " << c.status();
+    return nullptr;
+  }
+  return std::move(c).value();
+}
+
+bool TestCluster::WaitForAliveServers(int n, int timeout_ms) {
+  auto client = NewClient();
+  if (!client) return false;
+  return WaitFor(
+      [&] {
+        auto st = client->ClusterStatus();
+        if (!st.ok()) return false;
+        int alive = 0;
+        for (const auto& s : st->servers) alive += s.alive ? 1 : 0;
+        return alive == n;
+      },
+      std::chrono::milliseconds(timeout_ms));
+}
+
+int TestCluster::chunk_server_id(int i) {
+  auto client = NewClient();
+  if (!client) return -1;
+  auto st = client->ClusterStatus();
+  if (!st.ok()) return -1;
+  for (const auto& s : st->servers) {
+    if (s.address == chunk_address(i)) return s.server_id;
+  }
+  return -1;
+}
+
+bool TestCluster::chunk_server_running(int i) const {
+  const auto& p = chunks_.at(i).process;
+  return p && p->running();
+}
+
+void TestCluster::KillChunkServer(int i, int sig) {
+  auto& p = chunks_.at(i).process;
+  if (p) p->Stop(sig);
+}
+
+void TestCluster::StartChunkServer(int i) {
+  KillChunkServer(i, SIGKILL);
+  StartChunkServerProcess(i);
+}
+
+void TestCluster::StopMetaserver(int sig) {
+  if (meta_) meta_->Stop(sig);
+}
+
+void TestCluster::StartMetaserver() {
+  StopMetaserver(SIGKILL);
+  StartMetaserverProcess();
+}
+
+}  // namespace ddbfs::testing

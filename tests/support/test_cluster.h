@@ -1,0 +1,79 @@
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ddbfs/client.h"
+#include "process.h"
+
+namespace ddbfs::testing {
+
+struct ClusterOptions {
+  int chunk_servers = 3;
+  int heartbeat_timeout_ms = 3000;
+  // Host label of chunk server i is labels[i] when given, else "host<i+1>".
+  std::vector<std::string> labels;
+  // When > 0, each chunk server's data folder is a tmpfs of this size (for
+  // full-disk tests); unmounted by the destructor.
+  int data_tmpfs_mib = 0;
+};
+
+// A real cluster for one test: a fresh database on the test binary's private
+// PostgreSQL, a ddbfs-metaserver process and N ddbfs-chunkserver processes on
+// free loopback ports, all in one temp folder. The destructor kills what it
+// started and deletes the folder. Not thread-safe.
+class TestCluster {
+ public:
+  // Starts everything and waits until every chunk server is alive; fails the
+  // current test (ADD_FAILURE) and returns nullptr if it cannot.
+  static std::unique_ptr<TestCluster> Start(const ClusterOptions& o = {});
+  ~TestCluster();
+
+  std::string meta_address() const;
+  const std::string& db_url() const { return db_url_; }
+  const std::string& dir() const { return dir_.path(); }
+  // A connected libddbfs client (nullptr + test failure if it cannot connect).
+  std::unique_ptr<Client> NewClient();
+  // Path of a built program: bin("ddbfs") -> <build>/bin/ddbfs.
+  std::string bin(const std::string& program) const;
+
+  int chunk_server_count() const { return static_cast<int>(chunks_.size()); }
+  std::string chunk_data_dir(int i) const;
+  std::string chunk_address(int i) const;
+  // Registered server id of chunk server i (looked up through ClusterStatus).
+  int chunk_server_id(int i);
+  bool chunk_server_running(int i) const;
+  void KillChunkServer(int i, int sig = SIGKILL);
+  void StartChunkServer(int i);  // same port, same data folder
+
+  void StopMetaserver(int sig = SIGTERM);
+  void StartMetaserver();
+
+  // True once exactly `n` chunk servers are reported alive by the metaserver.
+  bool WaitForAliveServers(int n, int timeout_ms);
+
+ private:
+  struct ChunkServer {
+    int port = 0;
+    std::string label;
+    std::string data_dir;
+    bool tmpfs = false;
+    std::unique_ptr<Process> process;
+  };
+
+  TestCluster() = default;
+  bool StartMetaserverProcess();
+  bool StartChunkServerProcess(int i);
+
+  ClusterOptions options_;
+  TempDir dir_{"ddbfs-cluster"};
+  std::string db_url_;
+  int meta_port_ = 0;
+  std::unique_ptr<Process> meta_;
+  std::vector<ChunkServer> chunks_;
+};
+
+}  // namespace ddbfs::testing
