@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-#include "client_test_util.h"
+#include "test_files.h"
 
 namespace ddbfs::testing {
 namespace {

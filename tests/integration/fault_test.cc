@@ -5,49 +5,22 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cstdio>
-#include <filesystem>
 
 #include <gtest/gtest.h>
 
 #include "test_cluster.h"
-#include "test_data.h"
+#include "test_files.h"
 
 namespace ddbfs::testing {
 namespace {
-
-namespace fs = std::filesystem;
-
-// Path of the chunk file of `chunk_id` under a chunk server's data folder.
-std::string FindChunkFile(const std::string& data_dir, int64_t chunk_id) {
-  char name[32];
-  std::snprintf(name, sizeof name, "%016llx.chunk", static_cast<unsigned long long>(chunk_id));
-  for (const auto& e : fs::recursive_directory_iterator(data_dir)) {
-    if (e.path().filename() == name) return e.path().string();
-  }
-  return "";
-}
-
-int IndexOfServer(TestCluster& c, int server_id) {
-  for (int i = 0; i < c.chunk_server_count(); ++i) {
-    if (c.chunk_server_id(i) == server_id) return i;
-  }
-  return -1;
-}
-
-int CurrentReplicas(const ChunkView& ch) {
-  int n = 0;
-  for (const auto& r : ch.replicas) n += r.current ? 1 : 0;
-  return n;
-}
 
 TEST(FaultTest, FileOf200MiBReadsBackAfterKill9OfAChunkServerHoldingIt) {
   auto cluster = TestCluster::Start();
   ASSERT_TRUE(cluster);
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
-  const std::string data = RandomBytes(200u << 20, 42);
-  auto attr = WriteFile(*client, "big.bin", data);
+  const std::string data = Bytes(200u << 20, 42);
+  auto attr = PutFile(*client, "big.bin", data);
   ASSERT_TRUE(attr.ok()) << attr.status();
   EXPECT_EQ(attr->size, data.size());
   EXPECT_EQ(attr->goal, 2);
@@ -68,7 +41,7 @@ TEST(FaultTest, FileOf200MiBReadsBackAfterKill9OfAChunkServerHoldingIt) {
   // A fresh client (no cached connections) reads every byte back.
   auto reader_client = cluster->NewClient();
   ASSERT_TRUE(reader_client);
-  auto back = ReadFile(*reader_client, attr->inode);
+  auto back = ReadAll(*reader_client, attr->inode);
   ASSERT_TRUE(back.ok()) << back.status();
   ASSERT_EQ(back->size(), data.size());
   EXPECT_TRUE(*back == data) << "data differs after kill -9 of a replica's server";
@@ -79,8 +52,8 @@ TEST(FaultTest, FlippedByteInOneReplicaIsDetectedAndServedFromTheOther) {
   ASSERT_TRUE(cluster);
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
-  const std::string data = RandomBytes(3u << 20, 7);
-  auto attr = WriteFile(*client, "doc.bin", data);
+  const std::string data = Bytes(3u << 20, 7);
+  auto attr = PutFile(*client, "doc.bin", data);
   ASSERT_TRUE(attr.ok()) << attr.status();
   auto chunks = client->Chunks(attr->inode);
   ASSERT_TRUE(chunks.ok()) << chunks.status();
@@ -106,7 +79,7 @@ TEST(FaultTest, FlippedByteInOneReplicaIsDetectedAndServedFromTheOther) {
     ::close(fd);
   }
   for (int round = 0; round < 2; ++round) {
-    auto back = ReadFile(*client, attr->inode);
+    auto back = ReadAll(*client, attr->inode);
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_TRUE(*back == data) << "round " << round;
   }
@@ -135,15 +108,15 @@ TEST(FaultTest, FullDisksGiveNoSpaceAndKeepEarlierData) {
   ASSERT_TRUE(cluster);
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
-  const std::string small = RandomBytes(1u << 20, 1);
-  auto first = WriteFile(*client, "first.bin", small);
+  const std::string small = Bytes(1u << 20, 1);
+  auto first = PutFile(*client, "first.bin", small);
   ASSERT_TRUE(first.ok()) << first.status();
 
-  auto big = WriteFile(*client, "big.bin", RandomBytes(256u << 20, 2));
+  auto big = PutFile(*client, "big.bin", Bytes(256u << 20, 2));
   ASSERT_FALSE(big.ok());
   EXPECT_EQ(big.status().code(), ErrorCode::kNoSpace) << big.status();
 
-  auto back = ReadFile(*client, first->inode);
+  auto back = ReadAll(*client, first->inode);
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_TRUE(*back == small);
 }

@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "test_cluster.h"
-#include "test_data.h"
+#include "test_files.h"
 
 namespace ddbfs::testing {
 namespace {
@@ -19,13 +19,13 @@ TEST(RestartTest, AllDataSurvivesStoppingAndStartingEveryServer) {
     auto dir = client->Mkdir(1, "keep", 0755);
     ASSERT_TRUE(dir.ok()) << dir.status();
     for (int i = 0; i < 20; ++i) {
-      std::string data = RandomBytes(static_cast<size_t>(i) * 37000 + 1, 100 + i);
-      auto a = WriteFile(*client, "f" + std::to_string(i), data);
+      std::string data = Bytes(static_cast<size_t>(i) * 37000 + 1, 100 + i);
+      auto a = PutFile(*client, "f" + std::to_string(i), data);
       ASSERT_TRUE(a.ok()) << a.status();
       files.emplace_back(a->inode, data);
     }
-    std::string big = RandomBytes(70u << 20, 99);  // two chunks
-    auto a = WriteFile(*client, "big", big);
+    std::string big = Bytes(70u << 20, 99);  // two chunks
+    auto a = PutFile(*client, "big", big);
     ASSERT_TRUE(a.ok()) << a.status();
     files.emplace_back(a->inode, big);
   }
@@ -41,7 +41,7 @@ TEST(RestartTest, AllDataSurvivesStoppingAndStartingEveryServer) {
   auto keep = client->ResolvePath("/keep");
   ASSERT_TRUE(keep.ok()) << keep.status();
   for (const auto& [inode, data] : files) {
-    auto back = ReadFile(*client, inode);
+    auto back = ReadAll(*client, inode);
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_TRUE(*back == data) << "inode " << inode;
   }
@@ -58,20 +58,17 @@ TEST(RestartTest, StaleReplicaOfAServerThatMissedAWriteIsNeverServed) {
   ASSERT_TRUE(cluster);
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
-  const std::string v1 = RandomBytes(2u << 20, 1);
-  auto a = WriteFile(*client, "doc", v1);
+  const std::string v1 = Bytes(2u << 20, 1);
+  auto a = PutFile(*client, "doc", v1);
   ASSERT_TRUE(a.ok()) << a.status();
   auto chunks = client->Chunks(a->inode);
   ASSERT_TRUE(chunks.ok());
-  int down = -1;
-  for (int i = 0; i < cluster->chunk_server_count(); ++i) {
-    if (cluster->chunk_server_id(i) == chunks->front().replicas.front().server_id) down = i;
-  }
+  int down = IndexOfServer(*cluster, chunks->front().replicas.front().server_id);
   ASSERT_GE(down, 0);
   cluster->KillChunkServer(down, SIGKILL);
 
   // Overwrite the first MiB while that server is down.
-  const std::string patch = RandomBytes(1u << 20, 2);
+  const std::string patch = Bytes(1u << 20, 2);
   {
     auto w = client->OpenWriter(a->inode);
     ASSERT_TRUE(w.ok()) << w.status();
@@ -87,7 +84,7 @@ TEST(RestartTest, StaleReplicaOfAServerThatMissedAWriteIsNeverServed) {
   auto fresh = cluster->NewClient();
   ASSERT_TRUE(fresh);
   for (int round = 0; round < 3; ++round) {
-    auto back = ReadFile(*fresh, a->inode);
+    auto back = ReadAll(*fresh, a->inode);
     ASSERT_TRUE(back.ok()) << back.status();
     EXPECT_TRUE(*back == v2) << "a stale replica was served (round " << round << ")";
   }

@@ -1,7 +1,7 @@
 #pragma once
 
-// Helpers of the client library tests: deterministic data, whole-file
-// writes and reads, and finding a replica's chunk file on disk.
+// Helpers of the tests that run on a TestCluster: deterministic data,
+// whole-file writes and reads, and finding a replica's chunk file on disk.
 
 #include <cstdint>
 #include <cstdio>
