@@ -130,6 +130,31 @@ Status ChunkService::RunChained(const std::vector<rpc::ServerAddress>& chain, co
   return s;
 }
 
+template <typename Request, typename Response>
+void ChunkService::ServeChained(std::string_view op, const Request& req, Status checked,
+                                ClientMethod<Request, Response> method,
+                                const std::function<Status()>& local, Response* resp) {
+  if (checked.ok()) checked = ValidateChain(req.chain);
+  if (!checked.ok()) {
+    LogFailure(op, req.chunk_id, checked);
+    resp->status = ToRpc(checked);
+    resp->replicas = {Own(checked)};
+    return;
+  }
+  HopCall call = [&req, method](rpc::ChunkServiceClient& client,
+                                const std::vector<rpc::ServerAddress>& rest,
+                                std::vector<rpc::ReplicaResult>* replicas) {
+    Request next = req;
+    next.chain = rest;
+    Response r;
+    (client.*method)(r, next);
+    *replicas = std::move(r.replicas);
+  };
+  Status s = RunChained(req.chain, call, local, &resp->replicas);
+  LogFailure(op, req.chunk_id, s);
+  resp->status = ToRpc(s);
+}
+
 void ChunkService::WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChunkRequest& req) {
   Status v = ValidateRange(req.chunk_id, req.offset, static_cast<int64_t>(req.data.size()));
   if (v.ok()) v = ValidateVersion(req.version);
@@ -137,64 +162,28 @@ void ChunkService::WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChu
     v = InvalidArgument("write of " + std::to_string(req.data.size()) + " bytes is larger than " +
                         std::to_string(kMaxIoSize));
   }
-  if (v.ok()) v = ValidateChain(req.chain);
-  if (!v.ok()) {
-    LogFailure("write", req.chunk_id, v);
-    resp.status = ToRpc(v);
-    resp.replicas = {Own(v)};
-    return;
-  }
-  HopCall call = [&req](rpc::ChunkServiceClient& client,
-                        const std::vector<rpc::ServerAddress>& rest,
-                        std::vector<rpc::ReplicaResult>* replicas) {
-    rpc::WriteChunkRequest next = req;
-    next.chain = rest;
-    rpc::WriteChunkResponse r;
-    client.WriteChunk(r, next);
-    *replicas = std::move(r.replicas);
-  };
-  Status s = RunChained(
-      req.chain, call,
+  ServeChained(
+      "write", req, std::move(v), &rpc::ChunkServiceClient::WriteChunk,
       [&] {
         return store_->Write(static_cast<uint64_t>(req.chunk_id),
                              static_cast<uint64_t>(req.version), static_cast<uint64_t>(req.offset),
                              std::span<const char>(req.data.data(), req.data.size()), req.sync);
       },
-      &resp.replicas);
-  LogFailure("write", req.chunk_id, s);
-  resp.status = ToRpc(s);
+      &resp);
 }
 
 void ChunkService::TruncateChunk(rpc::TruncateChunkResponse& resp,
                                  const rpc::TruncateChunkRequest& req) {
   Status v = ValidateRange(req.chunk_id, 0, req.length);
   if (v.ok()) v = ValidateVersion(req.version);
-  if (v.ok()) v = ValidateChain(req.chain);
-  if (!v.ok()) {
-    LogFailure("truncate", req.chunk_id, v);
-    resp.status = ToRpc(v);
-    resp.replicas = {Own(v)};
-    return;
-  }
-  HopCall call = [&req](rpc::ChunkServiceClient& client,
-                        const std::vector<rpc::ServerAddress>& rest,
-                        std::vector<rpc::ReplicaResult>* replicas) {
-    rpc::TruncateChunkRequest next = req;
-    next.chain = rest;
-    rpc::TruncateChunkResponse r;
-    client.TruncateChunk(r, next);
-    *replicas = std::move(r.replicas);
-  };
-  Status s = RunChained(
-      req.chain, call,
+  ServeChained(
+      "truncate", req, std::move(v), &rpc::ChunkServiceClient::TruncateChunk,
       [&] {
         return store_->Truncate(static_cast<uint64_t>(req.chunk_id),
                                 static_cast<uint64_t>(req.version),
                                 static_cast<uint64_t>(req.length));
       },
-      &resp.replicas);
-  LogFailure("truncate", req.chunk_id, s);
-  resp.status = ToRpc(s);
+      &resp);
 }
 
 void ChunkService::ReadChunk(rpc::ReadChunkResponse& resp, const rpc::ReadChunkRequest& req) {

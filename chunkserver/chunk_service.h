@@ -14,6 +14,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "ChunkService.h"
@@ -60,6 +61,17 @@ class ChunkService : public rpc::ChunkServiceIf {
   Status RunChained(const std::vector<rpc::ServerAddress>& chain, const HopCall& call,
                     const std::function<Status()>& local,
                     std::vector<rpc::ReplicaResult>* replicas);
+  template <typename Request, typename Response>
+  using ClientMethod = void (rpc::ChunkServiceClient::*)(Response&, const Request&);
+  // The part write and truncate share: finishes validating `req` (`checked`
+  // holds the outcome of the request-specific checks, the chain is checked
+  // here), then runs `local` while `method` carries the request down the
+  // chain, and fills `resp` (status and replicas). `op` names the request
+  // in the log.
+  template <typename Request, typename Response>
+  void ServeChained(std::string_view op, const Request& req, Status checked,
+                    ClientMethod<Request, Response> method, const std::function<Status()>& local,
+                    Response* resp);
   std::shared_ptr<Pool> PoolFor(const rpc::ServerAddress& address);
   rpc::ReplicaResult Own(const Status& s) const;
 

@@ -9,12 +9,12 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "process.h"
 
 namespace ddbfs::chunkserver {
 namespace {
 
-using testing::TempDir;
+using ddbfs::testing::TempDir;
 
 std::string Pattern(size_t size, uint32_t seed) {
   std::mt19937 rng(seed);

@@ -5,13 +5,13 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "process.h"
 
 namespace ddbfs::chunkserver {
 namespace {
 
-using testing::FreePort;
-using testing::TempDir;
+using ddbfs::testing::FreePort;
+using ddbfs::testing::TempDir;
 
 class ChunkServiceTest : public ::testing::Test {
  protected:

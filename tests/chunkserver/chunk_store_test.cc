@@ -12,12 +12,12 @@
 
 #include <gtest/gtest.h>
 
-#include "test_util.h"
+#include "process.h"
 
 namespace ddbfs::chunkserver {
 namespace {
 
-using testing::TempDir;
+using ddbfs::testing::TempDir;
 
 std::span<const char> Span(const std::string& s) { return {s.data(), s.size()}; }
 

@@ -9,27 +9,32 @@
 #include <deque>
 #include <fstream>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <gtest/gtest.h>
 
 #include "ChunkService.h"
 #include "ddbfs/constants.h"
 #include "ddbfs/rpc.h"
-#include "test_util.h"
+#include "process.h"
 
 namespace ddbfs::chunkserver {
 namespace {
 
-using testing::ChildProcess;
-using testing::FreePort;
-using testing::TempDir;
+using ddbfs::testing::FreePort;
+using ddbfs::testing::Process;
+using ddbfs::testing::RunCommand;
+using ddbfs::testing::TempDir;
+using ddbfs::testing::WaitForPort;
 
 const std::string kBinary = std::string(DDBFS_BINARY_DIR) + "/bin/ddbfs-chunkserver";
 using Client = RpcConnection<rpc::ChunkServiceClient>;
 
 struct Server {
   int port = 0;
-  std::unique_ptr<ChildProcess> process;
+  std::unique_ptr<Process> process;
   std::unique_ptr<Client> client;
 };
 
@@ -47,9 +52,9 @@ class ChunkServerProcessTest : public ::testing::Test {
     Server& s = servers_.emplace_back();
     s.port = port;
     const std::string log = dir_.path() + "/server" + std::to_string(servers_.size()) + ".log";
-    s.process = std::make_unique<ChildProcess>(kBinary, args, log);
+    s.process = std::make_unique<Process>(kBinary, args, log);
     s.client = std::make_unique<Client>("127.0.0.1", s.port, 10000);
-    EXPECT_TRUE(testing::WaitForPort(s.port, std::chrono::seconds(15))) << s.process->Log();
+    EXPECT_TRUE(WaitForPort(s.port, std::chrono::seconds(15))) << s.process->LogTail();
     return s;
   }
 
@@ -89,6 +94,15 @@ class ChunkServerProcessTest : public ::testing::Test {
     req.chain = std::move(chain);
     req.sync = true;
     return req;
+  }
+
+  // Runs the server binary to completion; returns its exit code and its
+  // stdout and stderr together.
+  static std::pair<int, std::string> RunToCompletion(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{kBinary};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = RunCommand(argv, "", std::chrono::seconds(20));
+    return {r.exit_code, r.out + r.err};
   }
 
   TempDir dir_;
@@ -165,7 +179,7 @@ TEST_F(ChunkServerProcessTest, MalformedRequestsAreInvalidAndTheServerStaysUp) {
   EXPECT_EQ(Read(a, 1, 0, 0, static_cast<int32_t>(kMaxIoSize) + 1).status.code,
             rpc::ErrorCode::INVALID_ARGUMENT);
   EXPECT_EQ(Read(a, 1, 0, 0, 10).status.code, rpc::ErrorCode::NOT_FOUND);
-  EXPECT_TRUE(a.process->Running());
+  EXPECT_TRUE(a.process->running());
   rpc::ChunkServerInfoResponse info;
   ASSERT_TRUE(
       a.client
@@ -181,7 +195,7 @@ TEST_F(ChunkServerProcessTest, SigtermStopsCleanlyAndDataSurvivesARestart) {
   ASSERT_EQ(Write(a, WriteRequest(4, 2, 0, "durable", {})).status.code, rpc::ErrorCode::OK);
   a.client->Close();
   int status = a.process->Stop(SIGTERM);
-  ASSERT_TRUE(WIFEXITED(status)) << a.process->Log();
+  ASSERT_TRUE(WIFEXITED(status)) << a.process->LogTail();
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_NE(a.process->Log().find("listening on 127.0.0.1:" + std::to_string(a.port)),
             std::string::npos);
@@ -191,7 +205,7 @@ TEST_F(ChunkServerProcessTest, SigtermStopsCleanlyAndDataSurvivesARestart) {
                         << "\ndata = " << dir_.path() << "/cs1\nlabel = host-a\n";
   Server& b = StartWith(a.port, {"--config", config});
   auto r = Read(b, 4, 2, 0, 100);
-  EXPECT_EQ(r.status.code, rpc::ErrorCode::OK) << b.process->Log();
+  EXPECT_EQ(r.status.code, rpc::ErrorCode::OK) << b.process->LogTail();
   EXPECT_EQ(r.data, "durable");
   EXPECT_EQ(r.version, 2);
 }
@@ -202,13 +216,13 @@ TEST_F(ChunkServerProcessTest, BadFlagsExitWithOneLineAndCode2) {
            {},
            {"--data", dir_.path() + "/x", "--listen", "nohost"},
            {"--data", dir_.path() + "/x", "--log-level", "chatty"}}) {
-    auto out = testing::RunToCompletion(kBinary, args);
-    EXPECT_EQ(out.exit_code, 2) << out.output;
-    EXPECT_EQ(std::count(out.output.begin(), out.output.end(), '\n'), 1) << out.output;
+    auto [exit_code, output] = RunToCompletion(args);
+    EXPECT_EQ(exit_code, 2) << output;
+    EXPECT_EQ(std::count(output.begin(), output.end(), '\n'), 1) << output;
   }
-  auto help = testing::RunToCompletion(kBinary, {"--help"});
-  EXPECT_EQ(help.exit_code, 0);
-  EXPECT_NE(help.output.find("--data"), std::string::npos);
+  auto [help_code, help] = RunToCompletion({"--help"});
+  EXPECT_EQ(help_code, 0);
+  EXPECT_NE(help.find("--data"), std::string::npos);
 }
 
 }  // namespace

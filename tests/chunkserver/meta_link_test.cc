@@ -11,14 +11,14 @@
 
 #include "MetaService.h"
 #include "ddbfs/rpc_server.h"
-#include "test_util.h"
+#include "process.h"
 
 namespace ddbfs::chunkserver {
 namespace {
 
-using testing::FreePort;
-using testing::TempDir;
-using testing::WaitUntil;
+using ddbfs::testing::FreePort;
+using ddbfs::testing::TempDir;
+using ddbfs::testing::WaitFor;
 
 constexpr auto kWait = std::chrono::seconds(10);
 
@@ -127,7 +127,7 @@ class MetaLinkTest : public ::testing::Test {
 TEST_F(MetaLinkTest, RegistersWithTheInventoryThenHeartbeats) {
   StartMeta();
   StartLink();
-  ASSERT_TRUE(WaitUntil([&] { return meta_->heartbeats().size() >= 2; }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return meta_->heartbeats().size() >= 2; }, kWait));
   auto regs = meta_->registrations();
   ASSERT_EQ(regs.size(), 1u);
   EXPECT_EQ(regs[0].uuid, store_->uuid());
@@ -149,7 +149,7 @@ TEST_F(MetaLinkTest, DeletesWhatTheMetaserverSaysAndReportsIt) {
   meta_->DeleteOnRegister({3});
   StartMeta();
   StartLink();
-  ASSERT_TRUE(WaitUntil([&] { return link_->registered(); }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return link_->registered(); }, kWait));
   meta_->DeleteNext({9, 1234});  // 1234 is not stored: reported as gone too
   auto reported = [&] {
     std::multiset<int64_t> ids;
@@ -157,28 +157,28 @@ TEST_F(MetaLinkTest, DeletesWhatTheMetaserverSaysAndReportsIt) {
       ids.insert(hb.deleted_chunks.begin(), hb.deleted_chunks.end());
     return ids;
   };
-  ASSERT_TRUE(WaitUntil([&] { return reported().size() >= 3; }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return reported().size() >= 3; }, kWait));
   EXPECT_EQ(store_->Read(3, 0, 0, 3).status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(store_->Read(9, 0, 0, 3).status().code(), ErrorCode::kNotFound);
   EXPECT_TRUE(store_->Read(5, 0, 0, 3).ok());
   // Each is reported once, not again.
   size_t seen = meta_->heartbeats().size();
-  ASSERT_TRUE(WaitUntil([&] { return meta_->heartbeats().size() >= seen + 2; }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return meta_->heartbeats().size() >= seen + 2; }, kWait));
   EXPECT_EQ(reported(), (std::multiset<int64_t>{3, 9, 1234}));
   EXPECT_EQ(meta_->heartbeats().back().chunk_count, 1);
 }
 
 TEST_F(MetaLinkTest, RegistersAgainWhenAskedAndAfterAnOutage) {
   StartLink();  // the metaserver is not there yet: the link keeps trying
-  EXPECT_FALSE(WaitUntil([&] { return link_->registered(); }, std::chrono::milliseconds(200)));
+  EXPECT_FALSE(WaitFor([&] { return link_->registered(); }, std::chrono::milliseconds(200)));
   StartMeta();
-  ASSERT_TRUE(WaitUntil([&] { return link_->registered(); }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return link_->registered(); }, kWait));
   meta_->ReregisterNext();
-  ASSERT_TRUE(WaitUntil([&] { return meta_->registrations().size() == 2; }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return meta_->registrations().size() == 2; }, kWait));
   StopMeta();
-  ASSERT_TRUE(WaitUntil([&] { return !link_->registered(); }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return !link_->registered(); }, kWait));
   StartMeta();
-  ASSERT_TRUE(WaitUntil([&] { return meta_->registrations().size() == 3; }, kWait));
+  ASSERT_TRUE(WaitFor([&] { return meta_->registrations().size() == 3; }, kWait));
   auto start = std::chrono::steady_clock::now();
   link_->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));

@@ -85,11 +85,15 @@ int Process::Stop(int sig, std::chrono::milliseconds timeout) {
   return exit_status_.value_or(-1);
 }
 
-std::string Process::LogTail(size_t max_bytes) const {
+std::string Process::Log() const {
   std::ifstream in(log_path_);
   std::stringstream ss;
   ss << in.rdbuf();
-  std::string s = ss.str();
+  return ss.str();
+}
+
+std::string Process::LogTail(size_t max_bytes) const {
+  std::string s = Log();
   return s.size() > max_bytes ? s.substr(s.size() - max_bytes) : s;
 }
 

@@ -28,6 +28,8 @@ class Process {
   // Signal + Wait; SIGKILL if it did not exit in time. Returns the wait status.
   int Stop(int sig, std::chrono::milliseconds timeout = std::chrono::seconds(20));
   const std::string& log_path() const { return log_path_; }
+  // The whole log so far.
+  std::string Log() const;
   // The last `max_bytes` of the log, for failure messages.
   std::string LogTail(size_t max_bytes = 4000) const;
 
