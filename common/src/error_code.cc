@@ -14,8 +14,7 @@ struct Row {
 };
 
 constexpr Row kRows[] = {
-#define DDBFS_ROW(name, value, err, exit_code, text) \
-  {ErrorCode::name, err, exit_code, text, #name},
+#define DDBFS_ROW(name, value, err, exit_code, text) {ErrorCode::name, err, exit_code, text, #name},
     DDBFS_ERROR_CODES(DDBFS_ROW)
 #undef DDBFS_ROW
 };

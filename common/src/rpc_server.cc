@@ -45,13 +45,13 @@ Result<std::unique_ptr<RpcServer>> RpcServer::Bind(
   try {
     s->impl_->socket->listen();
   } catch (const apache::thrift::transport::TTransportException& e) {
-    return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + " (" +
-                       e.what() + ") — is another server using the port?");
+    return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + " (" + e.what() +
+                       ") — is another server using the port?");
   }
   s->port_ = s->impl_->socket->getPort();
-  s->impl_->server = std::make_unique<TThreadedServer>(
-      processor, s->impl_->socket, std::make_shared<TFramedTransportFactory>(),
-      std::make_shared<TBinaryProtocolFactory>());
+  s->impl_->server = std::make_unique<TThreadedServer>(processor, s->impl_->socket,
+                                                       std::make_shared<TFramedTransportFactory>(),
+                                                       std::make_shared<TBinaryProtocolFactory>());
   return s;
 }
 

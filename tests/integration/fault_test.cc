@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-
 #include <gtest/gtest.h>
 
 #include "test_cluster.h"

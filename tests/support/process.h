@@ -63,7 +63,9 @@ bool WaitFor(F cond, std::chrono::milliseconds timeout) {
   while (true) {
     if (cond()) return true;
     if (std::chrono::steady_clock::now() >= deadline) return false;
-    struct timespec ts{0, 20 * 1000 * 1000};
+    struct timespec ts {
+      0, 20 * 1000 * 1000
+    };
     nanosleep(&ts, nullptr);
   }
 }

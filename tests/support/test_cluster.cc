@@ -40,8 +40,7 @@ std::unique_ptr<TestCluster> TestCluster::Start(const ClusterOptions& o) {
     if (!c->StartChunkServerProcess(i)) return nullptr;
   }
   if (!c->WaitForAliveServers(o.chunk_servers, 30000)) {
-    ADD_FAILURE() << "chunk servers did not all register; metaserver log:\n"
-                  << c->meta_->LogTail();
+    ADD_FAILURE() << "chunk servers did not all register; metaserver log:\n" << c->meta_->LogTail();
     return nullptr;
   }
   return c;
@@ -59,9 +58,7 @@ std::string TestCluster::bin(const std::string& program) const {
   return std::string(DDBFS_BINARY_DIR) + "/bin/" + program;
 }
 
-std::string TestCluster::meta_address() const {
-  return "127.0.0.1:" + std::to_string(meta_port_);
-}
+std::string TestCluster::meta_address() const { return "127.0.0.1:" + std::to_string(meta_port_); }
 
 std::string TestCluster::chunk_data_dir(int i) const { return chunks_.at(i).data_dir; }
 
@@ -72,10 +69,9 @@ std::string TestCluster::chunk_address(int i) const {
 bool TestCluster::StartMetaserverProcess() {
   meta_ = std::make_unique<Process>(
       bin("ddbfs-metaserver"),
-      std::vector<std::string>{"--listen", meta_address(), "--db", db_url_,
-                               "--heartbeat-timeout-ms",
-                               std::to_string(options_.heartbeat_timeout_ms), "--log-level",
-                               "info"},
+      std::vector<std::string>{
+          "--listen", meta_address(), "--db", db_url_, "--heartbeat-timeout-ms",
+          std::to_string(options_.heartbeat_timeout_ms), "--log-level", "info"},
       dir() + "/metaserver.log");
   if (!WaitForPort(meta_port_, kStartTimeout)) {
     ADD_FAILURE() << "metaserver did not start listening; log:\n" << meta_->LogTail();

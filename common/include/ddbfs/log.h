@@ -35,7 +35,7 @@ class LogMessage {
 }  // namespace ddbfs
 
 // LOG(kInfo) << "text " << value;
-#define LOG(level)                                                  \
-  if (::ddbfs::LogLevel::level < ::ddbfs::GetLogLevel()) {          \
-  } else                                                            \
+#define LOG(level)                                         \
+  if (::ddbfs::LogLevel::level < ::ddbfs::GetLogLevel()) { \
+  } else                                                   \
     ::ddbfs::internal::LogMessage(::ddbfs::LogLevel::level).stream()

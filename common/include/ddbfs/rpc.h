@@ -64,8 +64,7 @@ class RpcConnection {
       }
       Close();
       if (!retry || attempt >= 1) {
-        return Status(ErrorCode::kUnavailable,
-                      "cannot reach " + address() + " (" + error + ")");
+        return Status(ErrorCode::kUnavailable, "cannot reach " + address() + " (" + error + ")");
       }
     }
   }
@@ -91,8 +90,7 @@ class RpcConnection {
     socket->setSendTimeout(timeout_ms_);
     socket->setNoDelay(true);
     transport_ = std::make_shared<apache::thrift::transport::TFramedTransport>(socket);
-    auto protocol =
-        std::make_shared<apache::thrift::protocol::TBinaryProtocol>(transport_);
+    auto protocol = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(transport_);
     transport_->open();
     client_ = std::make_unique<ClientT>(protocol);
   }

@@ -15,8 +15,7 @@ class RpcServer {
  public:
   // Binds host:port now, so a taken port fails here with a clear Status.
   static Result<std::unique_ptr<RpcServer>> Bind(
-      std::shared_ptr<apache::thrift::TProcessor> processor,
-      const std::string& host, int port);
+      std::shared_ptr<apache::thrift::TProcessor> processor, const std::string& host, int port);
   ~RpcServer();
 
   // Serves until Stop(); returns after in-flight requests finished.
