@@ -26,7 +26,7 @@ constexpr size_t kNoParent = static_cast<size_t>(-1);
 
 struct AddOptions {
   std::vector<std::string> args;
-  int jobs = 8;
+  int jobs = 16;  // docs/cli.md: measured against 8 and 32 with 4 KiB files
   bool no_sync = false;
   bool force = false;
 };
@@ -195,6 +195,19 @@ class Uploader {
                   "already exists; use `ddbfs rm` first — or add --force to overwrite it");
   }
 
+  // Creates the new file `name`; a non-empty one with its writer, from the
+  // one Create round trip that also places chunk 0. An empty file gets no
+  // chunk (one placed for it would stay unwritten) and no writer.
+  Result<Attr> CreateNew(InodeId parent, const std::string& name, const Item& it,
+                         std::unique_ptr<FileWriter>* writer) {
+    const uint32_t mode = it.st.st_mode & 07777;
+    const int64_t mtime = MtimeNs(it.st);
+    if (it.st.st_size == 0) return client_.Create(parent, name, mode, mtime);
+    ASSIGN_OR_RETURN(CreatedFile f, client_.CreateForWrite(parent, name, mode, mtime));
+    *writer = std::move(f.writer);
+    return f.attr;
+  }
+
   Status UploadFile(const Item& it, InodeId parent, Progress& progress, std::vector<char>& buf) {
     const std::string name = BaseName(it.path);
     const uint32_t mode = it.st.st_mode & 07777;
@@ -205,7 +218,8 @@ class Uploader {
       int fd;
       ~Closer() { ::close(fd); }
     } closer{fd};
-    auto attr = client_.Create(parent, name, mode, mtime);
+    std::unique_ptr<FileWriter> writer;
+    Result<Attr> attr = CreateNew(parent, name, it, &writer);
     if (!attr.ok() && attr.status().code() == ErrorCode::kExists) {
       if (!o_.force) return Exists();
       attr = client_.Lookup(parent, name);
@@ -221,9 +235,14 @@ class Uploader {
       attr = client_.SetAttr(attr->inode, ch);
     }
     if (!attr.ok()) return attr.status();
-    ASSIGN_OR_RETURN(auto writer, client_.OpenWriter(attr->inode));
+    if (!writer) {
+      ASSIGN_OR_RETURN(writer, client_.OpenWriter(attr->inode));
+    }
     writer->SetMtime(mtime);
-    buf.resize(kMaxIoSize);
+    // Sized to the file: zero-filling a 4 MiB buffer for every small file
+    // cost more CPU than the rest of its upload.
+    buf.resize(static_cast<size_t>(
+        std::clamp<uint64_t>(static_cast<uint64_t>(it.st.st_size), kBlockSize, kMaxIoSize)));
     uint64_t off = 0;
     while (true) {
       ssize_t n = ::read(fd, buf.data(), buf.size());
@@ -345,7 +364,7 @@ Command AddCommand() {
                         "local files/directories, then the DDBFS "
                         "destination")
             ->required();
-        app->add_option("-j,--jobs", o->jobs, "parallel uploads (default 8)")
+        app->add_option("-j,--jobs", o->jobs, "parallel uploads (default 16)")
             ->check(CLI::Range(1, 256));
         app->add_flag("-n,--no-sync", o->no_sync,
                       "do not fsync each file on its replicas before finishing it");

@@ -63,6 +63,13 @@ struct Attr {
   11: i32 goal            // wanted replicas of each chunk
 }
 
+// A chunk server as clients and peers reach it.
+struct ServerAddress {
+  1: i32 server_id
+  2: string host          // IP or name to connect to
+  3: i32 port
+}
+
 // ---------------------------------------------------------------- namespace
 
 struct LookupRequest {
@@ -122,7 +129,20 @@ struct MkdirResponse {
   2: Attr attr
 }
 
-// Creates a regular file; EXISTS if the name is taken.
+// Where a new write of one chunk goes, handed out with a Create
+// (CreateResponse.first_chunk): the same fields PrepareWrite answers.
+struct ChunkPlacement {
+  1: i64 index            // chunk number within the file
+  2: i64 chunk_id
+  3: i64 version          // the version to write with
+  4: i64 length           // current committed length of the chunk
+  5: list<ServerAddress> replicas  // write to all of them (chain order)
+}
+
+// Creates a regular file; EXISTS if the name is taken. With
+// `prepare_first_chunk` the same transaction also places chunk 0 exactly as
+// PrepareWrite places a new chunk, saving a new file's writer that round trip
+// and commit (see docs/protocol.md, "Sequences").
 struct CreateRequest {
   1: RequestContext ctx
   2: i64 parent
@@ -130,10 +150,16 @@ struct CreateRequest {
   4: i32 mode
   5: optional i32 goal    // default: the parent directory's goal
   6: optional i64 mtime_ns // default: now (used by `ddbfs add` to keep mtimes)
+  7: bool prepare_first_chunk = false  // also place chunk 0 (see first_chunk)
 }
 struct CreateResponse {
   1: RpcStatus status
   2: Attr attr
+  // Chunk 0, placed as PrepareWrite would: write it with this placement and
+  // commit it with CommitWrite. Absent when not asked for or when placement
+  // failed (no chunk server alive or with room): the file is created anyway
+  // and the writer calls PrepareWrite, which reports the error.
+  3: optional ChunkPlacement first_chunk
 }
 
 struct SymlinkRequest {
@@ -218,13 +244,6 @@ struct ReadDirResponse {
 }
 
 // ---------------------------------------------------------------- chunks
-
-// A chunk server as clients and peers reach it.
-struct ServerAddress {
-  1: i32 server_id
-  2: string host          // IP or name to connect to
-  3: i32 port
-}
 
 struct ReplicaInfo {
   1: ServerAddress address

@@ -253,6 +253,30 @@ Result<std::unique_ptr<FileWriter>> Client::OpenWriter(InodeId inode) {
   return NewFileWriter(impl_.get(), inode);
 }
 
+Result<CreatedFile> Client::CreateForWrite(InodeId parent, std::string_view name, uint32_t mode,
+                                           std::optional<int64_t> mtime_ns,
+                                           std::optional<int> goal) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::CreateRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.mode = static_cast<int32_t>(mode & 07777);
+  if (goal) req.__set_goal(*goal);
+  if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
+  req.prepare_first_chunk = true;
+  rpc::CreateResponse resp;
+  RETURN_IF_ERROR(
+      impl_->Meta("Create", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); }));
+  CreatedFile out;
+  out.attr = FromRpc(resp.attr);
+  std::optional<rpc::ChunkPlacement> first;
+  // An older metaserver ignores prepare_first_chunk and never sets it.
+  if (resp.__isset.first_chunk) first = std::move(resp.first_chunk);
+  out.writer = NewCreatedFileWriter(impl_.get(), out.attr.inode, std::move(first));
+  return out;
+}
+
 Result<ClusterView> Client::ClusterStatus() {
   rpc::ClusterStatusRequest req;
   rpc::ClusterStatusResponse resp;

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -102,5 +103,9 @@ ChainOutcome SendAlongChain(Client::Impl* impl, const std::vector<rpc::ServerAdd
 // FileReader / FileWriter factories (file_reader.cc, file_writer.cc).
 Result<std::unique_ptr<FileReader>> NewFileReader(Client::Impl* impl, InodeId inode);
 Result<std::unique_ptr<FileWriter>> NewFileWriter(Client::Impl* impl, InodeId inode);
+// A writer of a file just created (size 0, no GetAttr), with `first_chunk`
+// (from CreateResponse) used instead of a PrepareWrite when it is set.
+std::unique_ptr<FileWriter> NewCreatedFileWriter(Client::Impl* impl, InodeId inode,
+                                                 std::optional<rpc::ChunkPlacement> first_chunk);
 
 }  // namespace ddbfs

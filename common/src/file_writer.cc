@@ -10,6 +10,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "client_impl.h"
@@ -58,13 +59,22 @@ std::vector<int32_t> IdsOf(const std::vector<rpc::ServerAddress>& servers) {
 
 // Thread-safety: used by one thread at a time (the owner). The owner's side
 // (buf_*, size_, closed_) is touched only by the owner; the sender side
-// (open_, unsynced_, last_index_, committed_size_, high_water_) only by
+// (prepared_, open_, unsynced_, last_index_, committed_size_, high_water_) only by
 // whichever thread runs tasks: the sender thread once it exists, else the
 // owner inline. The queue, error_ and mtime_ are guarded by mu_.
 class FileWriterImpl final : public FileWriter {
  public:
-  FileWriterImpl(Client::Impl* impl, InodeId inode, uint64_t size)
-      : impl_(impl), inode_(inode), size_(size), committed_size_(size), high_water_(size) {}
+  // `prepared`: a chunk already prepared by the metaserver (Create's
+  // first_chunk), used instead of a PrepareWrite the first time the writer
+  // touches that chunk.
+  FileWriterImpl(Client::Impl* impl, InodeId inode, uint64_t size,
+                 std::optional<rpc::ChunkPlacement> prepared = std::nullopt)
+      : impl_(impl),
+        inode_(inode),
+        size_(size),
+        prepared_(std::move(prepared)),
+        committed_size_(size),
+        high_water_(size) {}
 
   ~FileWriterImpl() override {
     if (closed_) return;
@@ -276,6 +286,15 @@ class FileWriterImpl final : public FileWriter {
   }
 
   Result<OpenChunk> Prepare(int64_t index) {
+    if (prepared_ && prepared_->index == index) {
+      OpenChunk c{prepared_->chunk_id,
+                  prepared_->version,
+                  prepared_->length,
+                  std::move(prepared_->replicas),
+                  {}};
+      prepared_.reset();
+      if (!c.chain.empty()) return c;  // else ask PrepareWrite, which says why
+    }
     rpc::PrepareWriteRequest req;
     req.ctx = impl_->Context();
     req.inode = inode_;
@@ -375,6 +394,7 @@ class FileWriterImpl final : public FileWriter {
   bool reported_ = false;  // an error was returned to the owner
 
   // Sender side.
+  std::optional<rpc::ChunkPlacement> prepared_;  // not used yet
   std::map<int64_t, OpenChunk> open_;
   std::map<int64_t, UnsyncedChunk> unsynced_;
   int64_t last_index_ = -1;
@@ -394,6 +414,11 @@ class FileWriterImpl final : public FileWriter {
 };
 
 }  // namespace
+
+std::unique_ptr<FileWriter> NewCreatedFileWriter(Client::Impl* impl, InodeId inode,
+                                                 std::optional<rpc::ChunkPlacement> first_chunk) {
+  return std::make_unique<FileWriterImpl>(impl, inode, 0, std::move(first_chunk));
+}
 
 Result<std::unique_ptr<FileWriter>> NewFileWriter(Client::Impl* impl, InodeId inode) {
   rpc::GetAttrRequest req;

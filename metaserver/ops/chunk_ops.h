@@ -12,6 +12,10 @@
 
 namespace ddbfs::meta {
 
+namespace store {
+class Tx;
+}
+
 // Chunk-map operations (chunks.cc): where a file's data lives, and the
 // version protocol of writes (see docs/metadata.md, "Chunk versions").
 // Thread-safe.
@@ -60,6 +64,14 @@ struct WritePlan {
 // `goal` alive servers (distinct labels first) if it is a hole, or returns
 // its alive up-to-date replicas, and the version to write.
 Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index);
+
+// The new-chunk half of PrepareWrite, inside the caller's writer transaction
+// (also used by CreateForWrite for chunk 0): places `goal` replicas, inserts
+// chunk `index` of `inode` (which must be a hole) with replica rows at
+// version 0, and returns version 1 to write with. Fails with NO_SPACE before
+// writing anything when no server can take a replica.
+Result<WritePlan> PlaceNewChunk(OpContext& ctx, store::Tx& tx, InodeId inode, int64_t index,
+                                int goal);
 
 struct ChunkCommitArgs {
   int64_t index = 0;

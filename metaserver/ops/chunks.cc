@@ -94,6 +94,16 @@ Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_inde
   return out;
 }
 
+Result<WritePlan> PlaceNewChunk(OpContext& ctx, store::Tx& tx, InodeId inode, int64_t index,
+                                int goal) {
+  ASSIGN_OR_RETURN(std::vector<int32_t> servers, Place(ctx.servers, goal));
+  WritePlan plan;
+  ASSIGN_OR_RETURN(plan.chunk_id, store::InsertChunk(tx, inode, index, servers));
+  plan.version = 1;
+  for (int32_t id : servers) plan.replicas.push_back(AddressOf(ctx.servers, id));
+  return plan;
+}
+
 Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
   RETURN_IF_ERROR(ValidateInode(inode));
   RETURN_IF_ERROR(ValidateChunkIndex(index));
@@ -103,30 +113,28 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
     ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, inode));
     RETURN_IF_ERROR(CheckRegular(attr, inode));
     ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> chunk, store::GetChunkAt(tx, inode, index));
-    std::vector<int32_t> servers;
     if (!chunk) {
-      ASSIGN_OR_RETURN(servers, Place(ctx.servers, attr->goal));
-      ASSIGN_OR_RETURN(plan.chunk_id, store::InsertChunk(tx, inode, index, servers));
-      plan.version = 1;
-    } else {
-      for (const store::ReplicaRecord& r : chunk->replicas) {
-        if (r.version == chunk->version && ctx.servers.IsAlive(r.server_id)) {
-          servers.push_back(r.server_id);
-        }
-      }
-      if (servers.empty()) {
-        // Nothing was ever written to it: start over on live servers.
-        if (chunk->length != 0) {
-          return Status(ErrorCode::kUnavailable,
-                        "no live replica of chunk " + std::to_string(chunk->id));
-        }
-        ASSIGN_OR_RETURN(servers, Place(ctx.servers, attr->goal));
-        RETURN_IF_ERROR(store::AddReplicas(tx, chunk->id, servers, chunk->version));
-      }
-      plan.chunk_id = chunk->id;
-      plan.version = chunk->version + 1;
-      plan.length = chunk->length;
+      ASSIGN_OR_RETURN(plan, PlaceNewChunk(ctx, tx, inode, index, attr->goal));
+      return Status();
     }
+    std::vector<int32_t> servers;
+    for (const store::ReplicaRecord& r : chunk->replicas) {
+      if (r.version == chunk->version && ctx.servers.IsAlive(r.server_id)) {
+        servers.push_back(r.server_id);
+      }
+    }
+    if (servers.empty()) {
+      // Nothing was ever written to it: start over on live servers.
+      if (chunk->length != 0) {
+        return Status(ErrorCode::kUnavailable,
+                      "no live replica of chunk " + std::to_string(chunk->id));
+      }
+      ASSIGN_OR_RETURN(servers, Place(ctx.servers, attr->goal));
+      RETURN_IF_ERROR(store::AddReplicas(tx, chunk->id, servers, chunk->version));
+    }
+    plan.chunk_id = chunk->id;
+    plan.version = chunk->version + 1;
+    plan.length = chunk->length;
     for (int32_t id : servers) plan.replicas.push_back(AddressOf(ctx.servers, id));
     return Status();
   }));

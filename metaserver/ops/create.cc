@@ -1,3 +1,4 @@
+#include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/validate.h"
@@ -6,16 +7,21 @@
 
 namespace ddbfs::meta {
 
-Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
-                    uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns) {
+namespace {
+
+// Create with, when first_chunk is set, chunk 0 placed in the same op.
+Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId parent,
+                                 std::string_view name, uint32_t mode, std::optional<int> goal,
+                                 std::optional<int64_t> mtime_ns, bool first_chunk) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   if (goal && (*goal < 1 || *goal > 9)) {
     return InvalidArgument("goal " + std::to_string(*goal) + " is not between 1 and 9");
   }
   const std::string n(name);
-  Attr out;
+  CreateOutcome out;
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    out = CreateOutcome();
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
     RETURN_IF_ERROR(CheckNewEntry(e, parent, n));
     store::NewInode file;
@@ -27,10 +33,34 @@ Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::s
     file.mtime_ns = mtime_ns.value_or(file.ctime_ns);
     file.nlink = 1;
     file.goal = goal.value_or(e.parent_goal);
-    ASSIGN_OR_RETURN(out, store::CreateEntry(tx, parent, n, file, 0));
+    ASSIGN_OR_RETURN(out.attr, store::CreateEntry(tx, parent, n, file, 0));
+    if (!first_chunk) return Status();
+    // A placement failure writes nothing (PlaceNewChunk's contract), so the
+    // create still commits; the writer's PrepareWrite reports the error.
+    Result<WritePlan> plan = PlaceNewChunk(ctx, tx, out.attr.inode, 0, out.attr.goal);
+    if (plan.ok()) {
+      out.first_chunk = std::move(*plan);
+    } else if (plan.status().code() != ErrorCode::kNoSpace) {
+      return plan.status();
+    }
     return Status();
   }));
   return out;
+}
+
+}  // namespace
+
+Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+                    uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns) {
+  ASSIGN_OR_RETURN(CreateOutcome f, CreateFile(ctx, caller, parent, name, mode, goal, mtime_ns,
+                                               /*first_chunk=*/false));
+  return f.attr;
+}
+
+Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, InodeId parent,
+                                     std::string_view name, uint32_t mode, std::optional<int> goal,
+                                     std::optional<int64_t> mtime_ns) {
+  return CreateFile(ctx, caller, parent, name, mode, goal, mtime_ns, /*first_chunk=*/true);
 }
 
 }  // namespace ddbfs::meta

@@ -7,6 +7,7 @@
 
 #include "ddbfs/client.h"
 #include "ddbfs/status.h"
+#include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/op_context.h"
 
 namespace ddbfs::meta {
@@ -30,6 +31,18 @@ Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::st
 // create.cc. goal: nullopt inherits the parent's; mtime_ns: nullopt is now.
 Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
                     uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns);
+
+struct CreateOutcome {
+  Attr attr;
+  // Chunk 0, placed by PlaceNewChunk; nullopt when placement failed (no
+  // server alive or with room): the file exists all the same.
+  std::optional<WritePlan> first_chunk;
+};
+// Create, and chunk 0 placed in the same transaction (one commit instead of
+// two for a new file's first write).
+Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, InodeId parent,
+                                     std::string_view name, uint32_t mode, std::optional<int> goal,
+                                     std::optional<int64_t> mtime_ns);
 
 // symlink.cc
 Result<Attr> Symlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,

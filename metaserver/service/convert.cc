@@ -26,6 +26,17 @@ rpc::ServerAddress ToWire(const ServerAddr& a) {
   return out;
 }
 
+rpc::ChunkPlacement ToWire(int64_t index, const WritePlan& plan) {
+  rpc::ChunkPlacement out;
+  out.index = index;
+  out.chunk_id = plan.chunk_id;
+  out.version = plan.version;
+  out.length = plan.length;
+  out.replicas.reserve(plan.replicas.size());
+  for (const ServerAddr& a : plan.replicas) out.replicas.push_back(ToWire(a));
+  return out;
+}
+
 Caller FromWire(const rpc::RequestContext& ctx) {
   Caller c;
   c.uid = static_cast<uint32_t>(ctx.uid);

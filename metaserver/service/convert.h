@@ -10,6 +10,8 @@ namespace ddbfs::meta {
 
 rpc::Attr ToWire(const Attr& a);
 rpc::ServerAddress ToWire(const ServerAddr& a);
+// Where chunk `index` is to be written (PrepareWrite, Create's first_chunk).
+rpc::ChunkPlacement ToWire(int64_t index, const WritePlan& plan);
 // The wire carries uid/gid as i32; the bit pattern is the uid_t.
 Caller FromWire(const rpc::RequestContext& ctx);
 

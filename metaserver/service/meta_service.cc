@@ -77,14 +77,21 @@ void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest
 }
 
 void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) {
-  Handle("Create", resp, [&] {
+  Handle("Create", resp, [&]() -> Status {
     std::optional<int> goal;
     if (req.__isset.goal) goal = req.goal;
     std::optional<int64_t> mtime;
     if (req.__isset.mtime_ns) mtime = req.mtime_ns;
-    return Fill(meta::Create(ctx_, FromWire(req.ctx), req.parent, req.name,
-                             static_cast<uint32_t>(req.mode), goal, mtime),
-                &resp.attr, kAttr);
+    const auto mode = static_cast<uint32_t>(req.mode);
+    if (!req.prepare_first_chunk) {
+      return Fill(meta::Create(ctx_, FromWire(req.ctx), req.parent, req.name, mode, goal, mtime),
+                  &resp.attr, kAttr);
+    }
+    ASSIGN_OR_RETURN(CreateOutcome f, meta::CreateForWrite(ctx_, FromWire(req.ctx), req.parent,
+                                                           req.name, mode, goal, mtime));
+    resp.attr = ToWire(f.attr);
+    if (f.first_chunk) resp.__set_first_chunk(ToWire(0, *f.first_chunk));
+    return Status();
   });
 }
 
@@ -169,10 +176,11 @@ void MetaServiceHandler::PrepareWrite(rpc::PrepareWriteResponse& resp,
                                       const rpc::PrepareWriteRequest& req) {
   Handle("PrepareWrite", resp, [&]() -> Status {
     ASSIGN_OR_RETURN(WritePlan plan, meta::PrepareWrite(ctx_, req.inode, req.index));
-    resp.chunk_id = plan.chunk_id;
-    resp.version = plan.version;
-    resp.length = plan.length;
-    for (const ServerAddr& a : plan.replicas) resp.replicas.push_back(ToWire(a));
+    rpc::ChunkPlacement p = ToWire(req.index, plan);
+    resp.chunk_id = p.chunk_id;
+    resp.version = p.version;
+    resp.length = p.length;
+    resp.replicas = std::move(p.replicas);
     return Status();
   });
 }

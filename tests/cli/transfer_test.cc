@@ -68,6 +68,17 @@ TEST_F(TransferTest, AddThenGetATreeKeepsBytesModesMtimesAndSymlinks) {
   EXPECT_EQ(one->mode, 0600u);
   EXPECT_EQ(one->mtime_ns, 1262304000123456789);
   EXPECT_EQ(one->size, 1u << 20);
+  // A file's chunk 0 is placed by its Create and written once; an empty file
+  // gets no chunk at all.
+  auto chunks = client->Chunks(one->inode);
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  ASSERT_EQ(chunks->size(), 1u);
+  EXPECT_EQ(chunks->front().version, 1);
+  EXPECT_EQ(chunks->front().length, 1u << 20);
+  auto empty = client->ResolvePath("/tree/empty");
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->size, 0u);
+  EXPECT_TRUE(client->Chunks(empty->inode)->empty());
 }
 
 TEST_F(TransferTest, AddFollowsCpRulesForExistingAndNewDestinations) {

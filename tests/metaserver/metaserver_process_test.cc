@@ -76,6 +76,7 @@ TEST_F(MetaserverProcessTest, ServesTheNamespaceOverThrift) {
   ASSERT_EQ(cr.status.code, rpc::ErrorCode::OK) << cr.status.message;
   EXPECT_EQ(cr.attr.mtime_ns, 42);
   EXPECT_EQ(cr.attr.goal, kDefaultGoal);
+  EXPECT_FALSE(cr.__isset.first_chunk);  // not asked for
 
   rpc::ResolvePathRequest rreq;
   rreq.path = "/docs/a.txt";
@@ -148,6 +149,57 @@ TEST_F(MetaserverProcessTest, ServesTheNamespaceOverThrift) {
   // SIGTERM: a clean exit.
   int status = meta->Stop(SIGTERM);
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << status << "\n" << meta->LogTail();
+}
+
+TEST_F(MetaserverProcessTest, CreateCanPlaceTheFirstChunkOverThrift) {
+  auto meta = StartDefault();
+  auto conn = Connect();
+  rpc::CreateRequest creq;
+  creq.parent = kRootInode;
+  creq.name = "early";
+  creq.mode = 0644;
+  creq.prepare_first_chunk = true;
+  rpc::CreateResponse cr;
+  ASSERT_TRUE(conn->Call([&](auto& c) { c.Create(cr, creq); }).ok());
+  ASSERT_EQ(cr.status.code, rpc::ErrorCode::OK) << cr.status.message;
+  EXPECT_FALSE(cr.__isset.first_chunk);  // no chunk server yet: the file alone
+
+  rpc::RegisterServerRequest reg;
+  reg.host = "127.0.0.1";
+  reg.port = 9999;
+  reg.label = "h1";
+  reg.uuid = "u1";
+  reg.capacity_bytes = 1ll << 40;
+  rpc::RegisterServerResponse regr;
+  ASSERT_TRUE(conn->Call([&](auto& c) { c.RegisterServer(regr, reg); }).ok());
+  ASSERT_EQ(regr.status.code, rpc::ErrorCode::OK) << regr.status.message;
+  creq.name = "placed";
+  ASSERT_TRUE(conn->Call([&](auto& c) { c.Create(cr, creq); }).ok());
+  ASSERT_EQ(cr.status.code, rpc::ErrorCode::OK) << cr.status.message;
+  ASSERT_TRUE(cr.__isset.first_chunk);
+  EXPECT_EQ(cr.first_chunk.index, 0);
+  EXPECT_GT(cr.first_chunk.chunk_id, 0);
+  EXPECT_EQ(cr.first_chunk.version, 1);
+  EXPECT_EQ(cr.first_chunk.length, 0);
+  ASSERT_EQ(cr.first_chunk.replicas.size(), 1u);
+  EXPECT_EQ(cr.first_chunk.replicas[0].server_id, regr.server_id);
+  EXPECT_EQ(cr.first_chunk.replicas[0].host, "127.0.0.1");
+  EXPECT_EQ(cr.first_chunk.replicas[0].port, 9999);
+
+  rpc::CommitWriteRequest cw;
+  cw.inode = cr.attr.inode;
+  rpc::ChunkCommit cc;
+  cc.index = 0;
+  cc.chunk_id = cr.first_chunk.chunk_id;
+  cc.version = cr.first_chunk.version;
+  cc.length = 7;
+  cc.written = {regr.server_id};
+  cw.chunks = {cc};
+  cw.size = 7;
+  rpc::CommitWriteResponse cwr;
+  ASSERT_TRUE(conn->Call([&](auto& c) { c.CommitWrite(cwr, cw); }).ok());
+  ASSERT_EQ(cwr.status.code, rpc::ErrorCode::OK) << cwr.status.message;
+  EXPECT_EQ(cwr.attr.size, 7);
 }
 
 TEST_F(MetaserverProcessTest, MalformedRequestsAreInvalidArgumentsAndTheServerStaysUp) {

@@ -116,6 +116,12 @@ struct ClientOptions {
 class FileReader;
 class FileWriter;
 
+// A new, empty file and a writer for it (Client::CreateForWrite).
+struct CreatedFile {
+  Attr attr;
+  std::unique_ptr<FileWriter> writer;
+};
+
 class Client {
  public:
   // Checks the metaserver answers; kUnavailable with a clear message if not.
@@ -152,6 +158,15 @@ class Client {
   // ---- data
   Result<std::unique_ptr<FileReader>> OpenReader(InodeId inode);
   Result<std::unique_ptr<FileWriter>> OpenWriter(InodeId inode);
+  // Create + OpenWriter in one metaserver round trip: the Create also places
+  // chunk 0, so the writer neither asks for the file's size nor prepares
+  // chunk 0 (other chunks are prepared as usual; if the metaserver could not
+  // place chunk 0, the writer prepares it too and reports that error).
+  // Arguments as for Create. For a file known to stay empty use Create: an
+  // unwritten chunk 0 stays in the chunk map at version 0.
+  Result<CreatedFile> CreateForWrite(InodeId parent, std::string_view name, uint32_t mode,
+                                     std::optional<int64_t> mtime_ns = std::nullopt,
+                                     std::optional<int> goal = std::nullopt);
 
   // ---- inspection
   // Chunk map with every replica (current or stale, alive or dead).
