@@ -48,6 +48,22 @@ void RouteThriftOutput() {
   });
 }
 
+// One Create RPC; with prepare_first_chunk the metaserver also places chunk 0.
+Status CallCreate(Client::Impl* impl, InodeId parent, std::string_view name, uint32_t mode,
+                  std::optional<int64_t> mtime_ns, std::optional<int> goal,
+                  bool prepare_first_chunk, rpc::CreateResponse* resp) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::CreateRequest req;
+  req.ctx = impl->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.mode = static_cast<int32_t>(mode & 07777);
+  if (goal) req.__set_goal(*goal);
+  if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
+  req.prepare_first_chunk = prepare_first_chunk;
+  return impl->Meta("Create", resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); });
+}
+
 }  // namespace
 
 Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -130,17 +146,8 @@ Result<Attr> Client::Mkdir(InodeId parent, std::string_view name, uint32_t mode)
 
 Result<Attr> Client::Create(InodeId parent, std::string_view name, uint32_t mode,
                             std::optional<int64_t> mtime_ns, std::optional<int> goal) {
-  RETURN_IF_ERROR(CheckName(name));
-  rpc::CreateRequest req;
-  req.ctx = impl_->Context();
-  req.parent = parent;
-  req.name = std::string(name);
-  req.mode = static_cast<int32_t>(mode & 07777);
-  if (goal) req.__set_goal(*goal);
-  if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
   rpc::CreateResponse resp;
-  Status s =
-      impl_->Meta("Create", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); });
+  Status s = CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, false, &resp);
   return AttrOf(s, resp);
 }
 
@@ -256,18 +263,8 @@ Result<std::unique_ptr<FileWriter>> Client::OpenWriter(InodeId inode) {
 Result<CreatedFile> Client::CreateForWrite(InodeId parent, std::string_view name, uint32_t mode,
                                            std::optional<int64_t> mtime_ns,
                                            std::optional<int> goal) {
-  RETURN_IF_ERROR(CheckName(name));
-  rpc::CreateRequest req;
-  req.ctx = impl_->Context();
-  req.parent = parent;
-  req.name = std::string(name);
-  req.mode = static_cast<int32_t>(mode & 07777);
-  if (goal) req.__set_goal(*goal);
-  if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
-  req.prepare_first_chunk = true;
   rpc::CreateResponse resp;
-  RETURN_IF_ERROR(
-      impl_->Meta("Create", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); }));
+  RETURN_IF_ERROR(CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, true, &resp));
   CreatedFile out;
   out.attr = FromRpc(resp.attr);
   std::optional<rpc::ChunkPlacement> first;

@@ -11,24 +11,9 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-class CreateForWriteTest : public ::testing::Test {
+class CreateForWriteTest : public SharedClusterTest<CreateForWriteTest> {
  protected:
-  static void SetUpTestSuite() { cluster_ = TestCluster::Start().release(); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    client_ = cluster_->NewClient();
-    ASSERT_TRUE(client_);
-  }
-
-  static TestCluster* cluster_;
-  std::unique_ptr<Client> client_;
 };
-
-TestCluster* CreateForWriteTest::cluster_ = nullptr;
 
 int CurrentCount(const ChunkView& c) {
   int n = 0;

@@ -13,23 +13,9 @@
 namespace ddbfs::testing {
 namespace {
 
-class NamespaceTest : public ::testing::Test {
+class NamespaceTest : public SharedClusterTest<NamespaceTest> {
  protected:
-  static void SetUpTestSuite() { cluster_ = TestCluster::Start().release(); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    client_ = cluster_->NewClient();
-    ASSERT_TRUE(client_);
-  }
-  static TestCluster* cluster_;
-  std::unique_ptr<Client> client_;
 };
-
-TestCluster* NamespaceTest::cluster_ = nullptr;
 
 TEST(ConnectTest, UnreachableMetaserverSaysWhereAndWhatToDo) {
   ClientOptions o;

@@ -12,30 +12,14 @@ namespace {
 
 constexpr uint64_t kMiB = 1 << 20;
 
-class ReadWriteTest : public ::testing::Test {
+class ReadWriteTest : public SharedClusterTest<ReadWriteTest> {
  protected:
-  static void SetUpTestSuite() { cluster_ = TestCluster::Start().release(); }
-  static void TearDownTestSuite() {
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    client_ = cluster_->NewClient();
-    ASSERT_TRUE(client_);
-  }
-
   // Writes `data` at `offset` into the model, growing it with zeros.
   static void Apply(std::string& model, uint64_t offset, const std::string& data) {
     if (model.size() < offset + data.size()) model.resize(offset + data.size(), '\0');
     model.replace(offset, data.size(), data);
   }
-
-  static TestCluster* cluster_;
-  std::unique_ptr<Client> client_;
 };
-
-TestCluster* ReadWriteTest::cluster_ = nullptr;
 
 TEST_F(ReadWriteTest, RandomUnalignedWritesOverThreeChunksMatchAModel) {
   auto a = client_->Create(kRootInode, "model.bin", 0644);

@@ -18,6 +18,27 @@
 
 namespace ddbfs::testing {
 
+// A fixture whose tests share one TestCluster, started once per test suite,
+// and get a fresh client each. Derived is the fixture itself (one cluster per
+// fixture): class MyTest : public SharedClusterTest<MyTest> {...};
+template <typename Derived>
+class SharedClusterTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { cluster_ = TestCluster::Start().release(); }
+  static void TearDownTestSuite() {
+    delete cluster_;
+    cluster_ = nullptr;
+  }
+  void SetUp() override {
+    ASSERT_NE(cluster_, nullptr);
+    client_ = cluster_->NewClient();
+    ASSERT_TRUE(client_);
+  }
+
+  static inline TestCluster* cluster_ = nullptr;
+  std::unique_ptr<Client> client_;
+};
+
 // `size` pseudo-random bytes from `seed`.
 inline std::string Bytes(size_t size, uint64_t seed) {
   std::mt19937_64 rng(seed);
