@@ -72,80 +72,62 @@ Status RemoveContents(Client& client, InodeId dir, const std::string& path) {
 }
 
 int RunMkdir(Context& ctx, const std::vector<std::string>& paths, bool parents) {
-  Client* client = ctx.client();
-  if (!client) return ctx.exit_code();
-  for (const auto& given : paths) {
-    if (ctx.aborted()) break;
-    auto path = NormalizePath(given);
-    if (!path.ok()) {
-      ctx.Fail("", path.status());
-      continue;
-    }
-    if (*path == "/") {
+  return ctx.ForEachPath(paths, [&](Client& client, const std::string& path) {
+    if (path == "/") {
       if (!parents) ctx.Fail("/", AlreadyExists("/"));
-      continue;
+      return;
     }
     if (parents) {
-      Status s = MkdirParents(*client, *path);
-      if (!s.ok()) ctx.Fail(*path, s);
-      continue;
+      Status s = MkdirParents(client, path);
+      if (!s.ok()) ctx.Fail(path, s);
+      return;
     }
-    auto pn = ResolveParent(*client, *path);
+    auto pn = ResolveParent(client, path);
     if (!pn.ok()) {
-      ctx.Fail(*path, pn.status());
-      continue;
+      ctx.Fail(path, pn.status());
+      return;
     }
-    auto made = client->Mkdir(pn->parent.inode, pn->name, kDirMode);
+    auto made = client.Mkdir(pn->parent.inode, pn->name, kDirMode);
     if (!made.ok()) {
       if (made.status().code() == ErrorCode::kExists) {
-        ctx.FailText(*path, ErrorCode::kExists, "already exists — use mkdir -p to accept that");
+        ctx.FailText(path, ErrorCode::kExists, "already exists — use mkdir -p to accept that");
       } else {
-        ctx.Fail(*path, made.status());
+        ctx.Fail(path, made.status());
       }
     }
-  }
-  return ctx.exit_code();
+  });
 }
 
 int RunRm(Context& ctx, const std::vector<std::string>& paths, bool recursive) {
-  Client* client = ctx.client();
-  if (!client) return ctx.exit_code();
-  for (const auto& given : paths) {
-    if (ctx.aborted()) break;
-    auto path = NormalizePath(given);
-    if (!path.ok()) {
-      ctx.Fail("", path.status());
-      continue;
-    }
-    if (*path == "/") {
+  return ctx.ForEachPath(paths, [&](Client& client, const std::string& path) {
+    if (path == "/") {
       ctx.FailText("/", ErrorCode::kInvalidArgument,
                    "refusing to remove the root — remove its entries one by one");
-      continue;
+      return;
     }
-    auto attr = client->ResolvePath(*path);
+    auto attr = client.ResolvePath(path);
     if (!attr.ok()) {
-      ctx.Fail(*path, attr.status());
-      continue;
+      ctx.Fail(path, attr.status());
+      return;
     }
-    auto pn = ResolveParent(*client, *path);
+    auto pn = ResolveParent(client, path);
     if (!pn.ok()) {
-      ctx.Fail(*path, pn.status());
-      continue;
+      ctx.Fail(path, pn.status());
+      return;
     }
     if (attr->type == FileType::kDirectory) {
       if (!recursive) {
-        ctx.FailText(*path, ErrorCode::kIsDir, "is a directory; use rm -r");
-        continue;
+        ctx.FailText(path, ErrorCode::kIsDir, "is a directory; use rm -r");
+        return;
       }
-      Status s = RemoveContents(*client, attr->inode, *path);
-      if (s.ok()) s = client->Rmdir(pn->parent.inode, pn->name);
-      if (!s.ok()) ctx.Fail(*path, s);
-      continue;
+      Status s = RemoveContents(client, attr->inode, path);
+      if (s.ok()) s = client.Rmdir(pn->parent.inode, pn->name);
+      if (!s.ok()) ctx.Fail(path, s);
+      return;
     }
-    Status s = client->Unlink(pn->parent.inode, pn->name);
-    if (!s.ok()) ctx.Fail(*path, s);
-  }
-  return ctx.exit_code();
+    Status s = client.Unlink(pn->parent.inode, pn->name);
+    if (!s.ok()) ctx.Fail(path, s);
+  });
 }
 
 int RunMv(Context& ctx, const std::vector<std::string>& args) {

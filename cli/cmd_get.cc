@@ -265,28 +265,19 @@ Result<Attr> ResolveFollowing(Client& client, std::string path) {
 }
 
 int RunCat(Context& ctx, const std::vector<std::string>& paths) {
-  Client* client = ctx.client();
-  if (!client) return ctx.exit_code();
-  for (const auto& given : paths) {
-    if (ctx.aborted()) break;
-    auto path = NormalizePath(given);
-    if (!path.ok()) {
-      ctx.Fail("", path.status());
-      continue;
-    }
-    auto attr = ResolveFollowing(*client, *path);
+  return ctx.ForEachPath(paths, [&](Client& client, const std::string& path) {
+    auto attr = ResolveFollowing(client, path);
     if (!attr.ok()) {
-      ctx.Fail(*path, attr.status());
-      continue;
+      ctx.Fail(path, attr.status());
+      return;
     }
     if (attr->type == FileType::kDirectory) {
-      ctx.FailText(*path, ErrorCode::kIsDir, "is a directory — use `ddbfs get` to download a tree");
-      continue;
+      ctx.FailText(path, ErrorCode::kIsDir, "is a directory — use `ddbfs get` to download a tree");
+      return;
     }
-    Status s = CopyOut(*client, *attr, STDOUT_FILENO, "standard output", nullptr);
-    if (!s.ok()) ctx.Fail(*path, s);
-  }
-  return ctx.exit_code();
+    Status s = CopyOut(client, *attr, STDOUT_FILENO, "standard output", nullptr);
+    if (!s.ok()) ctx.Fail(path, s);
+  });
 }
 
 }  // namespace

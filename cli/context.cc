@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "paths.h"
 
 namespace ddbfs::cli {
 
@@ -124,6 +125,22 @@ void Context::ErrLine(const std::string& line) {
     if (n <= 0) break;
     done += static_cast<size_t>(n);
   }
+}
+
+int Context::ForEachPath(const std::vector<std::string>& given,
+                         const std::function<void(Client&, const std::string&)>& fn) {
+  Client* c = client();
+  if (!c) return exit_code();
+  for (const auto& g : given) {
+    if (aborted()) break;
+    auto path = NormalizePath(g);
+    if (!path.ok()) {
+      Fail("", path.status());
+      continue;
+    }
+    fn(*c, *path);
+  }
+  return exit_code();
 }
 
 }  // namespace ddbfs::cli

@@ -5,9 +5,11 @@
 // code kept).
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "ddbfs/client.h"
 
@@ -41,6 +43,11 @@ class Context {
   void Fail(const std::string& subject, const Status& s, const std::string& hint = "");
   // Same, with the exact text (which carries its own hint, if any).
   void FailText(const std::string& subject, ErrorCode code, const std::string& text);
+  // Runs fn(client, path) for each DDBFS path in `given`, normalized: one
+  // that does not normalize is reported and skipped; stops once aborted().
+  // Returns exit_code() (also when no client could be connected).
+  int ForEachPath(const std::vector<std::string>& given,
+                  const std::function<void(Client&, const std::string&)>& fn);
   // "ddbfs: <command>: warning: <text>" (does not change the exit code).
   void Warn(const std::string& text);
   // Writes a full line to stderr, clearing a progress line first.
