@@ -47,6 +47,21 @@ class MetaserverProcessTest : public ::testing::Test {
   }
   std::unique_ptr<Conn> Connect() { return std::make_unique<Conn>("127.0.0.1", port_, 10000); }
 
+  // Registers a fake chunk server "u1" (127.0.0.1:9999, label h1, 1 TiB free)
+  // over `conn`; fails the test unless the metaserver accepts it.
+  rpc::RegisterServerResponse RegisterFakeServer(Conn& conn) {
+    rpc::RegisterServerRequest reg;
+    reg.host = "127.0.0.1";
+    reg.port = 9999;
+    reg.label = "h1";
+    reg.uuid = "u1";
+    reg.capacity_bytes = 1ll << 40;
+    rpc::RegisterServerResponse regr;
+    EXPECT_TRUE(conn.Call([&](auto& c) { c.RegisterServer(regr, reg); }).ok());
+    EXPECT_EQ(regr.status.code, rpc::ErrorCode::OK) << regr.status.message;
+    return regr;
+  }
+
   TempDir dir_{"ddbfs-meta-test"};
   std::string db_url_;
   int port_ = 0;
@@ -95,14 +110,7 @@ TEST_F(MetaserverProcessTest, ServesTheNamespaceOverThrift) {
   EXPECT_FALSE(dr.more);
 
   // A fake chunk server, a write, and the chunk map.
-  rpc::RegisterServerRequest reg;
-  reg.host = "127.0.0.1";
-  reg.port = 9999;
-  reg.label = "h1";
-  reg.uuid = "u1";
-  reg.capacity_bytes = 1ll << 40;
-  rpc::RegisterServerResponse regr;
-  ASSERT_TRUE(conn->Call([&](auto& c) { c.RegisterServer(regr, reg); }).ok());
+  rpc::RegisterServerResponse regr = RegisterFakeServer(*conn);
   ASSERT_EQ(regr.status.code, rpc::ErrorCode::OK) << regr.status.message;
   EXPECT_EQ(regr.heartbeat_interval_ms, 2500);
   rpc::PrepareWriteRequest pw;
@@ -164,14 +172,7 @@ TEST_F(MetaserverProcessTest, CreateCanPlaceTheFirstChunkOverThrift) {
   ASSERT_EQ(cr.status.code, rpc::ErrorCode::OK) << cr.status.message;
   EXPECT_FALSE(cr.__isset.first_chunk);  // no chunk server yet: the file alone
 
-  rpc::RegisterServerRequest reg;
-  reg.host = "127.0.0.1";
-  reg.port = 9999;
-  reg.label = "h1";
-  reg.uuid = "u1";
-  reg.capacity_bytes = 1ll << 40;
-  rpc::RegisterServerResponse regr;
-  ASSERT_TRUE(conn->Call([&](auto& c) { c.RegisterServer(regr, reg); }).ok());
+  rpc::RegisterServerResponse regr = RegisterFakeServer(*conn);
   ASSERT_EQ(regr.status.code, rpc::ErrorCode::OK) << regr.status.message;
   creq.name = "placed";
   ASSERT_TRUE(conn->Call([&](auto& c) { c.Create(cr, creq); }).ok());
