@@ -1,13 +1,17 @@
 #pragma once
 
-// One chunk replica on disk: an 8192-byte header region (header block and a
-// CRC32C per 64 KiB block) followed by the chunk's data. The format is
-// specified byte by byte in docs/chunk_format.md.
+// One chunk replica on disk, format 2: two header slots (the newer valid one
+// wins) and two physical places per 64 KiB block (shadow blocks), so that a
+// crash at any moment leaves the chunk as it was after some complete
+// operation since the last Sync, every block with a matching CRC32C. The
+// format and the argument are in docs/chunk_format.md.
 //
-// Thread-safety: a ChunkFile is used by one thread at a time; ChunkStore
-// serializes access per chunk id. Ownership: it owns its file descriptor.
+// Thread-safety: Read, CheckIdentity and the accessors may run on many
+// threads at once; every other method needs exclusive use (ChunkStore's
+// stripe lock). Ownership: it owns its DiskFile.
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -15,84 +19,128 @@
 
 #include "ddbfs/constants.h"
 #include "ddbfs/status.h"
+#include "disk_file.h"
 
 namespace ddbfs::chunkserver {
 
-inline constexpr char kChunkMagic[8] = {'D', 'D', 'B', 'F', 'S', 'C', 'K', '1'};
-inline constexpr uint32_t kChunkFormatVersion = 1;
-inline constexpr uint32_t kChunkHeaderSize = 8192;
-// Size of the header block proper; the CRC table fills the rest.
-inline constexpr uint32_t kHeaderBlockSize = 4096;
-// Offset of the header block's own CRC32C (it covers bytes [0, 4092)).
-inline constexpr uint32_t kHeaderCrcOffset = kHeaderBlockSize - 4;
+inline constexpr char kChunkMagic[8] = {'D', 'D', 'B', 'F', 'S', 'C', 'K', '2'};
+inline constexpr uint32_t kChunkFormatVersion = 2;
+// Each of the two header slots.
+inline constexpr uint32_t kHeaderSlotSize = 8192;
+// Offset of a slot's own CRC32C (it covers the slot's bytes before it).
+inline constexpr uint32_t kHeaderCrcOffset = kHeaderSlotSize - 4;
+// File offset of place A of block 0; place B of block b is kChunkSize later.
+inline constexpr uint64_t kDataOffset = 2 * kHeaderSlotSize;
 
-// Maps an errno from a disk operation to a Status: ENOSPC/EDQUOT become
-// kNoSpace, everything else kIoError. `what` names the operation and file.
-Status DiskError(const std::string& what, int err);
+// Where a block's bytes are (the per-block map of a header).
+enum class BlockPlace : uint8_t { kZero = 0, kA = 1, kB = 2 };
+
 // A chunk id as 16 lower-case hex digits, as in file names and messages.
 std::string ChunkIdHex(uint64_t chunk_id);
+// File offset of `place` (kA or kB) of block `b`.
+uint64_t PlaceOffset(uint32_t b, BlockPlace place);
 
 class ChunkFile {
  public:
   // Creates `path` (it must not exist) as an empty chunk (length 0) and
-  // writes its header. On failure nothing is left behind.
+  // syncs it. On failure nothing is left behind.
   static Result<std::unique_ptr<ChunkFile>> Create(const std::string& path, uint64_t chunk_id,
                                                    uint64_t version);
-  // Opens an existing chunk file and verifies its header: bad magic, CRC or
-  // fields give kChecksumMismatch, a missing file kNotFound.
+  static Result<std::unique_ptr<ChunkFile>> Create(std::unique_ptr<DiskFile> disk,
+                                                   uint64_t chunk_id, uint64_t version);
+  // Opens an existing chunk file and recovers it: the newest valid header
+  // slot wins if the blocks it changed since its base pass their CRCs, else
+  // its base (the older slot). A recovered file is synced and left with a
+  // header that needs no verification next time. No valid header (or a
+  // format-1 file: see chunk_file_v1.h) is kChecksumMismatch, a missing
+  // file kNotFound.
   static Result<std::unique_ptr<ChunkFile>> Open(const std::string& path);
+  static Result<std::unique_ptr<ChunkFile>> Open(std::unique_ptr<DiskFile> disk);
 
-  ~ChunkFile();
   ChunkFile(const ChunkFile&) = delete;
   ChunkFile& operator=(const ChunkFile&) = delete;
 
-  uint64_t chunk_id() const { return chunk_id_; }
-  uint64_t version() const { return version_; }
-  uint64_t length() const { return length_; }
-  const std::string& path() const { return path_; }
+  uint64_t chunk_id() const { return cur_.chunk_id; }
+  uint64_t version() const { return cur_.version; }
+  uint64_t length() const { return cur_.length; }
+  const std::string& path() const { return disk_->path(); }
 
   // Writes `data` at `offset` (offset + size <= kChunkSize) and sets the
   // version. A write past the length leaves a hole of zeros. Partially
   // covered blocks are read, verified and merged (kChecksumMismatch if the
-  // old block is corrupt). Data goes to disk before the CRC table and the
-  // header, so on failure the header still describes the old replica.
+  // old block is corrupt). Space is reserved first: a full disk is kNoSpace
+  // before any byte changed. On failure the replica is as it was.
   Status Write(uint64_t offset, std::span<const char> data, uint64_t version);
-
   // Sets the length (shorter: bytes dropped; longer: zeros) and the version.
   Status Truncate(uint64_t length, uint64_t version);
-
   // Reads up to `len` bytes at `offset` into *out; bytes at or past the
   // length are not returned (short read). Every block touched is checked
   // against its CRC32C: a mismatch is kChecksumMismatch and *out is empty.
-  Status Read(uint64_t offset, uint64_t len, std::string* out);
-
+  Status Read(uint64_t offset, uint64_t len, std::string* out) const;
   // Sets the version only (a write of no bytes).
   Status SetVersion(uint64_t version);
+  // Re-reads the current header slot from disk and checks that it is intact
+  // and still this replica of `chunk_id` at the version and sequence held
+  // in memory (catches a file copied over this one). kChecksumMismatch if not.
+  Status CheckIdentity(uint64_t chunk_id) const;
 
-  // fdatasync: everything written so far is durable.
+  // fdatasync: everything written so far is durable, and the places the
+  // previous durable header used and the new one does not are freed. Then
+  // the same header is written again without its list of changed blocks
+  // (not synced), so that a later open has nothing to verify.
   Status Sync();
+  // Sync twice: the header without a list of changed blocks is durable as
+  // well. For a file written once (a copy, an upgrade) before it is renamed
+  // into place.
+  Status SyncAndSeal();
+
+  // In-memory form of a header slot (docs/chunk_format.md).
+  struct Header {
+    uint64_t chunk_id = 0;
+    uint64_t version = 0;
+    uint64_t length = 0;
+    uint64_t seq = 0;       // higher wins
+    uint64_t base_seq = 0;  // seq of the durable header when this one was written
+    std::array<BlockPlace, kBlocksPerChunk> place{};
+    std::array<uint32_t, kBlocksPerChunk> crc{};
+    std::bitset<kBlocksPerChunk> dirty;  // blocks changed since base_seq
+  };
 
  private:
-  ChunkFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}
+  // Bytes to write at one file offset (data points into the caller's
+  // buffer or into a buffer the plan owns).
+  struct Piece {
+    uint64_t file_offset = 0;
+    std::span<const char> data;
+    uint64_t reserve_from = 0;  // [reserve_from, end) is new space (allocated, freed on failure)
+  };
+  struct Plan;
 
-  Status LoadHeader();
-  // Writes the CRC table entries [first, last] and then the header block.
-  Status StoreMetadata(uint32_t first_block, uint32_t last_block);
-  Status StoreHeader();
-  // Reads the valid bytes of block `b` (under the current length) into
-  // `buf` and checks them against the block's CRC.
-  Status ReadVerifiedBlock(uint32_t b, char* buf, uint32_t* valid);
-  Status PreadFull(char* buf, size_t len, uint64_t file_offset, const char* what);
-  Status PwriteFull(const char* buf, size_t len, uint64_t file_offset, const char* what);
-  // Cuts the file back to the header plus `length` bytes of data.
-  Status CutFileTo(uint64_t length);
+  explicit ChunkFile(std::unique_ptr<DiskFile> disk) : disk_(std::move(disk)) {}
 
-  const std::string path_;
-  int fd_ = -1;
-  uint64_t chunk_id_ = 0;
-  uint64_t version_ = 0;
-  uint64_t length_ = 0;
-  std::array<uint32_t, kBlocksPerChunk> crcs_{};
+  Status Recover();
+  // Reads the valid bytes of block `b` under header `h` into `buf` and
+  // checks them against its CRC (kChecksumMismatch names the block).
+  Status ReadVerifiedBlock(const Header& h, uint32_t b, char* buf) const;
+  // Adds to `plan` the change of block `b` to the length `new_len` with
+  // the chunk bytes [lo, hi) taken from `src` (lo == hi: no data, only
+  // zeros past the old length).
+  Status PlanBlock(uint32_t b, uint64_t new_len, uint64_t lo, uint64_t hi, const char* src,
+                   Plan* plan) const;
+  // Reserves, writes the plan's pieces and then the header `next`.
+  Status Apply(Plan* plan);
+  // Writes `next` to the slot that is not durable; on success it is cur_.
+  Status StoreHeader(Header next);
+  // Frees the places of `h`'s dirty blocks that `h` does not use.
+  void PunchUnused(const Header& h);
+
+  std::unique_ptr<DiskFile> disk_;
+  Header cur_;            // the state the last header write described
+  Header durable_;        // the header on disk as of the last fdatasync
+  int cur_slot_ = 0;      // the slot holding cur_
+  int durable_slot_ = 0;  // the slot holding durable_
+  uint64_t max_seq_ = 0;  // highest seq ever seen or written
+  Status broken_;         // sticky: a header write failed, the slot may be torn
 };
 
 }  // namespace ddbfs::chunkserver

@@ -1,5 +1,6 @@
 #include "chunk_service.h"
 
+#include <algorithm>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -209,6 +210,121 @@ void ChunkService::ReadChunk(rpc::ReadChunkResponse& resp, const rpc::ReadChunkR
   resp.status = RpcOk();
   resp.data = std::move(result->data);
   resp.version = static_cast<int64_t>(result->version);
+}
+
+void ChunkService::ChunkState(rpc::ChunkStateResponse& resp, const rpc::ChunkStateRequest& req) {
+  Status v = ValidateRange(req.chunk_id, 0, 0);
+  if (!v.ok()) {
+    resp.status = ToRpc(v);
+    return;
+  }
+  auto state = store_->State(static_cast<uint64_t>(req.chunk_id));
+  if (!state.ok()) {
+    LogFailure("state", req.chunk_id, state.status());
+    resp.status = ToRpc(state.status());
+    return;
+  }
+  resp.status = RpcOk();
+  resp.version = static_cast<int64_t>(state->version);
+  resp.length = static_cast<int64_t>(state->length);
+}
+
+void ChunkService::SetChunkVersion(rpc::SetChunkVersionResponse& resp,
+                                   const rpc::SetChunkVersionRequest& req) {
+  Status s = ValidateRange(req.chunk_id, 0, std::max<int64_t>(req.length, 0));
+  if (s.ok()) s = ValidateVersion(req.from_version);
+  if (s.ok()) s = ValidateVersion(req.to_version);
+  if (s.ok() && req.to_version < req.from_version) {
+    s = InvalidArgument("to_version " + std::to_string(req.to_version) + " is lower than " +
+                        "from_version " + std::to_string(req.from_version));
+  }
+  if (s.ok() && req.length < -1) s = InvalidArgument("length must be >= -1");
+  if (s.ok()) {
+    s = store_->SetVersion(static_cast<uint64_t>(req.chunk_id),
+                           static_cast<uint64_t>(req.from_version),
+                           static_cast<uint64_t>(req.to_version), req.length);
+  }
+  LogFailure("set version of", req.chunk_id, s);
+  resp.status = ToRpc(s);
+}
+
+Status ChunkService::CopyFrom(const rpc::ServerAddress& source, PendingReplica* replica,
+                              uint64_t* length) {
+  auto pool = PoolFor(source);
+  rpc::ChunkStateRequest state_req;
+  state_req.chunk_id = static_cast<int64_t>(replica->chunk_id);
+  rpc::ChunkStateResponse state;
+  RETURN_IF_ERROR(pool->Call([&](rpc::ChunkServiceClient& c) { c.ChunkState(state, state_req); }));
+  RETURN_IF_ERROR(FromRpc(state.status));
+  if (state.version != static_cast<int64_t>(replica->version)) {
+    return Status(ErrorCode::kStaleVersion, "source " + pool->address() + " holds version " +
+                                                std::to_string(state.version) + " of chunk " +
+                                                ChunkIdHex(replica->chunk_id) + ", not " +
+                                                std::to_string(replica->version));
+  }
+  if (state.length < 0 || static_cast<uint64_t>(state.length) > kChunkSize) {
+    return Internal("source " + pool->address() + " reports length " +
+                    std::to_string(state.length));
+  }
+  const uint64_t total = static_cast<uint64_t>(state.length);
+  for (uint64_t off = 0; off < total; off += kMaxIoSize) {
+    rpc::ReadChunkRequest read;
+    read.chunk_id = static_cast<int64_t>(replica->chunk_id);
+    read.version = static_cast<int64_t>(replica->version);
+    read.offset = static_cast<int64_t>(off);
+    read.length = static_cast<int32_t>(std::min<uint64_t>(kMaxIoSize, total - off));
+    rpc::ReadChunkResponse piece;
+    RETURN_IF_ERROR(pool->Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(piece, read); }));
+    RETURN_IF_ERROR(FromRpc(piece.status));
+    if (piece.data.size() != static_cast<size_t>(read.length)) {
+      return Unavailable("source " + pool->address() + " returned " +
+                         std::to_string(piece.data.size()) + " bytes at offset " +
+                         std::to_string(off) + ", expected " + std::to_string(read.length) +
+                         " (did the chunk change during the copy?)");
+    }
+    RETURN_IF_ERROR(replica->file->Write(
+        off, std::span<const char>(piece.data.data(), piece.data.size()), replica->version));
+  }
+  if (replica->file->length() != total) {
+    // An empty or short source still gives the same length.
+    RETURN_IF_ERROR(replica->file->Truncate(total, replica->version));
+  }
+  *length = total;
+  return Status();
+}
+
+void ChunkService::ReplicateChunk(rpc::ReplicateChunkResponse& resp,
+                                  const rpc::ReplicateChunkRequest& req) {
+  Status s = ValidateRange(req.chunk_id, 0, 0);
+  if (s.ok()) s = ValidateVersion(req.version);
+  if (s.ok()) s = ValidateChain({req.source});
+  if (s.ok() && ((req.source.port == self_port_ && req.source.host == self_host_) ||
+                 (req.source.server_id != 0 && req.source.server_id == server_id_.load()))) {
+    s = InvalidArgument("source " + req.source.host + ":" + std::to_string(req.source.port) +
+                        " is this server itself");
+  }
+  uint64_t length = 0;
+  if (s.ok()) {
+    auto replica = store_->BeginReplica(static_cast<uint64_t>(req.chunk_id),
+                                        static_cast<uint64_t>(req.version));
+    s = replica.status();
+    if (s.ok()) {
+      s = CopyFrom(req.source, &*replica, &length);
+      if (s.ok()) {
+        s = store_->CommitReplica(&*replica);
+      } else {
+        store_->AbortReplica(&*replica);
+      }
+    }
+  }
+  LogFailure("replicate", req.chunk_id, s);
+  if (s.ok()) {
+    LOG(kInfo) << "copied chunk " << ChunkIdHex(static_cast<uint64_t>(req.chunk_id)) << " version "
+               << req.version << " (" << length << " bytes) from " << req.source.host << ":"
+               << req.source.port;
+  }
+  resp.status = ToRpc(s);
+  resp.length = static_cast<int64_t>(length);
 }
 
 void ChunkService::Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest&) {

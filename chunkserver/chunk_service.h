@@ -36,11 +36,22 @@ class ChunkService : public rpc::ChunkServiceIf {
   // this server in `replicas` of write and truncate replies.
   void set_server_id(int32_t id) { server_id_ = id; }
   int32_t server_id() const { return server_id_; }
+  // The address this server listens on: ReplicateChunk refuses it as a
+  // source. Call before serving.
+  void set_self_address(std::string host, int port) {
+    self_host_ = std::move(host);
+    self_port_ = port;
+  }
 
   void WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChunkRequest& req) override;
   void TruncateChunk(rpc::TruncateChunkResponse& resp,
                      const rpc::TruncateChunkRequest& req) override;
   void ReadChunk(rpc::ReadChunkResponse& resp, const rpc::ReadChunkRequest& req) override;
+  void ChunkState(rpc::ChunkStateResponse& resp, const rpc::ChunkStateRequest& req) override;
+  void SetChunkVersion(rpc::SetChunkVersionResponse& resp,
+                       const rpc::SetChunkVersionRequest& req) override;
+  void ReplicateChunk(rpc::ReplicateChunkResponse& resp,
+                      const rpc::ReplicateChunkRequest& req) override;
   void Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest& req) override;
 
  private:
@@ -75,8 +86,13 @@ class ChunkService : public rpc::ChunkServiceIf {
   std::shared_ptr<Pool> PoolFor(const rpc::ServerAddress& address);
   rpc::ReplicaResult Own(const Status& s) const;
 
+  // ReplicateChunk's copy loop: fills `replica` from `source`.
+  Status CopyFrom(const rpc::ServerAddress& source, PendingReplica* replica, uint64_t* length);
+
   std::shared_ptr<ChunkStore> store_;
   std::atomic<int32_t> server_id_{0};
+  std::string self_host_;
+  int self_port_ = 0;
   std::mutex pools_mu_;
   std::map<std::string, std::shared_ptr<Pool>> pools_;  // GUARDED_BY(pools_mu_), by "host:port"
 };

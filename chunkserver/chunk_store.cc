@@ -13,7 +13,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "chunk_file_v1.h"
 #include "ddbfs/log.h"
+#include "disk_file.h"
 
 namespace ddbfs::chunkserver {
 
@@ -23,17 +25,7 @@ namespace {
 
 constexpr char kUuidFile[] = "server.uuid";
 constexpr char kChunkSuffix[] = ".chunk";
-
-// fsync of a directory, so that names created in it are durable.
-Status SyncDir(const std::string& dir) {
-  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return DiskError("open " + dir, errno);
-  int rc = ::fsync(fd);
-  int err = errno;
-  ::close(fd);
-  if (rc != 0) return DiskError("fsync " + dir, err);
-  return Status();
-}
+constexpr char kTmpSuffix[] = ".chunk.tmp";
 
 bool IsHex(std::string_view s) {
   for (char c : s) {
@@ -136,6 +128,14 @@ void ChunkStore::ScanDir(size_t dir_index) {
     for (const auto& entry : fs::directory_iterator(sub.path(), sub_ec)) {
       const std::string name = entry.path().filename().string();
       const size_t suffix = sizeof kChunkSuffix - 1;
+      if (name.size() == 16 + sizeof kTmpSuffix - 1 && IsHex(name.substr(0, 16)) &&
+          name.compare(16, std::string::npos, kTmpSuffix) == 0) {
+        // A copy or an upgrade that did not finish.
+        LOG(kInfo) << "removing unfinished " << entry.path().string();
+        std::error_code rm_ec;
+        fs::remove(entry.path(), rm_ec);
+        continue;
+      }
       if (name.size() != 16 + suffix || name.compare(16, suffix, kChunkSuffix) != 0 ||
           !IsHex(name.substr(0, 16))) {
         continue;
@@ -145,6 +145,14 @@ void ChunkStore::ScanDir(size_t dir_index) {
         LOG(kWarn) << "ignoring " << entry.path().string() << ": it belongs in folder "
                    << SubdirName(id);
         continue;
+      }
+      if (IsFormat1File(entry.path().string())) {
+        Status up = UpgradeFormat1File(entry.path().string());
+        if (up.ok()) {
+          LOG(kInfo) << "converted " << entry.path().string() << " to chunk format 2";
+        } else {
+          LOG(kWarn) << "cannot convert " << entry.path().string() << " to chunk format 2: " << up;
+        }
       }
       auto file = ChunkFile::Open(entry.path().string());
       if (file.ok() && (*file)->chunk_id() != id) {
@@ -221,28 +229,117 @@ Status ChunkStore::CheckUsable(uint64_t chunk_id, size_t* dir_index) const {
   return NotFound("no replica of chunk " + ChunkIdHex(chunk_id) + " on this server");
 }
 
-Result<std::unique_ptr<ChunkFile>> ChunkStore::OpenForWrite(uint64_t chunk_id, uint64_t version,
-                                                            bool* created, size_t* dir_index) {
-  *created = false;
-  Status usable = CheckUsable(chunk_id, dir_index);
-  if (usable.ok()) return ChunkFile::Open(ChunkPath(*dir_index, chunk_id));
-  if (usable.code() != ErrorCode::kNotFound) return usable;
-  *dir_index = PickDir();
-  const std::string subdir = dirs_[*dir_index] + "/" + SubdirName(chunk_id);
-  if (::mkdir(subdir.c_str(), 0755) == 0) {
-    RETURN_IF_ERROR(SyncDir(dirs_[*dir_index]));
-  } else if (errno != EEXIST) {
-    return DiskError("create folder " + subdir, errno);
+Status ChunkStore::EnsureSubdir(size_t dir_index, uint64_t chunk_id) {
+  const std::string subdir = dirs_[dir_index] + "/" + SubdirName(chunk_id);
+  if (::mkdir(subdir.c_str(), 0755) == 0) return SyncDir(dirs_[dir_index]);
+  if (errno != EEXIST) return DiskError("create folder " + subdir, errno);
+  return Status();
+}
+
+ChunkStore::FilePtr ChunkStore::Cached(uint64_t chunk_id) const {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  auto it = open_.find(chunk_id);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+void ChunkStore::KeepOpen(uint64_t chunk_id, FilePtr file) {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  open_[chunk_id] = std::move(file);
+  open_order_.push_back(chunk_id);
+  // Close the oldest opened; a thread still using one keeps its reference.
+  while (open_.size() > kMaxOpenFiles && !open_order_.empty()) {
+    const uint64_t victim = open_order_.front();
+    open_order_.pop_front();
+    if (victim != chunk_id) open_.erase(victim);
   }
+  if (open_order_.size() > 4 * kMaxOpenFiles) {
+    std::deque<uint64_t> kept;
+    for (uint64_t id : open_order_) {
+      if (open_.count(id)) kept.push_back(id);
+    }
+    open_order_.swap(kept);
+  }
+}
+
+void ChunkStore::MarkCorrupt(uint64_t chunk_id) {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  chunks_.erase(chunk_id);
+  open_.erase(chunk_id);
+  corrupt_.insert(chunk_id);
+}
+
+Status ChunkStore::CheckIdentity(uint64_t chunk_id, const ChunkFile& file) {
+  Status s = file.CheckIdentity(chunk_id);
+  if (s.code() == ErrorCode::kChecksumMismatch) {
+    LOG(kWarn) << "corrupt replica of chunk " << ChunkIdHex(chunk_id) << ": " << s.message()
+               << " (left out of the inventory)";
+    MarkCorrupt(chunk_id);
+  }
+  return s;
+}
+
+Result<ChunkStore::FilePtr> ChunkStore::Acquire(uint64_t chunk_id, size_t* dir_index) {
+  RETURN_IF_ERROR(CheckUsable(chunk_id, dir_index));
+  FilePtr file = Cached(chunk_id);
+  if (!file) {
+    auto opened = ChunkFile::Open(ChunkPath(*dir_index, chunk_id));
+    if (!opened.ok()) {
+      if (opened.status().code() == ErrorCode::kChecksumMismatch) MarkCorrupt(chunk_id);
+      if (opened.status().code() == ErrorCode::kNotFound) {
+        // Removed behind the server's back.
+        std::lock_guard<std::mutex> lock(map_mu_);
+        chunks_.erase(chunk_id);
+      }
+      return opened.status();
+    }
+    file = std::move(opened).value();
+    KeepOpen(chunk_id, file);
+  }
+  RETURN_IF_ERROR(CheckIdentity(chunk_id, *file));
+  return file;
+}
+
+template <typename T>
+Result<T> ChunkStore::WithFile(uint64_t chunk_id, const std::function<Result<T>(ChunkFile&)>& fn) {
+  {
+    std::shared_lock<std::shared_mutex> lock(LockFor(chunk_id));
+    size_t dir_index = 0;
+    RETURN_IF_ERROR(CheckUsable(chunk_id, &dir_index));
+    if (FilePtr file = Cached(chunk_id)) {
+      RETURN_IF_ERROR(CheckIdentity(chunk_id, *file));
+      return fn(*file);
+    }
+  }
+  // Opening recovers the file, which may write: exclusively.
+  std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  size_t dir_index = 0;
+  ASSIGN_OR_RETURN(FilePtr file, Acquire(chunk_id, &dir_index));
+  return fn(*file);
+}
+
+Result<ChunkStore::FilePtr> ChunkStore::OpenForWrite(uint64_t chunk_id, uint64_t version,
+                                                     bool* created, size_t* dir_index) {
+  *created = false;
+  auto existing = Acquire(chunk_id, dir_index);
+  if (existing.ok() || existing.status().code() != ErrorCode::kNotFound) return existing;
+  {
+    // Only a chunk the inventory does not know is created.
+    std::lock_guard<std::mutex> lock(map_mu_);
+    if (chunks_.count(chunk_id) || corrupt_.count(chunk_id)) return existing.status();
+  }
+  *dir_index = PickDir();
+  RETURN_IF_ERROR(EnsureSubdir(*dir_index, chunk_id));
   ASSIGN_OR_RETURN(auto file,
                    ChunkFile::Create(ChunkPath(*dir_index, chunk_id), chunk_id, version));
-  Status s = SyncDir(subdir);
+  Status s = SyncDir(dirs_[*dir_index] + "/" + SubdirName(chunk_id));
   if (!s.ok()) {
     ::unlink(file->path().c_str());
     return s;
   }
   *created = true;
-  return file;
+  FilePtr shared = std::move(file);
+  KeepOpen(chunk_id, shared);
+  return shared;
 }
 
 void ChunkStore::Remember(uint64_t chunk_id, size_t dir_index, uint64_t version) {
@@ -255,7 +352,7 @@ Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
   std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
   bool created = false;
   size_t dir_index = 0;
-  ASSIGN_OR_RETURN(auto file, OpenForWrite(chunk_id, version, &created, &dir_index));
+  ASSIGN_OR_RETURN(FilePtr file, OpenForWrite(chunk_id, version, &created, &dir_index));
   if (version < file->version()) {
     return Status(ErrorCode::kStaleVersion, "replica of chunk " + ChunkIdHex(chunk_id) +
                                                 " is at version " +
@@ -267,7 +364,14 @@ Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
   if (!s.ok() && created) {
     // A chunk that only this request created goes away with it.
     ::unlink(file->path().c_str());
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    open_.erase(chunk_id);
     return s;
+  }
+  if (!s.ok() && (s.code() == ErrorCode::kIoError || s.code() == ErrorCode::kInternal)) {
+    // The next request reopens (and recovers) the file from disk.
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    open_.erase(chunk_id);
   }
   // After a failed sync the header may already hold the new version.
   if (s.ok() || file->version() == version) Remember(chunk_id, dir_index, file->version());
@@ -285,22 +389,112 @@ Status ChunkStore::Truncate(uint64_t chunk_id, uint64_t version, uint64_t length
                 [&](ChunkFile& file) { return file.Truncate(length, version); });
 }
 
-Result<ReadResult> ChunkStore::Read(uint64_t chunk_id, uint64_t min_version, uint64_t offset,
+Result<ReadResult> ChunkStore::Read(uint64_t chunk_id, uint64_t version, uint64_t offset,
                                     uint64_t len) {
-  std::shared_lock<std::shared_mutex> lock(LockFor(chunk_id));
-  size_t dir_index = 0;
-  RETURN_IF_ERROR(CheckUsable(chunk_id, &dir_index));
-  ASSIGN_OR_RETURN(auto file, ChunkFile::Open(ChunkPath(dir_index, chunk_id)));
-  if (file->version() < min_version) {
-    return Status(ErrorCode::kStaleVersion, "replica of chunk " + ChunkIdHex(chunk_id) +
-                                                " has version " + std::to_string(file->version()) +
-                                                ", version " + std::to_string(min_version) +
-                                                " was asked for");
+  return WithFile<ReadResult>(chunk_id, [&](ChunkFile& file) -> Result<ReadResult> {
+    if (file.version() != version) {
+      return Status(ErrorCode::kStaleVersion, "replica of chunk " + ChunkIdHex(chunk_id) +
+                                                  " holds version " +
+                                                  std::to_string(file.version()) + ", version " +
+                                                  std::to_string(version) + " was asked for");
+    }
+    ReadResult result;
+    result.version = file.version();
+    RETURN_IF_ERROR(file.Read(offset, len, &result.data));
+    return result;
+  });
+}
+
+Result<ChunkStateResult> ChunkStore::State(uint64_t chunk_id) {
+  return WithFile<ChunkStateResult>(chunk_id, [](ChunkFile& file) -> Result<ChunkStateResult> {
+    return ChunkStateResult{file.version(), file.length()};
+  });
+}
+
+Status ChunkStore::SetVersion(uint64_t chunk_id, uint64_t from_version, uint64_t to_version,
+                              int64_t length) {
+  if (to_version < from_version) {
+    return InvalidArgument("the new version " + std::to_string(to_version) +
+                           " is lower than the old " + std::to_string(from_version));
   }
-  ReadResult result;
-  result.version = file->version();
-  RETURN_IF_ERROR(file->Read(offset, len, &result.data));
-  return result;
+  if (length > static_cast<int64_t>(kChunkSize)) return InvalidArgument("length past a chunk");
+  std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  size_t dir_index = 0;
+  ASSIGN_OR_RETURN(FilePtr file, Acquire(chunk_id, &dir_index));
+  if (file->version() != from_version) {
+    return Status(ErrorCode::kStaleVersion,
+                  "replica of chunk " + ChunkIdHex(chunk_id) + " holds version " +
+                      std::to_string(file->version()) + ", not " + std::to_string(from_version));
+  }
+  Status s = length >= 0 ? file->Truncate(static_cast<uint64_t>(length), to_version)
+                         : file->SetVersion(to_version);
+  if (s.ok()) s = file->Sync();
+  if (s.ok() || file->version() == to_version) Remember(chunk_id, dir_index, file->version());
+  if (!s.ok() && s.code() == ErrorCode::kIoError) {
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    open_.erase(chunk_id);
+  }
+  return s;
+}
+
+Result<PendingReplica> ChunkStore::BeginReplica(uint64_t chunk_id, uint64_t version) {
+  PendingReplica r;
+  r.chunk_id = chunk_id;
+  r.version = version;
+  {
+    std::shared_lock<std::shared_mutex> lock(LockFor(chunk_id));
+    if (!CheckUsable(chunk_id, &r.dir_index).ok()) {
+      // Absent or corrupt: beside a file that may still be there, else in
+      // the emptiest folder.
+      r.dir_index = PickDir();
+      for (size_t i = 0; i < dirs_.size(); ++i) {
+        if (::access(ChunkPath(i, chunk_id).c_str(), F_OK) == 0) r.dir_index = i;
+      }
+    }
+  }
+  RETURN_IF_ERROR(EnsureSubdir(r.dir_index, chunk_id));
+  r.tmp_path = ChunkPath(r.dir_index, chunk_id) + ".tmp";
+  auto file = ChunkFile::Create(r.tmp_path, chunk_id, version);
+  if (!file.ok()) {
+    if (file.status().code() == ErrorCode::kExists) {
+      return Status(ErrorCode::kBusy,
+                    "a copy of chunk " + ChunkIdHex(chunk_id) + " is already being made");
+    }
+    return file.status();
+  }
+  r.file = std::move(file).value();
+  return r;
+}
+
+Status ChunkStore::CommitReplica(PendingReplica* r) {
+  Status s = r->file->SetVersion(r->version);
+  if (s.ok()) s = r->file->SyncAndSeal();
+  if (s.ok() && r->file->chunk_id() != r->chunk_id) s = Internal("copy names another chunk");
+  if (!s.ok()) {
+    AbortReplica(r);
+    return s;
+  }
+  r->file.reset();
+  std::unique_lock<std::shared_mutex> lock(LockFor(r->chunk_id));
+  const std::string path = ChunkPath(r->dir_index, r->chunk_id);
+  if (::rename(r->tmp_path.c_str(), path.c_str()) != 0) {
+    s = DiskError("rename " + r->tmp_path, errno);
+    AbortReplica(r);
+    return s;
+  }
+  {
+    // From here on the new file is the replica, whatever the folder sync says.
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    chunks_[r->chunk_id] = Entry{r->dir_index, r->version};
+    corrupt_.erase(r->chunk_id);
+    open_.erase(r->chunk_id);
+  }
+  return SyncDir(dirs_[r->dir_index] + "/" + SubdirName(r->chunk_id));
+}
+
+void ChunkStore::AbortReplica(PendingReplica* r) {
+  r->file.reset();
+  if (!r->tmp_path.empty()) ::unlink(r->tmp_path.c_str());
 }
 
 Status ChunkStore::Delete(uint64_t chunk_id) {
@@ -318,6 +512,7 @@ Status ChunkStore::Delete(uint64_t chunk_id) {
     std::lock_guard<std::mutex> map_lock(map_mu_);
     chunks_.erase(chunk_id);
     corrupt_.erase(chunk_id);
+    open_.erase(chunk_id);
   }
   if (!found) return NotFound("no replica of chunk " + ChunkIdHex(chunk_id) + " on this server");
   return Status();

@@ -8,10 +8,13 @@
 //
 // Thread-safety: every method may be called from many threads at once.
 // Operations on one chunk are serialized by a striped lock (reads share it),
-// so requests on different chunks run in parallel.
+// so requests on different chunks run in parallel. Recently used chunk files
+// stay open (ChunkFile keeps what is durable in memory; a file opened again
+// is recovered from disk, which costs a sync).
 
 #include <array>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -42,12 +45,29 @@ struct ReadResult {
   uint64_t version = 0;  // the replica's version
 };
 
+struct ChunkStateResult {
+  uint64_t version = 0;
+  uint64_t length = 0;
+};
+
+// A new replica being filled (ReplicateChunk) in a temporary file beside
+// the chunk's own, not yet visible. Made by ChunkStore::BeginReplica.
+struct PendingReplica {
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;
+  size_t dir_index = 0;
+  std::string tmp_path;
+  std::unique_ptr<ChunkFile> file;  // write the bytes here
+};
+
 class ChunkStore {
  public:
   // Opens the data folders (created if missing), reads or creates the uuid,
-  // and scans every chunk file's header into the inventory. A file with a
-  // bad header is logged and left out of the inventory (it stays on disk
-  // until Delete). Fails only if a folder or the uuid cannot be used.
+  // and scans every chunk file into the inventory: each is recovered (see
+  // ChunkFile::Open), a format-1 file is converted to format 2, leftover
+  // temporary files are removed. A file with a bad header (or one naming
+  // another chunk) is logged and left out of the inventory (it stays on
+  // disk until Delete). Fails only if a folder or the uuid cannot be used.
   static Result<std::unique_ptr<ChunkStore>> Open(const std::vector<std::string>& dirs);
 
   const std::string& uuid() const { return uuid_; }
@@ -62,9 +82,26 @@ class ChunkStore {
   // Sets the chunk's length (creating it if absent), same version rule;
   // always synced.
   Status Truncate(uint64_t chunk_id, uint64_t version, uint64_t length);
-  // Reads [offset, offset+len) of a replica whose version is >= min_version
-  // (else kStaleVersion); kNotFound if absent, kChecksumMismatch if corrupt.
-  Result<ReadResult> Read(uint64_t chunk_id, uint64_t min_version, uint64_t offset, uint64_t len);
+  // Reads [offset, offset+len) of a replica whose version is exactly
+  // `version` (else kStaleVersion, naming the version held); kNotFound if
+  // absent, kChecksumMismatch if corrupt.
+  Result<ReadResult> Read(uint64_t chunk_id, uint64_t version, uint64_t offset, uint64_t len);
+  // The replica's version and length.
+  Result<ChunkStateResult> State(uint64_t chunk_id);
+  // If the replica is at `from_version` (else kStaleVersion), sets its
+  // version to `to_version` (>= from) and, when `length` >= 0, its length.
+  // Synced before it returns.
+  Status SetVersion(uint64_t chunk_id, uint64_t from_version, uint64_t to_version, int64_t length);
+
+  // ReplicateChunk: BeginReplica creates `<chunk file>.tmp` (beside the
+  // existing replica, else in the emptiest folder) for the caller to fill
+  // without any lock; CommitReplica syncs it, renames it over the replica
+  // under the chunk's lock, syncs the folder and records `version`;
+  // AbortReplica removes it. A failure leaves the old replica untouched.
+  // Two copies of one chunk at once: the second is kBusy.
+  Result<PendingReplica> BeginReplica(uint64_t chunk_id, uint64_t version);
+  Status CommitReplica(PendingReplica* replica);
+  void AbortReplica(PendingReplica* replica);
   // Removes the replica from every folder; kNotFound if there was none.
   Status Delete(uint64_t chunk_id);
 
@@ -80,6 +117,9 @@ class ChunkStore {
 
  private:
   static constexpr size_t kLockStripes = 256;
+  // Chunk files kept open at most.
+  static constexpr size_t kMaxOpenFiles = 256;
+  using FilePtr = std::shared_ptr<ChunkFile>;
 
   explicit ChunkStore(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}
 
@@ -92,8 +132,25 @@ class ChunkStore {
   }
   // Opens the chunk for a mutation, creating it in the emptiest folder when
   // absent (*created tells). REQUIRES: the chunk's stripe held exclusively.
-  Result<std::unique_ptr<ChunkFile>> OpenForWrite(uint64_t chunk_id, uint64_t version,
-                                                  bool* created, size_t* dir_index);
+  Result<FilePtr> OpenForWrite(uint64_t chunk_id, uint64_t version, bool* created,
+                               size_t* dir_index);
+  // The open file of a chunk in the inventory, opening (recovering) it if
+  // needed, with its identity checked. REQUIRES: the stripe held
+  // exclusively (a shared holder uses Cached and falls back to this).
+  Result<FilePtr> Acquire(uint64_t chunk_id, size_t* dir_index);
+  FilePtr Cached(uint64_t chunk_id) const;
+  void KeepOpen(uint64_t chunk_id, FilePtr file);
+  // Re-reads the header of `file` and checks it names `chunk_id`; if not,
+  // the replica is marked corrupt (left out of the inventory). REQUIRES:
+  // the stripe held.
+  Status CheckIdentity(uint64_t chunk_id, const ChunkFile& file);
+  void MarkCorrupt(uint64_t chunk_id);
+  // Runs `fn` with the chunk's open file under its stripe lock (shared if
+  // the file is open already, else exclusive).
+  template <typename T>
+  Result<T> WithFile(uint64_t chunk_id, const std::function<Result<T>(ChunkFile&)>& fn);
+  // Creates <dir>/<subdir of chunk_id> if missing.
+  Status EnsureSubdir(size_t dir_index, uint64_t chunk_id);
   // Write/Truncate: opens or creates the chunk under its stripe, applies the
   // version rule, runs `op`, syncs, and records the outcome.
   Status Mutate(uint64_t chunk_id, uint64_t version, bool sync,
@@ -112,7 +169,9 @@ class ChunkStore {
   };
   mutable std::mutex map_mu_;
   std::map<uint64_t, Entry> chunks_;  // GUARDED_BY(map_mu_)
-  std::set<uint64_t> corrupt_;        // GUARDED_BY(map_mu_): bad header at scan time
+  std::set<uint64_t> corrupt_;        // GUARDED_BY(map_mu_): bad or foreign header
+  std::map<uint64_t, FilePtr> open_;  // GUARDED_BY(map_mu_): open files, at most kMaxOpenFiles
+  std::deque<uint64_t> open_order_;   // GUARDED_BY(map_mu_): ids in the order opened
 };
 
 }  // namespace ddbfs::chunkserver

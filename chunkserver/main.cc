@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   }
   std::unique_ptr<RpcServer> server = std::move(server_or).value();
   RpcServer::StopOnSignals(server.get());
+  handler->set_self_address(listen_host, server->port());
 
   chunkserver::MetaLinkOptions link_options;
   link_options.meta_host = meta_host;

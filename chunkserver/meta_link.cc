@@ -10,7 +10,98 @@ namespace ddbfs::chunkserver {
 namespace {
 constexpr int kDefaultHeartbeatMs = 1000;
 constexpr int kMinHeartbeatMs = 50;
+
+std::vector<rpc::ChunkVersion> ToWire(const ChunkReplica* first, const ChunkReplica* last) {
+  std::vector<rpc::ChunkVersion> out;
+  out.reserve(static_cast<size_t>(last - first));
+  for (const ChunkReplica* r = first; r != last; ++r) {
+    rpc::ChunkVersion cv;
+    cv.chunk_id = static_cast<int64_t>(r->chunk_id);
+    cv.version = static_cast<int64_t>(r->version);
+    out.push_back(cv);
+  }
+  return out;
+}
+
+// Whether the metaserver knows ReportInventory. Registering "paged" with one
+// that does not would look like an empty inventory to it, so ask first: a
+// page for server 0 is refused by a metaserver that knows the method
+// (INVALID_ARGUMENT), and fails as an unknown method otherwise.
+Result<bool> SupportsPagedInventory(RpcConnection<rpc::MetaServiceClient>& conn) {
+  rpc::ReportInventoryRequest req;
+  req.server_id = 0;
+  req.last = true;
+  rpc::ReportInventoryResponse resp;
+  Status s = conn.Call([&](rpc::MetaServiceClient& c) { c.ReportInventory(resp, req); });
+  if (s.ok()) return true;
+  if (s.code() == ErrorCode::kInternal &&
+      s.message().find("Invalid method name") != std::string::npos) {
+    return false;
+  }
+  return s;
+}
+
 }  // namespace
+
+Result<Registration> RegisterWithMetaserver(
+    RpcConnection<rpc::MetaServiceClient>& conn, const ServerIdentity& who,
+    const std::vector<ChunkReplica>& inventory, int max_page_entries,
+    const std::function<void(int32_t)>& on_registered,
+    const std::function<void(const std::vector<int64_t>&)>& on_delete) {
+  ASSIGN_OR_RETURN(bool paged, SupportsPagedInventory(conn));
+  rpc::RegisterServerRequest req;
+  req.host = who.host;
+  req.port = who.port;
+  req.label = who.label;
+  req.uuid = who.uuid;
+  req.capacity_bytes = who.capacity_bytes;
+  req.used_bytes = who.used_bytes;
+  if (paged) {
+    req.__set_paged_inventory(true);
+    req.__set_chunk_count(static_cast<int64_t>(inventory.size()));
+  } else {
+    req.inventory = ToWire(inventory.data(), inventory.data() + inventory.size());
+  }
+  rpc::RegisterServerResponse resp;
+  Status s = conn.Call([&](rpc::MetaServiceClient& c) { c.RegisterServer(resp, req); });
+  if (s.ok()) s = FromRpc(resp.status);
+  if (!s.ok()) return s;
+  Registration out;
+  out.server_id = resp.server_id;
+  out.session = resp.__isset.session ? resp.session : 0;
+  out.heartbeat_interval_ms = resp.heartbeat_interval_ms;
+  if (on_registered) on_registered(resp.server_id);
+  if (!resp.delete_chunks.empty()) on_delete(resp.delete_chunks);
+  if (!paged) return out;
+
+  size_t page_size = static_cast<size_t>(std::max(1, max_page_entries));
+  if (resp.__isset.max_page_entries && resp.max_page_entries > 0) {
+    page_size = std::min(page_size, static_cast<size_t>(resp.max_page_entries));
+  }
+  size_t next = 0;
+  do {
+    const size_t end = std::min(inventory.size(), next + page_size);
+    rpc::ReportInventoryRequest page;
+    page.server_id = out.server_id;
+    page.session = out.session;
+    page.entries = ToWire(inventory.data() + next, inventory.data() + end);
+    page.last = end == inventory.size();
+    rpc::ReportInventoryResponse page_resp;
+    // Not repeated on a transport error: a page the metaserver reconciled
+    // moves the session on; the caller registers again instead.
+    s = conn.Call([&](rpc::MetaServiceClient& c) { c.ReportInventory(page_resp, page); }, false);
+    if (s.ok()) s = FromRpc(page_resp.status);
+    if (!s.ok()) {
+      return Status(s.code(), "inventory page " + std::to_string(out.pages + 1) + " (chunks " +
+                                  std::to_string(next) + ".." + std::to_string(end) + " of " +
+                                  std::to_string(inventory.size()) + "): " + s.message());
+    }
+    ++out.pages;
+    if (!page_resp.delete_chunks.empty()) on_delete(page_resp.delete_chunks);
+    next = end;
+  } while (next < inventory.size());
+  return out;
+}
 
 MetaLink::MetaLink(MetaLinkOptions options, std::shared_ptr<ChunkStore> store,
                    std::function<void(int32_t)> on_registered)
@@ -47,9 +138,10 @@ std::string MetaLink::meta_address() const {
 void MetaLink::Run() {
   while (true) {
     if (!registered_) {
-      registered_ = Register();
+      int pause_ms = Register();
+      registered_ = pause_ms == 0;
       if (!registered_) {
-        if (!Pause(options_.retry_ms)) break;
+        if (!Pause(pause_ms)) break;
         continue;
       }
     }
@@ -59,41 +151,49 @@ void MetaLink::Run() {
   conn_.Close();
 }
 
-bool MetaLink::Register() {
-  rpc::RegisterServerRequest req;
-  req.host = options_.host;
-  req.port = options_.port;
-  req.label = options_.label;
-  req.uuid = store_->uuid();
+int MetaLink::Register() {
+  ServerIdentity who;
+  who.host = options_.host;
+  who.port = options_.port;
+  who.label = options_.label;
+  who.uuid = store_->uuid();
   SpaceInfo space = store_->Space();
-  req.capacity_bytes = static_cast<int64_t>(space.capacity_bytes);
-  req.used_bytes = static_cast<int64_t>(space.used_bytes);
-  for (const auto& replica : store_->Inventory()) {
-    rpc::ChunkVersion cv;
-    cv.chunk_id = static_cast<int64_t>(replica.chunk_id);
-    cv.version = static_cast<int64_t>(replica.version);
-    req.inventory.push_back(cv);
-  }
-  rpc::RegisterServerResponse resp;
-  Status s = conn_.Call([&](rpc::MetaServiceClient& c) { c.RegisterServer(resp, req); });
-  if (s.ok()) s = FromRpc(resp.status);
-  if (!s.ok()) {
-    LOG(kWarn) << "cannot register with the metaserver at " << meta_address() << ": " << s
-               << "; retrying in " << options_.retry_ms << " ms (serving meanwhile)";
-    return false;
-  }
-  server_id_ = resp.server_id;
-  heartbeat_interval_ms_ = resp.heartbeat_interval_ms > 0
-                               ? std::max(resp.heartbeat_interval_ms, kMinHeartbeatMs)
-                               : kDefaultHeartbeatMs;
-  // The inventory just sent already leaves out everything deleted so far.
+  who.capacity_bytes = static_cast<int64_t>(space.capacity_bytes);
+  who.used_bytes = static_cast<int64_t>(space.used_bytes);
+  const std::vector<ChunkReplica> inventory = store_->Inventory();
+  // The inventory about to be sent already leaves out everything deleted
+  // so far.
+  std::vector<int64_t> deleted_before = std::move(deleted_);
   deleted_.clear();
+  Result<Registration> r = RegisterWithMetaserver(
+      conn_, who, inventory, options_.max_page_entries,
+      [this](int32_t id) {
+        server_id_ = id;
+        if (on_registered_) on_registered_(id);
+      },
+      [this](const std::vector<int64_t>& ids) { DeleteChunks(ids); });
+  if (!r.ok()) {
+    // Deletions not yet reported stay to be reported.
+    deleted_.insert(deleted_.begin(), deleted_before.begin(), deleted_before.end());
+    if (r.status().code() == ErrorCode::kPermissionDenied) {
+      LOG(kError) << "the metaserver at " << meta_address() << " refused this chunk server ("
+                  << who.host << ":" << who.port << ", uuid " << who.uuid
+                  << "): " << r.status().message() << "; retrying in " << options_.refused_retry_ms
+                  << " ms (serving meanwhile)";
+      return std::max(1, options_.refused_retry_ms);
+    }
+    LOG(kWarn) << "cannot register with the metaserver at " << meta_address() << ": " << r.status()
+               << "; retrying in " << options_.retry_ms << " ms (serving meanwhile)";
+    return std::max(1, options_.retry_ms);
+  }
+  session_ = r->session;
+  heartbeat_interval_ms_ = r->heartbeat_interval_ms > 0
+                               ? std::max(r->heartbeat_interval_ms, kMinHeartbeatMs)
+                               : kDefaultHeartbeatMs;
   LOG(kInfo) << "registered with the metaserver at " << meta_address() << " as server "
-             << resp.server_id << " (" << req.inventory.size() << " chunks, heartbeat every "
-             << heartbeat_interval_ms_ << " ms)";
-  if (on_registered_) on_registered_(resp.server_id);
-  DeleteChunks(resp.delete_chunks);
-  return true;
+             << r->server_id << " (" << inventory.size() << " chunks in " << r->pages
+             << " pages, heartbeat every " << heartbeat_interval_ms_ << " ms)";
+  return 0;
 }
 
 bool MetaLink::Heartbeat() {
@@ -104,6 +204,7 @@ bool MetaLink::Heartbeat() {
   req.used_bytes = static_cast<int64_t>(space.used_bytes);
   req.chunk_count = static_cast<int64_t>(store_->chunk_count());
   req.deleted_chunks = deleted_;
+  if (session_ != 0) req.__set_session(session_);
   rpc::HeartbeatResponse resp;
   Status s = conn_.Call([&](rpc::MetaServiceClient& c) { c.Heartbeat(resp, req); });
   if (!s.ok()) {

@@ -1,10 +1,13 @@
 #pragma once
 
 // The chunk server's side of its relation with the metaserver: registers
-// (uuid, address, label, space, full inventory), then heartbeats, deletes
-// the replicas the metaserver calls garbage and reports them back. While the
-// metaserver cannot be reached it retries every second and the chunk server
-// keeps serving.
+// (uuid, address, label, space), sends its inventory in pages sorted by chunk
+// id (docs/metadata.md, "Chunk servers and liveness"), then heartbeats,
+// deletes the replicas the metaserver orders deleted and reports them back.
+// While the metaserver cannot be reached it retries every second and the
+// chunk server keeps serving; a refused registration (another live server
+// holds this uuid) is logged as an error and retried every
+// `refused_retry_ms`.
 //
 // Thread-safety: Start/Stop from one thread; the accessors from any thread.
 // Ownership: shares the store with the ChunkService; runs one thread.
@@ -34,9 +37,46 @@ struct MetaLinkOptions {
   std::string label;
   // Pause between registration attempts while the metaserver is away.
   int retry_ms = 1000;
+  // Pause after the metaserver refused the registration (PERMISSION_DENIED).
+  int refused_retry_ms = 10000;
   // Timeout of one call to the metaserver.
   int rpc_timeout_ms = 5000;
+  // Largest inventory page sent (the metaserver may ask for smaller ones).
+  int max_page_entries = 50000;
 };
+
+// Who registers, as RegisterServer carries it.
+struct ServerIdentity {
+  std::string host;
+  int port = 0;
+  std::string label;
+  std::string uuid;
+  int64_t capacity_bytes = 0;
+  int64_t used_bytes = 0;
+};
+
+struct Registration {
+  int32_t server_id = 0;
+  int64_t session = 0;  // 0: the metaserver predates sessions
+  int heartbeat_interval_ms = 0;
+  int pages = 0;  // ReportInventory calls made
+};
+
+// One registration over `conn`: RegisterServer, then `inventory` (sorted by
+// chunk id) in ReportInventory pages of at most min(max_page_entries, what
+// the metaserver allows). `on_delete` gets each batch of replicas the
+// metaserver orders deleted, as they come. A metaserver that predates paged
+// registration (ReportInventory is an unknown method) gets the inventory
+// inline instead. `on_registered(id)` runs once the registration (before
+// the pages) was accepted. Fails with the metaserver's status
+// (PERMISSION_DENIED: another live server holds the uuid) or kUnavailable.
+// Public so that tests drive the real paging code with generated
+// inventories.
+Result<Registration> RegisterWithMetaserver(
+    RpcConnection<rpc::MetaServiceClient>& conn, const ServerIdentity& who,
+    const std::vector<ChunkReplica>& inventory, int max_page_entries,
+    const std::function<void(int32_t)>& on_registered,
+    const std::function<void(const std::vector<int64_t>&)>& on_delete);
 
 class MetaLink {
  public:
@@ -59,7 +99,8 @@ class MetaLink {
 
  private:
   void Run();
-  bool Register();
+  // 0 when registered, else how long to pause before trying again.
+  int Register();
   // False when the server must register again.
   bool Heartbeat();
   void DeleteChunks(const std::vector<int64_t>& chunk_ids);
@@ -78,6 +119,7 @@ class MetaLink {
 
   std::atomic<bool> registered_{false};
   std::atomic<int32_t> server_id_{0};
+  std::atomic<int64_t> session_{0};
   std::atomic<int64_t> heartbeats_{0};
 
   // Used by the link's thread only.

@@ -3,11 +3,15 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -208,10 +212,29 @@ class Uploader {
     return f.attr;
   }
 
+  // A name for the new inode of a replacement (`add --force` over an
+  // existing file), renamed over the old name once its data is complete.
+  static std::string TempName() {
+    static std::atomic<uint64_t> counter{0};
+    unsigned char raw[8] = {};
+    if (::getrandom(raw, sizeof raw, 0) != static_cast<ssize_t>(sizeof raw)) {
+      std::memset(raw, 0, sizeof raw);
+    }
+    char buf[64];
+    std::snprintf(buf, sizeof buf, ".ddbfs-add.%d.%llu.%02x%02x%02x%02x%02x%02x%02x%02x",
+                  static_cast<int>(::getpid()),
+                  static_cast<unsigned long long>(counter.fetch_add(1)), raw[0], raw[1], raw[2],
+                  raw[3], raw[4], raw[5], raw[6], raw[7]);
+    return buf;
+  }
+
+  // Uploads a regular file. A new name is created and written in place. An
+  // existing file (with --force) is replaced atomically: the data goes to a
+  // new inode under a temporary name, which is renamed over the old one
+  // only once it is complete and synced, so readers and concurrent
+  // replacements see one whole content or the other, never a mix.
   Status UploadFile(const Item& it, InodeId parent, Progress& progress, std::vector<char>& buf) {
     const std::string name = BaseName(it.path);
-    const uint32_t mode = it.st.st_mode & 07777;
-    const int64_t mtime = MtimeNs(it.st);
     int fd = ::open(it.local.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return LocalError("cannot read", it.local, errno);
     struct Closer {
@@ -220,25 +243,39 @@ class Uploader {
     } closer{fd};
     std::unique_ptr<FileWriter> writer;
     Result<Attr> attr = CreateNew(parent, name, it, &writer);
-    if (!attr.ok() && attr.status().code() == ErrorCode::kExists) {
-      if (!o_.force) return Exists();
-      attr = client_.Lookup(parent, name);
-      if (!attr.ok()) return attr.status();
-      if (attr->type != FileType::kRegular) {
-        return Status(ErrorCode::kExists,
-                      "already exists and is not a regular file — use `ddbfs rm -r` first");
-      }
-      AttrChanges ch;
-      ch.size = 0;
-      ch.mode = mode;
-      ch.mtime_ns = mtime;
-      attr = client_.SetAttr(attr->inode, ch);
+    if (attr.ok()) return WriteData(it, fd, *attr, std::move(writer), progress, buf);
+    if (attr.status().code() != ErrorCode::kExists) return attr.status();
+    if (!o_.force) return Exists();
+    Result<Attr> old = client_.Lookup(parent, name);
+    if (!old.ok()) return old.status();
+    if (old->type != FileType::kRegular) {
+      return Status(ErrorCode::kExists,
+                    "already exists and is not a regular file — use `ddbfs rm -r` first");
     }
+    const std::string temp = TempName();
+    attr = CreateNew(parent, temp, it, &writer);
     if (!attr.ok()) return attr.status();
-    if (!writer) {
-      ASSIGN_OR_RETURN(writer, client_.OpenWriter(attr->inode));
+    Status s = WriteData(it, fd, *attr, std::move(writer), progress, buf);
+    if (s.ok()) s = client_.Rename(parent, temp, parent, name);
+    if (!s.ok()) {
+      Status gone = client_.Unlink(parent, temp);
+      if (!gone.ok() && gone.code() != ErrorCode::kNotFound) {
+        std::cerr << "ddbfs: warning: could not remove the temporary " << temp << " in " << it.path
+                  << "'s folder: " << gone.ToString() << "\n";
+      }
     }
-    writer->SetMtime(mtime);
+    return s;
+  }
+
+  // Copies the local file `fd` into the new file `attr` (its writer, when
+  // CreateNew made one), then syncs (unless -n) and closes.
+  Status WriteData(const Item& it, int fd, const Attr& attr, std::unique_ptr<FileWriter> writer,
+                   Progress& progress, std::vector<char>& buf) {
+    if (it.st.st_size == 0 && !writer) return Status();
+    if (!writer) {
+      ASSIGN_OR_RETURN(writer, client_.OpenWriter(attr.inode));
+    }
+    writer->SetMtime(MtimeNs(it.st));
     // Sized to the file: zero-filling a 4 MiB buffer for every small file
     // cost more CPU than the rest of its upload.
     buf.resize(static_cast<size_t>(

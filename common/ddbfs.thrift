@@ -29,6 +29,10 @@ enum ErrorCode {
   PERMISSION_DENIED = 13, // not allowed (EPERM/EACCES)
   INTERNAL = 14,          // a bug or an unexpected server-side failure
   NOT_SUPPORTED = 15,     // valid request the server does not implement
+  BUSY = 16,              // another writer holds the chunk's lease (or it is being
+                          // settled): retry later
+  TIMED_OUT = 17,         // the request's deadline passed before it could run
+  LEASE_EXPIRED = 18,     // the writer's lease was lost: its write is not committed
 }
 
 struct RpcStatus {
@@ -36,11 +40,24 @@ struct RpcStatus {
   2: string message       // human readable; empty when OK
 }
 
-// Who is asking. Ownership of new nodes comes from here; tokens and volumes
-// will be added as new fields (see docs/protocol.md, "Evolution").
+// Who is asking, which call this is, and how long the caller waits.
+// Ownership of new nodes comes from uid/gid; tokens and volumes will be added
+// as new fields (see docs/protocol.md, "Evolution").
 struct RequestContext {
   1: i32 uid
   2: i32 gid
+  // Request id of a mutation (docs/protocol.md, "Exactly-once mutations"):
+  // client_id is 16 random bytes chosen once per client instance, seq the
+  // client's number for this call, the SAME on every retry of it. The
+  // metaserver records the first answer with the mutation; a retry gets that
+  // answer back without running again. Absent: runs every time it arrives.
+  3: optional binary client_id
+  4: optional i64 seq
+  // How long the caller waits for this answer, in ms from when it sent it
+  // (relative: clocks need not agree). The server drops the request with
+  // TIMED_OUT if it cannot start it within that time. Absent or <= 0: the
+  // server's default (--request-timeout-ms).
+  5: optional i32 timeout_ms
 }
 
 enum FileType {
@@ -137,6 +154,8 @@ struct ChunkPlacement {
   3: i64 version          // the version to write with
   4: i64 length           // current committed length of the chunk
   5: list<ServerAddress> replicas  // write to all of them (chain order)
+  6: i64 lease_id         // the write lease: only its holder may commit (docs/write_protocol.md)
+  7: i32 lease_ms         // the lease expires this long after it was granted unless renewed
 }
 
 // Creates a regular file; EXISTS if the name is taken. With
@@ -282,12 +301,69 @@ struct PrepareWriteRequest {
   2: i64 inode
   3: i64 index
 }
+// BUSY while another writer holds the chunk's lease or the chunk is being
+// settled after a writer died (the client retries; docs/write_protocol.md).
 struct PrepareWriteResponse {
   1: RpcStatus status
   2: i64 chunk_id
-  3: i64 version          // the new version to write with
+  3: i64 version          // the new version to write with (this generation's own)
   4: i64 length           // current committed length of the chunk
   5: list<ServerAddress> replicas  // write to all of them (chain order)
+  6: i64 lease_id         // the write lease on this chunk, needed to commit
+  7: i32 lease_ms         // lease duration; renew (RenewLease) before half of it passed
+  8: i32 goal             // wanted replicas: with fewer `replicas`, the writer first
+                          // adds replacements (RecoverWrite with no failed server)
+}
+
+// Extends write leases the caller holds. A lease that was lost (expired and
+// settled, or taken over) answers LEASE_EXPIRED: its writes cannot commit.
+struct LeaseRef {
+  1: i64 chunk_id
+  2: i64 lease_id
+}
+struct RenewLeaseRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: list<LeaseRef> leases
+}
+struct RenewLeaseResponse {
+  1: RpcStatus status
+  2: i32 lease_ms         // each lease now expires this long from now
+}
+
+// Gives up a write lease without committing (the writer failed): the chunk
+// is settled at once instead of when the lease would have expired.
+struct ReleaseLeaseRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: list<LeaseRef> leases
+}
+struct ReleaseLeaseResponse {
+  1: RpcStatus status
+}
+
+// Pipeline recovery: some replicas failed during a write under a lease. The
+// metaserver picks replacements for the failed ones (distinct hosts first),
+// and hands out a NEW version for the rest of this write, so that the failed
+// replicas are stale from now on. The writer then moves the good replicas to
+// the new version (a zero-length WriteChunk), has each new server copy the
+// chunk from a good one (ReplicateChunk), and writes on with `replicas`.
+struct RecoverWriteRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: i64 index
+  4: i64 chunk_id
+  5: i64 lease_id
+  6: i64 version          // the version written so far
+  7: list<i32> good       // servers that have every piece written so far
+  8: list<i32> failed     // servers that failed a piece or a sync
+}
+struct RecoverWriteResponse {
+  1: RpcStatus status
+  2: i64 version          // the new version for the rest of the write
+  3: list<ServerAddress> good      // the good replicas, in chain order
+  4: list<ServerAddress> added     // new replicas to fill by copy (may be empty:
+                                   // then the chunk stays under goal)
 }
 
 struct ChunkCommit {
@@ -296,6 +372,7 @@ struct ChunkCommit {
   3: i64 version          // the version written (from PrepareWrite)
   4: i64 length           // new valid length of the chunk
   5: list<i32> written    // servers that acknowledged the write
+  6: i64 lease_id         // the lease the write ran under (0: none, refused)
 }
 
 // Makes written chunks visible: records versions and lengths, sets the file
@@ -330,6 +407,13 @@ struct ChunkVersion {
   2: i64 version
 }
 
+// Opens a registration (docs/metadata.md, "Chunk servers and liveness"). A
+// server with `paged_inventory` sends no inventory here: it answers with a
+// session, and the server then sends every chunk it stores with
+// ReportInventory, in pages sorted by chunk id. Without `paged_inventory`
+// (servers that predate paging) `inventory` is the whole inventory.
+// PERMISSION_DENIED when another server that is alive (heartbeat within the
+// timeout) holds this uuid at another address.
 struct RegisterServerRequest {
   1: string host          // address clients connect to
   2: i32 port
@@ -337,13 +421,35 @@ struct RegisterServerRequest {
   4: string uuid          // identity kept in the data folder across restarts
   5: i64 capacity_bytes
   6: i64 used_bytes
-  7: list<ChunkVersion> inventory  // every chunk stored
+  7: list<ChunkVersion> inventory  // every chunk stored; empty when paged_inventory
+  8: optional bool paged_inventory // the inventory follows in ReportInventory pages
+  9: optional i64 chunk_count      // how many chunks the pages will carry (for status)
 }
 struct RegisterServerResponse {
   1: RpcStatus status
   2: i32 server_id
   3: i32 heartbeat_interval_ms
   4: list<i64> delete_chunks  // replicas the server must delete now
+  5: optional i64 session     // registration session: pass it to ReportInventory and Heartbeat
+  6: optional i32 max_page_entries  // largest inventory page the metaserver accepts
+}
+
+// One page of a paged inventory. Entries are sorted by chunk id, strictly
+// increasing within and across the pages of a session; the page covers the
+// chunk ids after the previous page's last one up to its own last one (the
+// last page: up to the end). Pages are sent one at a time (BUSY otherwise);
+// more than max_page_entries entries is INVALID_ARGUMENT. NOT_FOUND when
+// the session is over (the metaserver restarted, or the server registered
+// again): register again.
+struct ReportInventoryRequest {
+  1: i32 server_id
+  2: i64 session
+  3: list<ChunkVersion> entries
+  4: bool last              // no page follows: the inventory is complete
+}
+struct ReportInventoryResponse {
+  1: RpcStatus status
+  2: list<i64> delete_chunks  // replicas of this page's range to delete now
 }
 
 struct HeartbeatRequest {
@@ -352,11 +458,12 @@ struct HeartbeatRequest {
   3: i64 used_bytes
   4: i64 chunk_count
   5: list<i64> deleted_chunks  // deleted since the last heartbeat
+  6: optional i64 session      // from RegisterServerResponse; another one means reregister
 }
 struct HeartbeatResponse {
   1: RpcStatus status
   2: list<i64> delete_chunks   // replicas to delete (garbage collection)
-  3: bool reregister           // the metaserver does not know this server
+  3: bool reregister           // the metaserver does not know this server (or session)
 }
 
 struct ServerStatus {
@@ -401,7 +508,11 @@ service MetaService {
   PrepareWriteResponse PrepareWrite(1: PrepareWriteRequest req)
   CommitWriteResponse CommitWrite(1: CommitWriteRequest req)
   ReportBadReplicaResponse ReportBadReplica(1: ReportBadReplicaRequest req)
+  RenewLeaseResponse RenewLease(1: RenewLeaseRequest req)
+  ReleaseLeaseResponse ReleaseLease(1: ReleaseLeaseRequest req)
+  RecoverWriteResponse RecoverWrite(1: RecoverWriteRequest req)
   RegisterServerResponse RegisterServer(1: RegisterServerRequest req)
+  ReportInventoryResponse ReportInventory(1: ReportInventoryRequest req)
   HeartbeatResponse Heartbeat(1: HeartbeatRequest req)
   ClusterStatusResponse ClusterStatus(1: ClusterStatusRequest req)
 }
@@ -444,7 +555,9 @@ struct TruncateChunkResponse {
   2: list<ReplicaResult> replicas
 }
 
-// Reads [offset, offset+length) of a replica whose version is >= `version`.
+// Reads [offset, offset+length) of a replica whose version EQUALS `version`
+// (the committed one): any other version answers STALE_VERSION, so bytes of
+// an uncommitted write generation are never served.
 // Every 64 KiB block touched is checked against its CRC32C; bytes past the
 // chunk's length are not returned (the reply is short).
 struct ReadChunkRequest {
@@ -457,6 +570,45 @@ struct ReadChunkResponse {
   1: RpcStatus status
   2: binary data
   3: i64 version          // the replica's version
+}
+
+// What a replica holds: used by the metaserver to settle a chunk whose
+// writer died, and by fsck/repair.
+struct ChunkStateRequest {
+  1: i64 chunk_id
+}
+struct ChunkStateResponse {
+  1: RpcStatus status     // NOT_FOUND: no replica; CHECKSUM_MISMATCH: corrupt
+  2: i64 version
+  3: i64 length
+}
+
+// Sets a replica's version (only if it is at `from_version`, else
+// STALE_VERSION) and, when length >= 0, its length; synced before answering.
+// Used when settling a chunk (the chosen source takes the new version).
+struct SetChunkVersionRequest {
+  1: i64 chunk_id
+  2: i64 from_version
+  3: i64 to_version
+  4: i64 length           // -1: keep
+}
+struct SetChunkVersionResponse {
+  1: RpcStatus status
+}
+
+// Makes this server's replica a byte-identical copy of `source`'s replica at
+// exactly `version`: reads it in pieces (CRC-checked on both ends), writes a
+// new file beside any old replica, syncs it and renames it into place, so a
+// failure leaves the old replica (if any) untouched. Server to server: the
+// data never passes through the metaserver or the client.
+struct ReplicateChunkRequest {
+  1: i64 chunk_id
+  2: i64 version
+  3: ServerAddress source
+}
+struct ReplicateChunkResponse {
+  1: RpcStatus status
+  2: i64 length           // bytes copied
 }
 
 struct ChunkServerInfoRequest {
@@ -473,5 +625,8 @@ service ChunkService {
   WriteChunkResponse WriteChunk(1: WriteChunkRequest req)
   TruncateChunkResponse TruncateChunk(1: TruncateChunkRequest req)
   ReadChunkResponse ReadChunk(1: ReadChunkRequest req)
+  ChunkStateResponse ChunkState(1: ChunkStateRequest req)
+  SetChunkVersionResponse SetChunkVersion(1: SetChunkVersionRequest req)
+  ReplicateChunkResponse ReplicateChunk(1: ReplicateChunkRequest req)
   ChunkServerInfoResponse Info(1: ChunkServerInfoRequest req)
 }

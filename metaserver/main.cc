@@ -21,7 +21,12 @@ int main(int argc, char** argv) {
   std::string db;
   int heartbeat_timeout_ms = 10000;
   int db_wait_ms = 30000;
+  int startup_grace_ms = -1;
+  int lease_ms = 20000;
   std::string log_level = "info";
+  int request_timeout_ms = 30000;
+  meta::MetaOptions options;
+  int request_log_retention_s = static_cast<int>(options.request_log_retention.count());
   app.set_config("--config", "", "INI file with these options as 'key = value' lines");
   app.add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
   app.add_option("--db", db, "PostgreSQL URL, e.g. postgresql://postgres@127.0.0.1:5432/ddbfs")
@@ -31,10 +36,41 @@ int main(int argc, char** argv) {
                  "a chunk server without heartbeat for this long is dead")
       ->capture_default_str()
       ->check(CLI::Range(100, 3600 * 1000));
+  app.add_option("--startup-grace-ms", startup_grace_ms,
+                 "after a start, new chunks wait at most this long for the chunk servers known "
+                 "from the database to register again (-1: 2 x heartbeat timeout, at most 60 s)")
+      ->capture_default_str()
+      ->check(CLI::Range(-1, 3600 * 1000));
   app.add_option("--db-wait-ms", db_wait_ms,
                  "how long to keep retrying PostgreSQL at start before giving up")
       ->capture_default_str()
       ->check(CLI::Range(0, 24 * 3600 * 1000));
+  app.add_option("--lease-ms", lease_ms,
+                 "a client's write lease on a chunk lasts this long unless renewed; a writer "
+                 "that dies is settled after it")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 3600 * 1000));
+  app.add_option("--request-timeout-ms", request_timeout_ms,
+                 "deadline of a request whose client sends none (RequestContext.timeout_ms)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 600 * 1000));
+  app.add_option("--db-statement-timeout-ms", options.session.statement_timeout_ms,
+                 "PostgreSQL statement_timeout of every session (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600 * 1000));
+  app.add_option("--db-lock-timeout-ms", options.session.lock_timeout_ms,
+                 "PostgreSQL lock_timeout of every session (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600 * 1000));
+  app.add_option("--db-idle-in-transaction-timeout-ms",
+                 options.session.idle_in_transaction_timeout_ms,
+                 "PostgreSQL idle_in_transaction_session_timeout of every session (0: none)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600 * 1000));
+  app.add_option("--request-log-retention-s", request_log_retention_s,
+                 "how long answers of mutations are kept for retries (0: for ever)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 30 * 24 * 3600));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -53,17 +89,22 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  meta::MetaOptions options;
   options.db_url = db;
+  options.request_log_retention = std::chrono::seconds(request_log_retention_s);
   options.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
   options.db_wait = std::chrono::milliseconds(db_wait_ms);
+  options.leases.lease_ms = lease_ms;
   auto core = meta::MetaCore::Open(options);
   if (!core.ok()) {
     std::fprintf(stderr, "ddbfs-metaserver: %s\n", core.status().ToString().c_str());
     return 1;
   }
 
-  auto handler = std::make_shared<meta::MetaServiceHandler>((*core)->ctx());
+  if (startup_grace_ms >= 0) {
+    (*core)->servers().set_startup_grace(std::chrono::milliseconds(startup_grace_ms));
+  }
+  auto handler = std::make_shared<meta::MetaServiceHandler>(
+      (*core)->ctx(), std::chrono::milliseconds(request_timeout_ms));
   auto processor = std::make_shared<rpc::MetaServiceProcessor>(handler);
   auto server = RpcServer::Bind(processor, host, port);
   if (!server.ok()) {
@@ -72,7 +113,8 @@ int main(int argc, char** argv) {
   }
   RpcServer::StopOnSignals(server->get());
   LOG(kInfo) << "serving on " << host << ":" << (*server)->port() << ", heartbeat timeout "
-             << heartbeat_timeout_ms << " ms";
+             << heartbeat_timeout_ms << " ms, startup grace "
+             << (*core)->servers().startup_grace().count() << " ms";
   (*server)->Serve();
   (*core)->Stop();
   LOG(kInfo) << "stopped; " << (*core)->writer().ops() << " writes in "

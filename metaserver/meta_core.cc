@@ -3,7 +3,9 @@
 #include <thread>
 
 #include "ddbfs/log.h"
+#include "metaserver/ops/op_util.h"
 #include "metaserver/ops/server_ops.h"
+#include "metaserver/store/chunk_store.h"
 #include "metaserver/store/connection.h"
 #include "metaserver/store/embedded_sql.h"
 #include "metaserver/store/migrations.h"
@@ -36,10 +38,13 @@ Result<std::unique_ptr<store::Connection>> ConnectWithRetry(const MetaOptions& o
 }  // namespace
 
 MetaCore::MetaCore(const MetaOptions& o)
-    : writer_(o.db_url, o.max_batch),
-      reader_(o.db_url, o.read_connections),
+    : writer_(o.db_url, store::WriteQueueOptions{o.max_batch, o.session, o.request_log_retention}),
+      reader_(o.db_url, o.read_connections, o.session),
       servers_(o.heartbeat_timeout),
-      ctx_{writer_, reader_, servers_} {}
+      ctx_{writer_, reader_, servers_, o.leases} {
+  settler_ = std::make_unique<LeaseSettler>(ctx_);
+  ctx_.settler = settler_.get();
+}
 
 MetaCore::~MetaCore() { Stop(); }
 
@@ -50,9 +55,18 @@ Result<std::unique_ptr<MetaCore>> MetaCore::Open(const MetaOptions& options) {
   }
   std::unique_ptr<MetaCore> core(new MetaCore(options));
   RETURN_IF_ERROR(LoadServers(core->ctx()));
+  // Leases count from this start: a writer whose lease ran out while the
+  // metaserver was down has had no chance to renew it.
+  RETURN_IF_ERROR(core->writer_.Run([&](store::Tx& tx) {
+    return store::ExtendAllLeases(tx, NowMs() + options.leases.lease_ms);
+  }));
+  core->settler_->Start();
   return core;
 }
 
-void MetaCore::Stop() { writer_.Stop(); }
+void MetaCore::Stop() {
+  settler_->Stop();
+  writer_.Stop();
+}
 
 }  // namespace ddbfs::meta

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "ddbfs/status.h"
+#include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_context.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/store/read_pool.h"
@@ -17,8 +18,14 @@ struct MetaOptions {
   std::chrono::milliseconds heartbeat_timeout{10000};
   // How long Open() keeps retrying an unreachable PostgreSQL.
   std::chrono::milliseconds db_wait{30000};
+  LeaseOptions leases;  // write lease duration (docs/write_protocol.md)
   size_t read_connections = 4;
   size_t max_batch = 512;
+  // statement_timeout, lock_timeout, idle_in_transaction_session_timeout of
+  // every session of the writer and the readers.
+  store::SessionLimits session;
+  // How long the request log keeps answers for retries (0: for ever).
+  std::chrono::seconds request_log_retention{3600};
 };
 
 // Everything behind the RPC layer of one metaserver: the writer (group
@@ -36,6 +43,7 @@ class MetaCore {
   OpContext& ctx() { return ctx_; }
   store::WriteQueue& writer() { return writer_; }
   ServerRegistry& servers() { return servers_; }
+  LeaseSettler& settler() { return *settler_; }
 
   // Commits what is queued and stops the writer; later writes fail.
   void Stop();
@@ -47,6 +55,7 @@ class MetaCore {
   store::ReadPool reader_;
   ServerRegistry servers_;
   OpContext ctx_;
+  std::unique_ptr<LeaseSettler> settler_;
 };
 
 }  // namespace ddbfs::meta

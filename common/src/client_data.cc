@@ -33,13 +33,8 @@ Status ShortenLastChunk(Client::Impl* impl, InodeId inode, uint64_t new_size) {
   if (new_size >= static_cast<uint64_t>(map.attr.size)) return Status();  // growing
   if (map.chunks.empty() || map.chunks.front().length <= in_len) return Status();
 
-  rpc::PrepareWriteRequest preq;
-  preq.ctx = impl->Context();
-  preq.inode = inode;
-  preq.index = index;
   rpc::PrepareWriteResponse prep;
-  RETURN_IF_ERROR(impl->Meta("PrepareWrite", &prep,
-                             [&](rpc::MetaServiceClient& c, auto& r) { c.PrepareWrite(r, preq); }));
+  RETURN_IF_ERROR(PrepareChunkWrite(impl, inode, index, &prep));
   ChainOutcome outcome = SendAlongChain(
       impl, prep.replicas,
       [&](rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& chain,
@@ -65,6 +60,7 @@ Status ShortenLastChunk(Client::Impl* impl, InodeId inode, uint64_t new_size) {
   commit.version = prep.version;
   commit.length = in_len;
   commit.written = IdsOf(outcome.ok);
+  commit.lease_id = prep.lease_id;
   rpc::CommitWriteRequest creq;
   creq.ctx = impl->Context();
   creq.inode = inode;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <random>
 #include <thread>
 
 #include "ddbfs/constants.h"
@@ -34,13 +35,25 @@ std::string ShortReason(const std::string& error) {
   return text;
 }
 
+// 16 random bytes: a client id that no other client instance picks.
+std::string NewClientId() {
+  std::random_device random;
+  std::string id(16, '\0');
+  for (size_t i = 0; i < id.size(); i += 4) {
+    const uint32_t word = random();
+    for (size_t j = 0; j < 4; ++j) id[i + j] = static_cast<char>((word >> (8 * j)) & 0xff);
+  }
+  return id;
+}
+
 }  // namespace
 
 Client::Impl::Impl(ClientOptions opts, std::string host, int port)
     : options(std::move(opts)),
       meta_host(std::move(host)),
       meta_port(port),
-      meta(meta_host, meta_port, options.rpc_timeout_ms) {}
+      meta(meta_host, meta_port, options.rpc_timeout_ms),
+      client_id_(NewClientId()) {}
 
 std::string Client::Impl::UnreachableMessage(const std::string& transport_error) const {
   return "cannot reach metaserver at " + meta.address() + " (" + ShortReason(transport_error) +
@@ -56,7 +69,7 @@ Status Client::Impl::MetaLoop(std::string_view what,
   for (int attempt = 1;; ++attempt) {
     Status transport = meta.Call(rpc);
     Status s = transport.ok() ? answer() : transport;
-    if (s.code() != ErrorCode::kUnavailable) return s;
+    if (s.code() != ErrorCode::kUnavailable && s.code() != ErrorCode::kTimedOut) return s;
     if (std::chrono::steady_clock::now() + backoff >= deadline) {
       if (!transport.ok()) return Unavailable(UnreachableMessage(transport.message()));
       return s;
@@ -78,10 +91,13 @@ ChunkPool& Client::Impl::Chunk(const rpc::ServerAddress& address) {
   return *pool;
 }
 
-rpc::RequestContext Client::Impl::Context() const {
+rpc::RequestContext Client::Impl::Context() {
   rpc::RequestContext ctx;
   ctx.uid = static_cast<int32_t>(options.caller.uid);
   ctx.gid = static_cast<int32_t>(options.caller.gid);
+  ctx.__set_client_id(client_id_);
+  ctx.__set_seq(last_seq_.fetch_add(1) + 1);
+  ctx.__set_timeout_ms(options.rpc_timeout_ms);
   return ctx;
 }
 

@@ -4,6 +4,8 @@
 // file_writer.cc: the metaserver connection with its retry policy, the pools
 // of chunk server connections, and the wire <-> API conversions.
 
+#include <atomic>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -28,9 +30,11 @@ struct Client::Impl {
   Impl(ClientOptions opts, std::string host, int port);
 
   // Runs one metaserver RPC: `call(client, *resp)` fills the response, whose
-  // status is returned. A transport failure or an UNAVAILABLE answer is
-  // retried with backoff (100 ms doubling to 1 s) until
-  // options.meta_retry_ms has passed. `what` names the operation in logs.
+  // status is returned. A transport failure or an UNAVAILABLE or TIMED_OUT
+  // answer is retried with backoff (100 ms doubling to 1 s) until
+  // options.meta_retry_ms has passed; each attempt waits at most
+  // options.rpc_timeout_ms. Retries re-send the same request, so a mutation
+  // keeps its request id (Context()). `what` names the operation in logs.
   template <typename Resp, typename Call>
   Status Meta(std::string_view what, Resp* resp, Call call) {
     return MetaLoop(
@@ -45,7 +49,11 @@ struct Client::Impl {
   // Pool of connections to one chunk server, created on first use.
   ChunkPool& Chunk(const rpc::ServerAddress& address);
 
-  rpc::RequestContext Context() const;
+  // The context of one new mutation: the caller, a request id (this
+  // client's id and the next seq; every retry of the call re-sends the same
+  // request, so the metaserver answers it at most once) and the time this
+  // client waits for each attempt (rpc_timeout_ms).
+  rpc::RequestContext Context();
 
   // Chunk map window [first, first + count) of a file; chunks outside the
   // window (if the server returns more) are dropped, holes are absent.
@@ -67,6 +75,10 @@ struct Client::Impl {
  private:
   Status MetaLoop(std::string_view what, const std::function<void(rpc::MetaServiceClient&)>& rpc,
                   const std::function<Status()>& answer);
+
+  // 16 random bytes naming this client in request ids, and the last seq.
+  const std::string client_id_;
+  std::atomic<int64_t> last_seq_{0};
 
   std::mutex chunk_mu_;
   std::map<std::string, std::unique_ptr<ChunkPool>> chunk_pools_;  // GUARDED_BY(chunk_mu_)
@@ -99,6 +111,12 @@ using ChainSend =
                        std::vector<rpc::ReplicaResult>* results, Status* own)>;
 ChainOutcome SendAlongChain(Client::Impl* impl, const std::vector<rpc::ServerAddress>& replicas,
                             const ChainSend& send);
+
+// PrepareWrite of chunk `index`, waiting (with backoff, up to
+// options.lease_wait_ms) while another writer holds the chunk's lease; then
+// kTimedOut. Defined in file_writer.cc.
+Status PrepareChunkWrite(Client::Impl* impl, InodeId inode, int64_t index,
+                         rpc::PrepareWriteResponse* out);
 
 // FileReader / FileWriter factories (file_reader.cc, file_writer.cc).
 Result<std::unique_ptr<FileReader>> NewFileReader(Client::Impl* impl, InodeId inode);

@@ -4,11 +4,13 @@
 // docs/architecture.md, "A read".
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <future>
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "client_impl.h"
 #include "ddbfs/constants.h"
@@ -102,11 +104,25 @@ class FileReaderImpl final : public FileReader {
     Result<std::string> data = ReadPiece(it->second, piece_off, PieceLength(piece_off));
     if (data.ok()) return data;
     LOG(kWarn) << data.status().ToString() << "; refreshing the chunk map and retrying";
-    RETURN_IF_ERROR(LoadWindow(index));
-    if (piece_off >= size_) return std::string();
-    it = window_.find(index);
-    if (it == window_.end()) return std::string(PieceLength(piece_off), '\0');
-    return ReadPiece(it->second, piece_off, PieceLength(piece_off));
+    // Every replica refusing the committed version means a write to the
+    // chunk is in progress (or its writer died and it awaits settling): wait
+    // for the commit or the settling, bounded by lease_wait_ms.
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(impl_->options.lease_wait_ms);
+    auto backoff = std::chrono::milliseconds(20);
+    while (true) {
+      RETURN_IF_ERROR(LoadWindow(index));
+      if (piece_off >= size_) return std::string();
+      it = window_.find(index);
+      if (it == window_.end()) return std::string(PieceLength(piece_off), '\0');
+      data = ReadPiece(it->second, piece_off, PieceLength(piece_off));
+      if (data.ok() || data.status().code() != ErrorCode::kStaleVersion) return data;
+      if (std::chrono::steady_clock::now() + backoff >= deadline) {
+        return Status(ErrorCode::kTimedOut, data.status().message());
+      }
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+    }
   }
 
   // Starts reading the piece at piece_off in the background, if it holds data.
@@ -151,6 +167,7 @@ class FileReaderImpl final : public FileReader {
     }
     order.insert(order.end(), failed_before.begin(), failed_before.end());
     std::vector<std::pair<rpc::ServerAddress, Status>> failures;
+    bool all_stale = !order.empty();
     for (const auto& server : order) {
       rpc::ReadChunkRequest req;
       req.chunk_id = chunk.chunk_id;
@@ -176,7 +193,14 @@ class FileReaderImpl final : public FileReader {
       if (first_failure && IsBadReplica(s.code())) {
         impl_->ReportBadReplica(chunk.chunk_id, server.server_id, s.code());
       }
+      all_stale = all_stale && s.code() == ErrorCode::kStaleVersion;
       failures.emplace_back(server, s);
+    }
+    if (all_stale) {
+      return Status(ErrorCode::kStaleVersion,
+                    "every replica of chunk " + std::to_string(chunk.index) + " of inode " +
+                        std::to_string(inode_) + " holds another version than the committed " +
+                        std::to_string(chunk.version) + " (a write is in progress)");
     }
     return IoError("no readable replica of chunk " + std::to_string(chunk.index) + " of inode " +
                    std::to_string(inode_) + " (tried: " + DescribeFailures(failures) + ")");

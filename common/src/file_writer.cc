@@ -5,6 +5,7 @@
 // and on Sync. See docs/architecture.md, "A write".
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -35,6 +36,8 @@ struct Task {
   bool sync = false;    // kPiece: fdatasync on every replica after writing
 };
 
+using SteadyClock = std::chrono::steady_clock;
+
 // A chunk written in the current generation: prepared, not yet committed.
 struct OpenChunk {
   int64_t chunk_id = 0;
@@ -42,7 +45,25 @@ struct OpenChunk {
   int64_t length = 0;                     // committed length at prepare, grown by the pieces
   std::vector<rpc::ServerAddress> chain;  // replicas that took every piece so far
   std::vector<std::pair<rpc::ServerAddress, Status>> failed;
+  int64_t lease_id = 0;
+  int lease_ms = 0;
+  SteadyClock::time_point lease_renewed;  // when the lease was granted or last renewed
 };
+
+// One chained WriteChunk (data may be empty: only the version moves).
+ChainOutcome SendWrite(Client::Impl* impl, const std::vector<rpc::ServerAddress>& chain,
+                       rpc::WriteChunkRequest& req) {
+  return SendAlongChain(
+      impl, chain,
+      [&](rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& rest,
+          std::vector<rpc::ReplicaResult>* results, Status* own) {
+        req.chain = rest;
+        rpc::WriteChunkResponse resp;
+        head.WriteChunk(resp, req);
+        *results = std::move(resp.replicas);
+        *own = FromRpc(resp.status);
+      });
+}
 
 // A chunk written since the last Sync whose replicas did not fdatasync yet.
 struct UnsyncedChunk {
@@ -219,6 +240,7 @@ class FileWriterImpl final : public FileWriter {
         break;
     }
     if (!s.ok()) {
+      ReleaseOpen();
       std::lock_guard<std::mutex> lock(mu_);
       if (error_.ok()) error_ = s;
     }
@@ -236,6 +258,7 @@ class FileWriterImpl final : public FileWriter {
       ASSIGN_OR_RETURN(OpenChunk oc, Prepare(index));
       it = open_.emplace(index, std::move(oc)).first;
     }
+    RETURN_IF_ERROR(RenewIfDue());
     OpenChunk& c = it->second;
     rpc::WriteChunkRequest req;
     req.chunk_id = c.chunk_id;
@@ -243,28 +266,23 @@ class FileWriterImpl final : public FileWriter {
     req.offset = in_off;
     req.data = std::move(t.data);
     req.sync = t.sync;
-    ChainOutcome out = SendAlongChain(
-        impl_, c.chain,
-        [&](rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& chain,
-            std::vector<rpc::ReplicaResult>* results, Status* own) {
-          req.chain = chain;
-          rpc::WriteChunkResponse resp;
-          head.WriteChunk(resp, req);
-          *results = std::move(resp.replicas);
-          *own = FromRpc(resp.status);
-        });
+    ChainOutcome out = SendWrite(impl_, c.chain, req);
     for (const auto& [server, status] : out.failed) {
       LOG(kWarn) << "write to chunk " << index << " (id " << c.chunk_id << ") of inode " << inode_
                  << " failed on server " << server.server_id << " at " << AddressOf(server) << ": "
-                 << status.ToString() << "; continuing without it";
+                 << status.ToString() << "; replacing it";
       c.failed.emplace_back(server, status);
     }
-    c.chain = std::move(out.ok);
-    if (c.chain.empty()) {
+    if (out.ok.empty()) {
       Status s = ChunkFailed("write", index, c);
       open_.erase(it);
       unsynced_.erase(index);
       return s;
+    }
+    if (out.failed.empty()) {
+      c.chain = std::move(out.ok);
+    } else {
+      RETURN_IF_ERROR(Recover(index, c, out));
     }
     c.length = std::max<int64_t>(c.length, in_off + static_cast<int64_t>(n));
     high_water_ = std::max<uint64_t>(high_water_, t.offset + n);
@@ -287,31 +305,43 @@ class FileWriterImpl final : public FileWriter {
 
   Result<OpenChunk> Prepare(int64_t index) {
     if (prepared_ && prepared_->index == index) {
-      OpenChunk c{prepared_->chunk_id,
-                  prepared_->version,
-                  prepared_->length,
-                  std::move(prepared_->replicas),
-                  {}};
+      OpenChunk c;
+      c.chunk_id = prepared_->chunk_id;
+      c.version = prepared_->version;
+      c.length = prepared_->length;
+      c.chain = std::move(prepared_->replicas);
+      c.lease_id = prepared_->lease_id;
+      c.lease_ms = prepared_->lease_ms;
+      c.lease_renewed = SteadyClock::now();
       prepared_.reset();
       if (!c.chain.empty()) return c;  // else ask PrepareWrite, which says why
     }
-    rpc::PrepareWriteRequest req;
-    req.ctx = impl_->Context();
-    req.inode = inode_;
-    req.index = index;
     rpc::PrepareWriteResponse resp;
-    RETURN_IF_ERROR(impl_->Meta("PrepareWrite", &resp, [&](rpc::MetaServiceClient& c, auto& r) {
-      c.PrepareWrite(r, req);
-    }));
-    if (resp.replicas.empty()) {
-      return Status(ErrorCode::kNoSpace, "no chunk server can take chunk " + std::to_string(index) +
-                                             " of inode " + std::to_string(inode_));
-    }
+    RETURN_IF_ERROR(PrepareChunkWrite(impl_, inode_, index, &resp));
     OpenChunk c;
     c.chunk_id = resp.chunk_id;
     c.version = resp.version;
     c.length = resp.length;
     c.chain = std::move(resp.replicas);
+    c.lease_id = resp.lease_id;
+    c.lease_ms = resp.lease_ms;
+    c.lease_renewed = SteadyClock::now();
+    if (c.chain.empty()) {
+      Release(c);
+      return Status(ErrorCode::kNoSpace, "no chunk server can take chunk " + std::to_string(index) +
+                                             " of inode " + std::to_string(inode_));
+    }
+    if (static_cast<int>(c.chain.size()) < resp.goal && c.length > 0) {
+      // Some replica was lost: bring the chunk back to its goal (a copy to
+      // a replacement) before this write, so that it is acknowledged at goal.
+      ChainOutcome all;
+      all.ok = c.chain;
+      Status s = Recover(index, c, all);
+      if (!s.ok()) {
+        Release(c);
+        return s;
+      }
+    }
     return c;
   }
 
@@ -326,30 +356,14 @@ class FileWriterImpl final : public FileWriter {
       req.version = u.version;
       req.offset = 0;
       req.sync = true;
-      ChainOutcome out = SendAlongChain(
-          impl_, u.chain,
-          [&](rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& chain,
-              std::vector<rpc::ReplicaResult>* results, Status* own) {
-            req.chain = chain;
-            rpc::WriteChunkResponse resp;
-            head.WriteChunk(resp, req);
-            *results = std::move(resp.replicas);
-            *own = FromRpc(resp.status);
-          });
-      auto open = open_.find(index);
-      bool pending = open != open_.end() && open->second.chunk_id == u.chunk_id &&
-                     open->second.version == u.version;
-      for (const auto& [server, status] : out.failed) {
-        LOG(kWarn) << "sync of chunk " << index << " (id " << u.chunk_id << ") failed on server "
-                   << server.server_id << ": " << status.ToString();
-        if (pending) open->second.failed.emplace_back(server, status);
-      }
-      if (pending) open->second.chain = out.ok;
-      if (out.ok.empty()) {
-        OpenChunk view{u.chunk_id, u.version, 0, {}, out.failed};
-        if (pending) open_.erase(open);
-        return ChunkFailed("sync", index, view);
-      }
+      ChainOutcome out = SendWrite(impl_, u.chain, req);
+      if (out.failed.empty()) continue;
+      // fsync means durable on every replica: one that could not fdatasync
+      // fails the sync (and the write is not committed).
+      return Status(ErrorCode::kIoError, "sync of chunk " + std::to_string(index) + " (id " +
+                                             std::to_string(u.chunk_id) + ") of inode " +
+                                             std::to_string(inode_) +
+                                             " failed: " + DescribeFailures(out.failed));
     }
     return Status();
   }
@@ -368,18 +382,125 @@ class FileWriterImpl final : public FileWriter {
       cc.version = c.version;
       cc.length = c.length;
       cc.written = IdsOf(c.chain);
+      cc.lease_id = c.lease_id;
       req.chunks.push_back(std::move(cc));
     }
-    open_.clear();
     req.size = static_cast<int64_t>(new_size);
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (mtime_ns_) req.__set_mtime_ns(*mtime_ns_);
     }
     rpc::CommitWriteResponse resp;
-    RETURN_IF_ERROR(impl_->Meta(
-        "CommitWrite", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.CommitWrite(r, req); }));
+    Status s = impl_->Meta("CommitWrite", &resp,
+                           [&](rpc::MetaServiceClient& c, auto& r) { c.CommitWrite(r, req); });
+    if (!s.ok()) return s;  // Run() releases the leases still open
+    open_.clear();
     committed_size_ = new_size;
+    return Status();
+  }
+
+  // Renews the leases of every open chunk once half of a lease has passed.
+  Status RenewIfDue() {
+    if (open_.empty()) return Status();
+    const auto now = SteadyClock::now();
+    bool due = false;
+    for (const auto& [index, c] : open_) {
+      due = due || now - c.lease_renewed > std::chrono::milliseconds(c.lease_ms / 2);
+    }
+    if (!due) return Status();
+    rpc::RenewLeaseRequest req;
+    req.ctx = impl_->Context();
+    req.inode = inode_;
+    for (const auto& [index, c] : open_) {
+      rpc::LeaseRef l;
+      l.chunk_id = c.chunk_id;
+      l.lease_id = c.lease_id;
+      req.leases.push_back(l);
+    }
+    rpc::RenewLeaseResponse resp;
+    RETURN_IF_ERROR(impl_->Meta("RenewLease", &resp,
+                                [&](rpc::MetaServiceClient& c, auto& r) { c.RenewLease(r, req); }));
+    for (auto& [index, c] : open_) c.lease_renewed = now;
+    return Status();
+  }
+
+  // Gives up the lease of `c` (best effort): the metaserver settles the
+  // chunk now instead of when the lease would have expired.
+  void Release(const OpenChunk& c) {
+    if (c.lease_id == 0) return;
+    rpc::ReleaseLeaseRequest req;
+    req.ctx = impl_->Context();
+    req.inode = inode_;
+    rpc::LeaseRef l;
+    l.chunk_id = c.chunk_id;
+    l.lease_id = c.lease_id;
+    req.leases.push_back(l);
+    rpc::ReleaseLeaseResponse resp;
+    Status s = impl_->Meta("ReleaseLease", &resp,
+                           [&](rpc::MetaServiceClient& m, auto& r) { m.ReleaseLease(r, req); });
+    if (!s.ok()) {
+      LOG(kDebug) << "release of the lease on chunk " << c.chunk_id << ": " << s;
+    }
+  }
+
+  void ReleaseOpen() {
+    for (const auto& [index, c] : open_) Release(c);
+    open_.clear();
+    unsynced_.clear();
+  }
+
+  // Pipeline recovery (docs/write_protocol.md): some replicas of `c` failed
+  // a piece that `out.ok` took. The metaserver hands out a new version and
+  // replacements; the good replicas move to the new version and each
+  // replacement copies the chunk from a good one, server to server.
+  Status Recover(int64_t index, OpenChunk& c, const ChainOutcome& out) {
+    rpc::RecoverWriteRequest req;
+    req.ctx = impl_->Context();
+    req.inode = inode_;
+    req.index = index;
+    req.chunk_id = c.chunk_id;
+    req.lease_id = c.lease_id;
+    req.version = c.version;
+    req.good = IdsOf(out.ok);
+    for (const auto& f : out.failed) req.failed.push_back(f.first.server_id);
+    rpc::RecoverWriteResponse resp;
+    RETURN_IF_ERROR(impl_->Meta("RecoverWrite", &resp, [&](rpc::MetaServiceClient& m, auto& r) {
+      m.RecoverWrite(r, req);
+    }));
+    rpc::WriteChunkRequest bump;
+    bump.chunk_id = c.chunk_id;
+    bump.version = resp.version;
+    bump.offset = 0;
+    bump.sync = true;
+    ChainOutcome moved = SendWrite(impl_, resp.good, bump);
+    if (moved.ok.empty()) {
+      c.failed.insert(c.failed.end(), moved.failed.begin(), moved.failed.end());
+      return ChunkFailed("write", index, c);
+    }
+    std::vector<rpc::ServerAddress> chain = moved.ok;
+    for (const rpc::ServerAddress& target : resp.added) {
+      rpc::ReplicateChunkRequest rreq;
+      rreq.chunk_id = c.chunk_id;
+      rreq.version = resp.version;
+      rreq.source = chain.front();
+      rpc::ReplicateChunkResponse rresp;
+      Status s = impl_->Chunk(target).Call(
+          [&](rpc::ChunkServiceClient& cs) { cs.ReplicateChunk(rresp, rreq); });
+      if (s.ok()) s = FromRpc(rresp.status);
+      if (s.ok()) {
+        chain.push_back(target);
+      } else {
+        LOG(kWarn) << "replacement replica on server " << target.server_id << " for chunk " << index
+                   << " (id " << c.chunk_id << ") failed: " << s
+                   << "; the chunk stays under its goal";
+      }
+    }
+    LOG(kInfo) << "chunk " << index << " (id " << c.chunk_id << ") of inode " << inode_
+               << " recovered: version " << c.version << " -> " << resp.version << ", "
+               << chain.size() << " replica(s)";
+    c.version = resp.version;
+    c.chain = std::move(chain);
+    c.lease_renewed = SteadyClock::now();
     return Status();
   }
 
@@ -414,6 +535,28 @@ class FileWriterImpl final : public FileWriter {
 };
 
 }  // namespace
+
+Status PrepareChunkWrite(Client::Impl* impl, InodeId inode, int64_t index,
+                         rpc::PrepareWriteResponse* out) {
+  rpc::PrepareWriteRequest req;
+  req.ctx = impl->Context();
+  req.inode = inode;
+  req.index = index;
+  const auto deadline = SteadyClock::now() + std::chrono::milliseconds(impl->options.lease_wait_ms);
+  auto backoff = std::chrono::milliseconds(20);
+  while (true) {
+    Status s = impl->Meta("PrepareWrite", out,
+                          [&](rpc::MetaServiceClient& c, auto& r) { c.PrepareWrite(r, req); });
+    if (s.code() != ErrorCode::kBusy) return s;
+    if (SteadyClock::now() + backoff >= deadline) {
+      return Status(ErrorCode::kTimedOut, s.message() + "; gave up after " +
+                                              std::to_string(impl->options.lease_wait_ms / 1000) +
+                                              " s");
+    }
+    std::this_thread::sleep_for(backoff);
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
+  }
+}
 
 std::unique_ptr<FileWriter> NewCreatedFileWriter(Client::Impl* impl, InodeId inode,
                                                  std::optional<rpc::ChunkPlacement> first_chunk) {

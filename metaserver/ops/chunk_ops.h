@@ -26,6 +26,11 @@ struct ServerAddr {
   int32_t port = 0;
 };
 
+class ServerRegistry;
+
+// The address of server `id` as the registry knows it (empty if unknown).
+ServerAddr ServerAddressOf(const ServerRegistry& servers, int32_t id);
+
 struct ReplicaLocation {
   ServerAddr address;
   int64_t version = 0;  // recorded version of this replica
@@ -58,11 +63,16 @@ struct WritePlan {
   int64_t version = 0;  // the version the write must carry
   int64_t length = 0;   // current committed length
   std::vector<ServerAddr> replicas;
+  int64_t lease_id = 0;  // the write lease this generation runs under
+  int lease_ms = 0;      // its duration
+  int goal = 0;          // wanted replicas (more than `replicas` when some are lost)
 };
 
 // Starts a write of chunk `index` of a regular file: allocates the chunk on
 // `goal` alive servers (distinct labels first) if it is a hole, or returns
-// its alive up-to-date replicas, and the version to write.
+// its alive up-to-date replicas, and the version to write, under a new write
+// lease. kBusy while another writer's lease is live or the chunk awaits
+// settling (docs/write_protocol.md).
 Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index);
 
 // The new-chunk half of PrepareWrite, inside the caller's writer transaction
@@ -79,10 +89,41 @@ struct ChunkCommitArgs {
   int64_t version = 0;
   int64_t length = 0;
   std::vector<int32_t> written;  // servers that acknowledged the write
+  int64_t lease_id = 0;          // must still be the chunk's lease
 };
+
+struct LeaseRef {
+  int64_t chunk_id = 0;
+  int64_t lease_id = 0;
+};
+
+// Extends the caller's leases on chunks of `inode`; kLeaseExpired if any is
+// no longer held. Returns the lease duration.
+Result<int> RenewLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& leases);
+
+// Gives leases up without committing: the chunks are settled now.
+Status ReleaseLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& leases);
+
+struct RecoverArgs {
+  InodeId inode = 0;
+  int64_t index = 0;
+  int64_t chunk_id = 0;
+  int64_t lease_id = 0;
+  int64_t version = 0;
+  std::vector<int32_t> good;
+  std::vector<int32_t> failed;
+};
+struct RecoverPlan {
+  int64_t version = 0;            // for the rest of the write
+  std::vector<ServerAddr> good;   // chain order
+  std::vector<ServerAddr> added;  // new replicas to fill by copy
+};
+// Pipeline recovery (see the IDL's RecoverWriteRequest).
+Result<RecoverPlan> RecoverWrite(OpContext& ctx, const RecoverArgs& args);
 
 // Makes written chunks visible (see the IDL): versions, lengths, stale
 // replicas dropped and queued for GC, file size and times. All or nothing.
+// kLeaseExpired unless every chunk's lease is still the writer's.
 Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkCommitArgs>& chunks,
                          int64_t size, std::optional<int64_t> mtime_ns);
 

@@ -5,6 +5,7 @@
 #include "ddbfs/constants.h"
 #include "ddbfs/log.h"
 #include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/validate.h"
@@ -36,18 +37,13 @@ Status CheckRegular(const std::optional<Attr>& a, InodeId inode) {
   return Status();
 }
 
-ServerAddr AddressOf(const ServerRegistry& servers, int32_t id) {
-  ServerAddr out;
-  out.server_id = id;
-  if (auto s = servers.Get(id)) {
-    out.host = s->record.host;
-    out.port = s->record.port;
-  }
-  return out;
-}
-
-// Fresh replicas for a chunk: NO_SPACE when no server can take one.
+// Fresh replicas for a chunk: UNAVAILABLE while the servers re-register after
+// a metaserver start, NO_SPACE when no server can take one.
 Result<std::vector<int32_t>> Place(ServerRegistry& servers, int goal) {
+  // Right after a metaserver start, the chunk servers have not registered
+  // again yet: placing now would fail or put everything on the first one
+  // back (kUnavailable, which clients retry).
+  RETURN_IF_ERROR(servers.PlacementReady());
   std::vector<int32_t> chosen = servers.ChooseServers(goal, {});
   if (!chosen.empty()) return chosen;
   if (servers.AliveIds().empty()) {
@@ -58,6 +54,16 @@ Result<std::vector<int32_t>> Place(ServerRegistry& servers, int goal) {
 }
 
 }  // namespace
+
+ServerAddr ServerAddressOf(const ServerRegistry& servers, int32_t id) {
+  ServerAddr out;
+  out.server_id = id;
+  if (auto s = servers.Get(id)) {
+    out.host = s->record.host;
+    out.port = s->record.port;
+  }
+  return out;
+}
 
 Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_index, int32_t count,
                                bool all_replicas) {
@@ -83,7 +89,7 @@ Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_inde
       bool alive = s && s->alive;
       if (!all_replicas && !(alive && r.version == c.version)) continue;
       ReplicaLocation rep;
-      rep.address = AddressOf(ctx.servers, r.server_id);
+      rep.address = ServerAddressOf(ctx.servers, r.server_id);
       rep.version = r.version;
       rep.alive = alive;
       if (s) rep.label = s->record.label;
@@ -98,11 +104,35 @@ Result<WritePlan> PlaceNewChunk(OpContext& ctx, store::Tx& tx, InodeId inode, in
                                 int goal) {
   ASSIGN_OR_RETURN(std::vector<int32_t> servers, Place(ctx.servers, goal));
   WritePlan plan;
-  ASSIGN_OR_RETURN(plan.chunk_id, store::InsertChunk(tx, inode, index, servers));
+  ASSIGN_OR_RETURN(store::NewChunk chunk,
+                   store::InsertChunk(tx, inode, index, servers, LeaseExpiry(ctx)));
+  plan.chunk_id = chunk.chunk_id;
+  plan.lease_id = chunk.lease_id;
+  plan.lease_ms = ctx.leases.lease_ms;
+  plan.goal = goal;
   plan.version = 1;
-  for (int32_t id : servers) plan.replicas.push_back(AddressOf(ctx.servers, id));
+  for (int32_t id : servers) plan.replicas.push_back(ServerAddressOf(ctx.servers, id));
   return plan;
 }
+
+namespace {
+
+// kBusy while the chunk is under a write lease (live, or expired and not
+// settled yet: the settler is woken).
+Status CheckNoLease(OpContext& ctx, const store::ChunkRecord& chunk) {
+  if (chunk.lease_id == 0) return Status();
+  if (chunk.lease_expires_ms > NowMs()) {
+    return Status(ErrorCode::kBusy, "chunk " + std::to_string(chunk.index) + " of inode " +
+                                        std::to_string(chunk.inode) +
+                                        " is being written by another client");
+  }
+  if (ctx.settler) ctx.settler->Kick();
+  return Status(ErrorCode::kBusy, "chunk " + std::to_string(chunk.index) + " of inode " +
+                                      std::to_string(chunk.inode) +
+                                      " is being settled after its writer's lease expired");
+}
+
+}  // namespace
 
 Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
   RETURN_IF_ERROR(ValidateInode(inode));
@@ -117,11 +147,19 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
       ASSIGN_OR_RETURN(plan, PlaceNewChunk(ctx, tx, inode, index, attr->goal));
       return Status();
     }
+    RETURN_IF_ERROR(CheckNoLease(ctx, *chunk));
     std::vector<int32_t> servers;
     for (const store::ReplicaRecord& r : chunk->replicas) {
       if (r.version == chunk->version && ctx.servers.IsAlive(r.server_id)) {
         servers.push_back(r.server_id);
       }
+    }
+    int current = 0;
+    for (const store::ReplicaRecord& r : chunk->replicas) current += r.version == chunk->version;
+    if (static_cast<int>(servers.size()) < current) {
+      // Replicas that are only down for a metaserver restart come back:
+      // writing without them now would drop them.
+      RETURN_IF_ERROR(ctx.servers.PlacementReady());
     }
     if (servers.empty()) {
       // Nothing was ever written to it: start over on live servers.
@@ -133,9 +171,15 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
       RETURN_IF_ERROR(store::AddReplicas(tx, chunk->id, servers, chunk->version));
     }
     plan.chunk_id = chunk->id;
-    plan.version = chunk->version + 1;
+    // Every generation gets a version above every one handed out before,
+    // so an abandoned generation's bytes never share a version with others.
+    plan.version = std::max(chunk->version, chunk->pending_version) + 1;
     plan.length = chunk->length;
-    for (int32_t id : servers) plan.replicas.push_back(AddressOf(ctx.servers, id));
+    ASSIGN_OR_RETURN(plan.lease_id,
+                     store::GrantLease(tx, chunk->id, plan.version, LeaseExpiry(ctx)));
+    plan.lease_ms = ctx.leases.lease_ms;
+    plan.goal = attr->goal;
+    for (int32_t id : servers) plan.replicas.push_back(ServerAddressOf(ctx.servers, id));
     return Status();
   }));
   return plan;
@@ -179,11 +223,12 @@ Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkC
         return InvalidArgument("chunk " + std::to_string(c.chunk_id) + " is not chunk " +
                                std::to_string(c.index) + " of inode " + std::to_string(inode));
       }
-      if (c.version <= r.version) {
-        return Status(ErrorCode::kStaleVersion, "chunk " + std::to_string(c.chunk_id) +
-                                                    " is already at version " +
-                                                    std::to_string(r.version) + " (write carried " +
-                                                    std::to_string(c.version) + ")");
+      if (c.lease_id == 0 || r.lease_id != c.lease_id || c.version != r.pending_version) {
+        return Status(ErrorCode::kLeaseExpired,
+                      "the write lease on chunk " + std::to_string(c.index) + " (id " +
+                          std::to_string(c.chunk_id) +
+                          ") was lost (it expired and the chunk was settled or taken by another "
+                          "writer): the write is not committed");
       }
       bool any = false;
       for (const store::ReplicaRecord& rep : r.replicas) {

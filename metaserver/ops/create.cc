@@ -40,7 +40,8 @@ Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId p
     Result<WritePlan> plan = PlaceNewChunk(ctx, tx, out.attr.inode, 0, out.attr.goal);
     if (plan.ok()) {
       out.first_chunk = std::move(*plan);
-    } else if (plan.status().code() != ErrorCode::kNoSpace) {
+    } else if (plan.status().code() != ErrorCode::kNoSpace &&
+               plan.status().code() != ErrorCode::kUnavailable) {
       return plan.status();
     }
     return Status();

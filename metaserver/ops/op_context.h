@@ -8,6 +8,14 @@ class WriteQueue;
 }  // namespace store
 
 class ServerRegistry;
+class LeaseSettler;
+
+// Write leases (docs/write_protocol.md).
+struct LeaseOptions {
+  int lease_ms = 20000;  // a write lease lasts this long unless renewed
+  // How long the settler may hold a chunk while it settles it.
+  int settle_ms = 30000;
+};
 
 // What every operation runs against. Mutations go through `writer` (group
 // commit, serialized); reads through `reader`; chunk-server liveness and
@@ -17,6 +25,9 @@ struct OpContext {
   store::WriteQueue& writer;
   store::ReadPool& reader;
   ServerRegistry& servers;
+  LeaseOptions leases{};
+  // Settles chunks whose writer's lease expired; null in tests without one.
+  LeaseSettler* settler = nullptr;
 };
 
 }  // namespace ddbfs::meta

@@ -6,6 +6,7 @@
 
 #include "ddbfs/client.h"
 #include "ddbfs/status.h"
+#include "metaserver/ops/op_context.h"
 #include "metaserver/store/records.h"
 
 namespace ddbfs::meta {
@@ -21,6 +22,16 @@ inline int64_t NowNs() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
+
+// Wall-clock milliseconds since the Unix epoch (lease expiry times).
+inline int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// When a write lease granted or renewed now expires.
+inline int64_t LeaseExpiry(const OpContext& ctx) { return NowMs() + ctx.leases.lease_ms; }
 
 // `e` (from LookupEntry(parent, ...)) names an existing directory.
 Status CheckParentDir(const store::EntryLookup& e, InodeId parent);

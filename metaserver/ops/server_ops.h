@@ -10,7 +10,7 @@
 
 namespace ddbfs::meta {
 
-// Chunk-server operations (servers.cc): registration with inventory
+// Chunk-server operations (servers.cc): registration, paged inventory
 // reconciliation, heartbeats (liveness in memory, GC orders), and the
 // cluster status. Thread-safe.
 
@@ -19,6 +19,11 @@ struct InventoryItem {
   int64_t version = 0;
 };
 
+// Largest inventory page a server may send (RegisterServerResponse
+// .max_page_entries): bounds what one page makes the metaserver hold and
+// how long its transaction holds the writer (about 0.1-0.3 s).
+inline constexpr int kMaxInventoryPage = 50000;
+
 struct RegisterArgs {
   std::string host;
   int32_t port = 0;
@@ -26,20 +31,57 @@ struct RegisterArgs {
   std::string uuid;
   int64_t capacity_bytes = 0;
   int64_t used_bytes = 0;
+  // Without `paged_inventory`: the whole inventory, in any order (a chunk
+  // listed twice counts with its highest version); reconciled before
+  // RegisterServer returns. With it: empty, the pages follow
+  // (ReportInventory) and `chunk_count` says how many chunks they carry.
   std::vector<InventoryItem> inventory;
+  bool paged_inventory = false;
+  int64_t chunk_count = 0;
 };
 
 struct RegisterResult {
   int32_t server_id = 0;
   int heartbeat_interval_ms = 0;
-  std::vector<int64_t> delete_chunks;  // replicas the metadata does not know
+  int64_t session = 0;  // for ReportInventory and Heartbeat
+  int max_page_entries = kMaxInventoryPage;
+  std::vector<int64_t> delete_chunks;  // from the inline inventory, if any
 };
 
 // Inserts or updates the server by uuid (same uuid, same id) and marks it
-// alive; reconciles its inventory with ddbfs.replicas: unknown replicas are
-// returned to delete, replica rows whose data is gone are deleted, rows
-// whose stored version is older are set to it (stale).
+// alive with a new registration session. kPermissionDenied if another
+// address holds the uuid and is alive. An inline inventory is reconciled
+// page by page exactly as ReportInventory does.
 Result<RegisterResult> RegisterServer(OpContext& ctx, const RegisterArgs& args);
+
+struct InventoryPageArgs {
+  int32_t server_id = 0;
+  int64_t session = 0;
+  std::vector<InventoryItem> entries;  // strictly increasing chunk ids
+  bool last = false;
+};
+
+struct InventoryPageResult {
+  std::vector<int64_t> delete_chunks;  // replicas to delete now
+};
+
+// Reconciles one inventory page with ddbfs.replicas, in one transaction, for
+// the chunk ids after the previous page up to this page's last (up to the
+// end for the last page). Never orders a deletion because a chunk is
+// missing from the inventory; a replica is ordered deleted only when the
+// metadata says it is garbage (docs/metadata.md, "Chunk servers and
+// liveness"):
+//  - its chunk was deleted (not in ddbfs.chunks, id ever allocated, and no
+//    deletion already queued);
+//  - it is stale (version below the committed one), no write lease is open
+//    on the chunk, and another server's row holds the committed version.
+// Otherwise its row is inserted or set to the reported version (including
+// versions above the committed one: an unsettled write generation). Rows
+// of this server in the range that the page does not list are dropped (the
+// server does not hold them: the chunk counts under goal), except rows of
+// never-written chunks. Queued deletions of chunks it does not hold are
+// dropped.
+Result<InventoryPageResult> ReportInventory(OpContext& ctx, const InventoryPageArgs& args);
 
 struct HeartbeatArgs {
   int32_t server_id = 0;
@@ -47,6 +89,7 @@ struct HeartbeatArgs {
   int64_t used_bytes = 0;
   int64_t chunk_count = 0;
   std::vector<int64_t> deleted_chunks;
+  int64_t session = 0;  // 0: not given (a server that predates sessions)
 };
 
 struct HeartbeatResult {

@@ -1,6 +1,6 @@
 #include <algorithm>
-#include <map>
-#include <set>
+#include <limits>
+#include <mutex>
 
 #include "ddbfs/log.h"
 #include "metaserver/ops/server_ops.h"
@@ -17,6 +17,93 @@ namespace {
 
 constexpr size_t kMaxHostLength = 255;
 constexpr size_t kMaxUuidLength = 128;
+
+Status ValidateItem(const InventoryItem& item) {
+  if (item.chunk_id <= 0 || item.version < 0) {
+    return InvalidArgument("inventory entry chunk " + std::to_string(item.chunk_id) + " version " +
+                           std::to_string(item.version) + " is invalid");
+  }
+  return Status();
+}
+
+Status ValidatePage(const InventoryPageArgs& a) {
+  if (a.server_id <= 0) return InvalidArgument("bad server id " + std::to_string(a.server_id));
+  if (a.entries.size() > static_cast<size_t>(kMaxInventoryPage)) {
+    return InvalidArgument("inventory page of " + std::to_string(a.entries.size()) +
+                           " entries; at most " + std::to_string(kMaxInventoryPage));
+  }
+  if (a.entries.empty() && !a.last) {
+    return InvalidArgument("only the last inventory page may be empty");
+  }
+  for (size_t i = 0; i < a.entries.size(); ++i) {
+    RETURN_IF_ERROR(ValidateItem(a.entries[i]));
+    if (i > 0 && a.entries[i].chunk_id <= a.entries[i - 1].chunk_id) {
+      return InvalidArgument("inventory page is not sorted by chunk id (" +
+                             std::to_string(a.entries[i - 1].chunk_id) + " then " +
+                             std::to_string(a.entries[i].chunk_id) + ")");
+    }
+  }
+  return Status();
+}
+
+// What reconciling one page did, for the log.
+struct PageTally {
+  int64_t lost = 0;        // rows dropped: the server does not hold them
+  int64_t adopted = 0;     // rows added or set to the reported version
+  int64_t deleted = 0;     // deletion orders (deleted chunks, stale replicas)
+  int64_t foreign = 0;     // ids never allocated here: left alone
+  int64_t kept_stale = 0;  // stale, but the only copy left (or under a lease)
+};
+
+// One page in one transaction; see ReportInventory. May run more than once.
+Status ReconcilePage(store::Tx& tx, int32_t server, int64_t after, int64_t upto,
+                     const std::vector<InventoryItem>& entries, InventoryPageResult* out,
+                     PageTally* tally) {
+  *out = InventoryPageResult();
+  *tally = PageTally();
+  std::vector<int64_t> ids, versions;
+  ids.reserve(entries.size());
+  versions.reserve(entries.size());
+  for (const InventoryItem& e : entries) {
+    ids.push_back(e.chunk_id);
+    versions.push_back(e.version);
+  }
+  ASSIGN_OR_RETURN(int64_t last_id, store::LastChunkId(tx));
+  ASSIGN_OR_RETURN(std::vector<store::InventoryEntryState> states,
+                   store::InventoryStates(tx, server, ids, versions));
+  std::vector<int64_t> set_ids, set_versions, drop_rows;
+  for (const store::InventoryEntryState& e : states) {
+    // A deletion already ordered stands (a corrupt or stale copy, or a
+    // deleted chunk): the heartbeats deliver it.
+    if (e.deletion_queued) continue;
+    if (!e.chunk_exists) {
+      if (e.chunk_id <= last_id) {
+        out->delete_chunks.push_back(e.chunk_id);  // the chunk was deleted
+        ++tally->deleted;
+      } else {
+        ++tally->foreign;  // never a chunk here: another cluster's data?
+      }
+      continue;
+    }
+    const bool stale = e.version < e.chunk_version;
+    if (stale && !e.lease_open && e.current_elsewhere) {
+      out->delete_chunks.push_back(e.chunk_id);
+      if (e.row_version) drop_rows.push_back(e.chunk_id);
+      ++tally->deleted;
+      continue;
+    }
+    if (stale) ++tally->kept_stale;
+    if (!stale) ++tally->adopted;
+    set_ids.push_back(e.chunk_id);
+    set_versions.push_back(e.version);
+  }
+  ASSIGN_OR_RETURN(tally->lost, store::DropMissingReplicas(tx, server, after, upto, ids));
+  if (!set_ids.empty()) {
+    RETURN_IF_ERROR(store::UpsertServerReplicas(tx, server, set_ids, set_versions));
+  }
+  if (!drop_rows.empty()) RETURN_IF_ERROR(store::DeleteServerReplicas(tx, server, drop_rows));
+  return store::ForgetMissingDeletions(tx, server, after, upto, ids);
+}
 
 Status ValidateRegister(const RegisterArgs& a) {
   if (a.host.empty() || a.host.size() > kMaxHostLength) {
@@ -36,11 +123,12 @@ Status ValidateRegister(const RegisterArgs& a) {
   if (a.capacity_bytes < 0 || a.used_bytes < 0) {
     return InvalidArgument("negative capacity or use");
   }
+  if (a.chunk_count < 0) return InvalidArgument("negative chunk count");
+  if (a.paged_inventory && !a.inventory.empty()) {
+    return InvalidArgument("a paged registration carries no inline inventory");
+  }
   for (const InventoryItem& item : a.inventory) {
-    if (item.chunk_id <= 0 || item.version < 0) {
-      return InvalidArgument("inventory entry chunk " + std::to_string(item.chunk_id) +
-                             " version " + std::to_string(item.version) + " is invalid");
-    }
+    RETURN_IF_ERROR(ValidateItem(item));
   }
   return Status();
 }
@@ -49,6 +137,17 @@ Status ValidateRegister(const RegisterArgs& a) {
 
 Result<RegisterResult> RegisterServer(OpContext& ctx, const RegisterArgs& args) {
   RETURN_IF_ERROR(ValidateRegister(args));
+  // An inline inventory: sorted, a chunk listed twice with its highest version.
+  std::vector<InventoryItem> inventory = args.inventory;
+  std::sort(inventory.begin(), inventory.end(), [](const InventoryItem& x, const InventoryItem& y) {
+    return x.chunk_id < y.chunk_id || (x.chunk_id == y.chunk_id && x.version > y.version);
+  });
+  inventory.erase(std::unique(inventory.begin(), inventory.end(),
+                              [](const InventoryItem& x, const InventoryItem& y) {
+                                return x.chunk_id == y.chunk_id;
+                              }),
+                  inventory.end());
+
   store::ServerRecord record;
   record.uuid = args.uuid;
   record.host = args.host;
@@ -56,57 +155,76 @@ Result<RegisterResult> RegisterServer(OpContext& ctx, const RegisterArgs& args) 
   record.label = args.label.empty() ? args.host : args.label;
   record.capacity_bytes = args.capacity_bytes;
   record.used_bytes = args.used_bytes;
-  record.chunk_count = static_cast<int64_t>(args.inventory.size());
-  // A chunk listed twice counts with its highest version.
-  std::map<int64_t, int64_t> inventory;
-  for (const InventoryItem& item : args.inventory) {
-    auto [it, inserted] = inventory.emplace(item.chunk_id, item.version);
-    if (!inserted) it->second = std::max(it->second, item.version);
-  }
-  std::vector<int64_t> stored;
-  stored.reserve(inventory.size());
-  for (const auto& [id, version] : inventory) stored.push_back(id);
+  record.chunk_count =
+      args.paged_inventory ? args.chunk_count : static_cast<int64_t>(inventory.size());
 
   RegisterResult out;
-  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
-    out = RegisterResult();
-    ASSIGN_OR_RETURN(out.server_id, store::UpsertServer(tx, record));
-    ASSIGN_OR_RETURN(std::vector<store::ServerReplica> rows,
-                     store::ServerReplicas(tx, out.server_id));
-    std::set<int64_t> known;
-    std::vector<int64_t> gone, stale_ids, stale_versions;
-    for (const store::ServerReplica& r : rows) {
-      known.insert(r.chunk_id);
-      auto it = inventory.find(r.chunk_id);
-      if (it == inventory.end()) {
-        // A replica placed but never written has no data to lose.
-        if (r.replica_version > 0 || r.chunk_version > 0) gone.push_back(r.chunk_id);
-      } else if (it->second < r.replica_version) {
-        stale_ids.push_back(r.chunk_id);
-        stale_versions.push_back(it->second);
-      }
+  {
+    std::unique_lock<std::mutex> lock = ctx.servers.LockRegistrations();
+    if (Status claim = ctx.servers.CheckClaim(args.uuid, args.host, args.port); !claim.ok()) {
+      LOG(kWarn) << "refused a chunk server registration: " << claim.message();
+      return claim;
     }
-    for (const auto& [id, version] : inventory) {
-      if (!known.count(id)) out.delete_chunks.push_back(id);
-    }
-    if (!gone.empty()) RETURN_IF_ERROR(store::DeleteServerReplicas(tx, out.server_id, gone));
-    if (!stale_ids.empty()) {
-      RETURN_IF_ERROR(
-          store::SetServerReplicaVersions(tx, out.server_id, stale_ids, stale_versions));
-    }
-    RETURN_IF_ERROR(store::ForgetDeletionsExcept(tx, out.server_id, stored));
-    if (!gone.empty() || !stale_ids.empty() || !out.delete_chunks.empty()) {
-      LOG(kInfo) << "server " << out.server_id << " inventory: " << out.delete_chunks.size()
-                 << " unknown replicas to delete, " << gone.size() << " lost, " << stale_ids.size()
-                 << " stale";
-    }
-    return Status();
-  }));
-  record.id = out.server_id;
-  ctx.servers.Registered(record);
+    RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(out.server_id, store::UpsertServer(tx, record));
+      return Status();
+    }));
+    record.id = out.server_id;
+    out.session = ctx.servers.Registered(record);
+  }
   out.heartbeat_interval_ms = ctx.servers.heartbeat_interval_ms();
+  out.max_page_entries = kMaxInventoryPage;
   LOG(kInfo) << "chunk server " << out.server_id << " registered: " << record.host << ":"
-             << record.port << " label " << record.label << ", " << inventory.size() << " chunks";
+             << record.port << " label " << record.label << ", " << record.chunk_count << " chunks"
+             << (args.paged_inventory ? " to come in pages" : "");
+  if (args.paged_inventory) return out;
+
+  // An inline inventory goes through the same pages.
+  size_t next = 0;
+  do {
+    size_t end = std::min(inventory.size(), next + static_cast<size_t>(kMaxInventoryPage));
+    InventoryPageArgs page;
+    page.server_id = out.server_id;
+    page.session = out.session;
+    page.entries.assign(inventory.begin() + static_cast<ptrdiff_t>(next),
+                        inventory.begin() + static_cast<ptrdiff_t>(end));
+    page.last = end == inventory.size();
+    ASSIGN_OR_RETURN(InventoryPageResult r, ReportInventory(ctx, page));
+    out.delete_chunks.insert(out.delete_chunks.end(), r.delete_chunks.begin(),
+                             r.delete_chunks.end());
+    next = end;
+  } while (next < inventory.size());
+  return out;
+}
+
+Result<InventoryPageResult> ReportInventory(OpContext& ctx, const InventoryPageArgs& args) {
+  RETURN_IF_ERROR(ValidatePage(args));
+  const int64_t first = args.entries.empty() ? 0 : args.entries.front().chunk_id;
+  ASSIGN_OR_RETURN(int64_t after,
+                   ctx.servers.BeginInventoryPage(args.server_id, args.session, first));
+  const int64_t upto =
+      args.last ? std::numeric_limits<int64_t>::max() : args.entries.back().chunk_id;
+  InventoryPageResult out;
+  PageTally tally;
+  Status s = ctx.writer.Run([&](store::Tx& tx) -> Status {
+    return ReconcilePage(tx, args.server_id, after, upto, args.entries, &out, &tally);
+  });
+  ctx.servers.EndInventoryPage(args.server_id, args.session, s.ok(), upto, args.last,
+                               static_cast<int64_t>(args.entries.size()));
+  RETURN_IF_ERROR(s);
+  if (tally.lost || tally.deleted || tally.foreign || tally.kept_stale) {
+    LOG(kInfo) << "server " << args.server_id << " inventory (" << after << ", "
+               << (args.last ? std::string("end") : std::to_string(upto)) << "]: " << tally.lost
+               << " replicas it does not hold dropped from the map, " << tally.deleted
+               << " deleted or stale replicas to delete, " << tally.kept_stale
+               << " stale kept (only copy or write open), " << tally.foreign
+               << " ids never allocated here left alone, " << tally.adopted << " replicas recorded";
+  }
+  if (args.last) {
+    auto state = ctx.servers.Get(args.server_id);
+    LOG(kInfo) << "chunk server " << args.server_id
+               << " inventory complete: " << (state ? state->inventory_entries : 0) << " chunks";
+  }
   return out;
 }
 
@@ -121,8 +239,8 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
     if (id <= 0) return InvalidArgument("bad deleted chunk id " + std::to_string(id));
   }
   HeartbeatResult out;
-  ServerRegistry::HeartbeatOutcome hb =
-      ctx.servers.Heartbeat(args.server_id, args.capacity_bytes, args.used_bytes, args.chunk_count);
+  ServerRegistry::HeartbeatOutcome hb = ctx.servers.Heartbeat(
+      args.server_id, args.capacity_bytes, args.used_bytes, args.chunk_count, args.session);
   if (!hb.known) {
     out.reregister = true;
     return out;

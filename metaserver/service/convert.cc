@@ -34,6 +34,8 @@ rpc::ChunkPlacement ToWire(int64_t index, const WritePlan& plan) {
   out.length = plan.length;
   out.replicas.reserve(plan.replicas.size());
   for (const ServerAddr& a : plan.replicas) out.replicas.push_back(ToWire(a));
+  out.lease_id = plan.lease_id;
+  out.lease_ms = plan.lease_ms;
   return out;
 }
 

@@ -1,28 +1,106 @@
 #include "metaserver/service/meta_service.h"
 
+#include <thrift/protocol/TBinaryProtocol.h>
+#include <thrift/transport/TBufferTransports.h>
+
 #include "ddbfs/log.h"
 #include "ddbfs/rpc.h"
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/server_ops.h"
 #include "metaserver/service/convert.h"
+#include "metaserver/store/write_queue.h"
 
 namespace ddbfs::meta {
 
 namespace {
 
-// Runs one request: f() returns the Status that becomes resp.status.
-template <typename Resp, typename F>
-void Handle(const char* rpc_name, Resp& resp, F&& f) {
-  Status s;
+// The longest deadline a caller may ask for.
+constexpr int kMaxTimeoutMs = 10 * 60 * 1000;
+
+// f(), with an exception turned into INTERNAL.
+template <typename F>
+Status Guarded(const char* rpc_name, F& f) {
   try {
-    s = f();
+    return f();
   } catch (const std::exception& e) {
     LOG(kError) << rpc_name << " failed: " << e.what();
-    s = Internal(std::string(rpc_name) + " failed: " + e.what());
+    return Internal(std::string(rpc_name) + " failed: " + e.what());
   }
+}
+
+// A whole response struct as TBinaryProtocol bytes (the request log's form).
+template <typename Resp>
+std::string Serialize(const Resp& resp) {
+  auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>();
+  apache::thrift::protocol::TBinaryProtocol protocol(buffer);
+  resp.write(&protocol);
+  return buffer->getBufferAsString();
+}
+
+template <typename Resp>
+Status Deserialize(const std::string& bytes, Resp* resp) {
+  try {
+    auto buffer = std::make_shared<apache::thrift::transport::TMemoryBuffer>(
+        reinterpret_cast<uint8_t*>(const_cast<char*>(bytes.data())),
+        static_cast<uint32_t>(bytes.size()), apache::thrift::transport::TMemoryBuffer::OBSERVE);
+    apache::thrift::protocol::TBinaryProtocol protocol(buffer);
+    *resp = Resp();
+    resp->read(&protocol);
+  } catch (const apache::thrift::TException& e) {
+    return Internal(std::string("cannot decode a recorded answer: ") + e.what());
+  }
+  return Status();
+}
+
+}  // namespace
+
+store::Deadline MetaServiceHandler::DeadlineOf(const rpc::RequestContext& rc) const {
+  std::chrono::milliseconds timeout = default_timeout_;
+  if (rc.__isset.timeout_ms && rc.timeout_ms > 0) {
+    timeout = std::chrono::milliseconds(std::min(rc.timeout_ms, kMaxTimeoutMs));
+  }
+  return store::Clock::now() + timeout;
+}
+
+template <typename Resp, typename F>
+void MetaServiceHandler::Handle(const char* rpc_name, Resp& resp, F&& f) {
+  store::DeadlineScope deadline(store::Clock::now() + default_timeout_);
+  resp.status = ToRpc(Guarded(rpc_name, f));
+}
+
+template <typename Resp, typename F>
+void MetaServiceHandler::Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp,
+                                F&& f) {
+  const store::Deadline deadline = DeadlineOf(rc);
+  if (!rc.__isset.client_id) {
+    store::DeadlineScope scope(deadline);
+    resp.status = ToRpc(Guarded(rpc_name, f));
+    return;
+  }
+  if (rc.client_id.size() != store::kClientIdBytes || !rc.__isset.seq) {
+    resp.status = ToRpc(InvalidArgument(
+        "a request id needs a client_id of " + std::to_string(store::kClientIdBytes) +
+        " bytes and a seq (got " + std::to_string(rc.client_id.size()) + " bytes)"));
+    return;
+  }
+  store::WriteQueue::OnceRequest once;
+  once.key = store::RequestKey{rc.client_id, rc.seq};
+  once.rpc = rpc_name;
+  once.run = [&]() -> Status {
+    resp = Resp();  // it may run more than once (after a rollback)
+    return Guarded(rpc_name, f);
+  };
+  once.answer = [&] {
+    resp.status = RpcOk();
+    return Serialize(resp);
+  };
+  once.replay = [&](const std::string& bytes) { return Deserialize(bytes, &resp); };
+  Status s = ctx_.writer.RunOnce(std::move(once), deadline);
   resp.status = ToRpc(s);
 }
+
+namespace {
 
 // Sets *out from a Result, or returns its failure.
 template <typename T, typename Out, typename Conv>
@@ -52,7 +130,7 @@ void MetaServiceHandler::GetAttr(rpc::GetAttrResponse& resp, const rpc::GetAttrR
 }
 
 void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrRequest& req) {
-  Handle("SetAttr", resp, [&]() -> Status {
+  Mutate("SetAttr", req.ctx, resp, [&]() -> Status {
     AttrChanges c;
     if (req.__isset.mode) c.mode = static_cast<uint32_t>(req.mode);
     if (req.__isset.uid) c.uid = static_cast<uint32_t>(req.uid);
@@ -69,7 +147,7 @@ void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrR
 }
 
 void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) {
-  Handle("Mkdir", resp, [&] {
+  Mutate("Mkdir", req.ctx, resp, [&] {
     return Fill(
         meta::Mkdir(ctx_, FromWire(req.ctx), req.parent, req.name, static_cast<uint32_t>(req.mode)),
         &resp.attr, kAttr);
@@ -77,7 +155,7 @@ void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest
 }
 
 void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) {
-  Handle("Create", resp, [&]() -> Status {
+  Mutate("Create", req.ctx, resp, [&]() -> Status {
     std::optional<int> goal;
     if (req.__isset.goal) goal = req.goal;
     std::optional<int64_t> mtime;
@@ -96,7 +174,7 @@ void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequ
 }
 
 void MetaServiceHandler::Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) {
-  Handle("Symlink", resp, [&] {
+  Mutate("Symlink", req.ctx, resp, [&] {
     return Fill(meta::Symlink(ctx_, FromWire(req.ctx), req.parent, req.name, req.target),
                 &resp.attr, kAttr);
   });
@@ -110,23 +188,24 @@ void MetaServiceHandler::Readlink(rpc::ReadlinkResponse& resp, const rpc::Readli
 }
 
 void MetaServiceHandler::Link(rpc::LinkResponse& resp, const rpc::LinkRequest& req) {
-  Handle("Link", resp, [&] {
+  Mutate("Link", req.ctx, resp, [&] {
     return Fill(meta::Link(ctx_, FromWire(req.ctx), req.inode, req.new_parent, req.new_name),
                 &resp.attr, kAttr);
   });
 }
 
 void MetaServiceHandler::Unlink(rpc::UnlinkResponse& resp, const rpc::UnlinkRequest& req) {
-  Handle("Unlink", resp,
+  Mutate("Unlink", req.ctx, resp,
          [&] { return meta::Unlink(ctx_, FromWire(req.ctx), req.parent, req.name); });
 }
 
 void MetaServiceHandler::Rmdir(rpc::RmdirResponse& resp, const rpc::RmdirRequest& req) {
-  Handle("Rmdir", resp, [&] { return meta::Rmdir(ctx_, FromWire(req.ctx), req.parent, req.name); });
+  Mutate("Rmdir", req.ctx, resp,
+         [&] { return meta::Rmdir(ctx_, FromWire(req.ctx), req.parent, req.name); });
 }
 
 void MetaServiceHandler::Rename(rpc::RenameResponse& resp, const rpc::RenameRequest& req) {
-  Handle("Rename", resp, [&] {
+  Mutate("Rename", req.ctx, resp, [&] {
     return meta::Rename(ctx_, FromWire(req.ctx), req.parent, req.name, req.new_parent, req.new_name,
                         req.flags);
   });
@@ -174,23 +253,27 @@ void MetaServiceHandler::GetChunks(rpc::GetChunksResponse& resp, const rpc::GetC
 
 void MetaServiceHandler::PrepareWrite(rpc::PrepareWriteResponse& resp,
                                       const rpc::PrepareWriteRequest& req) {
-  Handle("PrepareWrite", resp, [&]() -> Status {
+  Mutate("PrepareWrite", req.ctx, resp, [&]() -> Status {
     ASSIGN_OR_RETURN(WritePlan plan, meta::PrepareWrite(ctx_, req.inode, req.index));
     rpc::ChunkPlacement p = ToWire(req.index, plan);
     resp.chunk_id = p.chunk_id;
     resp.version = p.version;
     resp.length = p.length;
     resp.replicas = std::move(p.replicas);
+    resp.lease_id = p.lease_id;
+    resp.lease_ms = p.lease_ms;
+    resp.goal = plan.goal;
     return Status();
   });
 }
 
 void MetaServiceHandler::CommitWrite(rpc::CommitWriteResponse& resp,
                                      const rpc::CommitWriteRequest& req) {
-  Handle("CommitWrite", resp, [&] {
+  Mutate("CommitWrite", req.ctx, resp, [&] {
     std::vector<ChunkCommitArgs> chunks;
     for (const rpc::ChunkCommit& c : req.chunks) {
-      chunks.push_back(ChunkCommitArgs{c.index, c.chunk_id, c.version, c.length, c.written});
+      chunks.push_back(
+          ChunkCommitArgs{c.index, c.chunk_id, c.version, c.length, c.written, c.lease_id});
     }
     std::optional<int64_t> mtime;
     if (req.__isset.mtime_ns) mtime = req.mtime_ns;
@@ -203,6 +286,42 @@ void MetaServiceHandler::ReportBadReplica(rpc::ReportBadReplicaResponse& resp,
   Handle("ReportBadReplica", resp, [&] {
     return meta::ReportBadReplica(ctx_, req.chunk_id, req.server_id,
                                   ErrorCodeFromInt(static_cast<int>(req.reason)));
+  });
+}
+
+namespace {
+std::vector<LeaseRef> FromWire(const std::vector<rpc::LeaseRef>& leases) {
+  std::vector<LeaseRef> out;
+  out.reserve(leases.size());
+  for (const auto& l : leases) out.push_back(LeaseRef{l.chunk_id, l.lease_id});
+  return out;
+}
+}  // namespace
+
+void MetaServiceHandler::RenewLease(rpc::RenewLeaseResponse& resp,
+                                    const rpc::RenewLeaseRequest& req) {
+  Mutate("RenewLease", req.ctx, resp, [&]() -> Status {
+    ASSIGN_OR_RETURN(resp.lease_ms, meta::RenewLeases(ctx_, req.inode, FromWire(req.leases)));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::ReleaseLease(rpc::ReleaseLeaseResponse& resp,
+                                      const rpc::ReleaseLeaseRequest& req) {
+  Mutate("ReleaseLease", req.ctx, resp,
+         [&] { return meta::ReleaseLeases(ctx_, req.inode, FromWire(req.leases)); });
+}
+
+void MetaServiceHandler::RecoverWrite(rpc::RecoverWriteResponse& resp,
+                                      const rpc::RecoverWriteRequest& req) {
+  Mutate("RecoverWrite", req.ctx, resp, [&]() -> Status {
+    RecoverArgs args{req.inode,   req.index, req.chunk_id, req.lease_id,
+                     req.version, req.good,  req.failed};
+    ASSIGN_OR_RETURN(RecoverPlan plan, meta::RecoverWrite(ctx_, args));
+    resp.version = plan.version;
+    for (const ServerAddr& a : plan.good) resp.good.push_back(ToWire(a));
+    for (const ServerAddr& a : plan.added) resp.added.push_back(ToWire(a));
+    return Status();
   });
 }
 
@@ -220,9 +339,30 @@ void MetaServiceHandler::RegisterServer(rpc::RegisterServerResponse& resp,
     for (const rpc::ChunkVersion& cv : req.inventory) {
       args.inventory.push_back(InventoryItem{cv.chunk_id, cv.version});
     }
+    args.paged_inventory = req.__isset.paged_inventory && req.paged_inventory;
+    args.chunk_count = req.__isset.chunk_count ? req.chunk_count : 0;
     ASSIGN_OR_RETURN(RegisterResult r, meta::RegisterServer(ctx_, args));
     resp.server_id = r.server_id;
     resp.heartbeat_interval_ms = r.heartbeat_interval_ms;
+    resp.delete_chunks = std::move(r.delete_chunks);
+    resp.__set_session(r.session);
+    resp.__set_max_page_entries(r.max_page_entries);
+    return Status();
+  });
+}
+
+void MetaServiceHandler::ReportInventory(rpc::ReportInventoryResponse& resp,
+                                         const rpc::ReportInventoryRequest& req) {
+  Handle("ReportInventory", resp, [&]() -> Status {
+    InventoryPageArgs args;
+    args.server_id = req.server_id;
+    args.session = req.session;
+    args.last = req.last;
+    args.entries.reserve(req.entries.size());
+    for (const rpc::ChunkVersion& cv : req.entries) {
+      args.entries.push_back(InventoryItem{cv.chunk_id, cv.version});
+    }
+    ASSIGN_OR_RETURN(InventoryPageResult r, meta::ReportInventory(ctx_, args));
     resp.delete_chunks = std::move(r.delete_chunks);
     return Status();
   });
@@ -230,8 +370,8 @@ void MetaServiceHandler::RegisterServer(rpc::RegisterServerResponse& resp,
 
 void MetaServiceHandler::Heartbeat(rpc::HeartbeatResponse& resp, const rpc::HeartbeatRequest& req) {
   Handle("Heartbeat", resp, [&]() -> Status {
-    HeartbeatArgs args{req.server_id, req.capacity_bytes, req.used_bytes, req.chunk_count,
-                       req.deleted_chunks};
+    HeartbeatArgs args{req.server_id,   req.capacity_bytes, req.used_bytes,
+                       req.chunk_count, req.deleted_chunks, req.__isset.session ? req.session : 0};
     ASSIGN_OR_RETURN(HeartbeatResult r, meta::Heartbeat(ctx_, args));
     resp.delete_chunks = std::move(r.delete_chunks);
     resp.reregister = r.reregister;

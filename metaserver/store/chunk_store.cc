@@ -7,7 +7,9 @@ namespace ddbfs::meta::store {
 
 namespace {
 
-#define DDBFS_CHUNK_COLUMNS "c.id, c.inode, c.idx, c.version, c.length, r.server_id, r.version"
+#define DDBFS_CHUNK_COLUMNS                                                                \
+  "c.id, c.inode, c.idx, c.version, c.length, c.pending_version, COALESCE(c.lease_id, 0)," \
+  " COALESCE(c.lease_expires_ms, 0), r.server_id, r.version"
 
 constexpr Statement kGetChunkAt{"chk_get_at",
                                 "SELECT " DDBFS_CHUNK_COLUMNS
@@ -25,11 +27,13 @@ constexpr Statement kGetChunksById{"chk_get_by_id",
 
 constexpr Statement kInsertChunk{
     "chk_insert",
-    "WITH c AS (INSERT INTO ddbfs.chunks (id, inode, idx, version, length)"
-    "           VALUES (nextval('ddbfs.chunk_ids'), $1, $2, 0, 0) RETURNING id),"
+    "WITH c AS (INSERT INTO ddbfs.chunks (id, inode, idx, version, length, pending_version,"
+    "                                   lease_id, lease_expires_ms)"
+    "           VALUES (nextval('ddbfs.chunk_ids'), $1, $2, 0, 0, 1,"
+    "                   nextval('ddbfs.lease_ids'), $4) RETURNING id, lease_id),"
     " r AS (INSERT INTO ddbfs.replicas (chunk_id, server_id, version)"
     "       SELECT c.id, s, 0 FROM c, unnest($3::integer[]) AS s)"
-    " SELECT id FROM c",
+    " SELECT id, lease_id FROM c",
     true};
 
 constexpr Statement kAddReplicas{
@@ -42,7 +46,9 @@ constexpr Statement kAddReplicas{
 
 constexpr Statement kCommitChunk{
     "chk_commit",
-    "WITH ch AS (UPDATE ddbfs.chunks SET version = $2, length = $3 WHERE id = $1),"
+    "WITH ch AS (UPDATE ddbfs.chunks SET version = $2, length = $3,"
+    "            pending_version = GREATEST(pending_version, $2),"
+    "            lease_id = NULL, lease_expires_ms = NULL WHERE id = $1),"
     " w AS (UPDATE ddbfs.replicas SET version = $2"
     "       WHERE chunk_id = $1 AND server_id = ANY($4::integer[])),"
     " stale AS (DELETE FROM ddbfs.replicas"
@@ -81,6 +87,57 @@ constexpr Statement kDropReplica{
     " SELECT server_id, chunk_id FROM d ON CONFLICT DO NOTHING",
     true};
 
+constexpr Statement kGrantLease{
+    "chk_grant_lease",
+    "UPDATE ddbfs.chunks SET pending_version = $2, lease_id = nextval('ddbfs.lease_ids'),"
+    " lease_expires_ms = $3 WHERE id = $1 RETURNING lease_id",
+    true};
+
+constexpr Statement kSetPending{
+    "chk_set_pending",
+    "UPDATE ddbfs.chunks SET pending_version = $2, lease_expires_ms = $3"
+    " WHERE id = $1 AND lease_id = $4",
+    true};
+
+constexpr Statement kRenewLeases{
+    "chk_renew_leases",
+    "UPDATE ddbfs.chunks c SET lease_expires_ms = $3"
+    " FROM unnest($1::bigint[], $2::bigint[]) AS l(chunk_id, lease_id)"
+    " WHERE c.id = l.chunk_id AND c.lease_id = l.lease_id AND c.inode = $4"
+    " RETURNING c.id",
+    true};
+
+constexpr Statement kExpireLeases{
+    "chk_expire_leases",
+    "UPDATE ddbfs.chunks c SET lease_expires_ms = 0"
+    " FROM unnest($1::bigint[], $2::bigint[]) AS l(chunk_id, lease_id)"
+    " WHERE c.id = l.chunk_id AND c.lease_id = l.lease_id AND c.inode = $3"
+    " RETURNING c.id",
+    true};
+
+constexpr Statement kClaimLease{
+    "chk_claim_lease",
+    "UPDATE ddbfs.chunks SET lease_id = nextval('ddbfs.lease_ids'), lease_expires_ms = $3"
+    " WHERE id = $1 AND lease_id = $2 RETURNING lease_id",
+    true};
+
+constexpr Statement kExtendAllLeases{
+    "chk_extend_all_leases",
+    "UPDATE ddbfs.chunks SET lease_expires_ms = GREATEST(lease_expires_ms, $1)"
+    " WHERE lease_id IS NOT NULL",
+    true};
+
+constexpr Statement kClearLease{"chk_clear_lease",
+                                "UPDATE ddbfs.chunks SET lease_id = NULL, lease_expires_ms = NULL"
+                                " WHERE id = $1 AND lease_id = $2",
+                                true};
+
+constexpr Statement kExpiredLeases{"chk_expired_leases",
+                                   "SELECT id FROM ddbfs.chunks"
+                                   " WHERE lease_id IS NOT NULL AND lease_expires_ms <= $1"
+                                   " ORDER BY lease_expires_ms LIMIT $2",
+                                   false};
+
 constexpr Statement kPendingDeletions{"gc_pending",
                                       "SELECT chunk_id FROM ddbfs.gc_queue WHERE server_id = $1"
                                       " ORDER BY queued_at, chunk_id LIMIT $2",
@@ -104,11 +161,14 @@ std::vector<ChunkRecord> ParseChunks(const pqxx::result& r, int first) {
       c.index = row[first + 2].as<int64_t>();
       c.version = row[first + 3].as<int64_t>();
       c.length = row[first + 4].as<int64_t>();
+      c.pending_version = row[first + 5].as<int64_t>();
+      c.lease_id = row[first + 6].as<int64_t>();
+      c.lease_expires_ms = row[first + 7].as<int64_t>();
       out.push_back(std::move(c));
     }
-    if (!row[first + 5].is_null()) {
+    if (!row[first + 8].is_null()) {
       out.back().replicas.push_back(
-          ReplicaRecord{row[first + 5].as<int32_t>(), row[first + 6].as<int64_t>()});
+          ReplicaRecord{row[first + 8].as<int32_t>(), row[first + 9].as<int64_t>()});
     }
   }
   return out;
@@ -136,10 +196,69 @@ Result<std::optional<ChunkRecord>> GetChunk(Tx& tx, int64_t chunk_id) {
   return std::optional<ChunkRecord>(std::move(chunks[0]));
 }
 
-Result<int64_t> InsertChunk(Tx& tx, InodeId inode, int64_t index,
-                            const std::vector<int32_t>& servers) {
+Result<NewChunk> InsertChunk(Tx& tx, InodeId inode, int64_t index,
+                             const std::vector<int32_t>& servers, int64_t lease_expires_ms) {
+  return Guard(tx, [&]() -> Result<NewChunk> {
+    pqxx::row row = tx.Exec(kInsertChunk, inode, index, PgArray(servers), lease_expires_ms).at(0);
+    return NewChunk{row[0].as<int64_t>(), row[1].as<int64_t>()};
+  });
+}
+
+Result<int64_t> GrantLease(Tx& tx, int64_t chunk_id, int64_t version, int64_t expires_ms) {
   return Guard(tx, [&]() -> Result<int64_t> {
-    return tx.Exec(kInsertChunk, inode, index, PgArray(servers)).at(0)[0].as<int64_t>();
+    return tx.Exec(kGrantLease, chunk_id, version, expires_ms).at(0)[0].as<int64_t>();
+  });
+}
+
+Status SetPendingVersion(Tx& tx, int64_t chunk_id, int64_t lease_id, int64_t version,
+                         int64_t expires_ms) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kSetPending, chunk_id, version, expires_ms, lease_id);
+    return Status();
+  });
+}
+
+Result<std::vector<int64_t>> RenewLeases(Tx& tx, InodeId inode, const std::vector<int64_t>& chunks,
+                                         const std::vector<int64_t>& leases, int64_t expires_ms) {
+  return Guard(tx, [&]() -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    const Statement& st = expires_ms > 0 ? kRenewLeases : kExpireLeases;
+    pqxx::result r = expires_ms > 0
+                         ? tx.Exec(st, PgArray(chunks), PgArray(leases), expires_ms, inode)
+                         : tx.Exec(st, PgArray(chunks), PgArray(leases), inode);
+    for (const auto& row : r) out.push_back(row[0].as<int64_t>());
+    return out;
+  });
+}
+
+Result<int64_t> ClaimLease(Tx& tx, int64_t chunk_id, int64_t lease_id, int64_t expires_ms) {
+  return Guard(tx, [&]() -> Result<int64_t> {
+    pqxx::result r = tx.Exec(kClaimLease, chunk_id, lease_id, expires_ms);
+    return r.empty() ? int64_t{0} : r[0][0].as<int64_t>();
+  });
+}
+
+Status ExtendAllLeases(Tx& tx, int64_t expires_ms) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kExtendAllLeases, expires_ms);
+    return Status();
+  });
+}
+
+Status ClearLease(Tx& tx, int64_t chunk_id, int64_t lease_id) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kClearLease, chunk_id, lease_id);
+    return Status();
+  });
+}
+
+Result<std::vector<int64_t>> ExpiredLeases(Tx& tx, int64_t now_ms, int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    for (const auto& row : tx.Exec(kExpiredLeases, now_ms, limit)) {
+      out.push_back(row[0].as<int64_t>());
+    }
+    return out;
   });
 }
 

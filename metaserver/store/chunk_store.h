@@ -24,17 +24,53 @@ Result<std::vector<ChunkRecord>> GetChunksById(Tx& tx, const std::vector<int64_t
 // The chunk with this id, nullopt if it does not exist.
 Result<std::optional<ChunkRecord>> GetChunk(Tx& tx, int64_t chunk_id);
 
+struct NewChunk {
+  int64_t chunk_id = 0;
+  int64_t lease_id = 0;
+};
 // Allocates an id from ddbfs.chunk_ids and inserts the chunk (version 0,
-// length 0) with a replica row at version 0 on each server.
-Result<int64_t> InsertChunk(Tx& tx, InodeId inode, int64_t index,
-                            const std::vector<int32_t>& servers);
+// length 0, pending version 1 under a new write lease that expires at
+// lease_expires_ms) with a replica row at version 0 on each server.
+Result<NewChunk> InsertChunk(Tx& tx, InodeId inode, int64_t index,
+                             const std::vector<int32_t>& servers, int64_t lease_expires_ms);
+
+// Opens a write generation: pending_version = version and a new lease
+// (id from ddbfs.lease_ids) expiring at expires_ms. Returns the lease id.
+Result<int64_t> GrantLease(Tx& tx, int64_t chunk_id, int64_t version, int64_t expires_ms);
+
+// Moves the open generation of lease `lease_id` to `version` (pipeline
+// recovery) and extends the lease. No-op if the lease is not the chunk's.
+Status SetPendingVersion(Tx& tx, int64_t chunk_id, int64_t lease_id, int64_t version,
+                         int64_t expires_ms);
+
+// Extends (expires_ms > 0) or expires now (expires_ms == 0) the leases
+// (chunks[i], leases[i]) held on chunks of `inode`; returns the chunk ids
+// whose lease matched.
+Result<std::vector<int64_t>> RenewLeases(Tx& tx, InodeId inode, const std::vector<int64_t>& chunks,
+                                         const std::vector<int64_t>& leases, int64_t expires_ms);
+
+// Replaces lease `lease_id` by a new one expiring at expires_ms (the
+// settler's claim on a chunk whose writer's lease expired). Returns the new
+// lease id, or 0 if `lease_id` is no longer the chunk's lease.
+Result<int64_t> ClaimLease(Tx& tx, int64_t chunk_id, int64_t lease_id, int64_t expires_ms);
+
+// Every lease expires no earlier than expires_ms (at metaserver start:
+// writers must not lose their leases because the metaserver was down).
+Status ExtendAllLeases(Tx& tx, int64_t expires_ms);
+
+// Ends lease `lease_id` on the chunk (no-op if it is not the chunk's).
+Status ClearLease(Tx& tx, int64_t chunk_id, int64_t lease_id);
+
+// Up to `limit` chunks whose lease expired at or before now_ms, oldest first.
+Result<std::vector<int64_t>> ExpiredLeases(Tx& tx, int64_t now_ms, int limit);
 
 // Adds replica rows at `version` (or resets existing ones to it) and cancels
 // pending deletions of the chunk on those servers.
 Status AddReplicas(Tx& tx, int64_t chunk_id, const std::vector<int32_t>& servers, int64_t version);
 
 // Records a committed write: the chunk's version and length, `written`
-// replicas at `version`, every other replica row deleted and queued for GC.
+// replicas at `version`, every other replica row deleted and queued for GC,
+// the write lease ended.
 Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
                    const std::vector<int32_t>& written);
 

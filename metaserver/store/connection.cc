@@ -32,6 +32,21 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
   }
 }
 
+Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
+                                                     const SessionLimits& limits) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Open(url));
+  try {
+    pqxx::nontransaction txn(conn->raw());
+    txn.exec("SET statement_timeout = " + std::to_string(limits.statement_timeout_ms) +
+             "; SET lock_timeout = " + std::to_string(limits.lock_timeout_ms) +
+             "; SET idle_in_transaction_session_timeout = " +
+             std::to_string(limits.idle_in_transaction_timeout_ms));
+  } catch (const std::exception& e) {
+    return Unavailable("cannot set session limits: " + FirstLine(e.what()));
+  }
+  return conn;
+}
+
 void Connection::Prepare(const Statement& s) {
   auto it = prepared_.find(s.name);
   if (it != prepared_.end()) {

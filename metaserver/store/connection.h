@@ -19,6 +19,19 @@ struct Statement {
   bool writes;
 };
 
+// Bounds set on every session of the metaserver, so that a stalled
+// PostgreSQL (a lock held by someone else, a stuck statement, a transaction
+// left open) makes a request fail instead of blocking the writer for ever.
+// 0 leaves PostgreSQL's default (no limit). The defaults are for request
+// serving; migrations connect without limits.
+struct SessionLimits {
+  int statement_timeout_ms = 10000;
+  int lock_timeout_ms = 5000;
+  int idle_in_transaction_timeout_ms = 60000;
+
+  static SessionLimits None() { return SessionLimits{0, 0, 0}; }
+};
+
 // One libpqxx connection and the statements prepared on it.
 // Not thread-safe: used by one thread at a time (the writer, or a reader
 // that borrowed it from the ReadPool).
@@ -27,6 +40,10 @@ class Connection {
   // Connects to `url` (a libpq URL, e.g. postgresql://postgres@127.0.0.1/ddbfs).
   // kUnavailable with libpq's reason if the server cannot be reached.
   static Result<std::unique_ptr<Connection>> Open(const std::string& url);
+  // ... and sets `limits` on the session (statement_timeout, lock_timeout,
+  // idle_in_transaction_session_timeout).
+  static Result<std::unique_ptr<Connection>> Open(const std::string& url,
+                                                  const SessionLimits& limits);
 
   pqxx::connection& raw() { return *conn_; }
 

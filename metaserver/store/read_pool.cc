@@ -4,19 +4,24 @@
 
 namespace ddbfs::meta::store {
 
-ReadPool::ReadPool(std::string url, size_t size)
-    : url_(std::move(url)), size_(size == 0 ? 1 : size) {}
+ReadPool::ReadPool(std::string url, size_t size, SessionLimits limits)
+    : url_(std::move(url)), size_(size == 0 ? 1 : size), limits_(limits) {}
 
 ReadPool::~ReadPool() = default;
 
-std::unique_ptr<Connection> ReadPool::Take() {
+bool ReadPool::Take(Deadline deadline, std::unique_ptr<Connection>* conn) {
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return !idle_.empty() || in_use_ < size_; });
+  auto ready = [&] { return !idle_.empty() || in_use_ < size_; };
+  if (deadline == kNoDeadline) {
+    cv_.wait(lock, ready);
+  } else if (!cv_.wait_until(lock, deadline, ready)) {
+    return false;
+  }
   ++in_use_;
-  if (idle_.empty()) return nullptr;
-  auto conn = std::move(idle_.back());
+  if (idle_.empty()) return true;  // *conn stays null: open a new one
+  *conn = std::move(idle_.back());
   idle_.pop_back();
-  return conn;
+  return true;
 }
 
 void ReadPool::Give(std::unique_ptr<Connection> conn) {
@@ -29,11 +34,14 @@ void ReadPool::Give(std::unique_ptr<Connection> conn) {
 }
 
 Status ReadPool::Run(const Fn& fn) {
-  std::unique_ptr<Connection> conn = Take();
+  const Deadline deadline = CurrentDeadline();
+  if (Clock::now() >= deadline) return DeadlinePassed("read");
+  std::unique_ptr<Connection> conn;
+  if (!Take(deadline, &conn)) return DeadlinePassed("read (all database connections busy)");
   Status result;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!conn) {
-      auto opened = Connection::Open(url_);
+      auto opened = Connection::Open(url_, limits_);
       if (!opened.ok()) {
         result =
             Unavailable(std::string(kDatabaseUnavailable) + " (" + opened.status().message() + ")");

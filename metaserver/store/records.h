@@ -50,6 +50,9 @@ struct ChunkRecord {
   int64_t index = 0;
   int64_t version = 0;  // committed version
   int64_t length = 0;
+  int64_t pending_version = 0;  // highest version handed out (>= version)
+  int64_t lease_id = 0;         // 0: no write lease
+  int64_t lease_expires_ms = 0;
   std::vector<ReplicaRecord> replicas;
 };
 

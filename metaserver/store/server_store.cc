@@ -31,26 +31,61 @@ constexpr Statement kFlushServer{
     " last_heartbeat = to_timestamp($5::bigint / 1000.0) WHERE id = $1",
     true};
 
-constexpr Statement kServerReplicas{
-    "srv_replicas",
-    "SELECT r.chunk_id, r.version, c.version FROM ddbfs.replicas r"
-    " JOIN ddbfs.chunks c ON c.id = r.chunk_id WHERE r.server_id = $1",
+// Only the entries that need a decision (see InventoryEntryState); the two
+// EXISTS run for those alone. Index probes per entry: chunks and replicas
+// by primary key.
+constexpr Statement kInventoryStates{
+    "srv_inventory_states",
+    "SELECT i.id, i.version, c.id IS NOT NULL, COALESCE(c.version, 0),"
+    "       c.lease_id IS NOT NULL, r.version,"
+    "       EXISTS (SELECT 1 FROM ddbfs.gc_queue g WHERE g.server_id = $1 AND g.chunk_id = i.id),"
+    "       c.id IS NOT NULL AND EXISTS (SELECT 1 FROM ddbfs.replicas o"
+    "         WHERE o.chunk_id = i.id AND o.server_id <> $1 AND o.version = c.version)"
+    " FROM unnest($2::bigint[], $3::bigint[]) AS i(id, version)"
+    " LEFT JOIN ddbfs.chunks c ON c.id = i.id"
+    " LEFT JOIN ddbfs.replicas r ON r.chunk_id = i.id AND r.server_id = $1"
+    " WHERE c.id IS NULL OR r.version IS DISTINCT FROM i.version"
+    " ORDER BY i.id",
     false};
+
+constexpr Statement kLastChunkId{
+    "srv_last_chunk_id",
+    "SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM ddbfs.chunk_ids", false};
+
+// EXCEPT (hashed or sorted) rather than NOT (... = ANY(array)), which is
+// quadratic for pages of tens of thousands of entries.
+constexpr Statement kDropMissingReplicas{
+    "srv_drop_missing_replicas",
+    "WITH missing AS ("
+    "  SELECT chunk_id FROM ddbfs.replicas"
+    "   WHERE server_id = $1 AND chunk_id > $2 AND chunk_id <= $3"
+    "  EXCEPT SELECT unnest($4::bigint[]))"
+    " DELETE FROM ddbfs.replicas r USING missing m, ddbfs.chunks c"
+    " WHERE r.server_id = $1 AND r.chunk_id = m.chunk_id AND c.id = r.chunk_id"
+    "   AND NOT (r.version = 0 AND c.version = 0)",
+    true};
+
+constexpr Statement kUpsertServerReplicas{
+    "srv_upsert_replicas",
+    "INSERT INTO ddbfs.replicas (chunk_id, server_id, version)"
+    " SELECT v.chunk_id, $1, v.version FROM unnest($2::bigint[], $3::bigint[]) AS v(chunk_id, "
+    "version)"
+    " ON CONFLICT (chunk_id, server_id) DO UPDATE SET version = EXCLUDED.version",
+    true};
 
 constexpr Statement kDeleteServerReplicas{
     "srv_delete_replicas",
     "DELETE FROM ddbfs.replicas WHERE server_id = $1 AND chunk_id = ANY($2::bigint[])", true};
 
-constexpr Statement kSetServerReplicaVersions{
-    "srv_set_replica_versions",
-    "UPDATE ddbfs.replicas r SET version = v.version"
-    " FROM unnest($2::bigint[], $3::bigint[]) AS v(chunk_id, version)"
-    " WHERE r.server_id = $1 AND r.chunk_id = v.chunk_id",
-    true};
-
-constexpr Statement kForgetDeletionsExcept{
+constexpr Statement kForgetMissingDeletions{
     "srv_forget_deletions",
-    "DELETE FROM ddbfs.gc_queue WHERE server_id = $1 AND NOT (chunk_id = ANY($2::bigint[]))", true};
+    "WITH missing AS ("
+    "  SELECT chunk_id FROM ddbfs.gc_queue"
+    "   WHERE server_id = $1 AND chunk_id > $2 AND chunk_id <= $3"
+    "  EXCEPT SELECT unnest($4::bigint[]))"
+    " DELETE FROM ddbfs.gc_queue g USING missing m"
+    " WHERE g.server_id = $1 AND g.chunk_id = m.chunk_id",
+    true};
 
 // Full scans: fine for the sizes this serves; the health part reads every
 // chunk once, grouped with its replicas.
@@ -112,14 +147,46 @@ Status FlushServer(Tx& tx, int32_t server, int64_t capacity_bytes, int64_t used_
   });
 }
 
-Result<std::vector<ServerReplica>> ServerReplicas(Tx& tx, int32_t server) {
-  return Guard(tx, [&]() -> Result<std::vector<ServerReplica>> {
-    std::vector<ServerReplica> out;
-    for (const auto& row : tx.Exec(kServerReplicas, server)) {
-      out.push_back(
-          ServerReplica{row[0].as<int64_t>(), row[1].as<int64_t>(), row[2].as<int64_t>()});
+Result<std::vector<InventoryEntryState>> InventoryStates(Tx& tx, int32_t server,
+                                                         const std::vector<int64_t>& chunk_ids,
+                                                         const std::vector<int64_t>& versions) {
+  return Guard(tx, [&]() -> Result<std::vector<InventoryEntryState>> {
+    std::vector<InventoryEntryState> out;
+    for (const auto& row :
+         tx.Exec(kInventoryStates, server, PgArray(chunk_ids), PgArray(versions))) {
+      InventoryEntryState e;
+      e.chunk_id = row[0].as<int64_t>();
+      e.version = row[1].as<int64_t>();
+      e.chunk_exists = row[2].as<bool>();
+      e.chunk_version = row[3].as<int64_t>();
+      e.lease_open = row[4].as<bool>();
+      if (!row[5].is_null()) e.row_version = row[5].as<int64_t>();
+      e.deletion_queued = row[6].as<bool>();
+      e.current_elsewhere = row[7].as<bool>();
+      out.push_back(e);
     }
     return out;
+  });
+}
+
+Result<int64_t> LastChunkId(Tx& tx) {
+  return Guard(tx,
+               [&]() -> Result<int64_t> { return tx.Exec(kLastChunkId).at(0)[0].as<int64_t>(); });
+}
+
+Result<int64_t> DropMissingReplicas(Tx& tx, int32_t server, int64_t after, int64_t upto,
+                                    const std::vector<int64_t>& present) {
+  return Guard(tx, [&]() -> Result<int64_t> {
+    return static_cast<int64_t>(
+        tx.Exec(kDropMissingReplicas, server, after, upto, PgArray(present)).affected_rows());
+  });
+}
+
+Status UpsertServerReplicas(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids,
+                            const std::vector<int64_t>& versions) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kUpsertServerReplicas, server, PgArray(chunk_ids), PgArray(versions));
+    return Status();
   });
 }
 
@@ -130,17 +197,10 @@ Status DeleteServerReplicas(Tx& tx, int32_t server, const std::vector<int64_t>& 
   });
 }
 
-Status SetServerReplicaVersions(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids,
-                                const std::vector<int64_t>& versions) {
+Status ForgetMissingDeletions(Tx& tx, int32_t server, int64_t after, int64_t upto,
+                              const std::vector<int64_t>& present) {
   return Guard(tx, [&]() -> Status {
-    tx.Exec(kSetServerReplicaVersions, server, PgArray(chunk_ids), PgArray(versions));
-    return Status();
-  });
-}
-
-Status ForgetDeletionsExcept(Tx& tx, int32_t server, const std::vector<int64_t>& stored) {
-  return Guard(tx, [&]() -> Status {
-    tx.Exec(kForgetDeletionsExcept, server, PgArray(stored));
+    tx.Exec(kForgetMissingDeletions, server, after, upto, PgArray(present));
     return Status();
   });
 }

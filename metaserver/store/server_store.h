@@ -1,5 +1,7 @@
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <vector>
 
 #include "ddbfs/status.h"
@@ -24,23 +26,47 @@ Result<std::vector<ServerRecord>> LoadServers(Tx& tx);
 Status FlushServer(Tx& tx, int32_t server, int64_t capacity_bytes, int64_t used_bytes,
                    int64_t chunk_count, int64_t heartbeat_unix_ms);
 
-struct ServerReplica {
+// What the metadata says about each entry of an inventory page, for the
+// entries that need a decision: the chunk is unknown, or this server has no
+// replica row of it, or its row records another version. Entries whose row
+// already matches are left out.
+struct InventoryEntryState {
   int64_t chunk_id = 0;
-  int64_t replica_version = 0;  // recorded version of this server's replica
-  int64_t chunk_version = 0;    // the chunk's committed version
+  int64_t version = 0;                 // as the server reported it
+  bool chunk_exists = false;           // in ddbfs.chunks
+  int64_t chunk_version = 0;           // the committed version (if it exists)
+  bool lease_open = false;             // a write lease is held on the chunk
+  std::optional<int64_t> row_version;  // this server's replica row, if any
+  bool deletion_queued = false;        // in gc_queue for this server
+  bool current_elsewhere = false;      // another server's row is at chunk_version
 };
-// The replica rows of `server`.
-Result<std::vector<ServerReplica>> ServerReplicas(Tx& tx, int32_t server);
+// `chunk_ids` (strictly increasing) with `versions` as reported by `server`.
+Result<std::vector<InventoryEntryState>> InventoryStates(Tx& tx, int32_t server,
+                                                         const std::vector<int64_t>& chunk_ids,
+                                                         const std::vector<int64_t>& versions);
 
-// Deletes replica rows of `server` (their data is gone; nothing to queue).
+// The highest chunk id ever handed out (0 if none): a larger id was never
+// a chunk of this file system.
+Result<int64_t> LastChunkId(Tx& tx);
+
+// Deletes the replica rows of `server` with chunk id in (after, upto] that
+// are not in `present` (the server does not hold them), except rows of a
+// chunk nothing was ever written to (row and chunk at version 0). Returns
+// how many rows went. Nothing is queued: there is no data to delete.
+Result<int64_t> DropMissingReplicas(Tx& tx, int32_t server, int64_t after, int64_t upto,
+                                    const std::vector<int64_t>& present);
+
+// Inserts or updates replica rows of `server` with these versions.
+Status UpsertServerReplicas(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids,
+                            const std::vector<int64_t>& versions);
+
+// Deletes replica rows of `server` (the caller orders the data deleted).
 Status DeleteServerReplicas(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids);
 
-// Sets the recorded version of replicas of `server`.
-Status SetServerReplicaVersions(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids,
-                                const std::vector<int64_t>& versions);
-
-// Removes queued deletions of `server` for chunks it no longer stores.
-Status ForgetDeletionsExcept(Tx& tx, int32_t server, const std::vector<int64_t>& stored);
+// Removes queued deletions of `server` with chunk id in (after, upto] that
+// are not in `present`: the server no longer has them.
+Status ForgetMissingDeletions(Tx& tx, int32_t server, int64_t after, int64_t upto,
+                              const std::vector<int64_t>& present);
 
 // Files, directories, bytes, pending deletions, and chunk health, where a
 // replica is live when its server is in `alive` and it has the committed

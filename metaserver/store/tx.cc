@@ -21,6 +21,11 @@ DbError ClassifyDbError(std::exception_ptr error) {
     // Class 08: connection exceptions; 57P0x: the server is shutting down.
     if (state.rfind("08", 0) == 0 || state.rfind("57P0", 0) == 0) {
       unavailable(e.what());
+    } else if (state == "57014" || state == "55P03") {
+      // statement_timeout (query_canceled) or lock_timeout (lock_not_available).
+      out.timed_out = true;
+      out.status = Status(ErrorCode::kTimedOut,
+                          std::string(kDatabaseTimedOut) + " (" + FirstLine(e.what()) + ")");
     } else {
       out.retryable = state == "40001" || state == "40P01";
       out.status = Internal("database error " + state + ": " + FirstLine(e.what()));
@@ -35,11 +40,12 @@ DbError ClassifyDbError(std::exception_ptr error) {
 
 Status Tx::Fail(std::exception_ptr error) {
   DbError e = ClassifyDbError(error);
-  if (!e.broken && !e.retryable) {
+  if (!e.broken && !e.retryable && !e.timed_out) {
     LOG(kError) << e.status.message();
   }
   broken_ = e.broken;
   retryable_ = e.retryable;
+  timed_out_ = e.timed_out;
   failure_ = e.status;
   return e.status;
 }

@@ -45,6 +45,9 @@ class Tx {
   bool broken() const { return broken_; }
   // A serialization failure (40001) or deadlock (40P01): run it again.
   bool retryable() const { return retryable_; }
+  // A session limit fired (statement_timeout, lock_timeout): the database
+  // is stalled or locked; running it again now would wait again.
+  bool timed_out() const { return timed_out_; }
 
   // True once a statement that changes data ran since ClearWrote().
   bool wrote() const { return wrote_; }
@@ -56,6 +59,7 @@ class Tx {
   Status failure_;
   bool broken_ = false;
   bool retryable_ = false;
+  bool timed_out_ = false;
   bool wrote_ = false;
 };
 
@@ -76,11 +80,14 @@ struct DbError {
   Status status;
   bool broken = false;     // the connection is gone: reconnect
   bool retryable = false;  // 40001 / 40P01: run the transaction again
+  bool timed_out = false;  // 57014 / 55P03: kTimedOut, do not run it again now
 };
 DbError ClassifyDbError(std::exception_ptr error);
 
 // The message of every failure caused by a lost database connection.
 inline constexpr char kDatabaseUnavailable[] = "metadata database unavailable";
+// ... and of every statement cancelled by a session limit (SessionLimits).
+inline constexpr char kDatabaseTimedOut[] = "metadata database timed out";
 
 // PostgreSQL array literals for array parameters ("{1,2,3}").
 std::string PgArray(const std::vector<int64_t>& values);

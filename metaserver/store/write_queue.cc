@@ -6,26 +6,94 @@
 namespace ddbfs::meta::store {
 
 namespace {
+
 // Attempts of one transaction that hits serialization failures/deadlocks.
 constexpr int kMaxAttempts = 5;
+// Pause between two prunings of the request log that found little to do.
+constexpr auto kPruneInterval = std::chrono::seconds(10);
+constexpr int kPruneBatch = 10000;
+
+// The op the writer thread is running: Run() from inside it joins its
+// transaction instead of queueing (which would wait for itself).
+struct RunningOp {
+  const WriteQueue* queue = nullptr;
+  Tx* tx = nullptr;
+};
+thread_local RunningOp running_op;
+
+class RunningOpScope {
+ public:
+  RunningOpScope(const WriteQueue* queue, Tx* tx) : previous_(running_op) {
+    running_op = RunningOp{queue, tx};
+  }
+  ~RunningOpScope() { running_op = previous_; }
+
+ private:
+  RunningOp previous_;
+};
+
 }  // namespace
 
 WriteQueue::WriteQueue(std::string url, size_t max_batch)
-    : url_(std::move(url)), max_batch_(max_batch == 0 ? 1 : max_batch) {
+    : WriteQueue(std::move(url), WriteQueueOptions{max_batch, SessionLimits(),
+                                                   WriteQueueOptions().request_log_retention}) {}
+
+WriteQueue::WriteQueue(std::string url, WriteQueueOptions options)
+    : url_(std::move(url)),
+      options_(std::move(options)),
+      next_prune_(Clock::now() + kPruneInterval) {
   thread_ = std::thread([this] { Loop(); });
 }
 
 WriteQueue::~WriteQueue() { Stop(); }
 
-Status WriteQueue::Run(Op op) {
-  std::future<Status> result;
+Status WriteQueue::Run(Op op) { return Run(std::move(op), CurrentDeadline()); }
+
+Status WriteQueue::Run(Op op, Deadline deadline) {
+  if (running_op.queue == this) return op(*running_op.tx);
+  auto p = std::make_shared<Pending>();
+  p->op = std::move(op);
+  p->deadline = deadline;
+  return Submit(std::move(p));
+}
+
+Status WriteQueue::RunOnce(OnceRequest request, Deadline deadline) {
+  if (running_op.queue == this) return Internal("RunOnce called from inside a write");
+  auto p = std::make_shared<Pending>();
+  p->once = std::move(request);
+  p->deadline = deadline;
+  return Submit(std::move(p));
+}
+
+Result<int64_t> WriteQueue::PruneRequestLog(int limit) {
+  int64_t deleted = 0;
+  auto p = std::make_shared<Pending>();
+  p->op = [&](Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(deleted, PruneAnswers(tx, options_.request_log_retention, limit));
+    return Status();
+  };
+  p->counted = false;
+  RETURN_IF_ERROR(Submit(std::move(p)));
+  return deleted;
+}
+
+Status WriteQueue::Submit(PendingPtr p) {
+  std::future<Status> result = p->done.get_future();
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (stopping_) return Unavailable("metaserver is shutting down");
-    queue_.push_back(Pending{std::move(op), std::promise<Status>()});
-    result = queue_.back().done.get_future();
+    queue_.push_back(p);
   }
   cv_.notify_one();
+  if (p->deadline != kNoDeadline && result.wait_until(p->deadline) == std::future_status::timeout) {
+    int expected = kQueued;
+    if (p->state.compare_exchange_strong(expected, kAbandoned)) {
+      expired_.fetch_add(1);
+      return DeadlinePassed("write");
+    }
+    // Started: the op uses this thread's data until it ends, which the
+    // session limits bound; wait for it.
+  }
   return result.get();
 }
 
@@ -45,23 +113,61 @@ size_t WriteQueue::pending() const {
 
 void WriteQueue::Loop() {
   while (true) {
-    std::vector<Pending> batch;
+    std::vector<PendingPtr> batch;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      while (!queue_.empty() && batch.size() < max_batch_) {
-        batch.push_back(std::move(queue_.front()));
+      auto ready = [&] { return stopping_ || !queue_.empty(); };
+      if (options_.request_log_retention.count() > 0) {
+        cv_.wait_until(lock, next_prune_, ready);
+      } else {
+        cv_.wait(lock, ready);
+      }
+      if (queue_.empty() && stopping_) return;  // stopping and drained
+      while (!queue_.empty() && batch.size() < options_.max_batch) {
+        PendingPtr p = std::move(queue_.front());
         queue_.pop_front();
+        if (Start(*p)) batch.push_back(std::move(p));
       }
     }
-    RunBatch(batch);
+    if (!batch.empty()) RunBatch(batch);
+    MaybePrune();
   }
+}
+
+bool WriteQueue::Start(Pending& p) {
+  int expected = kQueued;
+  if (Clock::now() < p.deadline && p.state.compare_exchange_strong(expected, kStarted)) {
+    return true;
+  }
+  expected = kQueued;
+  if (p.state.compare_exchange_strong(expected, kAbandoned)) expired_.fetch_add(1);
+  p.done.set_value(DeadlinePassed("write"));
+  return false;
+}
+
+void WriteQueue::MaybePrune() {
+  if (options_.request_log_retention.count() <= 0 || Clock::now() < next_prune_) return;
+  int64_t deleted = 0;
+  Pending p;
+  p.op = [&](Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(deleted, PruneAnswers(tx, options_.request_log_retention, kPruneBatch));
+    return Status();
+  };
+  p.counted = false;
+  p.state = kStarted;
+  Status s = RunAlone(p);
+  if (!s.ok()) {
+    LOG(kWarn) << "pruning the request log failed: " << s.message();
+  } else if (deleted > 0) {
+    LOG(kDebug) << "pruned " << deleted << " request-log answers";
+  }
+  // A full batch means more is due: go on after the next write batch.
+  next_prune_ = Clock::now() + (deleted >= kPruneBatch ? Clock::duration(0) : kPruneInterval);
 }
 
 Status WriteQueue::EnsureConnection() {
   if (conn_) return Status();
-  auto conn = Connection::Open(url_);
+  auto conn = Connection::Open(url_, options_.session);
   if (!conn.ok()) {
     return Unavailable(std::string(kDatabaseUnavailable) + " (" + conn.status().message() + ")");
   }
@@ -69,9 +175,41 @@ Status WriteQueue::EnsureConnection() {
   return Status();
 }
 
-void WriteQueue::RunBatch(std::vector<Pending>& batch) {
+Status WriteQueue::FindKnown(Tx& tx, const std::vector<Pending*>& ops, Journal* journal) {
+  std::vector<RequestKey> keys;
+  for (const Pending* p : ops) {
+    if (p->once) keys.push_back(p->once->key);
+  }
+  if (keys.empty()) return Status();
+  ASSIGN_OR_RETURN(journal->known, FindAnswers(tx, keys));
+  return Status();
+}
+
+Status WriteQueue::Execute(Pending& p, Tx& tx, Journal& journal) {
+  RunningOpScope running(this, &tx);
+  DeadlineScope deadline(p.deadline);
+  if (!p.once) return p.op(tx);
+  OnceRequest& r = *p.once;
+  auto known = journal.known.find(r.key);
+  if (known != journal.known.end()) {
+    if (known->second.rpc != r.rpc) {
+      return InvalidArgument("request id " + std::to_string(r.key.seq) +
+                             " of this client was used by " + known->second.rpc + ", not " + r.rpc);
+    }
+    replayed_.fetch_add(1);
+    return r.replay(known->second.response);
+  }
+  Status s = r.run();
+  if (!s.ok() || tx.failed()) return s;
+  LoggedAnswer answer{r.rpc, r.answer()};
+  journal.known[r.key] = answer;  // a duplicate later in this transaction replays it
+  journal.recorded.emplace_back(r.key, std::move(answer));
+  return s;
+}
+
+void WriteQueue::RunBatch(std::vector<PendingPtr>& batch) {
   if (batch.size() == 1) {
-    batch[0].done.set_value(RunAlone(batch[0]));
+    batch[0]->done.set_value(RunAlone(*batch[0]));
     return;
   }
   std::vector<Status> results(batch.size());
@@ -80,11 +218,17 @@ void WriteQueue::RunBatch(std::vector<Pending>& batch) {
     Status failure;
     Outcome outcome = TryBatch(batch, &results, &failure);
     if (outcome == Outcome::kCommitted) {
-      for (size_t i = 0; i < batch.size(); ++i) batch[i].done.set_value(results[i]);
+      for (size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(results[i]);
       return;
     }
     if (outcome == Outcome::kRetry) continue;
     if (outcome == Outcome::kOpFailed) break;
+    if (outcome == Outcome::kTimedOut) {
+      // The database is stalled: running each op alone would wait again.
+      LOG(kWarn) << "write batch of " << batch.size() << " ops failed: " << failure.message();
+      for (auto& p : batch) p->done.set_value(failure);
+      return;
+    }
     // The connection broke. Before COMMIT nothing can have been committed,
     // so one retry on a fresh connection is safe; in doubt it is not.
     conn_.reset();
@@ -93,51 +237,67 @@ void WriteQueue::RunBatch(std::vector<Pending>& batch) {
       continue;
     }
     LOG(kWarn) << "write batch of " << batch.size() << " ops failed: " << failure.message();
-    for (auto& p : batch) p.done.set_value(failure);
+    for (auto& p : batch) p->done.set_value(failure);
     return;
   }
   // Some op hit a database error (or failed after writing): isolate it.
-  for (auto& p : batch) p.done.set_value(RunAlone(p));
+  for (auto& p : batch) p->done.set_value(RunAlone(*p));
 }
 
-WriteQueue::Outcome WriteQueue::TryBatch(std::vector<Pending>& batch, std::vector<Status>* results,
-                                         Status* failure) {
+WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
+                                         std::vector<Status>* results, Status* failure) {
   if (Status s = EnsureConnection(); !s.ok()) {
     *failure = s;
     return Outcome::kNoDatabase;
   }
+  auto failed = [&](Tx& tx) {
+    *failure = tx.failure();
+    if (tx.broken()) return Outcome::kBroken;
+    if (tx.timed_out()) return Outcome::kTimedOut;
+    return tx.retryable() ? Outcome::kRetry : Outcome::kOpFailed;
+  };
   bool committing = false;
+  size_t counted = 0;
   try {
     pqxx::work txn(conn_->raw());
     Tx tx(*conn_, txn);
+    Journal journal;
+    std::vector<Pending*> ops;
+    for (auto& p : batch) ops.push_back(p.get());
+    if (!FindKnown(tx, ops, &journal).ok()) return failed(tx);
     for (size_t i = 0; i < batch.size(); ++i) {
       tx.ClearWrote();
-      Status s = batch[i].op(tx);
-      if (tx.failed()) {
-        *failure = tx.failure();
-        if (tx.broken()) return Outcome::kBroken;
-        return tx.retryable() ? Outcome::kRetry : Outcome::kOpFailed;
-      }
+      Status s = Execute(*batch[i], tx, journal);
+      if (tx.failed()) return failed(tx);
       if (!s.ok() && tx.wrote()) {
         LOG(kError) << "an op failed after writing (rolled back): " << s.message();
         return Outcome::kOpFailed;
       }
       (*results)[i] = s;
+      if (batch[i]->counted) ++counted;
     }
+    if (!RecordAnswers(tx, journal.recorded).ok()) return failed(tx);
     committing = true;
     txn.commit();
   } catch (...) {
     DbError e = ClassifyDbError(std::current_exception());
     *failure = e.status;
     if (e.broken) return committing ? Outcome::kBrokenInDoubt : Outcome::kBroken;
+    if (e.timed_out) return Outcome::kTimedOut;
     return e.retryable ? Outcome::kRetry : Outcome::kOpFailed;
   }
   transactions_.fetch_add(1);
-  ops_.fetch_add(batch.size());
+  ops_.fetch_add(counted);
   return Outcome::kCommitted;
 }
 
 Status WriteQueue::RunAlone(Pending& p) {
+  // Re-run after a rollback: nothing of it committed, so a caller that has
+  // given up meanwhile can be answered without running it.
+  if (Clock::now() >= p.deadline) {
+    expired_.fetch_add(1);
+    return DeadlinePassed("write");
+  }
   bool reconnected = false;
   Status last;
   for (int attempt = 0; attempt < kMaxAttempts; ++attempt) {
@@ -147,19 +307,25 @@ Status WriteQueue::RunAlone(Pending& p) {
     try {
       pqxx::work txn(conn_->raw());
       Tx tx(*conn_, txn);
-      Status s = p.op(tx);
+      Journal journal;
+      Status s;
+      if (FindKnown(tx, {&p}, &journal).ok()) s = Execute(p, tx, journal);
+      if (!tx.failed() && s.ok()) (void)RecordAnswers(tx, journal.recorded);
       if (tx.failed()) {
         error.status = tx.failure();
         error.broken = tx.broken();
         error.retryable = tx.retryable();
+        error.timed_out = tx.timed_out();
       } else if (!s.ok()) {
         txn.abort();
         return s;
       } else {
         committing = true;
         txn.commit();
-        transactions_.fetch_add(1);
-        ops_.fetch_add(1);
+        if (p.counted) {
+          transactions_.fetch_add(1);
+          ops_.fetch_add(1);
+        }
         return s;
       }
     } catch (...) {

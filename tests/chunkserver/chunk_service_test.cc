@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "process.h"
 
 namespace ddbfs::chunkserver {
@@ -136,6 +138,77 @@ TEST_F(ChunkServiceTest, VersionRulesOverTheHandler) {
   EXPECT_EQ(info.server_id, 11);
   EXPECT_EQ(info.chunk_count, 1);
   EXPECT_GT(info.capacity_bytes, 0);
+}
+
+TEST_F(ChunkServiceTest, ChunkStateAndSetChunkVersion) {
+  auto state = [&](int64_t id) {
+    rpc::ChunkStateRequest req;
+    req.chunk_id = id;
+    rpc::ChunkStateResponse resp;
+    service_->ChunkState(resp, req);
+    return resp;
+  };
+  auto set = [&](int64_t id, int64_t from, int64_t to, int64_t length) {
+    rpc::SetChunkVersionRequest req;
+    req.chunk_id = id;
+    req.from_version = from;
+    req.to_version = to;
+    req.length = length;
+    rpc::SetChunkVersionResponse resp;
+    service_->SetChunkVersion(resp, req);
+    return resp.status;
+  };
+  EXPECT_EQ(state(0).status.code, kInvalid);
+  EXPECT_EQ(state(6).status.code, rpc::ErrorCode::NOT_FOUND);
+  ASSERT_EQ(Write(6, 2, 0, "abcdef").status.code, rpc::ErrorCode::OK);
+  auto st = state(6);
+  EXPECT_EQ(st.status.code, rpc::ErrorCode::OK);
+  EXPECT_EQ(st.version, 2);
+  EXPECT_EQ(st.length, 6);
+  EXPECT_EQ(set(6, 0, 3, -1).code, kInvalid);
+  EXPECT_EQ(set(6, 3, 2, -1).code, kInvalid);
+  EXPECT_EQ(set(6, 2, 3, -2).code, kInvalid);
+  EXPECT_EQ(set(6, 2, 3, static_cast<int64_t>(kChunkSize) + 1).code, kInvalid);
+  EXPECT_EQ(set(7, 2, 3, -1).code, rpc::ErrorCode::NOT_FOUND);
+  auto stale = set(6, 1, 3, -1);
+  EXPECT_EQ(stale.code, rpc::ErrorCode::STALE_VERSION);
+  EXPECT_NE(stale.message.find("holds version 2"), std::string::npos) << stale.message;
+  ASSERT_EQ(set(6, 2, 3, 4).code, rpc::ErrorCode::OK);
+  st = state(6);
+  EXPECT_EQ(st.version, 3);
+  EXPECT_EQ(st.length, 4);
+  EXPECT_EQ(Read(6, 3, 0, 10).data, "abcd");
+  EXPECT_EQ(Read(6, 2, 0, 10).status.code, rpc::ErrorCode::STALE_VERSION);
+}
+
+TEST_F(ChunkServiceTest, ReplicateChunkValidatesAndAFailedCopyKeepsTheOldReplica) {
+  service_->set_self_address("127.0.0.1", 9555);
+  auto replicate = [&](int64_t id, int64_t version, rpc::ServerAddress source) {
+    rpc::ReplicateChunkRequest req;
+    req.chunk_id = id;
+    req.version = version;
+    req.source = std::move(source);
+    rpc::ReplicateChunkResponse resp;
+    service_->ReplicateChunk(resp, req);
+    return resp;
+  };
+  const int dead = FreePort();
+  EXPECT_EQ(replicate(0, 1, Address(2, dead)).status.code, kInvalid);
+  EXPECT_EQ(replicate(1, 0, Address(2, dead)).status.code, kInvalid);
+  EXPECT_EQ(replicate(1, 1, Address(2, 0)).status.code, kInvalid);
+  EXPECT_EQ(replicate(1, 1, Address(2, 70000)).status.code, kInvalid);
+  rpc::ServerAddress no_host = Address(2, dead);
+  no_host.host = "";
+  EXPECT_EQ(replicate(1, 1, no_host).status.code, kInvalid);
+  EXPECT_EQ(replicate(1, 1, Address(2, 9555)).status.code, kInvalid);   // this server
+  EXPECT_EQ(replicate(1, 1, Address(11, dead)).status.code, kInvalid);  // its own id
+  // An unreachable source: the old replica stays and no temporary is left.
+  ASSERT_EQ(Write(1, 3, 0, "old").status.code, rpc::ErrorCode::OK);
+  auto resp = replicate(1, 4, Address(2, dead));
+  EXPECT_EQ(resp.status.code, rpc::ErrorCode::UNAVAILABLE) << resp.status.message;
+  EXPECT_EQ(Read(1, 3, 0, 10).data, "old");
+  EXPECT_FALSE(std::filesystem::exists(store_->ChunkPath(0, 1) + ".tmp"));
+  EXPECT_EQ(store_->chunk_count(), 1u);
 }
 
 TEST_F(ChunkServiceTest, UnreachableChainMembersAreReportedAndTheLocalWriteStands) {

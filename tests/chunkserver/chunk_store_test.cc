@@ -34,7 +34,7 @@ std::unique_ptr<ChunkStore> OpenStore(const std::vector<std::string>& dirs) {
   return store.ok() ? std::move(store).value() : nullptr;
 }
 
-std::string MustRead(ChunkStore& store, uint64_t id, uint64_t version = 0) {
+std::string MustRead(ChunkStore& store, uint64_t id, uint64_t version) {
   auto r = store.Read(id, version, 0, kMaxIoSize);
   EXPECT_TRUE(r.ok()) << r.status();
   return r.ok() ? r->data : "";
@@ -47,7 +47,11 @@ TEST(ChunkStoreTest, VersionRules) {
   ASSERT_TRUE(store->Write(1, 2, 0, Span(std::string("v2")), false).ok());
   EXPECT_EQ(store->Write(1, 1, 0, Span(std::string("v1")), false).code(), ErrorCode::kStaleVersion);
   EXPECT_EQ(store->Truncate(1, 1, 0).code(), ErrorCode::kStaleVersion);
-  EXPECT_EQ(MustRead(*store, 1), "v2");
+  EXPECT_EQ(MustRead(*store, 1, 2), "v2");
+  // Reads want the exact version: an older or newer replica is stale.
+  EXPECT_EQ(store->Read(1, 1, 0, 10).status().code(), ErrorCode::kStaleVersion);
+  EXPECT_EQ(store->Read(1, 3, 0, 10).status().code(), ErrorCode::kStaleVersion);
+  EXPECT_NE(store->Read(1, 3, 0, 10).status().message().find("holds version 2"), std::string::npos);
   ASSERT_TRUE(store->Write(1, 2, 2, Span(std::string("+")), true).ok());
   ASSERT_TRUE(store->Write(1, 5, 3, Span(std::string("!")), false).ok());
   auto r = store->Read(1, 5, 0, 100);
@@ -71,7 +75,7 @@ TEST(ChunkStoreTest, AbsentChunksAndDelete) {
   EXPECT_EQ(store->Read(9, 0, 0, 10).status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(store->Delete(9).code(), ErrorCode::kNotFound);
   ASSERT_TRUE(store->Truncate(9, 1, 100000).ok());  // a truncate creates, zero-filled
-  EXPECT_EQ(MustRead(*store, 9), std::string(100000, '\0'));
+  EXPECT_EQ(MustRead(*store, 9, 1), std::string(100000, '\0'));
   ASSERT_TRUE(store->Delete(9).ok());
   EXPECT_EQ(store->Read(9, 0, 0, 10).status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(store->chunk_count(), 0u);
@@ -96,7 +100,7 @@ TEST(ChunkStoreTest, LayoutAndInventoryAfterReopen) {
   for (const auto& replica : inventory) {
     ASSERT_TRUE(contents.count(replica.chunk_id));
     EXPECT_EQ(replica.version, replica.chunk_id % 7 + 1);
-    EXPECT_EQ(MustRead(*store, replica.chunk_id), contents[replica.chunk_id]);
+    EXPECT_EQ(MustRead(*store, replica.chunk_id, replica.version), contents[replica.chunk_id]);
   }
   bool in_a = std::filesystem::exists(a.path() + "/bc/0000123456789abc.chunk");
   bool in_b = std::filesystem::exists(b.path() + "/bc/0000123456789abc.chunk");
@@ -115,7 +119,8 @@ TEST(ChunkStoreTest, CorruptHeaderIsLeftOutOfTheInventoryUntilDeleted) {
     path = store->ChunkPath(0, 4);
   }
   int fd = ::open(path.c_str(), O_WRONLY);
-  ASSERT_EQ(::pwrite(fd, "X", 1, 33), 1);  // inside the length field
+  ASSERT_EQ(::pwrite(fd, "X", 1, 33), 1);  // inside the length field of both slots
+  ASSERT_EQ(::pwrite(fd, "X", 1, kHeaderSlotSize + 33), 1);
   ::close(fd);
   auto store = OpenStore({dir.path()});
   ASSERT_NE(store, nullptr);
@@ -126,7 +131,66 @@ TEST(ChunkStoreTest, CorruptHeaderIsLeftOutOfTheInventoryUntilDeleted) {
             ErrorCode::kChecksumMismatch);
   ASSERT_TRUE(store->Delete(4).ok());
   ASSERT_TRUE(store->Write(4, 2, 0, Span(std::string("new")), false).ok());
-  EXPECT_EQ(MustRead(*store, 4), "new");
+  EXPECT_EQ(MustRead(*store, 4, 2), "new");
+}
+
+// Regression: copying one chunk file over another of the same version made
+// `ddbfs cat` return the other file's bytes.
+TEST(ChunkStoreTest, ChunkFileCopiedOverAnotherIsCorruptNotItsBytes) {
+  TempDir dir;
+  std::string path1, path2;
+  {
+    auto store = OpenStore({dir.path()});
+    ASSERT_NE(store, nullptr);
+    ASSERT_TRUE(store->Write(1, 5, 0, Span(std::string("one")), true).ok());
+    ASSERT_TRUE(store->Write(2, 5, 0, Span(std::string("two")), true).ok());
+    ASSERT_EQ(MustRead(*store, 2, 5), "two");  // chunk 2's file is open now
+    path1 = store->ChunkPath(0, 1);
+    path2 = store->ChunkPath(0, 2);
+    // While the server runs, with the file open.
+    std::filesystem::copy_file(path1, path2, std::filesystem::copy_options::overwrite_existing);
+    EXPECT_EQ(store->Read(2, 5, 0, 10).status().code(), ErrorCode::kChecksumMismatch);
+    EXPECT_EQ(store->State(2).status().code(), ErrorCode::kChecksumMismatch);
+    EXPECT_EQ(store->Write(2, 5, 0, Span(std::string("x")), false).code(),
+              ErrorCode::kChecksumMismatch);
+    ASSERT_EQ(store->Inventory().size(), 1u);
+    EXPECT_EQ(MustRead(*store, 1, 5), "one");
+  }
+  // And after a restart.
+  auto store = OpenStore({dir.path()});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Read(2, 5, 0, 10).status().code(), ErrorCode::kChecksumMismatch);
+  EXPECT_EQ(store->Truncate(2, 6, 0).code(), ErrorCode::kChecksumMismatch);
+  ASSERT_EQ(store->Inventory().size(), 1u);
+  EXPECT_EQ(store->Inventory()[0].chunk_id, 1u);
+}
+
+TEST(ChunkStoreTest, StateAndSetVersion) {
+  TempDir dir;
+  auto store = OpenStore({dir.path()});
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->State(3).status().code(), ErrorCode::kNotFound);
+  EXPECT_EQ(store->SetVersion(3, 1, 2, -1).code(), ErrorCode::kNotFound);
+  ASSERT_TRUE(store->Write(3, 4, 0, Span(std::string(100000, 'z')), false).ok());
+  auto st = store->State(3);
+  ASSERT_TRUE(st.ok()) << st.status();
+  EXPECT_EQ(st->version, 4u);
+  EXPECT_EQ(st->length, 100000u);
+  Status s = store->SetVersion(3, 3, 5, -1);
+  EXPECT_EQ(s.code(), ErrorCode::kStaleVersion);
+  EXPECT_NE(s.message().find("holds version 4"), std::string::npos) << s;
+  EXPECT_EQ(store->SetVersion(3, 4, 3, -1).code(), ErrorCode::kInvalidArgument);
+  ASSERT_TRUE(store->SetVersion(3, 4, 6, -1).ok());
+  EXPECT_EQ(MustRead(*store, 3, 6), std::string(100000, 'z'));
+  ASSERT_TRUE(store->SetVersion(3, 6, 6, 10).ok());
+  EXPECT_EQ(MustRead(*store, 3, 6), std::string(10, 'z'));
+  ASSERT_TRUE(store->SetVersion(3, 6, 7, 20).ok());
+  EXPECT_EQ(MustRead(*store, 3, 7), std::string(10, 'z') + std::string(10, '\0'));
+  store.reset();
+  store = OpenStore({dir.path()});
+  ASSERT_EQ(store->Inventory().size(), 1u);
+  EXPECT_EQ(store->Inventory()[0].version, 7u);
+  EXPECT_EQ(store->State(3)->length, 20u);
 }
 
 TEST(ChunkStoreTest, UuidIsStableAcrossReopen) {
@@ -179,7 +243,7 @@ TEST(ChunkStoreTest, ConcurrentWritersOnOneAndManyChunks) {
     });
   }
   for (auto& th : threads) th.join();
-  std::string all = MustRead(*store, 1);
+  std::string all = MustRead(*store, 1, 1);
   ASSERT_EQ(all.size(), kStripes * 1000u);
   for (int i = 0; i < kStripes; ++i) {
     EXPECT_EQ(all.substr(i * 1000, 1000), std::string(1000, static_cast<char>('A' + i % kThreads)))
@@ -235,7 +299,7 @@ TEST_F(ChunkStoreFullDiskTest, NoSpaceIsCleanAndTheOldDataStays) {
   auto store = OpenStore({small_.path()});
   ASSERT_NE(store, nullptr);
   ASSERT_EQ(store->Inventory().size(), 1u);
-  EXPECT_TRUE(MustRead(*store, 1) == "new" + old_data.substr(3));
+  EXPECT_TRUE(MustRead(*store, 1, 3) == "new" + old_data.substr(3));
 }
 
 TEST_F(ChunkStoreFullDiskTest, NewChunksGoToTheFolderWithMostFreeSpace) {

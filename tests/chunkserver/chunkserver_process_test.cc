@@ -165,6 +165,63 @@ TEST_F(ChunkServerProcessTest, DeadMiddleMemberIsSkippedAndReportedUnavailable) 
   EXPECT_EQ(resp.replicas[1].status.code, rpc::ErrorCode::STALE_VERSION);
 }
 
+TEST_F(ChunkServerProcessTest, ReplicateChunkCopiesAReplicaBetweenServers) {
+  Server& a = Start();
+  Server& b = Start();
+  // 9 MiB + a partial block: three ReadChunk pieces.
+  std::string data((9 << 20) + 12345, '\0');
+  for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 13 + i / 65536);
+  for (size_t off = 0; off < data.size(); off += kMaxIoSize) {
+    auto resp =
+        Write(a, WriteRequest(3, 5, static_cast<int64_t>(off), data.substr(off, kMaxIoSize), {}));
+    ASSERT_EQ(resp.status.code, rpc::ErrorCode::OK) << resp.status.message;
+  }
+  // b holds an older replica that the copy replaces.
+  ASSERT_EQ(Write(b, WriteRequest(3, 2, 0, "stale bytes", {})).status.code, rpc::ErrorCode::OK);
+  auto replicate = [&](Server& to, int64_t version, int port) {
+    rpc::ReplicateChunkRequest req;
+    req.chunk_id = 3;
+    req.version = version;
+    req.source = Address(1, port);
+    rpc::ReplicateChunkResponse resp;
+    Status st = to.client->Call([&](rpc::ChunkServiceClient& c) { c.ReplicateChunk(resp, req); });
+    EXPECT_TRUE(st.ok()) << st;
+    return resp;
+  };
+  // The source does not hold version 4: refused, b's replica untouched.
+  auto wrong = replicate(b, 4, a.port);
+  EXPECT_EQ(wrong.status.code, rpc::ErrorCode::STALE_VERSION) << wrong.status.message;
+  EXPECT_EQ(Read(b, 3, 2, 0, 100).data, "stale bytes");
+  // A server is not its own source.
+  EXPECT_EQ(replicate(b, 5, b.port).status.code, rpc::ErrorCode::INVALID_ARGUMENT);
+  auto resp = replicate(b, 5, a.port);
+  ASSERT_EQ(resp.status.code, rpc::ErrorCode::OK) << resp.status.message;
+  EXPECT_EQ(resp.length, static_cast<int64_t>(data.size()));
+  std::string copy;
+  for (size_t off = 0; off < data.size(); off += kMaxIoSize) {
+    auto r = Read(b, 3, 5, static_cast<int64_t>(off), static_cast<int32_t>(kMaxIoSize));
+    ASSERT_EQ(r.status.code, rpc::ErrorCode::OK) << r.status.message;
+    copy += r.data;
+  }
+  EXPECT_TRUE(copy == data);
+  EXPECT_EQ(Read(b, 3, 2, 0, 10).status.code, rpc::ErrorCode::STALE_VERSION);
+  rpc::ChunkStateRequest sreq;
+  sreq.chunk_id = 3;
+  rpc::ChunkStateResponse state;
+  ASSERT_TRUE(b.client->Call([&](rpc::ChunkServiceClient& c) { c.ChunkState(state, sreq); }).ok());
+  EXPECT_EQ(state.version, 5);
+  EXPECT_EQ(state.length, static_cast<int64_t>(data.size()));
+  // A copy to a server that has no replica at all; the source then dies:
+  // nothing is left behind on the target.
+  Server& c = Start();
+  ASSERT_EQ(replicate(c, 5, b.port).status.code, rpc::ErrorCode::OK);
+  EXPECT_EQ(Read(c, 3, 5, 0, 5).data, data.substr(0, 5));
+  EXPECT_EQ(a.process->Stop(SIGKILL), SIGKILL);
+  Server& d = Start();
+  EXPECT_EQ(replicate(d, 5, a.port).status.code, rpc::ErrorCode::UNAVAILABLE);
+  EXPECT_EQ(Read(d, 3, 5, 0, 5).status.code, rpc::ErrorCode::NOT_FOUND);
+}
+
 TEST_F(ChunkServerProcessTest, MalformedRequestsAreInvalidAndTheServerStaysUp) {
   Server& a = Start();
   const int64_t chunk = static_cast<int64_t>(kChunkSize);

@@ -1,10 +1,13 @@
 // MetaLink against a stand-in metaserver: a real Thrift server on loopback
-// that implements RegisterServer and Heartbeat and records what it got (the
-// real metaserver is tested with chunk servers in tests/integration).
+// that implements RegisterServer, ReportInventory and Heartbeat and records
+// what it got (the real metaserver is tested with chunk servers in
+// tests/integration, and with the paging client in
+// tests/metaserver/registration_process_test.cc).
 
 #include "meta_link.h"
 
 #include <set>
+#include <stdexcept>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -29,11 +32,32 @@ class FakeMeta : public rpc::MetaServiceNull {
                       const rpc::RegisterServerRequest& req) override {
     std::lock_guard<std::mutex> lock(mu_);
     registrations_.push_back(req);
+    if (refuse_) {
+      resp.status.code = rpc::ErrorCode::PERMISSION_DENIED;
+      resp.status.message = "uuid taken";
+      return;
+    }
     resp.status.code = rpc::ErrorCode::OK;
     resp.server_id = 42;
     resp.heartbeat_interval_ms = 50;
     resp.delete_chunks = std::move(delete_on_register_);
     delete_on_register_.clear();
+    if (!legacy_) {
+      resp.__set_session(++session_);
+      resp.__set_max_page_entries(2);
+    }
+  }
+  void ReportInventory(rpc::ReportInventoryResponse& resp,
+                       const rpc::ReportInventoryRequest& req) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A metaserver that predates paging does not know the method.
+    if (legacy_) throw std::runtime_error("Invalid method name: 'ReportInventory'");
+    if (req.server_id == 0) {  // the client's probe
+      resp.status.code = rpc::ErrorCode::INVALID_ARGUMENT;
+      return;
+    }
+    pages_.push_back(req);
+    resp.status.code = req.session == session_ ? rpc::ErrorCode::OK : rpc::ErrorCode::NOT_FOUND;
   }
   void Heartbeat(rpc::HeartbeatResponse& resp, const rpc::HeartbeatRequest& req) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -52,6 +76,18 @@ class FakeMeta : public rpc::MetaServiceNull {
   void DeleteNext(std::vector<int64_t> ids) {
     std::lock_guard<std::mutex> lock(mu_);
     delete_next_ = std::move(ids);
+  }
+  void Refuse(bool refuse) {
+    std::lock_guard<std::mutex> lock(mu_);
+    refuse_ = refuse;
+  }
+  void BeLegacy() {
+    std::lock_guard<std::mutex> lock(mu_);
+    legacy_ = true;
+  }
+  std::vector<rpc::ReportInventoryRequest> pages() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return pages_;
   }
   void ReregisterNext() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -73,6 +109,10 @@ class FakeMeta : public rpc::MetaServiceNull {
   std::vector<int64_t> delete_on_register_;
   std::vector<int64_t> delete_next_;
   bool reregister_next_ = false;
+  bool refuse_ = false;
+  bool legacy_ = false;
+  int64_t session_ = 100;
+  std::vector<rpc::ReportInventoryRequest> pages_;
 };
 
 class MetaLinkTest : public ::testing::Test {
@@ -110,6 +150,7 @@ class MetaLinkTest : public ::testing::Test {
     options.port = 9999;
     options.label = "rack7";
     options.retry_ms = 50;
+    options.refused_retry_ms = 100;
     link_ = std::make_unique<MetaLink>(options, store_, [this](int32_t id) { given_id_ = id; });
     link_->Start();
   }
@@ -135,14 +176,52 @@ TEST_F(MetaLinkTest, RegistersWithTheInventoryThenHeartbeats) {
   EXPECT_EQ(regs[0].port, 9999);
   EXPECT_EQ(regs[0].label, "rack7");
   EXPECT_GT(regs[0].capacity_bytes, 0);
-  ASSERT_EQ(regs[0].inventory.size(), 3u);
-  EXPECT_EQ(regs[0].inventory[1].chunk_id, 5);
-  EXPECT_EQ(regs[0].inventory[1].version, 50);
+  EXPECT_TRUE(regs[0].paged_inventory);
+  EXPECT_EQ(regs[0].chunk_count, 3);
+  EXPECT_TRUE(regs[0].inventory.empty());
+  // In pages of at most the 2 entries the metaserver allows, sorted.
+  auto pages = meta_->pages();
+  ASSERT_EQ(pages.size(), 2u);
+  EXPECT_EQ(pages[0].server_id, 42);
+  EXPECT_EQ(pages[0].session, 101);
+  ASSERT_EQ(pages[0].entries.size(), 2u);
+  EXPECT_EQ(pages[0].entries[1].chunk_id, 5);
+  EXPECT_EQ(pages[0].entries[1].version, 50);
+  EXPECT_FALSE(pages[0].last);
+  ASSERT_EQ(pages[1].entries.size(), 1u);
+  EXPECT_EQ(pages[1].entries[0].chunk_id, 9);
+  EXPECT_TRUE(pages[1].last);
   EXPECT_EQ(given_id_.load(), 42);
   EXPECT_TRUE(link_->registered());
   auto hb = meta_->heartbeats();
   EXPECT_EQ(hb[0].server_id, 42);
   EXPECT_EQ(hb[0].chunk_count, 3);
+  EXPECT_EQ(hb[0].session, 101);
+}
+
+TEST_F(MetaLinkTest, AMetaserverWithoutPagingGetsTheInventoryInline) {
+  meta_->BeLegacy();
+  StartMeta();
+  StartLink();
+  ASSERT_TRUE(WaitFor([&] { return meta_->heartbeats().size() >= 1; }, kWait));
+  auto regs = meta_->registrations();
+  ASSERT_EQ(regs.size(), 1u);
+  EXPECT_FALSE(regs[0].paged_inventory);
+  ASSERT_EQ(regs[0].inventory.size(), 3u);
+  EXPECT_EQ(regs[0].inventory[2].chunk_id, 9);
+  EXPECT_FALSE(meta_->heartbeats()[0].__isset.session);
+}
+
+TEST_F(MetaLinkTest, ARefusedRegistrationIsRetriedAndDeletesNothing) {
+  meta_->Refuse(true);
+  StartMeta();
+  StartLink();
+  ASSERT_TRUE(WaitFor([&] { return meta_->registrations().size() >= 3; }, kWait));
+  EXPECT_FALSE(link_->registered());
+  EXPECT_TRUE(meta_->pages().empty());
+  EXPECT_EQ(store_->chunk_count(), 3u);
+  meta_->Refuse(false);
+  ASSERT_TRUE(WaitFor([&] { return link_->registered(); }, kWait));
 }
 
 TEST_F(MetaLinkTest, DeletesWhatTheMetaserverSaysAndReportsIt) {
@@ -160,7 +239,7 @@ TEST_F(MetaLinkTest, DeletesWhatTheMetaserverSaysAndReportsIt) {
   ASSERT_TRUE(WaitFor([&] { return reported().size() >= 3; }, kWait));
   EXPECT_EQ(store_->Read(3, 0, 0, 3).status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(store_->Read(9, 0, 0, 3).status().code(), ErrorCode::kNotFound);
-  EXPECT_TRUE(store_->Read(5, 0, 0, 3).ok());
+  EXPECT_TRUE(store_->Read(5, 50, 0, 3).ok()) << store_->Read(5, 50, 0, 3).status();
   // Each is reported once, not again.
   size_t seen = meta_->heartbeats().size();
   ASSERT_TRUE(WaitFor([&] { return meta_->heartbeats().size() >= seen + 2; }, kWait));

@@ -1,5 +1,8 @@
 // `ddbfs add`, `get` and `cat` with the real binary on a real cluster.
 
+#include <set>
+#include <thread>
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
@@ -222,6 +225,48 @@ TEST(TransferFailureTest, CorruptReplicaIsSkippedByCatAndLeavesInfo) {
       },
       std::chrono::seconds(10)))
       << info.out;
+}
+
+// Eight `ddbfs add -f` of eight different files to one target at once: each
+// replaces the file atomically (a new inode renamed over the old one), so
+// the stored content is exactly one of the eight, from a run that exited 0,
+// its replicas are identical, and no temporary name is left behind.
+TEST_F(TransferTest, EightConcurrentForcedAddsLeaveExactlyOneWholeContent) {
+  TempDir work("ddbfs-cli-race");
+  constexpr int kWriters = 8;
+  std::vector<std::string> contents;
+  for (int i = 0; i < kWriters; ++i) {
+    contents.push_back(RandomData(5 << 20, 300 + i));
+    fs::create_directories(work.path() + "/w" + std::to_string(i));
+    WriteLocal(work.path() + "/w" + std::to_string(i) + "/race.bin", contents.back(), 0644);
+  }
+  ASSERT_EQ(Ddbfs(Meta(), {"mkdir", "/race"}).exit_code, 0);
+  std::vector<CommandResult> results(kWriters);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kWriters; ++i) {
+    threads.emplace_back([&, i] {
+      results[i] = Ddbfs(Meta(), {"add", "-q", "-f",
+                                  work.path() + "/w" + std::to_string(i) + "/race.bin", "/race"});
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::set<int> succeeded;
+  for (int i = 0; i < kWriters; ++i) {
+    if (results[i].exit_code == 0) {
+      succeeded.insert(i);
+    } else {
+      EXPECT_TRUE(OneErrorLine(results[i].err)) << Show(results[i]);
+    }
+  }
+  ASSERT_FALSE(succeeded.empty());
+  auto cat = Ddbfs(Meta(), {"cat", "/race/race.bin"});
+  ASSERT_EQ(cat.exit_code, 0) << Show(cat);
+  int matches = 0;
+  for (int i : succeeded) matches += cat.out == contents[i] ? 1 : 0;
+  EXPECT_EQ(matches, 1) << "the stored file is not one successful writer's whole content";
+  auto ls = Ddbfs(Meta(), {"ls", "/race"});
+  ASSERT_EQ(ls.exit_code, 0) << Show(ls);
+  EXPECT_EQ(ls.out, "race.bin\n") << "temporary files left behind";
 }
 
 }  // namespace

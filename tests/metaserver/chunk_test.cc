@@ -101,7 +101,7 @@ TEST_F(ChunkTest, CommitMakesMissingReplicasStaleAndQueuesThem) {
   ASSERT_TRUE(plan.ok());
   ASSERT_EQ(plan->replicas.size(), 2u);
   // Only `a` acknowledged.
-  ChunkCommitArgs c{0, plan->chunk_id, plan->version, 1000, {a}};
+  ChunkCommitArgs c{0, plan->chunk_id, plan->version, 1000, {a}, plan->lease_id};
   auto attr = CommitWrite(ctx(), f.inode, {c}, 1000, int64_t{777});
   ASSERT_TRUE(attr.ok()) << attr.status();
   EXPECT_EQ(attr->size, 1000u);
@@ -124,8 +124,8 @@ TEST_F(ChunkTest, CommitMakesMissingReplicasStaleAndQueuesThem) {
   EXPECT_EQ(next->length, 1000);
   ASSERT_EQ(next->replicas.size(), 1u);
   EXPECT_EQ(next->replicas[0].server_id, a);
-  // An old version cannot be committed again.
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {c}, 1000, std::nullopt)), ErrorCode::kStaleVersion);
+  // A generation cannot be committed twice: its lease ended with the commit.
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {c}, 1000, std::nullopt)), ErrorCode::kLeaseExpired);
 }
 
 TEST_F(ChunkTest, CommitWriteValidatesEverythingFirst) {
@@ -134,20 +134,20 @@ TEST_F(ChunkTest, CommitWriteValidatesEverythingFirst) {
   Attr other = MustCreate(kRootInode, "other");
   auto plan = PrepareWrite(ctx(), f.inode, 0);
   ASSERT_TRUE(plan.ok());
-  ChunkCommitArgs good{0, plan->chunk_id, 1, 10, {a}};
-  ChunkCommitArgs nobody{0, plan->chunk_id, 1, 10, {}};
+  ChunkCommitArgs good{0, plan->chunk_id, 1, 10, {a}, plan->lease_id};
+  ChunkCommitArgs nobody{0, plan->chunk_id, 1, 10, {}, plan->lease_id};
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {nobody}, 10, std::nullopt)), ErrorCode::kIoError);
-  ChunkCommitArgs stranger{0, plan->chunk_id, 1, 10, {a + 100}};
+  ChunkCommitArgs stranger{0, plan->chunk_id, 1, 10, {a + 100}, plan->lease_id};
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {stranger}, 10, std::nullopt)), ErrorCode::kIoError);
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), other.inode, {good}, 10, std::nullopt)),
             ErrorCode::kInvalidArgument);
-  ChunkCommitArgs wrong_index{3, plan->chunk_id, 1, 10, {a}};
+  ChunkCommitArgs wrong_index{3, plan->chunk_id, 1, 10, {a}, plan->lease_id};
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {wrong_index}, 10, std::nullopt)),
             ErrorCode::kInvalidArgument);
-  ChunkCommitArgs missing{1, 99999, 1, 10, {a}};
+  ChunkCommitArgs missing{1, 99999, 1, 10, {a}, plan->lease_id};
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good, missing}, 10, std::nullopt)),
             ErrorCode::kNotFound);
-  ChunkCommitArgs too_long{0, plan->chunk_id, 1, int64_t(kChunkSize) + 1, {a}};
+  ChunkCommitArgs too_long{0, plan->chunk_id, 1, int64_t(kChunkSize) + 1, {a}, plan->lease_id};
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {too_long}, 10, std::nullopt)),
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good}, -1, std::nullopt)),
@@ -158,6 +158,81 @@ TEST_F(ChunkTest, CommitWriteValidatesEverythingFirst) {
   EXPECT_EQ(QueryInt("SELECT version FROM ddbfs.chunks"), 0);
   EXPECT_EQ(QueryInt("SELECT size FROM ddbfs.inodes WHERE id = " + std::to_string(f.inode)), 0);
   EXPECT_TRUE(CommitWrite(ctx(), f.inode, {good}, 10, std::nullopt).ok());
+}
+
+TEST_F(ChunkTest, OneWriterPerChunkUnderALeaseWithAVersionPerGeneration) {
+  int32_t a = AddServer("ua", "a");
+  Attr f = MustCreate(kRootInode, "f");
+  auto first = PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_GT(first->lease_id, 0);
+  EXPECT_EQ(first->version, 1);
+  // A second writer waits while the lease is held.
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, 0)), ErrorCode::kBusy);
+  // Renewing works for the holder only.
+  EXPECT_TRUE(RenewLeases(ctx(), f.inode, {{first->chunk_id, first->lease_id}}).ok());
+  EXPECT_EQ(CodeOf(RenewLeases(ctx(), f.inode, {{first->chunk_id, first->lease_id + 1}})),
+            ErrorCode::kLeaseExpired);
+  // A commit under another lease id is refused and changes nothing.
+  ChunkCommitArgs forged{0, first->chunk_id, first->version, 10, {a}, first->lease_id + 1};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {forged}, 10, std::nullopt)),
+            ErrorCode::kLeaseExpired);
+  EXPECT_EQ(QueryInt("SELECT size FROM ddbfs.inodes WHERE id = " + std::to_string(f.inode)), 0);
+  ChunkCommitArgs mine{0, first->chunk_id, first->version, 10, {a}, first->lease_id};
+  ASSERT_TRUE(CommitWrite(ctx(), f.inode, {mine}, 10, std::nullopt).ok());
+  // The next generation gets the next version; a generation given up
+  // (released) is never reused: the one after it is higher still.
+  auto second = PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->version, 2);
+  EXPECT_NE(second->lease_id, first->lease_id);
+  EXPECT_EQ(QueryInt("SELECT pending_version FROM ddbfs.chunks"), 2);
+  EXPECT_EQ(QueryInt("SELECT version FROM ddbfs.chunks"), 1);
+  // Recovery moves the open generation to a fresh version.
+  auto rec = RecoverWrite(
+      ctx(), RecoverArgs{f.inode, 0, second->chunk_id, second->lease_id, second->version, {a}, {}});
+  ASSERT_TRUE(rec.ok()) << rec.status();
+  EXPECT_EQ(rec->version, 3);
+  // The old version of the generation can no longer commit.
+  ChunkCommitArgs old{0, second->chunk_id, second->version, 10, {a}, second->lease_id};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {old}, 10, std::nullopt)), ErrorCode::kLeaseExpired);
+  ChunkCommitArgs moved{0, second->chunk_id, rec->version, 20, {a}, second->lease_id};
+  ASSERT_TRUE(CommitWrite(ctx(), f.inode, {moved}, 20, std::nullopt).ok());
+  EXPECT_EQ(QueryInt("SELECT version FROM ddbfs.chunks"), 3);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks WHERE lease_id IS NOT NULL"), 0);
+}
+
+TEST_F(ChunkTest, AnExpiredLeaseIsBusyUntilSettledAndALateCommitThenFails) {
+  AddServer("ua", "a");
+  Attr f = MustCreate(kRootInode, "f");
+  auto w = PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(w.ok()) << w.status();
+  // The writer dies: its lease runs out. Until the chunk is settled, a new
+  // writer is told to wait (the background settler may have been quicker).
+  ASSERT_EQ(QueryInt("WITH u AS (UPDATE ddbfs.chunks SET lease_expires_ms = 1 RETURNING 1)"
+                     " SELECT count(*) FROM u"),
+            1);
+  auto early = PrepareWrite(ctx(), f.inode, 0);
+  if (!early.ok()) {
+    EXPECT_EQ(CodeOf(early), ErrorCode::kBusy);
+  }
+  // The settler (no chunk server answers here: nothing was ever committed)
+  // resets the chunk under a new version with no replica.
+  if (!early.ok()) {
+    ASSERT_TRUE(core_->settler().SettleChunk(w->chunk_id).ok());
+  }
+  if (!early.ok()) {
+    EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks WHERE lease_id IS NOT NULL"), 0);
+  }
+  EXPECT_GT(QueryInt("SELECT version FROM ddbfs.chunks"), w->version);
+  ChunkCommitArgs late{0, w->chunk_id, w->version, 10, {}, w->lease_id};
+  late.written = {w->replicas.front().server_id};
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {late}, 10, std::nullopt)),
+            ErrorCode::kLeaseExpired);
+  // The chunk takes a new writer.
+  auto next = early.ok() ? early : PrepareWrite(ctx(), f.inode, 0);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_GT(next->version, w->version);
 }
 
 TEST_F(ChunkTest, UnlinkQueuesGcAndHeartbeatsHandOutTheChunks) {
@@ -260,15 +335,16 @@ TEST_F(ChunkTest, StaleReplicasAreHiddenAndAChunkWithoutLiveDataIsUnavailable) {
   ASSERT_TRUE(readable.ok());
   ASSERT_EQ(readable->chunks[0].replicas.size(), 1u);
   EXPECT_EQ(readable->chunks[0].replicas[0].address.server_id, a);
+  // a holds the committed version, so b's stale copy is dropped from the map
+  // and queued for deletion on b (an explicit per-chunk order).
   auto all = GetChunks(ctx(), f.inode, 0, 1, true);
   ASSERT_TRUE(all.ok());
-  ASSERT_EQ(all->chunks[0].replicas.size(), 2u);
-  for (const auto& r : all->chunks[0].replicas) {
-    EXPECT_TRUE(r.alive);
-    EXPECT_EQ(r.version, r.address.server_id == a ? 1 : 0);
-    EXPECT_EQ(r.label, r.address.server_id == a ? "a" : "b");
-  }
-  // a also comes back stale: no current replica of data that exists.
+  ASSERT_EQ(all->chunks[0].replicas.size(), 1u);
+  EXPECT_EQ(all->chunks[0].replicas[0].address.server_id, a);
+  EXPECT_EQ(all->chunks[0].replicas[0].version, 1);
+  EXPECT_EQ(all->chunks[0].replicas[0].label, "a");
+  // a also comes back stale: its copy is now the only one and is kept, but
+  // there is no current replica of data that exists.
   AddServer("ua", "a", {{id, 0}});
   auto plan = PrepareWrite(ctx(), f.inode, 0);
   EXPECT_EQ(CodeOf(plan), ErrorCode::kUnavailable);

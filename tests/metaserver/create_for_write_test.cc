@@ -51,18 +51,16 @@ TEST_F(CreateForWriteTest, PlacesChunkZeroLikePrepareWrite) {
       QueryInt("SELECT count(*) FROM ddbfs.replicas WHERE chunk_id = " + id + " AND version = 0"),
       2);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.replicas"), 2);
-  // The chunk map shows it, and PrepareWrite of chunk 0 finds it (no second
-  // chunk): the next write of it would carry version 1 on the same servers.
+  // The placement holds the write lease (as PrepareWrite's does): another
+  // writer of chunk 0 waits; the chunk map shows the chunk (no second one).
+  EXPECT_GT(plan.lease_id, 0);
+  EXPECT_EQ(QueryInt("SELECT pending_version FROM ddbfs.chunks WHERE id = " + id), 1);
   auto map = GetChunks(ctx(), f->attr.inode, 0, 10, true);
   ASSERT_TRUE(map.ok());
   ASSERT_EQ(map->chunks.size(), 1u);
   EXPECT_EQ(map->chunks[0].chunk_id, plan.chunk_id);
   EXPECT_EQ(map->chunks[0].version, 0);
-  auto again = PrepareWrite(ctx(), f->attr.inode, 0);
-  ASSERT_TRUE(again.ok()) << again.status();
-  EXPECT_EQ(again->chunk_id, plan.chunk_id);
-  EXPECT_EQ(again->version, 1);
-  EXPECT_EQ(IdsOf(*again), IdsOf(plan));
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f->attr.inode, 0)), ErrorCode::kBusy);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks"), 1);
 }
 
@@ -150,7 +148,7 @@ TEST_F(CreateForWriteTest, CommitWriteWithThePlacementMakesTheDataVisible) {
   ASSERT_TRUE(f.ok()) << f.status();
   ASSERT_TRUE(f->first_chunk.has_value());
   const WritePlan& plan = *f->first_chunk;
-  ChunkCommitArgs c{0, plan.chunk_id, plan.version, 4096, {a, b}};
+  ChunkCommitArgs c{0, plan.chunk_id, plan.version, 4096, {a, b}, plan.lease_id};
   auto attr = CommitWrite(ctx(), f->attr.inode, {c}, 4096, int64_t{1234});
   ASSERT_TRUE(attr.ok()) << attr.status();
   EXPECT_EQ(attr->size, 4096u);
@@ -163,9 +161,10 @@ TEST_F(CreateForWriteTest, CommitWriteWithThePlacementMakesTheDataVisible) {
   EXPECT_EQ(map->chunks[0].length, 4096);
   ASSERT_EQ(map->chunks[0].replicas.size(), 2u);
   for (const auto& r : map->chunks[0].replicas) EXPECT_EQ(r.version, 1);
-  // The placement cannot be committed twice; the next write is version 2.
+  // The placement cannot be committed twice (its lease ended with the
+  // commit); the next write is version 2.
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), f->attr.inode, {c}, 4096, std::nullopt)),
-            ErrorCode::kStaleVersion);
+            ErrorCode::kLeaseExpired);
   auto next = PrepareWrite(ctx(), f->attr.inode, 0);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->chunk_id, plan.chunk_id);

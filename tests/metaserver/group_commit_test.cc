@@ -184,5 +184,120 @@ TEST_F(GroupCommitTest, StopDrainsTheQueue) {
   EXPECT_EQ(CodeOf(Mkdir(ctx(), caller_, kRootInode, "late", 0755)), ErrorCode::kUnavailable);
 }
 
+TEST_F(GroupCommitTest, AQueuedOpWhoseDeadlinePassedIsNotRun) {
+  std::atomic<bool> ran{false};
+  Status late;
+  {
+    WriterGate gate(core_->writer());
+    const auto start = store::Clock::now();
+    late = core_->writer().Run(
+        [&](store::Tx&) {
+          ran = true;
+          return Status();
+        },
+        start + std::chrono::milliseconds(200));
+    // The caller stopped waiting at its deadline, while the writer was busy.
+    EXPECT_LT(store::Clock::now() - start, std::chrono::seconds(5));
+    EXPECT_EQ(core_->writer().pending(), 1u);
+  }
+  EXPECT_EQ(late.code(), ErrorCode::kTimedOut) << late;
+  // The writer reached the abandoned op after the gate and skipped it.
+  ASSERT_TRUE(ddbfs::testing::WaitFor([&] { return core_->writer().pending() == 0; },
+                                      std::chrono::seconds(10)));
+  EXPECT_TRUE(core_->writer().Run([](store::Tx&) { return Status(); }).ok());
+  EXPECT_FALSE(ran.load());
+  EXPECT_EQ(core_->writer().expired(), 1u);
+}
+
+TEST_F(GroupCommitTest, ADeadlineScopeBoundsOpsThatDoNotNameOne) {
+  WriterGate gate(core_->writer());
+  store::DeadlineScope scope(store::Clock::now() + std::chrono::milliseconds(100));
+  EXPECT_EQ(CodeOf(Mkdir(ctx(), caller_, kRootInode, "never", 0755)), ErrorCode::kTimedOut);
+  gate.Release();
+  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "never")), ErrorCode::kTimedOut);  // scope passed
+  store::DeadlineScope fresh(store::kNoDeadline);
+  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "never")), ErrorCode::kNotFound);
+}
+
+// An exactly-once request whose answer is the new file's inode.
+store::WriteQueue::OnceRequest CreateOnce(OpContext& ctx, const Caller& caller, int64_t seq,
+                                          const std::string& name, std::string* answer) {
+  auto attr = std::make_shared<Attr>();
+  store::WriteQueue::OnceRequest r;
+  r.key = store::RequestKey{std::string(16, 'k'), seq};
+  r.rpc = "Create";
+  r.run = [&ctx, caller, name, attr]() -> Status {
+    ASSIGN_OR_RETURN(*attr, Create(ctx, caller, kRootInode, name, 0644, {}, {}));
+    return Status();
+  };
+  r.answer = [attr] { return std::to_string(attr->inode); };
+  r.replay = [answer](const std::string& a) {
+    *answer = "replayed " + a;
+    return Status();
+  };
+  return r;
+}
+
+TEST_F(GroupCommitTest, DuplicateRequestsInOneBatchRunOnce) {
+  std::string answers[3];
+  Status results[3];
+  {
+    WriterGate gate(core_->writer());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 3; ++t) {
+      threads.emplace_back([&, t] {
+        results[t] = core_->writer().RunOnce(CreateOnce(ctx(), caller_, 1, "once", &answers[t]),
+                                             store::kNoDeadline);
+      });
+    }
+    ASSERT_TRUE(ddbfs::testing::WaitFor([&] { return core_->writer().pending() == 3; },
+                                        std::chrono::seconds(10)));
+    gate.Release();
+    for (auto& t : threads) t.join();
+  }
+  int replayed = 0;
+  for (int t = 0; t < 3; ++t) {
+    EXPECT_TRUE(results[t].ok()) << results[t];
+    if (!answers[t].empty()) ++replayed;
+  }
+  EXPECT_EQ(replayed, 2);  // the first ran, the other two got its answer
+  EXPECT_EQ(core_->writer().replayed(), 2u);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.inodes WHERE type = 1"), 1);
+  const int64_t inode = QueryInt("SELECT inode FROM ddbfs.dentries WHERE name = 'once'");
+  for (const std::string& a : answers) {
+    if (!a.empty()) {
+      EXPECT_EQ(a, "replayed " + std::to_string(inode));
+    }
+  }
+  // Later, from the request log.
+  std::string later;
+  EXPECT_TRUE(core_->writer()
+                  .RunOnce(CreateOnce(ctx(), caller_, 1, "once", &later), store::kNoDeadline)
+                  .ok());
+  EXPECT_EQ(later, "replayed " + std::to_string(inode));
+}
+
+TEST_F(GroupCommitTest, TheRequestLogIsPruned) {
+  store::WriteQueueOptions o;
+  o.request_log_retention = std::chrono::seconds(1);
+  store::WriteQueue writer(db_url(), o);
+  std::string answer;
+  auto r = CreateOnce(ctx(), caller_, 1, "pruned", &answer);
+  r.run = [] { return Status(); };
+  r.answer = [] { return std::string("x"); };
+  ASSERT_TRUE(writer.RunOnce(r, store::kNoDeadline).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.request_log"), 1);
+  auto fresh = writer.PruneRequestLog();
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  EXPECT_EQ(*fresh, 0);  // younger than the retention
+  ASSERT_TRUE(ddbfs::testing::WaitFor(
+      [&] {
+        auto n = writer.PruneRequestLog();
+        return n.ok() && *n == 1;
+      },
+      std::chrono::seconds(10)));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.request_log"), 0);
+}
+
 }  // namespace
 }  // namespace ddbfs::meta::testing

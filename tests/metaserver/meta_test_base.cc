@@ -57,7 +57,7 @@ WritePlan MetaTest::MustWriteChunk(InodeId inode, int64_t index, int64_t length,
   auto plan = PrepareWrite(ctx(), inode, index);
   EXPECT_TRUE(plan.ok()) << plan.status();
   if (!plan.ok()) return WritePlan();
-  ChunkCommitArgs c{index, plan->chunk_id, plan->version, length, {}};
+  ChunkCommitArgs c{index, plan->chunk_id, plan->version, length, {}, plan->lease_id};
   for (const ServerAddr& a : plan->replicas) c.written.push_back(a.server_id);
   auto attr = CommitWrite(ctx(), inode, {c}, file_size, std::nullopt);
   EXPECT_TRUE(attr.ok()) << attr.status();

@@ -129,6 +129,7 @@ TEST_F(MetaserverProcessTest, ServesTheNamespaceOverThrift) {
   cc.version = pwr.version;
   cc.length = 5;
   cc.written = {regr.server_id};
+  cc.lease_id = pwr.lease_id;
   cw.chunks = {cc};
   cw.size = 5;
   rpc::CommitWriteResponse cwr;
@@ -195,6 +196,7 @@ TEST_F(MetaserverProcessTest, CreateCanPlaceTheFirstChunkOverThrift) {
   cc.version = cr.first_chunk.version;
   cc.length = 7;
   cc.written = {regr.server_id};
+  cc.lease_id = cr.first_chunk.lease_id;
   cw.chunks = {cc};
   cw.size = 7;
   rpc::CommitWriteResponse cwr;

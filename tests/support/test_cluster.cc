@@ -69,9 +69,10 @@ std::string TestCluster::chunk_address(int i) const {
 bool TestCluster::StartMetaserverProcess() {
   meta_ = std::make_unique<Process>(
       bin("ddbfs-metaserver"),
-      std::vector<std::string>{
-          "--listen", meta_address(), "--db", db_url_, "--heartbeat-timeout-ms",
-          std::to_string(options_.heartbeat_timeout_ms), "--log-level", "info"},
+      std::vector<std::string>{"--listen", meta_address(), "--db", db_url_,
+                               "--heartbeat-timeout-ms",
+                               std::to_string(options_.heartbeat_timeout_ms), "--lease-ms",
+                               std::to_string(options_.lease_ms), "--log-level", "info"},
       dir() + "/metaserver.log");
   if (!WaitForPort(meta_port_, kStartTimeout)) {
     ADD_FAILURE() << "metaserver did not start listening; log:\n" << meta_->LogTail();

@@ -14,6 +14,9 @@ namespace ddbfs::testing {
 struct ClusterOptions {
   int chunk_servers = 3;
   int heartbeat_timeout_ms = 3000;
+  // Write lease duration (ddbfs-metaserver --lease-ms): short, so that
+  // tests of dead writers do not wait long for settling.
+  int lease_ms = 2000;
   // Host label of chunk server i is labels[i] when given, else "host<i+1>".
   std::vector<std::string> labels;
   // When > 0, each chunk server's data folder is a tmpfs of this size (for

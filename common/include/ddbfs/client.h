@@ -110,6 +110,11 @@ struct ClientOptions {
   // How long calls keep retrying while the metaserver is unreachable (for
   // example while it restarts) before failing with kUnavailable.
   int meta_retry_ms = 20000;
+  // How long a writer waits for another writer's lease on a chunk (kBusy
+  // from the metaserver) before failing with kTimedOut, and how long a
+  // reader waits for a chunk whose replicas are all in the middle of an
+  // uncommitted write (docs/write_protocol.md).
+  int lease_wait_ms = 60000;
   Caller caller;  // owner of new files; defaults to the process's uid/gid
 };
 

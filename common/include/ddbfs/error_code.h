@@ -22,7 +22,10 @@ namespace ddbfs {
   X(kUnavailable, 12, EHOSTUNREACH, 9, "unavailable")       \
   X(kPermissionDenied, 13, EACCES, 10, "permission denied") \
   X(kInternal, 14, EIO, 11, "internal error")               \
-  X(kNotSupported, 15, EOPNOTSUPP, 12, "not supported")
+  X(kNotSupported, 15, EOPNOTSUPP, 12, "not supported")     \
+  X(kBusy, 16, EBUSY, 13, "busy")                           \
+  X(kTimedOut, 17, ETIMEDOUT, 14, "timed out")              \
+  X(kLeaseExpired, 18, EIO, 8, "write lease lost")
 
 enum class ErrorCode : int {
 #define DDBFS_ENUM_ROW(name, value, err, exit_code, text) name = value,

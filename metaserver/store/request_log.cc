@@ -1,0 +1,120 @@
+#include "metaserver/store/request_log.h"
+
+#include "metaserver/store/tx.h"
+
+namespace ddbfs::meta::store {
+
+namespace {
+
+constexpr Statement kFindAnswers{
+    "request_log_find",
+    "SELECT l.client_id::text, l.seq, l.rpc, encode(l.response, 'hex') "
+    "FROM ddbfs.request_log l "
+    "JOIN unnest($1::uuid[], $2::bigint[]) AS k(client_id, seq) "
+    "  ON l.client_id = k.client_id AND l.seq = k.seq",
+    false};
+
+constexpr Statement kRecordAnswers{
+    "request_log_record",
+    "INSERT INTO ddbfs.request_log (client_id, seq, rpc, response) "
+    "SELECT c, s, r, decode(b, 'hex') "
+    "FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[]) AS a(c, s, r, b)",
+    true};
+
+constexpr Statement kPruneAnswers{
+    "request_log_prune",
+    "DELETE FROM ddbfs.request_log WHERE ctid = ANY(ARRAY("
+    "  SELECT ctid FROM ddbfs.request_log "
+    "  WHERE created_at < now() - make_interval(secs => $1) LIMIT $2))",
+    true};
+
+constexpr char kHex[] = "0123456789abcdef";
+
+std::string Hex(const std::string& bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+int Nibble(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return 0;
+}
+
+// Hex digits (any '-' skipped, as in a uuid's text form) to bytes.
+std::string Unhex(const std::string& text) {
+  std::string out;
+  out.reserve(text.size() / 2);
+  int high = -1;
+  for (char c : text) {
+    if (c == '-') continue;
+    if (high < 0) {
+      high = Nibble(c);
+    } else {
+      out += static_cast<char>(high * 16 + Nibble(c));
+      high = -1;
+    }
+  }
+  return out;
+}
+
+// 16 bytes in uuid text form (8-4-4-4-12 hex digits).
+std::string UuidText(const std::string& id) {
+  std::string hex = Hex(id);
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20);
+}
+
+}  // namespace
+
+Result<std::map<RequestKey, LoggedAnswer>> FindAnswers(Tx& tx,
+                                                       const std::vector<RequestKey>& keys) {
+  return Guard(tx, [&]() -> Result<std::map<RequestKey, LoggedAnswer>> {
+    std::map<RequestKey, LoggedAnswer> out;
+    if (keys.empty()) return out;
+    std::vector<std::string> ids;
+    std::vector<int64_t> seqs;
+    for (const RequestKey& k : keys) {
+      ids.push_back(UuidText(k.client_id));
+      seqs.push_back(k.seq);
+    }
+    for (const auto& row : tx.Exec(kFindAnswers, PgTextArray(ids), PgArray(seqs))) {
+      RequestKey key{Unhex(row[0].as<std::string>()), row[1].as<int64_t>()};
+      out[key] = LoggedAnswer{row[2].as<std::string>(), Unhex(row[3].as<std::string>())};
+    }
+    return out;
+  });
+}
+
+Status RecordAnswers(Tx& tx, const std::vector<std::pair<RequestKey, LoggedAnswer>>& answers) {
+  return Guard(tx, [&]() -> Status {
+    if (answers.empty()) return Status();
+    std::vector<std::string> ids, rpcs, responses;
+    std::vector<int64_t> seqs;
+    for (const auto& [key, answer] : answers) {
+      ids.push_back(UuidText(key.client_id));
+      seqs.push_back(key.seq);
+      rpcs.push_back(answer.rpc);
+      responses.push_back(Hex(answer.response));
+    }
+    tx.Exec(kRecordAnswers, PgTextArray(ids), PgArray(seqs), PgTextArray(rpcs),
+            PgTextArray(responses));
+    return Status();
+  });
+}
+
+Result<int64_t> PruneAnswers(Tx& tx, std::chrono::seconds retention, int limit) {
+  return Guard(tx, [&]() -> Result<int64_t> {
+    pqxx::result r = tx.Exec(kPruneAnswers, static_cast<int64_t>(retention.count()),
+                             static_cast<int64_t>(limit));
+    return static_cast<int64_t>(r.affected_rows());
+  });
+}
+
+}  // namespace ddbfs::meta::store
