@@ -1,8 +1,13 @@
 // Restarts on a real cluster: everything stopped and started again, and a
 // chunk server that misses writes while it is down.
 
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
 #include <gtest/gtest.h>
 
+#include "process.h"
 #include "test_cluster.h"
 #include "test_files.h"
 
@@ -95,6 +100,77 @@ TEST(RestartTest, StaleReplicaOfAServerThatMissedAWriteIsNeverServed) {
       EXPECT_FALSE(r.current);
     }
   }
+}
+
+// `ddbfs add` of thousands of small files while the metaserver is killed
+// (SIGKILL) and started again: the add finishes with exit 0 (its calls wait
+// for the metaserver, retried mutations are answered once, placement waits
+// for the chunk servers to register again), and every file is whole — no
+// 0-byte leftover — and at its goal.
+TEST(RestartTest, MetaserverKilledDuringAddOfThousandsOfFilesLeavesEveryFileWholeAndAtGoal) {
+  // Chunk servers heartbeat every 2 s, so they notice the restart (and
+  // register again) well after the add's retries reach the new metaserver.
+  ClusterOptions o;
+  o.heartbeat_timeout_ms = 8000;
+  auto cluster = TestCluster::Start(o);
+  ASSERT_TRUE(cluster);
+  TempDir local("ddbfs-add-restart");
+  const std::string src = local.path() + "/src";
+  std::filesystem::create_directories(src);
+  constexpr int kFiles = 2000;
+  std::vector<std::string> contents;
+  for (int i = 0; i < kFiles; ++i) {
+    contents.push_back(Bytes(1 + static_cast<size_t>(i) * 7 % 6000, 5000 + i));
+    std::ofstream(src + "/f" + std::to_string(i), std::ios::binary) << contents.back();
+  }
+  auto client = cluster->NewClient();
+  ASSERT_TRUE(client);
+  CommandResult add;
+  std::thread adder([&] {
+    add = RunCommand(
+        {cluster->bin("ddbfs"), "--meta", cluster->meta_address(), "add", "-q", src, "/up"}, "",
+        std::chrono::seconds(300));
+  });
+  // Kill the metaserver once a good part of the files is in.
+  bool killed = false;
+  for (int waited = 0; waited < 120000; waited += 20) {
+    auto up = client->ResolvePath("/up");
+    if (up.ok()) {
+      auto page = client->ReadDir(up->inode, "", 10000);
+      if (page.ok() && page->entries.size() >= kFiles / 4) {
+        cluster->StopMetaserver(SIGKILL);
+        killed = true;
+        break;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(killed) << "the add never got a quarter of the way";
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  cluster->StartMetaserver();
+  adder.join();
+  ASSERT_EQ(add.exit_code, 0) << "stdout: " << add.out << "\nstderr: " << add.err.substr(0, 3000);
+  auto up = client->ResolvePath("/up");
+  ASSERT_TRUE(up.ok()) << up.status();
+  auto entries = client->ListDir(up->inode);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  ASSERT_EQ(entries->size(), static_cast<size_t>(kFiles)) << "leftovers or missing files";
+  int under_goal = 0, wrong = 0;
+  for (const DirEntry& e : *entries) {
+    const int i = std::stoi(e.name.substr(1));
+    if (e.attr.size != contents[i].size()) {
+      ++wrong;
+      continue;
+    }
+    auto back = ReadAll(*client, e.attr.inode);
+    if (!back.ok() || *back != contents[i]) ++wrong;
+    auto chunks = client->Chunks(e.attr.inode);
+    ASSERT_TRUE(chunks.ok());
+    ASSERT_EQ(chunks->size(), 1u) << e.name;
+    if (CurrentReplicas(chunks->front()) != 2) ++under_goal;
+  }
+  EXPECT_EQ(wrong, 0) << "files with a wrong size or content";
+  EXPECT_EQ(under_goal, 0) << "files below their goal of 2";
 }
 
 }  // namespace
