@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ddbfs/crc32c.h"
+#include "little_endian.h"
 
 namespace ddbfs::chunkserver {
 
@@ -29,23 +30,6 @@ constexpr size_t kOffMap = 64;
 constexpr size_t kOffDirty = kOffMap + kBlocksPerChunk;
 constexpr size_t kOffCrcs = kOffDirty + kBlocksPerChunk / 8;
 static_assert(kOffCrcs + 4 * kBlocksPerChunk <= kHeaderCrcOffset);
-
-void Put32(char* p, uint32_t v) {
-  for (int i = 0; i < 4; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-void Put64(char* p, uint64_t v) {
-  for (int i = 0; i < 8; ++i) p[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-uint32_t Get32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint64_t Get64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 Status Corrupt(const std::string& message) { return Status(ErrorCode::kChecksumMismatch, message); }
 

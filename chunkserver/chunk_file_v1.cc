@@ -11,6 +11,7 @@
 #include "chunk_file.h"
 #include "ddbfs/crc32c.h"
 #include "disk_file.h"
+#include "little_endian.h"
 
 namespace ddbfs::chunkserver {
 
@@ -19,17 +20,6 @@ namespace {
 constexpr char kMagic1[8] = {'D', 'D', 'B', 'F', 'S', 'C', 'K', '1'};
 constexpr uint32_t kHeaderSize1 = 8192;  // header block + CRC table
 constexpr uint32_t kHeaderBlock1 = 4096;
-
-uint32_t Get32(const char* p) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
-uint64_t Get64(const char* p) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
-  return v;
-}
 
 Status Corrupt(const std::string& m) { return Status(ErrorCode::kChecksumMismatch, m); }
 

@@ -8,10 +8,14 @@ namespace {
 
 constexpr Statement kFindAnswers{
     "request_log_find",
+    // One primary-key probe per key (LATERAL ... LIMIT 1): a plain join is
+    // planned, when the statement is first prepared on an empty table, as a
+    // hash join over a sequential scan, and that cached plan then costs
+    // time in proportion to the log's size on every request.
     "SELECT l.client_id::text, l.seq, l.rpc, encode(l.response, 'hex') "
-    "FROM ddbfs.request_log l "
-    "JOIN unnest($1::uuid[], $2::bigint[]) AS k(client_id, seq) "
-    "  ON l.client_id = k.client_id AND l.seq = k.seq",
+    "FROM unnest($1::uuid[], $2::bigint[]) AS k(client_id, seq) "
+    "CROSS JOIN LATERAL (SELECT r.client_id, r.seq, r.rpc, r.response FROM ddbfs.request_log r "
+    "  WHERE r.client_id = k.client_id AND r.seq = k.seq LIMIT 1) l",
     false};
 
 constexpr Statement kRecordAnswers{

@@ -395,8 +395,14 @@ TEST(WriteProtocolTest, ChunkServerKilledAtRandomPointsOfAnOverwriteLeavesEveryB
                              << data.status();
       ++checked;
     }
-    if (ExpectReplicasIdentical(*client, a->inode) < 2) {
-      ADD_FAILURE() << "round " << round << ": fewer than two current replicas; metaserver log:\n"
+    // An acknowledged write is at goal. A failed one was settled with the
+    // replicas reachable then (the killed one is dropped; repair is the
+    // self-healing issue's), so one current replica may be all there is.
+    const int want = result.ok() ? 2 : 1;
+    if (ExpectReplicasIdentical(*client, a->inode) < want) {
+      ADD_FAILURE() << "round " << round << ": fewer than " << want
+                    << " current replicas after a write that ended with " << result
+                    << "; metaserver log:\n"
                     << TailOf(cluster->dir() + "/metaserver.log", 60);
     }
   }
