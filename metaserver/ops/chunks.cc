@@ -45,6 +45,12 @@ Result<std::vector<int32_t>> Place(ServerRegistry& servers, int goal) {
   // back (kUnavailable, which clients retry).
   RETURN_IF_ERROR(servers.PlacementReady());
   std::vector<int32_t> chosen = servers.ChooseServers(goal, {});
+  if (static_cast<int>(chosen.size()) < goal && !chosen.empty()) {
+    // Not silent: the chunk starts under its goal (ddbfs status counts it)
+    // until a server with room comes back and repair copies it.
+    LOG(kWarn) << "placing a chunk on " << chosen.size() << " of its goal of " << goal
+               << " servers: no other alive server with room";
+  }
   if (!chosen.empty()) return chosen;
   if (servers.AliveIds().empty()) {
     return Status(ErrorCode::kNoSpace, "no chunk server is alive");

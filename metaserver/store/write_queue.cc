@@ -1,5 +1,7 @@
 #include "metaserver/store/write_queue.h"
 
+#include <algorithm>
+
 #include "ddbfs/log.h"
 #include "metaserver/store/tx.h"
 
@@ -176,9 +178,19 @@ Status WriteQueue::EnsureConnection() {
 }
 
 Status WriteQueue::FindKnown(Tx& tx, const std::vector<Pending*>& ops, Journal* journal) {
+  // A client numbers its calls upwards, so a request whose seq is above
+  // every seq this process has seen from that client (seen before, in this
+  // process) is a first attempt: no answer can be recorded for it, and the
+  // lookup is skipped. A client not seen yet in this process (a metaserver
+  // restart, or the table below was cleared) is always looked up.
+  if (seen_.size() > kMaxSeenClients) seen_.clear();
   std::vector<RequestKey> keys;
   for (const Pending* p : ops) {
-    if (p->once) keys.push_back(p->once->key);
+    if (!p->once) continue;
+    const RequestKey& key = p->once->key;
+    auto [it, fresh] = seen_.emplace(key.client_id, key.seq);
+    if (fresh || key.seq <= it->second) keys.push_back(key);
+    it->second = std::max(it->second, key.seq);
   }
   if (keys.empty()) return Status();
   ASSIGN_OR_RETURN(journal->known, FindAnswers(tx, keys));

@@ -141,6 +141,11 @@ class WriteQueue {
     std::map<RequestKey, LoggedAnswer> known;
     std::vector<std::pair<RequestKey, LoggedAnswer>> recorded;
   };
+  // Highest seq seen per client id in this process (FindKnown); writer
+  // thread only. Cleared when it grows past kMaxSeenClients (lookups then
+  // simply happen again).
+  static constexpr size_t kMaxSeenClients = 100000;
+  std::map<std::string, int64_t> seen_;
   enum class Outcome {
     kCommitted,
     kOpFailed,

@@ -96,6 +96,22 @@ TEST_F(ExactlyOnceTest, ARetriedCreateGetsTheFirstAnswer) {
   EXPECT_EQ(Create(plain, "a").status.code, rpc::ErrorCode::EXISTS);
 }
 
+// First attempts skip the request-log lookup (a seq above every seq seen
+// from that client cannot have an answer yet); a retry of an OLDER seq that
+// arrives after newer calls must still be looked up and answered once.
+TEST_F(ExactlyOnceTest, ARetryArrivingAfterNewerCallsOfTheClientStillGetsItsFirstAnswer) {
+  Start();
+  rpc::CreateResponse first = Create(Ctx(1), "a");
+  ASSERT_EQ(first.status.code, rpc::ErrorCode::OK) << first.status.message;
+  for (int seq = 2; seq <= 5; ++seq) {
+    ASSERT_EQ(Create(Ctx(seq), "n" + std::to_string(seq)).status.code, rpc::ErrorCode::OK);
+  }
+  rpc::CreateResponse again = Create(Ctx(1), "a");
+  ASSERT_EQ(again.status.code, rpc::ErrorCode::OK) << again.status.message;
+  EXPECT_EQ(again, first);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.inodes WHERE type = 1"), 5);
+}
+
 TEST_F(ExactlyOnceTest, ARetriedCreateWithFirstChunkGetsTheSamePlacement) {
   Start();
   rpc::RegisterServerRequest reg;
