@@ -14,6 +14,7 @@
 #include "MetaService.h"
 #include "ddbfs/constants.h"
 #include "ddbfs/rpc.h"
+#include "fake_server.h"
 #include "pg_instance.h"
 #include "process.h"
 
@@ -114,14 +115,7 @@ TEST_F(ExactlyOnceTest, ARetryArrivingAfterNewerCallsOfTheClientStillGetsItsFirs
 
 TEST_F(ExactlyOnceTest, ARetriedCreateWithFirstChunkGetsTheSamePlacement) {
   Start();
-  rpc::RegisterServerRequest reg;
-  reg.host = "127.0.0.1";
-  reg.port = 9999;
-  reg.label = "h1";
-  reg.uuid = "u1";
-  reg.capacity_bytes = 1ll << 40;
-  rpc::RegisterServerResponse regr;
-  ASSERT_TRUE(conn_->Call([&](auto& c) { c.RegisterServer(regr, reg); }).ok());
+  rpc::RegisterServerResponse regr = RegisterFakeServer(*conn_);
   ASSERT_EQ(regr.status.code, rpc::ErrorCode::OK) << regr.status.message;
 
   rpc::CreateRequest req;

@@ -12,6 +12,7 @@
 #include "MetaService.h"
 #include "ddbfs/constants.h"
 #include "ddbfs/rpc.h"
+#include "fake_server.h"
 #include "pg_instance.h"
 #include "process.h"
 
@@ -46,21 +47,6 @@ class MetaserverProcessTest : public ::testing::Test {
     return Start({"--db", db_url_, "--heartbeat-timeout-ms", "10000"});
   }
   std::unique_ptr<Conn> Connect() { return std::make_unique<Conn>("127.0.0.1", port_, 10000); }
-
-  // Registers a fake chunk server "u1" (127.0.0.1:9999, label h1, 1 TiB free)
-  // over `conn`; fails the test unless the metaserver accepts it.
-  rpc::RegisterServerResponse RegisterFakeServer(Conn& conn) {
-    rpc::RegisterServerRequest reg;
-    reg.host = "127.0.0.1";
-    reg.port = 9999;
-    reg.label = "h1";
-    reg.uuid = "u1";
-    reg.capacity_bytes = 1ll << 40;
-    rpc::RegisterServerResponse regr;
-    EXPECT_TRUE(conn.Call([&](auto& c) { c.RegisterServer(regr, reg); }).ok());
-    EXPECT_EQ(regr.status.code, rpc::ErrorCode::OK) << regr.status.message;
-    return regr;
-  }
 
   TempDir dir_{"ddbfs-meta-test"};
   std::string db_url_;
