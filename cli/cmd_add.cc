@@ -372,6 +372,14 @@ int RunAdd(Context& ctx, const AddOptions& o) {
                      *dest + "`");
     return ctx.exit_code();
   }
+  if (!into && !dest_attr.ok() && o.args.back().size() > 1 && o.args.back().back() == '/' &&
+      !std::filesystem::is_directory(sources.front())) {
+    // `cp a.jpg /new/` refuses too: a trailing slash promises a directory.
+    ctx.FailText(*dest, ErrorCode::kNotFound,
+                 "no such directory — create it with `ddbfs mkdir -p " + *dest +
+                     "`, or drop the trailing '/' to add the file under that name");
+    return ctx.exit_code();
+  }
   Uploader up(ctx, *client, o);
   for (const auto& src : sources) {
     if (ctx.aborted()) break;

@@ -103,6 +103,14 @@ TEST_F(TransferTest, AddFollowsCpRulesForExistingAndNewDestinations) {
   ASSERT_EQ(ls.exit_code, 0) << Show(ls);
   EXPECT_EQ(ls.out, "/into:\na.txt\nb.txt\ndir\n\n/into/dir:\nc.txt\n");
 
+  // A trailing slash promises a directory: a missing one is an error (as cp
+  // says), and nothing is created.
+  auto slash = Ddbfs(Meta(), {"add", "-q", work.path() + "/a.txt", "/into/missing/"});
+  EXPECT_EQ(slash.exit_code, 2) << Show(slash);
+  EXPECT_TRUE(OneErrorLine(slash.err)) << slash.err;
+  EXPECT_NE(slash.err.find("/into/missing: no such directory"), std::string::npos) << slash.err;
+  EXPECT_EQ(Ddbfs(Meta(), {"ls", "/into/missing"}).exit_code, 2);
+
   // A new destination name: the file is created under that name.
   add = Ddbfs(Meta(), {"add", "-q", work.path() + "/a.txt", "/into/renamed.txt"});
   ASSERT_EQ(add.exit_code, 0) << Show(add);
