@@ -45,6 +45,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> data_dirs;
   std::string label = HostName();
   std::string log_level = "info";
+  RpcServerLimits limits;
   app.add_option("--listen", listen,
                  "HOST:PORT to serve on; also the address given to the metaserver")
       ->capture_default_str();
@@ -55,6 +56,13 @@ int main(int argc, char** argv) {
   app.add_option("--label", label, "host label used to keep replicas on distinct hosts")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--idle-timeout-ms", limits.idle_timeout_ms,
+                 "close a connection that sends nothing for this long")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 24 * 3600 * 1000));
+  app.add_option("--max-connections", limits.max_connections, "connections served at once")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 100000));
   app.set_config("--config", "", "read options from an INI file (key = value, long flag names)");
   app.config_formatter(std::make_shared<CLI::ConfigINI>());
   try {
@@ -91,7 +99,7 @@ int main(int argc, char** argv) {
   std::shared_ptr<chunkserver::ChunkStore> store = std::move(store_or).value();
   auto handler = std::make_shared<chunkserver::ChunkService>(store);
   auto server_or = RpcServer::Bind(std::make_shared<rpc::ChunkServiceProcessor>(handler),
-                                   listen_host, listen_port);
+                                   listen_host, listen_port, limits);
   if (!server_or.ok()) {
     LOG(kError) << server_or.status();
     return 1;

@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   int startup_grace_ms = -1;
   int lease_ms = 20000;
   std::string log_level = "info";
+  RpcServerLimits limits;
   int request_timeout_ms = 30000;
   meta::MetaOptions options;
   int request_log_retention_s = static_cast<int>(options.request_log_retention.count());
@@ -72,6 +73,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 30 * 24 * 3600));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--idle-timeout-ms", limits.idle_timeout_ms,
+                 "close a connection that sends nothing for this long")
+      ->capture_default_str()
+      ->check(CLI::Range(100, 24 * 3600 * 1000));
+  app.add_option("--max-connections", limits.max_connections, "connections served at once")
+      ->capture_default_str()
+      ->check(CLI::Range(4, 100000));
   CLI11_PARSE(app, argc, argv);
 
   SetLogProgram("metaserver");
@@ -106,7 +114,7 @@ int main(int argc, char** argv) {
   auto handler = std::make_shared<meta::MetaServiceHandler>(
       (*core)->ctx(), std::chrono::milliseconds(request_timeout_ms));
   auto processor = std::make_shared<rpc::MetaServiceProcessor>(handler);
-  auto server = RpcServer::Bind(processor, host, port);
+  auto server = RpcServer::Bind(processor, host, port, limits);
   if (!server.ok()) {
     std::fprintf(stderr, "ddbfs-metaserver: %s\n", server.status().ToString().c_str());
     return 1;

@@ -3,7 +3,10 @@
 #include <csignal>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
+
+#include <thrift/TConfiguration.h>
 
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/server/TThreadedServer.h>
@@ -23,14 +26,54 @@ using apache::thrift::transport::TServerSocket;
 namespace {
 // Bind() listens early so that a taken port fails there; TThreadedServer's
 // serve() calls listen() again, which must then be a no-op.
+//
+// accept() failing for lack of descriptors (EMFILE, ENFILE) or memory makes
+// TServerFramework::serve() give up ("TServerTransport died") and the
+// process exit; instead such a failure waits a moment and is reported as a
+// timeout, after which serve() simply accepts again.
 class ListenOnceSocket : public TServerSocket {
  public:
   using TServerSocket::TServerSocket;
   void listen() override {
     if (!isOpen()) TServerSocket::listen();
   }
+
+ protected:
+  std::shared_ptr<apache::thrift::transport::TTransport> acceptImpl() override {
+    try {
+      return TServerSocket::acceptImpl();
+    } catch (const apache::thrift::transport::TTransportException& e) {
+      if (e.getType() != apache::thrift::transport::TTransportException::UNKNOWN) throw;
+      const auto now = std::chrono::steady_clock::now();
+      if (now - last_warning_ > std::chrono::seconds(10)) {
+        LOG(kWarn) << "cannot accept a connection (" << e.what()
+                   << "); serving the open ones and trying again";
+        last_warning_ = now;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      throw apache::thrift::transport::TTransportException(
+          apache::thrift::transport::TTransportException::TIMED_OUT, "accept() failed");
+    }
+  }
+
+ private:
+  std::chrono::steady_clock::time_point last_warning_{};
 };
 }  // namespace
+
+// Framed transports that carry the server's frame limit.
+class FramedFactory : public TFramedTransportFactory {
+ public:
+  explicit FramedFactory(std::shared_ptr<apache::thrift::TConfiguration> config)
+      : config_(std::move(config)) {}
+  std::shared_ptr<apache::thrift::transport::TTransport> getTransport(
+      std::shared_ptr<apache::thrift::transport::TTransport> trans) override {
+    return std::make_shared<apache::thrift::transport::TFramedTransport>(trans, config_);
+  }
+
+ private:
+  std::shared_ptr<apache::thrift::TConfiguration> config_;
+};
 
 struct RpcServer::Impl {
   std::shared_ptr<TServerSocket> socket;
@@ -38,10 +81,16 @@ struct RpcServer::Impl {
 };
 
 Result<std::unique_ptr<RpcServer>> RpcServer::Bind(
-    std::shared_ptr<apache::thrift::TProcessor> processor, const std::string& host, int port) {
+    std::shared_ptr<apache::thrift::TProcessor> processor, const std::string& host, int port,
+    const RpcServerLimits& limits) {
   std::unique_ptr<RpcServer> s(new RpcServer());
   s->impl_ = std::make_unique<Impl>();
+  auto config = std::make_shared<apache::thrift::TConfiguration>(
+      apache::thrift::TConfiguration::DEFAULT_MAX_MESSAGE_SIZE, limits.max_frame_bytes);
   s->impl_->socket = std::make_shared<ListenOnceSocket>(host, port);
+  // Reads and writes of an accepted connection: an idle one is dropped.
+  s->impl_->socket->setRecvTimeout(limits.idle_timeout_ms);
+  s->impl_->socket->setSendTimeout(limits.idle_timeout_ms);
   try {
     s->impl_->socket->listen();
   } catch (const apache::thrift::transport::TTransportException& e) {
@@ -49,9 +98,12 @@ Result<std::unique_ptr<RpcServer>> RpcServer::Bind(
                        ") — is another server using the port?");
   }
   s->port_ = s->impl_->socket->getPort();
-  s->impl_->server = std::make_unique<TThreadedServer>(processor, s->impl_->socket,
-                                                       std::make_shared<TFramedTransportFactory>(),
-                                                       std::make_shared<TBinaryProtocolFactory>());
+  auto protocols =
+      std::make_shared<TBinaryProtocolFactory>(limits.max_string_bytes, limits.max_list_items,
+                                               /*strict_read=*/false, /*strict_write=*/true);
+  s->impl_->server = std::make_unique<TThreadedServer>(
+      processor, s->impl_->socket, std::make_shared<FramedFactory>(config), protocols);
+  s->impl_->server->setConcurrentClientLimit(limits.max_connections);
   return s;
 }
 

@@ -2,14 +2,20 @@
 // (they must serve anyway): chain replication, a dead chain member,
 // malformed requests, flags, config file and clean shutdown.
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <deque>
 #include <fstream>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -41,18 +47,32 @@ struct Server {
 class ChunkServerProcessTest : public ::testing::Test {
  protected:
   // Starts a chunk server with its own data folder and no metaserver.
-  Server& Start() {
+  Server& Start(const std::vector<std::string>& extra = {},
+                const std::vector<std::string>& launcher = {}) {
     const int port = FreePort();
     const std::string name = "cs" + std::to_string(servers_.size() + 1);
-    return StartWith(port, {"--listen", "127.0.0.1:" + std::to_string(port), "--meta", dead_meta_,
-                            "--data", dir_.path() + "/" + name, "--log-level", "debug"});
+    std::vector<std::string> args = {"--listen",    "127.0.0.1:" + std::to_string(port),
+                                     "--meta",      dead_meta_,
+                                     "--data",      dir_.path() + "/" + name,
+                                     "--log-level", "debug"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return StartWith(port, args, launcher);
   }
-  // Starts a chunk server with `args` that should listen on `port`.
-  Server& StartWith(int port, const std::vector<std::string>& args) {
+  // Starts a chunk server with `args` that should listen on `port`; with a
+  // `launcher` (e.g. prlimit and its options), through it.
+  Server& StartWith(int port, const std::vector<std::string>& args,
+                    const std::vector<std::string>& launcher = {}) {
     Server& s = servers_.emplace_back();
     s.port = port;
     const std::string log = dir_.path() + "/server" + std::to_string(servers_.size()) + ".log";
-    s.process = std::make_unique<Process>(kBinary, args, log);
+    if (launcher.empty()) {
+      s.process = std::make_unique<Process>(kBinary, args, log);
+    } else {
+      std::vector<std::string> all(launcher.begin() + 1, launcher.end());
+      all.push_back(kBinary);
+      all.insert(all.end(), args.begin(), args.end());
+      s.process = std::make_unique<Process>(launcher.front(), all, log);
+    }
     s.client = std::make_unique<Client>("127.0.0.1", s.port, 10000);
     EXPECT_TRUE(WaitForPort(s.port, std::chrono::seconds(15))) << s.process->LogTail();
     return s;
@@ -280,6 +300,152 @@ TEST_F(ChunkServerProcessTest, BadFlagsExitWithOneLineAndCode2) {
   auto [help_code, help] = RunToCompletion({"--help"});
   EXPECT_EQ(help_code, 0);
   EXPECT_NE(help.find("--data"), std::string::npos);
+}
+
+// ---- hostile peers (docs/protocol.md, "Transport")
+
+// A raw TCP connection to 127.0.0.1:port (-1 if it cannot be made).
+int RawConnect(int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    ::close(fd);
+    fd = -1;
+  }
+  return fd;
+}
+
+void PutBe32(std::string* s, uint32_t v) {
+  for (int i = 3; i >= 0; --i) s->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+void PutBe16(std::string* s, uint16_t v) {
+  s->push_back(static_cast<char>(v >> 8));
+  s->push_back(static_cast<char>(v & 0xff));
+}
+
+// Small framed Thrift calls whose fields claim gigabytes: a method name of
+// 2 GiB, a WriteChunk `data` of 2 GiB, a `chain` of 500 million entries.
+std::vector<std::string> HostileFrames() {
+  std::vector<std::string> out;
+  auto frame = [&](const std::string& body) {
+    std::string f;
+    PutBe32(&f, static_cast<uint32_t>(body.size()));
+    out.push_back(f + body);
+  };
+  std::string name;
+  PutBe32(&name, 0x80010001);  // strict binary protocol, a call
+  PutBe32(&name, 0x7ffffff0);  // the method name's length
+  name += "Info";
+  frame(name);
+  auto write_chunk = [] {
+    std::string b;
+    PutBe32(&b, 0x80010001);
+    PutBe32(&b, 10);
+    b += "WriteChunk";
+    PutBe32(&b, 1);   // sequence id
+    b.push_back(12);  // field 1 (req): a struct
+    PutBe16(&b, 1);
+    return b;
+  };
+  std::string data = write_chunk();
+  data.push_back(11);  // req.data: binary
+  PutBe16(&data, 4);
+  PutBe32(&data, 0x7ffffff0);
+  data += "xx";
+  frame(data);
+  std::string chain = write_chunk();
+  chain.push_back(15);  // req.chain: a list of structs
+  PutBe16(&chain, 5);
+  chain.push_back(12);
+  PutBe32(&chain, 500000000);
+  frame(chain);
+  return out;
+}
+
+// Peak resident memory of a process in KiB (VmHWM), -1 if unknown.
+int64_t PeakRssKib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6));
+  }
+  return -1;
+}
+
+// Waits until the server closes `fd` (read returns 0 or fails); false if it
+// is still open after `timeout`.
+bool ClosedByServer(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLIN, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return false;
+  char c;
+  return ::recv(fd, &c, 1, 0) <= 0;
+}
+
+bool Answers(Server& s) {
+  rpc::ChunkServerInfoResponse resp;
+  Status st = s.client->Call(
+      [&](rpc::ChunkServiceClient& c) { c.Info(resp, rpc::ChunkServerInfoRequest()); });
+  return st.ok() && resp.status.code == rpc::ErrorCode::OK;
+}
+
+TEST_F(ChunkServerProcessTest, MessagesClaimingGigabytesAllocateNothingAndTheServerStaysUp) {
+  Server& s = Start();
+  ASSERT_TRUE(Answers(s));
+  const int64_t before = PeakRssKib(s.process->pid());
+  ASSERT_GT(before, 0);
+  for (int round = 0; round < 3; ++round) {
+    for (const std::string& f : HostileFrames()) {
+      int fd = RawConnect(s.port);
+      ASSERT_GE(fd, 0);
+      ASSERT_EQ(::send(fd, f.data(), f.size(), MSG_NOSIGNAL), static_cast<ssize_t>(f.size()));
+      EXPECT_TRUE(ClosedByServer(fd, std::chrono::seconds(5))) << "a hostile call was not refused";
+      ::close(fd);
+    }
+  }
+  const int64_t after = PeakRssKib(s.process->pid());
+  // The foundation's server reached gigabytes here.
+  EXPECT_LT(after - before, 64 * 1024) << "peak RSS " << before << " KiB -> " << after << " KiB";
+  EXPECT_TRUE(Answers(s));
+}
+
+TEST_F(ChunkServerProcessTest, RunningOutOfFileDescriptorsDoesNotStopTheServer) {
+  // 40 descriptors: the data folder, the listening socket, logs... and room
+  // for a few dozen connections before accept() fails with EMFILE.
+  Server& s = Start({}, {"/usr/bin/prlimit", "--nofile=40:40"});
+  ASSERT_TRUE(Answers(s));
+  std::vector<int> fds;
+  for (int i = 0; i < 100; ++i) {
+    int fd = RawConnect(s.port);  // completes in the listen backlog
+    if (fd >= 0) fds.push_back(fd);
+  }
+  EXPECT_GT(fds.size(), 40u) << "the test did not reach the descriptor limit";
+  // Held for two seconds: the accept loop hits EMFILE again and again.
+  for (int i = 0; i < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ASSERT_TRUE(s.process->running()) << "the server exited: " << s.process->LogTail();
+  }
+  for (int fd : fds) ::close(fd);
+  // Once descriptors are free again it accepts and answers.
+  bool answered = false;
+  for (int i = 0; i < 50 && !answered; ++i) {
+    answered = Answers(s);
+    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(answered) << s.process->LogTail();
+}
+
+TEST_F(ChunkServerProcessTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
+  Server& s = Start({"--idle-timeout-ms", "300"});
+  int fd = RawConnect(s.port);
+  ASSERT_GE(fd, 0);
+  EXPECT_TRUE(ClosedByServer(fd, std::chrono::seconds(5)));
+  ::close(fd);
+  // Pooled client connections that went idle reconnect transparently.
+  ASSERT_TRUE(Answers(s));
+  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  EXPECT_TRUE(Answers(s));
 }
 
 }  // namespace
