@@ -54,6 +54,11 @@ Result<std::unique_ptr<ChunkStore>> ChunkStore::Open(const std::vector<std::stri
     if (::access(path.c_str(), R_OK | W_OK | X_OK) != 0) {
       return DiskError("data folder " + dir + " is not writable", errno);
     }
+    // Replicas are for this server only: no other local user may list or
+    // read them (files are created 0600 as well).
+    if (::chmod(path.c_str(), 0700) != 0) {
+      return DiskError("cannot make data folder " + dir + " private", errno);
+    }
     for (const auto& seen : canonical) {
       if (seen == path) return InvalidArgument("data folder " + dir + " is given twice");
     }
@@ -97,7 +102,7 @@ Status ChunkStore::LoadOrCreateUuid() {
     text += buf;
   }
   const std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return DiskError("create " + tmp, errno);
   std::string line = text + "\n";
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
@@ -231,7 +236,7 @@ Status ChunkStore::CheckUsable(uint64_t chunk_id, size_t* dir_index) const {
 
 Status ChunkStore::EnsureSubdir(size_t dir_index, uint64_t chunk_id) {
   const std::string subdir = dirs_[dir_index] + "/" + SubdirName(chunk_id);
-  if (::mkdir(subdir.c_str(), 0755) == 0) return SyncDir(dirs_[dir_index]);
+  if (::mkdir(subdir.c_str(), 0700) == 0) return SyncDir(dirs_[dir_index]);
   if (errno != EEXIST) return DiskError("create folder " + subdir, errno);
   return Status();
 }

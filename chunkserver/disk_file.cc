@@ -28,7 +28,7 @@ Status SyncDir(const std::string& dir) {
 
 Result<std::unique_ptr<DiskFile>> PosixDiskFile::Open(const std::string& path, bool create) {
   const int flags = O_RDWR | O_CLOEXEC | (create ? O_CREAT | O_EXCL : 0);
-  int fd = ::open(path.c_str(), flags, 0644);
+  int fd = ::open(path.c_str(), flags, 0600);
   if (fd < 0) {
     if (errno == EEXIST) return AlreadyExists("chunk file " + path + " already exists");
     if (errno == ENOENT) return NotFound("no chunk file " + path);

@@ -36,6 +36,22 @@ DDBFS ls -l /photos | grep -q 'a.jpg' || fail "ls -l /photos does not list a.jpg
 DDBFS info /photos/a.jpg | grep -qi 'version' || fail "info shows no replica versions"
 DDBFS status | grep -qi 'alive' || fail "status shows no alive server"
 
+# Local security: the private PostgreSQL wants the password of the 0600
+# secrets file (no more trust), and replicas are unreadable to other users.
+ST=$DDBFS_CLUSTER_DIR
+[[ $(stat -c %a "$ST/secrets/pgpass") == 600 ]] || fail "secrets/pgpass is not mode 0600"
+if PGPASSFILE=/dev/null psql -w -h 127.0.0.1 -p "$DDBFS_PG_PORT" -U postgres -c 'SELECT 1' \
+    ddbfs > /dev/null 2>&1; then
+  fail "PostgreSQL lets anyone in over loopback without the password"
+fi
+PGPASSFILE=$ST/secrets/pgpass psql -w -h 127.0.0.1 -p "$DDBFS_PG_PORT" -U postgres -qtAc \
+  'SELECT 1' ddbfs | grep -q 1 || fail "the password in secrets/pgpass does not work"
+for d in "$ST"/chunk1 "$ST"/chunk2 "$ST"/chunk3; do
+  [[ $(stat -c %a "$d") == 700 ]] || fail "data folder $d is not mode 0700"
+done
+chunk=$(find "$ST/chunk1" "$ST/chunk2" "$ST/chunk3" -name '*.chunk' | head -1)
+[[ -n $chunk && $(stat -c %a "$chunk") == 600 ]] || fail "chunk file $chunk is not mode 0600"
+
 "$SRC/scripts/cluster" down
 if DDBFS status > /dev/null 2>&1; then fail "metaserver still answers after down"; fi
 "$SRC/scripts/cluster" up
