@@ -87,6 +87,12 @@ class Uploader {
       std::vector<std::string> names;
       if (!ListLocal(local, path, &names)) return;
       for (const auto& name : names) Plan(local + "/" + name, JoinPath(path, name), self);
+    } else if (parent == kNoParent) {
+      // Named on the command line: nothing to add is a failure, not a
+      // success with a warning.
+      ctx_.FailText(local, ErrorCode::kNotSupported,
+                    "is a FIFO, socket or device: DDBFS stores regular files, directories and "
+                    "symlinks");
     } else {
       ctx_.Warn("skipping " + local + ": not a regular file, directory or symlink");
     }

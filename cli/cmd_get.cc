@@ -257,7 +257,8 @@ Result<Attr> ResolveFollowing(Client& client, std::string path) {
     ASSIGN_OR_RETURN(Attr a, client.ResolvePath(path));
     if (a.type != FileType::kSymlink) return a;
     ASSIGN_OR_RETURN(std::string target, client.Readlink(a.inode));
-    auto next = NormalizePath(target.starts_with("/") ? target : JoinPath(ParentOf(path), target));
+    auto next = NormalizePath(target.starts_with("/") ? target : JoinPath(ParentOf(path), target),
+                              /*lexical_dotdot=*/true);
     if (!next.ok()) return next.status();
     path = *next;
   }

@@ -77,7 +77,7 @@ class Lister {
       return;
     }
     if (!o_.long_format) {
-      for (const auto& e : entries) std::cout << e.name << '\n';
+      for (const auto& e : entries) std::cout << Shown(e.name) << '\n';
       return;
     }
     size_t w_nlink = 1, w_uid = 1, w_gid = 1, w_size = 1;
@@ -100,8 +100,8 @@ class Lister {
                 << padr(std::to_string(e.attr.uid), w_uid) << ' '
                 << padr(std::to_string(e.attr.gid), w_gid) << ' '
                 << pad(std::to_string(e.attr.size), w_size) << ' ' << ShortTime(e.attr.mtime_ns)
-                << ' ' << e.name;
-      if (e.attr.type == FileType::kSymlink) std::cout << " -> " << targets[i];
+                << ' ' << Shown(e.name);
+      if (e.attr.type == FileType::kSymlink) std::cout << " -> " << Shown(targets[i]);
       std::cout << '\n';
     }
   }

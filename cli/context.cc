@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "format.h"
 #include "paths.h"
 
 namespace ddbfs::cli {
@@ -98,8 +99,8 @@ void Context::FailText(const std::string& subject, ErrorCode code, const std::st
     if (aborted_.exchange(true)) return;  // said once is enough
   }
   std::string line = "ddbfs: " + command_ + ": ";
-  if (!subject.empty()) line += subject + ": ";
-  line += text;
+  if (!subject.empty()) line += Shown(subject) + ": ";
+  line += Shown(text);
   int expected = 0;
   int exit_code = ExitCodeFor(code);
   exit_code_.compare_exchange_strong(expected, exit_code == 0 ? 1 : exit_code);

@@ -1,5 +1,6 @@
 #include "format.h"
 
+#include <cstdio>
 #include <ctime>
 
 #include "paths.h"
@@ -67,6 +68,27 @@ std::string FullTime(int64_t ns) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%s.%09lld %s", date, static_cast<long long>(frac), zone);
   return buf;
+}
+
+std::string Shown(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c == '\\') {
+      out += "\\\\";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
 }
 
 std::string JsonString(std::string_view s) {

@@ -21,6 +21,11 @@ std::string ShortTime(int64_t ns);
 // Local time "2021-05-06 07:08:09.123456789 +0200" (info).
 std::string FullTime(int64_t ns);
 
+// A name or path as a terminal line may show it: control characters and the
+// backslash escaped (\n, \t, \\, \xHH), as `ls --quoting-style=escape`, so
+// that a name can neither break a listing into lines nor send escape codes.
+std::string Shown(std::string_view s);
+
 // A JSON string literal (quoted, escaped; bytes that are not valid UTF-8
 // are written as \u00XX so the output always parses).
 std::string JsonString(std::string_view s);

@@ -7,7 +7,7 @@
 
 namespace ddbfs::cli {
 
-Result<std::string> NormalizePath(std::string_view path) {
+Result<std::string> NormalizePath(std::string_view path, bool lexical_dotdot) {
   if (path.empty() || path[0] != '/') {
     std::string given(path);
     return InvalidArgument("paths in DDBFS are absolute: /" + given + ", not " + given);
@@ -19,6 +19,10 @@ Result<std::string> NormalizePath(std::string_view path) {
     if (end == std::string_view::npos) end = path.size();
     std::string_view part = path.substr(start, end - start);
     if (part == "..") {
+      if (!parts.empty() && !lexical_dotdot) {
+        return InvalidArgument("'..' is not resolved in DDBFS paths (" + std::string(path) +
+                               "): give the path without it");
+      }
       if (!parts.empty()) parts.pop_back();
     } else if (!part.empty() && part != ".") {
       parts.push_back(part);

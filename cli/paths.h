@@ -11,8 +11,12 @@
 namespace ddbfs::cli {
 
 // "/a/b" from "/a//./b/"; InvalidArgument "paths in DDBFS are absolute:
-// /photos, not photos" for a relative path.
-Result<std::string> NormalizePath(std::string_view path);
+// /photos, not photos" for a relative path. A ".." after a name is refused
+// (InvalidArgument): dropping "/missing/.." as text would act on a path the
+// user did not mean (`rm -r /a/missing/../b` removing /a/b), where POSIX
+// fails because /a/missing does not exist. `lexical_dotdot` resolves it as
+// text instead, for symlink targets that are joined to their link's folder.
+Result<std::string> NormalizePath(std::string_view path, bool lexical_dotdot = false);
 
 // "/a" for "/a/b", "/" for "/a" and "/".
 std::string ParentOf(const std::string& path);

@@ -1,6 +1,11 @@
 // Every error of the `ddbfs` CLI: exactly one line on stderr, the exit code
 // of its error kind, and nothing changed in DDBFS.
 
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
 #include <gtest/gtest.h>
 
 #include "cli_test_util.h"
@@ -58,6 +63,40 @@ class ErrorsTest : public ::testing::Test {
 
 TestCluster* ErrorsTest::cluster_ = nullptr;
 TempDir* ErrorsTest::work_ = nullptr;
+
+// `..` is never guessed as text: /full/missing/.. is not /full (POSIX fails
+// because /full/missing does not exist), so `rm -r /full/missing/../sub`
+// must not remove /full/sub.
+TEST_F(ErrorsTest, DotDotIsRefusedInsteadOfResolvedAsText) {
+  ExpectError({"rm", "-r", "/full/missing/../sub"}, 6, "'..' is not resolved in DDBFS paths");
+  ExpectError({"ls", "/full/.."}, 6, "give the path without it");
+  ExpectError({"add", Local(), "/full/missing/../x"}, 6, "'..' is not resolved");
+}
+
+// Adding only a FIFO adds nothing: that is a failure with one clear line.
+TEST_F(ErrorsTest, AddOfOnlyAFifoFails) {
+  const std::string fifo = work_->path() + "/pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  ExpectError({"add", fifo, "/full"}, 12, "is a FIFO, socket or device");
+  ::unlink(fifo.c_str());
+}
+
+// A name with control characters cannot break a listing into lines or send
+// escape codes to the terminal: ls shows it escaped.
+TEST_F(ErrorsTest, NamesWithControlCharactersAreShownEscaped) {
+  ASSERT_TRUE(client_->Mkdir(kRootInode, "ctl", 0755).ok());
+  auto dir = client_->ResolvePath("/ctl");
+  ASSERT_TRUE(dir.ok());
+  ASSERT_TRUE(client_->Create(dir->inode, "evil\nname\x1b[31m", 0644).ok());
+  auto ls = Ddbfs(Meta(), {"ls", "/ctl"});
+  ASSERT_EQ(ls.exit_code, 0) << Show(ls);
+  EXPECT_EQ(ls.out, "evil\\nname\\x1b[31m\n");
+  auto lsl = Ddbfs(Meta(), {"ls", "-l", "/ctl"});
+  EXPECT_EQ(lsl.out.find('\x1b'), std::string::npos) << lsl.out;
+  EXPECT_EQ(std::count(lsl.out.begin(), lsl.out.end(), '\n'), 1) << lsl.out;
+  ASSERT_TRUE(client_->Unlink(dir->inode, "evil\nname\x1b[31m").ok());
+  ASSERT_TRUE(client_->Rmdir(kRootInode, "ctl").ok());
+}
 
 TEST_F(ErrorsTest, UnknownPathIsNotFoundWithAHint) {
   const std::string hint = ": /nope: no such file or directory — check the path with `ddbfs ls`";
