@@ -235,6 +235,26 @@ TEST(TransferFailureTest, CorruptReplicaIsSkippedByCatAndLeavesInfo) {
       << info.out;
 }
 
+// A symlink already at the destination of `get` is never written through:
+// without --force it is an existing name (exit 3), with --force the link
+// itself is replaced; the file it points to is untouched either way.
+TEST_F(TransferTest, GetNeverWritesThroughASymlinkAtTheDestination) {
+  TempDir work("ddbfs-cli-symlink");
+  WriteLocal(work.path() + "/src.txt", "fresh", 0644);
+  ASSERT_EQ(Ddbfs(Meta(), {"add", "-q", work.path() + "/src.txt", "/through.txt"}).exit_code, 0);
+  WriteLocal(work.path() + "/victim", "secret", 0600);
+  fs::create_directories(work.path() + "/dest");
+  fs::create_symlink(work.path() + "/victim", work.path() + "/dest/through.txt");
+  auto get = Ddbfs(Meta(), {"get", "-q", "/through.txt", work.path() + "/dest"});
+  EXPECT_EQ(get.exit_code, 3) << Show(get);
+  EXPECT_EQ(ReadLocal(work.path() + "/victim"), "secret");
+  get = Ddbfs(Meta(), {"get", "-q", "--force", "/through.txt", work.path() + "/dest"});
+  EXPECT_EQ(get.exit_code, 0) << Show(get);
+  EXPECT_EQ(ReadLocal(work.path() + "/victim"), "secret");
+  EXPECT_FALSE(fs::is_symlink(work.path() + "/dest/through.txt"));
+  EXPECT_EQ(ReadLocal(work.path() + "/dest/through.txt"), "fresh");
+}
+
 // Eight `ddbfs add -f` of eight different files to one target at once: each
 // replaces the file atomically (a new inode renamed over the old one), so
 // the stored content is exactly one of the eight, from a run that exited 0,
