@@ -17,6 +17,7 @@
 #include "ddbfs/log.h"
 #include "ddbfs/rpc.h"
 #include "ddbfs/rpc_server.h"
+#include "ddbfs/server_flags.h"
 #include "meta_link.h"
 
 namespace {
@@ -56,13 +57,7 @@ int main(int argc, char** argv) {
   app.add_option("--label", label, "host label used to keep replicas on distinct hosts")
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
-  app.add_option("--idle-timeout-ms", limits.idle_timeout_ms,
-                 "close a connection that sends nothing for this long")
-      ->capture_default_str()
-      ->check(CLI::Range(100, 24 * 3600 * 1000));
-  app.add_option("--max-connections", limits.max_connections, "connections served at once")
-      ->capture_default_str()
-      ->check(CLI::Range(4, 100000));
+  AddServerLimitFlags(app, &limits);
   app.set_config("--config", "", "read options from an INI file (key = value, long flag names)");
   app.config_formatter(std::make_shared<CLI::ConfigINI>());
   try {

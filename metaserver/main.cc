@@ -11,6 +11,7 @@
 #include "ddbfs/log.h"
 #include "ddbfs/rpc.h"
 #include "ddbfs/rpc_server.h"
+#include "ddbfs/server_flags.h"
 #include "metaserver/meta_core.h"
 #include "metaserver/service/meta_service.h"
 
@@ -73,13 +74,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(0, 30 * 24 * 3600));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
-  app.add_option("--idle-timeout-ms", limits.idle_timeout_ms,
-                 "close a connection that sends nothing for this long")
-      ->capture_default_str()
-      ->check(CLI::Range(100, 24 * 3600 * 1000));
-  app.add_option("--max-connections", limits.max_connections, "connections served at once")
-      ->capture_default_str()
-      ->check(CLI::Range(4, 100000));
+  AddServerLimitFlags(app, &limits);
   CLI11_PARSE(app, argc, argv);
 
   SetLogProgram("metaserver");

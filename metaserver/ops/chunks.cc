@@ -123,6 +123,21 @@ Result<WritePlan> PlaceNewChunk(OpContext& ctx, store::Tx& tx, InodeId inode, in
 
 namespace {
 
+// The goal a writer of `chunk` should bring it back to before writing: its
+// goal, unless no alive server outside its replicas could take a copy (then
+// what it has), so that a writer does not ask for a replacement that cannot
+// exist (a RecoverWrite and a version bump on every write of the chunk).
+int ReachableGoal(const ServerRegistry& registry, const store::ChunkRecord& chunk,
+                  const std::vector<int32_t>& writable, int goal) {
+  if (static_cast<int>(writable.size()) >= goal) return goal;
+  std::set<int32_t> holders;
+  for (const store::ReplicaRecord& r : chunk.replicas) holders.insert(r.server_id);
+  for (int32_t id : registry.AliveIds()) {
+    if (!holders.count(id)) return goal;
+  }
+  return static_cast<int>(writable.size());
+}
+
 // kBusy while the chunk is under a write lease (live, or expired and not
 // settled yet: the settler is woken).
 Status CheckNoLease(OpContext& ctx, const store::ChunkRecord& chunk) {
@@ -184,7 +199,7 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
     ASSIGN_OR_RETURN(plan.lease_id,
                      store::GrantLease(tx, chunk->id, plan.version, LeaseExpiry(ctx)));
     plan.lease_ms = ctx.leases.lease_ms;
-    plan.goal = attr->goal;
+    plan.goal = ReachableGoal(ctx.servers, *chunk, servers, attr->goal);
     for (int32_t id : servers) plan.replicas.push_back(ServerAddressOf(ctx.servers, id));
     return Status();
   }));

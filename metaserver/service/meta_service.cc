@@ -290,6 +290,13 @@ void MetaServiceHandler::ReportBadReplica(rpc::ReportBadReplicaResponse& resp,
 }
 
 namespace {
+std::vector<InventoryItem> InventoryFromWire(const std::vector<rpc::ChunkVersion>& entries) {
+  std::vector<InventoryItem> out;
+  out.reserve(entries.size());
+  for (const rpc::ChunkVersion& cv : entries) out.push_back(InventoryItem{cv.chunk_id, cv.version});
+  return out;
+}
+
 std::vector<LeaseRef> FromWire(const std::vector<rpc::LeaseRef>& leases) {
   std::vector<LeaseRef> out;
   out.reserve(leases.size());
@@ -335,10 +342,7 @@ void MetaServiceHandler::RegisterServer(rpc::RegisterServerResponse& resp,
     args.uuid = req.uuid;
     args.capacity_bytes = req.capacity_bytes;
     args.used_bytes = req.used_bytes;
-    args.inventory.reserve(req.inventory.size());
-    for (const rpc::ChunkVersion& cv : req.inventory) {
-      args.inventory.push_back(InventoryItem{cv.chunk_id, cv.version});
-    }
+    args.inventory = InventoryFromWire(req.inventory);
     args.paged_inventory = req.__isset.paged_inventory && req.paged_inventory;
     args.chunk_count = req.__isset.chunk_count ? req.chunk_count : 0;
     ASSIGN_OR_RETURN(RegisterResult r, meta::RegisterServer(ctx_, args));
@@ -358,10 +362,7 @@ void MetaServiceHandler::ReportInventory(rpc::ReportInventoryResponse& resp,
     args.server_id = req.server_id;
     args.session = req.session;
     args.last = req.last;
-    args.entries.reserve(req.entries.size());
-    for (const rpc::ChunkVersion& cv : req.entries) {
-      args.entries.push_back(InventoryItem{cv.chunk_id, cv.version});
-    }
+    args.entries = InventoryFromWire(req.entries);
     ASSIGN_OR_RETURN(InventoryPageResult r, meta::ReportInventory(ctx_, args));
     resp.delete_chunks = std::move(r.delete_chunks);
     return Status();
