@@ -55,7 +55,8 @@ void LogFailure(std::string_view op, int64_t chunk_id, const Status& s) {
 
 }  // namespace
 
-ChunkService::ChunkService(std::shared_ptr<ChunkStore> store) : store_(std::move(store)) {}
+ChunkService::ChunkService(std::shared_ptr<ChunkStore> store, ChunkAuth auth)
+    : store_(std::move(store)), auth_(std::move(auth)) {}
 
 rpc::ReplicaResult ChunkService::Own(const Status& s) const {
   rpc::ReplicaResult r;
@@ -68,7 +69,10 @@ std::shared_ptr<ChunkService::Pool> ChunkService::PoolFor(const rpc::ServerAddre
   const std::string key = address.host + ":" + std::to_string(address.port);
   std::lock_guard<std::mutex> lock(pools_mu_);
   auto& pool = pools_[key];
-  if (!pool) pool = std::make_shared<Pool>(address.host, address.port, kForwardTimeoutMs);
+  if (!pool) {
+    pool =
+        std::make_shared<Pool>(address.host, address.port, kForwardTimeoutMs, 16, auth_.transport);
+  }
   return pool;
 }
 
@@ -224,6 +228,17 @@ void ChunkService::ChunkState(rpc::ChunkStateResponse& resp, const rpc::ChunkSta
     resp.status = ToRpc(state.status());
     return;
   }
+  if (req.__isset.verify && req.verify) {
+    for (uint64_t off = 0; off < state->length; off += kMaxIoSize) {
+      auto piece = store_->Read(static_cast<uint64_t>(req.chunk_id), state->version, off,
+                                std::min<uint64_t>(kMaxIoSize, state->length - off));
+      if (!piece.ok()) {
+        LogFailure("verify", req.chunk_id, piece.status());
+        resp.status = ToRpc(piece.status());
+        return;
+      }
+    }
+  }
   resp.status = RpcOk();
   resp.version = static_cast<int64_t>(state->version);
   resp.length = static_cast<int64_t>(state->length);
@@ -334,6 +349,14 @@ void ChunkService::Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServ
   resp.capacity_bytes = static_cast<int64_t>(space.capacity_bytes);
   resp.used_bytes = static_cast<int64_t>(space.used_bytes);
   resp.chunk_count = static_cast<int64_t>(store_->chunk_count());
+}
+
+void ChunkService::Hello(rpc::HelloResponse& resp, const rpc::HelloRequest&) {
+  resp.status = ToRpc(Internal("Hello reached the shared service"));
+}
+
+void ChunkService::Authenticate(rpc::AuthenticateResponse& resp, const rpc::AuthenticateRequest&) {
+  resp.status = ToRpc(Internal("Authenticate reached the shared service"));
 }
 
 }  // namespace ddbfs::chunkserver

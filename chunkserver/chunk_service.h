@@ -19,6 +19,7 @@
 
 #include "ChunkService.h"
 #include "chunk_store.h"
+#include "ddbfs/auth.h"
 #include "ddbfs/rpc.h"
 
 namespace ddbfs::chunkserver {
@@ -28,9 +29,28 @@ inline constexpr size_t kMaxChainLength = 16;
 // How long one hop waits for the rest of the chain to answer.
 inline constexpr int kForwardTimeoutMs = 60000;
 
+// What a chunk server trusts (docs/security.md).
+struct ChunkAuth {
+  std::string cluster_secret;  // the cluster key: handshakes with peers
+  CapabilityKey capabilities;  // checks the metaserver's capabilities
+  int64_t skew_ms = 30000;     // clock difference allowed on expiry
+  // Connections to peers (forwarding, copies): TLS when on, and the cluster
+  // key proven on each.
+  std::shared_ptr<const Transport> transport;
+};
+
+// The engine behind every connection: requests reach it only through a
+// ChunkConnection, which has checked who may make them.
 class ChunkService : public rpc::ChunkServiceIf {
  public:
-  explicit ChunkService(std::shared_ptr<ChunkStore> store);
+  ChunkService(std::shared_ptr<ChunkStore> store, ChunkAuth auth);
+  const ChunkAuth& auth() const { return auth_; }
+  // True when `a` names this server: its listen address, or its id once
+  // registered.
+  bool IsSelf(const rpc::ServerAddress& a) const {
+    return (a.host == self_host_ && a.port == self_port_) ||
+           (server_id_.load() != 0 && a.server_id == server_id_.load());
+  }
 
   // The id the metaserver gave this server (0 until registered); it names
   // this server in `replicas` of write and truncate replies.
@@ -53,6 +73,9 @@ class ChunkService : public rpc::ChunkServiceIf {
   void ReplicateChunk(rpc::ReplicateChunkResponse& resp,
                       const rpc::ReplicateChunkRequest& req) override;
   void Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest& req) override;
+  // Handshakes are per connection (ChunkConnection); never called here.
+  void Hello(rpc::HelloResponse& resp, const rpc::HelloRequest& req) override;
+  void Authenticate(rpc::AuthenticateResponse& resp, const rpc::AuthenticateRequest& req) override;
 
  private:
   using Pool = RpcPool<rpc::ChunkServiceClient>;
@@ -90,6 +113,7 @@ class ChunkService : public rpc::ChunkServiceIf {
   Status CopyFrom(const rpc::ServerAddress& source, PendingReplica* replica, uint64_t* length);
 
   std::shared_ptr<ChunkStore> store_;
+  const ChunkAuth auth_;
   std::atomic<int32_t> server_id_{0};
   std::string self_host_;
   int self_port_ = 0;

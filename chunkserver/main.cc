@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ChunkService.h"
+#include "chunk_connection.h"
 #include "chunk_service.h"
 #include "chunk_store.h"
 #include "ddbfs/log.h"
@@ -47,6 +48,8 @@ int main(int argc, char** argv) {
   std::string label = HostName();
   std::string log_level = "info";
   RpcServerLimits limits;
+  SecurityFlags security_flags;
+  int skew_ms = 30000;
   app.add_option("--listen", listen,
                  "HOST:PORT to serve on; also the address given to the metaserver")
       ->capture_default_str();
@@ -58,6 +61,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
+  AddSecurityFlags(app, &security_flags);
+  app.add_option("--capability-skew-ms", skew_ms,
+                 "how far this server's clock may be behind the metaserver's when it checks "
+                 "that a capability has not expired")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600 * 1000));
   app.set_config("--config", "", "read options from an INI file (key = value, long flag names)");
   app.config_formatter(std::make_shared<CLI::ConfigINI>());
   try {
@@ -86,21 +95,33 @@ int main(int argc, char** argv) {
   apache::thrift::GlobalOutput.setOutputFunction(
       [](const char* message) { LOG(kDebug) << "thrift: " << message; });
 
+  auto security = LoadServerSecurity(security_flags);
+  if (!security.ok()) {
+    LOG(kError) << security.status();
+    return 1;
+  }
   auto store_or = chunkserver::ChunkStore::Open(data_dirs);
   if (!store_or.ok()) {
     LOG(kError) << "cannot open the data folders: " << store_or.status();
     return 1;
   }
   std::shared_ptr<chunkserver::ChunkStore> store = std::move(store_or).value();
-  auto handler = std::make_shared<chunkserver::ChunkService>(store);
-  auto server_or = RpcServer::Bind(std::make_shared<rpc::ChunkServiceProcessor>(handler),
-                                   listen_host, listen_port, limits);
+  chunkserver::ChunkAuth auth;
+  auth.cluster_secret = security->cluster_secret;
+  auth.capabilities = CapabilityKey(security->cluster_secret);
+  auth.skew_ms = skew_ms;
+  auth.transport = security->peers;
+  auto handler = std::make_shared<chunkserver::ChunkService>(store, std::move(auth));
+  auto server_or =
+      RpcServer::Bind(std::make_shared<rpc::ChunkServiceProcessorFactory>(
+                          std::make_shared<chunkserver::ChunkConnectionFactory>(handler)),
+                      listen_host, listen_port, limits, security->tls);
   if (!server_or.ok()) {
     LOG(kError) << server_or.status();
     return 1;
   }
   std::unique_ptr<RpcServer> server = std::move(server_or).value();
-  RpcServer::StopOnSignals(server.get());
+  RpcServer::StopOnSignals({server.get()});
   handler->set_self_address(listen_host, server->port());
 
   chunkserver::MetaLinkOptions link_options;
@@ -109,12 +130,13 @@ int main(int argc, char** argv) {
   link_options.host = listen_host;
   link_options.port = server->port();
   link_options.label = label;
+  link_options.transport = security->peers;
   chunkserver::MetaLink link(link_options, store,
                              [handler](int32_t id) { handler->set_server_id(id); });
   link.Start();
 
   LOG(kInfo) << "listening on " << listen_host << ":" << server->port() << " (metaserver " << meta
-             << ", label " << label << ")";
+             << ", label " << label << (security->tls.enabled ? ", TLS" : "") << ")";
   server->Serve();
   link.Stop();
   LOG(kInfo) << "stopped";

@@ -108,7 +108,7 @@ MetaLink::MetaLink(MetaLinkOptions options, std::shared_ptr<ChunkStore> store,
     : options_(std::move(options)),
       store_(std::move(store)),
       on_registered_(std::move(on_registered)),
-      conn_(options_.meta_host, options_.meta_port, options_.rpc_timeout_ms) {}
+      conn_(options_.meta_host, options_.meta_port, options_.rpc_timeout_ms, options_.transport) {}
 
 MetaLink::~MetaLink() { Stop(); }
 

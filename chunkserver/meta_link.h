@@ -43,6 +43,8 @@ struct MetaLinkOptions {
   int rpc_timeout_ms = 5000;
   // Largest inventory page sent (the metaserver may ask for smaller ones).
   int max_page_entries = 50000;
+  // TLS and the cluster key the connection to the metaserver proves.
+  std::shared_ptr<const Transport> transport;
 };
 
 // Who registers, as RegisterServer carries it.

@@ -52,8 +52,8 @@ std::optional<std::string> HelpTopic(int argc, char** argv) {
 }  // namespace
 
 std::vector<Command> AllCommands() {
-  return {AddCommand(), GetCommand(), CatCommand(),  LsCommand(),    MkdirCommand(),
-          RmCommand(),  MvCommand(),  InfoCommand(), StatusCommand()};
+  return {AddCommand(), GetCommand(),  CatCommand(),    LsCommand(),  MkdirCommand(), RmCommand(),
+          MvCommand(),  InfoCommand(), StatusCommand(), KeyCommand(), WhoAmICommand()};
 }
 
 int Main(int argc, char** argv) {

@@ -35,6 +35,8 @@ Command RmCommand();
 Command MvCommand();
 Command InfoCommand();
 Command StatusCommand();
+Command KeyCommand();
+Command WhoAmICommand();
 
 // Every command in help order.
 std::vector<Command> AllCommands();

@@ -2,7 +2,7 @@
 
 #include <unistd.h>
 
-#include "config.h"
+#include "ddbfs/client_config.h"
 #include "format.h"
 #include "paths.h"
 
@@ -64,14 +64,12 @@ Client* Context::client() {
   std::lock_guard<std::mutex> lock(connect_mu_);
   if (connect_tried_) return client_.get();
   connect_tried_ = true;
-  Result<std::string> address = ResolveMetaAddress(options_.meta);
-  if (!address.ok()) {
-    Fail("", address.status(), "");
+  Result<ClientOptions> copts = LoadClientOptions(options_.meta);
+  if (!copts.ok()) {
+    Fail("", copts.status(), "");
     return nullptr;
   }
-  ClientOptions copts;
-  copts.meta_address = *address;
-  auto c = Client::Connect(copts);
+  auto c = Client::Connect(*copts);
   if (!c.ok()) {
     const bool bad_address = c.status().code() == ErrorCode::kInvalidArgument;
     Fail("", c.status(), bad_address ? "give --meta HOST:PORT, e.g. 127.0.0.1:9400" : "");

@@ -33,6 +33,12 @@ enum ErrorCode {
                           // settled): retry later
   TIMED_OUT = 17,         // the request's deadline passed before it could run
   LEASE_EXPIRED = 18,     // the writer's lease was lost: its write is not committed
+  NOT_PERMITTED = 19,     // only the owner or an admin may do this (EPERM)
+  READ_ONLY = 20,         // the export is read-only (EROFS)
+  UNAUTHENTICATED = 21,   // the connection has not authenticated, or its key was
+                          // refused or revoked (docs/security.md)
+  CAPABILITY_EXPIRED = 22,// a chunk capability's time window passed: ask the
+                          // metaserver for a fresh one
 }
 
 struct RpcStatus {
@@ -58,6 +64,10 @@ struct RequestContext {
   // TIMED_OUT if it cannot start it within that time. Absent or <= 0: the
   // server's default (--request-timeout-ms).
   5: optional i32 timeout_ms
+  // Supplementary groups of uid. uid, gid and groups are believed only from
+  // a trusted export key (docs/security.md, "Principals"); otherwise the
+  // metaserver uses the identity it established for the connection.
+  6: optional list<i32> groups
 }
 
 enum FileType {
@@ -87,11 +97,60 @@ struct ServerAddress {
   3: i32 port
 }
 
+// A chunk capability (docs/security.md, "Capabilities"): the metaserver's
+// signed permission for one chunk, one version and a set of operations until
+// a time, like an HDFS block access token. A chunk server serves ReadChunk,
+// WriteChunk and TruncateChunk from a client only with a capability that it
+// can verify with the cluster's capability key; a write may be forwarded only
+// to the servers of `chain`, in its order.
+const i32 CAP_READ = 1
+const i32 CAP_WRITE = 2   // WriteChunk and TruncateChunk
+struct Capability {
+  1: i64 chunk_id
+  2: i64 version
+  3: i32 ops              // CAP_READ | CAP_WRITE
+  4: i64 expires_ms       // Unix ms on the metaserver's clock
+  5: list<ServerAddress> chain  // the replicas a write goes to, in order; empty for reads
+  6: i32 key_id           // which capability key signed it
+  7: binary mac           // HMAC-SHA256 over the fields above (docs/security.md)
+}
+
+// ---------------------------------------------------------- authentication
+// Every connection authenticates before it is served (docs/security.md): a
+// connection over the metaserver's Unix socket is authenticated by its peer
+// credentials (Hello answers authenticated = true); any other one proves it
+// holds a key with Hello + Authenticate, and the server proves it too.
+
+struct HelloRequest {
+  1: i32 protocol_version = 1
+}
+struct HelloResponse {
+  1: RpcStatus status
+  2: binary nonce         // 32 random bytes, for Authenticate's proofs
+  3: bool authenticated   // already (peer credentials); Authenticate not needed
+  4: string principal     // who the connection is, when authenticated
+}
+
+// proof = HMAC-SHA256(secret, "ddbfs-auth-v1 client" | service | nonce |
+// client_nonce | key_id); server_proof the same with "ddbfs-auth-v1 server".
+// service is "meta" or "chunk"; `|` is a zero byte.
+struct AuthenticateRequest {
+  1: string key_id        // "cluster" for the cluster key, else an export key's id
+  2: binary client_nonce  // 32 random bytes
+  3: binary proof
+}
+struct AuthenticateResponse {
+  1: RpcStatus status
+  2: binary server_proof  // the client checks it: the server holds the key too
+  3: string principal
+}
+
 // ---------------------------------------------------------------- namespace
 
 struct LookupRequest {
   1: i64 parent
   2: string name
+  3: optional RequestContext ctx
 }
 struct LookupResponse {
   1: RpcStatus status
@@ -102,6 +161,7 @@ struct LookupResponse {
 // followed (the CLI works on links themselves, like `svn`).
 struct ResolvePathRequest {
   1: string path
+  2: optional RequestContext ctx
 }
 struct ResolvePathResponse {
   1: RpcStatus status
@@ -110,6 +170,7 @@ struct ResolvePathResponse {
 
 struct GetAttrRequest {
   1: i64 inode
+  2: optional RequestContext ctx
 }
 struct GetAttrResponse {
   1: RpcStatus status
@@ -156,6 +217,7 @@ struct ChunkPlacement {
   5: list<ServerAddress> replicas  // write to all of them (chain order)
   6: i64 lease_id         // the write lease: only its holder may commit (docs/write_protocol.md)
   7: i32 lease_ms         // the lease expires this long after it was granted unless renewed
+  8: optional Capability capability  // for the chunk servers: write this chunk at `version`
 }
 
 // Creates a regular file; EXISTS if the name is taken. With
@@ -194,6 +256,7 @@ struct SymlinkResponse {
 
 struct ReadlinkRequest {
   1: i64 inode
+  2: optional RequestContext ctx
 }
 struct ReadlinkResponse {
   1: RpcStatus status
@@ -255,6 +318,7 @@ struct ReadDirRequest {
   1: i64 inode
   2: string after_name    // "" for the first page
   3: i32 limit            // the server caps it at 10000
+  4: optional RequestContext ctx
 }
 struct ReadDirResponse {
   1: RpcStatus status
@@ -277,6 +341,8 @@ struct ChunkInfo {
   3: i64 version          // committed version
   4: i64 length           // valid bytes in this chunk
   5: list<ReplicaInfo> replicas
+  6: optional Capability read_cap  // read capability for `version`; absent when the
+                                    // caller may not read the file
 }
 
 // The chunk map of a file. Without `all_replicas`, only replicas that are
@@ -286,6 +352,7 @@ struct GetChunksRequest {
   2: i64 first_index
   3: i32 count            // chunks to return starting at first_index
   4: bool all_replicas
+  5: optional RequestContext ctx
 }
 struct GetChunksResponse {
   1: RpcStatus status
@@ -313,6 +380,7 @@ struct PrepareWriteResponse {
   7: i32 lease_ms         // lease duration; renew (RenewLease) before half of it passed
   8: i32 goal             // wanted replicas: with fewer `replicas`, the writer first
                           // adds replacements (RecoverWrite with no failed server)
+  9: optional Capability capability  // write capability for `version` and `replicas`
 }
 
 // Extends write leases the caller holds. A lease that was lost (expired and
@@ -364,6 +432,7 @@ struct RecoverWriteResponse {
   3: list<ServerAddress> good      // the good replicas, in chain order
   4: list<ServerAddress> added     // new replicas to fill by copy (may be empty:
                                    // then the chunk stays under goal)
+  5: optional Capability capability  // write capability for the new version, good + added
 }
 
 struct ChunkCommit {
@@ -395,6 +464,7 @@ struct ReportBadReplicaRequest {
   1: i64 chunk_id
   2: i32 server_id
   3: ErrorCode reason
+  4: optional RequestContext ctx
 }
 struct ReportBadReplicaResponse {
   1: RpcStatus status
@@ -477,6 +547,7 @@ struct ServerStatus {
 }
 
 struct ClusterStatusRequest {
+  1: optional RequestContext ctx
 }
 struct ClusterStatusResponse {
   1: RpcStatus status
@@ -488,6 +559,70 @@ struct ClusterStatusResponse {
   7: i64 chunks_missing      // no live up-to-date replica at all
   8: i64 pending_deletions   // replicas queued for garbage collection
   9: i64 logical_bytes       // sum of file sizes
+}
+
+// ------------------------------------------------------------- export keys
+// Keys that clients on other machines authenticate with (docs/security.md,
+// "Export keys"). Adding, listing and revoking them needs an admin.
+
+struct ExportKey {
+  1: string key_id
+  2: string name           // what the admin called it
+  3: list<string> networks // CIDRs a client may connect from; empty: any
+  4: bool read_only
+  5: string subtree        // the directory the key reaches ("/": everything)
+  // "trusted": the client asserts its users' uid/gid/groups (a root-run mount
+  // on a trusted machine), with root mapped to maproot; "mapall": every
+  // request runs as map_uid/map_gid.
+  6: string identity
+  7: i32 map_uid
+  8: i32 map_gid
+  9: i32 maproot_uid       // uid 0 of a trusted client becomes this (root squash)
+  10: i32 maproot_gid
+  11: bool admin           // may manage keys and server settings
+  12: i64 created_ms
+  13: bool revoked
+}
+
+struct AddKeyRequest {
+  1: RequestContext ctx
+  2: ExportKey key         // key_id, created_ms and revoked are chosen by the server
+}
+struct AddKeyResponse {
+  1: RpcStatus status
+  2: ExportKey key
+  3: binary secret         // shown once; the metaserver keeps it for verification
+}
+
+struct ListKeysRequest {
+  1: RequestContext ctx
+}
+struct ListKeysResponse {
+  1: RpcStatus status
+  2: list<ExportKey> keys
+}
+
+struct RevokeKeyRequest {
+  1: RequestContext ctx
+  2: string key_id
+}
+struct RevokeKeyResponse {
+  1: RpcStatus status
+}
+
+// Who the metaserver takes this connection (and request) for.
+struct WhoAmIRequest {
+  1: optional RequestContext ctx
+}
+struct WhoAmIResponse {
+  1: RpcStatus status
+  2: string principal      // "uid 1000 (peer)", "key k3f2... (name)", "cluster"
+  3: i32 uid               // the identity permissions are checked for
+  4: i32 gid
+  5: list<i32> groups
+  6: bool read_only
+  7: string subtree
+  8: bool admin
 }
 
 service MetaService {
@@ -515,6 +650,12 @@ service MetaService {
   ReportInventoryResponse ReportInventory(1: ReportInventoryRequest req)
   HeartbeatResponse Heartbeat(1: HeartbeatRequest req)
   ClusterStatusResponse ClusterStatus(1: ClusterStatusRequest req)
+  HelloResponse Hello(1: HelloRequest req)
+  AuthenticateResponse Authenticate(1: AuthenticateRequest req)
+  WhoAmIResponse WhoAmI(1: WhoAmIRequest req)
+  AddKeyResponse AddKey(1: AddKeyRequest req)
+  ListKeysResponse ListKeys(1: ListKeysRequest req)
+  RevokeKeyResponse RevokeKey(1: RevokeKeyRequest req)
 }
 
 // ---------------------------------------------------------------- chunk server
@@ -536,6 +677,7 @@ struct WriteChunkRequest {
   4: binary data
   5: list<ServerAddress> chain
   6: bool sync            // fdatasync before answering
+  7: optional Capability cap   // CAP_WRITE for chunk_id/version; chain must match it
 }
 struct WriteChunkResponse {
   1: RpcStatus status     // this server's own result
@@ -549,6 +691,7 @@ struct TruncateChunkRequest {
   2: i64 version
   3: i64 length
   4: list<ServerAddress> chain
+  5: optional Capability cap
 }
 struct TruncateChunkResponse {
   1: RpcStatus status
@@ -565,6 +708,7 @@ struct ReadChunkRequest {
   2: i64 version
   3: i64 offset
   4: i32 length
+  5: optional Capability cap    // CAP_READ for chunk_id/version
 }
 struct ReadChunkResponse {
   1: RpcStatus status
@@ -576,6 +720,9 @@ struct ReadChunkResponse {
 // writer died, and by fsck/repair.
 struct ChunkStateRequest {
   1: i64 chunk_id
+  // Also read every block and check its CRC32C (CHECKSUM_MISMATCH if one
+  // fails): how the metaserver checks a replica a client reported bad.
+  2: optional bool verify
 }
 struct ChunkStateResponse {
   1: RpcStatus status     // NOT_FOUND: no replica; CHECKSUM_MISMATCH: corrupt
@@ -605,6 +752,10 @@ struct ReplicateChunkRequest {
   1: i64 chunk_id
   2: i64 version
   3: ServerAddress source
+  // From a client (pipeline recovery): a CAP_WRITE capability for chunk_id
+  // and version whose chain names this server and `source`. The metaserver
+  // and peers authenticate with the cluster key instead.
+  4: optional Capability cap
 }
 struct ReplicateChunkResponse {
   1: RpcStatus status
@@ -629,4 +780,6 @@ service ChunkService {
   SetChunkVersionResponse SetChunkVersion(1: SetChunkVersionRequest req)
   ReplicateChunkResponse ReplicateChunk(1: ReplicateChunkRequest req)
   ChunkServerInfoResponse Info(1: ChunkServerInfoRequest req)
+  HelloResponse Hello(1: HelloRequest req)
+  AuthenticateResponse Authenticate(1: AuthenticateRequest req)
 }

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include <CLI/CLI.hpp>
 
@@ -14,6 +15,7 @@
 #include "ddbfs/server_flags.h"
 #include "metaserver/meta_core.h"
 #include "metaserver/service/meta_service.h"
+#include "metaserver/service/security.h"
 
 int main(int argc, char** argv) {
   using namespace ddbfs;
@@ -26,11 +28,21 @@ int main(int argc, char** argv) {
   int lease_ms = 20000;
   std::string log_level = "info";
   RpcServerLimits limits;
+  SecurityFlags security_flags;
+  std::string unix_socket;
+  int capability_ms = 10 * 60 * 1000;
   int request_timeout_ms = 30000;
   meta::MetaOptions options;
   int request_log_retention_s = static_cast<int>(options.request_log_retention.count());
   app.set_config("--config", "", "INI file with these options as 'key = value' lines");
   app.add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
+  app.add_option("--unix-socket", unix_socket,
+                 "also serve on this Unix socket; a local process connecting there is "
+                 "authenticated as its own uid (docs/security.md), no key needed");
+  app.add_option("--capability-ms", capability_ms,
+                 "how long a chunk capability handed to a client stays valid")
+      ->capture_default_str()
+      ->check(CLI::Range(1000, 24 * 3600 * 1000));
   app.add_option("--db", db, "PostgreSQL URL, e.g. postgresql://postgres@127.0.0.1:5432/ddbfs")
       ->envname("DDBFS_DB")
       ->required();
@@ -75,6 +87,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 30 * 24 * 3600));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
+  AddSecurityFlags(app, &security_flags);
   CLI11_PARSE(app, argc, argv);
 
   SetLogProgram("metaserver");
@@ -92,7 +105,14 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  auto security = LoadServerSecurity(security_flags);
+  if (!security.ok()) {
+    std::fprintf(stderr, "ddbfs-metaserver: %s\n", security.status().ToString().c_str());
+    return 1;
+  }
+
   options.db_url = db;
+  options.peers = security->peers;
   options.request_log_retention = std::chrono::seconds(request_log_retention_s);
   options.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
   options.db_wait = std::chrono::milliseconds(db_wait_ms);
@@ -106,19 +126,48 @@ int main(int argc, char** argv) {
   if (startup_grace_ms >= 0) {
     (*core)->servers().set_startup_grace(std::chrono::milliseconds(startup_grace_ms));
   }
-  auto handler = std::make_shared<meta::MetaServiceHandler>(
-      (*core)->ctx(), std::chrono::milliseconds(request_timeout_ms));
-  auto processor = std::make_shared<rpc::MetaServiceProcessor>(handler);
-  auto server = RpcServer::Bind(processor, host, port, limits);
+  meta::KeyRegistry keys((*core)->ctx());
+  if (Status s = keys.Load(); !s.ok()) {
+    std::fprintf(stderr, "ddbfs-metaserver: cannot load the export keys: %s\n",
+                 s.ToString().c_str());
+    return 1;
+  }
+  keys.Start();
+  meta::MetaSecurity meta_security;
+  meta_security.cluster_secret = security->cluster_secret;
+  meta_security.capabilities = CapabilityKey(security->cluster_secret);
+  meta_security.capability_ms = capability_ms;
+  meta_security.keys = &keys;
+  auto factory =
+      std::make_shared<rpc::MetaServiceProcessorFactory>(std::make_shared<meta::MetaServiceFactory>(
+          (*core)->ctx(), meta_security, std::chrono::milliseconds(request_timeout_ms)));
+  // The Unix socket first: once the TCP port answers, both are up.
+  std::unique_ptr<RpcServer> local;
+  if (!unix_socket.empty()) {
+    auto bound = RpcServer::Bind(factory, "unix:" + unix_socket, 0, limits);
+    if (!bound.ok()) {
+      std::fprintf(stderr, "ddbfs-metaserver: %s\n", bound.status().ToString().c_str());
+      return 1;
+    }
+    local = std::move(bound).value();
+  }
+  auto server = RpcServer::Bind(factory, host, port, limits, security->tls);
   if (!server.ok()) {
     std::fprintf(stderr, "ddbfs-metaserver: %s\n", server.status().ToString().c_str());
     return 1;
   }
-  RpcServer::StopOnSignals(server->get());
-  LOG(kInfo) << "serving on " << host << ":" << (*server)->port() << ", heartbeat timeout "
+  RpcServer::StopOnSignals({server->get(), local.get()});
+  LOG(kInfo) << "serving on " << host << ":" << (*server)->port()
+             << (security->tls.enabled ? " (TLS)" : "")
+             << (unix_socket.empty() ? "" : " and " + unix_socket) << ", heartbeat timeout "
              << heartbeat_timeout_ms << " ms, startup grace "
              << (*core)->servers().startup_grace().count() << " ms";
+  std::thread local_thread;
+  if (local) local_thread = std::thread([&] { local->Serve(); });
   (*server)->Serve();
+  if (local) local->Stop();
+  if (local_thread.joinable()) local_thread.join();
+  keys.Stop();
   (*core)->Stop();
   LOG(kInfo) << "stopped; " << (*core)->writer().ops() << " writes in "
              << (*core)->writer().transactions() << " transactions";

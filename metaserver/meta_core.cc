@@ -41,7 +41,7 @@ MetaCore::MetaCore(const MetaOptions& o)
     : writer_(o.db_url, store::WriteQueueOptions{o.max_batch, o.session, o.request_log_retention}),
       reader_(o.db_url, o.read_connections, o.session),
       servers_(o.heartbeat_timeout),
-      ctx_{writer_, reader_, servers_, o.leases} {
+      ctx_{writer_, reader_, servers_, o.leases, nullptr, o.peers} {
   settler_ = std::make_unique<LeaseSettler>(ctx_);
   ctx_.settler = settler_.get();
 }

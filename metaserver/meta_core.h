@@ -26,6 +26,8 @@ struct MetaOptions {
   store::SessionLimits session;
   // How long the request log keeps answers for retries (0: for ever).
   std::chrono::seconds request_log_retention{3600};
+  // Connections to chunk servers (TLS, cluster key); null: plain, no key.
+  std::shared_ptr<const Transport> peers;
 };
 
 // Everything behind the RPC layer of one metaserver: the writer (group

@@ -80,11 +80,26 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   if (opts.caller.uid == 0 && opts.caller.gid == 0) {
     opts.caller.uid = ::getuid();
     opts.caller.gid = ::getgid();
+    if (opts.caller.groups.empty()) {
+      std::vector<gid_t> groups(static_cast<size_t>(std::max(0, ::getgroups(0, nullptr))));
+      const int n = ::getgroups(static_cast<int>(groups.size()), groups.data());
+      for (int i = 0; i < n; ++i) {
+        if (groups[static_cast<size_t>(i)] != opts.caller.gid) {
+          opts.caller.groups.push_back(groups[static_cast<size_t>(i)]);
+        }
+      }
+    }
   }
-  auto impl = std::make_unique<Impl>(opts, host, port);
+  ASSIGN_OR_RETURN(std::shared_ptr<const Transport> transport,
+                   Transport::Create(opts.tls, opts.key));
+  ASSIGN_OR_RETURN(std::shared_ptr<const Transport> chunk_transport,
+                   Transport::Create(opts.tls, std::nullopt));
+  auto impl = std::make_unique<Impl>(opts, host, port, transport);
+  impl->chunk_transport = chunk_transport;
   // One attempt only: a front end started against a stopped metaserver
   // should say so at once rather than wait out the retry window.
   rpc::GetAttrRequest req;
+  req.__set_ctx(impl->ReadContext());
   req.inode = kRootInode;
   rpc::GetAttrResponse resp;
   Status call = impl->meta.Call([&](rpc::MetaServiceClient& c) { c.GetAttr(resp, req); });
@@ -104,6 +119,7 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
 Result<Attr> Client::ResolvePath(std::string_view path) {
   RETURN_IF_ERROR(CheckPathComponents(path));
   rpc::ResolvePathRequest req;
+  req.__set_ctx(impl_->ReadContext());
   req.path = std::string(path);
   rpc::ResolvePathResponse resp;
   Status s = impl_->Meta("ResolvePath", &resp,
@@ -114,6 +130,7 @@ Result<Attr> Client::ResolvePath(std::string_view path) {
 Result<Attr> Client::Lookup(InodeId parent, std::string_view name) {
   RETURN_IF_ERROR(CheckName(name));
   rpc::LookupRequest req;
+  req.__set_ctx(impl_->ReadContext());
   req.parent = parent;
   req.name = std::string(name);
   rpc::LookupResponse resp;
@@ -124,6 +141,7 @@ Result<Attr> Client::Lookup(InodeId parent, std::string_view name) {
 
 Result<Attr> Client::GetAttr(InodeId inode) {
   rpc::GetAttrRequest req;
+  req.__set_ctx(impl_->ReadContext());
   req.inode = inode;
   rpc::GetAttrResponse resp;
   Status s =
@@ -166,6 +184,7 @@ Result<Attr> Client::Symlink(InodeId parent, std::string_view name, std::string_
 
 Result<std::string> Client::Readlink(InodeId inode) {
   rpc::ReadlinkRequest req;
+  req.__set_ctx(impl_->ReadContext());
   req.inode = inode;
   rpc::ReadlinkResponse resp;
   Status s = impl_->Meta("Readlink", &resp,
@@ -226,6 +245,7 @@ Status Client::Rename(InodeId parent, std::string_view name, InodeId new_parent,
 
 Result<DirPage> Client::ReadDir(InodeId dir, std::string_view after, int limit) {
   rpc::ReadDirRequest req;
+  req.__set_ctx(impl_->ReadContext());
   req.inode = dir;
   req.after_name = std::string(after);
   req.limit = std::max(1, limit);
@@ -276,6 +296,7 @@ Result<CreatedFile> Client::CreateForWrite(InodeId parent, std::string_view name
 
 Result<ClusterView> Client::ClusterStatus() {
   rpc::ClusterStatusRequest req;
+  req.__set_ctx(impl_->ReadContext());
   rpc::ClusterStatusResponse resp;
   Status s = impl_->Meta("ClusterStatus", &resp,
                          [&](rpc::MetaServiceClient& c, auto& r) { c.ClusterStatus(r, req); });
@@ -301,6 +322,86 @@ Result<ClusterView> Client::ClusterStatus() {
   v.pending_deletions = resp.pending_deletions;
   v.logical_bytes = static_cast<uint64_t>(std::max<int64_t>(resp.logical_bytes, 0));
   return v;
+}
+
+namespace {
+
+ExportKeyInfo KeyFromRpc(const rpc::ExportKey& k) {
+  ExportKeyInfo out;
+  out.key_id = k.key_id;
+  out.name = k.name;
+  out.networks = k.networks;
+  out.read_only = k.read_only;
+  out.subtree = k.subtree;
+  out.mapall = k.identity == "mapall";
+  out.map_uid = static_cast<uint32_t>(k.map_uid);
+  out.map_gid = static_cast<uint32_t>(k.map_gid);
+  out.maproot_uid = static_cast<uint32_t>(k.maproot_uid);
+  out.maproot_gid = static_cast<uint32_t>(k.maproot_gid);
+  out.admin = k.admin;
+  out.created_ms = k.created_ms;
+  out.revoked = k.revoked;
+  return out;
+}
+
+}  // namespace
+
+Result<Identity> Client::WhoAmI() {
+  rpc::WhoAmIRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  rpc::WhoAmIResponse resp;
+  RETURN_IF_ERROR(
+      impl_->Meta("WhoAmI", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.WhoAmI(r, req); }));
+  Identity out;
+  out.principal = resp.principal;
+  out.caller.uid = static_cast<uint32_t>(resp.uid);
+  out.caller.gid = static_cast<uint32_t>(resp.gid);
+  for (int32_t g : resp.groups) out.caller.groups.push_back(static_cast<uint32_t>(g));
+  out.read_only = resp.read_only;
+  out.admin = resp.admin;
+  out.subtree = resp.subtree;
+  return out;
+}
+
+Result<std::pair<ExportKeyInfo, std::string>> Client::AddKey(const ExportKeyInfo& key) {
+  rpc::AddKeyRequest req;
+  req.ctx = impl_->ReadContext();
+  req.key.name = key.name;
+  req.key.networks = key.networks;
+  req.key.read_only = key.read_only;
+  req.key.subtree = key.subtree;
+  req.key.identity = key.mapall ? "mapall" : "trusted";
+  req.key.map_uid = static_cast<int32_t>(key.map_uid);
+  req.key.map_gid = static_cast<int32_t>(key.map_gid);
+  req.key.maproot_uid = static_cast<int32_t>(key.maproot_uid);
+  req.key.maproot_gid = static_cast<int32_t>(key.maproot_gid);
+  req.key.admin = key.admin;
+  rpc::AddKeyResponse resp;
+  // Not retried on a lost answer: a retry would make a second key.
+  Status s = impl_->meta.Call([&](rpc::MetaServiceClient& c) { c.AddKey(resp, req); }, false);
+  if (s.ok()) s = FromRpc(resp.status);
+  if (!s.ok()) return s;
+  return std::make_pair(KeyFromRpc(resp.key), resp.secret);
+}
+
+Result<std::vector<ExportKeyInfo>> Client::ListKeys() {
+  rpc::ListKeysRequest req;
+  req.ctx = impl_->ReadContext();
+  rpc::ListKeysResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("ListKeys", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.ListKeys(r, req); }));
+  std::vector<ExportKeyInfo> out;
+  for (const auto& k : resp.keys) out.push_back(KeyFromRpc(k));
+  return out;
+}
+
+Status Client::RevokeKey(const std::string& key_id) {
+  rpc::RevokeKeyRequest req;
+  req.ctx = impl_->ReadContext();
+  req.key_id = key_id;
+  rpc::RevokeKeyResponse resp;
+  return impl_->Meta("RevokeKey", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.RevokeKey(r, req); });
 }
 
 }  // namespace ddbfs

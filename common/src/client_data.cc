@@ -44,6 +44,7 @@ Status ShortenLastChunk(Client::Impl* impl, InodeId inode, uint64_t new_size) {
         req.version = prep.version;
         req.length = in_len;
         req.chain = chain;
+        req.__set_cap(prep.capability);
         rpc::TruncateChunkResponse resp;
         head.TruncateChunk(resp, req);
         *results = std::move(resp.replicas);

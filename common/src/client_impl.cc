@@ -48,11 +48,13 @@ std::string NewClientId() {
 
 }  // namespace
 
-Client::Impl::Impl(ClientOptions opts, std::string host, int port)
+Client::Impl::Impl(ClientOptions opts, std::string host, int port,
+                   std::shared_ptr<const Transport> transport_config)
     : options(std::move(opts)),
       meta_host(std::move(host)),
       meta_port(port),
-      meta(meta_host, meta_port, options.rpc_timeout_ms),
+      transport(std::move(transport_config)),
+      meta(meta_host, meta_port, options.rpc_timeout_ms, 16, transport),
       client_id_(NewClientId()) {}
 
 std::string Client::Impl::UnreachableMessage(const std::string& transport_error) const {
@@ -87,23 +89,39 @@ ChunkPool& Client::Impl::Chunk(const rpc::ServerAddress& address) {
   std::string key = AddressOf(address);
   std::lock_guard<std::mutex> lock(chunk_mu_);
   auto& pool = chunk_pools_[key];
-  if (!pool) pool = std::make_unique<ChunkPool>(address.host, address.port, options.rpc_timeout_ms);
+  if (!pool) {
+    // Chunk servers are reached with TLS when it is on, but without the
+    // metaserver key: capabilities authorize each request.
+    pool = std::make_unique<ChunkPool>(address.host, address.port, options.rpc_timeout_ms, 16,
+                                       chunk_transport);
+  }
   return *pool;
 }
 
-rpc::RequestContext Client::Impl::Context() {
+rpc::RequestContext Client::Impl::ReadContext() const {
   rpc::RequestContext ctx;
   ctx.uid = static_cast<int32_t>(options.caller.uid);
   ctx.gid = static_cast<int32_t>(options.caller.gid);
+  if (!options.caller.groups.empty()) {
+    std::vector<int32_t> groups;
+    for (uint32_t g : options.caller.groups) groups.push_back(static_cast<int32_t>(g));
+    ctx.__set_groups(std::move(groups));
+  }
+  ctx.__set_timeout_ms(options.rpc_timeout_ms);
+  return ctx;
+}
+
+rpc::RequestContext Client::Impl::Context() {
+  rpc::RequestContext ctx = ReadContext();
   ctx.__set_client_id(client_id_);
   ctx.__set_seq(last_seq_.fetch_add(1) + 1);
-  ctx.__set_timeout_ms(options.rpc_timeout_ms);
   return ctx;
 }
 
 Status Client::Impl::GetChunks(InodeId inode, int64_t first, int count, bool all_replicas,
                                rpc::GetChunksResponse* out) {
   rpc::GetChunksRequest req;
+  req.__set_ctx(ReadContext());
   req.inode = inode;
   req.first_index = first;
   req.count = count;
@@ -121,6 +139,7 @@ Status Client::Impl::GetChunks(InodeId inode, int64_t first, int count, bool all
 
 void Client::Impl::ReportBadReplica(int64_t chunk_id, int server_id, ErrorCode reason) {
   rpc::ReportBadReplicaRequest req;
+  req.__set_ctx(ReadContext());
   req.chunk_id = chunk_id;
   req.server_id = server_id;
   req.reason = static_cast<rpc::ErrorCode::type>(static_cast<int>(reason));

@@ -27,7 +27,8 @@ using ChunkPool = RpcPool<rpc::ChunkServiceClient>;
 // Thread-safe: every member is either immutable after construction or
 // guarded by its own mutex (the pools lock internally).
 struct Client::Impl {
-  Impl(ClientOptions opts, std::string host, int port);
+  Impl(ClientOptions opts, std::string host, int port,
+       std::shared_ptr<const Transport> transport_config);
 
   // Runs one metaserver RPC: `call(client, *resp)` fills the response, whose
   // status is returned. A transport failure or an UNAVAILABLE or TIMED_OUT
@@ -54,6 +55,8 @@ struct Client::Impl {
   // request, so the metaserver answers it at most once) and the time this
   // client waits for each attempt (rpc_timeout_ms).
   rpc::RequestContext Context();
+  // The caller's identity for a read (no request id).
+  rpc::RequestContext ReadContext() const;
 
   // Chunk map window [first, first + count) of a file; chunks outside the
   // window (if the server returns more) are dropped, holes are absent.
@@ -70,6 +73,9 @@ struct Client::Impl {
   const ClientOptions options;
   const std::string meta_host;
   const int meta_port;
+  // Connections to the metaserver (TLS, the key) and to chunk servers (TLS).
+  const std::shared_ptr<const Transport> transport;
+  std::shared_ptr<const Transport> chunk_transport;
   MetaPool meta;
 
  private:

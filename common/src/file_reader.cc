@@ -102,7 +102,7 @@ class FileReaderImpl final : public FileReader {
     auto it = window_.find(index);
     if (it == window_.end()) return std::string(PieceLength(piece_off), '\0');  // hole
     Result<std::string> data = ReadPiece(it->second, piece_off, PieceLength(piece_off));
-    if (data.ok()) return data;
+    if (data.ok() || data.status().code() == ErrorCode::kPermissionDenied) return data;
     LOG(kWarn) << data.status().ToString() << "; refreshing the chunk map and retrying";
     // Every replica refusing the committed version means a write to the
     // chunk is in progress (or its writer died and it awaits settling): wait
@@ -156,6 +156,11 @@ class FileReaderImpl final : public FileReader {
   // Reads [offset, offset + length) of a chunk from the first replica that
   // answers, trying replicas that failed before last. Thread-safe.
   Result<std::string> ReadReplicas(const rpc::ChunkInfo& chunk, int64_t offset, int32_t length) {
+    if (!chunk.__isset.read_cap) {
+      return Status(ErrorCode::kPermissionDenied,
+                    "no read permission on inode " + std::to_string(inode_) +
+                        " (the metaserver issued no read capability)");
+    }
     std::vector<rpc::ServerAddress> order;
     std::vector<rpc::ServerAddress> failed_before;
     {
@@ -174,6 +179,7 @@ class FileReaderImpl final : public FileReader {
       req.version = chunk.version;
       req.offset = offset;
       req.length = length;
+      req.__set_cap(chunk.read_cap);
       rpc::ReadChunkResponse resp;
       Status s =
           impl_->Chunk(server).Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(resp, req); });

@@ -48,6 +48,7 @@ struct OpenChunk {
   int64_t lease_id = 0;
   int lease_ms = 0;
   SteadyClock::time_point lease_renewed;  // when the lease was granted or last renewed
+  rpc::Capability cap;                    // the chunk servers' permission for this version
 };
 
 // One chained WriteChunk (data may be empty: only the version moves).
@@ -65,11 +66,20 @@ ChainOutcome SendWrite(Client::Impl* impl, const std::vector<rpc::ServerAddress>
       });
 }
 
+bool AllCapabilitiesExpired(const std::vector<std::pair<rpc::ServerAddress, Status>>& failed) {
+  if (failed.empty()) return false;
+  for (const auto& f : failed) {
+    if (f.second.code() != ErrorCode::kCapabilityExpired) return false;
+  }
+  return true;
+}
+
 // A chunk written since the last Sync whose replicas did not fdatasync yet.
 struct UnsyncedChunk {
   int64_t chunk_id = 0;
   int64_t version = 0;
   std::vector<rpc::ServerAddress> chain;
+  rpc::Capability cap;
 };
 
 std::vector<int32_t> IdsOf(const std::vector<rpc::ServerAddress>& servers) {
@@ -266,7 +276,19 @@ class FileWriterImpl final : public FileWriter {
     req.offset = in_off;
     req.data = std::move(t.data);
     req.sync = t.sync;
+    req.__set_cap(c.cap);
     ChainOutcome out = SendWrite(impl_, c.chain, req);
+    if (out.ok.empty() && AllCapabilitiesExpired(out.failed)) {
+      // The capability's time window passed during a long write: a new
+      // version and capability (pipeline recovery with every replica
+      // good), then the piece again.
+      ChainOutcome all;
+      all.ok = c.chain;
+      RETURN_IF_ERROR(Recover(index, c, all));
+      req.version = c.version;
+      req.__set_cap(c.cap);
+      out = SendWrite(impl_, c.chain, req);
+    }
     for (const auto& [server, status] : out.failed) {
       LOG(kWarn) << "write to chunk " << index << " (id " << c.chunk_id << ") of inode " << inode_
                  << " failed on server " << server.server_id << " at " << AddressOf(server) << ": "
@@ -289,7 +311,7 @@ class FileWriterImpl final : public FileWriter {
     if (t.sync) {
       unsynced_.erase(index);  // fdatasync covered the whole chunk file
     } else {
-      unsynced_[index] = UnsyncedChunk{c.chunk_id, c.version, c.chain};
+      unsynced_[index] = UnsyncedChunk{c.chunk_id, c.version, c.chain, c.cap};
     }
     return Status();
   }
@@ -313,6 +335,7 @@ class FileWriterImpl final : public FileWriter {
       c.lease_id = prepared_->lease_id;
       c.lease_ms = prepared_->lease_ms;
       c.lease_renewed = SteadyClock::now();
+      c.cap = prepared_->capability;
       prepared_.reset();
       if (!c.chain.empty()) return c;  // else ask PrepareWrite, which says why
     }
@@ -326,6 +349,7 @@ class FileWriterImpl final : public FileWriter {
     c.lease_id = resp.lease_id;
     c.lease_ms = resp.lease_ms;
     c.lease_renewed = SteadyClock::now();
+    c.cap = resp.capability;
     if (c.chain.empty()) {
       Release(c);
       return Status(ErrorCode::kNoSpace, "no chunk server can take chunk " + std::to_string(index) +
@@ -356,6 +380,7 @@ class FileWriterImpl final : public FileWriter {
       req.version = u.version;
       req.offset = 0;
       req.sync = true;
+      req.__set_cap(u.cap);
       ChainOutcome out = SendWrite(impl_, u.chain, req);
       if (out.failed.empty()) continue;
       // fsync means durable on every replica: one that could not fdatasync
@@ -472,6 +497,7 @@ class FileWriterImpl final : public FileWriter {
     bump.version = resp.version;
     bump.offset = 0;
     bump.sync = true;
+    bump.__set_cap(resp.capability);
     ChainOutcome moved = SendWrite(impl_, resp.good, bump);
     if (moved.ok.empty()) {
       c.failed.insert(c.failed.end(), moved.failed.begin(), moved.failed.end());
@@ -483,6 +509,7 @@ class FileWriterImpl final : public FileWriter {
       rreq.chunk_id = c.chunk_id;
       rreq.version = resp.version;
       rreq.source = chain.front();
+      rreq.__set_cap(resp.capability);
       rpc::ReplicateChunkResponse rresp;
       Status s = impl_->Chunk(target).Call(
           [&](rpc::ChunkServiceClient& cs) { cs.ReplicateChunk(rresp, rreq); });
@@ -500,6 +527,7 @@ class FileWriterImpl final : public FileWriter {
                << chain.size() << " replica(s)";
     c.version = resp.version;
     c.chain = std::move(chain);
+    c.cap = resp.capability;
     c.lease_renewed = SteadyClock::now();
     return Status();
   }

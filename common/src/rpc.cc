@@ -27,6 +27,14 @@ rpc::RpcStatus ToRpc(const Status& s) {
 }
 
 Status ParseHostPort(const std::string& text, std::string* host, int* port) {
+  if (IsUnixAddress(text)) {
+    if (text.size() < 7 || text[5] != '/') {
+      return InvalidArgument("address '" + text + "' is not unix:/ABSOLUTE/PATH");
+    }
+    *host = text;
+    *port = 0;
+    return Status();
+  }
   auto colon = text.rfind(':');
   if (colon == std::string::npos || colon == 0 || colon + 1 == text.size()) {
     return InvalidArgument("address '" + text + "' is not HOST:PORT");
@@ -41,6 +49,67 @@ Status ParseHostPort(const std::string& text, std::string* host, int* port) {
   *host = text.substr(0, colon);
   *port = p;
   return Status();
+}
+
+std::string FormatAddress(const std::string& host, int port) {
+  if (IsUnixAddress(host)) return host;
+  return host + ":" + std::to_string(port);
+}
+
+namespace {
+
+using apache::thrift::transport::AccessManager;
+
+// Every member of a cluster has a certificate from the cluster's private CA
+// (docs/security.md, "TLS"): a peer is accepted when its chain verifies
+// against that CA, whatever name or address it was reached by.
+class ClusterCaAccess : public AccessManager {
+ public:
+  Decision verify(const sockaddr_storage&) noexcept override { return ALLOW; }
+  Decision verify(const std::string&, const char*, int) noexcept override { return ALLOW; }
+  Decision verify(const sockaddr_storage&, const char*, int) noexcept override { return ALLOW; }
+};
+
+}  // namespace
+
+Result<std::shared_ptr<const Transport>> Transport::Create(const TlsOptions& tls,
+                                                           std::optional<Credential> credential) {
+  auto t = std::make_shared<Transport>();
+  t->credential_ = std::move(credential);
+  if (tls.enabled) {
+    if (tls.ca_file.empty()) {
+      return InvalidArgument("tls is on but no CA file is given (tls-ca)");
+    }
+    try {
+      auto factory = std::make_shared<apache::thrift::transport::TSSLSocketFactory>(
+          apache::thrift::transport::SSLProtocol::TLSv1_2);
+      factory->authenticate(true);
+      factory->loadTrustedCertificates(tls.ca_file.c_str());
+      if (!tls.cert_file.empty()) {
+        factory->loadCertificate(tls.cert_file.c_str());
+        factory->loadPrivateKey(tls.key_file.c_str());
+      }
+      factory->access(std::make_shared<ClusterCaAccess>());
+      t->ssl_ = std::move(factory);
+    } catch (const apache::thrift::TException& e) {
+      return InvalidArgument(std::string("cannot load the TLS files (") + e.what() + ")");
+    }
+  }
+  return std::shared_ptr<const Transport>(std::move(t));
+}
+
+std::shared_ptr<const Transport> Transport::Plain() {
+  static const std::shared_ptr<const Transport> plain = std::make_shared<Transport>();
+  return plain;
+}
+
+std::shared_ptr<apache::thrift::transport::TSocket> Transport::NewSocket(const std::string& host,
+                                                                         int port) const {
+  if (IsUnixAddress(host)) {
+    return std::make_shared<apache::thrift::transport::TSocket>(host.substr(5));
+  }
+  if (ssl_) return ssl_->createSocket(host, port);
+  return std::make_shared<apache::thrift::transport::TSocket>(host, port);
 }
 
 }  // namespace ddbfs

@@ -1,9 +1,16 @@
 #include "ddbfs/rpc_server.h"
 
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <csignal>
+#include <filesystem>
 
 #include <atomic>
 #include <chrono>
+#include <cstring>
+#include <mutex>
 #include <thread>
 
 #include <thrift/TConfiguration.h>
@@ -11,6 +18,8 @@
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/server/TThreadedServer.h>
 #include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TSSLServerSocket.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TServerSocket.h>
 #include <thrift/transport/TTransportException.h>
 
@@ -31,17 +40,18 @@ namespace {
 // TServerFramework::serve() give up ("TServerTransport died") and the
 // process exit; instead such a failure waits a moment and is reported as a
 // timeout, after which serve() simply accepts again.
-class ListenOnceSocket : public TServerSocket {
+template <typename Base>
+class ListenOnceSocket : public Base {
  public:
-  using TServerSocket::TServerSocket;
+  using Base::Base;
   void listen() override {
-    if (!isOpen()) TServerSocket::listen();
+    if (!this->isOpen()) Base::listen();
   }
 
  protected:
   std::shared_ptr<apache::thrift::transport::TTransport> acceptImpl() override {
     try {
-      return TServerSocket::acceptImpl();
+      return Base::acceptImpl();
     } catch (const apache::thrift::transport::TTransportException& e) {
       if (e.getType() != apache::thrift::transport::TTransportException::UNKNOWN) throw;
       const auto now = std::chrono::steady_clock::now();
@@ -80,29 +90,87 @@ struct RpcServer::Impl {
   std::unique_ptr<TThreadedServer> server;
 };
 
+PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& transport) {
+  PeerInfo peer;
+  auto socket = std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(transport);
+  if (!socket) return peer;
+  const int fd = socket->getSocketFD();
+  sockaddr_storage addr{};
+  socklen_t len = sizeof(addr);
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
+      addr.ss_family == AF_UNIX) {
+    peer.unix_socket = true;
+    ucred cred{};
+    socklen_t cred_len = sizeof(cred);
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cred_len) == 0) {
+      peer.uid = cred.uid;
+      peer.gid = cred.gid;
+      peer.pid = cred.pid;
+    } else {
+      // Unknown credentials never mean root.
+      peer.uid = peer.gid = 65534;
+    }
+    return peer;
+  }
+  try {
+    peer.address = socket->getPeerAddress();
+  } catch (const apache::thrift::TException&) {
+  }
+  return peer;
+}
+
 Result<std::unique_ptr<RpcServer>> RpcServer::Bind(
-    std::shared_ptr<apache::thrift::TProcessor> processor, const std::string& host, int port,
-    const RpcServerLimits& limits) {
+    std::shared_ptr<apache::thrift::TProcessorFactory> factory, const std::string& host, int port,
+    const RpcServerLimits& limits, const TlsOptions& tls) {
   std::unique_ptr<RpcServer> s(new RpcServer());
   s->impl_ = std::make_unique<Impl>();
   auto config = std::make_shared<apache::thrift::TConfiguration>(
       apache::thrift::TConfiguration::DEFAULT_MAX_MESSAGE_SIZE, limits.max_frame_bytes);
-  s->impl_->socket = std::make_shared<ListenOnceSocket>(host, port);
+  const bool unix_socket = IsUnixAddress(host);
+  const std::string unix_path = unix_socket ? host.substr(5) : "";
+  if (unix_socket) {
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(unix_path).parent_path(), ec);
+    struct stat st {};
+    if (::lstat(unix_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(unix_path.c_str());
+    s->impl_->socket = std::make_shared<ListenOnceSocket<TServerSocket>>(unix_path);
+  } else if (tls.enabled) {
+    try {
+      auto ssl = std::make_shared<apache::thrift::transport::TSSLSocketFactory>(
+          apache::thrift::transport::SSLProtocol::TLSv1_2);
+      ssl->server(true);
+      ssl->authenticate(false);  // clients prove a key, not a certificate
+      ssl->loadCertificate(tls.cert_file.c_str());
+      ssl->loadPrivateKey(tls.key_file.c_str());
+      s->impl_->socket =
+          std::make_shared<ListenOnceSocket<apache::thrift::transport::TSSLServerSocket>>(
+              host, port, ssl);
+    } catch (const apache::thrift::TException& e) {
+      return InvalidArgument("cannot load the server's TLS certificate or key (" +
+                             std::string(e.what()) + ")");
+    }
+  } else {
+    s->impl_->socket = std::make_shared<ListenOnceSocket<TServerSocket>>(host, port);
+  }
   // Reads and writes of an accepted connection: an idle one is dropped.
   s->impl_->socket->setRecvTimeout(limits.idle_timeout_ms);
   s->impl_->socket->setSendTimeout(limits.idle_timeout_ms);
   try {
     s->impl_->socket->listen();
   } catch (const apache::thrift::transport::TTransportException& e) {
-    return Unavailable("cannot listen on " + host + ":" + std::to_string(port) + " (" + e.what() +
+    return Unavailable("cannot listen on " + FormatAddress(host, port) + " (" + e.what() +
                        ") — is another server using the port?");
   }
-  s->port_ = s->impl_->socket->getPort();
+  if (unix_socket && ::chmod(unix_path.c_str(), 0666) != 0) {
+    return Unavailable("cannot make " + unix_path + " reachable by local users (" +
+                       std::strerror(errno) + ")");
+  }
+  s->port_ = unix_socket ? 0 : s->impl_->socket->getPort();
   auto protocols =
       std::make_shared<TBinaryProtocolFactory>(limits.max_string_bytes, limits.max_list_items,
                                                /*strict_read=*/false, /*strict_write=*/true);
   s->impl_->server = std::make_unique<TThreadedServer>(
-      processor, s->impl_->socket, std::make_shared<FramedFactory>(config), protocols);
+      factory, s->impl_->socket, std::make_shared<FramedFactory>(config), protocols);
   s->impl_->server->setConcurrentClientLimit(limits.max_connections);
   return s;
 }
@@ -114,7 +182,8 @@ void RpcServer::Serve() { impl_->server->serve(); }
 void RpcServer::Stop() { impl_->server->stop(); }
 
 namespace {
-std::atomic<RpcServer*> g_signal_target{nullptr};
+std::mutex g_signal_mu;
+std::vector<RpcServer*> g_signal_targets;  // GUARDED_BY(g_signal_mu)
 int g_signal_pipe[2] = {-1, -1};
 
 void OnSignal(int) {
@@ -124,8 +193,11 @@ void OnSignal(int) {
 }
 }  // namespace
 
-void RpcServer::StopOnSignals(RpcServer* server) {
-  g_signal_target = server;
+void RpcServer::StopOnSignals(std::vector<RpcServer*> servers) {
+  {
+    std::lock_guard<std::mutex> lock(g_signal_mu);
+    g_signal_targets = std::move(servers);
+  }
   if (::pipe(g_signal_pipe) != 0) return;
   struct sigaction sa {};
   sa.sa_handler = OnSignal;
@@ -139,7 +211,10 @@ void RpcServer::StopOnSignals(RpcServer* server) {
     while (::read(g_signal_pipe[0], &c, 1) < 0 && errno == EINTR) {
     }
     LOG(kInfo) << "signal received, shutting down";
-    if (RpcServer* s = g_signal_target.load()) s->Stop();
+    std::lock_guard<std::mutex> lock(g_signal_mu);
+    for (RpcServer* s : g_signal_targets) {
+      if (s != nullptr) s->Stop();
+    }
   }).detach();
 }
 

@@ -49,14 +49,17 @@ struct ChunkLocation {
 struct ChunkMapView {
   Attr attr;
   std::vector<ChunkLocation> chunks;  // holes are absent
+  // The caller may read the file (CheckAccess r). GetChunks does not fail
+  // without it; the service issues read capabilities only when set.
+  bool readable = false;
 };
 
 inline constexpr int kMaxChunksPerCall = 1000;
 
 // `count` chunks from first_index (capped at 1000). Without all_replicas only
 // replicas a reader may use: alive and at the committed version.
-Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_index, int32_t count,
-                               bool all_replicas);
+Result<ChunkMapView> GetChunks(OpContext& ctx, const Caller& caller, InodeId inode,
+                               int64_t first_index, int32_t count, bool all_replicas);
 
 struct WritePlan {
   int64_t chunk_id = 0;
@@ -72,8 +75,10 @@ struct WritePlan {
 // `goal` alive servers (distinct labels first) if it is a hole, or returns
 // its alive up-to-date replicas, and the version to write, under a new write
 // lease. kBusy while another writer's lease is live or the chunk awaits
-// settling (docs/write_protocol.md).
-Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index);
+// settling (docs/write_protocol.md). Needs write permission on the file, as
+// do RenewLeases, ReleaseLeases, RecoverWrite and CommitWrite
+// (kPermissionDenied).
+Result<WritePlan> PrepareWrite(OpContext& ctx, const Caller& caller, InodeId inode, int64_t index);
 
 // The new-chunk half of PrepareWrite, inside the caller's writer transaction
 // (also used by CreateForWrite for chunk 0): places `goal` replicas, inserts
@@ -99,10 +104,12 @@ struct LeaseRef {
 
 // Extends the caller's leases on chunks of `inode`; kLeaseExpired if any is
 // no longer held. Returns the lease duration.
-Result<int> RenewLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& leases);
+Result<int> RenewLeases(OpContext& ctx, const Caller& caller, InodeId inode,
+                        const std::vector<LeaseRef>& leases);
 
 // Gives leases up without committing: the chunks are settled now.
-Status ReleaseLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& leases);
+Status ReleaseLeases(OpContext& ctx, const Caller& caller, InodeId inode,
+                     const std::vector<LeaseRef>& leases);
 
 struct RecoverArgs {
   InodeId inode = 0;
@@ -119,16 +126,21 @@ struct RecoverPlan {
   std::vector<ServerAddr> added;  // new replicas to fill by copy
 };
 // Pipeline recovery (see the IDL's RecoverWriteRequest).
-Result<RecoverPlan> RecoverWrite(OpContext& ctx, const RecoverArgs& args);
+Result<RecoverPlan> RecoverWrite(OpContext& ctx, const Caller& caller, const RecoverArgs& args);
 
 // Makes written chunks visible (see the IDL): versions, lengths, stale
 // replicas dropped and queued for GC, file size and times. All or nothing.
-// kLeaseExpired unless every chunk's lease is still the writer's.
-Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkCommitArgs>& chunks,
-                         int64_t size, std::optional<int64_t> mtime_ns);
+// kLeaseExpired unless every chunk's lease is still the writer's. A commit
+// by a non-root caller that changes the data clears S_ISUID, and S_ISGID when
+// group-exec is set.
+Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
+                         const std::vector<ChunkCommitArgs>& chunks, int64_t size,
+                         std::optional<int64_t> mtime_ns);
 
 // A reader found a replica bad: drop it and queue it for GC, unless it is the
-// chunk's last replica (kept; an error is logged).
-Status ReportBadReplica(OpContext& ctx, int64_t chunk_id, int32_t server_id, ErrorCode reason);
+// chunk's last replica (kept; an error is logged). No permission check (the
+// service decides who may report).
+Status ReportBadReplica(OpContext& ctx, const Caller& caller, int64_t chunk_id, int32_t server_id,
+                        ErrorCode reason);
 
 }  // namespace ddbfs::meta

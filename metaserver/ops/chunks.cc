@@ -7,6 +7,7 @@
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/chunk_store.h"
@@ -71,8 +72,8 @@ ServerAddr ServerAddressOf(const ServerRegistry& servers, int32_t id) {
   return out;
 }
 
-Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_index, int32_t count,
-                               bool all_replicas) {
+Result<ChunkMapView> GetChunks(OpContext& ctx, const Caller& caller, InodeId inode,
+                               int64_t first_index, int32_t count, bool all_replicas) {
   RETURN_IF_ERROR(ValidateInode(inode));
   RETURN_IF_ERROR(ValidateChunkIndex(first_index));
   if (count < 0) return InvalidArgument("negative chunk count " + std::to_string(count));
@@ -88,6 +89,7 @@ Result<ChunkMapView> GetChunks(OpContext& ctx, InodeId inode, int64_t first_inde
   }
   ChunkMapView out;
   out.attr = *map.attr;
+  out.readable = CheckAccess(out.attr, caller, kMayRead, "read").ok();
   for (const store::ChunkRecord& c : map.chunks) {
     ChunkLocation loc{c.index, c.id, c.version, c.length, {}};
     for (const store::ReplicaRecord& r : c.replicas) {
@@ -155,7 +157,7 @@ Status CheckNoLease(OpContext& ctx, const store::ChunkRecord& chunk) {
 
 }  // namespace
 
-Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
+Result<WritePlan> PrepareWrite(OpContext& ctx, const Caller& caller, InodeId inode, int64_t index) {
   RETURN_IF_ERROR(ValidateInode(inode));
   RETURN_IF_ERROR(ValidateChunkIndex(index));
   WritePlan plan;
@@ -163,6 +165,7 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
     plan = WritePlan();
     ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, inode));
     RETURN_IF_ERROR(CheckRegular(attr, inode));
+    RETURN_IF_ERROR(CheckAccess(*attr, caller, kMayWrite, "write"));
     ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> chunk, store::GetChunkAt(tx, inode, index));
     if (!chunk) {
       ASSIGN_OR_RETURN(plan, PlaceNewChunk(ctx, tx, inode, index, attr->goal));
@@ -206,8 +209,9 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, InodeId inode, int64_t index) {
   return plan;
 }
 
-Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkCommitArgs>& chunks,
-                         int64_t size, std::optional<int64_t> mtime_ns) {
+Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
+                         const std::vector<ChunkCommitArgs>& chunks, int64_t size,
+                         std::optional<int64_t> mtime_ns) {
   RETURN_IF_ERROR(ValidateInode(inode));
   if (size < 0 || static_cast<uint64_t>(size) > kMaxFileSize) {
     return InvalidArgument("file size " + std::to_string(size) + " is out of range");
@@ -233,6 +237,7 @@ Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkC
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, inode));
     RETURN_IF_ERROR(CheckRegular(attr, inode));
+    RETURN_IF_ERROR(CheckAccess(*attr, caller, kMayWrite, "commit write"));
     ASSIGN_OR_RETURN(std::vector<store::ChunkRecord> records, store::GetChunksById(tx, ids));
     std::map<int64_t, const store::ChunkRecord*> by_id;
     for (const auto& r : records) by_id[r.id] = &r;
@@ -261,6 +266,14 @@ Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkC
       }
     }
     const int64_t now = NowNs();
+    // A non-root writer that changes the data drops set-user/group-ID.
+    const bool data_changed = !chunks.empty() || static_cast<uint64_t>(size) != attr->size;
+    const uint32_t mode = ModeAfterWrite(*attr, caller);
+    if (data_changed && mode != attr->mode) {
+      AttrChanges kill;
+      kill.mode = mode;
+      RETURN_IF_ERROR(store::UpdateAttr(tx, inode, kill, now).status());
+    }
     for (const ChunkCommitArgs& c : chunks) {
       RETURN_IF_ERROR(store::CommitChunk(tx, c.chunk_id, c.version, c.length, c.written));
     }
@@ -271,7 +284,8 @@ Result<Attr> CommitWrite(OpContext& ctx, InodeId inode, const std::vector<ChunkC
   return out;
 }
 
-Status ReportBadReplica(OpContext& ctx, int64_t chunk_id, int32_t server_id, ErrorCode reason) {
+Status ReportBadReplica(OpContext& ctx, const Caller&, int64_t chunk_id, int32_t server_id,
+                        ErrorCode reason) {
   if (chunk_id <= 0) return InvalidArgument("bad chunk id " + std::to_string(chunk_id));
   if (server_id <= 0) return InvalidArgument("bad server id " + std::to_string(server_id));
   return ctx.writer.Run([&](store::Tx& tx) -> Status {

@@ -1,6 +1,7 @@
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/write_queue.h"
@@ -23,12 +24,13 @@ Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId p
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
     out = CreateOutcome();
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
-    RETURN_IF_ERROR(CheckNewEntry(e, parent, n));
+    RETURN_IF_ERROR(CheckCreate(e, parent, n, caller, "create '" + n + "'"));
+    const NewOwnership own = OwnershipOfNew(e.parent, caller, FileType::kRegular, mode);
     store::NewInode file;
     file.type = FileType::kRegular;
-    file.mode = mode & 07777;
-    file.uid = caller.uid;
-    file.gid = caller.gid;
+    file.mode = own.mode;
+    file.uid = own.uid;
+    file.gid = own.gid;
     file.atime_ns = file.ctime_ns = NowNs();
     file.mtime_ns = mtime_ns.value_or(file.ctime_ns);
     file.nlink = 1;

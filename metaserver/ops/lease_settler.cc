@@ -84,7 +84,7 @@ LeaseSettler::ChunkPool& LeaseSettler::Pool(const std::string& host, int port) {
   const std::string key = host + ":" + std::to_string(port);
   std::lock_guard<std::mutex> lock(pools_mu_);
   auto& pool = pools_[key];
-  if (!pool) pool = std::make_unique<ChunkPool>(host, port, rpc_timeout_ms_);
+  if (!pool) pool = std::make_unique<ChunkPool>(host, port, rpc_timeout_ms_, 16, ctx_.peers);
   return *pool;
 }
 

@@ -46,9 +46,12 @@ class LeaseSettler {
   // Chunks settled since start (for tests and status).
   int64_t settled() const;
 
- private:
+  // Pooled connections to one chunk server, authenticated with the cluster
+  // key (ctx.peers); also used by the service to check reported replicas.
   using ChunkPool = RpcPool<rpc::ChunkServiceClient>;
   ChunkPool& Pool(const std::string& host, int port);
+
+ private:
   void Loop();
 
   OpContext& ctx_;

@@ -8,6 +8,7 @@
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/chunk_store.h"
@@ -42,8 +43,10 @@ Status LeaseLost(int64_t chunk_id) {
 }
 
 // Runs RenewLeases with `expires_ms` and reports the first lease not held.
-Status UpdateLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& leases,
-                    bool expire_now) {
+// The caller must still be allowed to write the file (an inode that is gone has no
+// leases left: kLeaseExpired, as before).
+Status UpdateLeases(OpContext& ctx, const Caller& caller, InodeId inode,
+                    const std::vector<LeaseRef>& leases, bool expire_now) {
   RETURN_IF_ERROR(ValidateLeases(inode, leases));
   if (leases.empty()) return Status();
   std::vector<int64_t> chunks, ids;
@@ -53,6 +56,11 @@ Status UpdateLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& 
   }
   std::vector<int64_t> held;
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, inode));
+    if (attr) {
+      RETURN_IF_ERROR(CheckAccess(*attr, caller, kMayWrite,
+                                  expire_now ? "release write leases" : "renew write leases"));
+    }
     ASSIGN_OR_RETURN(held,
                      store::RenewLeases(tx, inode, chunks, ids, expire_now ? 0 : LeaseExpiry(ctx)));
     return Status();
@@ -67,19 +75,21 @@ Status UpdateLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& 
 
 }  // namespace
 
-Result<int> RenewLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& leases) {
-  RETURN_IF_ERROR(UpdateLeases(ctx, inode, leases, /*expire_now=*/false));
+Result<int> RenewLeases(OpContext& ctx, const Caller& caller, InodeId inode,
+                        const std::vector<LeaseRef>& leases) {
+  RETURN_IF_ERROR(UpdateLeases(ctx, caller, inode, leases, /*expire_now=*/false));
   return ctx.leases.lease_ms;
 }
 
-Status ReleaseLeases(OpContext& ctx, InodeId inode, const std::vector<LeaseRef>& leases) {
-  Status s = UpdateLeases(ctx, inode, leases, /*expire_now=*/true);
+Status ReleaseLeases(OpContext& ctx, const Caller& caller, InodeId inode,
+                     const std::vector<LeaseRef>& leases) {
+  Status s = UpdateLeases(ctx, caller, inode, leases, /*expire_now=*/true);
   // A lease already gone needs no release.
   if (s.code() == ErrorCode::kLeaseExpired) return Status();
   return s;
 }
 
-Result<RecoverPlan> RecoverWrite(OpContext& ctx, const RecoverArgs& a) {
+Result<RecoverPlan> RecoverWrite(OpContext& ctx, const Caller& caller, const RecoverArgs& a) {
   RETURN_IF_ERROR(ValidateInode(a.inode));
   if (a.chunk_id <= 0 || a.lease_id <= 0 || a.version <= 0) {
     return InvalidArgument("bad chunk, lease or version in RecoverWrite");
@@ -93,6 +103,9 @@ Result<RecoverPlan> RecoverWrite(OpContext& ctx, const RecoverArgs& a) {
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
     plan = RecoverPlan();
     added.clear();
+    ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, a.inode));
+    if (!attr) return NotFound("no inode " + std::to_string(a.inode));
+    RETURN_IF_ERROR(CheckAccess(*attr, caller, kMayWrite, "recover write"));
     // (A vector rather than GetChunk's optional: g++ 12 warns spuriously on
     // the optional here.)
     ASSIGN_OR_RETURN(std::vector<store::ChunkRecord> found, store::GetChunksById(tx, {a.chunk_id}));
@@ -112,8 +125,6 @@ Result<RecoverPlan> RecoverWrite(OpContext& ctx, const RecoverArgs& a) {
                                std::to_string(a.chunk_id));
       }
     }
-    ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, a.inode));
-    if (!attr) return NotFound("no inode " + std::to_string(a.inode));
     std::set<int32_t> exclude = rows;
     exclude.insert(a.failed.begin(), a.failed.end());
     const int want = attr->goal - static_cast<int>(a.good.size());

@@ -6,7 +6,7 @@
 
 namespace ddbfs::meta {
 
-Result<Attr> Link(OpContext& ctx, const Caller&, InodeId inode, InodeId new_parent,
+Result<Attr> Link(OpContext& ctx, const Caller& caller, InodeId inode, InodeId new_parent,
                   std::string_view new_name) {
   RETURN_IF_ERROR(ValidateInode(inode));
   RETURN_IF_ERROR(ValidateInode(new_parent, "new parent"));
@@ -21,7 +21,7 @@ Result<Attr> Link(OpContext& ctx, const Caller&, InodeId inode, InodeId new_pare
                     "cannot make a hard link to directory " + std::to_string(inode));
     }
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, new_parent, n));
-    RETURN_IF_ERROR(CheckNewEntry(e, new_parent, n));
+    RETURN_IF_ERROR(CheckCreate(e, new_parent, n, caller, "link '" + n + "'"));
     const int64_t now = NowNs();
     RETURN_IF_ERROR(store::AddEntry(tx, new_parent, n, inode));
     RETURN_IF_ERROR(store::TouchDir(tx, new_parent, 0, now));

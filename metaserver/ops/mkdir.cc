@@ -1,5 +1,6 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/write_queue.h"
@@ -14,12 +15,13 @@ Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::st
   Attr out;
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
-    RETURN_IF_ERROR(CheckNewEntry(e, parent, n));
+    RETURN_IF_ERROR(CheckCreate(e, parent, n, caller, "mkdir '" + n + "'"));
+    const NewOwnership own = OwnershipOfNew(e.parent, caller, FileType::kDirectory, mode);
     store::NewInode dir;
     dir.type = FileType::kDirectory;
-    dir.mode = mode & 07777;
-    dir.uid = caller.uid;
-    dir.gid = caller.gid;
+    dir.mode = own.mode;
+    dir.uid = own.uid;
+    dir.gid = own.gid;
     dir.atime_ns = dir.mtime_ns = dir.ctime_ns = NowNs();
     dir.nlink = 2;
     dir.goal = e.parent_goal;

@@ -16,13 +16,21 @@ namespace ddbfs::meta {
 // Each validates its arguments, then runs as one read on the read pool or
 // one op of the writer's group commit. An operation that fails has changed
 // nothing. Thread-safe: called concurrently by the RPC threads.
+//
+// Every operation runs as `caller` and makes the POSIX permission checks of
+// Linux for it (permissions.h; docs/metadata.md, "Permissions"):
+// kPermissionDenied (EACCES) for a missing r/w/x bit, kNotPermitted (EPERM)
+// for what only an owner or root may do. Root is uid 0.
 
-// lookup.cc
-Result<Attr> Lookup(OpContext& ctx, InodeId parent, std::string_view name);
-Result<Attr> GetAttr(OpContext& ctx, InodeId inode);
+// lookup.cc. Lookup needs search (x) on the parent; GetAttr checks nothing
+// (the inode was reached by a path already).
+Result<Attr> Lookup(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name);
+Result<Attr> GetAttr(OpContext& ctx, const Caller& caller, InodeId inode);
 // An absolute normalized path ("/", "/a/b") in one query; symlinks are not
-// followed; a non-directory in the middle is kNotDir.
-Result<Attr> ResolvePath(OpContext& ctx, std::string_view path);
+// followed; a non-directory in the middle is kNotDir. Needs search on every
+// directory walked, in order (kPermissionDenied even if a later name is
+// missing).
+Result<Attr> ResolvePath(OpContext& ctx, const Caller& caller, std::string_view path);
 
 // mkdir.cc
 Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
@@ -47,7 +55,8 @@ Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, Inode
 // symlink.cc
 Result<Attr> Symlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
                      std::string_view target);
-Result<std::string> Readlink(OpContext& ctx, InodeId inode);
+// No check (like GetAttr).
+Result<std::string> Readlink(OpContext& ctx, const Caller& caller, InodeId inode);
 
 // link.cc: a new name for a regular file or symlink.
 Result<Attr> Link(OpContext& ctx, const Caller& caller, InodeId inode, InodeId new_parent,
@@ -67,10 +76,11 @@ Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_
               InodeId new_parent, std::string_view new_name, int flags);
 
 // readdir.cc: entries after `after` (bytewise order); limit 0 means 1000,
-// capped at 10000.
+// capped at 10000. Needs read on the directory.
 inline constexpr int kDefaultReadDirLimit = 1000;
 inline constexpr int kMaxReadDirLimit = 10000;
-Result<DirPage> ReadDir(OpContext& ctx, InodeId dir, std::string_view after, int limit);
+Result<DirPage> ReadDir(OpContext& ctx, const Caller& caller, InodeId dir, std::string_view after,
+                        int limit);
 
 // setattr.cc: only the fields that are set change; a smaller size drops the
 // chunks beyond the new end (queued for GC) and shortens the last one.

@@ -1,5 +1,11 @@
 #pragma once
 
+#include <memory>
+
+namespace ddbfs {
+class Transport;
+}  // namespace ddbfs
+
 namespace ddbfs::meta {
 
 namespace store {
@@ -28,6 +34,9 @@ struct OpContext {
   LeaseOptions leases{};
   // Settles chunks whose writer's lease expired; null in tests without one.
   LeaseSettler* settler = nullptr;
+  // Connections to chunk servers: TLS when on, the cluster key proven on
+  // each (docs/security.md). Null: plain TCP without a key (unit tests).
+  std::shared_ptr<const Transport> peers;
 };
 
 }  // namespace ddbfs::meta

@@ -1,5 +1,6 @@
 #include "metaserver/ops/op_util.h"
 
+#include "metaserver/ops/permissions.h"
 #include "metaserver/store/inode_store.h"
 
 namespace ddbfs::meta {
@@ -27,6 +28,28 @@ Status CheckEntryExists(const store::EntryLookup& e, InodeId parent, const std::
                     std::to_string(parent));
   }
   return Status();
+}
+
+Status CheckLookup(const store::EntryLookup& e, InodeId parent, const std::string& name,
+                   const Caller& caller, std::string_view what) {
+  RETURN_IF_ERROR(CheckParentDir(e, parent));
+  RETURN_IF_ERROR(CheckAccess(e.parent, caller, kMayExec, what));
+  return CheckEntryExists(e, parent, name);
+}
+
+Status CheckCreate(const store::EntryLookup& e, InodeId parent, const std::string& name,
+                   const Caller& caller, std::string_view what) {
+  RETURN_IF_ERROR(CheckParentDir(e, parent));
+  RETURN_IF_ERROR(CheckAccess(e.parent, caller, kMayExec, what));
+  RETURN_IF_ERROR(CheckNewEntry(e, parent, name));
+  return CheckAccess(e.parent, caller, kMayWrite | kMayExec, what);
+}
+
+Status CheckRemove(const store::EntryLookup& e, InodeId parent, const std::string& name,
+                   const Caller& caller, std::string_view what) {
+  RETURN_IF_ERROR(CheckLookup(e, parent, name, caller, what));
+  RETURN_IF_ERROR(CheckAccess(e.parent, caller, kMayWrite | kMayExec, what));
+  return CheckSticky(e.parent, *e.entry, caller, what);
 }
 
 Status DropLink(store::Tx& tx, const Attr& inode, int64_t now_ns) {

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "ddbfs/client.h"
 #include "ddbfs/status.h"
@@ -39,6 +40,19 @@ Status CheckParentDir(const store::EntryLookup& e, InodeId parent);
 Status CheckNewEntry(const store::EntryLookup& e, InodeId parent, const std::string& name);
 // ... and the entry `name` exists (kNotFound).
 Status CheckEntryExists(const store::EntryLookup& e, InodeId parent, const std::string& name);
+
+// Permission checks on an entry of a directory (Linux order; see
+// permissions.h), for `caller` doing `what` ("unlink 'a'"):
+// Lookup: the parent is a directory we may search (x), and `name` exists.
+Status CheckLookup(const store::EntryLookup& e, InodeId parent, const std::string& name,
+                   const Caller& caller, std::string_view what);
+// Creating `name`: the parent is a directory we may search, `name` is free
+// (kExists), and we may write the parent (w).
+Status CheckCreate(const store::EntryLookup& e, InodeId parent, const std::string& name,
+                   const Caller& caller, std::string_view what);
+// Removing `name`: CheckLookup, write on the parent, and the sticky rule.
+Status CheckRemove(const store::EntryLookup& e, InodeId parent, const std::string& name,
+                   const Caller& caller, std::string_view what);
 
 // One name of `inode` went away: nlink - 1, or delete the inode with its
 // chunks (queued for GC) when it was the last.

@@ -2,13 +2,15 @@
 
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
 
 namespace ddbfs::meta {
 
-Result<DirPage> ReadDir(OpContext& ctx, InodeId dir, std::string_view after, int limit) {
+Result<DirPage> ReadDir(OpContext& ctx, const Caller& caller, InodeId dir, std::string_view after,
+                        int limit) {
   RETURN_IF_ERROR(ValidateInode(dir));
   if (limit < 0) return InvalidArgument("negative readdir limit " + std::to_string(limit));
   if (limit == 0) limit = kDefaultReadDirLimit;
@@ -23,6 +25,7 @@ Result<DirPage> ReadDir(OpContext& ctx, InodeId dir, std::string_view after, int
     if (listing.type != FileType::kDirectory) {
       return Status(ErrorCode::kNotDir, "inode " + std::to_string(dir) + " is not a directory");
     }
+    RETURN_IF_ERROR(CheckAccess(listing.dir, caller, kMayRead, "readdir"));
     out.entries = std::move(listing.entries);
     out.more = static_cast<int>(out.entries.size()) > limit;
     if (out.more) out.entries.resize(limit);

@@ -1,5 +1,6 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/write_queue.h"
@@ -46,9 +47,31 @@ Status Exchange(store::Tx& tx, InodeId parent, const std::string& name, const At
   return store::TouchCtime(tx, dst.inode, now);
 }
 
+// Linux's checks of rename(2) (may_delete / may_create in vfs_rename), once
+// both entries are known: w+x on the source's directory and the sticky rule
+// for the source; for the target w+x on its directory and, if it exists (it
+// is replaced, or exchanged), the sticky rule for it; a directory that
+// changes parent needs w on itself (its ".." changes).
+Status CheckRenamePermissions(const Caller& caller, const store::EntryLookup& from,
+                              const store::EntryLookup& to, bool exchange,
+                              const std::string& what) {
+  const Attr& src = *from.entry;
+  RETURN_IF_ERROR(CheckAccess(from.parent, caller, kMayWrite | kMayExec, what));
+  RETURN_IF_ERROR(CheckSticky(from.parent, src, caller, what));
+  RETURN_IF_ERROR(CheckAccess(to.parent, caller, kMayWrite | kMayExec, what));
+  if (to.entry) RETURN_IF_ERROR(CheckSticky(to.parent, *to.entry, caller, what));
+  if (from.parent.inode != to.parent.inode) {
+    if (IsDir(src)) RETURN_IF_ERROR(CheckAccess(src, caller, kMayWrite, what));
+    if (exchange && IsDir(*to.entry)) {
+      RETURN_IF_ERROR(CheckAccess(*to.entry, caller, kMayWrite, what));
+    }
+  }
+  return Status();
+}
+
 }  // namespace
 
-Status Rename(OpContext& ctx, const Caller&, InodeId parent, std::string_view name,
+Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
               InodeId new_parent, std::string_view new_name, int flags) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateInode(new_parent, "new parent"));
@@ -61,10 +84,12 @@ Status Rename(OpContext& ctx, const Caller&, InodeId parent, std::string_view na
   const std::string n(name);
   const std::string nn(new_name);
   return ctx.writer.Run([&](store::Tx& tx) -> Status {
+    const std::string what = "rename '" + n + "' to '" + nn + "'";
     ASSIGN_OR_RETURN(store::EntryLookup from, store::LookupEntry(tx, parent, n));
-    RETURN_IF_ERROR(CheckEntryExists(from, parent, n));
+    RETURN_IF_ERROR(CheckLookup(from, parent, n, caller, what));
     ASSIGN_OR_RETURN(store::EntryLookup to, store::LookupEntry(tx, new_parent, nn));
     RETURN_IF_ERROR(CheckParentDir(to, new_parent));
+    RETURN_IF_ERROR(CheckAccess(to.parent, caller, kMayExec, what));
     const Attr& src = *from.entry;
     if (parent == new_parent && n == nn) {
       // Renaming an entry to itself changes nothing (NOREPLACE: it exists).
@@ -74,18 +99,22 @@ Status Rename(OpContext& ctx, const Caller&, InodeId parent, std::string_view na
     if (flags == kRenameExchange) {
       if (!to.entry) return NotFound("no such file or directory: '" + nn + "' (exchange)");
       if (to.entry->inode == src.inode) return Status();
+      RETURN_IF_ERROR(CheckRenamePermissions(caller, from, to, /*exchange=*/true, what));
       return Exchange(tx, parent, n, src, new_parent, nn, *to.entry);
     }
-    int parent_delta = 0;
-    int new_parent_delta = 0;
     if (to.entry) {
-      const Attr& dst = *to.entry;
       if (flags == kRenameNoReplace) {
         return AlreadyExists("'" + nn + "' already exists in directory " +
                              std::to_string(new_parent));
       }
       // Two names of one file: POSIX says do nothing.
-      if (dst.inode == src.inode) return Status();
+      if (to.entry->inode == src.inode) return Status();
+    }
+    RETURN_IF_ERROR(CheckRenamePermissions(caller, from, to, /*exchange=*/false, what));
+    int parent_delta = 0;
+    int new_parent_delta = 0;
+    if (to.entry) {
+      const Attr& dst = *to.entry;
       if (IsDir(src) && !IsDir(dst)) {
         return Status(ErrorCode::kNotDir,
                       "cannot replace non-directory '" + nn + "' with a directory");

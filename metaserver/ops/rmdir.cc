@@ -6,13 +6,13 @@
 
 namespace ddbfs::meta {
 
-Status Rmdir(OpContext& ctx, const Caller&, InodeId parent, std::string_view name) {
+Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   const std::string n(name);
   return ctx.writer.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
-    RETURN_IF_ERROR(CheckEntryExists(e, parent, n));
+    RETURN_IF_ERROR(CheckRemove(e, parent, n, caller, "rmdir '" + n + "'"));
     if (e.entry->type != FileType::kDirectory) {
       return Status(ErrorCode::kNotDir, "'" + n + "' is not a directory");
     }

@@ -1,6 +1,7 @@
 #include "ddbfs/constants.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/chunk_store.h"
 #include "metaserver/store/inode_store.h"
@@ -8,7 +9,8 @@
 
 namespace ddbfs::meta {
 
-Result<Attr> SetAttr(OpContext& ctx, const Caller&, InodeId inode, const AttrChanges& changes) {
+Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
+                     const AttrChanges& changes) {
   RETURN_IF_ERROR(ValidateInode(inode));
   AttrChanges c = changes;
   if (c.mode) c.mode = *c.mode & 07777;
@@ -26,6 +28,10 @@ Result<Attr> SetAttr(OpContext& ctx, const Caller&, InodeId inode, const AttrCha
     ASSIGN_OR_RETURN(std::optional<Attr> current, store::GetInode(tx, inode));
     if (!current) return NotFound("no inode " + std::to_string(inode));
     AttrChanges apply = c;
+    // Who may (Linux's setattr_prepare; docs/metadata.md, "Permissions").
+    ASSIGN_OR_RETURN(apply.mode, CheckOwnershipChange(*current, caller, c.uid, c.gid, c.mode));
+    if (c.atime_ns || c.mtime_ns) RETURN_IF_ERROR(CheckOwner(*current, caller, "set times"));
+    if (c.goal) RETURN_IF_ERROR(CheckOwner(*current, caller, "set goal"));
     const int64_t now = NowNs();
     if (apply.size) {
       if (current->type == FileType::kDirectory) {
@@ -35,6 +41,7 @@ Result<Attr> SetAttr(OpContext& ctx, const Caller&, InodeId inode, const AttrCha
       if (current->type == FileType::kSymlink) {
         return InvalidArgument("cannot set the size of symbolic link " + std::to_string(inode));
       }
+      RETURN_IF_ERROR(CheckAccess(*current, caller, kMayWrite, "truncate"));
       if (*apply.size == current->size) {
         apply.size.reset();
       } else if (!apply.mtime_ns) {

@@ -1,5 +1,6 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
@@ -22,12 +23,13 @@ Result<Attr> Symlink(OpContext& ctx, const Caller& caller, InodeId parent, std::
   Attr out;
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
-    RETURN_IF_ERROR(CheckNewEntry(e, parent, n));
+    RETURN_IF_ERROR(CheckCreate(e, parent, n, caller, "symlink '" + n + "'"));
+    const NewOwnership own = OwnershipOfNew(e.parent, caller, FileType::kSymlink, 0777);
     store::NewInode link;
     link.type = FileType::kSymlink;
-    link.mode = 0777;
-    link.uid = caller.uid;
-    link.gid = caller.gid;
+    link.mode = own.mode;
+    link.uid = own.uid;
+    link.gid = own.gid;
     link.size = t.size();
     link.atime_ns = link.mtime_ns = link.ctime_ns = NowNs();
     link.nlink = 1;
@@ -39,7 +41,7 @@ Result<Attr> Symlink(OpContext& ctx, const Caller& caller, InodeId parent, std::
   return out;
 }
 
-Result<std::string> Readlink(OpContext& ctx, InodeId inode) {
+Result<std::string> Readlink(OpContext& ctx, const Caller&, InodeId inode) {
   RETURN_IF_ERROR(ValidateInode(inode));
   std::string out;
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {

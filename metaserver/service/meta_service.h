@@ -3,7 +3,9 @@
 #include <chrono>
 
 #include "MetaService.h"
+#include "ddbfs/rpc_server.h"
 #include "metaserver/ops/op_context.h"
+#include "metaserver/service/security.h"
 #include "metaserver/store/request_scope.h"
 
 namespace ddbfs::meta {
@@ -14,12 +16,18 @@ namespace ddbfs::meta {
 // Every request has a deadline: its RequestContext.timeout_ms from receipt,
 // else `default_timeout`. Mutations that carry a request id run exactly once
 // (Mutate; docs/metadata.md, "Exactly-once mutations").
-// Thread-safe (one instance serves every connection).
+//
+// One instance per connection (MetaServiceFactory): it holds the
+// connection's Session, and every request is authorized against it before it
+// runs (docs/security.md). Called by that connection's thread only.
 class MetaServiceHandler : public rpc::MetaServiceIf {
  public:
-  explicit MetaServiceHandler(OpContext& ctx,
-                              std::chrono::milliseconds default_timeout = std::chrono::seconds(30))
-      : ctx_(ctx), default_timeout_(default_timeout) {}
+  MetaServiceHandler(OpContext& ctx, const MetaSecurity& security, PeerInfo peer,
+                     std::chrono::milliseconds default_timeout = std::chrono::seconds(30))
+      : ctx_(ctx),
+        security_(security),
+        session_(std::move(peer)),
+        default_timeout_(default_timeout) {}
 
   void Lookup(rpc::LookupResponse& resp, const rpc::LookupRequest& req) override;
   void ResolvePath(rpc::ResolvePathResponse& resp, const rpc::ResolvePathRequest& req) override;
@@ -49,21 +57,59 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Heartbeat(rpc::HeartbeatResponse& resp, const rpc::HeartbeatRequest& req) override;
   void ClusterStatus(rpc::ClusterStatusResponse& resp,
                      const rpc::ClusterStatusRequest& req) override;
+  void Hello(rpc::HelloResponse& resp, const rpc::HelloRequest& req) override;
+  void Authenticate(rpc::AuthenticateResponse& resp, const rpc::AuthenticateRequest& req) override;
+  void WhoAmI(rpc::WhoAmIResponse& resp, const rpc::WhoAmIRequest& req) override;
+  void AddKey(rpc::AddKeyResponse& resp, const rpc::AddKeyRequest& req) override;
+  void ListKeys(rpc::ListKeysResponse& resp, const rpc::ListKeysRequest& req) override;
+  void RevokeKey(rpc::RevokeKeyResponse& resp, const rpc::RevokeKeyRequest& req) override;
 
  private:
-  // Runs one request under the server's default deadline: f() returns the
-  // Status that becomes resp.status.
+  // Who may make a request.
+  enum class Need { kUser, kServer, kAdmin };
+  // Runs one request under the server's default deadline once the session
+  // allows it (`rc` may be null): f(access) returns the Status that becomes
+  // resp.status.
   template <typename Resp, typename F>
-  void Handle(const char* rpc_name, Resp& resp, F&& f);
-  // Runs one mutation: like Handle, with the deadline of `rc`; when `rc`
-  // carries a request id, f() runs as one exactly-once op on the writer
+  void Handle(const char* rpc_name, const rpc::RequestContext* rc, Need need, Resp& resp, F&& f);
+  // Runs one mutation: like Handle (any authenticated user; refused with
+  // READ_ONLY under a read-only export), with the deadline of `rc`; when
+  // `rc` carries a request id, f() runs as one exactly-once op on the writer
   // (WriteQueue::RunOnce): its writes join one transaction, the whole
   // response is recorded with them, and a retry gets that response back.
   template <typename Resp, typename F>
   void Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp, F&& f);
   store::Deadline DeadlineOf(const rpc::RequestContext& rc) const;
+  // The session's Access for `rc`, if it may make a request that needs `need`.
+  Result<Access> Authorize(const char* rpc_name, const rpc::RequestContext* rc, Need need) const;
+  // A capability for `ops` on chunk_id at version, valid from now for
+  // security_.capability_ms, signed with the cluster's capability key.
+  rpc::Capability Sign(int64_t chunk_id, int64_t version, int32_t ops,
+                       std::vector<rpc::ServerAddress> chain) const;
+  // ReportBadReplica from a client: asks the server holding the replica to
+  // verify it (every block's CRC, its version); true when it is missing,
+  // corrupt or older than the committed version. Unreachable: false (the
+  // heartbeat timeout deals with dead servers).
+  Result<bool> ReplicaConfirmedBad(int64_t chunk_id, int32_t server_id);
 
   OpContext& ctx_;
+  const MetaSecurity& security_;
+  Session session_;
+  const std::chrono::milliseconds default_timeout_;
+};
+
+// Makes a MetaServiceHandler for every accepted connection.
+class MetaServiceFactory : public rpc::MetaServiceIfFactory {
+ public:
+  MetaServiceFactory(OpContext& ctx, const MetaSecurity& security,
+                     std::chrono::milliseconds default_timeout)
+      : ctx_(ctx), security_(security), default_timeout_(default_timeout) {}
+  rpc::MetaServiceIf* getHandler(const apache::thrift::TConnectionInfo& info) override;
+  void releaseHandler(rpc::MetaServiceIf* handler) override;
+
+ private:
+  OpContext& ctx_;
+  const MetaSecurity& security_;
   const std::chrono::milliseconds default_timeout_;
 };
 

@@ -15,7 +15,7 @@ constexpr Statement kGetSymlink{
 
 constexpr Statement kLookupEntry{
     "ino_lookup_entry",
-    "SELECT p.type, p.goal, " DDBFS_ATTR_COLUMNS("i.") " FROM ddbfs.inodes p"
+    "SELECT " DDBFS_ATTR_COLUMNS("p.") ", " DDBFS_ATTR_COLUMNS("i.") " FROM ddbfs.inodes p"
     " LEFT JOIN ddbfs.dentries d ON d.parent = p.id AND d.name = $2"
     " LEFT JOIN ddbfs.inodes i ON i.id = d.inode"
     " WHERE p.id = $1",
@@ -34,10 +34,10 @@ constexpr Statement kWalkPath{
     " ORDER BY w.depth",
     false};
 
-// The directory's own type and a page of entries with their attributes.
+// The directory's own attributes and a page of entries with theirs.
 constexpr Statement kListDir{
     "ino_list_dir",
-    "SELECT p.type, e.name, " DDBFS_ATTR_COLUMNS("e.") " FROM ddbfs.inodes p"
+    "SELECT " DDBFS_ATTR_COLUMNS("p.") ", e.name, " DDBFS_ATTR_COLUMNS("e.") " FROM ddbfs.inodes p"
     " LEFT JOIN LATERAL ("
     "   SELECT d.name, " DDBFS_ATTR_COLUMNS("i.") " FROM ddbfs.dentries d"
     "   JOIN ddbfs.inodes i ON i.id = d.inode"
@@ -153,9 +153,10 @@ Result<EntryLookup> LookupEntry(Tx& tx, InodeId parent, const std::string& name)
     EntryLookup out;
     if (r.empty()) return out;
     out.parent_exists = true;
-    out.parent_type = static_cast<FileType>(r[0][0].as<int>());
-    out.parent_goal = r[0][1].as<int>();
-    if (!r[0][2].is_null()) out.entry = ParseAttr(r[0], 2);
+    out.parent = ParseAttr(r[0], 0);
+    out.parent_type = out.parent.type;
+    out.parent_goal = out.parent.goal;
+    if (!r[0][kAttrColumnCount].is_null()) out.entry = ParseAttr(r[0], kAttrColumnCount);
     return out;
   });
 }
@@ -176,11 +177,13 @@ Result<DirListing> ListDir(Tx& tx, InodeId dir, const std::string& after, int li
     DirListing out;
     if (r.empty()) return out;
     out.exists = true;
-    out.type = static_cast<FileType>(r[0][0].as<int>());
+    out.dir = ParseAttr(r[0], 0);
+    out.type = out.dir.type;
     out.entries.reserve(r.size());
+    constexpr int kName = kAttrColumnCount;
     for (const auto& row : r) {
-      if (row[1].is_null()) continue;  // a directory without (more) entries
-      out.entries.push_back(DirEntry{row[1].as<std::string>(), ParseAttr(row, 2)});
+      if (row[kName].is_null()) continue;  // a directory without (more) entries
+      out.entries.push_back(DirEntry{row[kName].as<std::string>(), ParseAttr(row, kName + 1)});
     }
     return out;
   });

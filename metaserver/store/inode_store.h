@@ -34,6 +34,7 @@ Result<std::vector<Attr>> WalkPath(Tx& tx, const std::vector<std::string>& compo
 struct DirListing {
   bool exists = false;
   FileType type = FileType::kDirectory;
+  Attr dir;                       // the directory's own attributes (when it exists)
   std::vector<DirEntry> entries;  // sorted bytewise, names > after
 };
 // Up to `limit` entries of `dir` after `after` with their attributes.

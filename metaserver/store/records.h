@@ -31,6 +31,7 @@ struct EntryLookup {
   bool parent_exists = false;
   FileType parent_type = FileType::kDirectory;
   int parent_goal = 0;
+  Attr parent;                // the directory's attributes (when it exists)
   std::optional<Attr> entry;  // the inode the name points to
 };
 

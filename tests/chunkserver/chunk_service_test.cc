@@ -21,7 +21,7 @@ class ChunkServiceTest : public ::testing::Test {
     auto store = ChunkStore::Open({dir_.path()});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = std::move(store).value();
-    service_ = std::make_unique<ChunkService>(store_);
+    service_ = std::make_unique<ChunkService>(store_, ChunkAuth{});
     service_->set_server_id(11);
   }
 

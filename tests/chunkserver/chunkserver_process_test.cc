@@ -25,6 +25,7 @@
 #include "ddbfs/constants.h"
 #include "ddbfs/rpc.h"
 #include "process.h"
+#include "test_keys.h"
 
 namespace ddbfs::chunkserver {
 namespace {
@@ -51,10 +52,16 @@ class ChunkServerProcessTest : public ::testing::Test {
                 const std::vector<std::string>& launcher = {}) {
     const int port = FreePort();
     const std::string name = "cs" + std::to_string(servers_.size() + 1);
-    std::vector<std::string> args = {"--listen",    "127.0.0.1:" + std::to_string(port),
-                                     "--meta",      dead_meta_,
-                                     "--data",      dir_.path() + "/" + name,
-                                     "--log-level", "debug"};
+    std::vector<std::string> args = {"--listen",
+                                     "127.0.0.1:" + std::to_string(port),
+                                     "--meta",
+                                     dead_meta_,
+                                     "--data",
+                                     dir_.path() + "/" + name,
+                                     "--cluster-key-file",
+                                     key_file_,
+                                     "--log-level",
+                                     "debug"};
     args.insert(args.end(), extra.begin(), extra.end());
     return StartWith(port, args, launcher);
   }
@@ -73,7 +80,9 @@ class ChunkServerProcessTest : public ::testing::Test {
       all.insert(all.end(), args.begin(), args.end());
       s.process = std::make_unique<Process>(launcher.front(), all, log);
     }
-    s.client = std::make_unique<Client>("127.0.0.1", s.port, 10000);
+    // As a cluster member (the metaserver or a peer would be one).
+    s.client = std::make_unique<Client>("127.0.0.1", s.port, 10000,
+                                        ddbfs::testing::ClusterTransport(key_file_));
     EXPECT_TRUE(WaitForPort(s.port, std::chrono::seconds(15))) << s.process->LogTail();
     return s;
   }
@@ -85,14 +94,32 @@ class ChunkServerProcessTest : public ::testing::Test {
     a.port = port;
     return a;
   }
-  static rpc::WriteChunkResponse Write(Server& s, const rpc::WriteChunkRequest& req) {
+  // A write capability for chunk `id` at `version`, chain `s` then `rest`,
+  // signed as the metaserver would sign it.
+  rpc::Capability WriteCap(const Server& s, int64_t id, int64_t version,
+                           const std::vector<rpc::ServerAddress>& rest) const {
+    rpc::Capability cap;
+    cap.chunk_id = id;
+    cap.version = version;
+    cap.ops = kCapWrite;
+    cap.expires_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count() +
+                     60000;
+    cap.chain.push_back(Address(0, s.port));
+    cap.chain.insert(cap.chain.end(), rest.begin(), rest.end());
+    CapabilityKey(*ReadSecretFile(key_file_)).Sign(&cap);
+    return cap;
+  }
+  rpc::WriteChunkResponse Write(Server& s, rpc::WriteChunkRequest req) const {
+    if (!req.__isset.cap) req.__set_cap(WriteCap(s, req.chunk_id, req.version, req.chain));
     rpc::WriteChunkResponse resp;
     Status st = s.client->Call([&](rpc::ChunkServiceClient& c) { c.WriteChunk(resp, req); });
     EXPECT_TRUE(st.ok()) << st;
     return resp;
   }
-  static rpc::ReadChunkResponse Read(Server& s, int64_t id, int64_t version, int64_t offset,
-                                     int32_t length) {
+  rpc::ReadChunkResponse Read(Server& s, int64_t id, int64_t version, int64_t offset,
+                              int32_t length) {
     rpc::ReadChunkRequest req;
     req.chunk_id = id;
     req.version = version;
@@ -126,6 +153,7 @@ class ChunkServerProcessTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  std::string key_file_ = ddbfs::testing::WriteClusterKey(dir_.path());
   std::string dead_meta_ = "127.0.0.1:" + std::to_string(FreePort());
   std::deque<Server> servers_;
 };
@@ -155,6 +183,7 @@ TEST_F(ChunkServerProcessTest, ChainWriteReachesEveryReplica) {
   t.version = 2;
   t.length = 10;
   t.chain = {Address(2, b.port)};
+  t.__set_cap(WriteCap(a, 1, 2, t.chain));
   rpc::TruncateChunkResponse tr;
   ASSERT_TRUE(a.client->Call([&](rpc::ChunkServiceClient& c) { c.TruncateChunk(tr, t); }).ok());
   ASSERT_EQ(tr.replicas.size(), 2u);
@@ -279,7 +308,8 @@ TEST_F(ChunkServerProcessTest, SigtermStopsCleanlyAndDataSurvivesARestart) {
   // The same folder again, with the flags from a config file this time.
   const std::string config = dir_.path() + "/cs.ini";
   std::ofstream(config) << "listen = 127.0.0.1:" << a.port << "\nmeta = " << dead_meta_
-                        << "\ndata = " << dir_.path() << "/cs1\nlabel = host-a\n";
+                        << "\ndata = " << dir_.path() << "/cs1\nlabel = host-a\n"
+                        << "cluster-key-file = " << key_file_ << "\n";
   Server& b = StartWith(a.port, {"--config", config});
   auto r = Read(b, 4, 2, 0, 100);
   EXPECT_EQ(r.status.code, rpc::ErrorCode::OK) << b.process->LogTail();
@@ -300,6 +330,130 @@ TEST_F(ChunkServerProcessTest, BadFlagsExitWithOneLineAndCode2) {
   auto [help_code, help] = RunToCompletion({"--help"});
   EXPECT_EQ(help_code, 0);
   EXPECT_NE(help.find("--data"), std::string::npos);
+}
+
+// ---- the trust boundary (docs/security.md)
+
+TEST_F(ChunkServerProcessTest, WritesWithoutAValidCapabilityAreRefusedAndChangeNothing) {
+  Server& a = Start();
+  Server& b = Start();
+  ASSERT_EQ(Write(a, WriteRequest(9, 3, 0, "original", {})).status.code, rpc::ErrorCode::OK);
+  // A client: no cluster key, only what it is given.
+  Client anyone("127.0.0.1", a.port, 10000);
+  auto attempt = [&](rpc::WriteChunkRequest req) {
+    rpc::WriteChunkResponse resp;
+    EXPECT_TRUE(anyone.Call([&](rpc::ChunkServiceClient& c) { c.WriteChunk(resp, req); }).ok());
+    return resp.status.code;
+  };
+  const auto denied = rpc::ErrorCode::PERMISSION_DENIED;
+  auto req = WriteRequest(9, 4, 0, "HOSTILE!", {});
+  EXPECT_EQ(attempt(req), denied) << "no capability";
+  req.__set_cap(WriteCap(a, 8, 4, {}));
+  EXPECT_EQ(attempt(req), denied) << "another chunk";
+  req.__set_cap(WriteCap(a, 9, 5, {}));
+  EXPECT_EQ(attempt(req), denied) << "another version";
+  rpc::Capability read_only = WriteCap(a, 9, 4, {});
+  read_only.ops = kCapRead;
+  CapabilityKey(*ReadSecretFile(key_file_)).Sign(&read_only);
+  req.__set_cap(read_only);
+  EXPECT_EQ(attempt(req), denied) << "another operation";
+  rpc::Capability expired = WriteCap(a, 9, 4, {});
+  expired.expires_ms -= 60000 + 31000;  // past the default 30 s skew allowance
+  CapabilityKey(*ReadSecretFile(key_file_)).Sign(&expired);
+  req.__set_cap(expired);
+  EXPECT_EQ(attempt(req), rpc::ErrorCode::CAPABILITY_EXPIRED) << "expired";
+  rpc::Capability forged = WriteCap(a, 9, 4, {});
+  forged.chunk_id = 9;
+  forged.version = 40;  // changed after signing
+  req.version = 40;
+  req.__set_cap(forged);
+  EXPECT_EQ(attempt(req), denied) << "altered after signing";
+  rpc::Capability other_cluster = WriteCap(a, 9, 4, {});
+  CapabilityKey(RandomBytes(kSecretBytes)).Sign(&other_cluster);
+  req.version = 4;
+  req.__set_cap(other_cluster);
+  EXPECT_EQ(attempt(req), denied) << "signed with another key";
+  // Forwarding only along the capability's chain: a chain naming b when
+  // the capability names only a is refused (and b is never written).
+  req = WriteRequest(9, 4, 0, "HOSTILE!", {Address(0, b.port)});
+  req.__set_cap(WriteCap(a, 9, 4, {}));
+  EXPECT_EQ(attempt(req), denied) << "forwarding outside the chain";
+
+  auto r = Read(a, 9, 3, 0, 100);
+  EXPECT_EQ(r.status.code, rpc::ErrorCode::OK) << r.status.message;
+  EXPECT_EQ(r.data, "original");
+  EXPECT_EQ(Read(b, 9, 4, 0, 100).status.code, rpc::ErrorCode::NOT_FOUND);
+  // The same write with the right capability goes through.
+  req = WriteRequest(9, 4, 0, "accepted", {});
+  req.__set_cap(WriteCap(a, 9, 4, {}));
+  EXPECT_EQ(attempt(req), rpc::ErrorCode::OK);
+}
+
+TEST_F(ChunkServerProcessTest, ReadsAndServerCallsNeedACapabilityOrTheClusterKey) {
+  Server& a = Start();
+  ASSERT_EQ(Write(a, WriteRequest(5, 1, 0, "secret bytes", {})).status.code, rpc::ErrorCode::OK);
+  Client anyone("127.0.0.1", a.port, 10000);
+  rpc::ReadChunkRequest read;
+  read.chunk_id = 5;
+  read.version = 1;
+  read.length = 100;
+  rpc::ReadChunkResponse data;
+  ASSERT_TRUE(anyone.Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(data, read); }).ok());
+  EXPECT_EQ(data.status.code, rpc::ErrorCode::PERMISSION_DENIED);
+  EXPECT_TRUE(data.data.empty());
+  rpc::Capability cap;
+  cap.chunk_id = 5;
+  cap.version = 1;
+  cap.ops = kCapRead;
+  cap.expires_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() +
+                   60000;
+  CapabilityKey(*ReadSecretFile(key_file_)).Sign(&cap);
+  read.__set_cap(cap);
+  ASSERT_TRUE(anyone.Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(data, read); }).ok());
+  EXPECT_EQ(data.status.code, rpc::ErrorCode::OK) << data.status.message;
+  EXPECT_EQ(data.data, "secret bytes");
+
+  const auto unauthenticated = rpc::ErrorCode::UNAUTHENTICATED;
+  rpc::SetChunkVersionRequest setv;
+  setv.chunk_id = 5;
+  setv.from_version = 1;
+  setv.to_version = 7;
+  setv.length = 0;
+  rpc::SetChunkVersionResponse setv_resp;
+  ASSERT_TRUE(
+      anyone.Call([&](rpc::ChunkServiceClient& c) { c.SetChunkVersion(setv_resp, setv); }).ok());
+  EXPECT_EQ(setv_resp.status.code, unauthenticated);
+  rpc::ChunkStateRequest state_req;
+  state_req.chunk_id = 5;
+  rpc::ChunkStateResponse state;
+  ASSERT_TRUE(
+      anyone.Call([&](rpc::ChunkServiceClient& c) { c.ChunkState(state, state_req); }).ok());
+  EXPECT_EQ(state.status.code, unauthenticated);
+  rpc::ReplicateChunkRequest copy;
+  copy.chunk_id = 5;
+  copy.version = 9;
+  copy.source = Address(0, a.port + 1);
+  rpc::ReplicateChunkResponse copied;
+  ASSERT_TRUE(
+      anyone.Call([&](rpc::ChunkServiceClient& c) { c.ReplicateChunk(copied, copy); }).ok());
+  EXPECT_EQ(copied.status.code, rpc::ErrorCode::PERMISSION_DENIED);
+  rpc::ChunkServerInfoResponse info;
+  ASSERT_TRUE(
+      anyone.Call([&](rpc::ChunkServiceClient& c) { c.Info(info, rpc::ChunkServerInfoRequest()); })
+          .ok());
+  EXPECT_EQ(info.status.code, unauthenticated);
+  // A wrong cluster key does not authenticate.
+  auto wrong = Transport::Create({}, Credential{"cluster", RandomBytes(kSecretBytes)});
+  ASSERT_TRUE(wrong.ok());
+  Client impostor("127.0.0.1", a.port, 10000, *wrong);
+  Status s = impostor.Call([&](rpc::ChunkServiceClient& c) { c.ChunkState(state, state_req); });
+  EXPECT_EQ(s.code(), ErrorCode::kUnauthenticated) << s;
+  // Nothing changed: the replica is still version 1 with its bytes.
+  auto r = Read(a, 5, 1, 0, 100);
+  EXPECT_EQ(r.status.code, rpc::ErrorCode::OK) << r.status.message;
+  EXPECT_EQ(r.data, "secret bytes");
 }
 
 // ---- hostile peers (docs/protocol.md, "Transport")

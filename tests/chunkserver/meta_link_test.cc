@@ -131,8 +131,9 @@ class MetaLinkTest : public ::testing::Test {
   }
 
   void StartMeta() {
-    auto server = RpcServer::Bind(std::make_shared<rpc::MetaServiceProcessor>(meta_), "127.0.0.1",
-                                  meta_port_);
+    auto server = RpcServer::Bind(std::make_shared<apache::thrift::TSingletonProcessorFactory>(
+                                      std::make_shared<rpc::MetaServiceProcessor>(meta_)),
+                                  "127.0.0.1", meta_port_);
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = std::move(server).value();
     serve_thread_ = std::thread([this] { server_->Serve(); });

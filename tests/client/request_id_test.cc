@@ -111,10 +111,12 @@ TEST(RequestIdTest, MutationsWhoseReplyWasLostAreAnsweredOnce) {
   o.chunk_servers = 0;
   auto cluster = TestCluster::Start(o);
   ASSERT_TRUE(cluster);
-  const std::string meta = cluster->meta_address();
+  const std::string meta = cluster->meta_tcp_address();
   LossyProxy proxy(std::stoi(meta.substr(meta.rfind(':') + 1)));
   ClientOptions opts;
   opts.meta_address = "127.0.0.1:" + std::to_string(proxy.port());
+  // Over TCP a client proves a key; the cluster key stands in for one.
+  opts.key = Credential{"cluster", *ReadSecretFile(cluster->cluster_key_file())};
   opts.meta_retry_ms = 5000;
   auto connected = Client::Connect(opts);
   ASSERT_TRUE(connected.ok()) << connected.status();

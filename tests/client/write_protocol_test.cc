@@ -34,11 +34,18 @@ std::unique_ptr<RpcConnection<rpc::MetaServiceClient>> Meta(TestCluster& c) {
 
 // The whole committed content of one replica of `chunk`, read straight from
 // its chunk server at the committed version (no failover).
+// Connections that prove the cluster key of the running test's cluster (a
+// test reads replicas as a peer server would).
+std::shared_ptr<const Transport>& PeerTransport() {
+  static std::shared_ptr<const Transport> t;
+  return t;
+}
+
 Result<std::string> ReadReplica(const std::string& address, const ChunkView& chunk) {
   std::string host;
   int port = 0;
   RETURN_IF_ERROR(ParseHostPort(address, &host, &port));
-  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000);
+  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000, PeerTransport());
   std::string out;
   while (out.size() < chunk.length) {
     rpc::ReadChunkRequest req;
@@ -111,6 +118,7 @@ int ExpectReplicasIdentical(Client& client, InodeId inode) {
 TEST(WriteProtocolTest, EightConcurrentWritersOfOneFileLeaveExactlyOneWritersContent) {
   auto cluster = TestCluster::Start();
   ASSERT_TRUE(cluster);
+  PeerTransport() = cluster->cluster_transport();
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
   auto a = PutFile(*client, "contended", Bytes(5 * kMiB, 100));
@@ -183,6 +191,7 @@ AbandonedWrite AbandonWrite(TestCluster& cluster, InodeId inode,
     w.version = prep.version;
     w.offset = 0;
     w.data = data;
+    w.__set_cap(prep.capability);
     rpc::WriteChunkResponse resp;
     s = conn.Call([&](rpc::ChunkServiceClient& c) { c.WriteChunk(resp, w); });
     EXPECT_TRUE(s.ok()) << s;
@@ -204,6 +213,7 @@ bool WaitSettled(Client& client, InodeId inode, int64_t version, int timeout_ms)
 TEST(WriteProtocolTest, UncommittedBytesOfAWriterKilledBetweenReplicaWritesAreNeverServed) {
   auto cluster = TestCluster::Start();
   ASSERT_TRUE(cluster);
+  PeerTransport() = cluster->cluster_transport();
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
   const std::string old = Bytes(2 * kMiB, 1);
@@ -245,6 +255,7 @@ TEST(WriteProtocolTest, UncommittedBytesOfAWriterKilledBetweenReplicaWritesAreNe
 TEST(WriteProtocolTest, ReplicasWithDifferentUncommittedBytesAreMadeIdenticalBySettling) {
   auto cluster = TestCluster::Start();
   ASSERT_TRUE(cluster);
+  PeerTransport() = cluster->cluster_transport();
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
   const std::string old = Bytes(1 * kMiB, 4);
@@ -269,6 +280,7 @@ TEST(WriteProtocolTest, ASecondWriterWaitsForTheLeaseAndTimesOutWhenItIsNeverRel
   o.lease_ms = 60000;  // the holder never renews nor commits within the test
   auto cluster = TestCluster::Start(o);
   ASSERT_TRUE(cluster);
+  PeerTransport() = cluster->cluster_transport();
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
   auto a = PutFile(*client, "held", Bytes(kMiB, 7));
@@ -294,6 +306,7 @@ TEST(WriteProtocolTest, ASecondWriterWaitsForTheLeaseAndTimesOutWhenItIsNeverRel
 TEST(WriteProtocolTest, SyncFailsWhenAReplicaDiesBeforeItsFdatasync) {
   auto cluster = TestCluster::Start();
   ASSERT_TRUE(cluster);
+  PeerTransport() = cluster->cluster_transport();
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
   auto a = PutFile(*client, "unsynced", Bytes(kMiB, 9));
@@ -318,7 +331,7 @@ Result<std::string> ReadWholeReplica(const std::string& address, int64_t chunk_i
   std::string host;
   int port = 0;
   RETURN_IF_ERROR(ParseHostPort(address, &host, &port));
-  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000);
+  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000, PeerTransport());
   rpc::ChunkStateRequest sreq;
   sreq.chunk_id = chunk_id;
   rpc::ChunkStateResponse state;
@@ -337,6 +350,7 @@ Result<std::string> ReadWholeReplica(const std::string& address, int64_t chunk_i
 TEST(WriteProtocolTest, ChunkServerKilledAtRandomPointsOfAnOverwriteLeavesEveryBlockReadable) {
   auto cluster = TestCluster::Start();
   ASSERT_TRUE(cluster);
+  PeerTransport() = cluster->cluster_transport();
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
   std::string expected = Bytes(20 * kMiB, 50);
@@ -422,6 +436,7 @@ TEST(WriteProtocolTest, RandomizedWritersReadersAndServerKillsNeverLoseOrMixData
   constexpr size_t kBlock = 64 * 1024;
   auto cluster = TestCluster::Start();
   ASSERT_TRUE(cluster);
+  PeerTransport() = cluster->cluster_transport();
   auto client = cluster->NewClient();
   ASSERT_TRUE(client);
   std::mt19937_64 rng(20261126);

@@ -3,6 +3,10 @@
 # `ls`, `info`, `status`, `cluster down`, `up` again, `ddbfs get` (byte
 # identical, modes and mtimes kept), `cluster destroy`. Uses its own state
 # folder and ports so it never touches a developer's cluster.
+# Also the database roles (sql/roles.sql, docs/database_roles.md): the
+# metaserver connects as `ddbfs` (no superuser, no CREATEROLE, no COPY TO
+# PROGRAM), analysts read through `ddbfs_reader`, and a database left by the
+# previous version of the script (all owned by postgres) is converted at `up`.
 set -euo pipefail
 SRC=$1
 BUILD=$2
@@ -20,7 +24,97 @@ cleanup() {
 }
 trap cleanup EXIT
 fail() { echo "FAIL: $*" >&2; exit 1; }
-DDBFS() { "$BUILD/bin/ddbfs" --meta "127.0.0.1:$DDBFS_META_PORT" "$@"; }
+# The metaserver's Unix socket (local users are known by their uid there); a
+# private one, so that the test does not touch /run/ddbfs of a real cluster.
+export DDBFS_META_SOCKET=$DDBFS_CLUSTER_DIR/run/meta.sock
+DDBFS() { "$BUILD/bin/ddbfs" --meta "unix:$DDBFS_META_SOCKET" "$@"; }
+ST=$DDBFS_CLUSTER_DIR
+# psql as the superuser postgres (its password is in the cluster's pgpass).
+SUPER() { PGPASSFILE=$ST/secrets/pgpass psql -X -w -h 127.0.0.1 -p "$DDBFS_PG_PORT" -U postgres \
+            -v ON_ERROR_STOP=1 -qtA "$@" ddbfs; }
+# psql as the metaserver's role ddbfs, with the password `cluster up` generated.
+AS_DDBFS() { PGPASSFILE=$ST/secrets/pgpass psql -X -w -h 127.0.0.1 -p "$DDBFS_PG_PORT" -U ddbfs \
+               -v ON_ERROR_STOP=1 -qtA "$@" ddbfs; }
+
+# The database roles, checked after each `up`.
+check_roles() {
+  local when=$1 users
+  # Every session of the metaserver (all client sessions on the database but
+  # this one) is role ddbfs, and there is at least one.
+  users=$(SUPER -c "SELECT string_agg(DISTINCT usename::text, ',') FROM pg_stat_activity
+                     WHERE datname = 'ddbfs' AND backend_type = 'client backend'
+                       AND pid <> pg_backend_pid()")
+  [[ $users == ddbfs ]] || fail "$when: the metaserver connects as '$users', not as ddbfs"
+  [[ $(SUPER -c "SELECT count(*) FROM pg_stat_activity
+                  WHERE application_name = 'ddbfs-metaserver' AND usename = 'ddbfs'") -ge 1 ]] ||
+    fail "$when: no session of application ddbfs-metaserver as ddbfs"
+  [[ $(SUPER -c "SELECT rolsuper, rolcreaterole, rolcreatedb, rolreplication, rolbypassrls,
+                        pg_has_role('ddbfs', 'pg_execute_server_program', 'MEMBER'),
+                        pg_has_role('ddbfs', 'pg_read_server_files', 'MEMBER'),
+                        pg_has_role('ddbfs', 'pg_write_server_files', 'MEMBER')
+                   FROM pg_roles WHERE rolname = 'ddbfs'") == 'f|f|f|f|f|f|f|f' ]] ||
+    fail "$when: role ddbfs is superuser, CREATEROLE, CREATEDB, REPLICATION, BYPASSRLS or has server file/program access"
+  # It owns the database, the schema and everything in it.
+  [[ $(SUPER -c "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'ddbfs'") == ddbfs ]] ||
+    fail "$when: database ddbfs is not owned by role ddbfs"
+  [[ $(SUPER -c "SELECT string_agg(DISTINCT pg_get_userbyid(nspowner), ',') FROM pg_namespace
+                  WHERE nspname IN ('ddbfs', 'ddbfs_secret')") == ddbfs ]] ||
+    fail "$when: schema ddbfs or ddbfs_secret is not owned by role ddbfs"
+  local foreign
+  foreign=$(SUPER -c "SELECT string_agg(c.oid::regclass::text, ',') FROM pg_class c
+                       JOIN pg_namespace s ON s.oid = c.relnamespace
+                       WHERE s.nspname IN ('ddbfs', 'ddbfs_secret') AND c.relowner <> 'ddbfs'::regrole")
+  [[ -z $foreign ]] || fail "$when: objects of the metaserver's schemas not owned by role ddbfs: $foreign"
+  # Connecting as ddbfs works (password from pgpass), running a program on the
+  # server does not.
+  [[ $(AS_DDBFS -c 'SELECT current_user') == ddbfs ]] || fail "$when: cannot connect as ddbfs"
+  local out
+  if out=$(AS_DDBFS -c "COPY (SELECT 1) TO PROGRAM 'true'" 2>&1); then
+    fail "$when: role ddbfs may run COPY ... TO PROGRAM"
+  fi
+  grep -qi 'permission denied\|superuser\|pg_execute_server_program' <<< "$out" ||
+    fail "$when: COPY TO PROGRAM as ddbfs failed for another reason: $out"
+  if AS_DDBFS -c "CREATE ROLE ddbfs_probe" > /dev/null 2>&1; then
+    SUPER -c "DROP ROLE IF EXISTS ddbfs_probe" > /dev/null
+    fail "$when: role ddbfs may create roles"
+  fi
+  # The analysts' role: NOLOGIN, may connect, reads the tables, also views
+  # the metaserver creates later (default privileges), writes nothing, and
+  # never reads the export keys.
+  [[ $(SUPER -c "SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'ddbfs_reader'") == 'f|f' ]] ||
+    fail "$when: ddbfs_reader missing, or may log in, or is superuser"
+  [[ $(SUPER -c "SELECT has_database_privilege('ddbfs_reader', 'ddbfs', 'CONNECT')") == t ]] ||
+    fail "$when: ddbfs_reader may not connect to the database ddbfs"
+  [[ $(SUPER -c "SET ROLE ddbfs_reader" -c "SELECT count(*) > 1 FROM ddbfs.inodes") == t ]] ||
+    fail "$when: ddbfs_reader cannot read ddbfs.inodes"
+  [[ $(SUPER -c "BEGIN" -c "SET ROLE ddbfs" -c "CREATE VIEW ddbfs.reader_probe AS SELECT 7 AS x" \
+             -c "SET ROLE ddbfs_reader" -c "SELECT x FROM ddbfs.reader_probe" -c "ROLLBACK") == 7 ]] ||
+    fail "$when: ddbfs_reader cannot read a view created later by ddbfs"
+  if SUPER -c "SET ROLE ddbfs_reader" -c "DELETE FROM ddbfs.inodes WHERE false" > /dev/null 2>&1; then
+    fail "$when: ddbfs_reader may delete from ddbfs.inodes"
+  fi
+  if SUPER -c "SET ROLE ddbfs_reader" -c "CREATE TABLE ddbfs.reader_table (x int)" > /dev/null 2>&1; then
+    fail "$when: ddbfs_reader may create tables in schema ddbfs"
+  fi
+  local keys
+  for keys in ddbfs_secret.export_keys ddbfs.export_keys; do
+    [[ $(SUPER -c "SELECT to_regclass('$keys') IS NOT NULL") == t ]] || continue
+    if SUPER -c "SET ROLE ddbfs_reader" -c "SELECT 1 FROM $keys LIMIT 0" > /dev/null 2>&1; then
+      fail "$when: ddbfs_reader may read $keys"
+    fi
+  done
+  # Secrets are in no command line and no log.
+  local cmdline
+  cmdline=$(tr '\0' ' ' < "/proc/$(cat "$ST/metaserver.pid")/cmdline")
+  [[ $cmdline == *"postgresql://ddbfs@127.0.0.1:$DDBFS_PG_PORT/"* ]] ||
+    fail "$when: metaserver --db does not name user ddbfs without a password: $cmdline"
+  local pw
+  while IFS=: read -r _ _ _ _ pw; do
+    [[ -n $pw ]] || continue
+    [[ $cmdline != *"$pw"* ]] || fail "$when: a password is on the metaserver's command line"
+    if grep -rqF -- "$pw" "$ST/logs"; then fail "$when: a password is in a log under $ST/logs"; fi
+  done < "$ST/secrets/pgpass"
+}
 
 "$SRC/scripts/cluster" up
 
@@ -38,7 +132,6 @@ DDBFS status | grep -qi 'alive' || fail "status shows no alive server"
 
 # Local security: the private PostgreSQL wants the password of the 0600
 # secrets file (no more trust), and replicas are unreadable to other users.
-ST=$DDBFS_CLUSTER_DIR
 [[ $(stat -c %a "$ST/secrets/pgpass") == 600 ]] || fail "secrets/pgpass is not mode 0600"
 if PGPASSFILE=/dev/null psql -w -h 127.0.0.1 -p "$DDBFS_PG_PORT" -U postgres -c 'SELECT 1' \
     ddbfs > /dev/null 2>&1; then
@@ -52,9 +145,47 @@ done
 chunk=$(find "$ST/chunk1" "$ST/chunk2" "$ST/chunk3" -name '*.chunk' | head -1)
 [[ -n $chunk && $(stat -c %a "$chunk") == 600 ]] || fail "chunk file $chunk is not mode 0600"
 
+check_roles "first up"
+
+# The trust boundary (docs/security.md): the cluster key is private, TCP
+# without a key is refused, and a local user is known by its uid.
+[[ $(stat -c %a "$ST/secrets/cluster.key") == 600 ]] || fail "secrets/cluster.key is not mode 0600"
+out=$("$BUILD/bin/ddbfs" --meta "127.0.0.1:$DDBFS_META_PORT" status 2>&1) && rc=0 || rc=$?
+[[ $rc == 15 && $out == *"not authenticated"* ]] ||
+  fail "status over TCP without a key: exit $rc, '$out' (want exit 15, not authenticated)"
+if grep -q "$(cat "$ST/secrets/cluster.key")" "$ST"/logs/*.log; then fail "the cluster key is in a log"; fi
+chmod 755 "$ST"  # let nobody reach the socket folder (secrets/ stays 0700)
+NOBODY() { runuser -u nobody -- "$BUILD/bin/ddbfs" --meta "unix:$DDBFS_META_SOCKET" "$@"; }
+NOBODY whoami | grep -q 'uid 65534' || fail "nobody is not taken for uid 65534: $(NOBODY whoami 2>&1)"
+out=$(NOBODY rm /photos/a.jpg 2>&1) && rc=0 || rc=$?
+[[ $rc == 10 && $out == *"permission denied"* ]] || fail "nobody's rm of root's file: exit $rc, '$out'"
+DDBFS ls /photos | grep -q 'a.jpg' || fail "nobody removed root's file"
+out=$(NOBODY cat /photos/2021/b.jpg 2>&1) && rc=0 || rc=$?
+[[ $rc == 10 ]] || fail "nobody read root's 0600 file: exit $rc, '$out'"
+DDBFS cat /photos/2021/b.jpg | cmp -s - "$WORK/photos/2021/b.jpg" || fail "root cannot read its 0600 file"
+out=$(NOBODY key add sneaky 2>&1) && rc=0 || rc=$?
+[[ $rc == 10 ]] || fail "nobody made an export key: exit $rc, '$out'"
+
+# Back to the layout of the previous version of the script: no roles, the
+# database, schema and tables owned by postgres, only postgres in pgpass. The
+# next `up` must hand it all to ddbfs and keep the data.
+kill -TERM "$(cat "$ST/metaserver.pid")"
+for _ in $(seq 100); do kill -0 "$(cat "$ST/metaserver.pid")" 2>/dev/null || break; sleep 0.1; done
+SUPER -c "REASSIGN OWNED BY ddbfs TO postgres" -c "DROP OWNED BY ddbfs" -c "DROP OWNED BY ddbfs_reader" \
+      -c "DROP ROLE ddbfs" -c "DROP ROLE ddbfs_reader" \
+      -c "GRANT CONNECT, TEMPORARY ON DATABASE ddbfs TO PUBLIC" > /dev/null
+[[ $(SUPER -c "SELECT count(*) FROM pg_class WHERE relnamespace = 'ddbfs'::regnamespace
+                 AND relowner = 'postgres'::regrole AND relkind = 'r'") -ge 5 ]] ||
+  fail "could not make the old layout (tables owned by postgres)"
+grep -v ':ddbfs:' "$ST/secrets/pgpass" > "$ST/secrets/pgpass.old"
+cat "$ST/secrets/pgpass.old" > "$ST/secrets/pgpass"
+rm "$ST/secrets/pgpass.old"
+
 "$SRC/scripts/cluster" down
 if DDBFS status > /dev/null 2>&1; then fail "metaserver still answers after down"; fi
 "$SRC/scripts/cluster" up
+check_roles "up after converting the previous version's database"
+[[ $(stat -c %a "$ST/secrets/pgpass") == 600 ]] || fail "secrets/pgpass is not mode 0600 after up"
 
 DDBFS get -q /photos "$WORK/back"
 diff -r "$WORK/photos" "$WORK/back" || fail "downloaded tree differs"

@@ -20,7 +20,7 @@ TEST_F(ChunkTest, NewChunksGoToDistinctLabelsThenDistinctServers) {
   AddServer("uuid-b", "b");
   Attr f = MustCreate(kRootInode, "f");  // goal 2
   for (int i = 0; i < 20; ++i) {
-    auto plan = PrepareWrite(ctx(), f.inode, i);
+    auto plan = PrepareWrite(ctx(), caller_, f.inode, i);
     ASSERT_TRUE(plan.ok()) << plan.status();
     ASSERT_EQ(plan->replicas.size(), 2u);
     EXPECT_EQ(LabelsOf(core_->servers(), *plan), (std::set<std::string>{"a", "b"}));
@@ -33,7 +33,7 @@ TEST_F(ChunkTest, NewChunksGoToDistinctLabelsThenDistinctServers) {
   // Goal 3 with two labels: the third replica goes to the second "a" server.
   auto g3 = Create(ctx(), caller_, kRootInode, "g3", 0644, 3, std::nullopt);
   ASSERT_TRUE(g3.ok());
-  auto plan = PrepareWrite(ctx(), g3->inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, g3->inode, 0);
   ASSERT_TRUE(plan.ok());
   std::set<int32_t> ids;
   for (const auto& r : plan->replicas) ids.insert(r.server_id);
@@ -41,7 +41,7 @@ TEST_F(ChunkTest, NewChunksGoToDistinctLabelsThenDistinctServers) {
   // Goal above the number of servers: as many as there are.
   auto g5 = Create(ctx(), caller_, kRootInode, "g5", 0644, 5, std::nullopt);
   ASSERT_TRUE(g5.ok());
-  EXPECT_EQ(PrepareWrite(ctx(), g5->inode, 0)->replicas.size(), 3u);
+  EXPECT_EQ(PrepareWrite(ctx(), caller_, g5->inode, 0)->replicas.size(), 3u);
 }
 
 TEST_F(ChunkTest, ThreeLabelsThreeReplicas) {
@@ -50,7 +50,7 @@ TEST_F(ChunkTest, ThreeLabelsThreeReplicas) {
   int32_t c = AddServer("uc", "c");
   auto f = Create(ctx(), caller_, kRootInode, "f", 0644, 3, std::nullopt);
   ASSERT_TRUE(f.ok());
-  auto plan = PrepareWrite(ctx(), f->inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, f->inode, 0);
   ASSERT_TRUE(plan.ok());
   std::set<int32_t> ids;
   for (const auto& r : plan->replicas) ids.insert(r.server_id);
@@ -60,18 +60,19 @@ TEST_F(ChunkTest, ThreeLabelsThreeReplicas) {
 
 TEST_F(ChunkTest, PrepareWriteErrors) {
   Attr f = MustCreate(kRootInode, "f");
-  auto none = PrepareWrite(ctx(), f.inode, 0);
+  auto none = PrepareWrite(ctx(), caller_, f.inode, 0);
   EXPECT_EQ(CodeOf(none), ErrorCode::kNoSpace);
   EXPECT_NE(none.status().message().find("no chunk server is alive"), std::string::npos);
   AddServer("u1", "a");
   Attr d = MustMkdir(kRootInode, "d");
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), d.inode, 0)), ErrorCode::kIsDir);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, d.inode, 0)), ErrorCode::kIsDir);
   auto s = Symlink(ctx(), caller_, kRootInode, "s", "f");
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), s->inode, 0)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, -1)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, int64_t{1} << 62)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), 123456, 0)), ErrorCode::kNotFound);
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), -3, 0)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, s->inode, 0)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, f.inode, -1)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, f.inode, int64_t{1} << 62)),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, 123456, 0)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, -3, 0)), ErrorCode::kInvalidArgument);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks"), 0);
 }
 
@@ -85,9 +86,9 @@ TEST_F(ChunkTest, FullServersAreSkipped) {
   full.used_bytes = 90ll << 20;  // 10 MiB free: less than a chunk
   ASSERT_TRUE(RegisterServer(ctx(), full).ok());
   Attr f = MustCreate(kRootInode, "f");
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, 0)), ErrorCode::kNoSpace);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, f.inode, 0)), ErrorCode::kNoSpace);
   int32_t roomy = AddServer("roomy", "r");
-  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(plan.ok());
   ASSERT_EQ(plan->replicas.size(), 1u);
   EXPECT_EQ(plan->replicas[0].server_id, roomy);
@@ -97,16 +98,16 @@ TEST_F(ChunkTest, CommitMakesMissingReplicasStaleAndQueuesThem) {
   int32_t a = AddServer("ua", "a");
   int32_t b = AddServer("ub", "b");
   Attr f = MustCreate(kRootInode, "f");
-  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(plan.ok());
   ASSERT_EQ(plan->replicas.size(), 2u);
   // Only `a` acknowledged.
   ChunkCommitArgs c{0, plan->chunk_id, plan->version, 1000, {a}, plan->lease_id};
-  auto attr = CommitWrite(ctx(), f.inode, {c}, 1000, int64_t{777});
+  auto attr = CommitWrite(ctx(), caller_, f.inode, {c}, 1000, int64_t{777});
   ASSERT_TRUE(attr.ok()) << attr.status();
   EXPECT_EQ(attr->size, 1000u);
   EXPECT_EQ(attr->mtime_ns, 777);
-  auto map = GetChunks(ctx(), f.inode, 0, 10, false);
+  auto map = GetChunks(ctx(), caller_, f.inode, 0, 10, false);
   ASSERT_TRUE(map.ok());
   ASSERT_EQ(map->chunks.size(), 1u);
   EXPECT_EQ(map->chunks[0].version, 1);
@@ -118,71 +119,74 @@ TEST_F(ChunkTest, CommitMakesMissingReplicasStaleAndQueuesThem) {
                      " AND chunk_id = " + std::to_string(plan->chunk_id)),
             1);
   // The next write carries version 2 and goes to the one current replica.
-  auto next = PrepareWrite(ctx(), f.inode, 0);
+  auto next = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->version, 2);
   EXPECT_EQ(next->length, 1000);
   ASSERT_EQ(next->replicas.size(), 1u);
   EXPECT_EQ(next->replicas[0].server_id, a);
   // A generation cannot be committed twice: its lease ended with the commit.
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {c}, 1000, std::nullopt)), ErrorCode::kLeaseExpired);
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {c}, 1000, std::nullopt)),
+            ErrorCode::kLeaseExpired);
 }
 
 TEST_F(ChunkTest, CommitWriteValidatesEverythingFirst) {
   int32_t a = AddServer("ua", "a");
   Attr f = MustCreate(kRootInode, "f");
   Attr other = MustCreate(kRootInode, "other");
-  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(plan.ok());
   ChunkCommitArgs good{0, plan->chunk_id, 1, 10, {a}, plan->lease_id};
   ChunkCommitArgs nobody{0, plan->chunk_id, 1, 10, {}, plan->lease_id};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {nobody}, 10, std::nullopt)), ErrorCode::kIoError);
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {nobody}, 10, std::nullopt)),
+            ErrorCode::kIoError);
   ChunkCommitArgs stranger{0, plan->chunk_id, 1, 10, {a + 100}, plan->lease_id};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {stranger}, 10, std::nullopt)), ErrorCode::kIoError);
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), other.inode, {good}, 10, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {stranger}, 10, std::nullopt)),
+            ErrorCode::kIoError);
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, other.inode, {good}, 10, std::nullopt)),
             ErrorCode::kInvalidArgument);
   ChunkCommitArgs wrong_index{3, plan->chunk_id, 1, 10, {a}, plan->lease_id};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {wrong_index}, 10, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {wrong_index}, 10, std::nullopt)),
             ErrorCode::kInvalidArgument);
   ChunkCommitArgs missing{1, 99999, 1, 10, {a}, plan->lease_id};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good, missing}, 10, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {good, missing}, 10, std::nullopt)),
             ErrorCode::kNotFound);
   ChunkCommitArgs too_long{0, plan->chunk_id, 1, int64_t(kChunkSize) + 1, {a}, plan->lease_id};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {too_long}, 10, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {too_long}, 10, std::nullopt)),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good}, -1, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {good}, -1, std::nullopt)),
             ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {good, good}, 10, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {good, good}, 10, std::nullopt)),
             ErrorCode::kInvalidArgument);
   // None of that changed anything.
   EXPECT_EQ(QueryInt("SELECT version FROM ddbfs.chunks"), 0);
   EXPECT_EQ(QueryInt("SELECT size FROM ddbfs.inodes WHERE id = " + std::to_string(f.inode)), 0);
-  EXPECT_TRUE(CommitWrite(ctx(), f.inode, {good}, 10, std::nullopt).ok());
+  EXPECT_TRUE(CommitWrite(ctx(), caller_, f.inode, {good}, 10, std::nullopt).ok());
 }
 
 TEST_F(ChunkTest, OneWriterPerChunkUnderALeaseWithAVersionPerGeneration) {
   int32_t a = AddServer("ua", "a");
   Attr f = MustCreate(kRootInode, "f");
-  auto first = PrepareWrite(ctx(), f.inode, 0);
+  auto first = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_GT(first->lease_id, 0);
   EXPECT_EQ(first->version, 1);
   // A second writer waits while the lease is held.
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f.inode, 0)), ErrorCode::kBusy);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, f.inode, 0)), ErrorCode::kBusy);
   // Renewing works for the holder only.
-  EXPECT_TRUE(RenewLeases(ctx(), f.inode, {{first->chunk_id, first->lease_id}}).ok());
-  EXPECT_EQ(CodeOf(RenewLeases(ctx(), f.inode, {{first->chunk_id, first->lease_id + 1}})),
+  EXPECT_TRUE(RenewLeases(ctx(), caller_, f.inode, {{first->chunk_id, first->lease_id}}).ok());
+  EXPECT_EQ(CodeOf(RenewLeases(ctx(), caller_, f.inode, {{first->chunk_id, first->lease_id + 1}})),
             ErrorCode::kLeaseExpired);
   // A commit under another lease id is refused and changes nothing.
   ChunkCommitArgs forged{0, first->chunk_id, first->version, 10, {a}, first->lease_id + 1};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {forged}, 10, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {forged}, 10, std::nullopt)),
             ErrorCode::kLeaseExpired);
   EXPECT_EQ(QueryInt("SELECT size FROM ddbfs.inodes WHERE id = " + std::to_string(f.inode)), 0);
   ChunkCommitArgs mine{0, first->chunk_id, first->version, 10, {a}, first->lease_id};
-  ASSERT_TRUE(CommitWrite(ctx(), f.inode, {mine}, 10, std::nullopt).ok());
+  ASSERT_TRUE(CommitWrite(ctx(), caller_, f.inode, {mine}, 10, std::nullopt).ok());
   // The next generation gets the next version; a generation given up
   // (released) is never reused: the one after it is higher still.
-  auto second = PrepareWrite(ctx(), f.inode, 0);
+  auto second = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(second.ok()) << second.status();
   EXPECT_EQ(second->version, 2);
   EXPECT_NE(second->lease_id, first->lease_id);
@@ -190,14 +194,16 @@ TEST_F(ChunkTest, OneWriterPerChunkUnderALeaseWithAVersionPerGeneration) {
   EXPECT_EQ(QueryInt("SELECT version FROM ddbfs.chunks"), 1);
   // Recovery moves the open generation to a fresh version.
   auto rec = RecoverWrite(
-      ctx(), RecoverArgs{f.inode, 0, second->chunk_id, second->lease_id, second->version, {a}, {}});
+      ctx(), caller_,
+      RecoverArgs{f.inode, 0, second->chunk_id, second->lease_id, second->version, {a}, {}});
   ASSERT_TRUE(rec.ok()) << rec.status();
   EXPECT_EQ(rec->version, 3);
   // The old version of the generation can no longer commit.
   ChunkCommitArgs old{0, second->chunk_id, second->version, 10, {a}, second->lease_id};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {old}, 10, std::nullopt)), ErrorCode::kLeaseExpired);
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {old}, 10, std::nullopt)),
+            ErrorCode::kLeaseExpired);
   ChunkCommitArgs moved{0, second->chunk_id, rec->version, 20, {a}, second->lease_id};
-  ASSERT_TRUE(CommitWrite(ctx(), f.inode, {moved}, 20, std::nullopt).ok());
+  ASSERT_TRUE(CommitWrite(ctx(), caller_, f.inode, {moved}, 20, std::nullopt).ok());
   EXPECT_EQ(QueryInt("SELECT version FROM ddbfs.chunks"), 3);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks WHERE lease_id IS NOT NULL"), 0);
 }
@@ -205,14 +211,14 @@ TEST_F(ChunkTest, OneWriterPerChunkUnderALeaseWithAVersionPerGeneration) {
 TEST_F(ChunkTest, AnExpiredLeaseIsBusyUntilSettledAndALateCommitThenFails) {
   AddServer("ua", "a");
   Attr f = MustCreate(kRootInode, "f");
-  auto w = PrepareWrite(ctx(), f.inode, 0);
+  auto w = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(w.ok()) << w.status();
   // The writer dies: its lease runs out. Until the chunk is settled, a new
   // writer is told to wait (the background settler may have been quicker).
   ASSERT_EQ(QueryInt("WITH u AS (UPDATE ddbfs.chunks SET lease_expires_ms = 1 RETURNING 1)"
                      " SELECT count(*) FROM u"),
             1);
-  auto early = PrepareWrite(ctx(), f.inode, 0);
+  auto early = PrepareWrite(ctx(), caller_, f.inode, 0);
   if (!early.ok()) {
     EXPECT_EQ(CodeOf(early), ErrorCode::kBusy);
   }
@@ -227,10 +233,10 @@ TEST_F(ChunkTest, AnExpiredLeaseIsBusyUntilSettledAndALateCommitThenFails) {
   EXPECT_GT(QueryInt("SELECT version FROM ddbfs.chunks"), w->version);
   ChunkCommitArgs late{0, w->chunk_id, w->version, 10, {}, w->lease_id};
   late.written = {w->replicas.front().server_id};
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f.inode, {late}, 10, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {late}, 10, std::nullopt)),
             ErrorCode::kLeaseExpired);
   // The chunk takes a new writer.
-  auto next = early.ok() ? early : PrepareWrite(ctx(), f.inode, 0);
+  auto next = early.ok() ? early : PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_GT(next->version, w->version);
 }
@@ -272,7 +278,7 @@ TEST_F(ChunkTest, TruncateDropsWholeChunksAndShortensTheLastOne) {
   auto a = SetAttr(ctx(), caller_, f.inode, c);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->size, *c.size);
-  auto map = GetChunks(ctx(), f.inode, 0, 100, true);
+  auto map = GetChunks(ctx(), caller_, f.inode, 0, 100, true);
   ASSERT_TRUE(map.ok());
   ASSERT_EQ(map->chunks.size(), 2u);
   EXPECT_EQ(map->chunks[0].length, chunk);
@@ -281,10 +287,10 @@ TEST_F(ChunkTest, TruncateDropsWholeChunksAndShortensTheLastOne) {
   // Growing only sets the size (a hole).
   c.size = static_cast<uint64_t>(chunk * 10);
   ASSERT_TRUE(SetAttr(ctx(), caller_, f.inode, c).ok());
-  EXPECT_EQ(GetChunks(ctx(), f.inode, 0, 100, true)->chunks.size(), 2u);
+  EXPECT_EQ(GetChunks(ctx(), caller_, f.inode, 0, 100, true)->chunks.size(), 2u);
   c.size = 0;
   ASSERT_TRUE(SetAttr(ctx(), caller_, f.inode, c).ok());
-  EXPECT_TRUE(GetChunks(ctx(), f.inode, 0, 100, true)->chunks.empty());
+  EXPECT_TRUE(GetChunks(ctx(), caller_, f.inode, 0, 100, true)->chunks.empty());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.gc_queue"), 3);
 }
 
@@ -293,16 +299,16 @@ TEST_F(ChunkTest, GetChunksPagesAndValidates) {
   Attr f = MustCreate(kRootInode, "f");
   const auto chunk = static_cast<int64_t>(kChunkSize);
   for (int i : {0, 2, 3}) MustWriteChunk(f.inode, i, chunk, chunk * 4);
-  auto map = GetChunks(ctx(), f.inode, 1, 2, false);
+  auto map = GetChunks(ctx(), caller_, f.inode, 1, 2, false);
   ASSERT_TRUE(map.ok());
   ASSERT_EQ(map->chunks.size(), 1u);  // chunk 1 is a hole
   EXPECT_EQ(map->chunks[0].index, 2);
   EXPECT_EQ(map->attr.size, uint64_t(chunk * 4));
-  EXPECT_EQ(GetChunks(ctx(), f.inode, 0, 100000, false)->chunks.size(), 3u);
-  EXPECT_EQ(CodeOf(GetChunks(ctx(), f.inode, -1, 10, false)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(GetChunks(ctx(), f.inode, 0, -10, false)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(GetChunks(ctx(), 5555, 0, 10, false)), ErrorCode::kNotFound);
-  EXPECT_EQ(CodeOf(GetChunks(ctx(), kRootInode, 0, 10, false)), ErrorCode::kIsDir);
+  EXPECT_EQ(GetChunks(ctx(), caller_, f.inode, 0, 100000, false)->chunks.size(), 3u);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), caller_, f.inode, -1, 10, false)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), caller_, f.inode, 0, -10, false)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), caller_, 5555, 0, 10, false)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(GetChunks(ctx(), caller_, kRootInode, 0, 10, false)), ErrorCode::kIsDir);
 }
 
 TEST_F(ChunkTest, BadReplicaIsDroppedUnlessItIsTheLast) {
@@ -310,17 +316,17 @@ TEST_F(ChunkTest, BadReplicaIsDroppedUnlessItIsTheLast) {
   int32_t b = AddServer("ub", "b");
   Attr f = MustCreate(kRootInode, "f");
   int64_t id = MustWriteChunk(f.inode, 0, 100, 100).chunk_id;
-  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), id, 999, ErrorCode::kChecksumMismatch)),
+  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), caller_, id, 999, ErrorCode::kChecksumMismatch)),
             ErrorCode::kNotFound);
-  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), 424242, a, ErrorCode::kChecksumMismatch)),
+  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), caller_, 424242, a, ErrorCode::kChecksumMismatch)),
             ErrorCode::kNotFound);
-  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), -1, a, ErrorCode::kChecksumMismatch)),
+  EXPECT_EQ(CodeOf(ReportBadReplica(ctx(), caller_, -1, a, ErrorCode::kChecksumMismatch)),
             ErrorCode::kInvalidArgument);
-  ASSERT_TRUE(ReportBadReplica(ctx(), id, a, ErrorCode::kChecksumMismatch).ok());
+  ASSERT_TRUE(ReportBadReplica(ctx(), caller_, id, a, ErrorCode::kChecksumMismatch).ok());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.replicas"), 1);
   EXPECT_EQ(QueryInt("SELECT server_id FROM ddbfs.gc_queue"), a);
   // The last copy is kept, whatever a reader says.
-  ASSERT_TRUE(ReportBadReplica(ctx(), id, b, ErrorCode::kChecksumMismatch).ok());
+  ASSERT_TRUE(ReportBadReplica(ctx(), caller_, id, b, ErrorCode::kChecksumMismatch).ok());
   EXPECT_EQ(QueryInt("SELECT server_id FROM ddbfs.replicas"), b);
 }
 
@@ -331,13 +337,13 @@ TEST_F(ChunkTest, StaleReplicasAreHiddenAndAChunkWithoutLiveDataIsUnavailable) {
   int64_t id = MustWriteChunk(f.inode, 0, 100, 100).chunk_id;
   // b comes back with an older copy: its replica becomes stale.
   EXPECT_EQ(AddServer("ub", "b", {{id, 0}}), b);
-  auto readable = GetChunks(ctx(), f.inode, 0, 1, false);
+  auto readable = GetChunks(ctx(), caller_, f.inode, 0, 1, false);
   ASSERT_TRUE(readable.ok());
   ASSERT_EQ(readable->chunks[0].replicas.size(), 1u);
   EXPECT_EQ(readable->chunks[0].replicas[0].address.server_id, a);
   // a holds the committed version, so b's stale copy is dropped from the map
   // and queued for deletion on b (an explicit per-chunk order).
-  auto all = GetChunks(ctx(), f.inode, 0, 1, true);
+  auto all = GetChunks(ctx(), caller_, f.inode, 0, 1, true);
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->chunks[0].replicas.size(), 1u);
   EXPECT_EQ(all->chunks[0].replicas[0].address.server_id, a);
@@ -346,7 +352,7 @@ TEST_F(ChunkTest, StaleReplicasAreHiddenAndAChunkWithoutLiveDataIsUnavailable) {
   // a also comes back stale: its copy is now the only one and is kept, but
   // there is no current replica of data that exists.
   AddServer("ua", "a", {{id, 0}});
-  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, f.inode, 0);
   EXPECT_EQ(CodeOf(plan), ErrorCode::kUnavailable);
   EXPECT_NE(plan.status().message().find("no live replica of chunk"), std::string::npos);
 }

@@ -55,12 +55,12 @@ TEST_F(CreateForWriteTest, PlacesChunkZeroLikePrepareWrite) {
   // writer of chunk 0 waits; the chunk map shows the chunk (no second one).
   EXPECT_GT(plan.lease_id, 0);
   EXPECT_EQ(QueryInt("SELECT pending_version FROM ddbfs.chunks WHERE id = " + id), 1);
-  auto map = GetChunks(ctx(), f->attr.inode, 0, 10, true);
+  auto map = GetChunks(ctx(), caller_, f->attr.inode, 0, 10, true);
   ASSERT_TRUE(map.ok());
   ASSERT_EQ(map->chunks.size(), 1u);
   EXPECT_EQ(map->chunks[0].chunk_id, plan.chunk_id);
   EXPECT_EQ(map->chunks[0].version, 0);
-  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), f->attr.inode, 0)), ErrorCode::kBusy);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, f->attr.inode, 0)), ErrorCode::kBusy);
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks"), 1);
 }
 
@@ -99,10 +99,10 @@ TEST_F(CreateForWriteTest, NoServerMeansNoPlacementButTheFileIsCreated) {
   auto f = CreateForWrite(ctx(), caller_, kRootInode, "f", 0644, std::nullopt, std::nullopt);
   ASSERT_TRUE(f.ok()) << f.status();
   EXPECT_FALSE(f->first_chunk.has_value());
-  EXPECT_TRUE(Lookup(ctx(), kRootInode, "f").ok());
+  EXPECT_TRUE(Lookup(ctx(), caller_, kRootInode, "f").ok());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.chunks"), 0);
   // The writer's fallback, PrepareWrite, reports why.
-  auto plan = PrepareWrite(ctx(), f->attr.inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, f->attr.inode, 0);
   EXPECT_EQ(CodeOf(plan), ErrorCode::kNoSpace);
   EXPECT_NE(plan.status().message().find("no chunk server is alive"), std::string::npos);
 
@@ -149,11 +149,11 @@ TEST_F(CreateForWriteTest, CommitWriteWithThePlacementMakesTheDataVisible) {
   ASSERT_TRUE(f->first_chunk.has_value());
   const WritePlan& plan = *f->first_chunk;
   ChunkCommitArgs c{0, plan.chunk_id, plan.version, 4096, {a, b}, plan.lease_id};
-  auto attr = CommitWrite(ctx(), f->attr.inode, {c}, 4096, int64_t{1234});
+  auto attr = CommitWrite(ctx(), caller_, f->attr.inode, {c}, 4096, int64_t{1234});
   ASSERT_TRUE(attr.ok()) << attr.status();
   EXPECT_EQ(attr->size, 4096u);
   EXPECT_EQ(attr->mtime_ns, 1234);
-  auto map = GetChunks(ctx(), f->attr.inode, 0, 10, false);
+  auto map = GetChunks(ctx(), caller_, f->attr.inode, 0, 10, false);
   ASSERT_TRUE(map.ok());
   ASSERT_EQ(map->chunks.size(), 1u);
   EXPECT_EQ(map->chunks[0].chunk_id, plan.chunk_id);
@@ -163,9 +163,9 @@ TEST_F(CreateForWriteTest, CommitWriteWithThePlacementMakesTheDataVisible) {
   for (const auto& r : map->chunks[0].replicas) EXPECT_EQ(r.version, 1);
   // The placement cannot be committed twice (its lease ended with the
   // commit); the next write is version 2.
-  EXPECT_EQ(CodeOf(CommitWrite(ctx(), f->attr.inode, {c}, 4096, std::nullopt)),
+  EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f->attr.inode, {c}, 4096, std::nullopt)),
             ErrorCode::kLeaseExpired);
-  auto next = PrepareWrite(ctx(), f->attr.inode, 0);
+  auto next = PrepareWrite(ctx(), caller_, f->attr.inode, 0);
   ASSERT_TRUE(next.ok());
   EXPECT_EQ(next->chunk_id, plan.chunk_id);
   EXPECT_EQ(next->version, 2);

@@ -17,6 +17,7 @@
 #include "fake_server.h"
 #include "pg_instance.h"
 #include "process.h"
+#include "test_keys.h"
 
 namespace ddbfs::meta::testing {
 namespace {
@@ -35,13 +36,21 @@ class ExactlyOnceTest : public ::testing::Test {
   // it accepts connections.
   void Start(std::vector<std::string> extra = {}) {
     if (port_ == 0) port_ = ddbfs::testing::FreePort();
-    std::vector<std::string> args = {"--db", db_url_, "--listen",
-                                     "127.0.0.1:" + std::to_string(port_)};
+    if (key_file_.empty()) key_file_ = ddbfs::testing::WriteClusterKey(dir_.path());
+    std::vector<std::string> args = {
+        "--db",   db_url_, "--listen", "127.0.0.1:" + std::to_string(port_), "--cluster-key-file",
+        key_file_};
     args.insert(args.end(), extra.begin(), extra.end());
     meta_ = std::make_unique<Process>(std::string(DDBFS_BINARY_DIR) + "/bin/ddbfs-metaserver", args,
                                       dir_.path() + "/meta.log");
     ASSERT_TRUE(ddbfs::testing::WaitForPort(port_, std::chrono::seconds(30))) << meta_->LogTail();
-    conn_ = std::make_unique<Conn>("127.0.0.1", port_, 20000);
+    conn_ = std::make_unique<Conn>("127.0.0.1", port_, 20000,
+                                   ddbfs::testing::ClusterTransport(key_file_));
+    // The requests run as uid 1000 (Ctx): give it the root directory
+    // (root's, 0755, in a new file system), as an administrator would.
+    pqxx::connection conn(db_url_);
+    pqxx::nontransaction txn(conn);
+    txn.exec("UPDATE ddbfs.inodes SET uid = 1000, gid = 100 WHERE id = 1");
   }
 
   // A context with request id (kClient, seq).
@@ -74,6 +83,7 @@ class ExactlyOnceTest : public ::testing::Test {
   TempDir dir_{"ddbfs-once-test"};
   std::string db_url_;
   int port_ = 0;
+  std::string key_file_;
   std::unique_ptr<Process> meta_;
   std::unique_ptr<Conn> conn_;
 };
@@ -259,7 +269,7 @@ TEST_F(ExactlyOnceTest, AMutationWhoseCallerGaveUpIsNotRun) {
   Start({"--db-lock-timeout-ms", "0", "--db-statement-timeout-ms", "3000"});
   TableLock lock(db_url_, "ddbfs.dentries");
   std::thread blocker([&] {
-    Conn other("127.0.0.1", port_, 20000);
+    Conn other("127.0.0.1", port_, 20000, ddbfs::testing::ClusterTransport(key_file_));
     rpc::CreateRequest req;
     req.ctx = Ctx(1);
     req.parent = kRootInode;

@@ -157,7 +157,7 @@ TEST_F(GroupCommitTest, ADatabaseErrorInABatchFailsOnlyItsOwnOp) {
   bad.join();
   EXPECT_EQ(ok.load(), 5);
   EXPECT_EQ(bad_status.code(), ErrorCode::kInternal) << bad_status;
-  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "bad")), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, kRootInode, "bad")), ErrorCode::kNotFound);
   // Gate + five creates re-run alone after the batch rolled back.
   EXPECT_EQ(core_->writer().transactions() - tx_before, 6u);
 }
@@ -214,9 +214,10 @@ TEST_F(GroupCommitTest, ADeadlineScopeBoundsOpsThatDoNotNameOne) {
   store::DeadlineScope scope(store::Clock::now() + std::chrono::milliseconds(100));
   EXPECT_EQ(CodeOf(Mkdir(ctx(), caller_, kRootInode, "never", 0755)), ErrorCode::kTimedOut);
   gate.Release();
-  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "never")), ErrorCode::kTimedOut);  // scope passed
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, kRootInode, "never")),
+            ErrorCode::kTimedOut);  // scope passed
   store::DeadlineScope fresh(store::kNoDeadline);
-  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "never")), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, kRootInode, "never")), ErrorCode::kNotFound);
 }
 
 // An exactly-once request whose answer is the new file's inode.

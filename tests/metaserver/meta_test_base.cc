@@ -2,6 +2,7 @@
 
 #include <pqxx/pqxx>
 
+#include "ddbfs/constants.h"
 #include "pg_instance.h"
 
 namespace ddbfs::meta::testing {
@@ -15,6 +16,13 @@ void MetaTest::SetUp() {
   auto core = MetaCore::Open(o);
   ASSERT_TRUE(core.ok()) << core.status();
   core_ = std::move(core).value();
+  if (give_root_to_caller()) {
+    AttrChanges c;
+    c.uid = caller_.uid;
+    c.gid = caller_.gid;
+    auto r = SetAttr(ctx(), Caller{}, kRootInode, c);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
 }
 
 void MetaTest::TearDown() { core_.reset(); }
@@ -54,12 +62,12 @@ int32_t MetaTest::AddServer(const std::string& uuid, const std::string& label,
 
 WritePlan MetaTest::MustWriteChunk(InodeId inode, int64_t index, int64_t length,
                                    int64_t file_size) {
-  auto plan = PrepareWrite(ctx(), inode, index);
+  auto plan = PrepareWrite(ctx(), caller_, inode, index);
   EXPECT_TRUE(plan.ok()) << plan.status();
   if (!plan.ok()) return WritePlan();
   ChunkCommitArgs c{index, plan->chunk_id, plan->version, length, {}, plan->lease_id};
   for (const ServerAddr& a : plan->replicas) c.written.push_back(a.server_id);
-  auto attr = CommitWrite(ctx(), inode, {c}, file_size, std::nullopt);
+  auto attr = CommitWrite(ctx(), caller_, inode, {c}, file_size, std::nullopt);
   EXPECT_TRUE(attr.ok()) << attr.status();
   return *plan;
 }

@@ -21,6 +21,10 @@ class MetaTest : public ::testing::Test {
  protected:
   // Heartbeat timeout of the core; tests of liveness use small ones.
   virtual std::chrono::milliseconds heartbeat_timeout() const { return std::chrono::seconds(60); }
+  // The fresh file system's root (root-owned, 0755) is given to caller_ by
+  // SetUp, so that tests running as caller_ may create in it; tests of
+  // permissions keep it root's.
+  virtual bool give_root_to_caller() const { return true; }
 
   void SetUp() override;
   void TearDown() override;
@@ -43,7 +47,7 @@ class MetaTest : public ::testing::Test {
   // PrepareWrite + CommitWrite of chunk `index` as written by every replica.
   WritePlan MustWriteChunk(InodeId inode, int64_t index, int64_t length, int64_t file_size);
 
-  Caller caller_{1000, 100};
+  Caller caller_{1000, 100, {}};
   std::string db_url_;
   std::unique_ptr<MetaCore> core_;
 };

@@ -15,6 +15,7 @@
 #include "fake_server.h"
 #include "pg_instance.h"
 #include "process.h"
+#include "test_keys.h"
 
 namespace ddbfs::meta::testing {
 namespace {
@@ -37,6 +38,9 @@ class MetaserverProcessTest : public ::testing::Test {
     port_ = ddbfs::testing::FreePort();
     args.push_back("--listen");
     args.push_back("127.0.0.1:" + std::to_string(port_));
+    if (key_file_.empty()) key_file_ = ddbfs::testing::WriteClusterKey(dir_.path());
+    args.push_back("--cluster-key-file");
+    args.push_back(key_file_);
     auto p = std::make_unique<Process>(MetaserverBinary(), args, dir_.path() + "/meta.log");
     if (wait) {
       EXPECT_TRUE(ddbfs::testing::WaitForPort(port_, std::chrono::seconds(30))) << p->LogTail();
@@ -46,16 +50,27 @@ class MetaserverProcessTest : public ::testing::Test {
   std::unique_ptr<Process> StartDefault() {
     return Start({"--db", db_url_, "--heartbeat-timeout-ms", "10000"});
   }
-  std::unique_ptr<Conn> Connect() { return std::make_unique<Conn>("127.0.0.1", port_, 10000); }
+  std::unique_ptr<Conn> Connect() {
+    return std::make_unique<Conn>("127.0.0.1", port_, 10000,
+                                  ddbfs::testing::ClusterTransport(key_file_));
+  }
 
   TempDir dir_{"ddbfs-meta-test"};
   std::string db_url_;
   int port_ = 0;
+  std::string key_file_;
 };
 
 TEST_F(MetaserverProcessTest, ServesTheNamespaceOverThrift) {
   auto meta = StartDefault();
   auto conn = Connect();
+  {
+    // The mkdir below runs as uid 1000: give it the root directory (root's,
+    // 0755, in a new file system), as an administrator would.
+    pqxx::connection c(db_url_);
+    pqxx::nontransaction txn(c);
+    txn.exec("UPDATE ddbfs.inodes SET uid = 1000 WHERE id = 1");
+  }
   rpc::MkdirResponse mk;
   rpc::MkdirRequest mreq;
   mreq.parent = kRootInode;
@@ -189,6 +204,60 @@ TEST_F(MetaserverProcessTest, CreateCanPlaceTheFirstChunkOverThrift) {
   ASSERT_TRUE(conn->Call([&](auto& c) { c.CommitWrite(cwr, cw); }).ok());
   ASSERT_EQ(cwr.status.code, rpc::ErrorCode::OK) << cwr.status.message;
   EXPECT_EQ(cwr.attr.size, 7);
+}
+
+// The findings of the trust-boundary review (docs/security.md): a peer that
+// has not authenticated is served nothing and changes nothing.
+TEST_F(MetaserverProcessTest, UnauthenticatedCallsAreRefusedAndChangeNothing) {
+  auto meta = StartDefault();
+  auto trusted = Connect();
+  RegisterFakeServer(*trusted);            // server "u1" at 127.0.0.1:9999
+  Conn anyone("127.0.0.1", port_, 10000);  // no key
+  const auto refused = rpc::ErrorCode::UNAUTHENTICATED;
+
+  rpc::RegisterServerRequest reg;  // u1's uuid, moved to a bogus address
+  reg.host = "10.66.66.66";
+  reg.port = 1;
+  reg.label = "evil";
+  reg.uuid = "u1";
+  rpc::RegisterServerResponse regr;
+  ASSERT_TRUE(anyone.Call([&](auto& c) { c.RegisterServer(regr, reg); }).ok());
+  EXPECT_EQ(regr.status.code, refused);
+
+  rpc::ReportBadReplicaRequest bad;
+  bad.chunk_id = 1;
+  bad.server_id = 1;
+  bad.reason = rpc::ErrorCode::CHECKSUM_MISMATCH;
+  rpc::ReportBadReplicaResponse badr;
+  ASSERT_TRUE(anyone.Call([&](auto& c) { c.ReportBadReplica(badr, bad); }).ok());
+  EXPECT_EQ(badr.status.code, refused);
+
+  rpc::SetAttrRequest chown;  // take the root directory
+  chown.inode = kRootInode;
+  chown.__set_uid(666);
+  rpc::SetAttrResponse chownr;
+  ASSERT_TRUE(anyone.Call([&](auto& c) { c.SetAttr(chownr, chown); }).ok());
+  EXPECT_EQ(chownr.status.code, refused);
+
+  rpc::GetAttrRequest get;
+  get.inode = kRootInode;
+  rpc::GetAttrResponse getr;
+  ASSERT_TRUE(anyone.Call([&](auto& c) { c.GetAttr(getr, get); }).ok());
+  EXPECT_EQ(getr.status.code, refused);
+
+  // A wrong cluster key does not authenticate either.
+  auto wrong = Transport::Create({}, Credential{"cluster", RandomBytes(kSecretBytes)});
+  ASSERT_TRUE(wrong.ok());
+  Conn impostor("127.0.0.1", port_, 10000, *wrong);
+  Status s = impostor.Call([&](auto& c) { c.GetAttr(getr, get); });
+  EXPECT_EQ(s.code(), ErrorCode::kUnauthenticated) << s;
+
+  pqxx::connection db(db_url_);
+  pqxx::nontransaction txn(db);
+  EXPECT_EQ(txn.exec1("SELECT host || ':' || port FROM ddbfs.servers WHERE uuid = 'u1'")[0]
+                .as<std::string>(),
+            "127.0.0.1:9999");
+  EXPECT_EQ(txn.exec1("SELECT uid FROM ddbfs.inodes WHERE id = 1")[0].as<int>(), 0);
 }
 
 TEST_F(MetaserverProcessTest, MalformedRequestsAreInvalidArgumentsAndTheServerStaysUp) {

@@ -29,7 +29,7 @@ TEST_F(NamespaceTest, BadNamesAreRejectedWithTheirCodes) {
     EXPECT_EQ(CodeOf(Create(ctx(), caller_, kRootInode, c.name, 0644, {}, {})), c.code) << c.name;
     EXPECT_EQ(CodeOf(Mkdir(ctx(), caller_, kRootInode, c.name, 0755)), c.code) << c.name;
     EXPECT_EQ(CodeOf(Symlink(ctx(), caller_, kRootInode, c.name, "t")), c.code) << c.name;
-    EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, c.name)), c.code) << c.name;
+    EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, kRootInode, c.name)), c.code) << c.name;
     EXPECT_EQ(CodeOf(Unlink(ctx(), caller_, kRootInode, c.name)), c.code) << c.name;
   }
   EXPECT_TRUE(Create(ctx(), caller_, kRootInode, max_name, 0644, {}, {}).ok());
@@ -39,12 +39,12 @@ TEST_F(NamespaceTest, BadNamesAreRejectedWithTheirCodes) {
 }
 
 TEST_F(NamespaceTest, BadInodeNumbersAreInvalidArguments) {
-  EXPECT_EQ(CodeOf(GetAttr(ctx(), -5)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(GetAttr(ctx(), 0)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(Lookup(ctx(), -1, "a")), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(GetAttr(ctx(), caller_, -5)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(GetAttr(ctx(), caller_, 0)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, -1, "a")), ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(Create(ctx(), caller_, -1, "a", 0644, {}, {})), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(ReadDir(ctx(), -1, "", 10)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(GetAttr(ctx(), 999999)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(ReadDir(ctx(), caller_, -1, "", 10)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(GetAttr(ctx(), caller_, 999999)), ErrorCode::kNotFound);
 }
 
 TEST_F(NamespaceTest, ParentMustExistAndBeADirectory) {
@@ -54,9 +54,9 @@ TEST_F(NamespaceTest, ParentMustExistAndBeADirectory) {
   EXPECT_EQ(CodeOf(Create(ctx(), caller_, file.inode, "x", 0644, {}, {})), ErrorCode::kNotDir);
   EXPECT_EQ(CodeOf(Mkdir(ctx(), caller_, file.inode, "x", 0755)), ErrorCode::kNotDir);
   EXPECT_EQ(CodeOf(Symlink(ctx(), caller_, file.inode, "x", "t")), ErrorCode::kNotDir);
-  EXPECT_EQ(CodeOf(Lookup(ctx(), file.inode, "x")), ErrorCode::kNotDir);
-  EXPECT_EQ(CodeOf(ReadDir(ctx(), file.inode, "", 10)), ErrorCode::kNotDir);
-  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "missing")), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, file.inode, "x")), ErrorCode::kNotDir);
+  EXPECT_EQ(CodeOf(ReadDir(ctx(), caller_, file.inode, "", 10)), ErrorCode::kNotDir);
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, kRootInode, "missing")), ErrorCode::kNotFound);
 }
 
 TEST_F(NamespaceTest, TakenNamesAreExists) {
@@ -69,7 +69,7 @@ TEST_F(NamespaceTest, TakenNamesAreExists) {
 }
 
 TEST_F(NamespaceTest, CreateSetsOwnerModeGoalAndTimes) {
-  auto root_before = GetAttr(ctx(), kRootInode);
+  auto root_before = GetAttr(ctx(), caller_, kRootInode);
   ASSERT_TRUE(root_before.ok());
   auto a = Create(ctx(), caller_, kRootInode, "f", 0100644, std::nullopt, int64_t{123456789});
   ASSERT_TRUE(a.ok()) << a.status();
@@ -82,7 +82,7 @@ TEST_F(NamespaceTest, CreateSetsOwnerModeGoalAndTimes) {
   EXPECT_EQ(a->goal, kDefaultGoal);
   EXPECT_EQ(a->mtime_ns, 123456789);
   EXPECT_GT(a->ctime_ns, 123456789);
-  auto root_after = GetAttr(ctx(), kRootInode);
+  auto root_after = GetAttr(ctx(), caller_, kRootInode);
   ASSERT_TRUE(root_after.ok());
   EXPECT_GT(root_after->mtime_ns, root_before->mtime_ns);
   EXPECT_GT(root_after->ctime_ns, root_before->ctime_ns);
@@ -104,17 +104,17 @@ TEST_F(NamespaceTest, CreateSetsOwnerModeGoalAndTimes) {
 }
 
 TEST_F(NamespaceTest, DirectoryLinkCounts) {
-  EXPECT_EQ(GetAttr(ctx(), kRootInode)->nlink, 2u);
+  EXPECT_EQ(GetAttr(ctx(), caller_, kRootInode)->nlink, 2u);
   Attr a = MustMkdir(kRootInode, "a");
   EXPECT_EQ(a.nlink, 2u);
   EXPECT_EQ(a.mode, 0755u);
   MustMkdir(kRootInode, "b");
   MustCreate(kRootInode, "file");  // files do not count
-  EXPECT_EQ(GetAttr(ctx(), kRootInode)->nlink, 4u);
+  EXPECT_EQ(GetAttr(ctx(), caller_, kRootInode)->nlink, 4u);
   MustMkdir(a.inode, "c");
-  EXPECT_EQ(GetAttr(ctx(), a.inode)->nlink, 3u);
+  EXPECT_EQ(GetAttr(ctx(), caller_, a.inode)->nlink, 3u);
   EXPECT_TRUE(Rmdir(ctx(), caller_, kRootInode, "b").ok());
-  EXPECT_EQ(GetAttr(ctx(), kRootInode)->nlink, 3u);
+  EXPECT_EQ(GetAttr(ctx(), caller_, kRootInode)->nlink, 3u);
 }
 
 TEST_F(NamespaceTest, UnlinkAndRmdirErrors) {
@@ -133,7 +133,7 @@ TEST_F(NamespaceTest, UnlinkAndRmdirErrors) {
   ASSERT_TRUE(Rmdir(ctx(), caller_, kRootInode, "dir").ok());
   ASSERT_TRUE(Unlink(ctx(), caller_, kRootInode, "file").ok());
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.inodes"), 1);
-  EXPECT_EQ(CodeOf(Lookup(ctx(), kRootInode, "file")), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, kRootInode, "file")), ErrorCode::kNotFound);
 }
 
 TEST_F(NamespaceTest, HardLinksCountNamesAndKeepTheInode) {
@@ -146,12 +146,12 @@ TEST_F(NamespaceTest, HardLinksCountNamesAndKeepTheInode) {
   EXPECT_EQ(CodeOf(Link(ctx(), caller_, d.inode, kRootInode, "dlink")), ErrorCode::kIsDir);
   EXPECT_EQ(CodeOf(Link(ctx(), caller_, 5555, kRootInode, "x")), ErrorCode::kNotFound);
   ASSERT_TRUE(Unlink(ctx(), caller_, kRootInode, "f").ok());
-  auto g = Lookup(ctx(), d.inode, "g");
+  auto g = Lookup(ctx(), caller_, d.inode, "g");
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->inode, f.inode);
   EXPECT_EQ(g->nlink, 1u);
   ASSERT_TRUE(Unlink(ctx(), caller_, d.inode, "g").ok());
-  EXPECT_EQ(CodeOf(GetAttr(ctx(), f.inode)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(GetAttr(ctx(), caller_, f.inode)), ErrorCode::kNotFound);
 }
 
 TEST_F(NamespaceTest, SymlinksStoreTheirTarget) {
@@ -160,12 +160,12 @@ TEST_F(NamespaceTest, SymlinksStoreTheirTarget) {
   EXPECT_EQ(s->type, FileType::kSymlink);
   EXPECT_EQ(s->size, 13u);
   EXPECT_EQ(s->mode, 0777u);
-  auto t = Readlink(ctx(), s->inode);
+  auto t = Readlink(ctx(), caller_, s->inode);
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(*t, "../some/where");
   Attr f = MustCreate(kRootInode, "f");
-  EXPECT_EQ(CodeOf(Readlink(ctx(), f.inode)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(Readlink(ctx(), 98765)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(Readlink(ctx(), caller_, f.inode)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(Readlink(ctx(), caller_, 98765)), ErrorCode::kNotFound);
   EXPECT_EQ(CodeOf(Symlink(ctx(), caller_, kRootInode, "e", "")), ErrorCode::kInvalidArgument);
   EXPECT_EQ(CodeOf(Symlink(ctx(), caller_, kRootInode, "e", std::string(5000, 'a'))),
             ErrorCode::kNameTooLong);
@@ -177,20 +177,21 @@ TEST_F(NamespaceTest, ResolvePathWalksInOneCall) {
   Attr a = MustMkdir(kRootInode, "a");
   Attr b = MustMkdir(a.inode, "b");
   Attr f = MustCreate(b.inode, "file.txt");
-  auto root = ResolvePath(ctx(), "/");
+  auto root = ResolvePath(ctx(), caller_, "/");
   ASSERT_TRUE(root.ok());
   EXPECT_EQ(root->inode, kRootInode);
-  auto got = ResolvePath(ctx(), "/a/b/file.txt");
+  auto got = ResolvePath(ctx(), caller_, "/a/b/file.txt");
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(got->inode, f.inode);
-  EXPECT_EQ(ResolvePath(ctx(), "/a/b")->inode, b.inode);
-  EXPECT_EQ(CodeOf(ResolvePath(ctx(), "/a/x/file.txt")), ErrorCode::kNotFound);
-  EXPECT_EQ(CodeOf(ResolvePath(ctx(), "/a/b/missing")), ErrorCode::kNotFound);
-  EXPECT_EQ(CodeOf(ResolvePath(ctx(), "/a/b/file.txt/more")), ErrorCode::kNotDir);
+  EXPECT_EQ(ResolvePath(ctx(), caller_, "/a/b")->inode, b.inode);
+  EXPECT_EQ(CodeOf(ResolvePath(ctx(), caller_, "/a/x/file.txt")), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(ResolvePath(ctx(), caller_, "/a/b/missing")), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(ResolvePath(ctx(), caller_, "/a/b/file.txt/more")), ErrorCode::kNotDir);
   for (const char* bad : {"", "a/b", "/a/", "//a", "/a//b", "/a/./b", "/a/../b"}) {
-    EXPECT_EQ(CodeOf(ResolvePath(ctx(), bad)), ErrorCode::kInvalidArgument) << bad;
+    EXPECT_EQ(CodeOf(ResolvePath(ctx(), caller_, bad)), ErrorCode::kInvalidArgument) << bad;
   }
-  EXPECT_EQ(CodeOf(ResolvePath(ctx(), "/" + std::string(256, 'n'))), ErrorCode::kNameTooLong);
+  EXPECT_EQ(CodeOf(ResolvePath(ctx(), caller_, "/" + std::string(256, 'n'))),
+            ErrorCode::kNameTooLong);
 }
 
 TEST_F(NamespaceTest, SetAttrChangesOnlyWhatIsSet) {
@@ -200,7 +201,8 @@ TEST_F(NamespaceTest, SetAttrChangesOnlyWhatIsSet) {
   c.uid = 7;
   c.atime_ns = 11;
   c.mtime_ns = 22;
-  auto a = SetAttr(ctx(), caller_, f.inode, c);
+  const Caller root;  // a chown needs root (docs/metadata.md, "Permissions")
+  auto a = SetAttr(ctx(), root, f.inode, c);
   ASSERT_TRUE(a.ok()) << a.status();
   EXPECT_EQ(a->mode, 04600u);
   EXPECT_EQ(a->uid, 7u);
@@ -210,7 +212,7 @@ TEST_F(NamespaceTest, SetAttrChangesOnlyWhatIsSet) {
   EXPECT_GT(a->ctime_ns, f.ctime_ns);
   AttrChanges grow;
   grow.size = 5ull << 30;
-  auto g = SetAttr(ctx(), caller_, f.inode, grow);
+  auto g = SetAttr(ctx(), root, f.inode, grow);
   ASSERT_TRUE(g.ok());
   EXPECT_EQ(g->size, 5ull << 30);
   EXPECT_GT(g->mtime_ns, 22);  // a size change updates mtime

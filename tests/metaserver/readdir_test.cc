@@ -37,7 +37,7 @@ TEST_F(ReadDirTest, PagesOverManyEntriesInBytewiseOrder) {
   std::string after;
   int pages = 0;
   while (true) {
-    auto page = ReadDir(ctx(), dir.inode, after, 1000);
+    auto page = ReadDir(ctx(), caller_, dir.inode, after, 1000);
     ASSERT_TRUE(page.ok()) << page.status();
     ++pages;
     for (const DirEntry& e : page->entries) {
@@ -58,7 +58,7 @@ TEST_F(ReadDirTest, LimitsAndErrors) {
   Attr dir = MustMkdir(kRootInode, "d");
   for (const char* n : {"c", "a", "b"}) MustCreate(dir.inode, n);
   MustMkdir(dir.inode, "sub");
-  auto all = ReadDir(ctx(), dir.inode, "", 0);  // 0: the default limit
+  auto all = ReadDir(ctx(), caller_, dir.inode, "", 0);  // 0: the default limit
   ASSERT_TRUE(all.ok());
   ASSERT_EQ(all->entries.size(), 4u);
   EXPECT_FALSE(all->more);
@@ -67,24 +67,24 @@ TEST_F(ReadDirTest, LimitsAndErrors) {
   EXPECT_EQ(all->entries[3].attr.type, FileType::kDirectory);
   EXPECT_EQ(all->entries[3].attr.nlink, 2u);
 
-  auto two = ReadDir(ctx(), dir.inode, "", 2);
+  auto two = ReadDir(ctx(), caller_, dir.inode, "", 2);
   ASSERT_TRUE(two.ok());
   ASSERT_EQ(two->entries.size(), 2u);
   EXPECT_TRUE(two->more);
   // `after` need not be an existing name.
-  auto rest = ReadDir(ctx(), dir.inode, "bb", 10);
+  auto rest = ReadDir(ctx(), caller_, dir.inode, "bb", 10);
   ASSERT_TRUE(rest.ok());
   ASSERT_EQ(rest->entries.size(), 2u);
   EXPECT_EQ(rest->entries[0].name, "c");
-  EXPECT_TRUE(ReadDir(ctx(), dir.inode, "", 1 << 30).ok());  // capped, not refused
+  EXPECT_TRUE(ReadDir(ctx(), caller_, dir.inode, "", 1 << 30).ok());  // capped, not refused
 
-  auto empty = ReadDir(ctx(), MustMkdir(kRootInode, "empty").inode, "", 10);
+  auto empty = ReadDir(ctx(), caller_, MustMkdir(kRootInode, "empty").inode, "", 10);
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->entries.empty());
   EXPECT_FALSE(empty->more);
-  EXPECT_EQ(CodeOf(ReadDir(ctx(), dir.inode, "", -1)), ErrorCode::kInvalidArgument);
-  EXPECT_EQ(CodeOf(ReadDir(ctx(), 31337, "", 10)), ErrorCode::kNotFound);
-  EXPECT_EQ(CodeOf(ReadDir(ctx(), dir.inode, std::string("a\0", 2), 10)),
+  EXPECT_EQ(CodeOf(ReadDir(ctx(), caller_, dir.inode, "", -1)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(ReadDir(ctx(), caller_, 31337, "", 10)), ErrorCode::kNotFound);
+  EXPECT_EQ(CodeOf(ReadDir(ctx(), caller_, dir.inode, std::string("a\0", 2), 10)),
             ErrorCode::kInvalidArgument);
 }
 

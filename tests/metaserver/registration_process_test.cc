@@ -18,6 +18,7 @@
 #include "meta_link.h"
 #include "pg_instance.h"
 #include "process.h"
+#include "test_keys.h"
 
 namespace ddbfs::meta::testing {
 namespace {
@@ -47,12 +48,18 @@ class RegistrationProcessTest : public ::testing::Test {
  protected:
   void SetUp() override { db_url_ = PgInstance::Shared().NewDatabaseUrl(); }
 
+  const std::string& KeyFile() {
+    if (key_file_.empty()) key_file_ = ddbfs::testing::WriteClusterKey(dir_.path());
+    return key_file_;
+  }
+
   void StartMeta(int heartbeat_timeout_ms) {
     port_ = ddbfs::testing::FreePort();
     meta_ = std::make_unique<Process>(
         MetaserverBinary(),
         std::vector<std::string>{"--db", db_url_, "--listen", "127.0.0.1:" + std::to_string(port_),
-                                 "--heartbeat-timeout-ms", std::to_string(heartbeat_timeout_ms)},
+                                 "--heartbeat-timeout-ms", std::to_string(heartbeat_timeout_ms),
+                                 "--cluster-key-file", KeyFile()},
         dir_.path() + "/meta.log");
     ASSERT_TRUE(ddbfs::testing::WaitForPort(port_, std::chrono::seconds(30))) << meta_->LogTail();
   }
@@ -109,7 +116,7 @@ class RegistrationProcessTest : public ::testing::Test {
                                              const std::vector<ChunkReplica>& inventory,
                                              std::vector<int64_t>* deleted,
                                              int max_page_entries = 50000) {
-    Conn conn("127.0.0.1", port_, 60000);
+    Conn conn("127.0.0.1", port_, 60000, ddbfs::testing::ClusterTransport(KeyFile()));
     return RegisterWithMetaserver(conn, who, inventory, max_page_entries, nullptr,
                                   [&](const std::vector<int64_t>& ids) {
                                     deleted->insert(deleted->end(), ids.begin(), ids.end());
@@ -119,6 +126,7 @@ class RegistrationProcessTest : public ::testing::Test {
   TempDir dir_{"ddbfs-registration-test"};
   std::string db_url_;
   int port_ = 0;
+  std::string key_file_;
   std::unique_ptr<Process> meta_;
 };
 
@@ -183,7 +191,7 @@ TEST_F(RegistrationProcessTest, ImpostorWithEmptyInventoryThenRealServerDeletesN
   ASSERT_TRUE(real.ok()) << real.status();
 
   auto raw_impostor = [&] {
-    Conn conn("127.0.0.1", port_, 10000);
+    Conn conn("127.0.0.1", port_, 10000, ddbfs::testing::ClusterTransport(KeyFile()));
     rpc::RegisterServerRequest req;
     req.host = "10.66.66.66";
     req.port = 6666;

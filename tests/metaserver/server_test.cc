@@ -418,7 +418,7 @@ TEST_F(LivenessTest, ServerWithoutHeartbeatsIsDeclaredDead) {
   EXPECT_TRUE(Heartbeat(ctx(), HeartbeatArgs{a, 1ll << 40, 0, 0, {}}).ok());
   // New chunks only go to the living.
   Attr f = MustCreate(kRootInode, "f");
-  auto plan = PrepareWrite(ctx(), f.inode, 0);
+  auto plan = PrepareWrite(ctx(), caller_, f.inode, 0);
   ASSERT_TRUE(plan.ok()) << plan.status();
   ASSERT_EQ(plan->replicas.size(), 1u);
   EXPECT_EQ(plan->replicas[0].server_id, a);

@@ -9,18 +9,34 @@
 #include <gtest/gtest.h>
 
 #include "pg_instance.h"
+#include "test_keys.h"
 
 namespace ddbfs::testing {
 
 namespace {
 constexpr auto kStartTimeout = std::chrono::seconds(60);
+
+std::vector<std::string> Concat(std::vector<std::string> a, const std::vector<std::string>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
 }
+}  // namespace
 
 std::unique_ptr<TestCluster> TestCluster::Start(const ClusterOptions& o) {
   std::unique_ptr<TestCluster> c(new TestCluster());
   c->options_ = o;
   c->db_url_ = PgInstance::Shared().NewDatabaseUrl();
   c->meta_port_ = FreePort();
+  c->key_file_ = WriteClusterKey(c->dir());
+  if (o.tls) {
+    auto made =
+        RunCommand({std::string(DDBFS_SOURCE_DIR) + "/scripts/tls-certs", c->dir() + "/tls"}, "",
+                   std::chrono::seconds(60));
+    if (made.exit_code != 0) {
+      ADD_FAILURE() << "tls-certs failed: " << made.out << made.err;
+      return nullptr;
+    }
+  }
   if (!c->StartMetaserverProcess()) return nullptr;
   for (int i = 0; i < o.chunk_servers; ++i) {
     ChunkServer cs;
@@ -58,7 +74,37 @@ std::string TestCluster::bin(const std::string& program) const {
   return std::string(DDBFS_BINARY_DIR) + "/bin/" + program;
 }
 
-std::string TestCluster::meta_address() const { return "127.0.0.1:" + std::to_string(meta_port_); }
+std::string TestCluster::meta_address() const { return "unix:" + dir() + "/meta.sock"; }
+
+std::string TestCluster::meta_tcp_address() const {
+  return "127.0.0.1:" + std::to_string(meta_port_);
+}
+
+std::shared_ptr<const Transport> TestCluster::cluster_transport() const {
+  return ClusterTransport(key_file_, client_tls());
+}
+
+TlsOptions TestCluster::client_tls() const {
+  TlsOptions t;
+  if (options_.tls) {
+    t.enabled = true;
+    t.ca_file = dir() + "/tls/ca.pem";
+  }
+  return t;
+}
+
+std::vector<std::string> TestCluster::SecurityArgs() const {
+  std::vector<std::string> args{"--cluster-key-file", key_file_};
+  if (options_.tls) {
+    for (const std::string& a :
+         {std::string("--tls"), std::string("true"), std::string("--tls-ca"), dir() + "/tls/ca.pem",
+          std::string("--tls-cert"), dir() + "/tls/server.pem", std::string("--tls-key"),
+          dir() + "/tls/server.key"}) {
+      args.push_back(a);
+    }
+  }
+  return args;
+}
 
 std::string TestCluster::chunk_data_dir(int i) const { return chunks_.at(i).data_dir; }
 
@@ -69,10 +115,12 @@ std::string TestCluster::chunk_address(int i) const {
 bool TestCluster::StartMetaserverProcess() {
   meta_ = std::make_unique<Process>(
       bin("ddbfs-metaserver"),
-      std::vector<std::string>{"--listen", meta_address(), "--db", db_url_,
-                               "--heartbeat-timeout-ms",
-                               std::to_string(options_.heartbeat_timeout_ms), "--lease-ms",
-                               std::to_string(options_.lease_ms), "--log-level", "info"},
+      Concat(
+          std::vector<std::string>{"--listen", meta_tcp_address(), "--unix-socket",
+                                   dir() + "/meta.sock", "--db", db_url_, "--heartbeat-timeout-ms",
+                                   std::to_string(options_.heartbeat_timeout_ms), "--lease-ms",
+                                   std::to_string(options_.lease_ms), "--log-level", "info"},
+          SecurityArgs()),
       dir() + "/metaserver.log");
   if (!WaitForPort(meta_port_, kStartTimeout)) {
     ADD_FAILURE() << "metaserver did not start listening; log:\n" << meta_->LogTail();
@@ -85,8 +133,10 @@ bool TestCluster::StartChunkServerProcess(int i) {
   ChunkServer& cs = chunks_.at(i);
   cs.process = std::make_unique<Process>(
       bin("ddbfs-chunkserver"),
-      std::vector<std::string>{"--listen", chunk_address(i), "--meta", meta_address(), "--data",
-                               cs.data_dir, "--label", cs.label, "--log-level", "info"},
+      Concat(std::vector<std::string>{"--listen", chunk_address(i), "--meta", meta_tcp_address(),
+                                      "--data", cs.data_dir, "--label", cs.label, "--log-level",
+                                      "info"},
+             SecurityArgs()),
       dir() + "/chunkserver" + std::to_string(i + 1) + ".log");
   if (!WaitForPort(cs.port, kStartTimeout)) {
     ADD_FAILURE() << "chunk server " << i << " did not start listening; log:\n"
@@ -99,6 +149,7 @@ bool TestCluster::StartChunkServerProcess(int i) {
 std::unique_ptr<Client> TestCluster::NewClient() {
   ClientOptions opts;
   opts.meta_address = meta_address();
+  opts.tls = client_tls();
   auto c = Client::Connect(opts);
   if (!c.ok()) {
     ADD_FAILURE() << "cannot connect a client: " << c.status();

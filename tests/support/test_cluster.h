@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "ddbfs/client.h"
+#include "ddbfs/rpc.h"
 #include "process.h"
 
 namespace ddbfs::testing {
@@ -22,6 +23,9 @@ struct ClusterOptions {
   // When > 0, each chunk server's data folder is a tmpfs of this size (for
   // full-disk tests); unmounted by the destructor.
   int data_tmpfs_mib = 0;
+  // TLS on every TCP connection: a private CA and server certificate are
+  // made with scripts/tls-certs into <dir>/tls; NewClient() trusts the CA.
+  bool tls = false;
 };
 
 // A real cluster for one test: a fresh database on the test binary's private
@@ -35,7 +39,17 @@ class TestCluster {
   static std::unique_ptr<TestCluster> Start(const ClusterOptions& o = {});
   ~TestCluster();
 
+  // Where clients reach the metaserver: its Unix socket, where a process is
+  // known by its uid (root here: an admin and a cluster member).
   std::string meta_address() const;
+  // Its TCP address: chunk servers, and clients with a key.
+  std::string meta_tcp_address() const;
+  // The cluster key file the servers were started with, and connections
+  // that prove it (for tests that talk to servers directly).
+  const std::string& cluster_key_file() const { return key_file_; }
+  std::shared_ptr<const Transport> cluster_transport() const;
+  // With ClusterOptions::tls: the client side of TLS (trusting the CA).
+  TlsOptions client_tls() const;
   const std::string& db_url() const { return db_url_; }
   const std::string& dir() const { return dir_.path(); }
   // A connected libddbfs client (nullptr + test failure if it cannot connect).
@@ -69,12 +83,15 @@ class TestCluster {
 
   TestCluster() = default;
   bool StartMetaserverProcess();
+  // --cluster-key-file and, with tls, the --tls flags.
+  std::vector<std::string> SecurityArgs() const;
   bool StartChunkServerProcess(int i);
 
   ClusterOptions options_;
   TempDir dir_{"ddbfs-cluster"};
   std::string db_url_;
   int meta_port_ = 0;
+  std::string key_file_;
   std::unique_ptr<Process> meta_;
   std::vector<ChunkServer> chunks_;
 };

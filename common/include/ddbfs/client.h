@@ -17,6 +17,8 @@
 #include <string_view>
 #include <vector>
 
+#include "ddbfs/auth.h"
+#include "ddbfs/rpc.h"
 #include "ddbfs/status.h"
 
 namespace ddbfs {
@@ -60,9 +62,13 @@ struct AttrChanges {
   std::optional<int> goal;
 };
 
+// The identity a request runs as. The metaserver establishes it per
+// connection (docs/security.md, "Principals"); uid/gid/groups sent by a
+// client count only under a trusted export key.
 struct Caller {
   uint32_t uid = 0;
   uint32_t gid = 0;
+  std::vector<uint32_t> groups;  // supplementary groups (gid need not be repeated)
 };
 
 struct ReplicaView {
@@ -116,6 +122,37 @@ struct ClientOptions {
   // uncommitted write (docs/write_protocol.md).
   int lease_wait_ms = 60000;
   Caller caller;  // owner of new files; defaults to the process's uid/gid
+  // The export key this client proves to the metaserver (docs/security.md).
+  // Not needed over the metaserver's Unix socket ("unix:/path"), where the
+  // client is known by its uid.
+  std::optional<Credential> key;
+  TlsOptions tls;  // TLS to the metaserver and the chunk servers
+};
+
+// An export key as an admin manages it (docs/security.md, "Export keys").
+struct ExportKeyInfo {
+  std::string key_id;  // chosen by the metaserver
+  std::string name;
+  std::vector<std::string> networks;  // CIDRs; empty: any address
+  bool read_only = false;
+  std::string subtree = "/";
+  bool mapall = false;  // false: trusted (client-asserted uids, root mapped)
+  uint32_t map_uid = 65534;
+  uint32_t map_gid = 65534;
+  uint32_t maproot_uid = 65534;
+  uint32_t maproot_gid = 65534;
+  bool admin = false;
+  int64_t created_ms = 0;
+  bool revoked = false;
+};
+
+// Who the metaserver takes this client for.
+struct Identity {
+  std::string principal;
+  Caller caller;
+  bool read_only = false;
+  bool admin = false;
+  std::string subtree;
 };
 
 class FileReader;
@@ -177,6 +214,13 @@ class Client {
   // Chunk map with every replica (current or stale, alive or dead).
   Result<std::vector<ChunkView>> Chunks(InodeId inode);
   Result<ClusterView> ClusterStatus();
+
+  // ---- trust boundary (docs/security.md)
+  Result<Identity> WhoAmI();
+  // Admin only. Returns the new key and its secret (raw bytes, shown once).
+  Result<std::pair<ExportKeyInfo, std::string>> AddKey(const ExportKeyInfo& key);
+  Result<std::vector<ExportKeyInfo>> ListKeys();
+  Status RevokeKey(const std::string& key_id);
 
   struct Impl;
 

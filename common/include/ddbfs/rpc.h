@@ -14,9 +14,13 @@
 #include <thrift/TApplicationException.h>
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
+#include <thrift/transport/TSSLSocket.h>
 #include <thrift/transport/TSocket.h>
 #include <thrift/transport/TTransportException.h>
 
+#include "ChunkService.h"
+#include "MetaService.h"
+#include "ddbfs/auth.h"
 #include "ddbfs/status.h"
 #include "ddbfs_types.h"
 
@@ -27,32 +31,115 @@ Status FromRpc(const rpc::RpcStatus& s);
 rpc::RpcStatus ToRpc(const Status& s);
 inline rpc::RpcStatus RpcOk() { return rpc::RpcStatus(); }
 
-// Splits "host:port"; InvalidArgument if malformed.
+// Splits "host:port"; InvalidArgument if malformed. "unix:/path" (a Unix
+// socket) gives host "unix:/path" and port 0.
 Status ParseHostPort(const std::string& text, std::string* host, int* port);
+inline bool IsUnixAddress(const std::string& host) { return host.rfind("unix:", 0) == 0; }
+// "host:port", or "unix:/path" for a Unix socket.
+std::string FormatAddress(const std::string& host, int port);
+
+// TLS settings of one process (docs/security.md, "TLS").
+struct TlsOptions {
+  bool enabled = false;
+  std::string ca_file;    // the cluster's CA: peers' certificates must chain to it
+  std::string cert_file;  // this process's certificate (servers; clients need none)
+  std::string key_file;   // its private key
+};
+
+// How a process opens connections: plain TCP or TLS, and the key it proves
+// on every new connection (Hello + Authenticate). Shared by all the pools of
+// a process; immutable once made.
+class Transport {
+ public:
+  // Loads the TLS files now, so a bad path fails at start with one line.
+  static Result<std::shared_ptr<const Transport>> Create(const TlsOptions& tls,
+                                                         std::optional<Credential> credential);
+  // Plain TCP, no key: what a peer without any configuration gets.
+  static std::shared_ptr<const Transport> Plain();
+
+  bool tls() const { return ssl_ != nullptr; }
+  const std::optional<Credential>& credential() const { return credential_; }
+  // An unopened socket to host:port (TLS when enabled), or to a Unix socket.
+  std::shared_ptr<apache::thrift::transport::TSocket> NewSocket(const std::string& host,
+                                                                int port) const;
+
+ private:
+  std::shared_ptr<apache::thrift::transport::TSSLSocketFactory> ssl_;
+  std::optional<Credential> credential_;
+};
+
+// The handshake of a new connection (docs/security.md, "Handshake"): Hello,
+// and unless the server already knows the peer, Authenticate with `cred`,
+// then the server's proof is checked. kUnauthenticated on any failure.
+template <typename ClientT>
+Status Handshake(ClientT& client, const Credential& cred) {
+  constexpr const char* service =
+      std::is_same_v<ClientT, rpc::MetaServiceClient> ? "meta" : "chunk";
+  rpc::HelloResponse hello;
+  client.Hello(hello, rpc::HelloRequest());
+  if (hello.status.code != rpc::ErrorCode::OK) return FromRpc(hello.status);
+  if (hello.authenticated) return Status();
+  rpc::AuthenticateRequest req;
+  req.key_id = cred.key_id;
+  req.client_nonce = RandomBytes(kNonceBytes);
+  req.proof = AuthProof(cred.secret, false, service, hello.nonce, req.client_nonce, cred.key_id);
+  rpc::AuthenticateResponse resp;
+  client.Authenticate(resp, req);
+  if (resp.status.code != rpc::ErrorCode::OK) return FromRpc(resp.status);
+  const std::string expected =
+      AuthProof(cred.secret, true, service, hello.nonce, req.client_nonce, cred.key_id);
+  if (!SecretsEqual(resp.server_proof, expected)) {
+    return Status(ErrorCode::kUnauthenticated,
+                  "the server did not prove it holds key '" + cred.key_id + "'");
+  }
+  return Status();
+}
 
 // One TCP connection to a server with a typed Thrift client. Not thread-safe:
 // one caller at a time (RpcPool hands them out).
 template <typename ClientT>
 class RpcConnection {
  public:
-  RpcConnection(std::string host, int port, int timeout_ms)
-      : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms) {}
+  RpcConnection(std::string host, int port, int timeout_ms,
+                std::shared_ptr<const Transport> transport = nullptr)
+      : host_(std::move(host)),
+        port_(port),
+        timeout_ms_(timeout_ms),
+        transport_config_(transport ? std::move(transport) : Transport::Plain()) {}
 
   const std::string& host() const { return host_; }
   int port() const { return port_; }
-  std::string address() const { return host_ + ":" + std::to_string(port_); }
+  std::string address() const { return FormatAddress(host_, port_); }
 
   // Runs fn(client). A transport error (refused, reset, timeout) closes the
   // connection and returns kUnavailable; when `retry` is set the call is
   // tried once more on a fresh connection first (only for calls that are
-  // safe to repeat). Any other Thrift exception becomes kInternal.
+  // safe to repeat). Any other Thrift exception becomes kInternal. A new
+  // connection first authenticates (Handshake); a refusal, or a TLS peer
+  // whose certificate does not verify, is kUnauthenticated, not retried.
   Status Call(const std::function<void(ClientT&)>& fn, bool retry = true) {
     for (int attempt = 0;; ++attempt) {
       std::string error;
       try {
-        if (!client_) Open();
+        if (!client_) {
+          Status s = Open();
+          if (!s.ok()) {
+            Close();
+            if (s.code() == ErrorCode::kUnavailable || s.code() == ErrorCode::kTimedOut) {
+              error = s.message();
+              if (!retry || attempt >= 1) return s;
+              continue;
+            }
+            return s;
+          }
+        }
         fn(*client_);
         return Status();
+      } catch (const apache::thrift::transport::TSSLException& e) {
+        Close();
+        return Status(ErrorCode::kUnauthenticated,
+                      "TLS with " + address() + " failed (" + e.what() +
+                          ") — check tls settings and the CA (docs/security.md)");
       } catch (const apache::thrift::transport::TTransportException& e) {
         error = e.what();
       } catch (const apache::thrift::TApplicationException& e) {
@@ -83,21 +170,31 @@ class RpcConnection {
   ~RpcConnection() { Close(); }
 
  private:
-  void Open() {
-    auto socket = std::make_shared<apache::thrift::transport::TSocket>(host_, port_);
+  Status Open() {
+    auto socket = transport_config_->NewSocket(host_, port_);
     socket->setConnTimeout(std::min(timeout_ms_, 5000));
     socket->setRecvTimeout(timeout_ms_);
     socket->setSendTimeout(timeout_ms_);
-    socket->setNoDelay(true);
+    if (!IsUnixAddress(host_)) socket->setNoDelay(true);
     transport_ = std::make_shared<apache::thrift::transport::TFramedTransport>(socket);
     auto protocol = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(transport_);
     transport_->open();
     client_ = std::make_unique<ClientT>(protocol);
+    if (transport_config_->credential() && !IsUnixAddress(host_)) {
+      Status s = Handshake(*client_, *transport_config_->credential());
+      if (!s.ok()) {
+        return Status(s.code() == ErrorCode::kUnavailable ? ErrorCode::kUnavailable
+                                                          : ErrorCode::kUnauthenticated,
+                      address() + " refused the connection's key: " + s.message());
+      }
+    }
+    return Status();
   }
 
   std::string host_;
   int port_;
   int timeout_ms_;
+  std::shared_ptr<const Transport> transport_config_;
   std::shared_ptr<apache::thrift::transport::TTransport> transport_;
   std::unique_ptr<ClientT> client_;
 };
@@ -108,10 +205,15 @@ class RpcPool {
  public:
   using Conn = RpcConnection<ClientT>;
 
-  RpcPool(std::string host, int port, int timeout_ms, size_t max_idle = 16)
-      : host_(std::move(host)), port_(port), timeout_ms_(timeout_ms), max_idle_(max_idle) {}
+  RpcPool(std::string host, int port, int timeout_ms, size_t max_idle = 16,
+          std::shared_ptr<const Transport> transport = nullptr)
+      : host_(std::move(host)),
+        port_(port),
+        timeout_ms_(timeout_ms),
+        max_idle_(max_idle),
+        transport_(std::move(transport)) {}
 
-  std::string address() const { return host_ + ":" + std::to_string(port_); }
+  std::string address() const { return FormatAddress(host_, port_); }
 
   // Runs fn on a pooled connection (see RpcConnection::Call).
   Status Call(const std::function<void(ClientT&)>& fn, bool retry = true) {
@@ -124,7 +226,7 @@ class RpcPool {
  private:
   std::unique_ptr<Conn> Take() {
     std::lock_guard<std::mutex> lock(mu_);
-    if (idle_.empty()) return std::make_unique<Conn>(host_, port_, timeout_ms_);
+    if (idle_.empty()) return std::make_unique<Conn>(host_, port_, timeout_ms_, transport_);
     auto c = std::move(idle_.back());
     idle_.pop_back();
     return c;
@@ -138,6 +240,7 @@ class RpcPool {
   const int port_;
   const int timeout_ms_;
   const size_t max_idle_;
+  const std::shared_ptr<const Transport> transport_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Conn>> idle_;  // GUARDED_BY(mu_)
 };

@@ -2,9 +2,12 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <thrift/TProcessor.h>
+#include <thrift/transport/TTransport.h>
 
+#include "ddbfs/rpc.h"
 #include "ddbfs/status.h"
 
 namespace ddbfs {
@@ -27,14 +30,32 @@ struct RpcServerLimits {
   int max_frame_bytes = 16 << 20;
 };
 
+// Who is at the other end of an accepted connection.
+struct PeerInfo {
+  bool unix_socket = false;  // a local process; uid/gid/pid from SO_PEERCRED
+  std::string address;       // the IP of a TCP peer ("" for a Unix socket)
+  uint32_t uid = 0;
+  uint32_t gid = 0;
+  int pid = 0;
+};
+// The peer of a connection's transport (the socket a processor factory gets
+// in TConnectionInfo::transport).
+PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& transport);
+
 // A Thrift server (framed binary protocol, one thread per connection) that
 // runs until Stop() or SIGTERM/SIGINT. Thread-safe Stop().
 class RpcServer {
  public:
   // Binds host:port now, so a taken port fails here with a clear Status.
+  // host "unix:/path" (port 0) listens on a Unix socket that every local
+  // user may connect to (they are told apart by their peer credentials);
+  // a stale socket file is replaced. `factory` makes one processor per
+  // connection, so a service can keep per-connection state (its peer, what
+  // it authenticated as). With tls.enabled the server presents
+  // tls.cert_file (TCP only).
   static Result<std::unique_ptr<RpcServer>> Bind(
-      std::shared_ptr<apache::thrift::TProcessor> processor, const std::string& host, int port,
-      const RpcServerLimits& limits = {});
+      std::shared_ptr<apache::thrift::TProcessorFactory> factory, const std::string& host, int port,
+      const RpcServerLimits& limits = {}, const TlsOptions& tls = {});
   ~RpcServer();
 
   // Serves until Stop(); returns after in-flight requests finished.
@@ -42,9 +63,9 @@ class RpcServer {
   void Stop();
   int port() const { return port_; }
 
-  // Makes SIGTERM and SIGINT call Stop() on `server` (one per process) and
-  // ignores SIGPIPE.
-  static void StopOnSignals(RpcServer* server);
+  // Makes SIGTERM and SIGINT call Stop() on `servers` (one set per
+  // process) and ignores SIGPIPE.
+  static void StopOnSignals(std::vector<RpcServer*> servers);
 
  private:
   RpcServer() = default;

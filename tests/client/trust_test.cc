@@ -1,0 +1,194 @@
+// The trust boundary on a real cluster (docs/security.md): export keys and
+// what they allow, reported replicas checked before they are dropped, TLS.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "ddbfs/client.h"
+#include "ddbfs/rpc.h"
+#include "process.h"
+#include "test_cluster.h"
+#include "test_files.h"
+
+namespace ddbfs {
+namespace {
+
+using ddbfs::testing::ClusterOptions;
+using ddbfs::testing::TestCluster;
+
+// A client that reaches the metaserver over TCP with `key`.
+Result<std::unique_ptr<Client>> KeyClient(TestCluster& c, const ExportKeyInfo& info,
+                                          const std::string& secret, TlsOptions tls = {}) {
+  ClientOptions o;
+  o.meta_address = c.meta_tcp_address();
+  o.key = Credential{info.key_id, secret};
+  o.tls = tls;
+  o.meta_retry_ms = 2000;
+  return Client::Connect(o);
+}
+
+class TrustTest : public ddbfs::testing::SharedClusterTest<TrustTest> {};
+
+TEST_F(TrustTest, ExportKeysGiveTheIdentityAndRightsTheAdminChose) {
+  TestCluster& c = *cluster_;
+  auto admin = c.NewClient();  // root over the Unix socket
+  ASSERT_TRUE(admin);
+  AttrChanges open_root;
+  open_root.mode = 0777;
+  ASSERT_TRUE(admin->SetAttr(kRootInode, open_root).ok());
+
+  // trusted (the default): the client's uids count, root is squashed.
+  ExportKeyInfo trusted;
+  trusted.name = "workstation";
+  auto t = admin->AddKey(trusted);
+  ASSERT_TRUE(t.ok()) << t.status();
+  auto tc = KeyClient(c, t->first, t->second);
+  ASSERT_TRUE(tc.ok()) << tc.status();
+  auto who = (*tc)->WhoAmI();
+  ASSERT_TRUE(who.ok()) << who.status();
+  EXPECT_EQ(who->caller.uid, 65534u) << "root of a trusted client is squashed";
+  EXPECT_FALSE(who->admin);
+  // Not an admin: cannot make keys.
+  EXPECT_EQ((*tc)->AddKey(trusted).status().code(), ErrorCode::kPermissionDenied);
+
+  // mapall: everything runs as one uid.
+  ExportKeyInfo mapall;
+  mapall.name = "kiosk";
+  mapall.mapall = true;
+  mapall.map_uid = 1234;
+  mapall.map_gid = 567;
+  auto m = admin->AddKey(mapall);
+  ASSERT_TRUE(m.ok()) << m.status();
+  auto mc = KeyClient(c, m->first, m->second);
+  ASSERT_TRUE(mc.ok()) << mc.status();
+  auto made = (*mc)->Mkdir(kRootInode, "kiosk-dir", 0755);
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->uid, 1234u);
+  EXPECT_EQ(made->gid, 567u);
+
+  // read-only: reads work, changes are EROFS.
+  ExportKeyInfo ro;
+  ro.name = "reader";
+  ro.read_only = true;
+  auto r = admin->AddKey(ro);
+  ASSERT_TRUE(r.ok()) << r.status();
+  auto rc = KeyClient(c, r->first, r->second);
+  ASSERT_TRUE(rc.ok()) << rc.status();
+  EXPECT_TRUE((*rc)->Lookup(kRootInode, "kiosk-dir").ok());
+  EXPECT_EQ((*rc)->Mkdir(kRootInode, "nope", 0755).status().code(), ErrorCode::kReadOnly);
+  EXPECT_EQ((*rc)->Lookup(kRootInode, "nope").status().code(), ErrorCode::kNotFound);
+
+  // networks: a key for 10.0.0.0/8 does not connect from 127.0.0.1.
+  ExportKeyInfo far;
+  far.name = "elsewhere";
+  far.networks = {"10.0.0.0/8"};
+  auto f = admin->AddKey(far);
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(KeyClient(c, f->first, f->second).status().code(), ErrorCode::kUnauthenticated);
+  // A bad network is refused when the key is made.
+  far.networks = {"10.0.0.0/40"};
+  EXPECT_EQ(admin->AddKey(far).status().code(), ErrorCode::kInvalidArgument);
+
+  // A wrong secret for a real key id.
+  EXPECT_EQ(KeyClient(c, m->first, std::string(kSecretBytes, 'x')).status().code(),
+            ErrorCode::kUnauthenticated);
+
+  // Revoked: refused on the next request of an open connection, and on a new one.
+  ASSERT_TRUE(admin->RevokeKey(m->first.key_id).ok());
+  EXPECT_EQ((*mc)->Mkdir(kRootInode, "after-revoke", 0755).status().code(),
+            ErrorCode::kUnauthenticated);
+  EXPECT_EQ(KeyClient(c, m->first, m->second).status().code(), ErrorCode::kUnauthenticated);
+  auto keys = admin->ListKeys();
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  int revoked = 0;
+  for (const auto& k : *keys) revoked += k.revoked ? 1 : 0;
+  EXPECT_EQ(revoked, 1);
+  EXPECT_EQ(admin->Lookup(kRootInode, "after-revoke").status().code(), ErrorCode::kNotFound);
+}
+
+TEST_F(TrustTest, AClientsReportOfAGoodReplicaDoesNotDropIt) {
+  TestCluster& c = *cluster_;
+  auto admin = c.NewClient();
+  ASSERT_TRUE(admin);
+  auto file = ddbfs::testing::PutFile(*admin, "reported", ddbfs::testing::Bytes(300000, 7));
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto chunks = admin->Chunks(file->inode);
+  ASSERT_TRUE(chunks.ok() && !chunks->empty());
+  ASSERT_EQ(chunks->front().replicas.size(), 2u);
+  // A client (an export key, not a cluster member) says replica 0 is bad.
+  ExportKeyInfo k;
+  k.name = "liar";
+  auto key = admin->AddKey(k);
+  ASSERT_TRUE(key.ok()) << key.status();
+  std::string host;
+  int port = 0;
+  ASSERT_TRUE(ParseHostPort(c.meta_tcp_address(), &host, &port).ok());
+  auto t = Transport::Create({}, Credential{key->first.key_id, key->second});
+  ASSERT_TRUE(t.ok());
+  RpcConnection<rpc::MetaServiceClient> conn(host, port, 10000, *t);
+  rpc::ReportBadReplicaRequest req;
+  req.chunk_id = chunks->front().chunk_id;
+  req.server_id = chunks->front().replicas[0].server_id;
+  req.reason = rpc::ErrorCode::CHECKSUM_MISMATCH;
+  rpc::ReportBadReplicaResponse resp;
+  ASSERT_TRUE(conn.Call([&](auto& cl) { cl.ReportBadReplica(resp, req); }).ok());
+  EXPECT_EQ(resp.status.code, rpc::ErrorCode::OK) << resp.status.message;
+  auto after = admin->Chunks(file->inode);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->front().replicas.size(), 2u) << "the server verified the replica: kept";
+}
+
+TEST(TlsTest, EveryConnectionUsesTlsAndAWrongCertificateIsRefused) {
+  ClusterOptions o;
+  o.tls = true;
+  auto cluster = TestCluster::Start(o);
+  ASSERT_TRUE(cluster);
+  auto admin = cluster->NewClient();  // trusts the cluster's CA
+  ASSERT_TRUE(admin);
+  const std::string data = ddbfs::testing::Bytes(5 << 20, 3);
+  auto file = ddbfs::testing::PutFile(*admin, "over-tls", data);
+  ASSERT_TRUE(file.ok()) << file.status();
+  auto back = ddbfs::testing::ReadAll(*admin, file->inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == data);
+
+  // Over TCP with a key: the right CA works.
+  ExportKeyInfo k;
+  k.name = "tls-client";
+  k.maproot_uid = 0;
+  k.maproot_gid = 0;
+  auto key = admin->AddKey(k);
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto good = KeyClient(*cluster, key->first, key->second, cluster->client_tls());
+  ASSERT_TRUE(good.ok()) << good.status();
+  auto again = ddbfs::testing::ReadAll(**good, file->inode);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(*again == data);
+
+  // A CA that did not sign the servers' certificate: refused, metaserver
+  // and chunk servers alike.
+  ddbfs::testing::TempDir other;
+  auto made = ddbfs::testing::RunCommand(
+      {std::string(DDBFS_SOURCE_DIR) + "/scripts/tls-certs", other.path() + "/tls"}, "",
+      std::chrono::seconds(60));
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  TlsOptions wrong;
+  wrong.enabled = true;
+  wrong.ca_file = other.path() + "/tls/ca.pem";
+  EXPECT_EQ(KeyClient(*cluster, key->first, key->second, wrong).status().code(),
+            ErrorCode::kUnauthenticated);
+  ClientOptions local;
+  local.meta_address = cluster->meta_address();  // the Unix socket: no TLS there
+  local.tls = wrong;
+  auto lc = Client::Connect(local);
+  ASSERT_TRUE(lc.ok()) << lc.status();
+  EXPECT_FALSE(ddbfs::testing::ReadAll(**lc, file->inode).ok())
+      << "a chunk server's certificate must not verify against another CA";
+  // No TLS at all: the TLS servers do not talk to it.
+  EXPECT_FALSE(KeyClient(*cluster, key->first, key->second, TlsOptions{}).ok());
+}
+
+}  // namespace
+}  // namespace ddbfs
