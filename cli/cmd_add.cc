@@ -143,6 +143,9 @@ class Uploader {
       if (items_[i].kind != Kind::kDir || inodes_[i] == 0) continue;
       AttrChanges ch;
       ch.mtime_ns = MtimeNs(items_[i].st);
+      if (CreationMode(items_[i]) != (items_[i].st.st_mode & 07777)) {
+        ch.mode = items_[i].st.st_mode & 07777;
+      }
       auto a = client_.SetAttr(inodes_[i], ch);
       if (!a.ok()) ctx_.Fail(items_[i].path, a.status());
     }
@@ -183,7 +186,7 @@ class Uploader {
     InodeId parent = ParentInode(it);
     if (parent == 0) return;
     const std::string name = BaseName(it.path);
-    auto made = client_.Mkdir(parent, name, it.st.st_mode & 07777);
+    auto made = client_.Mkdir(parent, name, CreationMode(it));
     if (!made.ok() && made.status().code() == ErrorCode::kExists) {
       made = client_.Lookup(parent, name);  // merge into an existing directory, like cp -r
       if (made.ok() && made->type != FileType::kDirectory) {
@@ -210,7 +213,7 @@ class Uploader {
   // chunk (one placed for it would stay unwritten) and no writer.
   Result<Attr> CreateNew(InodeId parent, const std::string& name, const Item& it,
                          std::unique_ptr<FileWriter>* writer) {
-    const uint32_t mode = it.st.st_mode & 07777;
+    const uint32_t mode = CreationMode(it);
     const int64_t mtime = MtimeNs(it.st);
     if (it.st.st_size == 0) return client_.Create(parent, name, mode, mtime);
     ASSIGN_OR_RETURN(CreatedFile f, client_.CreateForWrite(parent, name, mode, mtime));
@@ -273,10 +276,35 @@ class Uploader {
     return s;
   }
 
+  // The mode a new node is made with. The metaserver checks permissions for
+  // who we are (docs/security.md): a file without owner write permission
+  // (0444) or a directory without owner write/search (0555) could not be
+  // filled by a user other than root, so it is made writable first and gets
+  // its exact mode once its content is complete (FinalMode), as `cp -r` does.
+  static uint32_t CreationMode(const Item& it) {
+    const uint32_t mode = it.st.st_mode & 07777;
+    if (::geteuid() == 0) return mode;
+    return S_ISDIR(it.st.st_mode) ? (mode | 0700) : (mode | 0200);
+  }
+  // Gives `inode` its exact mode if CreationMode widened it.
+  Status FinalMode(const Item& it, InodeId inode) {
+    const uint32_t mode = it.st.st_mode & 07777;
+    if (CreationMode(it) == mode) return Status();
+    AttrChanges ch;
+    ch.mode = mode;
+    return client_.SetAttr(inode, ch).status();
+  }
+
   // Copies the local file `fd` into the new file `attr` (its writer, when
-  // CreateNew made one), then syncs (unless -n) and closes.
+  // CreateNew made one), then syncs (unless -n) and closes; then the exact mode.
   Status WriteData(const Item& it, int fd, const Attr& attr, std::unique_ptr<FileWriter> writer,
                    Progress& progress, std::vector<char>& buf) {
+    RETURN_IF_ERROR(CopyData(it, fd, attr, std::move(writer), progress, buf));
+    return FinalMode(it, attr.inode);
+  }
+
+  Status CopyData(const Item& it, int fd, const Attr& attr, std::unique_ptr<FileWriter> writer,
+                  Progress& progress, std::vector<char>& buf) {
     if (it.st.st_size == 0 && !writer) return Status();
     if (!writer) {
       ASSIGN_OR_RETURN(writer, client_.OpenWriter(attr.inode));

@@ -36,6 +36,8 @@ Command MvCommand();
 Command InfoCommand();
 Command StatusCommand();
 Command KeyCommand();
+Command ChmodCommand();
+Command ChownCommand();
 Command WhoAmICommand();
 
 // Every command in help order.

@@ -165,6 +165,24 @@ out=$(NOBODY cat /photos/2021/b.jpg 2>&1) && rc=0 || rc=$?
 DDBFS cat /photos/2021/b.jpg | cmp -s - "$WORK/photos/2021/b.jpg" || fail "root cannot read its 0600 file"
 out=$(NOBODY key add sneaky 2>&1) && rc=0 || rc=$?
 [[ $rc == 10 ]] || fail "nobody made an export key: exit $rc, '$out'"
+# A shared folder (sticky, like /tmp): nobody adds a read-only tree into it,
+# and it arrives with its exact modes.
+DDBFS mkdir /shared
+DDBFS chmod 1777 /shared
+mkdir -p "$WORK/ro/locked"
+echo "read only" > "$WORK/ro/locked/note.txt"
+chmod 444 "$WORK/ro/locked/note.txt"
+chmod 555 "$WORK/ro/locked"
+chmod 755 "$WORK" "$WORK/ro"
+NOBODY add -q "$WORK/ro" /shared/ro || fail "nobody cannot add a read-only tree to /shared"
+DDBFS ls -l /shared/ro/locked | grep -q '^-r--r--r-- .*note.txt' ||
+  fail "note.txt lost its mode 0444: $(DDBFS ls -l /shared/ro/locked)"
+DDBFS ls -l /shared/ro | grep -q '^dr-xr-xr-x .*locked' ||
+  fail "locked lost its mode 0555: $(DDBFS ls -l /shared/ro)"
+out=$(NOBODY chown 0 /shared/ro 2>&1) && rc=0 || rc=$?
+[[ $rc == 10 ]] || fail "nobody gave a file to root: exit $rc, '$out'"
+out=$(NOBODY rm -r /photos 2>&1) && rc=0 || rc=$?
+[[ $rc != 0 ]] || fail "nobody removed root's /photos"
 
 # Back to the layout of the previous version of the script: no roles, the
 # database, schema and tables owned by postgres, only postgres in pgpass. The
