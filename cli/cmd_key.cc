@@ -37,6 +37,7 @@ struct KeyArgs {
   std::string name;
   std::vector<std::string> networks;
   bool read_only = false;
+  std::string subtree = "/";
   std::string mapall;
   std::string maproot = "65534:65534";
   bool admin = false;
@@ -48,6 +49,7 @@ int RunAdd(Context& ctx, const KeyArgs& a) {
   key.name = a.name;
   key.networks = a.networks;
   key.read_only = a.read_only;
+  key.subtree = a.subtree;
   key.admin = a.admin;
   if (!a.mapall.empty()) {
     key.mapall = true;
@@ -88,8 +90,8 @@ int RunList(Context& ctx) {
     return ctx.exit_code();
   }
   char line[512];
-  std::snprintf(line, sizeof line, "%-14s %-8s %-20s %-4s %-6s %-24s %s\n", "KEY", "STATE",
-                "IDENTITY", "RO", "ADMIN", "NETWORKS", "NAME");
+  std::snprintf(line, sizeof line, "%-14s %-8s %-20s %-4s %-6s %-24s %-16s %s\n", "KEY", "STATE",
+                "IDENTITY", "RO", "ADMIN", "NETWORKS", "SUBTREE", "NAME");
   std::cout << line;
   for (const ExportKeyInfo& k : *keys) {
     std::string networks;
@@ -97,9 +99,10 @@ int RunList(Context& ctx) {
     if (networks.empty()) networks = "any";
     const std::string identity = k.mapall ? "mapall " + Ids(k.map_uid, k.map_gid)
                                           : "trusted root=" + Ids(k.maproot_uid, k.maproot_gid);
-    std::snprintf(line, sizeof line, "%-14s %-8s %-20s %-4s %-6s %-24s %s\n", k.key_id.c_str(),
-                  k.revoked ? "revoked" : "active", identity.c_str(), k.read_only ? "yes" : "no",
-                  k.admin ? "yes" : "no", networks.c_str(), Shown(k.name).c_str());
+    std::snprintf(line, sizeof line, "%-14s %-8s %-20s %-4s %-6s %-24s %-16s %s\n",
+                  k.key_id.c_str(), k.revoked ? "revoked" : "active", identity.c_str(),
+                  k.read_only ? "yes" : "no", k.admin ? "yes" : "no", networks.c_str(),
+                  Shown(k.subtree).c_str(), Shown(k.name).c_str());
     std::cout << line;
   }
   return ctx.exit_code();
@@ -143,6 +146,8 @@ Command KeyCommand() {
             add->add_option("--network", a->networks,
                             "CIDR the client may connect from (repeat; default: any)");
             add->add_flag("--read-only", a->read_only, "no changes through this key");
+            add->add_option("--subtree", a->subtree,
+                            "the only directory the key reaches, seen as / (default: all)");
             add->add_option("--mapall", a->mapall,
                             "UID:GID every request runs as (default: trust the client's uids)");
             add->add_option("--maproot", a->maproot,

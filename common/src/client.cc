@@ -98,11 +98,12 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
   impl->chunk_transport = chunk_transport;
   // One attempt only: a front end started against a stopped metaserver
   // should say so at once rather than wait out the retry window.
-  rpc::GetAttrRequest req;
+  // (ResolvePath of "/": a key limited to a subtree reaches that one.)
+  rpc::ResolvePathRequest req;
   req.__set_ctx(impl->ReadContext());
-  req.inode = kRootInode;
-  rpc::GetAttrResponse resp;
-  Status call = impl->meta.Call([&](rpc::MetaServiceClient& c) { c.GetAttr(resp, req); });
+  req.path = "/";
+  rpc::ResolvePathResponse resp;
+  Status call = impl->meta.Call([&](rpc::MetaServiceClient& c) { c.ResolvePath(resp, req); });
   if (!call.ok()) {
     if (call.code() == ErrorCode::kUnavailable) {
       return Unavailable(impl->UnreachableMessage(call.message()));
@@ -110,6 +111,12 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
     return call;
   }
   Status answer = FromRpc(resp.status);
+  if (answer.code() == ErrorCode::kUnauthenticated) {
+    return Status(ErrorCode::kUnauthenticated,
+                  "metaserver at " + impl->meta.address() +
+                      " wants a key — put the `key = ...` line that `ddbfs key add` printed into "
+                      "~/.config/ddbfs/client.conf, or use its Unix socket (docs/security.md)");
+  }
   if (!answer.ok()) {
     return answer.WithContext("metaserver at " + impl->meta.address() + " is not ready");
   }

@@ -12,6 +12,7 @@
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/service/convert.h"
 #include "metaserver/store/chunk_store.h"
+#include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/write_queue.h"
 
@@ -159,26 +160,32 @@ const rpc::RequestContext* CtxOf(const Req& req) {
 }  // namespace
 
 void MetaServiceHandler::Lookup(rpc::LookupResponse& resp, const rpc::LookupRequest& req) {
-  Handle("Lookup", CtxOf(req), Need::kUser, resp, [&](const Access& a) {
+  Handle("Lookup", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent}));
     return Fill(meta::Lookup(ctx_, a.caller, req.parent, req.name), &resp.attr, kAttr);
   });
 }
 
 void MetaServiceHandler::ResolvePath(rpc::ResolvePathResponse& resp,
                                      const rpc::ResolvePathRequest& req) {
-  Handle("ResolvePath", CtxOf(req), Need::kUser, resp, [&](const Access& a) {
-    return Fill(meta::ResolvePath(ctx_, a.caller, req.path), &resp.attr, kAttr);
+  Handle("ResolvePath", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    // A key limited to a subtree sees that directory as "/".
+    const std::string path =
+        a.subtree == "/" ? req.path : (req.path == "/" ? a.subtree : a.subtree + req.path);
+    return Fill(meta::ResolvePath(ctx_, a.caller, path), &resp.attr, kAttr);
   });
 }
 
 void MetaServiceHandler::GetAttr(rpc::GetAttrResponse& resp, const rpc::GetAttrRequest& req) {
-  Handle("GetAttr", CtxOf(req), Need::kUser, resp, [&](const Access& a) {
+  Handle("GetAttr", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     return Fill(meta::GetAttr(ctx_, a.caller, req.inode), &resp.attr, kAttr);
   });
 }
 
 void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrRequest& req) {
   Mutate("SetAttr", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     AttrChanges c;
     if (req.__isset.mode) c.mode = static_cast<uint32_t>(req.mode);
     if (req.__isset.uid) c.uid = static_cast<uint32_t>(req.uid);
@@ -195,7 +202,8 @@ void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrR
 }
 
 void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) {
-  Mutate("Mkdir", req.ctx, resp, [&](const Access& a) {
+  Mutate("Mkdir", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent}));
     return Fill(meta::Mkdir(ctx_, a.caller, req.parent, req.name, static_cast<uint32_t>(req.mode)),
                 &resp.attr, kAttr);
   });
@@ -203,6 +211,7 @@ void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest
 
 void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) {
   Mutate("Create", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent}));
     std::optional<int> goal;
     if (req.__isset.goal) goal = req.goal;
     std::optional<int64_t> mtime;
@@ -225,37 +234,45 @@ void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequ
 }
 
 void MetaServiceHandler::Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) {
-  Mutate("Symlink", req.ctx, resp, [&](const Access& a) {
+  Mutate("Symlink", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent}));
     return Fill(meta::Symlink(ctx_, a.caller, req.parent, req.name, req.target), &resp.attr, kAttr);
   });
 }
 
 void MetaServiceHandler::Readlink(rpc::ReadlinkResponse& resp, const rpc::ReadlinkRequest& req) {
-  Handle("Readlink", CtxOf(req), Need::kUser, resp, [&](const Access& a) {
+  Handle("Readlink", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     return Fill(meta::Readlink(ctx_, a.caller, req.inode), &resp.target,
                 [](const std::string& t) { return t; });
   });
 }
 
 void MetaServiceHandler::Link(rpc::LinkResponse& resp, const rpc::LinkRequest& req) {
-  Mutate("Link", req.ctx, resp, [&](const Access& a) {
+  Mutate("Link", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode, req.new_parent}));
     return Fill(meta::Link(ctx_, a.caller, req.inode, req.new_parent, req.new_name), &resp.attr,
                 kAttr);
   });
 }
 
 void MetaServiceHandler::Unlink(rpc::UnlinkResponse& resp, const rpc::UnlinkRequest& req) {
-  Mutate("Unlink", req.ctx, resp,
-         [&](const Access& a) { return meta::Unlink(ctx_, a.caller, req.parent, req.name); });
+  Mutate("Unlink", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent}));
+    return meta::Unlink(ctx_, a.caller, req.parent, req.name);
+  });
 }
 
 void MetaServiceHandler::Rmdir(rpc::RmdirResponse& resp, const rpc::RmdirRequest& req) {
-  Mutate("Rmdir", req.ctx, resp,
-         [&](const Access& a) { return meta::Rmdir(ctx_, a.caller, req.parent, req.name); });
+  Mutate("Rmdir", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent}));
+    return meta::Rmdir(ctx_, a.caller, req.parent, req.name);
+  });
 }
 
 void MetaServiceHandler::Rename(rpc::RenameResponse& resp, const rpc::RenameRequest& req) {
-  Mutate("Rename", req.ctx, resp, [&](const Access& a) {
+  Mutate("Rename", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent, req.new_parent}));
     return meta::Rename(ctx_, a.caller, req.parent, req.name, req.new_parent, req.new_name,
                         req.flags);
   });
@@ -263,6 +280,7 @@ void MetaServiceHandler::Rename(rpc::RenameResponse& resp, const rpc::RenameRequ
 
 void MetaServiceHandler::ReadDir(rpc::ReadDirResponse& resp, const rpc::ReadDirRequest& req) {
   Handle("ReadDir", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     ASSIGN_OR_RETURN(DirPage page,
                      meta::ReadDir(ctx_, a.caller, req.inode, req.after_name, req.limit));
     resp.entries.reserve(page.entries.size());
@@ -279,6 +297,7 @@ void MetaServiceHandler::ReadDir(rpc::ReadDirResponse& resp, const rpc::ReadDirR
 
 void MetaServiceHandler::GetChunks(rpc::GetChunksResponse& resp, const rpc::GetChunksRequest& req) {
   Handle("GetChunks", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     ASSIGN_OR_RETURN(ChunkMapView map, meta::GetChunks(ctx_, a.caller, req.inode, req.first_index,
                                                        req.count, req.all_replicas));
     resp.attr = ToWire(map.attr);
@@ -306,6 +325,7 @@ void MetaServiceHandler::GetChunks(rpc::GetChunksResponse& resp, const rpc::GetC
 void MetaServiceHandler::PrepareWrite(rpc::PrepareWriteResponse& resp,
                                       const rpc::PrepareWriteRequest& req) {
   Mutate("PrepareWrite", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     ASSIGN_OR_RETURN(WritePlan plan, meta::PrepareWrite(ctx_, a.caller, req.inode, req.index));
     rpc::ChunkPlacement p = ToWire(req.index, plan);
     resp.chunk_id = p.chunk_id;
@@ -322,7 +342,8 @@ void MetaServiceHandler::PrepareWrite(rpc::PrepareWriteResponse& resp,
 
 void MetaServiceHandler::CommitWrite(rpc::CommitWriteResponse& resp,
                                      const rpc::CommitWriteRequest& req) {
-  Mutate("CommitWrite", req.ctx, resp, [&](const Access& a) {
+  Mutate("CommitWrite", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     std::vector<ChunkCommitArgs> chunks;
     for (const rpc::ChunkCommit& c : req.chunks) {
       chunks.push_back(
@@ -368,6 +389,7 @@ std::vector<LeaseRef> FromWire(const std::vector<rpc::LeaseRef>& leases) {
 void MetaServiceHandler::RenewLease(rpc::RenewLeaseResponse& resp,
                                     const rpc::RenewLeaseRequest& req) {
   Mutate("RenewLease", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     ASSIGN_OR_RETURN(resp.lease_ms,
                      meta::RenewLeases(ctx_, a.caller, req.inode, FromWire(req.leases)));
     return Status();
@@ -376,7 +398,8 @@ void MetaServiceHandler::RenewLease(rpc::RenewLeaseResponse& resp,
 
 void MetaServiceHandler::ReleaseLease(rpc::ReleaseLeaseResponse& resp,
                                       const rpc::ReleaseLeaseRequest& req) {
-  Mutate("ReleaseLease", req.ctx, resp, [&](const Access& a) {
+  Mutate("ReleaseLease", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     return meta::ReleaseLeases(ctx_, a.caller, req.inode, FromWire(req.leases));
   });
 }
@@ -384,6 +407,7 @@ void MetaServiceHandler::ReleaseLease(rpc::ReleaseLeaseResponse& resp,
 void MetaServiceHandler::RecoverWrite(rpc::RecoverWriteResponse& resp,
                                       const rpc::RecoverWriteRequest& req) {
   Mutate("RecoverWrite", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
     RecoverArgs args{req.inode,   req.index, req.chunk_id, req.lease_id,
                      req.version, req.good,  req.failed};
     ASSIGN_OR_RETURN(RecoverPlan plan, meta::RecoverWrite(ctx_, a.caller, args));
@@ -532,6 +556,41 @@ void MetaServiceHandler::Hello(rpc::HelloResponse& resp, const rpc::HelloRequest
 void MetaServiceHandler::Authenticate(rpc::AuthenticateResponse& resp,
                                       const rpc::AuthenticateRequest& req) {
   session_.Authenticate(security_, req, &resp);
+  if (resp.status.code != rpc::ErrorCode::OK) return;
+  // A key limited to a subtree: its directory, found now (like an NFS
+  // export's root handle, it stays the same directory if renamed).
+  Result<Access> a = session_.Authorize(security_, nullptr);
+  if (a.ok() && a->subtree != "/") {
+    Result<Attr> root = meta::ResolvePath(ctx_, Caller{}, a->subtree);
+    if (!root.ok() || root->type != FileType::kDirectory) {
+      session_.Reset();
+      resp.status = ToRpc(Status(ErrorCode::kUnauthenticated,
+                                 "the subtree " + a->subtree + " of this key is not a directory (" +
+                                     (root.ok() ? "a file" : root.status().message()) + ")"));
+      return;
+    }
+    session_.set_root(root->inode);
+  }
+}
+
+Status MetaServiceHandler::Confine(const Access& a, std::initializer_list<int64_t> inodes) {
+  if (a.root == kRootInode) return Status();
+  for (int64_t inode : inodes) {
+    if (inode == a.root || confined_.count(inode) > 0) continue;
+    bool inside = false;
+    RETURN_IF_ERROR(ctx_.reader.Run([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(inside, store::IsInSubtree(tx, inode, a.root));
+      return Status();
+    }));
+    if (!inside) {
+      return Status(ErrorCode::kPermissionDenied, "inode " + std::to_string(inode) +
+                                                      " is outside " + a.subtree +
+                                                      ", the only subtree this key reaches");
+    }
+    if (confined_.size() >= 4096) confined_.clear();
+    confined_.insert(inode);
+  }
+  return Status();
 }
 
 void MetaServiceHandler::WhoAmI(rpc::WhoAmIResponse& resp, const rpc::WhoAmIRequest& req) {
@@ -579,9 +638,19 @@ Result<store::ExportKeyRecord> KeyFromWire(const rpc::ExportKey& k) {
     out.networks.push_back(n);
   }
   out.read_only = k.read_only;
-  if (!k.subtree.empty() && k.subtree != "/") {
-    return Status(ErrorCode::kNotSupported,
-                  "keys limited to a subtree are not built yet (docs/security.md)");
+  out.subtree = k.subtree.empty() ? "/" : k.subtree;
+  if (out.subtree != "/") {
+    // An absolute, normalized path: no empty, "." or ".." components.
+    bool ok = out.subtree[0] == '/' && out.subtree.back() != '/' && out.subtree.size() <= 4096;
+    for (size_t b = 1; ok && b <= out.subtree.size();) {
+      size_t e = out.subtree.find('/', b);
+      if (e == std::string::npos) e = out.subtree.size();
+      const std::string part = out.subtree.substr(b, e - b);
+      ok = !part.empty() && part != "." && part != "..";
+      b = e + 1;
+    }
+    if (!ok)
+      return InvalidArgument("subtree '" + k.subtree + "' is not an absolute path like /a/b");
   }
   if (k.identity != "trusted" && k.identity != "mapall") {
     return InvalidArgument("identity must be 'trusted' or 'mapall', not '" + k.identity + "'");

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <initializer_list>
+#include <set>
 
 #include "MetaService.h"
 #include "ddbfs/rpc_server.h"
@@ -92,9 +94,14 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   // heartbeat timeout deals with dead servers).
   Result<bool> ReplicaConfirmedBad(int64_t chunk_id, int32_t server_id);
 
+  // OK when every inode lies in the subtree the connection's key reaches
+  // (always, for principals that reach everything).
+  Status Confine(const Access& a, std::initializer_list<int64_t> inodes);
+
   OpContext& ctx_;
   const MetaSecurity& security_;
   Session session_;
+  std::set<int64_t> confined_;  // inodes found inside the key's subtree
   const std::chrono::milliseconds default_timeout_;
 };
 

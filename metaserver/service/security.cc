@@ -297,6 +297,7 @@ Result<Access> Session::Authorize(const MetaSecurity& security,
   a.admin = key->admin;
   a.read_only = key->read_only;
   a.subtree = key->subtree;
+  a.root = root_;
   if (key->mapall) {
     a.caller.uid = key->map_uid;
     a.caller.gid = key->map_gid;

@@ -15,6 +15,7 @@
 
 #include "ddbfs/auth.h"
 #include "ddbfs/client.h"
+#include "ddbfs/constants.h"
 #include "ddbfs/rpc_server.h"
 #include "metaserver/ops/op_context.h"
 #include "metaserver/store/key_store.h"
@@ -76,7 +77,8 @@ struct Access {
   bool admin = false;   // may manage keys
   bool read_only = false;
   std::string subtree = "/";
-  std::string principal;  // for logs and WhoAmI
+  InodeId root = kRootInode;  // the subtree's directory
+  std::string principal;      // for logs and WhoAmI
 };
 
 // Who a connection authenticated as. One per connection; not thread-safe.
@@ -97,12 +99,18 @@ class Session {
   // before authentication or once the connection's key was revoked.
   Result<Access> Authorize(const MetaSecurity& security, const rpc::RequestContext* rc) const;
 
+  // The directory a subtree-limited key reaches (found at Authenticate).
+  void set_root(InodeId root) { root_ = root; }
+  // Back to unauthenticated.
+  void Reset() { kind_ = Kind::kNone; }
+
  private:
   enum class Kind { kNone, kPeer, kCluster, kKey };
   PeerInfo peer_;
   Kind kind_ = Kind::kNone;
   Caller peer_caller_;  // kPeer: from SO_PEERCRED and the local group database
   std::string key_id_;  // kKey
+  InodeId root_ = kRootInode;
   ServerHandshake handshake_;
 };
 

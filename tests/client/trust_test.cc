@@ -108,6 +108,48 @@ TEST_F(TrustTest, ExportKeysGiveTheIdentityAndRightsTheAdminChose) {
   EXPECT_EQ(admin->Lookup(kRootInode, "after-revoke").status().code(), ErrorCode::kNotFound);
 }
 
+TEST_F(TrustTest, AKeyLimitedToASubtreeReachesNothingElse) {
+  TestCluster& c = *cluster_;
+  auto admin = c.NewClient();
+  ASSERT_TRUE(admin);
+  auto proj = admin->Mkdir(kRootInode, "proj", 0755);
+  ASSERT_TRUE(proj.ok()) << proj.status();
+  ASSERT_TRUE(admin->Mkdir(proj->inode, "inside", 0755).ok());
+  auto other = admin->Mkdir(kRootInode, "other", 0755);
+  ASSERT_TRUE(other.ok()) << other.status();
+  auto secret = ddbfs::testing::PutFile(*admin, "outside-file", "not for the subtree key");
+  ASSERT_TRUE(secret.ok()) << secret.status();
+
+  ExportKeyInfo k;
+  k.name = "project-only";
+  k.subtree = "/proj";
+  k.maproot_uid = 0;  // root inside the subtree, and still nothing outside it
+  k.maproot_gid = 0;
+  auto key = admin->AddKey(k);
+  ASSERT_TRUE(key.ok()) << key.status();
+  auto kc = KeyClient(c, key->first, key->second);
+  ASSERT_TRUE(kc.ok()) << kc.status();
+  Client& sub = **kc;
+  auto root = sub.ResolvePath("/");
+  ASSERT_TRUE(root.ok()) << root.status();
+  EXPECT_EQ(root->inode, proj->inode) << "the subtree is the key's /";
+  EXPECT_TRUE(sub.ResolvePath("/inside").ok());
+  EXPECT_EQ(sub.ResolvePath("/other").status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(sub.Mkdir(proj->inode, "made-by-key", 0755).ok());
+  const auto denied = ErrorCode::kPermissionDenied;
+  EXPECT_EQ(sub.GetAttr(other->inode).status().code(), denied);
+  EXPECT_EQ(sub.ListDir(kRootInode).status().code(), denied);
+  EXPECT_EQ(sub.Mkdir(other->inode, "escape", 0755).status().code(), denied);
+  EXPECT_EQ(sub.Rename(proj->inode, "inside", other->inode, "moved-out", 0).code(), denied);
+  EXPECT_EQ(sub.Unlink(kRootInode, "outside-file").code(), denied);
+  EXPECT_FALSE(ddbfs::testing::ReadAll(sub, secret->inode).ok());
+  EXPECT_TRUE(admin->Lookup(proj->inode, "inside").ok()) << "nothing moved out";
+  EXPECT_TRUE(admin->Lookup(kRootInode, "outside-file").ok());
+  // A subtree that is not an absolute path is refused when the key is made.
+  k.subtree = "proj/../etc";
+  EXPECT_EQ(admin->AddKey(k).status().code(), ErrorCode::kInvalidArgument);
+}
+
 TEST_F(TrustTest, AClientsReportOfAGoodReplicaDoesNotDropIt) {
   TestCluster& c = *cluster_;
   auto admin = c.NewClient();
