@@ -5,7 +5,7 @@
 # same machine and disk. Each cluster gets its own state folder and is
 # destroyed afterwards.
 #
-#   ./bench/compare.sh [--rev REV] [--rounds N] [-- foundation.sh options]
+#   ./bench/compare.sh [--rev REV] [--rounds N] [--tls] [-- foundation.sh options]
 #   e.g. ./bench/compare.sh --rev ceab06d --rounds 2 -- --size-mib 1024 --files 10000
 set -euo pipefail
 
@@ -16,6 +16,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --rev) REV=$2; shift 2 ;;
     --rounds) ROUNDS=$2; shift 2 ;;
+    --tls) DDBFS_COMPARE_TLS=1; shift ;;
     --) shift; break ;;
     *) echo "usage: $0 [--rev REV] [--rounds N] [-- foundation.sh options]" >&2; exit 2 ;;
   esac
@@ -23,8 +24,12 @@ done
 OLD_SRC=${DDBFS_COMPARE_SRC:-${TMPDIR:-/var/tmp}/ddbfs-compare-$REV}
 OLD_BUILD=${DDBFS_COMPARE_BUILD:-$OLD_SRC-build}
 NEW_BUILD=${DDBFS_BUILD_DIR:-$ROOT/build}
-export DDBFS_META_PORT=9700 DDBFS_CHUNK_PORTS="9701 9702 9703" DDBFS_PG_PORT=5639
+export DDBFS_META_PORT=${DDBFS_META_PORT:-9700}
+export DDBFS_CHUNK_PORTS=${DDBFS_CHUNK_PORTS:-"$((DDBFS_META_PORT + 1)) $((DDBFS_META_PORT + 2)) $((DDBFS_META_PORT + 3))"}
+export DDBFS_PG_PORT=${DDBFS_PG_PORT:-5639}
 export DDBFS_META=127.0.0.1:$DDBFS_META_PORT
+# With --tls, each round also runs the new build with TLS on every connection.
+WITH_TLS=${DDBFS_COMPARE_TLS:-0}
 
 if [[ ! -d $OLD_SRC ]]; then git -C "$ROOT" worktree add --detach "$OLD_SRC" "$REV" > /dev/null; fi
 echo "compare: building $REV in $OLD_BUILD"
@@ -36,18 +41,33 @@ cmake -S "$ROOT" -B "$NEW_BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
 cmake --build "$NEW_BUILD" -j"$(nproc)" --target ddbfs ddbfs-metaserver ddbfs-chunkserver \
   meta_create_bench > /dev/null
 
-# run LABEL SRC BUILD: one foundation.sh run on a fresh cluster of that build.
+# run LABEL SRC BUILD [tls]: one foundation.sh run on a fresh cluster of that
+# build. A build with the trust boundary is measured as a client on another
+# machine would use it: over TCP with an export key (made through the Unix
+# socket), and with TLS when asked.
 run() {
-  local label=$1 src=$2 build=$3
-  shift 3
+  local label=$1 src=$2 build=$3 tls=$4
+  shift 4
   local state=${TMPDIR:-/var/tmp}/ddbfs-compare-state-$label
   echo; echo "===== $label ($src)"
-  DDBFS_CLUSTER_DIR=$state DDBFS_BUILD_DIR=$build "$src/scripts/cluster" destroy > /dev/null
-  DDBFS_CLUSTER_DIR=$state DDBFS_BUILD_DIR=$build "$src/scripts/cluster" up > /dev/null
-  DDBFS_BUILD_DIR=$build "$ROOT/bench/foundation.sh" "$@" | sed -n '/^workload/,$p'
-  DDBFS_CLUSTER_DIR=$state DDBFS_BUILD_DIR=$build "$src/scripts/cluster" destroy > /dev/null
+  local env=(DDBFS_CLUSTER_DIR=$state DDBFS_BUILD_DIR=$build DDBFS_META_SOCKET=$state/run/meta.sock
+             DDBFS_TLS=$tls)
+  env "${env[@]}" "$src/scripts/cluster" destroy > /dev/null
+  env "${env[@]}" "$src/scripts/cluster" up > /dev/null
+  local config=
+  if [[ -x "$src/scripts/tls-certs" ]]; then
+    config=$state/bench-client.conf
+    (umask 077
+     "$build/bin/ddbfs" --meta "unix:$state/run/meta.sock" key add bench --maproot 0:0 |
+       grep '^key' > "$config"
+     if [[ $tls == on ]]; then printf 'tls = on\ntls-ca = %s\n' "$state/secrets/tls/ca.pem" >> "$config"; fi)
+  fi
+  DDBFS_CONFIG=$config DDBFS_BUILD_DIR=$build "$ROOT/bench/foundation.sh" "$@" |
+    sed -n '/^workload/,$p'
+  env "${env[@]}" "$src/scripts/cluster" destroy > /dev/null
 }
 for ((i = 1; i <= ROUNDS; i++)); do
-  run "before-$i" "$OLD_SRC" "$OLD_BUILD" "$@"
-  run "after-$i" "$ROOT" "$NEW_BUILD" "$@"
+  run "before-$i" "$OLD_SRC" "$OLD_BUILD" off "$@"
+  run "after-$i" "$ROOT" "$NEW_BUILD" off "$@"
+  if [[ $WITH_TLS == 1 ]]; then run "after-tls-$i" "$ROOT" "$NEW_BUILD" on "$@"; fi
 done

@@ -17,6 +17,7 @@
 #include <CLI/CLI.hpp>
 
 #include "ddbfs/client.h"
+#include "ddbfs/client_config.h"
 #include "ddbfs/constants.h"
 
 int main(int argc, char** argv) {
@@ -30,8 +31,13 @@ int main(int argc, char** argv) {
   app.add_option("--files", files, "files created by each client")->check(CLI::Range(1, 1000000));
   CLI11_PARSE(app, argc, argv);
 
-  ddbfs::ClientOptions opts;
-  opts.meta_address = meta;
+  // The client configuration (key, TLS) as every front end reads it.
+  auto loaded = ddbfs::LoadClientOptions(meta);
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "meta_create_bench: %s\n", loaded.status().ToString().c_str());
+    return 1;
+  }
+  const ddbfs::ClientOptions opts = *loaded;
   std::vector<std::unique_ptr<ddbfs::Client>> conns;
   for (int i = 0; i < clients; ++i) {
     auto c = ddbfs::Client::Connect(opts);

@@ -100,8 +100,11 @@ Status KeyRegistry::Load() {
     ASSIGN_OR_RETURN(keys, store::LoadExportKeys(tx));
     return Status();
   }));
-  std::map<std::string, store::ExportKeyRecord> fresh;
-  for (auto& k : keys) fresh[k.key_id] = std::move(k);
+  std::map<std::string, std::shared_ptr<const store::ExportKeyRecord>> fresh;
+  for (auto& k : keys) {
+    const std::string id = k.key_id;
+    fresh[id] = std::make_shared<const store::ExportKeyRecord>(std::move(k));
+  }
   std::lock_guard<std::mutex> lock(mu_);
   keys_ = std::move(fresh);
   return Status();
@@ -133,10 +136,10 @@ void KeyRegistry::Loop() {
   }
 }
 
-std::optional<store::ExportKeyRecord> KeyRegistry::Find(const std::string& key_id) const {
+std::shared_ptr<const store::ExportKeyRecord> KeyRegistry::Find(const std::string& key_id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(key_id);
-  if (it == keys_.end() || it->second.revoked_ms) return std::nullopt;
+  if (it == keys_.end() || it->second->revoked_ms) return nullptr;
   return it->second;
 }
 
@@ -147,7 +150,7 @@ Result<store::ExportKeyRecord> KeyRegistry::Add(store::ExportKeyRecord key) {
   key.revoked_ms.reset();
   RETURN_IF_ERROR(ctx_.writer.Run([&](store::Tx& tx) { return store::InsertExportKey(tx, key); }));
   std::lock_guard<std::mutex> lock(mu_);
-  keys_[key.key_id] = key;
+  keys_[key.key_id] = std::make_shared<const store::ExportKeyRecord>(key);
   return key;
 }
 
@@ -157,14 +160,18 @@ Status KeyRegistry::Revoke(const std::string& key_id) {
       ctx_.writer.Run([&](store::Tx& tx) { return store::RevokeExportKey(tx, key_id, now); }));
   std::lock_guard<std::mutex> lock(mu_);
   auto it = keys_.find(key_id);
-  if (it != keys_.end() && !it->second.revoked_ms) it->second.revoked_ms = now;
+  if (it != keys_.end() && !it->second->revoked_ms) {
+    auto revoked = std::make_shared<store::ExportKeyRecord>(*it->second);
+    revoked->revoked_ms = now;
+    it->second = std::move(revoked);
+  }
   return Status();
 }
 
 std::vector<store::ExportKeyRecord> KeyRegistry::List() const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<store::ExportKeyRecord> out;
-  for (const auto& [id, k] : keys_) out.push_back(k);
+  for (const auto& [id, k] : keys_) out.push_back(*k);
   return out;
 }
 
@@ -228,7 +235,7 @@ void Session::Hello(const MetaSecurity&, rpc::HelloResponse* resp) {
 void Session::Authenticate(const MetaSecurity& security, const rpc::AuthenticateRequest& req,
                            rpc::AuthenticateResponse* resp) {
   Status s;
-  std::optional<store::ExportKeyRecord> key;
+  std::shared_ptr<const store::ExportKeyRecord> key;
   if (req.key_id == kClusterKeyId) {
     s = handshake_.Verify(req, "meta", security.cluster_secret, &resp->server_proof);
   } else {
@@ -288,7 +295,7 @@ Result<Access> Session::Authorize(const MetaSecurity& security,
     case Kind::kKey:
       break;
   }
-  std::optional<store::ExportKeyRecord> key;
+  std::shared_ptr<const store::ExportKeyRecord> key;
   if (security.keys) key = security.keys->Find(key_id_);
   if (!key) {
     return Status(ErrorCode::kUnauthenticated,

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -43,7 +44,7 @@ class KeyRegistry {
   void Stop();
 
   // The key if it exists and is not revoked.
-  std::optional<store::ExportKeyRecord> Find(const std::string& key_id) const;
+  std::shared_ptr<const store::ExportKeyRecord> Find(const std::string& key_id) const;
   // Adds a key with a fresh id and secret (both in the result).
   Result<store::ExportKeyRecord> Add(store::ExportKeyRecord key);
   Status Revoke(const std::string& key_id);
@@ -55,7 +56,8 @@ class KeyRegistry {
   OpContext& ctx_;
   const std::chrono::milliseconds refresh_;
   mutable std::mutex mu_;
-  std::map<std::string, store::ExportKeyRecord> keys_;  // GUARDED_BY(mu_)
+  // Immutable records, replaced as a whole on change: Find() shares them.
+  std::map<std::string, std::shared_ptr<const store::ExportKeyRecord>> keys_;  // GUARDED_BY(mu_)
   std::condition_variable cv_;
   bool stopping_ = false;  // GUARDED_BY(mu_)
   std::thread thread_;

@@ -151,11 +151,19 @@ check_roles "first up"
 # without a key is refused, and a local user is known by its uid.
 [[ $(stat -c %a "$ST/secrets/cluster.key") == 600 ]] || fail "secrets/cluster.key is not mode 0600"
 out=$("$BUILD/bin/ddbfs" --meta "127.0.0.1:$DDBFS_META_PORT" status 2>&1) && rc=0 || rc=$?
-[[ $rc == 15 && $out == *"not authenticated"* ]] ||
-  fail "status over TCP without a key: exit $rc, '$out' (want exit 15, not authenticated)"
+[[ $rc == 15 && $out == *"wants a key"* ]] ||
+  fail "status over TCP without a key: exit $rc, '$out' (want exit 15, wants a key)"
 if grep -q "$(cat "$ST/secrets/cluster.key")" "$ST"/logs/*.log; then fail "the cluster key is in a log"; fi
 chmod 755 "$ST"  # let nobody reach the socket folder (secrets/ stays 0700)
 NOBODY() { runuser -u nobody -- "$BUILD/bin/ddbfs" --meta "unix:$DDBFS_META_SOCKET" "$@"; }
+# nobody gets into the private PostgreSQL neither over loopback nor on its socket.
+for target in "-h 127.0.0.1" "-h $ST/pg/run"; do
+  # shellcheck disable=SC2086
+  if runuser -u nobody -- env PGPASSFILE=/dev/null psql -w $target -p "$DDBFS_PG_PORT" -U postgres \
+      -c 'SELECT 1' ddbfs > /dev/null 2>&1; then
+    fail "nobody got into the private PostgreSQL ($target)"
+  fi
+done
 NOBODY whoami | grep -q 'uid 65534' || fail "nobody is not taken for uid 65534: $(NOBODY whoami 2>&1)"
 out=$(NOBODY rm /photos/a.jpg 2>&1) && rc=0 || rc=$?
 [[ $rc == 10 && $out == *"permission denied"* ]] || fail "nobody's rm of root's file: exit $rc, '$out'"
