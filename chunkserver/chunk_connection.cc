@@ -8,12 +8,6 @@ namespace ddbfs::chunkserver {
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool SameServer(const rpc::ServerAddress& a, const rpc::ServerAddress& b) {
   return a.server_id == b.server_id && a.host == b.host && a.port == b.port;
 }
@@ -42,7 +36,7 @@ Status ChunkConnection::CheckWrite(bool has_cap, const rpc::Capability& cap, int
   }
   const ChunkAuth& auth = service_->auth();
   RETURN_IF_ERROR(
-      auth.capabilities.Check(cap, chunk_id, version, kCapWrite, NowMs(), auth.skew_ms));
+      auth.capabilities.Check(cap, chunk_id, version, kCapWrite, UnixNowMs(), auth.skew_ms));
   size_t i = 0;
   while (i < cap.chain.size() && !service_->IsSelf(cap.chain[i])) ++i;
   if (i == cap.chain.size()) {
@@ -65,10 +59,14 @@ Status ChunkConnection::CheckWrite(bool has_cap, const rpc::Capability& cap, int
   return Status();
 }
 
-void ChunkConnection::WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChunkRequest& req) {
+// Checks a chained request (write or truncate) and runs it, or answers the
+// refusal as this server's own result.
+template <typename Req, typename Resp>
+void ChunkConnection::Chained(const char* op, const Req& req, Resp& resp,
+                              void (ChunkService::*run)(Resp&, const Req&)) {
   Status s = CheckWrite(req.__isset.cap, req.cap, req.chunk_id, req.version, req.chain);
   if (!s.ok()) {
-    LOG(kWarn) << "refused a write of chunk " << req.chunk_id << " from "
+    LOG(kWarn) << "refused a " << op << " of chunk " << req.chunk_id << " from "
                << (peer_.unix_socket ? "a local process" : peer_.address) << ": " << s;
     resp.status = ToRpc(s);
     rpc::ReplicaResult own;
@@ -77,22 +75,16 @@ void ChunkConnection::WriteChunk(rpc::WriteChunkResponse& resp, const rpc::Write
     resp.replicas = {own};
     return;
   }
-  service_->WriteChunk(resp, req);
+  ((*service_).*run)(resp, req);
+}
+
+void ChunkConnection::WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChunkRequest& req) {
+  Chained("write", req, resp, &ChunkService::WriteChunk);
 }
 
 void ChunkConnection::TruncateChunk(rpc::TruncateChunkResponse& resp,
                                     const rpc::TruncateChunkRequest& req) {
-  Status s = CheckWrite(req.__isset.cap, req.cap, req.chunk_id, req.version, req.chain);
-  if (!s.ok()) {
-    LOG(kWarn) << "refused a truncate of chunk " << req.chunk_id << ": " << s;
-    resp.status = ToRpc(s);
-    rpc::ReplicaResult own;
-    own.server_id = service_->server_id();
-    own.status = resp.status;
-    resp.replicas = {own};
-    return;
-  }
-  service_->TruncateChunk(resp, req);
+  Chained("truncate", req, resp, &ChunkService::TruncateChunk);
 }
 
 void ChunkConnection::ReadChunk(rpc::ReadChunkResponse& resp, const rpc::ReadChunkRequest& req) {
@@ -102,7 +94,7 @@ void ChunkConnection::ReadChunk(rpc::ReadChunkResponse& resp, const rpc::ReadChu
                                  "a read needs a capability from the metaserver (none was sent)"));
     }
     const ChunkAuth& auth = service_->auth();
-    Status s = auth.capabilities.Check(req.cap, req.chunk_id, req.version, kCapRead, NowMs(),
+    Status s = auth.capabilities.Check(req.cap, req.chunk_id, req.version, kCapRead, UnixNowMs(),
                                        auth.skew_ms);
     if (!s.ok()) return Refuse(resp, s);
   }

@@ -47,6 +47,10 @@ class ChunkConnection : public rpc::ChunkServiceIf {
   Status CheckWrite(bool has_cap, const rpc::Capability& cap, int64_t chunk_id, int64_t version,
                     const std::vector<rpc::ServerAddress>& chain) const;
 
+  template <typename Req, typename Resp>
+  void Chained(const char* op, const Req& req, Resp& resp,
+               void (ChunkService::*run)(Resp&, const Req&));
+
   std::shared_ptr<ChunkService> service_;
   PeerInfo peer_;
   ServerHandshake handshake_;

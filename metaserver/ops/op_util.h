@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "ddbfs/auth.h"
 #include "ddbfs/client.h"
 #include "ddbfs/status.h"
 #include "metaserver/ops/op_context.h"
@@ -25,11 +26,7 @@ inline int64_t NowNs() {
 }
 
 // Wall-clock milliseconds since the Unix epoch (lease expiry times).
-inline int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
+inline int64_t NowMs() { return UnixNowMs(); }
 
 // When a write lease granted or renewed now expires.
 inline int64_t LeaseExpiry(const OpContext& ctx) { return NowMs() + ctx.leases.lease_ms; }

@@ -2,22 +2,13 @@
 
 #include <algorithm>
 
+#include "ddbfs/auth.h"
 #include "ddbfs/constants.h"
 #include "metaserver/ops/placement.h"
 
 namespace ddbfs::meta {
 
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
 
 ServerRegistry::ServerRegistry(std::chrono::milliseconds heartbeat_timeout,
                                std::chrono::milliseconds flush_interval)
@@ -102,7 +93,7 @@ int64_t ServerRegistry::Registered(const store::ServerRecord& record) {
   ServerState& s = servers_[record.id];
   auto now = Clock::now();
   s.record = record;
-  s.record.last_heartbeat_unix_ms = NowUnixMs();
+  s.record.last_heartbeat_unix_ms = UnixNowMs();
   s.registered = true;
   s.last_heartbeat = now;
   s.last_flush = now;
@@ -176,7 +167,7 @@ ServerRegistry::HeartbeatOutcome ServerRegistry::Heartbeat(int32_t id, int64_t c
   s.record.capacity_bytes = capacity_bytes;
   s.record.used_bytes = used_bytes;
   s.record.chunk_count = chunk_count;
-  s.record.last_heartbeat_unix_ms = NowUnixMs();
+  s.record.last_heartbeat_unix_ms = UnixNowMs();
   s.last_heartbeat = now;
   s.placed_since_heartbeat = 0;
   out.flush_due = now - s.last_flush >= flush_interval_;
@@ -200,7 +191,7 @@ ServerState ServerRegistry::ViewLocked(const ServerState& s, Clock::time_point n
     v.last_heartbeat_ms_ago =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - s.last_heartbeat).count();
   } else if (s.record.last_heartbeat_unix_ms) {
-    v.last_heartbeat_ms_ago = std::max<int64_t>(0, NowUnixMs() - *s.record.last_heartbeat_unix_ms);
+    v.last_heartbeat_ms_ago = std::max<int64_t>(0, UnixNowMs() - *s.record.last_heartbeat_unix_ms);
   }
   return v;
 }

@@ -497,23 +497,13 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
   });
 }
 
-namespace {
-
-int64_t NowUnixMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 rpc::Capability MetaServiceHandler::Sign(int64_t chunk_id, int64_t version, int32_t ops,
                                          std::vector<rpc::ServerAddress> chain) const {
   rpc::Capability cap;
   cap.chunk_id = chunk_id;
   cap.version = version;
   cap.ops = ops;
-  cap.expires_ms = NowUnixMs() + security_.capability_ms;
+  cap.expires_ms = UnixNowMs() + security_.capability_ms;
   cap.chain = std::move(chain);
   security_.capabilities.Sign(&cap);
   return cap;

@@ -19,12 +19,6 @@ namespace {
 
 constexpr uint32_t kNobody = 65534;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // An address as 4 or 16 bytes; IPv4-mapped IPv6 addresses become IPv4.
 bool ParseIp(const std::string& text, std::string* bytes) {
   unsigned char buf[16];
@@ -146,7 +140,7 @@ std::shared_ptr<const store::ExportKeyRecord> KeyRegistry::Find(const std::strin
 Result<store::ExportKeyRecord> KeyRegistry::Add(store::ExportKeyRecord key) {
   key.key_id = "k" + ToHex(RandomBytes(6));
   key.secret = RandomBytes(kSecretBytes);
-  key.created_ms = NowMs();
+  key.created_ms = UnixNowMs();
   key.revoked_ms.reset();
   RETURN_IF_ERROR(ctx_.writer.Run([&](store::Tx& tx) { return store::InsertExportKey(tx, key); }));
   std::lock_guard<std::mutex> lock(mu_);
@@ -155,7 +149,7 @@ Result<store::ExportKeyRecord> KeyRegistry::Add(store::ExportKeyRecord key) {
 }
 
 Status KeyRegistry::Revoke(const std::string& key_id) {
-  const int64_t now = NowMs();
+  const int64_t now = UnixNowMs();
   RETURN_IF_ERROR(
       ctx_.writer.Run([&](store::Tx& tx) { return store::RevokeExportKey(tx, key_id, now); }));
   std::lock_guard<std::mutex> lock(mu_);

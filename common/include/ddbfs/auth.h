@@ -27,6 +27,10 @@ struct Credential {
   std::string secret;  // kSecretBytes raw bytes
 };
 
+// Wall-clock milliseconds since the Unix epoch: the clock of capability
+// expiry and of write leases.
+int64_t UnixNowMs();
+
 // `n` bytes from the OpenSSL CSPRNG.
 std::string RandomBytes(size_t n);
 std::string HmacSha256(std::string_view key, std::string_view data);
