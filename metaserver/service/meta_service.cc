@@ -519,6 +519,15 @@ Result<bool> MetaServiceHandler::ReplicaConfirmedBad(int64_t chunk_id, int32_t s
   if (!chunk) return NotFound("no chunk " + std::to_string(chunk_id));
   std::optional<ServerState> server = ctx_.servers.Get(server_id);
   if (!server || ctx_.settler == nullptr) return false;
+  // A verification reads the whole replica: at most one per second per
+  // connection, so reports cannot be used to load the chunk servers.
+  const auto now = std::chrono::steady_clock::now();
+  if (now - last_verify_ < std::chrono::seconds(1)) {
+    LOG(kInfo) << session_.Describe() << " reported chunk " << chunk_id
+               << " bad again within a second: not verified, kept";
+    return false;
+  }
+  last_verify_ = now;
   rpc::ChunkStateRequest req;
   req.chunk_id = chunk_id;
   req.__set_verify(true);

@@ -101,7 +101,8 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   OpContext& ctx_;
   const MetaSecurity& security_;
   Session session_;
-  std::set<int64_t> confined_;  // inodes found inside the key's subtree
+  std::set<int64_t> confined_;                           // inodes found inside the key's subtree
+  std::chrono::steady_clock::time_point last_verify_{};  // ReplicaConfirmedBad
   const std::chrono::milliseconds default_timeout_;
 };
 

@@ -3,6 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <thread>
 
@@ -150,7 +153,7 @@ TEST_F(TrustTest, AKeyLimitedToASubtreeReachesNothingElse) {
   EXPECT_EQ(admin->AddKey(k).status().code(), ErrorCode::kInvalidArgument);
 }
 
-TEST_F(TrustTest, AClientsReportOfAGoodReplicaDoesNotDropIt) {
+TEST_F(TrustTest, AClientsReportDropsAReplicaOnlyWhenItsServerFindsItBad) {
   TestCluster& c = *cluster_;
   auto admin = c.NewClient();
   ASSERT_TRUE(admin);
@@ -180,6 +183,29 @@ TEST_F(TrustTest, AClientsReportOfAGoodReplicaDoesNotDropIt) {
   auto after = admin->Chunks(file->inode);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->front().replicas.size(), 2u) << "the server verified the replica: kept";
+
+  // Now really corrupt it: the same report drops it (its server confirms).
+  const int bad = ddbfs::testing::IndexOfServer(c, req.server_id);
+  ASSERT_GE(bad, 0);
+  const std::string path = ddbfs::testing::FindChunkFile(c.chunk_data_dir(bad), req.chunk_id);
+  ASSERT_FALSE(path.empty());
+  {
+    int fd = ::open(path.c_str(), O_RDWR);
+    ASSERT_GE(fd, 0);
+    const off_t where = 8192 + 100000;  // after the 8 KiB header, inside block 1
+    char b = 0;
+    ASSERT_EQ(::pread(fd, &b, 1, where), 1);
+    b ^= 0x20;
+    ASSERT_EQ(::pwrite(fd, &b, 1, where), 1);
+    ::close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // one verification a second
+  ASSERT_TRUE(conn.Call([&](auto& cl) { cl.ReportBadReplica(resp, req); }).ok());
+  EXPECT_EQ(resp.status.code, rpc::ErrorCode::OK) << resp.status.message;
+  after = admin->Chunks(file->inode);
+  ASSERT_TRUE(after.ok());
+  ASSERT_EQ(after->front().replicas.size(), 1u) << "a confirmed bad replica is dropped";
+  EXPECT_NE(after->front().replicas[0].server_id, req.server_id);
 }
 
 TEST(TlsTest, EveryConnectionUsesTlsAndAWrongCertificateIsRefused) {
