@@ -1,0 +1,881 @@
+#include "fs.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+
+namespace ddbfs::fuse {
+
+// Per inode open on this mount (kept in open_ while a handle refers to it).
+struct FileSystem::OpenInode {
+  explicit OpenInode(InodeId i) : id(i) {}
+  const InodeId id;
+  int opens = 0;  // handles; guarded by open_mu_
+  // Unlinked while open: its hidden name (guarded by open_mu_).
+  bool hidden = false;
+  InodeId hidden_parent = 0;
+  std::string hidden_name;
+
+  std::mutex mu;  // guards what follows
+  std::unique_ptr<FileWriter> writer;
+  int writable_handles = 0;
+  std::set<Handle*> handles;
+  std::atomic<bool> dirty{false};  // written since the last commit
+  bool unsynced = false;           // written since the last Sync
+  // Bumped when committed data or the size changed: readers reopen.
+  std::atomic<uint64_t> gen{0};
+  // End of the furthest write of the current writer (0: none).
+  std::atomic<uint64_t> written_end{0};
+};
+
+struct FileSystem::Handle {
+  std::shared_ptr<OpenInode> st;
+  bool writable = false;
+  std::mutex mu;  // guards the reader
+  std::unique_ptr<FileReader> reader;
+  uint64_t reader_gen = 0;
+  // Guarded by st->mu: wrote since its last flush; an error to report.
+  bool dirty = false;
+  Status error;
+};
+
+struct FileSystem::DirHandle {
+  std::mutex mu;
+  std::vector<DirEntry> entries;  // ".", "..", then the directory's entries
+  bool fresh = false;             // loaded by opendir, not read yet
+};
+
+namespace {
+
+FileSystem* Fs(fuse_req_t req) { return static_cast<FileSystem*>(fuse_req_userdata(req)); }
+
+FileSystem::Handle* HandleOf(fuse_file_info* fi) {
+  return reinterpret_cast<FileSystem::Handle*>(fi->fh);
+}
+
+FileSystem::DirHandle* DirHandleOf(fuse_file_info* fi) {
+  return reinterpret_cast<FileSystem::DirHandle*>(fi->fh);
+}
+
+bool NameTooLong(const char* name) { return std::strlen(name) > kMaxNameLength; }
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+int64_t ToNs(const struct timespec& ts) {
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
+}
+
+struct timespec ToTimespec(int64_t ns) {
+  struct timespec ts;
+  ts.tv_sec = static_cast<time_t>(ns / 1000000000LL);
+  ts.tv_nsec = static_cast<long>(ns % 1000000000LL);
+  if (ts.tv_nsec < 0) {
+    ts.tv_nsec += 1000000000L;
+    ts.tv_sec -= 1;
+  }
+  return ts;
+}
+
+bool Writable(int flags) { return (flags & O_ACCMODE) != O_RDONLY; }
+bool Readable(int flags) { return (flags & O_ACCMODE) != O_WRONLY; }
+
+}  // namespace
+
+FileSystem::FileSystem(Client* client, InodeId root, MountOptions options)
+    : client_(client), root_(root), options_(options), root_mount_(::geteuid() == 0) {}
+
+FileSystem::~FileSystem() = default;
+
+InodeId FileSystem::ToDdbfs(fuse_ino_t ino) const {
+  return ino == FUSE_ROOT_ID ? root_ : static_cast<InodeId>(ino);
+}
+
+fuse_ino_t FileSystem::ToFuse(InodeId id) const {
+  return id == root_ ? FUSE_ROOT_ID : static_cast<fuse_ino_t>(id);
+}
+
+struct stat FileSystem::ToStat(const Attr& a) const {
+  struct stat st;
+  std::memset(&st, 0, sizeof st);
+  st.st_ino = ToFuse(a.inode);
+  mode_t type = S_IFREG;
+  if (a.type == FileType::kDirectory) type = S_IFDIR;
+  if (a.type == FileType::kSymlink) type = S_IFLNK;
+  st.st_mode = type | (a.mode & 07777);
+  st.st_nlink = a.nlink;
+  st.st_uid = a.uid;
+  st.st_gid = a.gid;
+  st.st_size = static_cast<off_t>(a.size);
+  st.st_blksize = 1 << 20;  // matches the 1 MiB FUSE requests
+  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  st.st_atim = ToTimespec(a.atime_ns);
+  st.st_mtim = ToTimespec(a.mtime_ns);
+  st.st_ctim = ToTimespec(a.ctime_ns);
+  return st;
+}
+
+Attr FileSystem::Overlay(Attr a) {
+  std::shared_ptr<OpenInode> st = Find(a.inode);
+  if (!st) return a;
+  a.size = std::max<uint64_t>(a.size, st->written_end.load());
+  std::lock_guard<std::mutex> lock(open_mu_);
+  if (st->hidden && a.nlink <= 1) a.nlink = 0;
+  return a;
+}
+
+void FileSystem::ReplyEntry(fuse_req_t req, const Attr& a) {
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof e);
+  e.ino = ToFuse(a.inode);
+  e.attr = ToStat(Overlay(a));
+  e.attr_timeout = options_.attr_timeout;
+  e.entry_timeout = options_.entry_timeout;
+  fuse_reply_entry(req, &e);
+}
+
+void FileSystem::ReplyStatus(fuse_req_t req, const Status& s) {
+  if (!s.ok() && s.code() != ErrorCode::kNotFound && s.code() != ErrorCode::kExists) {
+    LOG(kDebug) << "request failed: " << s;
+  }
+  fuse_reply_err(req, s.ok() ? 0 : ErrnoFor(s.code()));
+}
+
+Result<Attr> FileSystem::GiveToCaller(fuse_req_t req, Attr a) {
+  if (!root_mount_) return a;
+  const fuse_ctx* ctx = fuse_req_ctx(req);
+  if (ctx->uid == a.uid && ctx->gid == a.gid) return a;
+  AttrChanges c;
+  c.uid = ctx->uid;
+  c.gid = ctx->gid;
+  return client_->SetAttr(a.inode, c);
+}
+
+std::shared_ptr<FileSystem::OpenInode> FileSystem::Acquire(InodeId id) {
+  std::lock_guard<std::mutex> lock(open_mu_);
+  auto& slot = open_[id];
+  if (!slot) slot = std::make_shared<OpenInode>(id);
+  slot->opens++;
+  return slot;
+}
+
+std::shared_ptr<FileSystem::OpenInode> FileSystem::Find(InodeId id) {
+  std::lock_guard<std::mutex> lock(open_mu_);
+  auto it = open_.find(id);
+  return it == open_.end() ? nullptr : it->second;
+}
+
+void FileSystem::ReleaseInode(const std::shared_ptr<OpenInode>& st) {
+  bool remove = false;
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (--st->opens > 0) return;
+    open_.erase(st->id);
+    remove = st->hidden;
+  }
+  if (remove) {
+    Status s = client_->Unlink(st->hidden_parent, st->hidden_name);
+    if (!s.ok()) {
+      LOG(kWarn) << "removing unlinked file " << st->hidden_name << ": " << s;
+    }
+  }
+}
+
+Status FileSystem::HideIfOpen(InodeId parent, std::string_view name,
+                              std::shared_ptr<OpenInode>* hidden) {
+  hidden->reset();
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (open_.empty()) return Status();
+  }
+  Result<Attr> target = client_->Lookup(parent, name);
+  if (!target.ok() || target->type != FileType::kRegular || target->nlink > 1) return Status();
+  std::shared_ptr<OpenInode> st = Find(target->inode);
+  if (!st) return Status();
+  std::string hidden_name = std::string(kHiddenPrefix) + std::to_string(target->inode) + "-" +
+                            std::to_string(hidden_seq_.fetch_add(1));
+  RETURN_IF_ERROR(client_->Rename(parent, name, parent, hidden_name, Client::kRenameNoReplace));
+  bool closed_meanwhile = false;
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (st->opens == 0) {
+      closed_meanwhile = true;
+    } else {
+      st->hidden = true;
+      st->hidden_parent = parent;
+      st->hidden_name = hidden_name;
+    }
+  }
+  if (closed_meanwhile) return client_->Unlink(parent, hidden_name);
+  *hidden = std::move(st);
+  return Status();
+}
+
+void FileSystem::Unhide(const std::shared_ptr<OpenInode>& st, std::string_view name) {
+  std::lock_guard<std::mutex> lock(open_mu_);
+  if (st->opens == 0 || !st->hidden) return;
+  if (client_
+          ->Rename(st->hidden_parent, st->hidden_name, st->hidden_parent, name,
+                   Client::kRenameNoReplace)
+          .ok()) {
+    st->hidden = false;
+  }
+}
+
+void FileSystem::FailWriters(OpenInode* st, const Status& s, Handle* except) {
+  LOG(kError) << "writing inode " << st->id << ": " << s;
+  for (Handle* h : st->handles) {
+    if (h != except && h->dirty && h->error.ok()) h->error = s;
+    h->dirty = false;
+  }
+}
+
+Status FileSystem::FlushLocked(OpenInode* st, Handle* h) {
+  if (!st->writer || !st->dirty) return Status();
+  Status s = st->writer->Flush();
+  st->dirty = false;
+  st->gen++;
+  if (!s.ok()) {
+    FailWriters(st, s, h);
+    (void)st->writer->Close();  // the same error again
+    st->writer.reset();
+    st->written_end = 0;
+    st->unsynced = false;
+  }
+  return s;
+}
+
+Status FileSystem::RetireWriterLocked(OpenInode* st, Handle* h) {
+  if (!st->writer) return Status();
+  Status s = st->unsynced ? st->writer->Sync() : Status();
+  Status c = st->writer->Close();
+  if (s.ok()) s = c;
+  st->writer.reset();
+  st->gen++;
+  st->dirty = false;
+  st->unsynced = false;
+  st->written_end = 0;
+  if (!s.ok()) FailWriters(st, s, h);
+  return s;
+}
+
+// ---- operations
+
+void FileSystem::Init(fuse_conn_info* conn) {
+  // 1 MiB requests (libfuse asks the kernel for max_pages to match).
+  conn->max_write = 1u << 20;
+  conn->max_readahead = std::min<unsigned>(conn->max_readahead, 1u << 20);
+  if (conn->capable & FUSE_CAP_PARALLEL_DIROPS) conn->want |= FUSE_CAP_PARALLEL_DIROPS;
+  // Write-through: no writeback cache, so every write reaches the writer and
+  // its errors reach the program.
+  conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+  conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;  // O_TRUNC arrives as setattr(size 0)
+}
+
+void FileSystem::Destroy() {
+  std::map<InodeId, std::shared_ptr<OpenInode>> open;
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    open = open_;
+  }
+  for (auto& [id, st] : open) {
+    std::lock_guard<std::mutex> lock(st->mu);
+    Status s = RetireWriterLocked(st.get(), nullptr);
+    if (!s.ok()) {
+      LOG(kError) << "closing inode " << id << " at unmount: " << s;
+    }
+  }
+}
+
+void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  Result<Attr> r = client_->Lookup(ToDdbfs(parent), name);
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  ReplyEntry(req, *r);
+}
+
+void FileSystem::GetAttr(fuse_req_t req, fuse_ino_t ino) {
+  Result<Attr> r = client_->GetAttr(ToDdbfs(ino));
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  struct stat st = ToStat(Overlay(*r));
+  fuse_reply_attr(req, &st, options_.attr_timeout);
+}
+
+void FileSystem::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_set,
+                         fuse_file_info* fi) {
+  (void)fi;
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  const InodeId id = ToDdbfs(ino);
+  AttrChanges c;
+  if (to_set & FUSE_SET_ATTR_MODE) c.mode = attr->st_mode & 07777;
+  if (to_set & FUSE_SET_ATTR_UID) c.uid = attr->st_uid;
+  if (to_set & FUSE_SET_ATTR_GID) c.gid = attr->st_gid;
+  if (to_set & FUSE_SET_ATTR_SIZE) c.size = static_cast<uint64_t>(attr->st_size);
+  if (to_set & FUSE_SET_ATTR_ATIME_NOW) {
+    c.atime_ns = NowNs();
+  } else if (to_set & FUSE_SET_ATTR_ATIME) {
+    c.atime_ns = ToNs(attr->st_atim);
+  }
+  if (to_set & FUSE_SET_ATTR_MTIME_NOW) {
+    c.mtime_ns = NowNs();
+  } else if (to_set & FUSE_SET_ATTR_MTIME) {
+    c.mtime_ns = ToNs(attr->st_mtim);
+  }
+  const bool anything = c.mode || c.uid || c.gid || c.size || c.atime_ns || c.mtime_ns;
+  Result<Attr> r = Status(ErrorCode::kInternal, "unset");
+  std::shared_ptr<OpenInode> st = Find(id);
+  if (st) {
+    // Data written through open handles goes first: a size change closes the
+    // shared writer (it would commit its old size again), a time change
+    // commits it (a later commit would stamp "now" over the new mtime).
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (c.size) {
+      (void)RetireWriterLocked(st.get(), nullptr);
+    } else if (c.mtime_ns || c.atime_ns) {
+      (void)FlushLocked(st.get(), nullptr);
+    }
+    r = anything ? client_->SetAttr(id, c) : client_->GetAttr(id);
+    if (c.size) st->gen++;
+  } else {
+    r = anything ? client_->SetAttr(id, c) : client_->GetAttr(id);
+  }
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  struct stat out = ToStat(Overlay(*r));
+  fuse_reply_attr(req, &out, options_.attr_timeout);
+}
+
+void FileSystem::Readlink(fuse_req_t req, fuse_ino_t ino) {
+  Result<std::string> r = client_->Readlink(ToDdbfs(ino));
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  fuse_reply_readlink(req, r->c_str());
+}
+
+void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  // FIFOs, sockets and device nodes are not stored yet (docs/fuse.md).
+  if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return (void)fuse_reply_err(req, EPERM);
+  Result<Attr> r = client_->Create(ToDdbfs(parent), name, mode & 07777);
+  if (r.ok()) r = GiveToCaller(req, *r);
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  ReplyEntry(req, *r);
+}
+
+void FileSystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  Result<Attr> r = client_->Mkdir(ToDdbfs(parent), name, mode & 07777);
+  if (r.ok()) r = GiveToCaller(req, *r);
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  ReplyEntry(req, *r);
+}
+
+void FileSystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  std::shared_ptr<OpenInode> hidden;
+  Status s = HideIfOpen(ToDdbfs(parent), name, &hidden);
+  if (s.ok() && !hidden) s = client_->Unlink(ToDdbfs(parent), name);
+  ReplyStatus(req, s);
+}
+
+void FileSystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  ReplyStatus(req, client_->Rmdir(ToDdbfs(parent), name));
+}
+
+void FileSystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  Result<Attr> r = client_->Symlink(ToDdbfs(parent), name, target);
+  if (r.ok()) r = GiveToCaller(req, *r);
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  ReplyEntry(req, *r);
+}
+
+void FileSystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+                        const char* newname, unsigned int flags) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(name) || NameTooLong(newname)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (flags & ~static_cast<unsigned>(RENAME_NOREPLACE | RENAME_EXCHANGE)) {
+    return (void)fuse_reply_err(req, EINVAL);
+  }
+  int f = 0;
+  if (flags & RENAME_NOREPLACE) f = Client::kRenameNoReplace;
+  if (flags & RENAME_EXCHANGE) f = Client::kRenameExchange;
+  if ((flags & RENAME_NOREPLACE) && (flags & RENAME_EXCHANGE)) {
+    return (void)fuse_reply_err(req, EINVAL);
+  }
+  const InodeId from = ToDdbfs(parent);
+  const InodeId to = ToDdbfs(newparent);
+  // A target that is open on this mount lives on under a hidden name.
+  std::shared_ptr<OpenInode> hidden;
+  if (f == 0) {
+    Status h = HideIfOpen(to, newname, &hidden);
+    if (!h.ok()) return ReplyStatus(req, h);
+  }
+  Status s = client_->Rename(from, name, to, newname, f);
+  if (!s.ok() && hidden) Unhide(hidden, newname);  // put the target back
+  ReplyStatus(req, s);
+}
+
+void FileSystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(newname)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  Result<Attr> r = client_->Link(ToDdbfs(ino), ToDdbfs(newparent), newname);
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  ReplyEntry(req, *r);
+}
+
+void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (Writable(fi->flags) && options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  const InodeId id = ToDdbfs(ino);
+  std::unique_ptr<FileReader> reader;
+  if (Readable(fi->flags)) {
+    // Opened now so that open(2) reports what reading would (and the
+    // reader sees the data committed at open: close-to-open).
+    Result<std::unique_ptr<FileReader>> r = client_->OpenReader(id);
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    reader = std::move(r).value();
+  }
+  auto* h = new Handle();
+  h->writable = Writable(fi->flags);
+  h->st = Acquire(id);
+  {
+    std::lock_guard<std::mutex> lock(h->st->mu);
+    h->st->handles.insert(h);
+    if (h->writable) h->st->writable_handles++;
+    h->reader_gen = h->st->gen.load();  // uncommitted data: Read flushes, gen moves
+  }
+  h->reader = std::move(reader);
+  fi->fh = reinterpret_cast<uint64_t>(h);
+  fi->keep_cache = 0;  // close-to-open: drop cached pages at every open
+  if (fuse_reply_open(req, fi) != 0) {
+    // The opener went away (interrupted): nothing will release this handle.
+    fuse_file_info copy = *fi;
+    Release(nullptr, ino, &copy);
+  }
+}
+
+void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                        fuse_file_info* fi) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  const InodeId dir = ToDdbfs(parent);
+  Attr attr;
+  std::unique_ptr<FileWriter> writer;
+  if (Writable(fi->flags)) {
+    Result<CreatedFile> r = client_->CreateForWrite(dir, name, mode & 07777);
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    attr = r->attr;
+    writer = std::move(r->writer);
+  } else {
+    Result<Attr> r = client_->Create(dir, name, mode & 07777);
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    attr = *r;
+  }
+  Result<Attr> owned = GiveToCaller(req, attr);
+  if (!owned.ok()) {
+    if (writer) (void)writer->Close();
+    (void)client_->Unlink(dir, name);
+    return ReplyStatus(req, owned.status());
+  }
+  attr = *owned;
+  auto* h = new Handle();
+  h->writable = Writable(fi->flags);
+  h->st = Acquire(attr.inode);
+  {
+    std::lock_guard<std::mutex> lock(h->st->mu);
+    h->st->handles.insert(h);
+    if (h->writable) {
+      h->st->writable_handles++;
+      if (!h->st->writer) h->st->writer = std::move(writer);
+    }
+    h->reader_gen = h->st->gen.load() - 1;  // opened at the first read
+  }
+  if (writer) (void)writer->Close();  // another handle's writer came first
+  fi->fh = reinterpret_cast<uint64_t>(h);
+  fi->keep_cache = 0;
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof e);
+  e.ino = ToFuse(attr.inode);
+  e.attr = ToStat(attr);
+  e.attr_timeout = options_.attr_timeout;
+  e.entry_timeout = options_.entry_timeout;
+  if (fuse_reply_create(req, &e, fi) != 0) {
+    fuse_file_info copy = *fi;
+    Release(nullptr, e.ino, &copy);
+  }
+}
+
+void FileSystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  (void)ino;
+  Handle* h = HandleOf(fi);
+  OpenInode* st = h->st.get();
+  std::string buf;
+  // Locks are dropped before replying: after the reply the kernel may
+  // release the handle at once.
+  Status s = [&]() -> Status {
+    if (st->dirty) {
+      // Data written through this mount is read back: commit it first.
+      std::lock_guard<std::mutex> lock(st->mu);
+      RETURN_IF_ERROR(FlushLocked(st, nullptr));
+    }
+    std::lock_guard<std::mutex> lock(h->mu);
+    const uint64_t gen = st->gen.load();
+    if (!h->reader || h->reader_gen != gen) {
+      ASSIGN_OR_RETURN(h->reader, client_->OpenReader(st->id));
+      h->reader_gen = gen;
+    }
+    buf.resize(size);
+    size_t got = 0;
+    while (got < size) {
+      Result<size_t> n = h->reader->Read(static_cast<uint64_t>(off) + got,
+                                         std::span<char>(buf.data() + got, size - got));
+      if (!n.ok()) return n.status();
+      if (*n == 0) break;
+      got += *n;
+    }
+    buf.resize(got);
+    return Status();
+  }();
+  if (!s.ok()) return ReplyStatus(req, s);
+  fuse_reply_buf(req, buf.data(), buf.size());
+}
+
+void FileSystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+                       fuse_file_info* fi) {
+  (void)ino;
+  Handle* h = HandleOf(fi);
+  OpenInode* st = h->st.get();
+  Status s = [&]() -> Status {
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (!st->writer) {
+      ASSIGN_OR_RETURN(st->writer, client_->OpenWriter(st->id));
+    }
+    Status w = st->writer->Write(static_cast<uint64_t>(off), std::span<const char>(buf, size));
+    if (!w.ok()) {
+      // This write reports it; earlier writes of other handles at their close.
+      FailWriters(st, w, h);
+      (void)st->writer->Close();
+      st->writer.reset();
+      st->written_end = 0;
+      st->dirty = false;
+      st->unsynced = false;
+      st->gen++;
+      return w;
+    }
+    st->dirty = true;
+    st->unsynced = true;
+    h->dirty = true;
+    const uint64_t end = static_cast<uint64_t>(off) + size;
+    if (end > st->written_end.load()) st->written_end = end;
+    return Status();
+  }();
+  if (!s.ok()) return ReplyStatus(req, s);
+  fuse_reply_write(req, size);
+}
+
+void FileSystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  (void)ino;
+  Handle* h = HandleOf(fi);
+  if (!h->writable) return (void)fuse_reply_err(req, 0);
+  OpenInode* st = h->st.get();
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    s = FlushLocked(st, h);
+    if (s.ok() && !h->error.ok()) s = h->error;
+    h->error = Status();
+    h->dirty = false;
+  }
+  ReplyStatus(req, s);
+}
+
+void FileSystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  (void)ino;
+  (void)datasync;
+  Handle* h = HandleOf(fi);
+  OpenInode* st = h->st.get();
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    if (st->writer && st->unsynced) {
+      s = st->writer->Sync();
+      if (st->dirty) st->gen++;
+      st->dirty = false;
+      if (s.ok()) {
+        st->unsynced = false;
+      } else {
+        FailWriters(st, s, h);
+        (void)st->writer->Close();
+        st->writer.reset();
+        st->written_end = 0;
+        st->unsynced = false;
+      }
+    }
+    if (s.ok() && !h->error.ok()) s = h->error;
+    h->error = Status();
+    h->dirty = false;
+  }
+  ReplyStatus(req, s);
+}
+
+void FileSystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  (void)ino;
+  Handle* h = HandleOf(fi);
+  std::shared_ptr<OpenInode> st = h->st;
+  {
+    std::lock_guard<std::mutex> lock(st->mu);
+    st->handles.erase(h);
+    if (h->writable && --st->writable_handles == 0 && st->writer) {
+      // Flush (close) reported errors already; nothing can report them now.
+      Status s = st->writer->Close();
+      if (!s.ok()) {
+        LOG(kError) << "closing inode " << st->id << ": " << s;
+      }
+      st->writer.reset();
+      if (st->dirty) st->gen++;
+      st->dirty = false;
+      st->unsynced = false;
+      st->written_end = 0;
+    }
+  }
+  delete h;
+  ReleaseInode(st);
+  if (req) fuse_reply_err(req, 0);
+}
+
+void FileSystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Result<std::vector<DirEntry>> r = client_->ListDir(ToDdbfs(ino));
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  auto* d = new DirHandle();
+  d->entries = std::move(r).value();
+  d->fresh = true;
+  fi->fh = reinterpret_cast<uint64_t>(d);
+  if (fuse_reply_open(req, fi) != 0) delete d;
+}
+
+void FileSystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+                         bool plus) {
+  DirHandle* d = DirHandleOf(fi);
+  std::string buf(size, '\0');
+  size_t used = 0;
+  std::unique_lock<std::mutex> lock(d->mu);
+  if (off == 0 && !d->fresh) {  // rewinddir: read the directory again
+    Result<std::vector<DirEntry>> r = client_->ListDir(ToDdbfs(ino));
+    if (!r.ok()) {
+      lock.unlock();
+      return ReplyStatus(req, r.status());
+    }
+    d->entries = std::move(r).value();
+  }
+  d->fresh = false;
+  // Offsets: 1 after ".", 2 after "..", 2 + i + 1 after entry i.
+  const size_t total = d->entries.size() + 2;
+  for (size_t i = static_cast<size_t>(off); i < total; ++i) {
+    std::string_view name;
+    Attr attr;
+    if (i < 2) {
+      name = i == 0 ? "." : "..";
+      attr.inode = ToDdbfs(ino);
+      attr.type = FileType::kDirectory;
+    } else {
+      const DirEntry& e = d->entries[i - 2];
+      if (e.name.rfind(kHiddenPrefix, 0) == 0) continue;
+      name = e.name;
+      attr = e.attr;
+    }
+    const std::string n(name);
+    size_t need;
+    if (plus) {
+      fuse_entry_param e;
+      std::memset(&e, 0, sizeof e);
+      if (i >= 2) {
+        e.ino = ToFuse(attr.inode);
+        e.attr = ToStat(Overlay(attr));
+        e.attr_timeout = options_.attr_timeout;
+        e.entry_timeout = options_.entry_timeout;
+      } else {
+        e.attr = ToStat(attr);  // "." and "..": the kernel looks them up itself
+        e.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;
+      }
+      need = fuse_add_direntry_plus(req, buf.data() + used, size - used, n.c_str(), &e,
+                                    static_cast<off_t>(i + 1));
+    } else {
+      struct stat st = ToStat(attr);
+      if (i == 1) st.st_ino = FUSE_ROOT_ID;
+      need = fuse_add_direntry(req, buf.data() + used, size - used, n.c_str(), &st,
+                               static_cast<off_t>(i + 1));
+    }
+    if (need > size - used) break;
+    used += need;
+  }
+  lock.unlock();  // the kernel may release the handle once it has the reply
+  fuse_reply_buf(req, buf.data(), used);
+}
+
+void FileSystem::ReleaseDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  (void)ino;
+  delete DirHandleOf(fi);
+  fuse_reply_err(req, 0);
+}
+
+void FileSystem::StatFs(fuse_req_t req, fuse_ino_t ino) {
+  (void)ino;
+  Result<ClusterView> r = client_->ClusterStatus();
+  if (!r.ok()) return ReplyStatus(req, r.status());
+  uint64_t capacity = 0;
+  uint64_t used = 0;
+  for (const ServerView& s : r->servers) {
+    if (!s.alive) continue;
+    capacity += s.capacity_bytes;
+    used += std::min(s.used_bytes, s.capacity_bytes);
+  }
+  struct statvfs st;
+  std::memset(&st, 0, sizeof st);
+  constexpr uint64_t kFrag = 4096;
+  st.f_bsize = 1 << 20;
+  st.f_frsize = kFrag;
+  st.f_blocks = capacity / kFrag;
+  st.f_bfree = (capacity - used) / kFrag;
+  st.f_bavail = st.f_bfree;
+  const uint64_t nodes = static_cast<uint64_t>(r->files + r->directories);
+  constexpr uint64_t kFreeNodes = 1ull << 32;  // nodes are rows: no fixed limit
+  st.f_files = nodes + kFreeNodes;
+  st.f_ffree = kFreeNodes;
+  st.f_favail = kFreeNodes;
+  st.f_namemax = kMaxNameLength;
+  fuse_reply_statfs(req, &st);
+}
+
+// ---- the operation table
+
+namespace {
+
+void OpInit(void* userdata, fuse_conn_info* conn) {
+  static_cast<FileSystem*>(userdata)->Init(conn);
+}
+void OpDestroy(void* userdata) { static_cast<FileSystem*>(userdata)->Destroy(); }
+void OpLookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs(req)->Lookup(req, parent, name);
+}
+// Inode numbers are DDBFS ids: nothing to forget.
+void OpForget(fuse_req_t req, fuse_ino_t, uint64_t) { fuse_reply_none(req); }
+void OpForgetMulti(fuse_req_t req, size_t, fuse_forget_data*) { fuse_reply_none(req); }
+void OpGetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) { Fs(req)->GetAttr(req, ino); }
+void OpSetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fuse_file_info* fi) {
+  Fs(req)->SetAttr(req, ino, attr, to_set, fi);
+}
+void OpReadlink(fuse_req_t req, fuse_ino_t ino) { Fs(req)->Readlink(req, ino); }
+void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
+  Fs(req)->Mknod(req, parent, name, mode);
+}
+void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+  Fs(req)->Mkdir(req, parent, name, mode);
+}
+void OpUnlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs(req)->Unlink(req, parent, name);
+}
+void OpRmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
+  Fs(req)->Rmdir(req, parent, name);
+}
+void OpSymlink(fuse_req_t req, const char* link, fuse_ino_t parent, const char* name) {
+  Fs(req)->Symlink(req, link, parent, name);
+}
+void OpRename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+              const char* newname, unsigned int flags) {
+  Fs(req)->Rename(req, parent, name, newparent, newname, flags);
+}
+void OpLink(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
+  Fs(req)->Link(req, ino, newparent, newname);
+}
+void OpOpen(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { Fs(req)->Open(req, ino, fi); }
+void OpRead(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Fs(req)->Read(req, ino, size, off, fi);
+}
+void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+             fuse_file_info* fi) {
+  Fs(req)->Write(req, ino, buf, size, off, fi);
+}
+void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { Fs(req)->Flush(req, ino, fi); }
+void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs(req)->Release(req, ino, fi);
+}
+void OpFsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
+  Fs(req)->Fsync(req, ino, datasync, fi);
+}
+void OpOpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs(req)->OpenDir(req, ino, fi);
+}
+void OpReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Fs(req)->ReadDir(req, ino, size, off, fi, false);
+}
+void OpReadDirPlus(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+  Fs(req)->ReadDir(req, ino, size, off, fi, true);
+}
+void OpReleaseDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  Fs(req)->ReleaseDir(req, ino, fi);
+}
+void OpStatFs(fuse_req_t req, fuse_ino_t ino) { Fs(req)->StatFs(req, ino); }
+void OpCreate(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+              fuse_file_info* fi) {
+  Fs(req)->Create(req, parent, name, mode, fi);
+}
+
+fuse_lowlevel_ops MakeOps() {
+  fuse_lowlevel_ops ops;
+  std::memset(&ops, 0, sizeof ops);
+  ops.init = OpInit;
+  ops.destroy = OpDestroy;
+  ops.lookup = OpLookup;
+  ops.forget = OpForget;
+  ops.forget_multi = OpForgetMulti;
+  ops.getattr = OpGetAttr;
+  ops.setattr = OpSetAttr;
+  ops.readlink = OpReadlink;
+  ops.mknod = OpMknod;
+  ops.mkdir = OpMkdir;
+  ops.unlink = OpUnlink;
+  ops.rmdir = OpRmdir;
+  ops.symlink = OpSymlink;
+  ops.rename = OpRename;
+  ops.link = OpLink;
+  ops.open = OpOpen;
+  ops.read = OpRead;
+  ops.write = OpWrite;
+  ops.flush = OpFlush;
+  ops.release = OpRelease;
+  ops.fsync = OpFsync;
+  ops.opendir = OpOpenDir;
+  ops.readdir = OpReadDir;
+  ops.readdirplus = OpReadDirPlus;
+  ops.releasedir = OpReleaseDir;
+  ops.statfs = OpStatFs;
+  ops.create = OpCreate;
+  return ops;
+}
+
+}  // namespace
+
+const fuse_lowlevel_ops& FileSystem::Ops() {
+  static const fuse_lowlevel_ops ops = MakeOps();
+  return ops;
+}
+
+}  // namespace ddbfs::fuse

@@ -1,0 +1,121 @@
+#pragma once
+
+// The FUSE file system: libfuse3 low-level operations on top of libddbfs.
+// docs/fuse.md describes what it does and what it does not do yet.
+//
+// Inode numbers are DDBFS inode ids (the root, 1, is the root the client
+// sees: a subtree key's directory). Every open file handle has its own
+// FileReader; the handles of one inode share one FileWriter (the lease of a
+// chunk belongs to one writer), committed on flush (close), made durable on
+// fsync, closed with the last writable handle.
+
+#define FUSE_USE_VERSION 312
+#include <fuse_lowlevel.h>
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "ddbfs/client.h"
+
+namespace ddbfs::fuse {
+
+struct MountOptions {
+  double attr_timeout = 1.0;   // seconds the kernel caches attributes
+  double entry_timeout = 1.0;  // seconds the kernel caches names
+  bool read_only = false;      // -o ro
+};
+
+class FileSystem {
+ public:
+  // `client` must outlive the FileSystem. `root` is the DDBFS inode of "/".
+  FileSystem(Client* client, InodeId root, MountOptions options);
+  ~FileSystem();
+
+  // The client to use from now on (after fork; before the session loop).
+  void SetClient(Client* client) { client_ = client; }
+
+  // The operation table for fuse_session_new (userdata: this).
+  static const fuse_lowlevel_ops& Ops();
+
+  // Names of files unlinked while open live on under this prefix in their
+  // directory until the last close; readdir hides them.
+  static constexpr std::string_view kHiddenPrefix = ".ddbfs-unlinked-";
+
+  struct Handle;
+  struct OpenInode;
+  struct DirHandle;
+
+  // Operations (public for the static trampolines in fs.cc).
+  void Init(fuse_conn_info* conn);
+  void Destroy();
+  void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void GetAttr(fuse_req_t req, fuse_ino_t ino);
+  void SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_set,
+               fuse_file_info* fi);
+  void Readlink(fuse_req_t req, fuse_ino_t ino);
+  void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
+  void Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name);
+  void Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fuse_ino_t newparent,
+              const char* newname, unsigned int flags);
+  void Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname);
+  void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, fuse_file_info* fi);
+  void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi);
+  void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+             fuse_file_info* fi);
+  void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+  void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
+               bool plus);
+  void ReleaseDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
+  void StatFs(fuse_req_t req, fuse_ino_t ino);
+
+ private:
+  InodeId ToDdbfs(fuse_ino_t ino) const;
+  fuse_ino_t ToFuse(InodeId id) const;
+  struct stat ToStat(const Attr& a) const;
+  // Attributes as this mount sees them: the size of data written but not
+  // committed yet, nlink 0 for a file unlinked while open.
+  Attr Overlay(Attr a);
+  void ReplyEntry(fuse_req_t req, const Attr& a);
+  void ReplyStatus(fuse_req_t req, const Status& s);
+  // New nodes of a root mount belong to the caller (the metaserver makes
+  // them the mount's own uid's); no-op unless the mount runs as root.
+  Result<Attr> GiveToCaller(fuse_req_t req, Attr a);
+
+  std::shared_ptr<OpenInode> Acquire(InodeId id);
+  std::shared_ptr<OpenInode> Find(InodeId id);
+  void ReleaseInode(const std::shared_ptr<OpenInode>& st);
+  // If (parent, name) is a file open on this mount with one link, moves it
+  // to a hidden name instead of letting it be removed.
+  // *hidden: the inode moved away (null if nothing was).
+  Status HideIfOpen(InodeId parent, std::string_view name, std::shared_ptr<OpenInode>* hidden);
+  // Moves a hidden inode back to `name` (a rename that failed after hiding).
+  void Unhide(const std::shared_ptr<OpenInode>& st, std::string_view name);
+  // Writer errors reach every handle that wrote since its last flush.
+  void FailWriters(OpenInode* st, const Status& s, Handle* except);
+  // Commits the shared writer (st->mu held).
+  Status FlushLocked(OpenInode* st, Handle* h);
+  // Syncs (if data is unsynced) and closes the shared writer (st->mu held).
+  Status RetireWriterLocked(OpenInode* st, Handle* h);
+
+  Client* client_;
+  const InodeId root_;
+  const MountOptions options_;
+  const bool root_mount_;
+
+  std::mutex open_mu_;
+  std::map<InodeId, std::shared_ptr<OpenInode>> open_;
+  std::atomic<uint64_t> hidden_seq_{0};
+};
+
+}  // namespace ddbfs::fuse
