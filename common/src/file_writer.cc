@@ -66,6 +66,18 @@ ChainOutcome SendWrite(Client::Impl* impl, const std::vector<rpc::ServerAddress>
       });
 }
 
+// A zero-length WriteChunk with sync=true: brings a replica to `version`
+// (when it holds an older one) and makes it durable.
+rpc::WriteChunkRequest SyncRequest(int64_t chunk_id, int64_t version, const rpc::Capability& cap) {
+  rpc::WriteChunkRequest req;
+  req.chunk_id = chunk_id;
+  req.version = version;
+  req.offset = 0;
+  req.sync = true;
+  req.__set_cap(cap);
+  return req;
+}
+
 bool AllCapabilitiesExpired(const std::vector<std::pair<rpc::ServerAddress, Status>>& failed) {
   if (failed.empty()) return false;
   for (const auto& f : failed) {
@@ -375,12 +387,7 @@ class FileWriterImpl final : public FileWriter {
     std::map<int64_t, UnsyncedChunk> todo;
     todo.swap(unsynced_);
     for (auto& [index, u] : todo) {
-      rpc::WriteChunkRequest req;
-      req.chunk_id = u.chunk_id;
-      req.version = u.version;
-      req.offset = 0;
-      req.sync = true;
-      req.__set_cap(u.cap);
+      rpc::WriteChunkRequest req = SyncRequest(u.chunk_id, u.version, u.cap);
       ChainOutcome out = SendWrite(impl_, u.chain, req);
       if (out.failed.empty()) continue;
       // fsync means durable on every replica: one that could not fdatasync
@@ -492,12 +499,7 @@ class FileWriterImpl final : public FileWriter {
     RETURN_IF_ERROR(impl_->Meta("RecoverWrite", &resp, [&](rpc::MetaServiceClient& m, auto& r) {
       m.RecoverWrite(r, req);
     }));
-    rpc::WriteChunkRequest bump;
-    bump.chunk_id = c.chunk_id;
-    bump.version = resp.version;
-    bump.offset = 0;
-    bump.sync = true;
-    bump.__set_cap(resp.capability);
+    rpc::WriteChunkRequest bump = SyncRequest(c.chunk_id, resp.version, resp.capability);
     ChainOutcome moved = SendWrite(impl_, resp.good, bump);
     if (moved.ok.empty()) {
       c.failed.insert(c.failed.end(), moved.failed.begin(), moved.failed.end());
