@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <fstream>
 #include <memory>
@@ -600,6 +601,116 @@ TEST_F(ChunkServerProcessTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
   ASSERT_TRUE(Answers(s));
   std::this_thread::sleep_for(std::chrono::milliseconds(600));
   EXPECT_TRUE(Answers(s));
+}
+
+// Threads of a process (the Threads: line of /proc/PID/status), -1 if unknown.
+int ThreadCount(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(in, line);) {
+    if (line.rfind("Threads:", 0) == 0) return std::stoi(line.substr(8));
+  }
+  return -1;
+}
+
+TEST_F(ChunkServerProcessTest, IdleAndHalfSentConnectionsHoldNoThread) {
+  Server& s = Start();
+  ASSERT_TRUE(Answers(s));
+  const int before = ThreadCount(s.process->pid());
+  ASSERT_GT(before, 0);
+  // 150 connections that say nothing and 150 that stop in the middle of a
+  // frame (a slow or hostile peer): a thread per connection would be 300.
+  std::vector<int> fds;
+  for (int i = 0; i < 300; ++i) {
+    int fd = RawConnect(s.port);
+    ASSERT_GE(fd, 0);
+    if (i % 2 == 1) {
+      std::string half;
+      PutBe32(&half, 1000);
+      half += "abc";
+      ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL),
+                static_cast<ssize_t>(half.size()));
+    }
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const int held = ThreadCount(s.process->pid());
+  // The server still answers at once while they are held.
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Answers(s));
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+  for (int fd : fds) ::close(fd);
+  EXPECT_LT(held - before, 16) << before << " threads before, " << held
+                               << " with 300 idle connections";
+}
+
+TEST_F(ChunkServerProcessTest, ConnectionsBeyondTheLimitAreClosedAndTheServerKeepsServing) {
+  Server& s = Start({"--max-connections", "8"});
+  ASSERT_TRUE(Answers(s));  // the test's own pooled connection is one of the 8
+  std::vector<int> fds;
+  for (int i = 0; i < 20; ++i) {
+    int fd = RawConnect(s.port);
+    ASSERT_GE(fd, 0);
+    fds.push_back(fd);
+  }
+  int closed = 0;
+  for (int fd : fds) closed += ClosedByServer(fd, std::chrono::milliseconds(300)) ? 1 : 0;
+  EXPECT_GE(closed, 12) << "of 20 connections over a limit of 8, " << closed << " were closed";
+  EXPECT_TRUE(s.process->running());
+  for (int fd : fds) ::close(fd);
+  bool answered = false;
+  for (int i = 0; i < 50 && !answered; ++i) {
+    answered = Answers(s);
+    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_TRUE(answered) << s.process->LogTail();
+}
+
+// Each server keeps one worker thread: every write holds a worker on its
+// first server while it forwards to the second, and the chains run both
+// ways (A->B and B->A). A server with a fixed pool would have both workers
+// waiting on each other until the forward timeout (60 s); the clients give
+// up after 15 s.
+TEST_F(ChunkServerProcessTest, ChainWritesInBothDirectionsUnderLoadDoNotDeadlock) {
+  Server& a = Start({"--worker-threads", "1"});
+  Server& b = Start({"--worker-threads", "1"});
+  constexpr int kWriters = 8;
+  constexpr int kWrites = 12;
+  std::atomic<int> ok{0};
+  std::vector<std::string> failures(kWriters);
+  std::vector<std::thread> writers;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([&, w] {
+      Server& first = w % 2 == 0 ? a : b;
+      Server& second = w % 2 == 0 ? b : a;
+      Client client("127.0.0.1", first.port, 15000, ddbfs::testing::ClusterTransport(key_file_));
+      const std::string data(256 << 10, static_cast<char>('a' + w));
+      for (int i = 0; i < kWrites; ++i) {
+        const int64_t id = 1000 + w * 100 + i;
+        auto req = WriteRequest(id, 1, 0, data, {Address(2, second.port)});
+        req.__set_cap(WriteCap(first, id, 1, req.chain));
+        rpc::WriteChunkResponse resp;
+        Status st = client.Call([&](rpc::ChunkServiceClient& c) { c.WriteChunk(resp, req); });
+        if (!st.ok()) {
+          failures[w] = st.ToString();
+          return;
+        }
+        if (resp.status.code != rpc::ErrorCode::OK || resp.replicas.size() != 2 ||
+            resp.replicas[1].status.code != rpc::ErrorCode::OK) {
+          failures[w] =
+              "chunk " + std::to_string(id) + " not on both servers: " + resp.status.message;
+          return;
+        }
+        ++ok;
+      }
+    });
+  }
+  for (auto& t : writers) t.join();
+  for (int w = 0; w < kWriters; ++w) EXPECT_EQ(failures[w], "") << "writer " << w;
+  EXPECT_EQ(ok.load(), kWriters * kWrites);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(30));
+  EXPECT_EQ(Read(b, 1000, 1, 0, 16).data, std::string(16, 'a'));
+  EXPECT_EQ(Read(a, 1101, 1, 0, 16).data, std::string(16, 'b'));
 }
 
 }  // namespace

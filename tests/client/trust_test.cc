@@ -3,11 +3,15 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <thread>
+#include <vector>
 
 #include "ddbfs/client.h"
 #include "ddbfs/rpc.h"
@@ -229,8 +233,32 @@ TEST(TlsTest, EveryConnectionUsesTlsAndAWrongCertificateIsRefused) {
   k.maproot_gid = 0;
   auto key = admin->AddKey(k);
   ASSERT_TRUE(key.ok()) << key.status();
+  // Peers that stop in the middle of a TLS handshake (nothing sent, or half
+  // a record) must not hold up the server's one I/O thread.
+  const std::string tcp = cluster->meta_tcp_address();
+  const int meta_port = std::stoi(tcp.substr(tcp.rfind(':') + 1));
+  std::vector<int> stalled;
+  for (int i = 0; i < 20; ++i) {
+    int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(meta_port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    // A TLS record header announcing a 512-byte handshake message, then
+    // only part of it.
+    const char partial[] = {0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01};
+    if (i % 2 == 1) {
+      ASSERT_EQ(::send(fd, partial, sizeof partial, MSG_NOSIGNAL), 8);
+    }
+    stalled.push_back(fd);
+  }
+  const auto t0 = std::chrono::steady_clock::now();
   auto good = KeyClient(*cluster, key->first, key->second, cluster->client_tls());
   ASSERT_TRUE(good.ok()) << good.status();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2))
+      << "stalled handshakes delayed a good client";
+  for (int fd : stalled) ::close(fd);
   auto again = ddbfs::testing::ReadAll(**good, file->inode);
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_TRUE(*again == data);

@@ -16,11 +16,17 @@ namespace ddbfs {
 // hostile or broken peer gets an error and its connection closed, never a
 // large allocation, a thread held for ever, or a server that stops.
 struct RpcServerLimits {
-  // A connection that sends nothing for this long is closed (its thread
-  // freed). Clients reconnect transparently.
+  // A connection that completes no request for this long (while none of its
+  // requests runs) is closed. Clients reconnect transparently.
   int idle_timeout_ms = 120000;
-  // Connections served at once; further ones wait in the listen backlog.
+  // Connections served at once; a further one is closed as soon as it is
+  // accepted (clients retry).
   int max_connections = 512;
+  // Threads kept for running requests (an idle connection holds none).
+  // While all are busy another is started for a waiting request, up to one
+  // per connection, so handlers that wait on other servers (a chain write
+  // forwarded A->B->C while C forwards to B) never starve each other.
+  int worker_threads = 64;
   // Largest string/binary field and largest list a request may claim:
   // checked before anything is allocated. Data RPCs carry at most 4 MiB;
   // registration pages at most 50,000 entries.
@@ -42,8 +48,9 @@ struct PeerInfo {
 // in TConnectionInfo::transport).
 PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& transport);
 
-// A Thrift server (framed binary protocol, one thread per connection) that
-// runs until Stop() or SIGTERM/SIGINT. Thread-safe Stop().
+// A Thrift server (framed binary protocol; TNonblockingServer: one I/O
+// thread for every connection, requests on a pool of workers) that runs
+// until Stop() or SIGTERM/SIGINT. Thread-safe Stop().
 class RpcServer {
  public:
   // Binds host:port now, so a taken port fails here with a clear Status.

@@ -22,6 +22,11 @@ inline void AddServerLimitFlags(CLI::App& app, RpcServerLimits* limits) {
   app.add_option("--max-connections", limits->max_connections, "connections served at once")
       ->capture_default_str()
       ->check(CLI::Range(4, 100000));
+  app.add_option("--worker-threads", limits->worker_threads,
+                 "threads kept for requests; more start while all are busy, up to one per "
+                 "connection")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 4096));
 }
 
 struct SecurityFlags {
