@@ -51,7 +51,7 @@ run() {
   local state=${TMPDIR:-/var/tmp}/ddbfs-compare-state-$label
   echo; echo "===== $label ($src)"
   local env=(DDBFS_CLUSTER_DIR=$state DDBFS_BUILD_DIR=$build DDBFS_META_SOCKET=$state/run/meta.sock
-             DDBFS_TLS=$tls)
+             DDBFS_TLS=$tls DDBFS_MOUNT=off)
   env "${env[@]}" "$src/scripts/cluster" destroy > /dev/null
   env "${env[@]}" "$src/scripts/cluster" up > /dev/null
   local config=

@@ -42,7 +42,8 @@ constexpr char kUsage[] =
     "  -o entry_timeout=S   seconds the kernel caches names (default 1)\n"
     "  -o max_threads=N     request threads (default 10)\n"
     "  -o fsname=NAME       source shown by mount and df (default ddbfs)\n"
-    "  also: allow_root, auto_unmount, nosuid, suid, nodev, dev, noexec, exec, noatime, rw\n"
+    "  also: allow_root, auto_unmount, nosuid, suid, nodev, dev, noexec, exec, noatime,\n"
+    "        nodiratime, relatime, norelatime, strictatime, async, sync, dirsync, rw\n"
     "\n"
     "default_permissions is always on. Unmount with: fusermount3 -u MOUNTPOINT\n";
 
@@ -105,7 +106,9 @@ void ParseOption(const std::string& opt, Args* a) {
   } else if (eq == std::string::npos &&
              (key == "allow_other" || key == "allow_root" || key == "auto_unmount" ||
               key == "nosuid" || key == "suid" || key == "nodev" || key == "dev" ||
-              key == "noexec" || key == "exec" || key == "noatime")) {
+              key == "noexec" || key == "exec" || key == "noatime" || key == "nodiratime" ||
+              key == "relatime" || key == "norelatime" || key == "strictatime" || key == "async" ||
+              key == "sync" || key == "dirsync")) {
     a->fuse_opts.push_back(key);
   } else {
     Die(2, "unknown mount option '" + opt + "' — see ddbfs-mount --help");

@@ -697,6 +697,74 @@ TEST_F(FuseTest, DaemonizesAndUnmounts) {
   }
 }
 
+// What `cmake --install` (scripts/install) puts on the system, and mount(8)
+// using it: `mount -t ddbfs SOURCE DIR -o ...` and an fstab line of type
+// ddbfs (util-linux looks for /sbin/mount.ddbfs: the test links the built
+// one there when none is installed, and removes the link afterwards).
+TEST_F(FuseTest, MountTypeDdbfsAndFstabLinesWork) {
+  const std::string build =
+      std::filesystem::path(cluster_->bin("ddbfs-mount")).parent_path().parent_path();
+  const std::string root = work_->path() + "/destdir";
+  CommandResult r = RunCommand({"env", "DESTDIR=" + root, "cmake", "--install", build}, "",
+                               std::chrono::seconds(60));
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  for (const std::string f :
+       {"/sbin/mount.ddbfs", "/usr/local/bin/ddbfs-mount", "/usr/local/bin/ddbfs",
+        "/usr/local/bin/ddbfs-metaserver", "/usr/local/bin/ddbfs-chunkserver"}) {
+    EXPECT_EQ(::access((root + f).c_str(), X_OK), 0) << f << " not installed";
+  }
+  EXPECT_NE(ReadFile(root + "/sbin/mount.ddbfs").find("/usr/local/bin/ddbfs-mount"),
+            std::string::npos);
+
+  const std::string helper = "/sbin/mount.ddbfs";
+  bool linked = false;
+  struct stat st;
+  if (::lstat(helper.c_str(), &st) != 0) {
+    ASSERT_EQ(::symlink(cluster_->bin("mount.ddbfs").c_str(), helper.c_str()), 0)
+        << std::strerror(errno);
+    linked = true;
+  }
+  const std::string program = "DDBFS_MOUNT_PROGRAM=" + cluster_->bin("ddbfs-mount");
+  ASSERT_EQ(WriteFile(P("seen"), "through mount -t"), 0);
+
+  const std::string a = work_->path() + "/mount-t";
+  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
+  r = RunCommand({"env", program, "mount", "-t", "ddbfs", cluster_->meta_address(), a, "-o",
+                  "noatime,_netdev,defaults"},
+                 "", std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(IsFuseMount(a));
+  EXPECT_EQ(ReadFile(a + "/" + name_ + "/seen"), "through mount -t");
+  EXPECT_NE(ReadFile("/proc/mounts").find(" " + a + " fuse.ddbfs "), std::string::npos);
+  r = RunCommand({"umount", a}, "", std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_FALSE(IsFuseMount(a));
+
+  const std::string b = work_->path() + "/fstab-mnt";
+  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
+  const std::string fstab = work_->path() + "/fstab";
+  ASSERT_EQ(WriteFile(fstab, cluster_->meta_address() + " " + b +
+                                 " ddbfs _netdev,nofail,ro,attr_timeout=2 0 0\n"),
+            0);
+  r = RunCommand({"env", program, "mount", "-T", fstab, b}, "", std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(IsFuseMount(b));
+  EXPECT_EQ(ReadFile(b + "/" + name_ + "/seen"), "through mount -t");
+  EXPECT_EQ(WriteFile(b + "/" + name_ + "/new", "x"), EROFS) << "the fstab line's ro";
+  r = RunCommand({"umount", b}, "", std::chrono::seconds(30));
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_FALSE(IsFuseMount(b));
+
+  // A wrong option is one clear line and no mount.
+  r = RunCommand(
+      {"env", program, "mount", "-t", "ddbfs", cluster_->meta_address(), a, "-o", "bogus_option"},
+      "", std::chrono::seconds(30));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("unknown mount option 'bogus_option'"), std::string::npos) << Show(r);
+  EXPECT_FALSE(IsFuseMount(a));
+  if (linked) ::unlink(helper.c_str());
+}
+
 // A write the chunk servers never take is reported by close(2), not lost:
 // a cluster of its own whose chunk servers are all killed after a first write.
 TEST_F(FuseTest, WriteErrorReportedAtClose) {

@@ -18,6 +18,9 @@ export DDBFS_META_PORT=$base DDBFS_CHUNK_PORTS="$((base + 1)) $((base + 2)) $((b
 export DDBFS_PG_PORT=$((base + 4))
 unset DDBFS_DB
 WORK=$(mktemp -d /tmp/ddbfs-script-work.XXXXXX)
+chmod 755 "$WORK"
+# `up` mounts here (not at the checkout's ./mnt), `down` unmounts.
+export DDBFS_MOUNT=$WORK/mnt
 cleanup() {
   "$SRC/scripts/cluster" destroy > /dev/null 2>&1 || echo "cleanup: destroy failed" >&2
   rm -rf "$WORK"
@@ -127,6 +130,15 @@ touch -d '2020-05-06 07:08:09' "$WORK/photos/a.jpg"
 
 DDBFS add -q "$WORK/photos" /photos
 DDBFS ls -l /photos | grep -q 'a.jpg' || fail "ls -l /photos does not list a.jpg"
+
+# The mount `up` made: what the CLI added is there, and what is written
+# there is in the cluster.
+mountpoint -q "$DDBFS_MOUNT" || fail "cluster up did not mount at $DDBFS_MOUNT"
+cmp "$WORK/photos/a.jpg" "$DDBFS_MOUNT/photos/a.jpg" || fail "a.jpg reads differently through the mount"
+cp -a "$WORK/photos/2021" "$DDBFS_MOUNT/copied"
+DDBFS ls /copied | grep -q 'b.jpg' || fail "a folder copied into the mount is not in the cluster"
+out=$("$SRC/scripts/cluster" status)
+[[ $out == *"mount: $DDBFS_MOUNT (pid "[0-9]* ]] || fail "status does not show the mount: $out"
 DDBFS info /photos/a.jpg | grep -qi 'version' || fail "info shows no replica versions"
 DDBFS status | grep -qi 'alive' || fail "status shows no alive server"
 
@@ -168,6 +180,12 @@ NOBODY whoami | grep -q 'uid 65534' || fail "nobody is not taken for uid 65534: 
 out=$(NOBODY rm /photos/a.jpg 2>&1) && rc=0 || rc=$?
 [[ $rc == 10 && $out == *"permission denied"* ]] || fail "nobody's rm of root's file: exit $rc, '$out'"
 DDBFS ls /photos | grep -q 'a.jpg' || fail "nobody removed root's file"
+# Through root's mount (allow_other), the kernel checks nobody's rights.
+if runuser -u nobody -- rm -f "$DDBFS_MOUNT/photos/a.jpg" 2>/dev/null; then
+  fail "nobody removed root's file through the mount"
+fi
+runuser -u nobody -- cat "$DDBFS_MOUNT/photos/a.jpg" > /dev/null ||
+  fail "nobody cannot read root's 0644 file through the mount"
 out=$(NOBODY cat /photos/2021/b.jpg 2>&1) && rc=0 || rc=$?
 [[ $rc == 10 ]] || fail "nobody read root's 0600 file: exit $rc, '$out'"
 DDBFS cat /photos/2021/b.jpg | cmp -s - "$WORK/photos/2021/b.jpg" || fail "root cannot read its 0600 file"
@@ -209,7 +227,13 @@ rm "$ST/secrets/pgpass.old"
 
 "$SRC/scripts/cluster" down
 if DDBFS status > /dev/null 2>&1; then fail "metaserver still answers after down"; fi
+if grep -qs " $DDBFS_MOUNT fuse" /proc/mounts; then fail "cluster down left $DDBFS_MOUNT mounted"; fi
+if pgrep -f -- "ddbfs-mount .*$DDBFS_MOUNT" > /dev/null; then
+  fail "ddbfs-mount still runs after cluster down"
+fi
 "$SRC/scripts/cluster" up
+cmp "$WORK/photos/2021/b.jpg" "$DDBFS_MOUNT/copied/b.jpg" ||
+  fail "the file copied through the mount is not there after down and up"
 check_roles "up after converting the previous version's database"
 [[ $(stat -c %a "$ST/secrets/pgpass") == 600 ]] || fail "secrets/pgpass is not mode 0600 after up"
 
