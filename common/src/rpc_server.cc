@@ -1,77 +1,68 @@
 #include "ddbfs/rpc_server.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
-
-#include <csignal>
-#include <filesystem>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <csignal>
 #include <cstring>
 #include <deque>
+#include <filesystem>
+#include <functional>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
 
-#include <thrift/concurrency/Exception.h>
-#include <thrift/concurrency/ThreadManager.h>
+#include <thrift/TConfiguration.h>
 #include <thrift/protocol/TBinaryProtocol.h>
-#include <thrift/server/TNonblockingServer.h>
-#include <thrift/transport/TNonblockingSSLServerSocket.h>
-#include <thrift/transport/TNonblockingServerSocket.h>
-#include <thrift/transport/TSSLSocket.h>
+#include <thrift/transport/TBufferTransports.h>
 #include <thrift/transport/TSocket.h>
-#include <thrift/transport/TTransportException.h>
 
 #include "ddbfs/log.h"
 
 namespace ddbfs {
 
+// How the server works (docs/protocol.md, "Transport"):
+//
+// - One event thread owns every connection that waits for a request: it
+//   accepts, reads what arrives without blocking into the connection's
+//   buffer, and runs TLS handshakes step by step. An idle, slow or
+//   half-sent connection therefore holds a buffer and no thread.
+// - Once a whole frame is in, the connection goes to a worker, which runs
+//   the request and writes the answer itself. It then waits a short moment
+//   (`linger`) for the client's next request and serves that too; if none
+//   comes, the connection goes back to the event thread. A client making
+//   calls back to back is served like a thread per connection would serve
+//   it, without a hand-off per request.
+// - Handlers block on other servers (a chunk server forwards a write down
+//   its chain; chains run both ways, A->B and B->A), so the pool starts a
+//   worker whenever a request would otherwise wait, up to one per
+//   connection; `worker_threads` stay when idle. A fixed pool could have all
+//   of A's workers waiting on B while all of B's wait on A.
+
+namespace {
+
 using apache::thrift::TConnectionInfo;
 using apache::thrift::TProcessor;
 using apache::thrift::TProcessorFactory;
-using apache::thrift::concurrency::Runnable;
-using apache::thrift::concurrency::ThreadFactory;
-using apache::thrift::concurrency::ThreadManager;
 using apache::thrift::protocol::TBinaryProtocolFactory;
 using apache::thrift::protocol::TProtocol;
-using apache::thrift::server::TNonblockingServer;
-using apache::thrift::server::TServerEventHandler;
-using apache::thrift::transport::TNonblockingServerSocket;
-using apache::thrift::transport::TNonblockingServerTransport;
-using apache::thrift::transport::TNonblockingSSLServerSocket;
-using apache::thrift::transport::TSocket;
-using apache::thrift::transport::TSSLSocket;
-using apache::thrift::transport::TSSLSocketFactory;
-
-// How the server is put together (docs/protocol.md, "Transport"):
-//
-// - One I/O thread (TNonblockingServer's libevent loop) reads whole frames
-//   and writes whole answers for every connection; a connection holds no
-//   thread while it is idle or sending.
-// - A complete request runs on a worker of WorkerPool. Handlers block on
-//   calls to other servers (a chunk server forwards a write down the chain
-//   and waits; chains run in both directions, so B's workers can wait on C
-//   while C's wait on B). A fixed pool could therefore deadlock until the
-//   forward calls time out; this pool keeps `worker_threads` workers and
-//   starts another whenever a request would otherwise wait, up to one per
-//   connection (a connection has at most one request in flight), so a
-//   request never waits for a worker, exactly as with a thread per
-//   connection, and the connection limit bounds the threads.
-// - A helper thread accepts (a failing accept(), e.g. EMFILE, pauses
-//   accepting for a moment instead of stopping the server or spinning the
-//   I/O thread) and hands the sockets to the I/O thread; it also closes
-//   connections that completed no request for the idle timeout.
-
-namespace {
+using apache::thrift::transport::TMemoryBuffer;
+using apache::thrift::transport::TTransport;
 
 int64_t NowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -79,111 +70,59 @@ int64_t NowMs() {
       .count();
 }
 
+// How long a worker waits for the next request of a connection it just
+// answered before handing it back to the event thread.
+constexpr int kLingerMs = 2;
+// A worker blocked writing an answer to a peer that does not read gives up
+// after this long and closes the connection.
+constexpr int kSendTimeoutMs = 60000;
+// Pause of accepting after accept() failed for lack of descriptors/memory.
+constexpr int kAcceptPauseMs = 100;
+
 // ---- the worker pool
 
-class WorkerPool : public ThreadManager {
+class WorkerPool {
  public:
   WorkerPool(size_t keep, size_t max) : s_(std::make_shared<Shared>()) {
     s_->keep = std::max<size_t>(1, keep);
     s_->max = std::max(s_->keep, max);
   }
 
-  void start() override {
+  // Runs `task` on a worker; starts one if none is idle (up to max).
+  void Submit(std::function<void()> task) {
     std::lock_guard<std::mutex> lock(s_->mu);
-    if (s_->state != UNINITIALIZED) return;
-    s_->state = STARTED;
-    for (size_t i = 0; i < s_->keep; ++i) SpawnLocked();
+    s_->tasks.push_back(std::move(task));
+    if (s_->tasks.size() > s_->idle && s_->threads < s_->max) SpawnLocked();
+    s_->wake.notify_one();
   }
 
-  // Pending requests are dropped (their connections are closed with the
-  // server); running ones finish first.
-  void stop() override {
+  // Running tasks finish; waiting ones are dropped (their connections are
+  // closed by the server).
+  void Stop() {
     std::unique_lock<std::mutex> lock(s_->mu);
-    if (s_->state == STOPPED) return;
-    s_->state = STOPPING;
-    std::deque<std::shared_ptr<Runnable>> dropped;
+    s_->stopping = true;
+    std::deque<std::function<void()>> dropped;
     dropped.swap(s_->tasks);
     s_->wake.notify_all();
     lock.unlock();
     dropped.clear();
     lock.lock();
     s_->gone.wait(lock, [&] { return s_->threads == 0; });
-    s_->state = STOPPED;
   }
-
-  STATE state() const override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    return s_->state;
-  }
-
-  void add(std::shared_ptr<Runnable> task, int64_t /*timeout*/, int64_t /*expiration*/) override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    if (s_->state != STARTED) {
-      throw apache::thrift::concurrency::IllegalStateException("the server is stopping");
-    }
-    s_->tasks.push_back(std::move(task));
-    // Every pending request needs a worker that is free now.
-    if (s_->tasks.size() > s_->idle && s_->threads < s_->max) SpawnLocked();
-    s_->wake.notify_one();
-  }
-
-  std::shared_ptr<ThreadFactory> threadFactory() const override { return nullptr; }
-  void threadFactory(std::shared_ptr<ThreadFactory>) override {}
-  void addWorker(size_t value) override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    s_->keep += value;
-    s_->max = std::max(s_->max, s_->keep);
-  }
-  void removeWorker(size_t value) override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    s_->keep = std::max<size_t>(1, s_->keep > value ? s_->keep - value : 1);
-  }
-  size_t idleWorkerCount() const override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    return s_->idle;
-  }
-  size_t workerCount() const override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    return s_->threads;
-  }
-  size_t pendingTaskCount() const override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    return s_->tasks.size();
-  }
-  size_t totalTaskCount() const override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    return s_->tasks.size() + s_->threads - s_->idle;
-  }
-  size_t pendingTaskCountMax() const override { return 0; }
-  size_t expiredTaskCount() const override { return 0; }
-  void remove(std::shared_ptr<Runnable> task) override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    auto it = std::find(s_->tasks.begin(), s_->tasks.end(), task);
-    if (it != s_->tasks.end()) s_->tasks.erase(it);
-  }
-  std::shared_ptr<Runnable> removeNextPending() override {
-    std::lock_guard<std::mutex> lock(s_->mu);
-    if (s_->tasks.empty()) return nullptr;
-    auto task = std::move(s_->tasks.front());
-    s_->tasks.pop_front();
-    return task;
-  }
-  void removeExpiredTasks() override {}  // tasks never expire here
-  void setExpireCallback(ExpireCallback) override {}
 
  private:
-  // Shared with the (detached) workers, which may outlive the pool object by
+  // Shared with the detached workers, which may outlive the pool object by
   // the few instructions after their last unlock.
   struct Shared {
-    mutable std::mutex mu;
+    std::mutex mu;
     std::condition_variable wake;  // a task arrived, or the pool stops
     std::condition_variable gone;  // the last worker exited
-    std::deque<std::shared_ptr<Runnable>> tasks;
+    std::deque<std::function<void()>> tasks;
     size_t threads = 0;  // workers alive
     size_t idle = 0;     // workers waiting for a task
-    size_t keep = 1;     // workers kept while idle
+    size_t keep = 1;
     size_t max = 1;
-    STATE state = UNINITIALIZED;
+    bool stopping = false;
     std::chrono::steady_clock::time_point last_spawn_failure{};
   };
 
@@ -205,28 +144,25 @@ class WorkerPool : public ThreadManager {
   static void Work(std::shared_ptr<Shared> s) {
     std::unique_lock<std::mutex> lock(s->mu);
     for (;;) {
-      if (s->state != STARTED) break;
+      if (s->stopping) break;
       if (s->tasks.empty()) {
         ++s->idle;
-        const bool woken = s->wake.wait_for(lock, std::chrono::seconds(30), [&] {
-          return !s->tasks.empty() || s->state != STARTED;
-        });
+        const bool woken = s->wake.wait_for(lock, std::chrono::seconds(30),
+                                            [&] { return !s->tasks.empty() || s->stopping; });
         --s->idle;
         // Workers started for a burst leave once it is over.
         if (!woken && s->threads > s->keep) break;
         continue;
       }
-      std::shared_ptr<Runnable> task = std::move(s->tasks.front());
+      std::function<void()> task = std::move(s->tasks.front());
       s->tasks.pop_front();
       lock.unlock();
       try {
-        task->run();
+        task();
       } catch (const std::exception& e) {
         LOG(kWarn) << "a request failed outside its handler: " << e.what();
-      } catch (...) {
-        LOG(kWarn) << "a request failed outside its handler";
       }
-      task.reset();  // may release a connection's processor, outside the lock
+      task = nullptr;  // releases what it holds outside the lock
       lock.lock();
     }
     if (--s->threads == 0) s->gone.notify_all();
@@ -235,361 +171,39 @@ class WorkerPool : public ThreadManager {
   std::shared_ptr<Shared> s_;
 };
 
-// ---- open connections, for the idle timeout
+// ---- TLS
 
-struct ConnState {
-  int fd = -1;
-  std::atomic<int64_t> last_ms{0};  // when the last request finished (or accept)
-  std::atomic<bool> busy{false};    // a request of it is running
-  // GUARDED_BY(Connections::mu_):
-  bool open = true;  // the socket is not closed yet, so `fd` is still its descriptor
-  int shut = 0;      // 1: shut for reading, 2: for both directions
-  int64_t shut_ms = 0;
+struct SslCtxDeleter {
+  void operator()(SSL_CTX* c) const { SSL_CTX_free(c); }
 };
 
-// Every open connection, keyed by its input protocol (which TNonblockingServer
-// gives both to the processor factory and to deleteContext). An entry leaves
-// in deleteContext, before the socket is closed, so a descriptor found here
-// under the mutex is still the connection's own.
-class Connections {
+std::string SslErrors() {
+  std::string out;
+  while (unsigned long e = ERR_get_error()) {
+    char buf[256];
+    ERR_error_string_n(e, buf, sizeof buf);
+    if (!out.empty()) out += "; ";
+    out += buf;
+  }
+  return out.empty() ? "unknown TLS error" : out;
+}
+
+// ---- the peer, for processor factories
+
+// The transport a processor factory gets in TConnectionInfo: carries the
+// peer (PeerOf reads it); never used for I/O.
+class PeerTransport : public TTransport {
  public:
-  void Add(const void* key, std::shared_ptr<ConnState> c) {
-    std::lock_guard<std::mutex> lock(mu_);
-    open_[key] = std::move(c);
-  }
-  void Remove(const void* key) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = open_.find(key);
-    if (it == open_.end()) return;
-    it->second->open = false;
-    open_.erase(it);
-  }
-  // Makes the I/O thread see the end of the connection and close it.
-  void Shutdown(ConnState* c) {
-    std::lock_guard<std::mutex> lock(mu_);
-    if (c->open && c->shut == 0) {
-      ::shutdown(c->fd, SHUT_RD);
-      c->shut = 1;
-      c->shut_ms = NowMs();
-    }
-  }
-  // Connections that completed no request for `timeout_ms` are shut for
-  // reading: the I/O thread reads their end and closes them cleanly (a TLS
-  // peer gets its close_notify). One still open `grace_ms` later (it was
-  // blocked sending to a peer that does not read) is shut both ways.
-  void Sweep(int64_t now, int64_t timeout_ms, int64_t grace_ms) {
-    std::lock_guard<std::mutex> lock(mu_);
-    for (auto& [key, c] : open_) {
-      if (c->shut == 1 && now - c->shut_ms >= grace_ms) {
-        ::shutdown(c->fd, SHUT_RDWR);
-        c->shut = 2;
-        continue;
-      }
-      if (c->shut != 0 || c->busy.load() || now - c->last_ms.load() < timeout_ms) continue;
-      ::shutdown(c->fd, SHUT_RD);
-      c->shut = 1;
-      c->shut_ms = now;
-    }
-  }
+  explicit PeerTransport(PeerInfo peer) : peer_(std::move(peer)) {}
+  const PeerInfo& peer() const { return peer_; }
+  bool isOpen() const override { return true; }
 
  private:
-  std::mutex mu_;
-  std::unordered_map<const void*, std::shared_ptr<ConnState>> open_;  // GUARDED_BY(mu_)
+  PeerInfo peer_;
 };
 
-// Wraps a connection's processor: marks it busy while a request runs, and
-// closes the connection after a request that could not be decoded (a field
-// over the limits, a truncated message), as a thread-per-connection server
-// does; TNonblockingServer itself would wait for the next frame.
-class TrackedProcessor : public TProcessor {
- public:
-  TrackedProcessor(std::shared_ptr<TProcessor> inner, std::shared_ptr<ConnState> state,
-                   std::shared_ptr<Connections> connections)
-      : inner_(std::move(inner)), state_(std::move(state)), connections_(std::move(connections)) {}
-
-  bool process(std::shared_ptr<TProtocol> in, std::shared_ptr<TProtocol> out,
-               void* context) override {
-    state_->busy = true;
-    bool ok = false;
-    if (inner_) {
-      try {
-        ok = inner_->process(in, out, context);
-      } catch (const std::exception& e) {
-        LOG(kDebug) << "closing a connection after a request it could not decode: " << e.what();
-      }
-    }
-    state_->last_ms = NowMs();
-    state_->busy = false;
-    if (!ok) connections_->Shutdown(state_.get());
-    return ok;
-  }
-
- private:
-  std::shared_ptr<TProcessor> inner_;
-  std::shared_ptr<ConnState> state_;
-  std::shared_ptr<Connections> connections_;
-};
-
-class TrackedProcessorFactory : public TProcessorFactory {
- public:
-  TrackedProcessorFactory(std::shared_ptr<TProcessorFactory> inner,
-                          std::shared_ptr<Connections> connections)
-      : inner_(std::move(inner)), connections_(std::move(connections)) {}
-
-  std::shared_ptr<TProcessor> getProcessor(const TConnectionInfo& info) override {
-    auto state = std::make_shared<ConnState>();
-    if (auto socket = std::dynamic_pointer_cast<TSocket>(info.transport)) {
-      state->fd = socket->getSocketFD();
-    }
-    state->last_ms = NowMs();
-    connections_->Add(info.input.get(), state);
-    std::shared_ptr<TProcessor> processor;
-    try {
-      processor = inner_->getProcessor(info);
-    } catch (const std::exception& e) {
-      LOG(kWarn) << "cannot serve a new connection: " << e.what();
-    }
-    return std::make_shared<TrackedProcessor>(std::move(processor), std::move(state), connections_);
-  }
-
- private:
-  std::shared_ptr<TProcessorFactory> inner_;
-  std::shared_ptr<Connections> connections_;
-};
-
-class ConnectionEvents : public TServerEventHandler {
- public:
-  explicit ConnectionEvents(std::shared_ptr<Connections> connections)
-      : connections_(std::move(connections)) {}
-  void deleteContext(void*, std::shared_ptr<TProtocol> input, std::shared_ptr<TProtocol>) override {
-    connections_->Remove(input.get());
-  }
-
- private:
-  std::shared_ptr<Connections> connections_;
-};
-
-// ---- TLS on the I/O thread
-
-// A server-side TLS connection that never blocks the I/O thread: partial
-// records are waited for by the event loop however many reads they take,
-// and closing sends close_notify if the socket takes it at once instead of
-// waiting (without limit) for buffer space or for the peer's close_notify.
-class ServerTlsSocket : public TSSLSocket {
- public:
-  ServerTlsSocket(std::shared_ptr<apache::thrift::transport::SSLContext> ctx, THRIFT_SOCKET fd)
-      : TSSLSocket(std::move(ctx), fd) {
-    server(true);
-    setMaxRecvRetries(1 << 30);
-  }
-  ~ServerTlsSocket() override { close(); }
-  void close() override {
-    if (ssl_ != nullptr && !SSL_is_init_finished(ssl_)) {
-      SSL_free(ssl_);  // no handshake, nothing to shut down
-      ssl_ = nullptr;
-    } else if (ssl_ != nullptr) {
-      (void)SSL_shutdown(ssl_);
-      ERR_clear_error();
-      SSL_set_quiet_shutdown(ssl_, 1);
-    }
-    TSSLSocket::close();
-  }
-  // The peer's end reads as 0 bytes, as on a plain socket (closed quietly).
-  uint32_t read(uint8_t* buf, uint32_t len) override {
-    try {
-      return TSSLSocket::read(buf, len);
-    } catch (const apache::thrift::transport::TTransportException& e) {
-      if (e.getType() == apache::thrift::transport::TTransportException::END_OF_FILE) return 0;
-      throw;
-    }
-  }
-};
-
-class ServerTlsFactory : public TSSLSocketFactory {
- public:
-  explicit ServerTlsFactory(apache::thrift::transport::SSLProtocol protocol)
-      : TSSLSocketFactory(protocol) {
-#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
-    // A peer (or the idle timeout) ending the TCP stream is an orderly end,
-    // after which close_notify can still be sent.
-    SSL_CTX_set_options(ctx_->get(), SSL_OP_IGNORE_UNEXPECTED_EOF);
-#endif
-  }
-  using TSSLSocketFactory::createSocket;
-  std::shared_ptr<TSSLSocket> createSocket(THRIFT_SOCKET fd) override {
-    return std::make_shared<ServerTlsSocket>(ctx_, fd);
-  }
-};
-
-// ---- accepting
-
-// A listening socket whose accepted descriptors are wrapped as the server
-// would wrap them (a TSocket, or a TLS socket made safe for the event loop).
-template <typename Base>
-class Listener : public Base {
- public:
-  using Base::Base;
-  std::shared_ptr<TSocket> Wrap(THRIFT_SOCKET fd) { return this->createSocket(fd); }
-};
-
-// What TNonblockingServer accepts from: sockets the helper thread accepted.
-// Its descriptor is an eventfd counting them, so the I/O thread is woken
-// once per socket and accept never fails (TNonblockingServer does not
-// survive a failing accept()).
-class Handoff : public TNonblockingServerTransport {
- public:
-  Handoff() : fd_(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK | EFD_SEMAPHORE)) {}
-  ~Handoff() override {
-    if (!handed_over_ && fd_ >= 0) ::close(fd_);
-  }
-  bool ok() const { return fd_ >= 0; }
-  // From now on the server's I/O thread owns (and closes) the descriptor.
-  void HandOver() { handed_over_ = true; }
-
-  void Push(std::shared_ptr<TSocket> socket) {
-    std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back(std::move(socket));
-    const uint64_t one = 1;
-    ssize_t ignored = ::write(fd_, &one, sizeof one);
-    (void)ignored;
-  }
-  size_t Size() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return queue_.size();
-  }
-  void CloseQueued() {
-    std::deque<std::shared_ptr<TSocket>> queued;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queued.swap(queue_);
-    }
-    for (auto& s : queued) s->close();
-  }
-
-  THRIFT_SOCKET getSocketFD() override { return fd_; }
-  int getPort() override { return 0; }
-  int getListenPort() override { return 0; }
-  void listen() override {}
-  void close() override {}
-
- protected:
-  std::shared_ptr<TSocket> acceptImpl() override {
-    uint64_t count;
-    ssize_t ignored = ::read(fd_, &count, sizeof count);
-    (void)ignored;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!queue_.empty()) {
-        auto s = std::move(queue_.front());
-        queue_.pop_front();
-        return s;
-      }
-    }
-    // Not reached (the descriptor is readable only while a socket is
-    // queued); a socket that reads its end at once keeps the contract.
-    int pair[2];
-    if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, pair) == 0) {
-      ::close(pair[1]);
-      return std::make_shared<TSocket>(pair[0]);
-    }
-    return std::make_shared<TSocket>();
-  }
-
- private:
-  const int fd_;
-  bool handed_over_ = false;
-  std::mutex mu_;
-  std::deque<std::shared_ptr<TSocket>> queue_;  // GUARDED_BY(mu_)
-};
-
-}  // namespace
-
-struct RpcServer::Impl {
-  RpcServerLimits limits;
-  std::shared_ptr<TNonblockingServerSocket> listener;
-  std::function<std::shared_ptr<TSocket>(THRIFT_SOCKET)> wrap;
-  std::shared_ptr<Handoff> handoff;
-  std::shared_ptr<Connections> connections;
-  std::shared_ptr<WorkerPool> workers;
-  std::unique_ptr<TNonblockingServer> server;
-  int wake_fd = -1;  // eventfd: stops the helper thread
-
-  std::mutex mu;
-  bool served = false;          // GUARDED_BY(mu)
-  bool serving = false;         // GUARDED_BY(mu): the event loop may be running
-  bool stop_requested = false;  // GUARDED_BY(mu)
-
-  ~Impl() {
-    server.reset();  // closes the connections it still holds
-    if (listener) listener->close();
-    if (wake_fd >= 0) ::close(wake_fd);
-  }
-
-  // Accepts, and closes idle connections, until wake_fd is signalled.
-  void Helper() {
-    const int64_t timeout = limits.idle_timeout_ms;
-    const int64_t period = std::clamp<int64_t>(timeout / 4, 25, 1000);
-    const size_t max_queued = static_cast<size_t>(std::max(64, limits.max_connections));
-    const int listen_fd = listener->getSocketFD();
-    int64_t next_sweep = NowMs() + period;
-    int64_t accept_after = 0;
-    auto last_warning = std::chrono::steady_clock::time_point{};
-    for (;;) {
-      int64_t now = NowMs();
-      // The queue is full only if the I/O thread is stuck; the backlog waits.
-      const bool accepting = now >= accept_after && handoff->Size() < max_queued;
-      int64_t wait = next_sweep - now;
-      if (!accepting) wait = std::min<int64_t>(wait, std::max<int64_t>(accept_after - now, 10));
-      pollfd fds[2] = {{wake_fd, POLLIN, 0}, {listen_fd, POLLIN, 0}};
-      const int n = ::poll(fds, accepting ? 2 : 1, static_cast<int>(std::max<int64_t>(wait, 0)));
-      if (n > 0 && (fds[0].revents & POLLIN)) break;
-      if (n > 0 && accepting && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
-        for (int i = 0; i < 64; ++i) {
-          sockaddr_storage addr{};
-          socklen_t len = sizeof addr;
-          const int fd = ::accept4(listen_fd, reinterpret_cast<sockaddr*>(&addr), &len,
-                                   SOCK_NONBLOCK | SOCK_CLOEXEC);
-          if (fd < 0) {
-            const int err = errno;
-            if (err == EAGAIN || err == EWOULDBLOCK) break;
-            if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
-            // Out of descriptors or memory: serve the open connections and
-            // try again in a moment (the new one waits in the backlog).
-            const auto t = std::chrono::steady_clock::now();
-            if (t - last_warning > std::chrono::seconds(10)) {
-              LOG(kWarn) << "cannot accept a connection (" << std::strerror(err)
-                         << "); serving the open ones and trying again";
-              last_warning = t;
-            }
-            accept_after = NowMs() + 100;
-            break;
-          }
-          std::shared_ptr<TSocket> socket;
-          try {
-            socket = wrap(fd);
-          } catch (const std::exception& e) {
-            LOG(kWarn) << "cannot set up an accepted connection: " << e.what();
-            ::close(fd);
-            continue;
-          }
-          socket->setCachedAddress(reinterpret_cast<sockaddr*>(&addr), len);
-          handoff->Push(std::move(socket));
-        }
-      }
-      now = NowMs();
-      if (now >= next_sweep) {
-        connections->Sweep(now, timeout, period);
-        next_sweep = now + period;
-      }
-    }
-  }
-};
-
-PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& transport) {
+PeerInfo PeerOfFd(int fd) {
   PeerInfo peer;
-  auto socket = std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(transport);
-  if (!socket) return peer;
-  const int fd = socket->getSocketFD();
   sockaddr_storage addr{};
   socklen_t len = sizeof(addr);
   if (::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0 &&
@@ -607,11 +221,459 @@ PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& tr
     }
     return peer;
   }
-  try {
-    peer.address = socket->getPeerAddress();
-  } catch (const apache::thrift::TException&) {
+  len = sizeof(addr);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) return peer;
+  char host[INET6_ADDRSTRLEN] = {0};
+  if (addr.ss_family == AF_INET) {
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(&addr)->sin_addr, host, sizeof host);
+  } else if (addr.ss_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6*>(&addr)->sin6_addr, host, sizeof host);
   }
+  peer.address = host;
   return peer;
+}
+
+// ---- a connection
+
+// A request's bytes, read in place. Each request is a new message for
+// Thrift's message-size accounting (it would otherwise add up every request
+// of the connection).
+class FrameBuffer : public TMemoryBuffer {
+ public:
+  using TMemoryBuffer::TMemoryBuffer;
+  void Observe(uint8_t* data, uint32_t size) {
+    resetBuffer(data, size, TMemoryBuffer::OBSERVE);
+    resetConsumedMessageSize();
+  }
+};
+
+struct Conn {
+  int fd = -1;
+  SSL* ssl = nullptr;
+  bool handshake_done = true;  // false until a TLS handshake completed
+  std::string in;              // received bytes not processed yet
+  int64_t last_ms = 0;         // last request answered (or accepted)
+  bool busy = false;           // a worker owns it; GUARDED_BY(Server::mu)
+  bool closed = false;         // GUARDED_BY(Server::mu)
+  std::shared_ptr<FrameBuffer> in_mem;
+  std::shared_ptr<TMemoryBuffer> out_mem;
+  std::shared_ptr<TProtocol> in_proto;
+  std::shared_ptr<TProtocol> out_proto;
+  std::shared_ptr<TProcessor> processor;
+  std::string answer;  // frame header + answer, reused
+
+  ~Conn() {
+    if (ssl != nullptr) SSL_free(ssl);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+enum class ReadResult { kOk, kClosed };
+
+uint32_t FrameLength(const std::string& in) {
+  const auto* p = reinterpret_cast<const unsigned char*>(in.data());
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
+}
+
+}  // namespace
+
+struct RpcServer::Impl {
+  RpcServerLimits limits;
+  std::shared_ptr<TProcessorFactory> factory;
+  std::shared_ptr<TBinaryProtocolFactory> protocols;
+  std::shared_ptr<apache::thrift::TConfiguration> config;
+  std::unique_ptr<SSL_CTX, SslCtxDeleter> ssl_ctx;
+  bool unix_socket = false;
+  int listen_fd = -1;
+  int epoll_fd = -1;
+  int wake_fd = -1;  // eventfd: Stop()
+  std::unique_ptr<WorkerPool> workers;
+
+  std::mutex mu;
+  std::unordered_map<int, std::shared_ptr<Conn>> conns;  // GUARDED_BY(mu)
+  bool stopping = false;                                 // GUARDED_BY(mu)
+  bool served = false;                                   // GUARDED_BY(mu)
+
+  ~Impl() {
+    if (listen_fd >= 0) ::close(listen_fd);
+    if (epoll_fd >= 0) ::close(epoll_fd);
+    if (wake_fd >= 0) ::close(wake_fd);
+  }
+
+  // ---- event thread
+
+  void Loop() {
+    const int64_t period = std::clamp<int64_t>(limits.idle_timeout_ms / 4, 25, 1000);
+    int64_t next_sweep = NowMs() + period;
+    int64_t resume_accept = 0;  // 0: accepting
+    epoll_event events[64];
+    for (;;) {
+      int64_t wait = next_sweep - NowMs();
+      if (resume_accept != 0) wait = std::min(wait, resume_accept - NowMs());
+      const int n =
+          ::epoll_wait(epoll_fd, events, 64, static_cast<int>(std::max<int64_t>(wait, 0)));
+      if (n < 0 && errno != EINTR) {
+        LOG(kError) << "epoll_wait: " << std::strerror(errno);
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      for (int i = 0; i < n; ++i) {
+        const int fd = events[i].data.fd;
+        if (fd == wake_fd) return;
+        if (fd == listen_fd) {
+          if (!Accept()) {
+            ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, listen_fd, nullptr);
+            resume_accept = NowMs() + kAcceptPauseMs;
+          }
+          continue;
+        }
+        std::shared_ptr<Conn> c;
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          auto it = conns.find(fd);
+          if (it == conns.end() || it->second->busy) continue;
+          c = it->second;
+        }
+        OnReadable(c);
+      }
+      const int64_t now = NowMs();
+      if (resume_accept != 0 && now >= resume_accept) {
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = listen_fd;
+        ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, listen_fd, &ev);
+        resume_accept = 0;
+      }
+      if (now >= next_sweep) {
+        Sweep(now);
+        next_sweep = now + period;
+      }
+    }
+  }
+
+  // Accepts what is waiting. False when accept() fails for lack of
+  // descriptors or memory: the caller pauses accepting for a moment (the
+  // connection waits in the backlog) and keeps serving the open ones.
+  bool Accept() {
+    for (int i = 0; i < 64; ++i) {
+      const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        const int err = errno;
+        if (err == EAGAIN || err == EWOULDBLOCK) return true;
+        if (err == EINTR || err == ECONNABORTED || err == EPROTO) continue;
+        static std::atomic<int64_t> last_warning{0};
+        const int64_t now = NowMs();
+        if (now - last_warning.load() > 10000) {
+          LOG(kWarn) << "cannot accept a connection (" << std::strerror(err)
+                     << "); serving the open ones and trying again";
+          last_warning = now;
+        }
+        return false;
+      }
+      Adopt(fd);
+    }
+    return true;
+  }
+
+  void Adopt(int fd) {
+    auto c = std::make_shared<Conn>();
+    c->fd = fd;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (conns.size() >= static_cast<size_t>(std::max(1, limits.max_connections))) {
+        // Over the limit: closed at once (clients retry), held nowhere.
+        return;  // ~Conn closes fd
+      }
+    }
+    if (!unix_socket) {
+      const int one = 1;
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    }
+    if (ssl_ctx) {
+      c->ssl = SSL_new(ssl_ctx.get());
+      if (c->ssl == nullptr || SSL_set_fd(c->ssl, fd) != 1) {
+        LOG(kWarn) << "cannot set up TLS for a connection: " << SslErrors();
+        return;
+      }
+      SSL_set_accept_state(c->ssl);
+      c->handshake_done = false;
+    }
+    c->in_mem = std::make_shared<FrameBuffer>(config);
+    c->out_mem = std::make_shared<TMemoryBuffer>(config);
+    c->in_proto = protocols->getProtocol(c->in_mem);
+    c->out_proto = protocols->getProtocol(c->out_mem);
+    try {
+      TConnectionInfo info;
+      info.input = c->in_proto;
+      info.output = c->out_proto;
+      info.transport = std::make_shared<PeerTransport>(PeerOfFd(fd));
+      c->processor = factory->getProcessor(info);
+    } catch (const std::exception& e) {
+      LOG(kWarn) << "cannot serve a new connection: " << e.what();
+      return;
+    }
+    c->last_ms = NowMs();
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      conns[fd] = c;
+    }
+    Arm(*c, EPOLLIN, EPOLL_CTL_ADD);
+  }
+
+  void Arm(const Conn& c, uint32_t what, int op = EPOLL_CTL_MOD) {
+    epoll_event ev{};
+    ev.events = what | EPOLLONESHOT | EPOLLRDHUP;
+    ev.data.fd = c.fd;
+    ::epoll_ctl(epoll_fd, op, c.fd, &ev);
+  }
+
+  // The event thread saw data (or the end) on a waiting connection.
+  void OnReadable(const std::shared_ptr<Conn>& c) {
+    if (!c->handshake_done) {
+      ERR_clear_error();
+      const int r = SSL_do_handshake(c->ssl);
+      if (r == 1) {
+        c->handshake_done = true;
+      } else {
+        const int err = SSL_get_error(c->ssl, r);
+        if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) {
+          Arm(*c, err == SSL_ERROR_WANT_READ ? EPOLLIN : EPOLLOUT);
+        } else {
+          LOG(kDebug) << "TLS handshake failed: " << SslErrors();
+          Close(c);
+        }
+        return;
+      }
+    }
+    if (ReadAvailable(*c) == ReadResult::kClosed) {
+      Close(c);
+      return;
+    }
+    if (HasFrame(*c)) {
+      {
+        std::lock_guard<std::mutex> lock(mu);
+        c->busy = true;
+      }
+      workers->Submit([this, c] { Serve(c); });
+      return;
+    }
+    Arm(*c, EPOLLIN);
+  }
+
+  // Reads what the socket has without blocking, at most up to the end of
+  // the first frame. kClosed: the peer ended the connection, an error, or a
+  // frame over the limit.
+  ReadResult ReadAvailable(Conn& c) {
+    char buf[64 << 10];
+    for (;;) {
+      size_t want = sizeof buf;
+      if (c.in.size() >= 4) {
+        const uint32_t len = FrameLength(c.in);
+        if (len > static_cast<uint32_t>(limits.max_frame_bytes)) {
+          LOG(kDebug) << "closing a connection that sent a frame of " << len << " bytes";
+          return ReadResult::kClosed;
+        }
+        const size_t end = 4 + static_cast<size_t>(len);
+        if (c.in.size() >= end) return ReadResult::kOk;
+        want = std::min(want, end - c.in.size());
+      } else {
+        want = 4 - c.in.size();
+      }
+      ssize_t n;
+      if (c.ssl != nullptr) {
+        ERR_clear_error();
+        const int r = SSL_read(c.ssl, buf, static_cast<int>(want));
+        if (r > 0) {
+          n = r;
+        } else {
+          const int err = SSL_get_error(c.ssl, r);
+          if (err == SSL_ERROR_WANT_READ || err == SSL_ERROR_WANT_WRITE) return ReadResult::kOk;
+          return ReadResult::kClosed;  // close_notify, EOF or error
+        }
+      } else {
+        n = ::recv(c.fd, buf, want, 0);
+        if (n == 0) return ReadResult::kClosed;
+        if (n < 0) {
+          if (errno == EAGAIN || errno == EWOULDBLOCK) return ReadResult::kOk;
+          if (errno == EINTR) continue;
+          return ReadResult::kClosed;
+        }
+      }
+      c.in.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  static bool HasFrame(const Conn& c) {
+    return c.in.size() >= 4 && c.in.size() >= 4 + static_cast<size_t>(FrameLength(c.in));
+  }
+
+  // Waits until the socket is readable (or writable) for up to timeout_ms.
+  static bool WaitFor(int fd, short what, int timeout_ms) {
+    pollfd p{fd, what, 0};
+    for (;;) {
+      const int r = ::poll(&p, 1, timeout_ms);
+      if (r < 0 && errno == EINTR) continue;
+      return r > 0;
+    }
+  }
+
+  // Writes all of `data`; false if the peer is gone or does not read.
+  static bool WriteAll(Conn& c, const std::string& data) {
+    size_t done = 0;
+    const int64_t deadline = NowMs() + kSendTimeoutMs;
+    while (done < data.size()) {
+      if (c.ssl != nullptr) {
+        ERR_clear_error();
+        const int r = SSL_write(c.ssl, data.data() + done, static_cast<int>(data.size() - done));
+        if (r > 0) {
+          done += static_cast<size_t>(r);
+          continue;
+        }
+        const int err = SSL_get_error(c.ssl, r);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return false;
+        const int64_t left = deadline - NowMs();
+        if (left <= 0 ||
+            !WaitFor(c.fd, err == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, static_cast<int>(left))) {
+          return false;
+        }
+      } else {
+        const ssize_t n = ::send(c.fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+        if (n > 0) {
+          done += static_cast<size_t>(n);
+          continue;
+        }
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+          const int64_t left = deadline - NowMs();
+          if (left <= 0 || !WaitFor(c.fd, POLLOUT, static_cast<int>(left))) return false;
+          continue;
+        }
+        return false;
+      }
+    }
+    return true;
+  }
+
+  // ---- workers
+
+  // Runs the connection's requests while they come back to back; then hands
+  // it back to the event thread, or closes it.
+  void Serve(const std::shared_ptr<Conn>& c) {
+    for (;;) {
+      if (!RunOne(*c)) {
+        Close(c);
+        return;
+      }
+      // The client's next call usually follows at once: wait a moment for
+      // it here rather than hand the connection back and forth.
+      const int64_t until = NowMs() + kLingerMs;
+      for (;;) {
+        if (ReadAvailable(*c) == ReadResult::kClosed) {
+          Close(c);
+          return;
+        }
+        if (HasFrame(*c)) break;
+        if (c->ssl != nullptr && SSL_pending(c->ssl) > 0) continue;
+        const int64_t left = until - NowMs();
+        if (left <= 0 || !WaitFor(c->fd, POLLIN, static_cast<int>(left))) break;
+      }
+      if (!HasFrame(*c)) {
+        Park(c);
+        return;
+      }
+    }
+  }
+
+  // Runs the first frame of c.in and writes the answer. False: close.
+  bool RunOne(Conn& c) {
+    const uint32_t len = FrameLength(c.in);
+    c.in_mem->Observe(reinterpret_cast<uint8_t*>(c.in.data()) + 4, len);
+    c.out_mem->resetBuffer();
+    bool ok = false;
+    try {
+      ok = c.processor->process(c.in_proto, c.out_proto, nullptr);
+    } catch (const std::exception& e) {
+      LOG(kDebug) << "closing a connection after a request it could not decode: " << e.what();
+      ok = false;
+    }
+    c.in.erase(0, 4 + static_cast<size_t>(len));
+    if (!ok) return false;
+    uint8_t* out = nullptr;
+    uint32_t out_len = 0;
+    c.out_mem->getBuffer(&out, &out_len);
+    c.last_ms = NowMs();
+    if (out_len == 0) return true;  // a oneway call
+    c.answer.resize(4 + static_cast<size_t>(out_len));
+    c.answer[0] = static_cast<char>(out_len >> 24);
+    c.answer[1] = static_cast<char>(out_len >> 16);
+    c.answer[2] = static_cast<char>(out_len >> 8);
+    c.answer[3] = static_cast<char>(out_len);
+    std::memcpy(c.answer.data() + 4, out, out_len);
+    const bool written = WriteAll(c, c.answer);
+    // A waiting connection keeps small buffers, whatever it carried.
+    if (c.answer.capacity() > (1 << 20)) std::string().swap(c.answer);
+    if (c.in.capacity() > (1 << 20) && c.in.size() < (64 << 10)) c.in.shrink_to_fit();
+    if (out_len > (1 << 20)) {
+      c.out_mem->resetBuffer(uint32_t{4096});
+    } else {
+      c.out_mem->resetBuffer();
+    }
+    return written;
+  }
+
+  void Park(const std::shared_ptr<Conn>& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (c->closed) return;
+    if (stopping) {
+      CloseLocked(c);
+      return;
+    }
+    c->busy = false;
+    c->last_ms = NowMs();
+    Arm(*c, EPOLLIN);
+  }
+
+  void Close(const std::shared_ptr<Conn>& c) {
+    std::lock_guard<std::mutex> lock(mu);
+    CloseLocked(c);
+  }
+
+  void CloseLocked(const std::shared_ptr<Conn>& c) {
+    if (c->closed) return;
+    c->closed = true;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_DEL, c->fd, nullptr);
+    if (c->ssl != nullptr && c->handshake_done) {
+      // close_notify if the socket takes it at once; never wait for it.
+      ERR_clear_error();
+      SSL_set_quiet_shutdown(c->ssl, 0);
+      (void)SSL_shutdown(c->ssl);
+      ERR_clear_error();
+    }
+    // The descriptor must not be reused while it is still a key here: shut
+    // it now, close it when the last reference goes (~Conn), after erasing.
+    ::shutdown(c->fd, SHUT_RDWR);
+    conns.erase(c->fd);
+  }
+
+  // Closes connections that waited for a request longer than the idle
+  // timeout (connections with a request running are never idle).
+  void Sweep(int64_t now) {
+    std::vector<std::shared_ptr<Conn>> idle;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      for (auto& [fd, c] : conns) {
+        if (!c->busy && now - c->last_ms >= limits.idle_timeout_ms) idle.push_back(c);
+      }
+      for (auto& c : idle) CloseLocked(c);
+    }
+  }
+};
+
+PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& transport) {
+  if (auto p = std::dynamic_pointer_cast<PeerTransport>(transport)) return p->peer();
+  if (auto socket = std::dynamic_pointer_cast<apache::thrift::transport::TSocket>(transport)) {
+    return PeerOfFd(socket->getSocketFD());
+  }
+  return PeerInfo{};
 }
 
 Result<std::unique_ptr<RpcServer>> RpcServer::Bind(
@@ -621,74 +683,115 @@ Result<std::unique_ptr<RpcServer>> RpcServer::Bind(
   s->impl_ = std::make_unique<Impl>();
   Impl& m = *s->impl_;
   m.limits = limits;
-  const bool unix_socket = IsUnixAddress(host);
-  const std::string unix_path = unix_socket ? host.substr(5) : "";
-  if (unix_socket) {
-    std::error_code ec;
-    std::filesystem::create_directories(std::filesystem::path(unix_path).parent_path(), ec);
-    struct stat st {};
-    if (::lstat(unix_path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(unix_path.c_str());
-    auto l = std::make_shared<Listener<TNonblockingServerSocket>>(unix_path);
-    m.wrap = [l](THRIFT_SOCKET fd) { return l->Wrap(fd); };
-    m.listener = l;
-  } else if (tls.enabled) {
-    try {
-      auto ssl =
-          std::make_shared<ServerTlsFactory>(apache::thrift::transport::SSLProtocol::TLSv1_2);
-      ssl->server(true);
-      ssl->authenticate(false);  // clients prove a key, not a certificate
-      ssl->loadCertificate(tls.cert_file.c_str());
-      ssl->loadPrivateKey(tls.key_file.c_str());
-      auto l = std::make_shared<Listener<TNonblockingSSLServerSocket>>(host, port, ssl);
-      m.wrap = [l](THRIFT_SOCKET fd) { return l->Wrap(fd); };
-      m.listener = l;
-    } catch (const apache::thrift::TException& e) {
-      return InvalidArgument("cannot load the server's TLS certificate or key (" +
-                             std::string(e.what()) + ")");
-    }
-  } else {
-    auto l = std::make_shared<Listener<TNonblockingServerSocket>>(host, port);
-    m.wrap = [l](THRIFT_SOCKET fd) { return l->Wrap(fd); };
-    m.listener = l;
-  }
-  try {
-    m.listener->listen();
-  } catch (const apache::thrift::transport::TTransportException& e) {
-    return Unavailable("cannot listen on " + FormatAddress(host, port) + " (" + e.what() +
-                       ") — is another server using the port?");
-  }
-  if (unix_socket && ::chmod(unix_path.c_str(), 0666) != 0) {
-    return Unavailable("cannot make " + unix_path + " reachable by local users (" +
-                       std::strerror(errno) + ")");
-  }
-  s->port_ = unix_socket ? 0 : m.listener->getListenPort();
-  if (!unix_socket && s->port_ == 0) s->port_ = port;
-
-  m.handoff = std::make_shared<Handoff>();
-  m.wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (!m.handoff->ok() || m.wake_fd < 0) {
-    return Unavailable("cannot create an eventfd (" + std::string(std::strerror(errno)) + ")");
-  }
-  m.connections = std::make_shared<Connections>();
-  // A connection has at most one request running, so more workers than
-  // connections are never needed.
-  const int max_connections = std::max(1, limits.max_connections);
-  m.workers = std::make_shared<WorkerPool>(static_cast<size_t>(std::max(1, limits.worker_threads)),
-                                           static_cast<size_t>(max_connections) + 1);
-  auto protocols =
+  m.factory = std::move(factory);
+  m.config = std::make_shared<apache::thrift::TConfiguration>(
+      apache::thrift::TConfiguration::DEFAULT_MAX_MESSAGE_SIZE, limits.max_frame_bytes);
+  m.protocols =
       std::make_shared<TBinaryProtocolFactory>(limits.max_string_bytes, limits.max_list_items,
                                                /*strict_read=*/false, /*strict_write=*/true);
-  m.server = std::make_unique<TNonblockingServer>(
-      std::make_shared<TrackedProcessorFactory>(std::move(factory), m.connections), protocols,
-      m.handoff, m.workers);
-  m.server->setServerEventHandler(std::make_shared<ConnectionEvents>(m.connections));
-  m.server->setNumIOThreads(1);
-  m.server->setMaxFrameSize(static_cast<size_t>(limits.max_frame_bytes));
-  // Beyond the limit a new connection is closed at once (clients retry)
-  // rather than held anywhere.
-  m.server->setMaxConnections(static_cast<size_t>(max_connections));
-  m.server->setOverloadAction(apache::thrift::server::T_OVERLOAD_CLOSE_ON_ACCEPT);
-  m.server->setOverloadHysteresis(1.0);
+  m.unix_socket = IsUnixAddress(host);
+  const std::string where = FormatAddress(host, port);
+
+  if (m.unix_socket) {
+    const std::string path = host.substr(5);
+    sockaddr_un addr{};
+    if (path.size() >= sizeof(addr.sun_path)) {
+      return InvalidArgument("the socket path " + path + " is too long");
+    }
+    std::error_code ec;
+    std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) == 0 && S_ISSOCK(st.st_mode)) ::unlink(path.c_str());
+    m.listen_fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    addr.sun_family = AF_UNIX;
+    std::memcpy(addr.sun_path, path.data(), path.size());
+    if (m.listen_fd < 0 ||
+        ::bind(m.listen_fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::listen(m.listen_fd, 1024) != 0) {
+      return Unavailable("cannot listen on " + path + " (" + std::strerror(errno) + ")");
+    }
+    if (::chmod(path.c_str(), 0666) != 0) {
+      return Unavailable("cannot make " + path + " reachable by local users (" +
+                         std::strerror(errno) + ")");
+    }
+  } else {
+    addrinfo hints{};
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    addrinfo* res = nullptr;
+    const std::string service = std::to_string(port);
+    const int gai =
+        ::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res);
+    if (gai != 0) {
+      return InvalidArgument("cannot listen on " + where + " (" + ::gai_strerror(gai) + ")");
+    }
+    int err = 0;
+    for (addrinfo* a = res; a != nullptr && m.listen_fd < 0; a = a->ai_next) {
+      const int fd = ::socket(a->ai_family, a->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+      if (fd < 0) {
+        err = errno;
+        continue;
+      }
+      const int one = 1;
+      ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+      if (::bind(fd, a->ai_addr, a->ai_addrlen) != 0 || ::listen(fd, 1024) != 0) {
+        err = errno;
+        ::close(fd);
+        continue;
+      }
+      m.listen_fd = fd;
+    }
+    ::freeaddrinfo(res);
+    if (m.listen_fd < 0) {
+      return Unavailable("cannot listen on " + where + " (" + std::strerror(err) +
+                         ") — is another server using the port?");
+    }
+    sockaddr_storage bound{};
+    socklen_t len = sizeof bound;
+    ::getsockname(m.listen_fd, reinterpret_cast<sockaddr*>(&bound), &len);
+    s->port_ =
+        ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port
+                                          : reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
+    if (tls.enabled) {
+      m.ssl_ctx.reset(SSL_CTX_new(TLS_server_method()));
+      if (!m.ssl_ctx || SSL_CTX_set_min_proto_version(m.ssl_ctx.get(), TLS1_2_VERSION) != 1 ||
+          SSL_CTX_use_certificate_chain_file(m.ssl_ctx.get(), tls.cert_file.c_str()) != 1 ||
+          SSL_CTX_use_PrivateKey_file(m.ssl_ctx.get(), tls.key_file.c_str(), SSL_FILETYPE_PEM) !=
+              1 ||
+          SSL_CTX_check_private_key(m.ssl_ctx.get()) != 1) {
+        return InvalidArgument("cannot load the server's TLS certificate or key (" + SslErrors() +
+                               ")");
+      }
+      // Clients prove a key, not a certificate. No renegotiation (a peer
+      // could make the server do handshakes at will); a peer ending the
+      // TCP stream without close_notify is an orderly end.
+      long options = SSL_OP_NO_RENEGOTIATION;
+#ifdef SSL_OP_IGNORE_UNEXPECTED_EOF
+      options |= SSL_OP_IGNORE_UNEXPECTED_EOF;
+#endif
+      SSL_CTX_set_options(m.ssl_ctx.get(), options);
+      SSL_CTX_set_mode(m.ssl_ctx.get(), SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    }
+  }
+
+  m.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  m.wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (m.epoll_fd < 0 || m.wake_fd < 0) {
+    return Unavailable("cannot create an epoll or eventfd descriptor (" +
+                       std::string(std::strerror(errno)) + ")");
+  }
+  for (int fd : {m.listen_fd, m.wake_fd}) {
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = fd;
+    ::epoll_ctl(m.epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+  }
+  // A connection has at most one request running, so more workers than
+  // connections are never needed.
+  const size_t max_connections = static_cast<size_t>(std::max(1, limits.max_connections));
+  m.workers = std::make_unique<WorkerPool>(static_cast<size_t>(std::max(1, limits.worker_threads)),
+                                           max_connections + 1);
   return s;
 }
 
@@ -698,45 +801,38 @@ void RpcServer::Serve() {
   Impl& m = *impl_;
   {
     std::lock_guard<std::mutex> lock(m.mu);
-    if (m.served || m.stop_requested) return;
+    if (m.served || m.stopping) return;
     m.served = true;
   }
-  m.workers->start();
-  bool run = true;
-  try {
-    m.server->registerEvents(nullptr);
-    m.handoff->HandOver();
-  } catch (const apache::thrift::TException& e) {
-    LOG(kError) << "cannot start serving: " << e.what();
-    run = false;
-  }
-  if (run) {
+  m.Loop();
+  {
     std::lock_guard<std::mutex> lock(m.mu);
-    run = !m.stop_requested;
-    m.serving = run;
-  }
-  if (run) {
-    std::thread helper([&m] { m.Helper(); });
-    m.server->serve();
-    {
-      std::lock_guard<std::mutex> lock(m.mu);
-      m.serving = false;
+    m.stopping = true;
+    // Waiting connections close now; busy ones when their worker is done.
+    std::vector<std::shared_ptr<Conn>> waiting;
+    for (auto& [fd, c] : m.conns) {
+      if (!c->busy) waiting.push_back(c);
     }
-    const uint64_t one = 1;
-    ssize_t ignored = ::write(m.wake_fd, &one, sizeof one);
-    (void)ignored;
-    helper.join();
-    m.handoff->CloseQueued();
+    for (auto& c : waiting) m.CloseLocked(c);
   }
-  // In-flight requests finish; their connections close with the server.
-  m.workers->stop();
+  // In-flight requests finish (their answers are written), then their
+  // connections close.
+  m.workers->Stop();
+  std::lock_guard<std::mutex> lock(m.mu);
+  std::vector<std::shared_ptr<Conn>> rest;
+  for (auto& [fd, c] : m.conns) rest.push_back(c);
+  for (auto& c : rest) m.CloseLocked(c);
 }
 
 void RpcServer::Stop() {
   Impl& m = *impl_;
-  std::lock_guard<std::mutex> lock(m.mu);
-  m.stop_requested = true;
-  if (m.serving) m.server->stop();
+  {
+    std::lock_guard<std::mutex> lock(m.mu);
+    m.stopping = true;
+  }
+  const uint64_t one = 1;
+  ssize_t ignored = ::write(m.wake_fd, &one, sizeof one);
+  (void)ignored;
 }
 
 namespace {

@@ -48,9 +48,13 @@ struct PeerInfo {
 // in TConnectionInfo::transport).
 PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& transport);
 
-// A Thrift server (framed binary protocol; TNonblockingServer: one I/O
-// thread for every connection, requests on a pool of workers) that runs
-// until Stop() or SIGTERM/SIGINT. Thread-safe Stop().
+// A Thrift server (framed binary protocol) that runs until Stop() or
+// SIGTERM/SIGINT. Thread-safe Stop(). No thread belongs to a connection: one
+// event thread accepts and reads requests of every waiting connection
+// without blocking (idle, slow and half-sent connections hold only their
+// buffer); a whole request runs on a worker that writes the answer and then
+// waits a moment for the client's next request before handing the
+// connection back (docs/protocol.md, "Transport").
 class RpcServer {
  public:
   // Binds host:port now, so a taken port fails here with a clear Status.
