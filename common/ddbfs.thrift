@@ -39,6 +39,7 @@ enum ErrorCode {
                           // refused or revoked (docs/security.md)
   CAPABILITY_EXPIRED = 22,// a chunk capability's time window passed: ask the
                           // metaserver for a fresh one
+  NO_ATTRIBUTE = 23,      // the node has no extended attribute of that name (ENODATA)
 }
 
 struct RpcStatus {
@@ -261,6 +262,47 @@ struct ReadlinkRequest {
 struct ReadlinkResponse {
   1: RpcStatus status
   2: string target
+}
+
+// Extended attributes (docs/metadata.md, "Extended attributes"): names
+// "user.*", "trusted.*", "security.*"; at most 255 bytes per name, 65536 per
+// value, 128 attributes and 256 KiB in all per node.
+struct GetXattrRequest {
+  1: i64 inode
+  2: string name
+  3: optional RequestContext ctx
+}
+struct GetXattrResponse {
+  1: RpcStatus status     // NO_ATTRIBUTE: no attribute of that name
+  2: binary value
+}
+struct ListXattrRequest {
+  1: i64 inode
+  2: optional RequestContext ctx
+}
+struct ListXattrResponse {
+  1: RpcStatus status
+  2: list<string> names   // bytewise order
+}
+// flags: 0 create or replace, 1 create only (EXISTS if there is one),
+// 2 replace only (NO_ATTRIBUTE if there is none): XATTR_CREATE / XATTR_REPLACE.
+struct SetXattrRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: string name
+  4: binary value
+  5: i32 flags
+}
+struct SetXattrResponse {
+  1: RpcStatus status
+}
+struct RemoveXattrRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: string name
+}
+struct RemoveXattrResponse {
+  1: RpcStatus status     // NO_ATTRIBUTE: no attribute of that name
 }
 
 // New hard link to an existing regular file or symlink.
@@ -634,6 +676,10 @@ service MetaService {
   CreateResponse Create(1: CreateRequest req)
   SymlinkResponse Symlink(1: SymlinkRequest req)
   ReadlinkResponse Readlink(1: ReadlinkRequest req)
+  GetXattrResponse GetXattr(1: GetXattrRequest req)
+  ListXattrResponse ListXattr(1: ListXattrRequest req)
+  SetXattrResponse SetXattr(1: SetXattrRequest req)
+  RemoveXattrResponse RemoveXattr(1: RemoveXattrRequest req)
   LinkResponse Link(1: LinkRequest req)
   UnlinkResponse Unlink(1: UnlinkRequest req)
   RmdirResponse Rmdir(1: RmdirRequest req)

@@ -200,6 +200,51 @@ Result<std::string> Client::Readlink(InodeId inode) {
   return resp.target;
 }
 
+Result<std::string> Client::GetXattr(InodeId inode, std::string_view name) {
+  rpc::GetXattrRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  req.inode = inode;
+  req.name = std::string(name);
+  rpc::GetXattrResponse resp;
+  Status s = impl_->Meta("GetXattr", &resp,
+                         [&](rpc::MetaServiceClient& c, auto& r) { c.GetXattr(r, req); });
+  if (!s.ok()) return s;
+  return resp.value;
+}
+
+Result<std::vector<std::string>> Client::ListXattr(InodeId inode) {
+  rpc::ListXattrRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  req.inode = inode;
+  rpc::ListXattrResponse resp;
+  Status s = impl_->Meta("ListXattr", &resp,
+                         [&](rpc::MetaServiceClient& c, auto& r) { c.ListXattr(r, req); });
+  if (!s.ok()) return s;
+  return resp.names;
+}
+
+Status Client::SetXattr(InodeId inode, std::string_view name, std::string_view value, int flags) {
+  rpc::SetXattrRequest req;
+  req.ctx = impl_->Context();
+  req.inode = inode;
+  req.name = std::string(name);
+  req.value = std::string(value);
+  req.flags = flags;
+  rpc::SetXattrResponse resp;
+  return impl_->Meta("SetXattr", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.SetXattr(r, req); });
+}
+
+Status Client::RemoveXattr(InodeId inode, std::string_view name) {
+  rpc::RemoveXattrRequest req;
+  req.ctx = impl_->Context();
+  req.inode = inode;
+  req.name = std::string(name);
+  rpc::RemoveXattrResponse resp;
+  return impl_->Meta("RemoveXattr", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.RemoveXattr(r, req); });
+}
+
 Result<Attr> Client::Link(InodeId inode, InodeId new_parent, std::string_view new_name) {
   RETURN_IF_ERROR(CheckName(new_name));
   rpc::LinkRequest req;

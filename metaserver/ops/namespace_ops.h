@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "ddbfs/client.h"
 #include "ddbfs/status.h"
@@ -86,5 +87,24 @@ Result<DirPage> ReadDir(OpContext& ctx, const Caller& caller, InodeId dir, std::
 // chunks beyond the new end (queued for GC) and shortens the last one.
 Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
                      const AttrChanges& changes);
+
+// xattr.cc: extended attributes (docs/metadata.md, "Extended attributes").
+// user.* needs read/write permission on a file or directory (in a sticky
+// directory only its owner or root may write); trusted.* is root's only
+// (others see none); security.* is readable by all, writable by root.
+// system.* and other namespaces are kNotSupported (no POSIX ACLs). A
+// missing attribute is kNoData. Set and remove change the ctime.
+inline constexpr size_t kMaxXattrName = 255;
+inline constexpr size_t kMaxXattrValue = 65536;
+inline constexpr int64_t kMaxXattrsPerNode = 128;
+inline constexpr int64_t kMaxXattrBytesPerNode = 256 << 10;
+inline constexpr int kXattrCreate = 1;   // XATTR_CREATE: kExists if it exists
+inline constexpr int kXattrReplace = 2;  // XATTR_REPLACE: kNoData if it does not
+Result<std::string> GetXattr(OpContext& ctx, const Caller& caller, InodeId inode,
+                             std::string_view name);
+Result<std::vector<std::string>> ListXattr(OpContext& ctx, const Caller& caller, InodeId inode);
+Status SetXattr(OpContext& ctx, const Caller& caller, InodeId inode, std::string_view name,
+                std::string_view value, int flags);
+Status RemoveXattr(OpContext& ctx, const Caller& caller, InodeId inode, std::string_view name);
 
 }  // namespace ddbfs::meta

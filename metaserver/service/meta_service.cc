@@ -248,6 +248,37 @@ void MetaServiceHandler::Readlink(rpc::ReadlinkResponse& resp, const rpc::Readli
   });
 }
 
+void MetaServiceHandler::GetXattr(rpc::GetXattrResponse& resp, const rpc::GetXattrRequest& req) {
+  Handle("GetXattr", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    return Fill(meta::GetXattr(ctx_, a.caller, req.inode, req.name), &resp.value,
+                [](const std::string& v) { return v; });
+  });
+}
+
+void MetaServiceHandler::ListXattr(rpc::ListXattrResponse& resp, const rpc::ListXattrRequest& req) {
+  Handle("ListXattr", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    return Fill(meta::ListXattr(ctx_, a.caller, req.inode), &resp.names,
+                [](const std::vector<std::string>& n) { return n; });
+  });
+}
+
+void MetaServiceHandler::SetXattr(rpc::SetXattrResponse& resp, const rpc::SetXattrRequest& req) {
+  Mutate("SetXattr", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    return meta::SetXattr(ctx_, a.caller, req.inode, req.name, req.value, req.flags);
+  });
+}
+
+void MetaServiceHandler::RemoveXattr(rpc::RemoveXattrResponse& resp,
+                                     const rpc::RemoveXattrRequest& req) {
+  Mutate("RemoveXattr", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    return meta::RemoveXattr(ctx_, a.caller, req.inode, req.name);
+  });
+}
+
 void MetaServiceHandler::Link(rpc::LinkResponse& resp, const rpc::LinkRequest& req) {
   Mutate("Link", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.inode, req.new_parent}));

@@ -39,6 +39,10 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) override;
   void Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) override;
   void Readlink(rpc::ReadlinkResponse& resp, const rpc::ReadlinkRequest& req) override;
+  void GetXattr(rpc::GetXattrResponse& resp, const rpc::GetXattrRequest& req) override;
+  void ListXattr(rpc::ListXattrResponse& resp, const rpc::ListXattrRequest& req) override;
+  void SetXattr(rpc::SetXattrResponse& resp, const rpc::SetXattrRequest& req) override;
+  void RemoveXattr(rpc::RemoveXattrResponse& resp, const rpc::RemoveXattrRequest& req) override;
   void Link(rpc::LinkResponse& resp, const rpc::LinkRequest& req) override;
   void Unlink(rpc::UnlinkResponse& resp, const rpc::UnlinkRequest& req) override;
   void Rmdir(rpc::RmdirResponse& resp, const rpc::RmdirRequest& req) override;

@@ -186,6 +186,15 @@ class Client {
   Result<Attr> Symlink(InodeId parent, std::string_view name, std::string_view target);
   Result<std::string> Readlink(InodeId inode);
   Result<Attr> Link(InodeId inode, InodeId new_parent, std::string_view new_name);
+  // Extended attributes (docs/metadata.md, "Extended attributes"): a
+  // missing one is kNoData; flags 0, kXattrCreate (kExists if it exists) or
+  // kXattrReplace (kNoData if it does not).
+  static constexpr int kXattrCreate = 1;
+  static constexpr int kXattrReplace = 2;
+  Result<std::string> GetXattr(InodeId inode, std::string_view name);
+  Result<std::vector<std::string>> ListXattr(InodeId inode);
+  Status SetXattr(InodeId inode, std::string_view name, std::string_view value, int flags = 0);
+  Status RemoveXattr(InodeId inode, std::string_view name);
   Status Unlink(InodeId parent, std::string_view name);
   Status Rmdir(InodeId parent, std::string_view name);
   // flags: 0, kRenameNoReplace or kRenameExchange.
