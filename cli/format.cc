@@ -9,7 +9,29 @@ namespace ddbfs::cli {
 
 std::string ModeString(FileType type, uint32_t mode) {
   std::string s(10, '-');
-  s[0] = type == FileType::kDirectory ? 'd' : type == FileType::kSymlink ? 'l' : '-';
+  switch (type) {
+    case FileType::kDirectory:
+      s[0] = 'd';
+      break;
+    case FileType::kSymlink:
+      s[0] = 'l';
+      break;
+    case FileType::kFifo:
+      s[0] = 'p';
+      break;
+    case FileType::kSocket:
+      s[0] = 's';
+      break;
+    case FileType::kCharDevice:
+      s[0] = 'c';
+      break;
+    case FileType::kBlockDevice:
+      s[0] = 'b';
+      break;
+    case FileType::kRegular:
+      s[0] = '-';
+      break;
+  }
   const char* rwx = "rwxrwxrwx";
   for (int i = 0; i < 9; ++i) {
     if (mode & (0400u >> i)) s[1 + i] = rwx[i];

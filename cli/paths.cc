@@ -118,9 +118,18 @@ const char* TypeName(FileType type) {
       return "dir";
     case FileType::kSymlink:
       return "symlink";
-    default:
+    case FileType::kFifo:
+      return "fifo";
+    case FileType::kSocket:
+      return "socket";
+    case FileType::kCharDevice:
+      return "char device";
+    case FileType::kBlockDevice:
+      return "block device";
+    case FileType::kRegular:
       return "file";
   }
+  return "file";
 }
 
 }  // namespace ddbfs::cli

@@ -75,6 +75,12 @@ enum FileType {
   REGULAR = 1,
   DIRECTORY = 2,
   SYMLINK = 3,
+  // Special nodes (mknod): their data and behaviour are the local kernel's;
+  // DDBFS stores the node, its attributes and, for devices, rdev.
+  FIFO = 4,
+  SOCKET = 5,
+  CHAR_DEVICE = 6,
+  BLOCK_DEVICE = 7,
 }
 
 struct Attr {
@@ -89,6 +95,7 @@ struct Attr {
   9: i64 ctime_ns
   10: i32 nlink
   11: i32 goal            // wanted replicas of each chunk
+  12: i64 rdev            // device number of a CHAR_DEVICE or BLOCK_DEVICE, else 0
 }
 
 // A chunk server as clients and peers reach it.
@@ -242,6 +249,21 @@ struct CreateResponse {
   // failed (no chunk server alive or with room): the file is created anyway
   // and the writer calls PrepareWrite, which reports the error.
   3: optional ChunkPlacement first_chunk
+}
+
+// A FIFO, socket or device node (not a regular file: Create; not a
+// directory: Mkdir). Devices need root; rdev only for devices.
+struct MknodRequest {
+  1: RequestContext ctx
+  2: i64 parent
+  3: string name
+  4: FileType type
+  5: i32 mode             // permission bits
+  6: i64 rdev
+}
+struct MknodResponse {
+  1: RpcStatus status
+  2: Attr attr
 }
 
 struct SymlinkRequest {
@@ -675,6 +697,7 @@ service MetaService {
   MkdirResponse Mkdir(1: MkdirRequest req)
   CreateResponse Create(1: CreateRequest req)
   SymlinkResponse Symlink(1: SymlinkRequest req)
+  MknodResponse Mknod(1: MknodRequest req)
   ReadlinkResponse Readlink(1: ReadlinkRequest req)
   GetXattrResponse GetXattr(1: GetXattrRequest req)
   ListXattrResponse ListXattr(1: ListXattrRequest req)

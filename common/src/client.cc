@@ -189,6 +189,22 @@ Result<Attr> Client::Symlink(InodeId parent, std::string_view name, std::string_
   return AttrOf(s, resp);
 }
 
+Result<Attr> Client::Mknod(InodeId parent, std::string_view name, FileType type, uint32_t mode,
+                           uint64_t rdev) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::MknodRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.type = static_cast<rpc::FileType::type>(static_cast<int>(type));
+  req.mode = static_cast<int32_t>(mode);
+  req.rdev = static_cast<int64_t>(rdev);
+  rpc::MknodResponse resp;
+  Status s =
+      impl_->Meta("Mknod", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Mknod(r, req); });
+  return AttrOf(s, resp);
+}
+
 Result<std::string> Client::Readlink(InodeId inode) {
   rpc::ReadlinkRequest req;
   req.__set_ctx(impl_->ReadContext());

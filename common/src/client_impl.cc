@@ -165,6 +165,7 @@ Attr FromRpc(const rpc::Attr& a) {
   out.ctime_ns = a.ctime_ns;
   out.nlink = static_cast<uint32_t>(a.nlink);
   out.goal = a.goal;
+  out.rdev = static_cast<uint64_t>(a.rdev);
   return out;
 }
 

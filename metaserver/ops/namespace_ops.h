@@ -53,6 +53,11 @@ Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, Inode
                                      std::string_view name, uint32_t mode, std::optional<int> goal,
                                      std::optional<int64_t> mtime_ns);
 
+// mknod.cc: a FIFO, socket or device node (docs/metadata.md, "Special
+// files"); devices need root (kNotPermitted), rdev only for devices.
+Result<Attr> Mknod(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+                   FileType type, uint32_t mode, uint64_t rdev);
+
 // symlink.cc
 Result<Attr> Symlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
                      std::string_view target);

@@ -18,6 +18,7 @@ std::string Octal(uint32_t mode) {
 std::string Describe(const Attr& node) {
   const char* kind = node.type == FileType::kDirectory ? "directory"
                      : node.type == FileType::kSymlink ? "symbolic link"
+                     : IsSpecial(node.type)            ? "special file"
                                                        : "file";
   return std::string(kind) + " " + std::to_string(node.inode) + " (mode " + Octal(node.mode) +
          ", owner " + std::to_string(node.uid) + ", group " + std::to_string(node.gid) + ")";

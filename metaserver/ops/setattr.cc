@@ -38,8 +38,9 @@ Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
         return Status(ErrorCode::kIsDir,
                       "cannot set the size of directory " + std::to_string(inode));
       }
-      if (current->type == FileType::kSymlink) {
-        return InvalidArgument("cannot set the size of symbolic link " + std::to_string(inode));
+      if (current->type == FileType::kSymlink || IsSpecial(current->type)) {
+        return InvalidArgument("cannot set the size of inode " + std::to_string(inode) +
+                               ": only a regular file has data");
       }
       RETURN_IF_ERROR(CheckAccess(*current, caller, kMayWrite, "truncate"));
       if (*apply.size == current->size) {

@@ -15,6 +15,7 @@ rpc::Attr ToWire(const Attr& a) {
   out.ctime_ns = a.ctime_ns;
   out.nlink = static_cast<int32_t>(a.nlink);
   out.goal = a.goal;
+  out.rdev = static_cast<int64_t>(a.rdev);
   return out;
 }
 

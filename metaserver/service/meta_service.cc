@@ -240,6 +240,17 @@ void MetaServiceHandler::Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkR
   });
 }
 
+void MetaServiceHandler::Mknod(rpc::MknodResponse& resp, const rpc::MknodRequest& req) {
+  Mutate("Mknod", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.parent}));
+    return Fill(
+        meta::Mknod(ctx_, a.caller, req.parent, req.name,
+                    static_cast<FileType>(static_cast<int>(req.type)),
+                    static_cast<uint32_t>(req.mode) & 07777, static_cast<uint64_t>(req.rdev)),
+        &resp.attr, kAttr);
+  });
+}
+
 void MetaServiceHandler::Readlink(rpc::ReadlinkResponse& resp, const rpc::ReadlinkRequest& req) {
   Handle("Readlink", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.inode}));

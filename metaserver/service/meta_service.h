@@ -39,6 +39,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) override;
   void Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) override;
   void Readlink(rpc::ReadlinkResponse& resp, const rpc::ReadlinkRequest& req) override;
+  void Mknod(rpc::MknodResponse& resp, const rpc::MknodRequest& req) override;
   void GetXattr(rpc::GetXattrResponse& resp, const rpc::GetXattrRequest& req) override;
   void ListXattr(rpc::ListXattrResponse& resp, const rpc::ListXattrRequest& req) override;
   void SetXattr(rpc::SetXattrResponse& resp, const rpc::SetXattrRequest& req) override;

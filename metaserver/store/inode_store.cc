@@ -50,8 +50,8 @@ constexpr Statement kCreateEntry{
     "ino_create_entry",
     "WITH ino AS ("
     "  INSERT INTO ddbfs.inodes (id, type, mode, uid, gid, size, atime_ns, mtime_ns, ctime_ns,"
-    "                           nlink, goal, symlink_target)"
-    "  VALUES (nextval('ddbfs.inode_ids'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    "                           nlink, goal, symlink_target, rdev)"
+    "  VALUES (nextval('ddbfs.inode_ids'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15)"
     "  RETURNING *),"
     " ent AS (INSERT INTO ddbfs.dentries (parent, name, inode) SELECT $1, $2, id FROM ino),"
     " par AS (UPDATE ddbfs.inodes SET mtime_ns = $10, ctime_ns = $10, nlink = nlink + $14"
@@ -193,11 +193,11 @@ Result<Attr> CreateEntry(Tx& tx, InodeId parent, const std::string& name, const 
                          int parent_nlink_delta) {
   return Guard(tx, [&]() -> Result<Attr> {
     const char* target = n.symlink_target ? n.symlink_target->c_str() : nullptr;
-    pqxx::result r =
-        tx.Exec(kCreateEntry, parent, name, static_cast<int>(n.type), static_cast<int64_t>(n.mode),
-                static_cast<int64_t>(n.uid), static_cast<int64_t>(n.gid),
-                static_cast<int64_t>(n.size), n.atime_ns, n.mtime_ns, n.ctime_ns,
-                static_cast<int64_t>(n.nlink), n.goal, target, parent_nlink_delta);
+    pqxx::result r = tx.Exec(kCreateEntry, parent, name, static_cast<int>(n.type),
+                             static_cast<int64_t>(n.mode), static_cast<int64_t>(n.uid),
+                             static_cast<int64_t>(n.gid), static_cast<int64_t>(n.size), n.atime_ns,
+                             n.mtime_ns, n.ctime_ns, static_cast<int64_t>(n.nlink), n.goal, target,
+                             parent_nlink_delta, static_cast<int64_t>(n.rdev));
     return ParseAttr(r.at(0), 0);
   });
 }

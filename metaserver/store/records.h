@@ -24,6 +24,7 @@ struct NewInode {
   uint32_t nlink = 1;
   int goal = 0;
   std::optional<std::string> symlink_target;
+  uint64_t rdev = 0;
 };
 
 // A directory and, maybe, one of its entries.

@@ -13,11 +13,11 @@
 // DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.goal".
 #define DDBFS_ATTR_COLUMNS(p)                                                                   \
   p "id, " p "type, " p "mode, " p "uid, " p "gid, " p "size, " p "atime_ns, " p "mtime_ns, " p \
-    "ctime_ns, " p "nlink, " p "goal"
+    "ctime_ns, " p "nlink, " p "goal, " p "rdev"
 
 namespace ddbfs::meta::store {
 
-inline constexpr int kAttrColumnCount = 11;
+inline constexpr int kAttrColumnCount = 12;
 
 // Reads the DDBFS_ATTR_COLUMNS starting at column `first`.
 inline Attr ParseAttr(const pqxx::row& row, int first) {
@@ -33,6 +33,7 @@ inline Attr ParseAttr(const pqxx::row& row, int first) {
   a.ctime_ns = row[first + 8].as<int64_t>();
   a.nlink = static_cast<uint32_t>(row[first + 9].as<int64_t>());
   a.goal = row[first + 10].as<int>();
+  a.rdev = static_cast<uint64_t>(row[first + 11].as<int64_t>());
   return a;
 }
 

@@ -228,5 +228,52 @@ TEST_F(NamespaceTest, SetAttrChangesOnlyWhatIsSet) {
   EXPECT_EQ(CodeOf(SetAttr(ctx(), caller_, 424242, c)), ErrorCode::kNotFound);
 }
 
+TEST_F(NamespaceTest, MknodMakesFifosSocketsAndDevicesWithoutData) {
+  auto fifo = Mknod(ctx(), caller_, kRootInode, "pipe", FileType::kFifo, 0640, 0);
+  ASSERT_TRUE(fifo.ok()) << fifo.status();
+  EXPECT_EQ(fifo->type, FileType::kFifo);
+  EXPECT_EQ(fifo->mode, 0640u);
+  EXPECT_EQ(fifo->uid, caller_.uid);
+  EXPECT_EQ(fifo->rdev, 0u);
+  auto sock = Mknod(ctx(), caller_, kRootInode, "sock", FileType::kSocket, 0600, 0);
+  ASSERT_TRUE(sock.ok()) << sock.status();
+  // Devices: root only, with their device number kept.
+  EXPECT_EQ(CodeOf(Mknod(ctx(), caller_, kRootInode, "null", FileType::kCharDevice, 0666, 0x103)),
+            ErrorCode::kNotPermitted);
+  const Caller root{0, 0, {}};
+  auto dev = Mknod(ctx(), root, kRootInode, "null", FileType::kCharDevice, 0666, 0x103);
+  ASSERT_TRUE(dev.ok()) << dev.status();
+  auto blk = Mknod(ctx(), root, kRootInode, "disk", FileType::kBlockDevice, 0660, (8 << 8) | 1);
+  ASSERT_TRUE(blk.ok()) << blk.status();
+  auto again = Lookup(ctx(), caller_, kRootInode, "null");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->type, FileType::kCharDevice);
+  EXPECT_EQ(again->rdev, 0x103u);
+  EXPECT_EQ(Lookup(ctx(), caller_, kRootInode, "disk")->type, FileType::kBlockDevice);
+  // Not a way to make files or directories; rdev only for devices; names
+  // are taken as for any create.
+  EXPECT_EQ(CodeOf(Mknod(ctx(), caller_, kRootInode, "f", FileType::kRegular, 0644, 0)),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(Mknod(ctx(), caller_, kRootInode, "d", FileType::kDirectory, 0755, 0)),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(Mknod(ctx(), caller_, kRootInode, "p2", FileType::kFifo, 0644, 5)),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(Mknod(ctx(), caller_, kRootInode, "pipe", FileType::kFifo, 0644, 0)),
+            ErrorCode::kExists);
+  // They have no data: no size change, no chunks.
+  AttrChanges grow;
+  grow.size = 10;
+  EXPECT_EQ(CodeOf(SetAttr(ctx(), caller_, fifo->inode, grow)), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(CodeOf(PrepareWrite(ctx(), caller_, fifo->inode, 0)), ErrorCode::kInvalidArgument);
+  // Listed with their types; removed like files.
+  auto page = ReadDir(ctx(), caller_, kRootInode, "", 0);
+  ASSERT_TRUE(page.ok());
+  int specials = 0;
+  for (const auto& e : page->entries) specials += IsSpecial(e.attr.type) ? 1 : 0;
+  EXPECT_EQ(specials, 4);
+  EXPECT_TRUE(Unlink(ctx(), caller_, kRootInode, "pipe").ok());
+  EXPECT_TRUE(Unlink(ctx(), root, kRootInode, "null").ok());
+}
+
 }  // namespace
 }  // namespace ddbfs::meta::testing

@@ -25,7 +25,17 @@ namespace ddbfs {
 
 using InodeId = int64_t;
 
-enum class FileType { kRegular = 1, kDirectory = 2, kSymlink = 3 };
+enum class FileType {
+  kRegular = 1,
+  kDirectory = 2,
+  kSymlink = 3,
+  kFifo = 4,
+  kSocket = 5,
+  kCharDevice = 6,
+  kBlockDevice = 7,
+};
+// FIFOs, sockets and devices: nodes without data in DDBFS.
+inline bool IsSpecial(FileType t) { return static_cast<int>(t) >= 4; }
 
 struct Attr {
   InodeId inode = 0;
@@ -39,6 +49,7 @@ struct Attr {
   int64_t ctime_ns = 0;
   uint32_t nlink = 0;
   int goal = 0;
+  uint64_t rdev = 0;  // devices only
 };
 
 struct DirEntry {
@@ -184,6 +195,9 @@ class Client {
                       std::optional<int64_t> mtime_ns = std::nullopt,
                       std::optional<int> goal = std::nullopt);
   Result<Attr> Symlink(InodeId parent, std::string_view name, std::string_view target);
+  // A FIFO, socket or device node (IsSpecial(type)); rdev for devices.
+  Result<Attr> Mknod(InodeId parent, std::string_view name, FileType type, uint32_t mode,
+                     uint64_t rdev = 0);
   Result<std::string> Readlink(InodeId inode);
   Result<Attr> Link(InodeId inode, InodeId new_parent, std::string_view new_name);
   // Extended attributes (docs/metadata.md, "Extended attributes"): a
