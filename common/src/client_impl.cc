@@ -98,13 +98,25 @@ ChunkPool& Client::Impl::Chunk(const rpc::ServerAddress& address) {
   return *pool;
 }
 
+namespace {
+// The identity of Client::ActingAs on this thread (nullptr: the options').
+thread_local const Caller* t_acting_as = nullptr;
+}  // namespace
+
+Client::ActingAs::ActingAs(const Caller& caller) : previous_(t_acting_as), caller_(caller) {
+  t_acting_as = &caller_;
+}
+
+Client::ActingAs::~ActingAs() { t_acting_as = previous_; }
+
 rpc::RequestContext Client::Impl::ReadContext() const {
   rpc::RequestContext ctx;
-  ctx.uid = static_cast<int32_t>(options.caller.uid);
-  ctx.gid = static_cast<int32_t>(options.caller.gid);
-  if (!options.caller.groups.empty()) {
+  const Caller& caller = t_acting_as != nullptr ? *t_acting_as : options.caller;
+  ctx.uid = static_cast<int32_t>(caller.uid);
+  ctx.gid = static_cast<int32_t>(caller.gid);
+  if (!caller.groups.empty()) {
     std::vector<int32_t> groups;
-    for (uint32_t g : options.caller.groups) groups.push_back(static_cast<int32_t>(g));
+    for (uint32_t g : caller.groups) groups.push_back(static_cast<int32_t>(g));
     ctx.__set_groups(std::move(groups));
   }
   ctx.__set_timeout_ms(options.rpc_timeout_ms);

@@ -261,6 +261,24 @@ void Session::Authenticate(const MetaSecurity& security, const rpc::Authenticate
   resp->principal = Describe();
 }
 
+namespace {
+// The identity a fully trusted connection's request names; `caller` is kept
+// when it names none (or a negative one).
+void AssertedIdentity(const rpc::RequestContext* rc, Caller* caller) {
+  if (rc == nullptr || rc->uid < 0 || rc->gid < 0) return;
+  if (static_cast<uint32_t>(rc->uid) == caller->uid &&
+      static_cast<uint32_t>(rc->gid) == caller->gid && rc->groups.empty()) {
+    return;  // itself, with the groups the host knows
+  }
+  caller->uid = static_cast<uint32_t>(rc->uid);
+  caller->gid = static_cast<uint32_t>(rc->gid);
+  caller->groups.clear();
+  for (int32_t g : rc->groups) {
+    if (g >= 0 && caller->groups.size() < 64) caller->groups.push_back(static_cast<uint32_t>(g));
+  }
+}
+}  // namespace
+
 Result<Access> Session::Authorize(const MetaSecurity& security,
                                   const rpc::RequestContext* rc) const {
   Access a;
@@ -273,18 +291,14 @@ Result<Access> Session::Authorize(const MetaSecurity& security,
     case Kind::kPeer:
       a.caller = peer_caller_;
       a.server = a.admin = peer_caller_.uid == 0;
+      // Root on this host may act for any local user (a root mount serving
+      // its users, Client::ActingAs): the request's identity counts.
+      if (peer_caller_.uid == 0) AssertedIdentity(rc, &a.caller);
       return a;
     case Kind::kCluster:
       // Fully trusted: runs as the identity the request names (root if none).
       a.server = a.admin = true;
-      if (rc != nullptr && rc->uid >= 0 && rc->gid >= 0) {
-        a.caller.uid = static_cast<uint32_t>(rc->uid);
-        a.caller.gid = static_cast<uint32_t>(rc->gid);
-        for (int32_t g : rc->groups) {
-          if (g >= 0 && a.caller.groups.size() < 64)
-            a.caller.groups.push_back(static_cast<uint32_t>(g));
-        }
-      }
+      AssertedIdentity(rc, &a.caller);
       return a;
     case Kind::kKey:
       break;

@@ -212,6 +212,41 @@ TEST_F(TrustTest, AClientsReportDropsAReplicaOnlyWhenItsServerFindsItBad) {
   EXPECT_NE(after->front().replicas[0].server_id, req.server_id);
 }
 
+// Root over the Unix socket serves other local users (the mount): each
+// call made under Client::ActingAs runs as that user, checked as that user.
+TEST_F(TrustTest, RootOnTheSocketActsForTheUserEachCallNames) {
+  auto root = cluster_->NewClient();
+  ASSERT_TRUE(root);
+  auto dir = root->Mkdir(kRootInode, "acting", 01777);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  auto roots = root->Create(dir->inode, "roots", 0644);
+  ASSERT_TRUE(roots.ok()) << roots.status();
+  const Caller alice{1001, 1001, {}};
+  {
+    Client::ActingAs as(alice);
+    auto who = root->WhoAmI();
+    ASSERT_TRUE(who.ok()) << who.status();
+    EXPECT_EQ(who->caller.uid, 1001u);
+    auto mine = root->Create(dir->inode, "mine", 0600);
+    ASSERT_TRUE(mine.ok()) << mine.status();
+    EXPECT_EQ(mine->uid, 1001u) << "a new file belongs to the user the call names";
+    EXPECT_EQ(mine->gid, 1001u);
+    // The sticky directory protects root's file from alice.
+    EXPECT_EQ(root->Unlink(dir->inode, "roots").code(), ErrorCode::kNotPermitted);
+    AttrChanges chmod;
+    chmod.mode = 0666;
+    EXPECT_EQ(root->SetAttr(roots->inode, chmod).status().code(), ErrorCode::kNotPermitted);
+    // Another thread of the same client is not alice.
+    std::thread([&] {
+      auto w = root->WhoAmI();
+      ASSERT_TRUE(w.ok());
+      EXPECT_EQ(w->caller.uid, 0u);
+    }).join();
+  }
+  // Back to root once the scope ends.
+  EXPECT_TRUE(root->Unlink(dir->inode, "roots").ok());
+}
+
 TEST(TlsTest, EveryConnectionUsesTlsAndAWrongCertificateIsRefused) {
   ClusterOptions o;
   o.tls = true;

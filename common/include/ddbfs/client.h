@@ -177,6 +177,25 @@ struct CreatedFile {
 
 class Client {
  public:
+  // Runs the calls this thread makes, while it lives, as `caller` instead of
+  // ClientOptions::caller: a file system serving many local users (the
+  // mount) names each request's user. The metaserver believes it only from
+  // a connection trusted to assert identities (root over the Unix socket,
+  // the cluster key, a trusted export key with its root squash;
+  // docs/security.md); others keep their own identity. Nests; not shared
+  // with other threads (a writer's background work runs as the options').
+  class ActingAs {
+   public:
+    explicit ActingAs(const Caller& caller);
+    ~ActingAs();
+    ActingAs(const ActingAs&) = delete;
+    ActingAs& operator=(const ActingAs&) = delete;
+
+   private:
+    const Caller* previous_;
+    Caller caller_;
+  };
+
   // Checks the metaserver answers; kUnavailable with a clear message if not.
   static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
   ~Client();
