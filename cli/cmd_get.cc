@@ -114,7 +114,9 @@ class Downloader {
     ParallelFor(leaves.size(), o_.jobs, [&](size_t k) {
       if (ctx_.aborted()) return;
       const Item& it = items_[leaves[k]];
-      Status s = it.attr.type == FileType::kRegular ? GetFile(it, progress) : GetSymlink(it);
+      Status s = it.attr.type == FileType::kRegular ? GetFile(it, progress)
+                 : IsSpecial(it.attr.type)          ? GetSpecial(it)
+                                                    : GetSymlink(it);
       if (s.ok()) {
         progress.FileDone();
       } else {
@@ -197,6 +199,25 @@ class Downloader {
     if (::symlink(it.link_target.c_str(), it.local.c_str()) != 0) {
       return LocalError("cannot create symlink", it.local, errno);
     }
+    struct timespec times[2] = {ToTimespec(it.attr.atime_ns), ToTimespec(it.attr.mtime_ns)};
+    ::utimensat(AT_FDCWD, it.local.c_str(), times, AT_SYMLINK_NOFOLLOW);  // best effort
+    return Status();
+  }
+
+  // A FIFO, socket or device node is made again as such (as cp -a does);
+  // devices need root here too.
+  Status GetSpecial(const Item& it) {
+    RETURN_IF_ERROR(CheckTarget(it));
+    if (o_.force) ::unlink(it.local.c_str());
+    mode_t kind = S_IFIFO;
+    if (it.attr.type == FileType::kSocket) kind = S_IFSOCK;
+    if (it.attr.type == FileType::kCharDevice) kind = S_IFCHR;
+    if (it.attr.type == FileType::kBlockDevice) kind = S_IFBLK;
+    if (::mknod(it.local.c_str(), kind | (it.attr.mode & 07777),
+                static_cast<dev_t>(it.attr.rdev)) != 0) {
+      return LocalError("cannot make special file", it.local, errno);
+    }
+    ::chmod(it.local.c_str(), it.attr.mode & 07777);  // past the umask
     struct timespec times[2] = {ToTimespec(it.attr.atime_ns), ToTimespec(it.attr.mtime_ns)};
     ::utimensat(AT_FDCWD, it.local.c_str(), times, AT_SYMLINK_NOFOLLOW);  // best effort
     return Status();

@@ -1,5 +1,8 @@
 // `ddbfs add`, `get` and `cat` with the real binary on a real cluster.
 
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+
 #include <set>
 #include <thread>
 
@@ -253,6 +256,32 @@ TEST_F(TransferTest, GetNeverWritesThroughASymlinkAtTheDestination) {
   EXPECT_EQ(ReadLocal(work.path() + "/victim"), "secret");
   EXPECT_FALSE(fs::is_symlink(work.path() + "/dest/through.txt"));
   EXPECT_EQ(ReadLocal(work.path() + "/dest/through.txt"), "fresh");
+}
+
+// FIFOs and device nodes come back as such (cp -a would do the same);
+// `ls -l` shows their types.
+TEST_F(TransferTest, GetMakesFifosAndDevicesAgain) {
+  auto client = cluster_->NewClient();
+  ASSERT_TRUE(client);
+  auto dir = client->Mkdir(kRootInode, "specials", 0755);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  ASSERT_TRUE(client->Mknod(dir->inode, "pipe", FileType::kFifo, 0640).ok());
+  auto dev = client->Mknod(dir->inode, "null2", FileType::kCharDevice, 0600, makedev(1, 3));
+  ASSERT_TRUE(dev.ok()) << dev.status();
+  auto ls = Ddbfs(Meta(), {"ls", "-l", "/specials"});
+  ASSERT_EQ(ls.exit_code, 0) << Show(ls);
+  EXPECT_NE(ls.out.find("crw-------"), std::string::npos) << ls.out;
+  EXPECT_NE(ls.out.find("prw-r-----"), std::string::npos) << ls.out;
+  TempDir work("ddbfs-cli-special");
+  auto get = Ddbfs(Meta(), {"get", "-q", "/specials", work.path() + "/back"});
+  ASSERT_EQ(get.exit_code, 0) << Show(get);
+  struct stat st;
+  ASSERT_EQ(::lstat((work.path() + "/back/pipe").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  ASSERT_EQ(::lstat((work.path() + "/back/null2").c_str(), &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
 }
 
 // Eight `ddbfs add -f` of eight different files to one target at once: each
