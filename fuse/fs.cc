@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -37,6 +38,8 @@ struct FileSystem::OpenInode {
   std::atomic<uint64_t> gen{0};
   // End of the furthest write of the current writer (0: none).
   std::atomic<uint64_t> written_end{0};
+  // Steady-clock time of the last write, in ms (for the committer).
+  std::atomic<int64_t> last_write_ms{0};
 };
 
 struct FileSystem::Handle {
@@ -76,6 +79,12 @@ int64_t NowNs() {
       .count();
 }
 
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 int64_t ToNs(const struct timespec& ts) {
   return static_cast<int64_t>(ts.tv_sec) * 1000000000LL + ts.tv_nsec;
 }
@@ -99,7 +108,7 @@ bool Readable(int flags) { return (flags & O_ACCMODE) != O_WRONLY; }
 FileSystem::FileSystem(Client* client, InodeId root, MountOptions options)
     : client_(client), root_(root), options_(options), root_mount_(::geteuid() == 0) {}
 
-FileSystem::~FileSystem() = default;
+FileSystem::~FileSystem() { StopCommitter(); }
 
 InodeId FileSystem::ToDdbfs(fuse_ino_t ino) const {
   return ino == FUSE_ROOT_ID ? root_ : static_cast<InodeId>(ino);
@@ -114,9 +123,31 @@ struct stat FileSystem::ToStat(const Attr& a) const {
   std::memset(&st, 0, sizeof st);
   st.st_ino = ToFuse(a.inode);
   mode_t type = S_IFREG;
-  if (a.type == FileType::kDirectory) type = S_IFDIR;
-  if (a.type == FileType::kSymlink) type = S_IFLNK;
+  switch (a.type) {
+    case FileType::kRegular:
+      type = S_IFREG;
+      break;
+    case FileType::kDirectory:
+      type = S_IFDIR;
+      break;
+    case FileType::kSymlink:
+      type = S_IFLNK;
+      break;
+    case FileType::kFifo:
+      type = S_IFIFO;
+      break;
+    case FileType::kSocket:
+      type = S_IFSOCK;
+      break;
+    case FileType::kCharDevice:
+      type = S_IFCHR;
+      break;
+    case FileType::kBlockDevice:
+      type = S_IFBLK;
+      break;
+  }
   st.st_mode = type | (a.mode & 07777);
+  st.st_rdev = static_cast<dev_t>(a.rdev);
   st.st_nlink = a.nlink;
   st.st_uid = a.uid;
   st.st_gid = a.gid;
@@ -138,11 +169,40 @@ Attr FileSystem::Overlay(Attr a) {
   return a;
 }
 
+struct stat FileSystem::KernelStat(const Attr& a) {
+  struct stat st = ToStat(Overlay(a));
+  if (a.type != FileType::kRegular) return st;
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(kernel_mu_);
+  kernel_sizes_[a.inode] =
+      KernelSize{static_cast<uint64_t>(st.st_size),
+                 now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                           std::chrono::duration<double>(options_.attr_timeout))};
+  if (kernel_sizes_.size() >= kernel_sweep_at_) {
+    std::erase_if(kernel_sizes_, [&](const auto& e) { return e.second.expires <= now; });
+    kernel_sweep_at_ = std::max<size_t>(4096, 2 * kernel_sizes_.size());
+  }
+  return st;
+}
+
+void FileSystem::KernelSizeGrew(InodeId id, uint64_t end) {
+  std::lock_guard<std::mutex> lock(kernel_mu_);
+  auto it = kernel_sizes_.find(id);
+  if (it != kernel_sizes_.end()) it->second.size = std::max(it->second.size, end);
+}
+
+bool FileSystem::KernelSizeStale(InodeId id, uint64_t size) {
+  std::lock_guard<std::mutex> lock(kernel_mu_);
+  auto it = kernel_sizes_.find(id);
+  return it != kernel_sizes_.end() && it->second.expires > std::chrono::steady_clock::now() &&
+         it->second.size < size;
+}
+
 void FileSystem::ReplyEntry(fuse_req_t req, const Attr& a) {
   fuse_entry_param e;
   std::memset(&e, 0, sizeof e);
   e.ino = ToFuse(a.inode);
-  e.attr = ToStat(Overlay(a));
+  e.attr = KernelStat(a);
   e.attr_timeout = options_.attr_timeout;
   e.entry_timeout = options_.entry_timeout;
   fuse_reply_entry(req, &e);
@@ -155,14 +215,16 @@ void FileSystem::ReplyStatus(fuse_req_t req, const Status& s) {
   fuse_reply_err(req, s.ok() ? 0 : ErrnoFor(s.code()));
 }
 
-Result<Attr> FileSystem::GiveToCaller(fuse_req_t req, Attr a) {
-  if (!root_mount_) return a;
+std::optional<Caller> FileSystem::CallerOf(fuse_req_t req) const {
+  if (!root_mount_ || req == nullptr) return std::nullopt;
   const fuse_ctx* ctx = fuse_req_ctx(req);
-  if (ctx->uid == a.uid && ctx->gid == a.gid) return a;
-  AttrChanges c;
+  Caller c;
   c.uid = ctx->uid;
   c.gid = ctx->gid;
-  return client_->SetAttr(a.inode, c);
+  gid_t groups[64];
+  const int n = fuse_req_getgroups(req, 64, groups);
+  for (int i = 0; i < std::min(n, 64); ++i) c.groups.push_back(groups[i]);
+  return c;
 }
 
 std::shared_ptr<FileSystem::OpenInode> FileSystem::Acquire(InodeId id) {
@@ -273,6 +335,50 @@ Status FileSystem::RetireWriterLocked(OpenInode* st, Handle* h) {
   return s;
 }
 
+void FileSystem::StartCommitter() {
+  std::lock_guard<std::mutex> lock(committer_mu_);
+  if (committer_.joinable()) return;
+  committer_stop_ = false;
+  committer_ = std::thread([this] {
+    std::unique_lock<std::mutex> lock(committer_mu_);
+    while (!committer_cv_.wait_for(lock, kIdleCommit / 4, [&] { return committer_stop_; })) {
+      lock.unlock();
+      CommitIdleWriters();
+      lock.lock();
+    }
+  });
+}
+
+void FileSystem::StopCommitter() {
+  {
+    std::lock_guard<std::mutex> lock(committer_mu_);
+    committer_stop_ = true;
+  }
+  committer_cv_.notify_all();
+  if (committer_.joinable()) committer_.join();
+}
+
+void FileSystem::CommitIdleWriters() {
+  std::vector<std::shared_ptr<OpenInode>> dirty;
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    for (const auto& [id, st] : open_) {
+      if (st->dirty) dirty.push_back(st);
+    }
+  }
+  auto idle = [](const OpenInode& st) {
+    return st.dirty && SteadyMs() - st.last_write_ms.load() >= kIdleCommit.count();
+  };
+  for (const auto& st : dirty) {
+    if (!idle(*st)) continue;
+    // A request holding the lock is using the writer: it is not idle.
+    std::unique_lock<std::mutex> lock(st->mu, std::try_to_lock);
+    if (!lock.owns_lock() || !idle(*st)) continue;
+    // An error reaches the handles that wrote at their next flush or fsync.
+    (void)FlushLocked(st.get(), nullptr);
+  }
+}
+
 // ---- operations
 
 void FileSystem::Init(fuse_conn_info* conn) {
@@ -284,9 +390,11 @@ void FileSystem::Init(fuse_conn_info* conn) {
   // its errors reach the program.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;  // O_TRUNC arrives as setattr(size 0)
+  StartCommitter();
 }
 
 void FileSystem::Destroy() {
+  StopCommitter();
   std::map<InodeId, std::shared_ptr<OpenInode>> open;
   {
     std::lock_guard<std::mutex> lock(open_mu_);
@@ -311,7 +419,7 @@ void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void FileSystem::GetAttr(fuse_req_t req, fuse_ino_t ino) {
   Result<Attr> r = client_->GetAttr(ToDdbfs(ino));
   if (!r.ok()) return ReplyStatus(req, r.status());
-  struct stat st = ToStat(Overlay(*r));
+  struct stat st = KernelStat(*r);
   fuse_reply_attr(req, &st, options_.attr_timeout);
 }
 
@@ -354,7 +462,7 @@ void FileSystem::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr
     r = anything ? client_->SetAttr(id, c) : client_->GetAttr(id);
   }
   if (!r.ok()) return ReplyStatus(req, r.status());
-  struct stat out = ToStat(Overlay(*r));
+  struct stat out = KernelStat(*r);
   fuse_reply_attr(req, &out, options_.attr_timeout);
 }
 
@@ -364,13 +472,35 @@ void FileSystem::Readlink(fuse_req_t req, fuse_ino_t ino) {
   fuse_reply_readlink(req, r->c_str());
 }
 
-void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
+void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
+                       dev_t rdev) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  // FIFOs, sockets and device nodes are not stored yet (docs/fuse.md).
-  if ((mode & S_IFMT) != 0 && !S_ISREG(mode)) return (void)fuse_reply_err(req, EPERM);
-  Result<Attr> r = client_->Create(ToDdbfs(parent), name, mode & 07777);
-  if (r.ok()) r = GiveToCaller(req, *r);
+  Result<Attr> r = InvalidArgument("mknod of an unknown file type");
+  {
+    std::optional<Client::ActingAs> as;
+    if (auto c = CallerOf(req)) as.emplace(*c);
+    switch (mode & S_IFMT) {
+      case 0:
+      case S_IFREG:
+        r = client_->Create(ToDdbfs(parent), name, mode & 07777);
+        break;
+      case S_IFIFO:
+        r = client_->Mknod(ToDdbfs(parent), name, FileType::kFifo, mode & 07777);
+        break;
+      case S_IFSOCK:
+        r = client_->Mknod(ToDdbfs(parent), name, FileType::kSocket, mode & 07777);
+        break;
+      case S_IFCHR:
+        r = client_->Mknod(ToDdbfs(parent), name, FileType::kCharDevice, mode & 07777, rdev);
+        break;
+      case S_IFBLK:
+        r = client_->Mknod(ToDdbfs(parent), name, FileType::kBlockDevice, mode & 07777, rdev);
+        break;
+      default:
+        break;
+    }
+  }
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
 }
@@ -378,8 +508,12 @@ void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
 void FileSystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  Result<Attr> r = client_->Mkdir(ToDdbfs(parent), name, mode & 07777);
-  if (r.ok()) r = GiveToCaller(req, *r);
+  Result<Attr> r = InvalidArgument("");
+  {
+    std::optional<Client::ActingAs> as;
+    if (auto c = CallerOf(req)) as.emplace(*c);
+    r = client_->Mkdir(ToDdbfs(parent), name, mode & 07777);
+  }
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
 }
@@ -402,8 +536,12 @@ void FileSystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void FileSystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  Result<Attr> r = client_->Symlink(ToDdbfs(parent), name, target);
-  if (r.ok()) r = GiveToCaller(req, *r);
+  Result<Attr> r = InvalidArgument("");
+  {
+    std::optional<Client::ActingAs> as;
+    if (auto c = CallerOf(req)) as.emplace(*c);
+    r = client_->Symlink(ToDdbfs(parent), name, target);
+  }
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
 }
@@ -462,9 +600,12 @@ void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (h->writable) h->st->writable_handles++;
     h->reader_gen = h->st->gen.load();  // uncommitted data: Read flushes, gen moves
   }
+  // Close-to-open: drop cached pages at every open, and read around the
+  // page cache while the kernel may cut reads at an older, smaller size.
+  fi->keep_cache = 0;
+  if (reader && KernelSizeStale(id, reader->size())) fi->direct_io = 1;
   h->reader = std::move(reader);
   fi->fh = reinterpret_cast<uint64_t>(h);
-  fi->keep_cache = 0;  // close-to-open: drop cached pages at every open
   if (fuse_reply_open(req, fi) != 0) {
     // The opener went away (interrupted): nothing will release this handle.
     fuse_file_info copy = *fi;
@@ -477,50 +618,82 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
   const InodeId dir = ToDdbfs(parent);
-  Attr attr;
-  std::unique_ptr<FileWriter> writer;
-  if (Writable(fi->flags)) {
-    Result<CreatedFile> r = client_->CreateForWrite(dir, name, mode & 07777);
-    if (!r.ok()) return ReplyStatus(req, r.status());
-    attr = r->attr;
-    writer = std::move(r->writer);
-  } else {
-    Result<Attr> r = client_->Create(dir, name, mode & 07777);
-    if (!r.ok()) return ReplyStatus(req, r.status());
-    attr = *r;
+  // Not CreateForWrite: the lease it takes on chunk 0 runs from the create,
+  // so a first write more than a lease later fails to commit, and a writer
+  // closed unwritten (touch, a truncate, a lock file) keeps every other
+  // writer of the file waiting until that lease expires. The writer is
+  // opened at the first write instead.
+  // As the calling user: the metaserver owns the file as that user (with
+  // the group of a setgid directory) in the create itself. The writer,
+  // opened later, runs as the mount: open(O_CREAT, 0444) may still write.
+  Result<Attr> created = InvalidArgument("");
+  {
+    std::optional<Client::ActingAs> as;
+    if (auto c = CallerOf(req)) as.emplace(*c);
+    created = client_->Create(dir, name, mode & 07777);
   }
-  Result<Attr> owned = GiveToCaller(req, attr);
-  if (!owned.ok()) {
-    if (writer) (void)writer->Close();
-    (void)client_->Unlink(dir, name);
-    return ReplyStatus(req, owned.status());
-  }
-  attr = *owned;
+  if (!created.ok()) return ReplyStatus(req, created.status());
+  const Attr attr = *created;
   auto* h = new Handle();
   h->writable = Writable(fi->flags);
   h->st = Acquire(attr.inode);
   {
     std::lock_guard<std::mutex> lock(h->st->mu);
     h->st->handles.insert(h);
-    if (h->writable) {
-      h->st->writable_handles++;
-      if (!h->st->writer) h->st->writer = std::move(writer);
-    }
+    if (h->writable) h->st->writable_handles++;
     h->reader_gen = h->st->gen.load() - 1;  // opened at the first read
   }
-  if (writer) (void)writer->Close();  // another handle's writer came first
   fi->fh = reinterpret_cast<uint64_t>(h);
   fi->keep_cache = 0;
   fuse_entry_param e;
   std::memset(&e, 0, sizeof e);
   e.ino = ToFuse(attr.inode);
-  e.attr = ToStat(attr);
+  e.attr = KernelStat(attr);
   e.attr_timeout = options_.attr_timeout;
   e.entry_timeout = options_.entry_timeout;
   if (fuse_reply_create(req, &e, fi) != 0) {
     fuse_file_info copy = *fi;
     Release(nullptr, e.ino, &copy);
   }
+}
+
+// Extended attributes run as the mount: the kernel has checked the calling
+// user already (fs/xattr.c: trusted.* needs CAP_SYS_ADMIN, user.* the r/w
+// permission), and the metaserver checks the mount's own identity.
+void FileSystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Result<std::string> v = client_->GetXattr(ToDdbfs(ino), name);
+  if (!v.ok()) return ReplyStatus(req, v.status());
+  if (size == 0) return (void)fuse_reply_xattr(req, v->size());
+  if (v->size() > size) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, v->data(), v->size());
+}
+
+void FileSystem::ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Result<std::vector<std::string>> names = client_->ListXattr(ToDdbfs(ino));
+  if (!names.ok()) return ReplyStatus(req, names.status());
+  std::string list;
+  for (const std::string& n : *names) {
+    list += n;
+    list += '\0';
+  }
+  if (size == 0) return (void)fuse_reply_xattr(req, list.size());
+  if (list.size() > size) return (void)fuse_reply_err(req, ERANGE);
+  fuse_reply_buf(req, list.data(), list.size());
+}
+
+void FileSystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value,
+                          size_t size, int flags) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  int f = 0;
+  if (flags & XATTR_CREATE) f = Client::kXattrCreate;
+  if (flags & XATTR_REPLACE) f = Client::kXattrReplace;
+  if ((flags & XATTR_CREATE) && (flags & XATTR_REPLACE)) return (void)fuse_reply_err(req, EINVAL);
+  ReplyStatus(req, client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f));
+}
+
+void FileSystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  ReplyStatus(req, client_->RemoveXattr(ToDdbfs(ino), name));
 }
 
 void FileSystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
@@ -582,9 +755,11 @@ void FileSystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
     }
     st->dirty = true;
     st->unsynced = true;
+    st->last_write_ms = SteadyMs();
     h->dirty = true;
     const uint64_t end = static_cast<uint64_t>(off) + size;
     if (end > st->written_end.load()) st->written_end = end;
+    KernelSizeGrew(st->id, end);
     return Status();
   }();
   if (!s.ok()) return ReplyStatus(req, s);
@@ -708,7 +883,7 @@ void FileSystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       std::memset(&e, 0, sizeof e);
       if (i >= 2) {
         e.ino = ToFuse(attr.inode);
-        e.attr = ToStat(Overlay(attr));
+        e.attr = KernelStat(attr);
         e.attr_timeout = options_.attr_timeout;
         e.entry_timeout = options_.entry_timeout;
       } else {
@@ -783,8 +958,21 @@ void OpSetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set, fu
   Fs(req)->SetAttr(req, ino, attr, to_set, fi);
 }
 void OpReadlink(fuse_req_t req, fuse_ino_t ino) { Fs(req)->Readlink(req, ino); }
-void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t) {
-  Fs(req)->Mknod(req, parent, name, mode);
+void OpMknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev) {
+  Fs(req)->Mknod(req, parent, name, mode, rdev);
+}
+void OpGetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  Fs(req)->GetXattr(req, ino, name, size);
+}
+void OpListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  Fs(req)->ListXattr(req, ino, size);
+}
+void OpSetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int flags) {
+  Fs(req)->SetXattr(req, ino, name, value, size, flags);
+}
+void OpRemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
+  Fs(req)->RemoveXattr(req, ino, name);
 }
 void OpMkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   Fs(req)->Mkdir(req, parent, name, mode);
@@ -850,6 +1038,10 @@ fuse_lowlevel_ops MakeOps() {
   ops.setattr = OpSetAttr;
   ops.readlink = OpReadlink;
   ops.mknod = OpMknod;
+  ops.getxattr = OpGetXattr;
+  ops.listxattr = OpListXattr;
+  ops.setxattr = OpSetXattr;
+  ops.removexattr = OpRemoveXattr;
   ops.mkdir = OpMkdir;
   ops.unlink = OpUnlink;
   ops.rmdir = OpRmdir;

@@ -6,18 +6,26 @@
 // Inode numbers are DDBFS inode ids (the root, 1, is the root the client
 // sees: a subtree key's directory). Every open file handle has its own
 // FileReader; the handles of one inode share one FileWriter (the lease of a
-// chunk belongs to one writer), committed on flush (close), made durable on
-// fsync, closed with the last writable handle.
+// chunk belongs to one writer), opened at the first write, committed on flush
+// (close), made durable on fsync, closed with the last writable handle. A
+// writer that has had no write for kIdleCommit is committed by a background
+// thread: a writer renews its chunk leases only while it writes, so one left
+// idle longer than the metaserver's lease would lose what it holds.
 
 #define FUSE_USE_VERSION 312
 #include <fuse_lowlevel.h>
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
+#include <thread>
+#include <unordered_map>
 
 #include "ddbfs/client.h"
 
@@ -44,6 +52,9 @@ class FileSystem {
   // Names of files unlinked while open live on under this prefix in their
   // directory until the last close; readdir hides them.
   static constexpr std::string_view kHiddenPrefix = ".ddbfs-unlinked-";
+  // Written data is committed once no write came for this long (well under
+  // the shortest write lease, 2 s in tests, 20 s by default).
+  static constexpr std::chrono::milliseconds kIdleCommit{500};
 
   struct Handle;
   struct OpenInode;
@@ -57,7 +68,12 @@ class FileSystem {
   void SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_set,
                fuse_file_info* fi);
   void Readlink(fuse_req_t req, fuse_ino_t ino);
-  void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
+  void Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode, dev_t rdev);
+  void GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size);
+  void ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+  void SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, const char* value, size_t size,
+                int flags);
+  void RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name);
   void Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode);
   void Unlink(fuse_req_t req, fuse_ino_t parent, const char* name);
   void Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name);
@@ -86,11 +102,23 @@ class FileSystem {
   // Attributes as this mount sees them: the size of data written but not
   // committed yet, nlink 0 for a file unlinked while open.
   Attr Overlay(Attr a);
+  // ToStat(Overlay(a)) for a reply to the kernel, which caches it for
+  // attr_timeout: remembers the size it was told (see KernelSizeStale).
+  struct stat KernelStat(const Attr& a);
+  // A write through this mount grew the file: the kernel knows.
+  void KernelSizeGrew(InodeId id, uint64_t end);
+  // True if the kernel may still trust a size below `size` (the committed
+  // size at an open): another client grew the file within attr_timeout. The
+  // kernel cuts page-cache reads at the size it caches, so such an open
+  // reads around the page cache (direct_io) to see the new data.
+  bool KernelSizeStale(InodeId id, uint64_t size);
   void ReplyEntry(fuse_req_t req, const Attr& a);
   void ReplyStatus(fuse_req_t req, const Status& s);
-  // New nodes of a root mount belong to the caller (the metaserver makes
-  // them the mount's own uid's); no-op unless the mount runs as root.
-  Result<Attr> GiveToCaller(fuse_req_t req, Attr a);
+  // The calling process's identity (uid, gid, groups) on a root mount, for
+  // Client::ActingAs around creates: the metaserver then makes the new node
+  // that user's (the group of a setgid directory included) and checks that
+  // user's rights. nullopt on a mount run by a user (it acts as that user).
+  std::optional<Caller> CallerOf(fuse_req_t req) const;
 
   std::shared_ptr<OpenInode> Acquire(InodeId id);
   std::shared_ptr<OpenInode> Find(InodeId id);
@@ -107,6 +135,11 @@ class FileSystem {
   Status FlushLocked(OpenInode* st, Handle* h);
   // Syncs (if data is unsynced) and closes the shared writer (st->mu held).
   Status RetireWriterLocked(OpenInode* st, Handle* h);
+  // The background thread that commits idle writers (started by Init,
+  // after a detaching mount forked; stopped by Destroy).
+  void StartCommitter();
+  void StopCommitter();
+  void CommitIdleWriters();
 
   Client* client_;
   const InodeId root_;
@@ -116,6 +149,21 @@ class FileSystem {
   std::mutex open_mu_;
   std::map<InodeId, std::shared_ptr<OpenInode>> open_;
   std::atomic<uint64_t> hidden_seq_{0};
+
+  struct KernelSize {
+    uint64_t size = 0;
+    std::chrono::steady_clock::time_point expires;
+  };
+  std::mutex kernel_mu_;  // guards what follows
+  // Regular files whose size the kernel may still cache (expired entries
+  // are swept when the map has doubled since the last sweep).
+  std::unordered_map<InodeId, KernelSize> kernel_sizes_;
+  size_t kernel_sweep_at_ = 4096;
+
+  std::mutex committer_mu_;  // guards committer_stop_
+  std::condition_variable committer_cv_;
+  bool committer_stop_ = false;
+  std::thread committer_;
 };
 
 }  // namespace ddbfs::fuse

@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
+#include <sys/sysmacros.h>
 #include <sys/types.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -28,178 +30,12 @@
 
 #include "ddbfs/client.h"
 #include "ddbfs/constants.h"
+#include "fuse_fixture.h"
 #include "process.h"
 #include "test_cluster.h"
 
 namespace ddbfs::testing {
 namespace {
-
-constexpr long kFuseSuperMagic = 0x65735546;
-constexpr size_t kMiB = 1 << 20;
-
-bool IsFuseMount(const std::string& path) {
-  struct statfs sf;
-  return ::statfs(path.c_str(), &sf) == 0 && sf.f_type == kFuseSuperMagic;
-}
-
-std::string RandomData(size_t size, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::string s(size, '\0');
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    const uint64_t v = rng();
-    std::memcpy(&s[i], &v, 8);
-  }
-  for (size_t i = size - size % 8; i < size; ++i) s[i] = static_cast<char>(rng());
-  return s;
-}
-
-// 0 or the errno of the first failing call.
-int WriteFile(const std::string& path, const std::string& data, mode_t mode = 0644,
-              int extra_flags = O_TRUNC) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | extra_flags, mode);
-  if (fd < 0) return errno;
-  size_t done = 0;
-  while (done < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + done, std::min(data.size() - done, kMiB));
-    if (n < 0) {
-      const int err = errno;
-      ::close(fd);
-      return err;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return ::close(fd) == 0 ? 0 : errno;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string PRead(int fd, size_t size, off_t off) {
-  std::string s(size, '\0');
-  size_t got = 0;
-  while (got < size) {
-    const ssize_t n = ::pread(fd, s.data() + got, size - got, off + static_cast<off_t>(got));
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  s.resize(got);
-  return s;
-}
-
-// errno of a call that should fail (0 if it succeeded).
-template <typename F>
-int ErrnoOf(F call) {
-  errno = 0;
-  const auto r = call();
-  return r < 0 ? errno : 0;
-}
-
-std::set<std::string> ListNames(const std::string& dir) {
-  std::set<std::string> names;
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return names;
-  while (dirent* e = ::readdir(d)) {
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) {
-      names.insert(e->d_name);
-    }
-  }
-  ::closedir(d);
-  return names;
-}
-
-struct stat Stat(const std::string& path) {
-  struct stat st;
-  std::memset(&st, 0, sizeof st);
-  EXPECT_EQ(::lstat(path.c_str(), &st), 0) << path << ": " << std::strerror(errno);
-  return st;
-}
-
-std::string Show(const CommandResult& r) {
-  return "exit " + std::to_string(r.exit_code) + "\nstdout: " + r.out.substr(0, 2000) +
-         "\nstderr: " + r.err.substr(0, 2000);
-}
-
-class FuseTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    cluster_ = TestCluster::Start().release();
-    if (cluster_ == nullptr) return;
-    work_ = new TempDir("ddbfs-fuse");
-    mnt_ = work_->path() + "/mnt";
-    ::mkdir(mnt_.c_str(), 0755);
-    mount_ = Mount(mnt_, {"-o", "allow_other"}).release();
-  }
-
-  static void TearDownTestSuite() {
-    if (mount_) Unmount(mnt_, mount_);
-    mount_ = nullptr;
-    delete work_;  // after unmounting: it removes what is below it
-    work_ = nullptr;
-    delete cluster_;
-    cluster_ = nullptr;
-  }
-
-  // Starts `ddbfs-mount -f` on `mnt` and waits until it is mounted.
-  static std::unique_ptr<Process> Mount(const std::string& mnt,
-                                        const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {"--meta", cluster_->meta_address(), mnt, "-f"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    auto p = std::make_unique<Process>(
-        cluster_->bin("ddbfs-mount"), args,
-        work_->path() + "/mount-" + std::filesystem::path(mnt).filename().string() + ".log");
-    if (!WaitFor([&] { return IsFuseMount(mnt) || !p->running(); }, std::chrono::seconds(20)) ||
-        !IsFuseMount(mnt)) {
-      ADD_FAILURE() << "ddbfs-mount did not mount " << mnt << "; log:\n" << p->LogTail();
-      return nullptr;
-    }
-    return p;
-  }
-
-  static void Unmount(const std::string& mnt, Process* p) {
-    CommandResult r = RunCommand({"fusermount3", "-u", mnt}, "", std::chrono::seconds(30));
-    if (r.exit_code != 0) {
-      ADD_FAILURE() << "fusermount3 -u " << mnt << ": " << Show(r);
-      RunCommand({"fusermount3", "-uz", mnt});
-    }
-    auto status = p->Wait(std::chrono::seconds(20));
-    EXPECT_TRUE(status.has_value()) << "ddbfs-mount still runs after unmount";
-    if (status) {
-      EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
-          << "status " << *status << "; log:\n"
-          << p->LogTail();
-    }
-    EXPECT_EQ(p->Log().find(" E ddbfs-mount"), std::string::npos) << p->LogTail();
-    delete p;
-  }
-
-  void SetUp() override {
-    ASSERT_NE(cluster_, nullptr);
-    ASSERT_NE(mount_, nullptr);
-    name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
-    dir_ = mnt_ + "/" + name_;
-    ASSERT_EQ(::mkdir(dir_.c_str(), 0755), 0) << std::strerror(errno);
-  }
-
-  std::string P(const std::string& rel) const { return dir_ + "/" + rel; }
-  // The same path as DDBFS names it.
-  std::string DdbfsPath(const std::string& rel) const { return "/" + name_ + "/" + rel; }
-
-  static TestCluster* cluster_;
-  static TempDir* work_;
-  static std::string mnt_;
-  static Process* mount_;
-  std::string name_;
-  std::string dir_;
-};
-
-TestCluster* FuseTest::cluster_ = nullptr;
-TempDir* FuseTest::work_ = nullptr;
-std::string FuseTest::mnt_;
-Process* FuseTest::mount_ = nullptr;
 
 TEST_F(FuseTest, SmallFileRoundTripAndStat) {
   ASSERT_EQ(WriteFile(P("a.txt"), "hello world", 0640), 0);
@@ -574,11 +410,121 @@ TEST_F(FuseTest, CpTreeInAndOutAndDiff) {
   EXPECT_TRUE(ListNames(dir_).empty());
 }
 
-TEST_F(FuseTest, OnlyRegularFilesFromMknod) {
-  EXPECT_EQ(ErrnoOf([&] { return ::mkfifo(P("fifo").c_str(), 0644); }), EPERM);
+TEST_F(FuseTest, MknodMakesFifosSocketsAndDevices) {
+  ASSERT_EQ(::mkfifo(P("fifo").c_str(), 0640), 0) << std::strerror(errno);
+  struct stat st = Stat(P("fifo"));
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  EXPECT_EQ(st.st_mode & 07777, 0640u);
+  EXPECT_EQ(::mknod(P("sock").c_str(), S_IFSOCK | 0600, 0), 0) << std::strerror(errno);
+  EXPECT_TRUE(S_ISSOCK(Stat(P("sock")).st_mode));
+  EXPECT_EQ(::mknod(P("null").c_str(), S_IFCHR | 0666, makedev(1, 3)), 0) << std::strerror(errno);
+  st = Stat(P("null"));
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  EXPECT_EQ(st.st_rdev, makedev(1, 3));
   EXPECT_EQ(::mknod(P("reg").c_str(), S_IFREG | 0600, 0), 0);
   EXPECT_TRUE(S_ISREG(Stat(P("reg")).st_mode));
-  EXPECT_EQ(Stat(P("reg")).st_mode & 07777, 0600u);
+  // A FIFO on the mount is a pipe between local processes.
+  CommandResult r =
+      RunCommand({"sh", "-c", "(echo through > " + P("fifo") + " &) ; cat " + P("fifo")}, "",
+                 std::chrono::seconds(20));
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "through\n");
+  // The device node opens this machine's device (nodev is not set here).
+  EXPECT_EQ(ReadFile(P("null")), "");
+  // Stored in DDBFS with their types.
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  auto a = client->ResolvePath(DdbfsPath("null"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(a->type, FileType::kCharDevice);
+  EXPECT_EQ(a->rdev, makedev(1, 3));
+  // Only root makes device nodes; a user may make a FIFO.
+  ASSERT_EQ(::chmod(dir_.c_str(), 0777), 0);
+  r = RunCommand({"runuser", "-u", "nobody", "--", "sh", "-c",
+                  "mknod " + P("dev2") + " c 1 3; mkfifo " + P("userfifo")});
+  EXPECT_NE(r.err.find("Operation not permitted"), std::string::npos) << Show(r);
+  EXPECT_TRUE(S_ISFIFO(Stat(P("userfifo")).st_mode));
+  struct stat none;
+  EXPECT_NE(::lstat(P("dev2").c_str(), &none), 0);
+  for (const char* n : {"fifo", "sock", "null", "reg", "userfifo"}) {
+    EXPECT_EQ(::unlink(P(n).c_str()), 0) << n;
+  }
+}
+
+TEST_F(FuseTest, ExtendedAttributes) {
+  ASSERT_EQ(WriteFile(P("f"), "data"), 0);
+  const std::string f = P("f");
+  const std::string bin("v\0\xff", 3);
+  ASSERT_EQ(::setxattr(f.c_str(), "user.colour", "blue", 4, 0), 0) << std::strerror(errno);
+  ASSERT_EQ(::setxattr(f.c_str(), "user.bin", bin.data(), bin.size(), 0), 0);
+  char buf[256];
+  EXPECT_EQ(::getxattr(f.c_str(), "user.colour", nullptr, 0), 4);  // size query
+  ssize_t n = ::getxattr(f.c_str(), "user.colour", buf, sizeof buf);
+  ASSERT_EQ(n, 4);
+  EXPECT_EQ(std::string(buf, 4), "blue");
+  EXPECT_EQ(::getxattr(f.c_str(), "user.bin", buf, sizeof buf), 3);
+  EXPECT_EQ(std::string(buf, 3), bin);
+  EXPECT_EQ(ErrnoOf([&] { return ::getxattr(f.c_str(), "user.colour", buf, 2); }), ERANGE);
+  EXPECT_EQ(ErrnoOf([&] { return ::getxattr(f.c_str(), "user.none", buf, sizeof buf); }), ENODATA);
+  EXPECT_EQ(ErrnoOf([&] { return ::setxattr(f.c_str(), "user.colour", "x", 1, XATTR_CREATE); }),
+            EEXIST);
+  EXPECT_EQ(ErrnoOf([&] { return ::setxattr(f.c_str(), "user.new", "x", 1, XATTR_REPLACE); }),
+            ENODATA);
+  n = ::listxattr(f.c_str(), buf, sizeof buf);
+  ASSERT_GT(n, 0);
+  EXPECT_EQ(std::string(buf, static_cast<size_t>(n)), std::string("user.bin\0user.colour\0", 21));
+  EXPECT_EQ(
+      ErrnoOf([&] { return ::setxattr(f.c_str(), "system.posix_acl_access", "x", 1, 0); }) != 0,
+      true);
+  ASSERT_EQ(::removexattr(f.c_str(), "user.bin"), 0);
+  EXPECT_EQ(ErrnoOf([&] { return ::removexattr(f.c_str(), "user.bin"); }), ENODATA);
+  // Real programs: setfattr/getfattr, and cp -a keeps them.
+  CommandResult r = RunCommand({"cp", "-a", f, P("copy")});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  n = ::getxattr(P("copy").c_str(), "user.colour", buf, sizeof buf);
+  ASSERT_EQ(n, 4) << std::strerror(errno);
+  EXPECT_EQ(std::string(buf, 4), "blue");
+  // Another local user: read needs read permission, write needs write.
+  ASSERT_EQ(::chmod(f.c_str(), 0600), 0);
+  r = RunCommand({"runuser", "-u", "nobody", "--", "sh", "-c",
+                  "getfattr -n user.colour " + f + "; setfattr -n user.x -v 1 " + P("copy")});
+  EXPECT_NE(r.err.find("Permission denied"), std::string::npos) << Show(r);
+  EXPECT_EQ(ErrnoOf([&] { return ::getxattr(P("copy").c_str(), "user.x", buf, sizeof buf); }),
+            ENODATA);
+  // Kept by the cluster: another client sees them.
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  auto a = client->ResolvePath(DdbfsPath("f"));
+  ASSERT_TRUE(a.ok());
+  auto v = client->GetXattr(a->inode, "user.colour");
+  ASSERT_TRUE(v.ok()) << v.status();
+  EXPECT_EQ(*v, "blue");
+}
+
+// A setgid directory gives new nodes its group (and new directories its
+// setgid bit), also for another local user on a root mount.
+TEST_F(FuseTest, SetgidDirectoryGivesItsGroup) {
+  struct passwd* pw = ::getpwnam("nobody");
+  ASSERT_NE(pw, nullptr);
+  const std::string shared = P("shared");
+  ASSERT_EQ(::mkdir(shared.c_str(), 0777), 0);
+  ASSERT_EQ(::chown(shared.c_str(), 0, 4242), 0);
+  ASSERT_EQ(::chmod(shared.c_str(), 02777), 0);
+  CommandResult r = RunCommand(
+      {"runuser", "-u", "nobody", "--", "sh", "-c",
+       "echo x > " + shared + "/f && mkdir " + shared + "/d && ln -s f " + shared + "/l"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  struct stat st = Stat(shared + "/f");
+  EXPECT_EQ(st.st_uid, pw->pw_uid);
+  EXPECT_EQ(st.st_gid, 4242u);
+  st = Stat(shared + "/d");
+  EXPECT_EQ(st.st_uid, pw->pw_uid);
+  EXPECT_EQ(st.st_gid, 4242u);
+  EXPECT_TRUE(st.st_mode & S_ISGID) << "a new directory keeps the setgid bit";
+  EXPECT_EQ(Stat(shared + "/l").st_gid, 4242u);
+  // Root's own creates follow the same rule.
+  ASSERT_EQ(WriteFile(shared + "/rootfile", "r"), 0);
+  EXPECT_EQ(Stat(shared + "/rootfile").st_gid, 4242u);
 }
 
 TEST_F(FuseTest, StatfsReportsClusterCapacity) {
