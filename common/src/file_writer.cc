@@ -390,8 +390,35 @@ class FileWriterImpl final : public FileWriter {
       rpc::WriteChunkRequest req = SyncRequest(u.chunk_id, u.version, u.cap);
       ChainOutcome out = SendWrite(impl_, u.chain, req);
       if (out.failed.empty()) continue;
-      // fsync means durable on every replica: one that could not fdatasync
-      // fails the sync (and the write is not committed).
+      // fsync means durable on every replica. Replicas that could not
+      // fdatasync (their server died since the data went out) are replaced
+      // as a failed piece's are: the good ones move to a new version (the
+      // bump fdatasyncs them) and replacements copy from them, so the sync
+      // succeeds durable on a full chain again.
+      auto it = open_.find(index);
+      if (!out.ok.empty() && it != open_.end() && it->second.chunk_id == u.chunk_id) {
+        LOG(kInfo) << "sync of chunk " << index << " (id " << u.chunk_id << ") of inode " << inode_
+                   << " failed on " << DescribeFailures(out.failed) << "; recovering the pipeline";
+        RETURN_IF_ERROR(Recover(index, it->second, out));
+        continue;
+      }
+      // Already committed (a commit without a sync released its lease): no
+      // new version can be taken for it here. Replicas whose server cannot
+      // be reached are not live; the data is durable on every live one
+      // that answered, which is what fsync promises. The chunk is under
+      // its goal until its server returns or it is repaired. Any other
+      // failure (a disk that could not fdatasync) fails the sync.
+      const bool only_unreachable =
+          std::all_of(out.failed.begin(), out.failed.end(),
+                      [](const auto& f) { return f.second.code() == ErrorCode::kUnavailable; });
+      if (!out.ok.empty() && only_unreachable) {
+        LOG(kWarn) << "sync of committed chunk " << index << " (id " << u.chunk_id << ") of inode "
+                   << inode_ << ": " << DescribeFailures(out.failed) << "; durable on "
+                   << out.ok.size() << " live replica(s), under its goal";
+        continue;
+      }
+      // No replica took it: the write is not durable anywhere and is not
+      // committed.
       return Status(ErrorCode::kIoError, "sync of chunk " + std::to_string(index) + " (id " +
                                              std::to_string(u.chunk_id) + ") of inode " +
                                              std::to_string(inode_) +
