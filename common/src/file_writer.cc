@@ -116,6 +116,7 @@ class FileWriterImpl final : public FileWriter {
         inode_(inode),
         size_(size),
         prepared_(std::move(prepared)),
+        prepared_at_(SteadyClock::now()),
         committed_size_(size),
         high_water_(size) {}
 
@@ -172,6 +173,15 @@ class FileWriterImpl final : public FileWriter {
     }
     work_cv_.notify_all();
     if (sender_.joinable()) sender_.join();
+    // A chunk prepared by Create but never written: give its lease back, so
+    // that the next writer of the file does not wait for it to expire.
+    if (prepared_) {
+      OpenChunk unused;
+      unused.chunk_id = prepared_->chunk_id;
+      unused.lease_id = prepared_->lease_id;
+      Release(unused);
+      prepared_.reset();
+    }
     closed_ = true;
     return s;
   }
@@ -338,6 +348,17 @@ class FileWriterImpl final : public FileWriter {
   }
 
   Result<OpenChunk> Prepare(int64_t index) {
+    // A lease prepared by Create runs from the create: once half of it has
+    // passed unused it is given back and the chunk prepared afresh (it
+    // could expire before the commit).
+    if (prepared_ &&
+        SteadyClock::now() - prepared_at_ > std::chrono::milliseconds(prepared_->lease_ms / 2)) {
+      OpenChunk stale;
+      stale.chunk_id = prepared_->chunk_id;
+      stale.lease_id = prepared_->lease_id;
+      Release(stale);
+      prepared_.reset();
+    }
     if (prepared_ && prepared_->index == index) {
       OpenChunk c;
       c.chunk_id = prepared_->chunk_id;
@@ -346,7 +367,7 @@ class FileWriterImpl final : public FileWriter {
       c.chain = std::move(prepared_->replicas);
       c.lease_id = prepared_->lease_id;
       c.lease_ms = prepared_->lease_ms;
-      c.lease_renewed = SteadyClock::now();
+      c.lease_renewed = prepared_at_;  // granted at the create
       c.cap = prepared_->capability;
       prepared_.reset();
       if (!c.chain.empty()) return c;  // else ask PrepareWrite, which says why
@@ -573,6 +594,7 @@ class FileWriterImpl final : public FileWriter {
 
   // Sender side.
   std::optional<rpc::ChunkPlacement> prepared_;  // not used yet
+  SteadyClock::time_point prepared_at_;          // when Create granted its lease
   std::map<int64_t, OpenChunk> open_;
   std::map<int64_t, UnsyncedChunk> unsynced_;
   int64_t last_index_ = -1;

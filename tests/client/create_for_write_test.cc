@@ -4,6 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+
+#include "test_cluster.h"
 #include "test_files.h"
 
 namespace ddbfs::testing {
@@ -58,6 +62,35 @@ TEST_F(CreateForWriteTest, SmallFileReadsBackAndUsesThePlacedChunk) {
   EXPECT_EQ(chunks->front().version, 1);
   EXPECT_EQ(chunks->front().length, data.size());
   EXPECT_EQ(CurrentCount(chunks->front()), 2);
+}
+
+// The lease Create took on chunk 0 runs from the create. A first write
+// more than a lease later still commits (the writer prepares afresh), and a
+// writer closed unwritten gives the lease back at once, so the next writer
+// does not wait for it to expire (the test cluster's leases last 2 s).
+TEST_F(CreateForWriteTest, ALateFirstWriteCommitsAndAnUnusedLeaseIsGivenBack) {
+  const int lease_ms = ClusterOptions().lease_ms;
+  auto late = client_->CreateForWrite(kRootInode, "late", 0644);
+  ASSERT_TRUE(late.ok()) << late.status();
+  std::this_thread::sleep_for(std::chrono::milliseconds(lease_ms + 1000));
+  const std::string data = Bytes(10000, 5);
+  ASSERT_TRUE(WriteAt(*late->writer, 0, data).ok());
+  Status closed = late->writer->Close();
+  ASSERT_TRUE(closed.ok()) << closed;
+  auto back = ReadAll(*client_, late->attr.inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == data);
+
+  auto unused = client_->CreateForWrite(kRootInode, "unused", 0644);
+  ASSERT_TRUE(unused.ok()) << unused.status();
+  ASSERT_TRUE(unused->writer->Close().ok());
+  const auto t0 = std::chrono::steady_clock::now();
+  auto next = client_->OpenWriter(unused->attr.inode);
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE(WriteAt(**next, 0, "x").ok());
+  ASSERT_TRUE((*next)->Close().ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(lease_ms / 2))
+      << "the next writer waited for the unused lease";
 }
 
 TEST_F(CreateForWriteTest, MultiChunkFileReadsBackByteIdentical) {
