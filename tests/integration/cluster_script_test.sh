@@ -13,7 +13,16 @@ BUILD=$2
 export DDBFS_BUILD_DIR=$BUILD
 export DDBFS_CLUSTER_DIR=$(mktemp -d /tmp/ddbfs-script-test.XXXXXX)
 chmod 755 "$DDBFS_CLUSTER_DIR"
-base=$((20000 + RANDOM % 20000))
+# Five ports in a row below the ephemeral range (32768+) that no socket of
+# this machine uses (any state, in /proc/net/tcp*): another test, or a
+# connection's local port, may hold a random one.
+port_in_use() { grep -q ":$(printf '%04X' "$1") " /proc/net/tcp /proc/net/tcp6 2>/dev/null; }
+for _ in $(seq 50); do
+  base=$((20000 + RANDOM % 12000))
+  free=1
+  for p in $(seq "$base" $((base + 4))); do port_in_use "$p" && free=0; done
+  ((free)) && break
+done
 export DDBFS_META_PORT=$base DDBFS_CHUNK_PORTS="$((base + 1)) $((base + 2)) $((base + 3))"
 export DDBFS_PG_PORT=$((base + 4))
 unset DDBFS_DB
