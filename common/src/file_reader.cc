@@ -45,6 +45,25 @@ class FileReaderImpl final : public FileReader {
     if (offset >= size_ || out.empty()) return size_t{0};
     const size_t want = static_cast<size_t>(std::min<uint64_t>(out.size(), size_ - offset));
     size_t done = 0;
+    // A small read that neither continues the previous one nor falls in the
+    // cached piece (random access: a database page, an O_DIRECT 4 KiB read)
+    // fetches only the blocks it covers, not the whole 4 MiB piece.
+    const uint64_t start_piece = offset - offset % kMaxIoSize;
+    if (want <= kSmallRead && offset + want <= start_piece + kMaxIoSize && offset != last_end_ &&
+        !(cache_valid_ && cache_off_ == start_piece) &&
+        !(prefetch_.valid() && prefetch_off_ == start_piece)) {
+      const uint64_t lo = offset - offset % kRangeAlign;
+      const uint64_t piece_end = start_piece + PieceLength(start_piece);
+      const uint64_t hi =
+          std::min(piece_end, (offset + want + kRangeAlign - 1) / kRangeAlign * kRangeAlign);
+      Result<std::string> range = Fetch(lo, hi - lo);
+      if (!range.ok()) return range.status();
+      if (offset - lo >= range->size()) return size_t{0};  // the file shrank under us
+      const size_t n = std::min<size_t>(want, range->size() - (offset - lo));
+      std::memcpy(out.data(), range->data() + (offset - lo), n);
+      last_end_ = offset + n;
+      return n;
+    }
     while (done < want) {
       const uint64_t pos = offset + done;
       const uint64_t piece_off = pos - pos % kMaxIoSize;
@@ -60,6 +79,7 @@ class FileReaderImpl final : public FileReader {
       std::memcpy(out.data() + done, data.data() + in_piece, n);
       done += n;
     }
+    last_end_ = offset + done;
     return done;
   }
 
@@ -82,7 +102,7 @@ class FileReaderImpl final : public FileReader {
     }
     if (!have) {
       cache_valid_ = false;
-      ASSIGN_OR_RETURN(cache_, Fetch(piece_off));
+      ASSIGN_OR_RETURN(cache_, Fetch(piece_off, kMaxIoSize));
     }
     cache_off_ = piece_off;
     cache_valid_ = true;
@@ -93,15 +113,19 @@ class FileReaderImpl final : public FileReader {
   uint64_t PieceLength(uint64_t piece_off) const {
     return std::min<uint64_t>(kMaxIoSize, size_ - piece_off);
   }
+  uint64_t RangeLength(uint64_t off, uint64_t want) const {
+    return std::min<uint64_t>(want, size_ - off);
+  }
 
-  // Reads one piece, refreshing the chunk map once if every replica fails.
-  Result<std::string> Fetch(uint64_t piece_off) {
+  // Reads `want` bytes at piece_off (within one piece; fewer at the end of
+  // the file), refreshing the chunk map once if every replica fails.
+  Result<std::string> Fetch(uint64_t piece_off, uint64_t want) {
     const int64_t index = static_cast<int64_t>(piece_off / kChunkSize);
     RETURN_IF_ERROR(EnsureWindow(index));
     if (piece_off >= size_) return std::string();
     auto it = window_.find(index);
-    if (it == window_.end()) return std::string(PieceLength(piece_off), '\0');  // hole
-    Result<std::string> data = ReadPiece(it->second, piece_off, PieceLength(piece_off));
+    if (it == window_.end()) return std::string(RangeLength(piece_off, want), '\0');  // hole
+    Result<std::string> data = ReadPiece(it->second, piece_off, RangeLength(piece_off, want));
     if (data.ok() || data.status().code() == ErrorCode::kPermissionDenied) return data;
     LOG(kWarn) << data.status().ToString() << "; refreshing the chunk map and retrying";
     // Every replica refusing the committed version means a write to the
@@ -114,8 +138,8 @@ class FileReaderImpl final : public FileReader {
       RETURN_IF_ERROR(LoadWindow(index));
       if (piece_off >= size_) return std::string();
       it = window_.find(index);
-      if (it == window_.end()) return std::string(PieceLength(piece_off), '\0');
-      data = ReadPiece(it->second, piece_off, PieceLength(piece_off));
+      if (it == window_.end()) return std::string(RangeLength(piece_off, want), '\0');
+      data = ReadPiece(it->second, piece_off, RangeLength(piece_off, want));
       if (data.ok() || data.status().code() != ErrorCode::kStaleVersion) return data;
       if (std::chrono::steady_clock::now() + backoff >= deadline) {
         return Status(ErrorCode::kTimedOut, data.status().message());
@@ -240,7 +264,12 @@ class FileReaderImpl final : public FileReader {
   int64_t window_first_ = 0;
   std::map<int64_t, rpc::ChunkInfo> window_;  // chunks of [window_first_, +kWindow)
 
-  std::string cache_;  // the piece at cache_off_
+  // Reads up to this size that do not continue the previous read fetch
+  // only the kRangeAlign blocks they cover.
+  static constexpr size_t kSmallRead = 256 << 10;
+  static constexpr uint64_t kRangeAlign = 64 << 10;
+  uint64_t last_end_ = 0;  // where the previous read ended
+  std::string cache_;      // the piece at cache_off_
   uint64_t cache_off_ = 0;
   bool cache_valid_ = false;
 

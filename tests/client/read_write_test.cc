@@ -1,7 +1,9 @@
 // Data paths of libddbfs on a real cluster: random unaligned writes against
 // an in-memory model, holes, and truncation inside and across chunks.
 
+#include <algorithm>
 #include <random>
+#include <span>
 
 #include <gtest/gtest.h>
 
@@ -61,6 +63,23 @@ TEST_F(ReadWriteTest, RandomUnalignedWritesOverThreeChunksMatchAModel) {
     auto part = ReadRange(*client_, a->inode, off, 10);
     ASSERT_TRUE(part.ok()) << part.status();
     EXPECT_EQ(*part, model.substr(off, 10)) << "at " << off;
+  }
+  // One reader, random small reads (the ranged path: only the 64 KiB blocks
+  // a read covers are fetched), some crossing blocks, pieces and chunks,
+  // some in holes or at the end: each returns every byte asked for.
+  auto reader = client_->OpenReader(a->inode);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  for (int i = 0; i < 400; ++i) {
+    const uint64_t len = 1 + rng() % (i % 4 == 0 ? 256 * 1024 : 9000);
+    uint64_t off = rng() % model.size();
+    if (i % 10 == 0) off = (1 + rng() % 32) * 4 * kMiB - len / 2;  // across a piece end
+    if (off >= model.size()) continue;
+    std::string buf(len, 'x');
+    auto n = (*reader)->Read(off, std::span<char>(buf.data(), buf.size()));
+    ASSERT_TRUE(n.ok()) << n.status();
+    const uint64_t expect = std::min<uint64_t>(len, model.size() - off);
+    ASSERT_EQ(*n, expect) << "short read at " << off << " of " << len;
+    ASSERT_TRUE(buf.substr(0, *n) == model.substr(off, *n)) << "read " << i << " at " << off;
   }
   auto chunks = client_->Chunks(a->inode);
   ASSERT_TRUE(chunks.ok()) << chunks.status();
