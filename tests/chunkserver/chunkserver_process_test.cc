@@ -545,6 +545,16 @@ bool Answers(Server& s) {
   return st.ok() && resp.status.code == rpc::ErrorCode::OK;
 }
 
+// Answers() within 5 s (the server may still be freeing descriptors or
+// closing connections).
+bool AnswersWithin5s(Server& s) {
+  for (int i = 0; i < 50; ++i) {
+    if (Answers(s)) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return false;
+}
+
 TEST_F(ChunkServerProcessTest, MessagesClaimingGigabytesAllocateNothingAndTheServerStaysUp) {
   Server& s = Start();
   ASSERT_TRUE(Answers(s));
@@ -583,12 +593,7 @@ TEST_F(ChunkServerProcessTest, RunningOutOfFileDescriptorsDoesNotStopTheServer) 
   }
   for (int fd : fds) ::close(fd);
   // Once descriptors are free again it accepts and answers.
-  bool answered = false;
-  for (int i = 0; i < 50 && !answered; ++i) {
-    answered = Answers(s);
-    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(answered) << s.process->LogTail();
+  EXPECT_TRUE(AnswersWithin5s(s)) << s.process->LogTail();
 }
 
 TEST_F(ChunkServerProcessTest, IdleConnectionsAreClosedAfterTheIdleTimeout) {
@@ -657,12 +662,7 @@ TEST_F(ChunkServerProcessTest, ConnectionsBeyondTheLimitAreClosedAndTheServerKee
   EXPECT_GE(closed, 12) << "of 20 connections over a limit of 8, " << closed << " were closed";
   EXPECT_TRUE(s.process->running());
   for (int fd : fds) ::close(fd);
-  bool answered = false;
-  for (int i = 0; i < 50 && !answered; ++i) {
-    answered = Answers(s);
-    if (!answered) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  EXPECT_TRUE(answered) << s.process->LogTail();
+  EXPECT_TRUE(AnswersWithin5s(s)) << s.process->LogTail();
 }
 
 // Each server keeps one worker thread: every write holds a worker on its
