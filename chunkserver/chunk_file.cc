@@ -120,15 +120,16 @@ struct ChunkFile::Plan {
 };
 
 Result<std::unique_ptr<ChunkFile>> ChunkFile::Create(const std::string& path, uint64_t chunk_id,
-                                                     uint64_t version) {
+                                                     uint64_t version, bool sync) {
   ASSIGN_OR_RETURN(auto disk, PosixDiskFile::Open(path, /*create=*/true));
-  auto file = Create(std::move(disk), chunk_id, version);
+  auto file = Create(std::move(disk), chunk_id, version, sync);
   if (!file.ok()) ::unlink(path.c_str());
   return file;
 }
 
 Result<std::unique_ptr<ChunkFile>> ChunkFile::Create(std::unique_ptr<DiskFile> disk,
-                                                     uint64_t chunk_id, uint64_t version) {
+                                                     uint64_t chunk_id, uint64_t version,
+                                                     bool sync) {
   std::unique_ptr<ChunkFile> file(new ChunkFile(std::move(disk)));
   Header h;
   h.chunk_id = chunk_id;
@@ -137,7 +138,10 @@ Result<std::unique_ptr<ChunkFile>> ChunkFile::Create(std::unique_ptr<DiskFile> d
   std::vector<char> slots = Serialize(h);
   slots.resize(2 * kHeaderSlotSize, 0);  // slot 1 stays invalid until first used
   RETURN_IF_ERROR(file->disk_->Pwrite(0, slots));
-  RETURN_IF_ERROR(file->disk_->Sync());
+  if (sync) RETURN_IF_ERROR(file->disk_->Sync());
+  // Unsynced, slot 0 counts as durable all the same: it describes no data,
+  // so it protects nothing, and the first Sync() makes it durable with
+  // whatever was written after it.
   file->cur_ = file->durable_ = h;
   file->max_seq_ = 1;
   return file;
@@ -565,6 +569,10 @@ void ChunkFile::PunchUnused(const Header& h) {
 Status ChunkFile::Sync() {
   RETURN_IF_ERROR(broken_);
   RETURN_IF_ERROR(disk_->Sync());
+  if (!folder_to_sync_.empty()) {
+    RETURN_IF_ERROR(SyncDir(folder_to_sync_));
+    folder_to_sync_.clear();
+  }
   if (cur_slot_ == durable_slot_ && cur_.seq == durable_.seq) return Status();
   durable_ = cur_;
   durable_slot_ = cur_slot_;

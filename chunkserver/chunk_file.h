@@ -42,12 +42,18 @@ uint64_t PlaceOffset(uint32_t b, BlockPlace place);
 
 class ChunkFile {
  public:
-  // Creates `path` (it must not exist) as an empty chunk (length 0) and
-  // syncs it. On failure nothing is left behind.
+  // Creates `path` (it must not exist) as an empty chunk (length 0), synced
+  // if `sync`. On failure nothing is left behind. Unsynced, the new file is
+  // durable only from its first Sync() (a crash before it may leave no
+  // valid header: kChecksumMismatch at Open, like any unsynced write).
   static Result<std::unique_ptr<ChunkFile>> Create(const std::string& path, uint64_t chunk_id,
-                                                   uint64_t version);
+                                                   uint64_t version, bool sync = true);
   static Result<std::unique_ptr<ChunkFile>> Create(std::unique_ptr<DiskFile> disk,
-                                                   uint64_t chunk_id, uint64_t version);
+                                                   uint64_t chunk_id, uint64_t version,
+                                                   bool sync = true);
+  // The folder that holds this new file's name is fsynced with the next
+  // Sync() (after an unsynced Create: the name is durable with the data).
+  void SyncFolderWithNextSync(std::string folder) { folder_to_sync_ = std::move(folder); }
   // Opens an existing chunk file and recovers it: the newest valid header
   // slot wins if the blocks it changed since its base pass their CRCs, else
   // its base (the older slot). A recovered file is synced and left with a
@@ -135,12 +141,13 @@ class ChunkFile {
   void PunchUnused(const Header& h);
 
   std::unique_ptr<DiskFile> disk_;
-  Header cur_;            // the state the last header write described
-  Header durable_;        // the header on disk as of the last fdatasync
-  int cur_slot_ = 0;      // the slot holding cur_
-  int durable_slot_ = 0;  // the slot holding durable_
-  uint64_t max_seq_ = 0;  // highest seq ever seen or written
-  Status broken_;         // sticky: a header write failed, the slot may be torn
+  Header cur_;                  // the state the last header write described
+  Header durable_;              // the header on disk as of the last fdatasync
+  int cur_slot_ = 0;            // the slot holding cur_
+  int durable_slot_ = 0;        // the slot holding durable_
+  uint64_t max_seq_ = 0;        // highest seq ever seen or written
+  Status broken_;               // sticky: a header write failed, the slot may be torn
+  std::string folder_to_sync_;  // fsynced by the next Sync(), then cleared
 };
 
 }  // namespace ddbfs::chunkserver

@@ -175,13 +175,7 @@ class FileWriterImpl final : public FileWriter {
     if (sender_.joinable()) sender_.join();
     // A chunk prepared by Create but never written: give its lease back, so
     // that the next writer of the file does not wait for it to expire.
-    if (prepared_) {
-      OpenChunk unused;
-      unused.chunk_id = prepared_->chunk_id;
-      unused.lease_id = prepared_->lease_id;
-      Release(unused);
-      prepared_.reset();
-    }
+    ReleasePrepared();
     closed_ = true;
     return s;
   }
@@ -269,6 +263,11 @@ class FileWriterImpl final : public FileWriter {
         break;
       case Task::kCommit:
         s = Commit();
+        // A chunk prepared by Create and still unwritten at a flush (a file
+        // closed empty, or written elsewhere): its lease goes back now, so
+        // that no other writer of the file waits for it to expire. A later
+        // write prepares the chunk again.
+        if (s.ok()) ReleasePrepared();
         break;
     }
     if (!s.ok()) {
@@ -521,6 +520,15 @@ class FileWriterImpl final : public FileWriter {
     if (!s.ok()) {
       LOG(kDebug) << "release of the lease on chunk " << c.chunk_id << ": " << s;
     }
+  }
+
+  void ReleasePrepared() {
+    if (!prepared_) return;
+    OpenChunk unused;
+    unused.chunk_id = prepared_->chunk_id;
+    unused.lease_id = prepared_->lease_id;
+    Release(unused);
+    prepared_.reset();
   }
 
   void ReleaseOpen() {
