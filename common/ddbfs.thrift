@@ -96,6 +96,7 @@ struct Attr {
   10: i32 nlink
   11: i32 goal            // wanted replicas of each chunk
   12: i64 rdev            // device number of a CHAR_DEVICE or BLOCK_DEVICE, else 0
+  13: i64 allocated       // bytes the file's chunks hold (one replica; holes take none)
 }
 
 // A chunk server as clients and peers reach it.
@@ -202,6 +203,19 @@ struct SetAttrRequest {
 struct SetAttrResponse {
   1: RpcStatus status
   2: Attr attr
+}
+
+// A read of a regular file: atime becomes now, always if !relatime, else
+// (Linux's relatime) only if atime is not after mtime or ctime or is more
+// than 24 hours old. ctime does not change. Needs read permission.
+struct UpdateAtimeRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: bool relatime
+}
+struct UpdateAtimeResponse {
+  1: RpcStatus status
+  2: bool updated         // false: relatime left atime as it was
 }
 
 struct MkdirRequest {
@@ -339,13 +353,23 @@ struct LinkResponse {
   2: Attr attr
 }
 
+// A name whose inode the caller still has open can be removed while the
+// inode lives on as an *orphan* held by the caller's client session
+// (docs/metadata.md, "Client sessions and orphans"): with session_id and
+// open_inodes set, an inode of open_inodes that loses its last name here is
+// kept (nlink 0, no name) until ReleaseOrphan, CloseSession or the session's
+// expiry. session_id must be a live session of the connection's principal
+// (PERMISSION_DENIED for another's, LEASE_EXPIRED for an expired one).
 struct UnlinkRequest {
   1: RequestContext ctx
   2: i64 parent
   3: string name
+  4: optional i64 session_id      // the caller's client session
+  5: optional list<i64> open_inodes  // inodes the caller has open (at most 1024)
 }
 struct UnlinkResponse {
   1: RpcStatus status
+  2: optional i64 orphaned_inode  // set when the inode was kept as an orphan
 }
 
 struct RmdirRequest {
@@ -367,9 +391,13 @@ struct RenameRequest {
   4: i64 new_parent
   5: string new_name
   6: i32 flags            // RENAME_FLAG_NOREPLACE | RENAME_FLAG_EXCHANGE, or 0
+  // As in UnlinkRequest, for a replaced target that loses its last name.
+  7: optional i64 session_id
+  8: optional list<i64> open_inodes
 }
 struct RenameResponse {
   1: RpcStatus status
+  2: optional i64 orphaned_inode  // the replaced target, kept as an orphan
 }
 
 struct DirEntry {
@@ -625,6 +653,57 @@ struct ClusterStatusResponse {
   9: i64 logical_bytes       // sum of file sizes
 }
 
+// --------------------------------------------------------- client sessions
+// A client that keeps files open across their unlink (the mount) opens a
+// session, renews it well within timeout_ms, and closes it when it stops
+// (docs/metadata.md, "Client sessions and orphans"). A session belongs to
+// the principal of the connection that opened it: only that principal may
+// renew or close it, release its orphans or attach orphans to it
+// (PERMISSION_DENIED otherwise). A session not renewed for timeout_ms is
+// dead: the metaserver deletes its orphans with their data. An unknown or
+// expired session answers LEASE_EXPIRED.
+
+struct OpenSessionRequest {
+  1: RequestContext ctx
+  2: string description    // for logs and status: "ddbfs-mount /media/ddbfs on host1 (pid 42)"
+}
+struct OpenSessionResponse {
+  1: RpcStatus status
+  2: i64 session_id
+  3: i32 timeout_ms        // renew well before this has passed (the mount: every third)
+}
+
+struct RenewSessionRequest {
+  1: RequestContext ctx
+  2: i64 session_id
+}
+struct RenewSessionResponse {
+  1: RpcStatus status
+  2: i32 timeout_ms
+}
+
+// Deletes every orphan of the session (as a last unlink does), then the
+// session. Closing a session that is gone already is OK.
+struct CloseSessionRequest {
+  1: RequestContext ctx
+  2: i64 session_id
+}
+struct CloseSessionResponse {
+  1: RpcStatus status
+  2: i32 released          // orphans deleted
+}
+
+// The last close of an orphan: deletes the inode and its data. OK when it is
+// gone already (released before, or the session expired).
+struct ReleaseOrphanRequest {
+  1: RequestContext ctx
+  2: i64 session_id
+  3: i64 inode
+}
+struct ReleaseOrphanResponse {
+  1: RpcStatus status
+}
+
 // ------------------------------------------------------------- export keys
 // Keys that clients on other machines authenticate with (docs/security.md,
 // "Export keys"). Adding, listing and revoking them needs an admin.
@@ -694,6 +773,7 @@ service MetaService {
   ResolvePathResponse ResolvePath(1: ResolvePathRequest req)
   GetAttrResponse GetAttr(1: GetAttrRequest req)
   SetAttrResponse SetAttr(1: SetAttrRequest req)
+  UpdateAtimeResponse UpdateAtime(1: UpdateAtimeRequest req)
   MkdirResponse Mkdir(1: MkdirRequest req)
   CreateResponse Create(1: CreateRequest req)
   SymlinkResponse Symlink(1: SymlinkRequest req)
@@ -725,6 +805,10 @@ service MetaService {
   AddKeyResponse AddKey(1: AddKeyRequest req)
   ListKeysResponse ListKeys(1: ListKeysRequest req)
   RevokeKeyResponse RevokeKey(1: RevokeKeyRequest req)
+  OpenSessionResponse OpenSession(1: OpenSessionRequest req)
+  RenewSessionResponse RenewSession(1: RenewSessionRequest req)
+  CloseSessionResponse CloseSession(1: CloseSessionRequest req)
+  ReleaseOrphanResponse ReleaseOrphan(1: ReleaseOrphanRequest req)
 }
 
 // ---------------------------------------------------------------- chunk server

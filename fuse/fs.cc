@@ -1,6 +1,7 @@
 #include "fs.h"
 
 #include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/xattr.h>
@@ -10,6 +11,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <limits>
 #include <string_view>
 #include <vector>
 
@@ -23,10 +25,9 @@ struct FileSystem::OpenInode {
   explicit OpenInode(InodeId i) : id(i) {}
   const InodeId id;
   int opens = 0;  // handles; guarded by open_mu_
-  // Unlinked while open: its hidden name (guarded by open_mu_).
-  bool hidden = false;
-  InodeId hidden_parent = 0;
-  std::string hidden_name;
+  // Unlinked while open: the client session whose orphan the metaserver
+  // keeps it as, until the last close (0: none; guarded by open_mu_).
+  int64_t orphan_session = 0;
 
   std::mutex mu;  // guards what follows
   std::unique_ptr<FileWriter> writer;
@@ -40,14 +41,23 @@ struct FileSystem::OpenInode {
   std::atomic<uint64_t> written_end{0};
   // Steady-clock time of the last write, in ms (for the committer).
   std::atomic<int64_t> last_write_ms{0};
+  // Wall-clock time of the last write, in ns: the mtime and ctime stat
+  // shows while that write is not committed yet (Overlay).
+  std::atomic<int64_t> last_write_ns{0};
+  // Steady-clock ms of a create whose writer holds the lease on chunk 0
+  // and has not written yet (0: none); the committer gives that lease back
+  // once the file has been idle for kIdleCommit.
+  std::atomic<int64_t> unused_lease_ms{0};
 };
 
 struct FileSystem::Handle {
   std::shared_ptr<OpenInode> st;
   bool writable = false;
-  std::mutex mu;  // guards the reader
+  std::mutex mu;  // guards the reader and read_seen
   std::unique_ptr<FileReader> reader;
   uint64_t reader_gen = 0;
+  bool read_seen = false;  // atime was considered at the first read
+  bool direct_io = false;  // opened with FOPEN_DIRECT_IO (around the page cache)
   // Guarded by st->mu: wrote since its last flush; an error to report.
   bool dirty = false;
   Status error;
@@ -153,7 +163,9 @@ struct stat FileSystem::ToStat(const Attr& a) const {
   st.st_gid = a.gid;
   st.st_size = static_cast<off_t>(a.size);
   st.st_blksize = 1 << 20;  // matches the 1 MiB FUSE requests
-  st.st_blocks = static_cast<blkcnt_t>((a.size + 511) / 512);
+  // Committed chunk bytes: holes take nothing (data still in the writer
+  // counts from its commit).
+  st.st_blocks = static_cast<blkcnt_t>((a.allocated + 511) / 512);
   st.st_atim = ToTimespec(a.atime_ns);
   st.st_mtim = ToTimespec(a.mtime_ns);
   st.st_ctim = ToTimespec(a.ctime_ns);
@@ -164,8 +176,11 @@ Attr FileSystem::Overlay(Attr a) {
   std::shared_ptr<OpenInode> st = Find(a.inode);
   if (!st) return a;
   a.size = std::max<uint64_t>(a.size, st->written_end.load());
-  std::lock_guard<std::mutex> lock(open_mu_);
-  if (st->hidden && a.nlink <= 1) a.nlink = 0;
+  if (st->dirty) {
+    // The commit will stamp its own time; until then the write's.
+    a.mtime_ns = std::max(a.mtime_ns, st->last_write_ns.load());
+    a.ctime_ns = std::max(a.ctime_ns, st->last_write_ns.load());
+  }
   return a;
 }
 
@@ -242,59 +257,69 @@ std::shared_ptr<FileSystem::OpenInode> FileSystem::Find(InodeId id) {
 }
 
 void FileSystem::ReleaseInode(const std::shared_ptr<OpenInode>& st) {
-  bool remove = false;
+  int64_t orphan_session = 0;
   {
     std::lock_guard<std::mutex> lock(open_mu_);
     if (--st->opens > 0) return;
     open_.erase(st->id);
-    remove = st->hidden;
+    orphan_session = st->orphan_session;
   }
-  if (remove) {
-    Status s = client_->Unlink(st->hidden_parent, st->hidden_name);
+  if (orphan_session != 0) {
+    // Its writer committed at its close: the file and its data go now.
+    Status s = client_->ReleaseOrphan(orphan_session, st->id);
     if (!s.ok()) {
-      LOG(kWarn) << "removing unlinked file " << st->hidden_name << ": " << s;
+      LOG(kWarn) << "deleting unlinked file (inode " << st->id << ") at its last close: " << s
+                 << " (the metaserver deletes it when the mount's session ends)";
     }
   }
 }
 
-Status FileSystem::HideIfOpen(InodeId parent, std::string_view name,
-                              std::shared_ptr<OpenInode>* hidden) {
-  hidden->reset();
-  {
-    std::lock_guard<std::mutex> lock(open_mu_);
-    if (open_.empty()) return Status();
+Status FileSystem::RemoveName(InodeId parent, std::string_view name,
+                              const std::function<Result<InodeId>(const KeepOpen*)>& remove) {
+  KeepOpen keep;
+  keep.session = session_ ? session_->id() : 0;
+  if (keep.session != 0) keep.inodes = OpenInodesFor(parent, name);
+  if (keep.inodes.empty()) return remove(nullptr).status();
+  Result<InodeId> kept = remove(&keep);
+  if (kept.status().code() == ErrorCode::kLeaseExpired) {
+    // The session expired (refused before anything changed): a new one.
+    keep.session = session_->Replace(keep.session);
+    kept = keep.session != 0 ? remove(&keep) : remove(nullptr);
   }
-  Result<Attr> target = client_->Lookup(parent, name);
-  if (!target.ok() || target->type != FileType::kRegular || target->nlink > 1) return Status();
-  std::shared_ptr<OpenInode> st = Find(target->inode);
-  if (!st) return Status();
-  std::string hidden_name = std::string(kHiddenPrefix) + std::to_string(target->inode) + "-" +
-                            std::to_string(hidden_seq_.fetch_add(1));
-  RETURN_IF_ERROR(client_->Rename(parent, name, parent, hidden_name, Client::kRenameNoReplace));
-  bool closed_meanwhile = false;
-  {
-    std::lock_guard<std::mutex> lock(open_mu_);
-    if (st->opens == 0) {
-      closed_meanwhile = true;
-    } else {
-      st->hidden = true;
-      st->hidden_parent = parent;
-      st->hidden_name = hidden_name;
-    }
-  }
-  if (closed_meanwhile) return client_->Unlink(parent, hidden_name);
-  *hidden = std::move(st);
+  if (!kept.ok()) return kept.status();
+  if (*kept != 0) Orphaned(*kept, keep.session);
   return Status();
 }
 
-void FileSystem::Unhide(const std::shared_ptr<OpenInode>& st, std::string_view name) {
-  std::lock_guard<std::mutex> lock(open_mu_);
-  if (st->opens == 0 || !st->hidden) return;
-  if (client_
-          ->Rename(st->hidden_parent, st->hidden_name, st->hidden_parent, name,
-                   Client::kRenameNoReplace)
-          .ok()) {
-    st->hidden = false;
+std::vector<InodeId> FileSystem::OpenInodesFor(InodeId parent, std::string_view name) {
+  std::vector<InodeId> ids;
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    if (open_.size() <= kMaxKeepOpen) {
+      ids.reserve(open_.size());
+      for (const auto& [id, st] : open_) ids.push_back(id);
+      return ids;
+    }
+  }
+  // Too many to list: the file the name points at, if it is open here.
+  Result<Attr> target = client_->Lookup(parent, name);
+  if (target.ok() && Find(target->inode)) ids.push_back(target->inode);
+  return ids;
+}
+
+void FileSystem::Orphaned(InodeId inode, int64_t session) {
+  {
+    std::lock_guard<std::mutex> lock(open_mu_);
+    auto it = open_.find(inode);
+    if (it != open_.end()) {
+      it->second->orphan_session = session;
+      return;
+    }
+  }
+  // Its last close came while the unlink was on its way.
+  Status s = client_->ReleaseOrphan(session, inode);
+  if (!s.ok()) {
+    LOG(kWarn) << "deleting unlinked file (inode " << inode << "): " << s;
   }
 }
 
@@ -363,13 +388,23 @@ void FileSystem::CommitIdleWriters() {
   {
     std::lock_guard<std::mutex> lock(open_mu_);
     for (const auto& [id, st] : open_) {
-      if (st->dirty) dirty.push_back(st);
+      if (st->dirty || st->unused_lease_ms.load() != 0) dirty.push_back(st);
     }
   }
   auto idle = [](const OpenInode& st) {
     return st.dirty && SteadyMs() - st.last_write_ms.load() >= kIdleCommit.count();
   };
   for (const auto& st : dirty) {
+    if (const int64_t since = st->unused_lease_ms.load();
+        since != 0 && !st->dirty && SteadyMs() - since >= kIdleCommit.count()) {
+      std::unique_lock<std::mutex> lock(st->mu, std::try_to_lock);
+      if (lock.owns_lock() && !st->dirty && st->writer) {
+        // Commits nothing; gives back the lease of the unwritten chunk 0.
+        (void)st->writer->Flush();
+      }
+      if (lock.owns_lock()) st->unused_lease_ms = 0;
+      continue;
+    }
     if (!idle(*st)) continue;
     // A request holding the lock is using the writer: it is not idle.
     std::unique_lock<std::mutex> lock(st->mu, std::try_to_lock);
@@ -377,6 +412,29 @@ void FileSystem::CommitIdleWriters() {
     // An error reaches the handles that wrote at their next flush or fsync.
     (void)FlushLocked(st.get(), nullptr);
   }
+}
+
+bool FileSystem::KnownWithoutCapability(InodeId id) {
+  std::lock_guard<std::mutex> lock(nocap_mu_);
+  auto it = nocap_.find(id);
+  if (it == nocap_.end()) return false;
+  if (std::chrono::steady_clock::now() < it->second) return true;
+  nocap_.erase(it);
+  return false;
+}
+
+void FileSystem::NoCapabilityXattr(InodeId id) {
+  const auto ttl = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.attr_timeout));
+  if (ttl.count() <= 0) return;
+  std::lock_guard<std::mutex> lock(nocap_mu_);
+  if (nocap_.size() >= kMaxNoCapability) nocap_.clear();
+  nocap_[id] = std::chrono::steady_clock::now() + ttl;
+}
+
+void FileSystem::ForgetCapabilityXattr(InodeId id) {
+  std::lock_guard<std::mutex> lock(nocap_mu_);
+  nocap_.erase(id);
 }
 
 // ---- operations
@@ -390,7 +448,25 @@ void FileSystem::Init(fuse_conn_info* conn) {
   // its errors reach the program.
   conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
   conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;  // O_TRUNC arrives as setattr(size 0)
+  // The kernel drops setuid/setgid itself on a write, truncate or chown by
+  // a user without CAP_FSETID and sends the new mode (DropSetIdForWrite
+  // covers direct_io writes, which skip that). libfuse 3.14 never hands
+  // HANDLE_KILLPRIV on to the kernel; cleared so that no later one does.
+  conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
   StartCommitter();
+  // Here, after a detaching mount forked (threads do not survive fork).
+  if (!options_.read_only && !session_) {
+    char host[256] = "?";
+    ::gethostname(host, sizeof host - 1);
+    session_ = std::make_unique<MountSession>(client_, "ddbfs-mount " + options_.mountpoint +
+                                                           " on " + host + " (pid " +
+                                                           std::to_string(::getpid()) + ")");
+    if (Status s = session_->Start(); !s.ok()) {
+      LOG(kWarn) << "no client session (" << s
+                 << "): a file unlinked while open on this mount loses its data at once";
+      session_.reset();
+    }
+  }
 }
 
 void FileSystem::Destroy() {
@@ -407,6 +483,8 @@ void FileSystem::Destroy() {
       LOG(kError) << "closing inode " << id << " at unmount: " << s;
     }
   }
+  // The files unlinked while open that are still open go with the session.
+  if (session_) session_->Stop();
 }
 
 void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -521,10 +599,13 @@ void FileSystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
 void FileSystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  std::shared_ptr<OpenInode> hidden;
-  Status s = HideIfOpen(ToDdbfs(parent), name, &hidden);
-  if (s.ok() && !hidden) s = client_->Unlink(ToDdbfs(parent), name);
-  ReplyStatus(req, s);
+  const InodeId dir = ToDdbfs(parent);
+  // A file open here lives on as an orphan until its last close.
+  ReplyStatus(req, RemoveName(dir, name, [&](const KeepOpen* keep) -> Result<InodeId> {
+                if (keep) return client_->Unlink(dir, name, *keep);
+                RETURN_IF_ERROR(client_->Unlink(dir, name));
+                return InodeId{0};
+              }));
 }
 
 void FileSystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
@@ -561,15 +642,13 @@ void FileSystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   }
   const InodeId from = ToDdbfs(parent);
   const InodeId to = ToDdbfs(newparent);
-  // A target that is open on this mount lives on under a hidden name.
-  std::shared_ptr<OpenInode> hidden;
-  if (f == 0) {
-    Status h = HideIfOpen(to, newname, &hidden);
-    if (!h.ok()) return ReplyStatus(req, h);
-  }
-  Status s = client_->Rename(from, name, to, newname, f);
-  if (!s.ok() && hidden) Unhide(hidden, newname);  // put the target back
-  ReplyStatus(req, s);
+  if (f != 0) return ReplyStatus(req, client_->Rename(from, name, to, newname, f));
+  // A replaced target open here lives on as an orphan until its last close.
+  ReplyStatus(req, RemoveName(to, newname, [&](const KeepOpen* keep) -> Result<InodeId> {
+                if (keep) return client_->Rename(from, name, to, newname, 0, *keep);
+                RETURN_IF_ERROR(client_->Rename(from, name, to, newname, 0));
+                return InodeId{0};
+              }));
 }
 
 void FileSystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
@@ -604,6 +683,7 @@ void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // page cache while the kernel may cut reads at an older, smaller size.
   fi->keep_cache = 0;
   if (reader && KernelSizeStale(id, reader->size())) fi->direct_io = 1;
+  h->direct_io = fi->direct_io;
   h->reader = std::move(reader);
   fi->fh = reinterpret_cast<uint64_t>(h);
   if (fuse_reply_open(req, fi) != 0) {
@@ -618,31 +698,51 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
   const InodeId dir = ToDdbfs(parent);
-  // Not CreateForWrite: the lease it takes on chunk 0 runs from the create,
-  // so a first write more than a lease later fails to commit, and a writer
-  // closed unwritten (touch, a truncate, a lock file) keeps every other
-  // writer of the file waiting until that lease expires. The writer is
-  // opened at the first write instead.
+  // A writable create is CreateForWrite: the metaserver places chunk 0 and
+  // leases it to the new writer in the create's own transaction, so the
+  // first write needs neither a GetAttr nor a PrepareWrite. The writer gives
+  // that lease back at a flush that finds chunk 0 unwritten (a file closed
+  // empty), and the committer does after kIdleCommit without a write (a
+  // file held open empty), so no other writer waits for it; a lease half
+  // gone before the first write is prepared afresh (FileWriter).
   // As the calling user: the metaserver owns the file as that user (with
-  // the group of a setgid directory) in the create itself. The writer,
-  // opened later, runs as the mount: open(O_CREAT, 0444) may still write.
+  // the group of a setgid directory) in the create itself. The writer's
+  // later calls run as the mount: open(O_CREAT, 0444) may still write.
+  const bool writable = Writable(fi->flags);
   Result<Attr> created = InvalidArgument("");
+  std::unique_ptr<FileWriter> writer;
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
-    created = client_->Create(dir, name, mode & 07777);
+    if (writable) {
+      Result<CreatedFile> cw = client_->CreateForWrite(dir, name, mode & 07777);
+      if (cw.ok()) {
+        created = cw->attr;
+        writer = std::move(cw->writer);
+      } else {
+        created = cw.status();
+      }
+    } else {
+      created = client_->Create(dir, name, mode & 07777);
+    }
   }
   if (!created.ok()) return ReplyStatus(req, created.status());
   const Attr attr = *created;
+  NoCapabilityXattr(attr.inode);  // a new file has no attributes
   auto* h = new Handle();
-  h->writable = Writable(fi->flags);
+  h->writable = writable;
   h->st = Acquire(attr.inode);
   {
     std::lock_guard<std::mutex> lock(h->st->mu);
     h->st->handles.insert(h);
     if (h->writable) h->st->writable_handles++;
     h->reader_gen = h->st->gen.load() - 1;  // opened at the first read
+    if (writer && !h->st->writer) {
+      h->st->writer = std::move(writer);
+      h->st->unused_lease_ms = SteadyMs();
+    }
   }
+  if (writer) (void)writer->Close();  // a writer of this inode was open already
   fi->fh = reinterpret_cast<uint64_t>(h);
   fi->keep_cache = 0;
   fuse_entry_param e;
@@ -661,7 +761,14 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
 // user already (fs/xattr.c: trusted.* needs CAP_SYS_ADMIN, user.* the r/w
 // permission), and the metaserver checks the mount's own identity.
 void FileSystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
+  // The kernel asks for security.capability before every write(2) (to
+  // drop it): answered from the cache of files known not to have one.
+  const bool capability = std::strcmp(name, kCapabilityXattr) == 0;
+  if (capability && KnownWithoutCapability(ToDdbfs(ino))) {
+    return (void)fuse_reply_err(req, ENODATA);
+  }
   Result<std::string> v = client_->GetXattr(ToDdbfs(ino), name);
+  if (capability && v.status().code() == ErrorCode::kNoData) NoCapabilityXattr(ToDdbfs(ino));
   if (!v.ok()) return ReplyStatus(req, v.status());
   if (size == 0) return (void)fuse_reply_xattr(req, v->size());
   if (v->size() > size) return (void)fuse_reply_err(req, ERANGE);
@@ -688,11 +795,13 @@ void FileSystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
   if (flags & XATTR_CREATE) f = Client::kXattrCreate;
   if (flags & XATTR_REPLACE) f = Client::kXattrReplace;
   if ((flags & XATTR_CREATE) && (flags & XATTR_REPLACE)) return (void)fuse_reply_err(req, EINVAL);
+  if (std::strcmp(name, kCapabilityXattr) == 0) ForgetCapabilityXattr(ToDdbfs(ino));
   ReplyStatus(req, client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f));
 }
 
 void FileSystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (std::strcmp(name, kCapabilityXattr) == 0) ForgetCapabilityXattr(ToDdbfs(ino));
   ReplyStatus(req, client_->RemoveXattr(ToDdbfs(ino), name));
 }
 
@@ -701,6 +810,7 @@ void FileSystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
   Handle* h = HandleOf(fi);
   OpenInode* st = h->st.get();
   std::string buf;
+  bool touch_atime = false;
   // Locks are dropped before replying: after the reply the kernel may
   // release the handle at once.
   Status s = [&]() -> Status {
@@ -725,10 +835,40 @@ void FileSystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
       got += *n;
     }
     buf.resize(got);
+    if (!h->read_seen) {
+      h->read_seen = true;
+      touch_atime = AtimeDue(h->reader->attr());
+    }
     return Status();
   }();
   if (!s.ok()) return ReplyStatus(req, s);
+  if (touch_atime) {
+    // Before the reply, so that a stat after read(2) sees it. A mount that
+    // may not change the file (a read-only key) leaves atime as it is.
+    Result<bool> r = client_->UpdateAtime(st->id, options_.atime == AtimeUpdates::kRelatime);
+    if (!r.ok()) {
+      LOG(kDebug) << "atime of inode " << st->id << ": " << r.status();
+      if (r.status().code() == ErrorCode::kReadOnly) atime_refused_ = true;  // a read-only key
+    }
+  }
   fuse_reply_buf(req, buf.data(), buf.size());
+}
+
+// The first read through each descriptor updates atime as the mount's
+// option says; relatime (the default) as Linux: only if atime is not after
+// mtime or ctime, or is more than a day old.
+bool FileSystem::AtimeDue(const Attr& a) const {
+  if (options_.read_only || atime_refused_.load()) return false;
+  switch (options_.atime) {
+    case AtimeUpdates::kNever:
+      return false;
+    case AtimeUpdates::kStrict:
+      return true;
+    case AtimeUpdates::kRelatime:
+      break;
+  }
+  constexpr int64_t kDayNs = 24LL * 3600 * 1000000000;
+  return a.atime_ns <= a.mtime_ns || a.atime_ns <= a.ctime_ns || a.atime_ns <= NowNs() - kDayNs;
 }
 
 void FileSystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
@@ -736,34 +876,61 @@ void FileSystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
   (void)ino;
   Handle* h = HandleOf(fi);
   OpenInode* st = h->st.get();
-  Status s = [&]() -> Status {
+  if (h->direct_io) {
+    Status p = DropSetIdForWrite(req, st->id);
+    if (!p.ok()) return ReplyStatus(req, p);
+  }
+  Status s;
+  {
     std::lock_guard<std::mutex> lock(st->mu);
-    if (!st->writer) {
-      ASSIGN_OR_RETURN(st->writer, client_->OpenWriter(st->id));
-    }
-    Status w = st->writer->Write(static_cast<uint64_t>(off), std::span<const char>(buf, size));
-    if (!w.ok()) {
-      // This write reports it; earlier writes of other handles at their close.
-      FailWriters(st, w, h);
-      (void)st->writer->Close();
-      st->writer.reset();
-      st->written_end = 0;
-      st->dirty = false;
-      st->unsynced = false;
-      st->gen++;
-      return w;
-    }
-    st->dirty = true;
-    st->unsynced = true;
-    st->last_write_ms = SteadyMs();
-    h->dirty = true;
-    const uint64_t end = static_cast<uint64_t>(off) + size;
-    if (end > st->written_end.load()) st->written_end = end;
-    KernelSizeGrew(st->id, end);
-    return Status();
-  }();
+    s = WriteLocked(st, h, static_cast<uint64_t>(off), std::span<const char>(buf, size));
+  }
   if (!s.ok()) return ReplyStatus(req, s);
   fuse_reply_write(req, size);
+}
+
+// The kernel drops setuid/setgid on a write by a user without CAP_FSETID
+// (file_remove_privs, then a setattr of the mode: the mount leaves
+// FUSE_CAP_HANDLE_KILLPRIV off), except for a descriptor that writes around
+// the page cache (direct_io). For those, as Linux: a writer other than root
+// clears setuid, and setgid if the group may execute.
+Status FileSystem::DropSetIdForWrite(fuse_req_t req, InodeId id) {
+  if (fuse_req_ctx(req)->uid == 0) return Status();
+  ASSIGN_OR_RETURN(Attr a, client_->GetAttr(id));
+  uint32_t mode = a.mode & ~static_cast<uint32_t>(S_ISUID);
+  if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP)) mode &= ~static_cast<uint32_t>(S_ISGID);
+  if (mode == a.mode) return Status();
+  AttrChanges c;
+  c.mode = mode;
+  return client_->SetAttr(id, c).status();
+}
+
+Status FileSystem::WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span<const char> data) {
+  if (!st->writer) {
+    ASSIGN_OR_RETURN(st->writer, client_->OpenWriter(st->id));
+  }
+  Status w = st->writer->Write(off, data);
+  if (!w.ok()) {
+    // This write reports it; earlier writes of other handles at their close.
+    FailWriters(st, w, h);
+    (void)st->writer->Close();
+    st->writer.reset();
+    st->written_end = 0;
+    st->dirty = false;
+    st->unsynced = false;
+    st->gen++;
+    return w;
+  }
+  st->dirty = true;
+  st->unsynced = true;
+  st->last_write_ms = SteadyMs();
+  st->last_write_ns = NowNs();
+  st->unused_lease_ms = 0;
+  h->dirty = true;
+  const uint64_t end = off + data.size();
+  if (end > st->written_end.load()) st->written_end = end;
+  KernelSizeGrew(st->id, end);
+  return Status();
 }
 
 void FileSystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
@@ -808,6 +975,63 @@ void FileSystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_i
     h->error = Status();
     h->dirty = false;
   }
+  ReplyStatus(req, s);
+}
+
+// fallocate(2). DDBFS cannot reserve space on the chunk servers: mode 0
+// only sets the size (the new range is a hole and reads as zeros), so a
+// later write into it can still fail with ENOSPC, reported by that write or
+// at close. PUNCH_HOLE (with KEEP_SIZE) and ZERO_RANGE write zeros through
+// the shared writer, after the writes of every handle before them. The
+// kernel refuses other modes, bad descriptors, offsets and lengths itself;
+// they are checked here too.
+void FileSystem::Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                           fuse_file_info* fi) {
+  (void)ino;
+  if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  const bool keep_size = (mode & FALLOC_FL_KEEP_SIZE) != 0;
+  const int op = mode & ~FALLOC_FL_KEEP_SIZE;
+  if ((op != 0 && op != FALLOC_FL_PUNCH_HOLE && op != FALLOC_FL_ZERO_RANGE) ||
+      (op == FALLOC_FL_PUNCH_HOLE && !keep_size)) {
+    return (void)fuse_reply_err(req, EOPNOTSUPP);
+  }
+  if (off < 0 || len <= 0) return (void)fuse_reply_err(req, EINVAL);
+  const uint64_t start = static_cast<uint64_t>(off);
+  if (len > std::numeric_limits<off_t>::max() - off) return (void)fuse_reply_err(req, EFBIG);
+  const uint64_t end = start + static_cast<uint64_t>(len);
+  Handle* h = HandleOf(fi);
+  if (!h->writable) return (void)fuse_reply_err(req, EBADF);
+  OpenInode* st = h->st.get();
+  Status s = [&]() -> Status {
+    std::lock_guard<std::mutex> lock(st->mu);
+    uint64_t size = 0;  // as this mount sees it, uncommitted writes included
+    if (st->writer) {
+      size = st->writer->size();
+    } else {
+      ASSIGN_OR_RETURN(Attr a, client_->GetAttr(st->id));
+      size = a.size;
+    }
+    if (op != 0) {
+      static const std::string kZeros(1 << 20, '\0');
+      const uint64_t zero_end = std::min(end, size);
+      for (uint64_t pos = start; pos < zero_end;) {
+        const size_t n = static_cast<size_t>(std::min<uint64_t>(kZeros.size(), zero_end - pos));
+        RETURN_IF_ERROR(WriteLocked(st, h, pos, std::span<const char>(kZeros.data(), n)));
+        pos += n;
+      }
+    }
+    if (keep_size || end <= size) return Status();
+    // A size change closes the shared writer (see SetAttr); the range
+    // beyond the old end is a hole.
+    RETURN_IF_ERROR(RetireWriterLocked(st, nullptr));
+    AttrChanges c;
+    c.size = end;
+    Result<Attr> r = client_->SetAttr(st->id, c);
+    st->gen++;
+    RETURN_IF_ERROR(r.status());
+    KernelSizeGrew(st->id, end);
+    return Status();
+  }();
   ReplyStatus(req, s);
 }
 
@@ -872,7 +1096,6 @@ void FileSystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
       attr.type = FileType::kDirectory;
     } else {
       const DirEntry& e = d->entries[i - 2];
-      if (e.name.rfind(kHiddenPrefix, 0) == 0) continue;
       name = e.name;
       attr = e.attr;
     }
@@ -1002,6 +1225,10 @@ void OpWrite(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t
   Fs(req)->Write(req, ino, buf, size, off, fi);
 }
 void OpFlush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) { Fs(req)->Flush(req, ino, fi); }
+void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+                 fuse_file_info* fi) {
+  Fs(req)->Fallocate(req, ino, mode, offset, length, fi);
+}
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Fs(req)->Release(req, ino, fi);
 }
@@ -1054,6 +1281,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.flush = OpFlush;
   ops.release = OpRelease;
   ops.fsync = OpFsync;
+  ops.fallocate = OpFallocate;
   ops.opendir = OpOpenDir;
   ops.readdir = OpReadDir;
   ops.readdirplus = OpReadDirPlus;

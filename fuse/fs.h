@@ -18,23 +18,33 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <vector>
 
 #include "ddbfs/client.h"
+#include "mount_session.h"
 
 namespace ddbfs::fuse {
+
+// When a read updates atime: -o relatime (the default), strictatime (at
+// the first read through each descriptor), noatime.
+enum class AtimeUpdates { kRelatime, kStrict, kNever };
 
 struct MountOptions {
   double attr_timeout = 1.0;   // seconds the kernel caches attributes
   double entry_timeout = 1.0;  // seconds the kernel caches names
   bool read_only = false;      // -o ro
+  AtimeUpdates atime = AtimeUpdates::kRelatime;
+  std::string mountpoint;  // names the mount's client session in the metaserver's logs
 };
 
 class FileSystem {
@@ -49,9 +59,6 @@ class FileSystem {
   // The operation table for fuse_session_new (userdata: this).
   static const fuse_lowlevel_ops& Ops();
 
-  // Names of files unlinked while open live on under this prefix in their
-  // directory until the last close; readdir hides them.
-  static constexpr std::string_view kHiddenPrefix = ".ddbfs-unlinked-";
   // Written data is committed once no write came for this long (well under
   // the shortest write lease, 2 s in tests, 20 s by default).
   static constexpr std::chrono::milliseconds kIdleCommit{500};
@@ -89,6 +96,8 @@ class FileSystem {
   void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi);
+  void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                 fuse_file_info* fi);
   void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi);
   void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi,
                bool plus);
@@ -99,8 +108,8 @@ class FileSystem {
   InodeId ToDdbfs(fuse_ino_t ino) const;
   fuse_ino_t ToFuse(InodeId id) const;
   struct stat ToStat(const Attr& a) const;
-  // Attributes as this mount sees them: the size of data written but not
-  // committed yet, nlink 0 for a file unlinked while open.
+  // Attributes as this mount sees them: the size, mtime and ctime of data
+  // written but not committed yet.
   Attr Overlay(Attr a);
   // ToStat(Overlay(a)) for a reply to the kernel, which caches it for
   // attr_timeout: remembers the size it was told (see KernelSizeStale).
@@ -112,6 +121,8 @@ class FileSystem {
   // kernel cuts page-cache reads at the size it caches, so such an open
   // reads around the page cache (direct_io) to see the new data.
   bool KernelSizeStale(InodeId id, uint64_t size);
+  // Whether a first read of a file with attributes `a` updates its atime.
+  bool AtimeDue(const Attr& a) const;
   void ReplyEntry(fuse_req_t req, const Attr& a);
   void ReplyStatus(fuse_req_t req, const Status& s);
   // The calling process's identity (uid, gid, groups) on a root mount, for
@@ -120,15 +131,38 @@ class FileSystem {
   // user's rights. nullopt on a mount run by a user (it acts as that user).
   std::optional<Caller> CallerOf(fuse_req_t req) const;
 
+  // Files known to carry no security.capability attribute, for
+  // attr_timeout (the kernel looks for one before every write to drop it):
+  // files this mount created, and answers ENODATA of the metaserver. A
+  // SetXattr or RemoveXattr of it through this mount forgets the file.
+  static constexpr const char* kCapabilityXattr = "security.capability";
+  static constexpr size_t kMaxNoCapability = 1 << 16;
+  bool KnownWithoutCapability(InodeId id);
+  void NoCapabilityXattr(InodeId id);
+  void ForgetCapabilityXattr(InodeId id);
+
   std::shared_ptr<OpenInode> Acquire(InodeId id);
   std::shared_ptr<OpenInode> Find(InodeId id);
   void ReleaseInode(const std::shared_ptr<OpenInode>& st);
-  // If (parent, name) is a file open on this mount with one link, moves it
-  // to a hidden name instead of letting it be removed.
-  // *hidden: the inode moved away (null if nothing was).
-  Status HideIfOpen(InodeId parent, std::string_view name, std::shared_ptr<OpenInode>* hidden);
-  // Moves a hidden inode back to `name` (a rename that failed after hiding).
-  void Unhide(const std::shared_ptr<OpenInode>& st, std::string_view name);
+  // Runs `remove`, an unlink or rename that may take the last name of
+  // (parent, name). When files are open here, it gets them as a KeepOpen
+  // (else null): the metaserver keeps such a file as an orphan of the
+  // mount's session, released at its last close (ReleaseInode).
+  Status RemoveName(InodeId parent, std::string_view name,
+                    const std::function<Result<InodeId>(const KeepOpen*)>& remove);
+  // The inodes open here to name in a KeepOpen: all of them, or, when more
+  // than kMaxKeepOpen are, the one (parent, name) points at if it is open.
+  std::vector<InodeId> OpenInodesFor(InodeId parent, std::string_view name);
+  static constexpr size_t kMaxKeepOpen = 1024;
+  // The metaserver kept `inode` as an orphan of `session`: released at the
+  // last close, or now if that close came first.
+  void Orphaned(InodeId inode, int64_t session);
+  // Clears setuid/setgid before a write by a user other than root through a
+  // direct_io handle (the kernel does it for the others).
+  Status DropSetIdForWrite(fuse_req_t req, InodeId id);
+  // Writes through the shared writer (opened if need be) for handle `h`,
+  // and notes what was written (st->mu held).
+  Status WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span<const char> data);
   // Writer errors reach every handle that wrote since its last flush.
   void FailWriters(OpenInode* st, const Status& s, Handle* except);
   // Commits the shared writer (st->mu held).
@@ -148,7 +182,12 @@ class FileSystem {
 
   std::mutex open_mu_;
   std::map<InodeId, std::shared_ptr<OpenInode>> open_;
-  std::atomic<uint64_t> hidden_seq_{0};
+  // The metaserver refused an atime update as a change to a read-only
+  // mount: no more are tried.
+  std::atomic<bool> atime_refused_{false};
+  // The mount's client session (opened by Init unless read-only, closed by
+  // Destroy); null without one.
+  std::unique_ptr<MountSession> session_;
 
   struct KernelSize {
     uint64_t size = 0;
@@ -159,6 +198,9 @@ class FileSystem {
   // are swept when the map has doubled since the last sweep).
   std::unordered_map<InodeId, KernelSize> kernel_sizes_;
   size_t kernel_sweep_at_ = 4096;
+
+  std::mutex nocap_mu_;  // guards nocap_
+  std::unordered_map<InodeId, std::chrono::steady_clock::time_point> nocap_;
 
   std::mutex committer_mu_;  // guards committer_stop_
   std::condition_variable committer_cv_;

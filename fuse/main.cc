@@ -42,8 +42,11 @@ constexpr char kUsage[] =
     "  -o entry_timeout=S   seconds the kernel caches names (default 1)\n"
     "  -o max_threads=N     request threads (default 10)\n"
     "  -o fsname=NAME       source shown by mount and df (default ddbfs)\n"
-    "  also: allow_root, auto_unmount, nosuid, suid, nodev, dev, noexec, exec, noatime,\n"
-    "        nodiratime, relatime, norelatime, strictatime, async, sync, dirsync, rw\n"
+    "  -o relatime          a read updates atime if not after mtime/ctime or a day old\n"
+    "                       (default); strictatime (norelatime): at every first read\n"
+    "                       through a descriptor; noatime: never\n"
+    "  also: allow_root, auto_unmount, nosuid, suid, nodev, dev, noexec, exec,\n"
+    "        nodiratime, async, sync, dirsync, rw\n"
     "\n"
     "default_permissions is always on. Unmount with: fusermount3 -u MOUNTPOINT\n";
 
@@ -103,11 +106,20 @@ void ParseOption(const std::string& opt, Args* a) {
   } else if (key == "rw") {
     a->mount.read_only = false;
     std::erase(a->fuse_opts, std::string("ro"));
+  } else if (eq == std::string::npos && (key == "noatime" || key == "relatime" ||
+                                         key == "norelatime" || key == "strictatime")) {
+    // The kernel leaves atime to a FUSE file system (its inodes are
+    // S_NOATIME): the mount updates it. Only noatime goes on to libfuse (it
+    // shows in /proc/mounts); libfuse 3.14 refuses relatime and strictatime.
+    a->mount.atime = key == "noatime"    ? AtimeUpdates::kNever
+                     : key == "relatime" ? AtimeUpdates::kRelatime
+                                         : AtimeUpdates::kStrict;
+    std::erase(a->fuse_opts, std::string("noatime"));
+    if (key == "noatime") a->fuse_opts.push_back(key);
   } else if (eq == std::string::npos &&
              (key == "allow_other" || key == "allow_root" || key == "auto_unmount" ||
               key == "nosuid" || key == "suid" || key == "nodev" || key == "dev" ||
-              key == "noexec" || key == "exec" || key == "noatime" || key == "nodiratime" ||
-              key == "relatime" || key == "norelatime" || key == "strictatime" || key == "async" ||
+              key == "noexec" || key == "exec" || key == "nodiratime" || key == "async" ||
               key == "sync" || key == "dirsync")) {
     a->fuse_opts.push_back(key);
   } else {
@@ -224,6 +236,7 @@ int Main(int argc, char** argv) {
   Result<Attr> root = client->ResolvePath("/");
   if (!root.ok()) Die(1, "reading / of the cluster: " + root.status().ToString());
 
+  a.mount.mountpoint = mountpoint;
   FileSystem fs(client.get(), root->inode, a.mount);
   std::vector<std::string> argv_fuse = {"ddbfs-mount"};
   std::string opts = "default_permissions,subtype=ddbfs,fsname=" + a.fsname;

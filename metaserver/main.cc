@@ -26,6 +26,7 @@ int main(int argc, char** argv) {
   int db_wait_ms = 30000;
   int startup_grace_ms = -1;
   int lease_ms = 20000;
+  int session_timeout_ms = 60000;
   std::string log_level = "info";
   RpcServerLimits limits;
   SecurityFlags security_flags;
@@ -64,6 +65,11 @@ int main(int argc, char** argv) {
                  "that dies is settled after it")
       ->capture_default_str()
       ->check(CLI::Range(100, 3600 * 1000));
+  app.add_option("--session-timeout-ms", session_timeout_ms,
+                 "a client session (a mount) not renewed for this long is dead: the files it "
+                 "kept open after their unlink are deleted with their data")
+      ->capture_default_str()
+      ->check(CLI::Range(300, 24 * 3600 * 1000));
   app.add_option("--request-timeout-ms", request_timeout_ms,
                  "deadline of a request whose client sends none (RequestContext.timeout_ms)")
       ->capture_default_str()
@@ -117,6 +123,7 @@ int main(int argc, char** argv) {
   options.heartbeat_timeout = std::chrono::milliseconds(heartbeat_timeout_ms);
   options.db_wait = std::chrono::milliseconds(db_wait_ms);
   options.leases.lease_ms = lease_ms;
+  options.sessions.timeout_ms = session_timeout_ms;
   auto core = meta::MetaCore::Open(options);
   if (!core.ok()) {
     std::fprintf(stderr, "ddbfs-metaserver: %s\n", core.status().ToString().c_str());

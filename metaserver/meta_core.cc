@@ -9,6 +9,7 @@
 #include "metaserver/store/connection.h"
 #include "metaserver/store/embedded_sql.h"
 #include "metaserver/store/migrations.h"
+#include "metaserver/store/session_store.h"
 
 namespace ddbfs::meta {
 
@@ -41,9 +42,10 @@ MetaCore::MetaCore(const MetaOptions& o)
     : writer_(o.db_url, store::WriteQueueOptions{o.max_batch, o.session, o.request_log_retention}),
       reader_(o.db_url, o.read_connections, o.session),
       servers_(o.heartbeat_timeout),
-      ctx_{writer_, reader_, servers_, o.leases, nullptr, o.peers} {
+      ctx_{writer_, reader_, servers_, o.leases, o.sessions, nullptr, o.peers} {
   settler_ = std::make_unique<LeaseSettler>(ctx_);
   ctx_.settler = settler_.get();
+  reaper_ = std::make_unique<SessionReaper>(ctx_);
 }
 
 MetaCore::~MetaCore() { Stop(); }
@@ -57,14 +59,20 @@ Result<std::unique_ptr<MetaCore>> MetaCore::Open(const MetaOptions& options) {
   RETURN_IF_ERROR(LoadServers(core->ctx()));
   // Leases count from this start: a writer whose lease ran out while the
   // metaserver was down has had no chance to renew it.
+  // Client sessions likewise: a client could not renew its session while
+  // the metaserver was down; one that does not come back is reaped after
+  // the timeout.
   RETURN_IF_ERROR(core->writer_.Run([&](store::Tx& tx) {
-    return store::ExtendAllLeases(tx, NowMs() + options.leases.lease_ms);
+    RETURN_IF_ERROR(store::ExtendAllLeases(tx, NowMs() + options.leases.lease_ms));
+    return store::ExtendAllClientSessions(tx, NowMs() + options.sessions.timeout_ms);
   }));
   core->settler_->Start();
+  core->reaper_->Start();
   return core;
 }
 
 void MetaCore::Stop() {
+  reaper_->Stop();
   settler_->Stop();
   writer_.Stop();
 }

@@ -8,6 +8,7 @@
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_context.h"
 #include "metaserver/ops/server_registry.h"
+#include "metaserver/ops/session_reaper.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/write_queue.h"
 
@@ -19,6 +20,8 @@ struct MetaOptions {
   // How long Open() keeps retrying an unreachable PostgreSQL.
   std::chrono::milliseconds db_wait{30000};
   LeaseOptions leases;  // write lease duration (docs/write_protocol.md)
+  // Client session timeout (docs/metadata.md, "Client sessions and orphans").
+  SessionOptions sessions;
   size_t read_connections = 4;
   size_t max_batch = 512;
   // statement_timeout, lock_timeout, idle_in_transaction_session_timeout of
@@ -46,6 +49,7 @@ class MetaCore {
   store::WriteQueue& writer() { return writer_; }
   ServerRegistry& servers() { return servers_; }
   LeaseSettler& settler() { return *settler_; }
+  SessionReaper& reaper() { return *reaper_; }
 
   // Commits what is queued and stops the writer; later writes fail.
   void Stop();
@@ -58,6 +62,7 @@ class MetaCore {
   ServerRegistry servers_;
   OpContext ctx_;
   std::unique_ptr<LeaseSettler> settler_;
+  std::unique_ptr<SessionReaper> reaper_;
 };
 
 }  // namespace ddbfs::meta

@@ -311,6 +311,84 @@ Status Client::Rename(InodeId parent, std::string_view name, InodeId new_parent,
                      [&](rpc::MetaServiceClient& c, auto& r) { c.Rename(r, req); });
 }
 
+namespace {
+template <typename Req>
+void SetKeep(const KeepOpen& keep, Req* req) {
+  req->__set_session_id(keep.session);
+  req->__set_open_inodes(keep.inodes);
+}
+}  // namespace
+
+Result<InodeId> Client::Unlink(InodeId parent, std::string_view name, const KeepOpen& keep) {
+  RETURN_IF_ERROR(CheckName(name));
+  rpc::UnlinkRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  SetKeep(keep, &req);
+  rpc::UnlinkResponse resp;
+  RETURN_IF_ERROR(
+      impl_->Meta("Unlink", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Unlink(r, req); }));
+  return resp.__isset.orphaned_inode ? resp.orphaned_inode : InodeId{0};
+}
+
+Result<InodeId> Client::Rename(InodeId parent, std::string_view name, InodeId new_parent,
+                               std::string_view new_name, int flags, const KeepOpen& keep) {
+  RETURN_IF_ERROR(CheckName(name));
+  RETURN_IF_ERROR(CheckName(new_name));
+  rpc::RenameRequest req;
+  req.ctx = impl_->Context();
+  req.parent = parent;
+  req.name = std::string(name);
+  req.new_parent = new_parent;
+  req.new_name = std::string(new_name);
+  req.flags = flags;
+  SetKeep(keep, &req);
+  rpc::RenameResponse resp;
+  RETURN_IF_ERROR(
+      impl_->Meta("Rename", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Rename(r, req); }));
+  return resp.__isset.orphaned_inode ? resp.orphaned_inode : InodeId{0};
+}
+
+Result<ClientSession> Client::OpenSession(std::string_view description) {
+  rpc::OpenSessionRequest req;
+  req.ctx = impl_->Context();
+  req.description = std::string(description);
+  rpc::OpenSessionResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("OpenSession", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.OpenSession(r, req); }));
+  return ClientSession{resp.session_id, resp.timeout_ms};
+}
+
+Status Client::RenewSession(int64_t session) {
+  rpc::RenewSessionRequest req;
+  req.ctx = impl_->Context();
+  req.session_id = session;
+  rpc::RenewSessionResponse resp;
+  return impl_->Meta("RenewSession", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.RenewSession(r, req); });
+}
+
+Result<int> Client::CloseSession(int64_t session) {
+  rpc::CloseSessionRequest req;
+  req.ctx = impl_->Context();
+  req.session_id = session;
+  rpc::CloseSessionResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("CloseSession", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.CloseSession(r, req); }));
+  return resp.released;
+}
+
+Status Client::ReleaseOrphan(int64_t session, InodeId inode) {
+  rpc::ReleaseOrphanRequest req;
+  req.ctx = impl_->Context();
+  req.session_id = session;
+  req.inode = inode;
+  rpc::ReleaseOrphanResponse resp;
+  return impl_->Meta("ReleaseOrphan", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.ReleaseOrphan(r, req); });
+}
+
 Result<DirPage> Client::ReadDir(InodeId dir, std::string_view after, int limit) {
   rpc::ReadDirRequest req;
   req.__set_ctx(impl_->ReadContext());

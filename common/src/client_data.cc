@@ -94,6 +94,17 @@ Result<Attr> Client::SetAttr(InodeId inode, const AttrChanges& changes) {
   return FromRpc(resp.attr);
 }
 
+Result<bool> Client::UpdateAtime(InodeId inode, bool relatime) {
+  rpc::UpdateAtimeRequest req;
+  req.ctx = impl_->Context();
+  req.inode = inode;
+  req.relatime = relatime;
+  rpc::UpdateAtimeResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("UpdateAtime", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.UpdateAtime(r, req); }));
+  return resp.updated;
+}
+
 Result<std::vector<ChunkView>> Client::Chunks(InodeId inode) {
   std::vector<ChunkView> out;
   int64_t total = 1;  // chunk count, known after the first page

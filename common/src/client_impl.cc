@@ -178,6 +178,7 @@ Attr FromRpc(const rpc::Attr& a) {
   out.nlink = static_cast<uint32_t>(a.nlink);
   out.goal = a.goal;
   out.rdev = static_cast<uint64_t>(a.rdev);
+  out.allocated = static_cast<uint64_t>(std::max<int64_t>(a.allocated, 0));
   return out;
 }
 

@@ -84,6 +84,7 @@ class FileReaderImpl final : public FileReader {
   }
 
   uint64_t size() const override { return size_; }
+  const Attr& attr() const override { return attr_; }
 
  private:
   // The piece at piece_off (whole, zero-filled past each chunk's length),
@@ -251,6 +252,7 @@ class FileReaderImpl final : public FileReader {
       return InvalidArgument("inode " + std::to_string(inode_) + " is not a regular file");
     }
     size_ = static_cast<uint64_t>(std::max<int64_t>(resp.attr.size, 0));
+    attr_ = FromRpc(resp.attr);
     window_first_ = first;
     window_.clear();
     for (auto& c : resp.chunks) window_[c.index] = std::move(c);
@@ -260,6 +262,7 @@ class FileReaderImpl final : public FileReader {
   Client::Impl* const impl_;
   const InodeId inode_;
   uint64_t size_ = 0;
+  Attr attr_;
 
   int64_t window_first_ = 0;
   std::map<int64_t, rpc::ChunkInfo> window_;  // chunks of [window_first_, +kWindow)

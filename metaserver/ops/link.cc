@@ -16,6 +16,11 @@ Result<Attr> Link(OpContext& ctx, const Caller& caller, InodeId inode, InodeId n
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(std::optional<Attr> target, store::GetInode(tx, inode));
     if (!target) return NotFound("no inode " + std::to_string(inode));
+    // An orphan (unlinked, still open somewhere) gets no name back: Linux's
+    // linkat of an unlinked file is ENOENT too.
+    if (target->nlink == 0) {
+      return NotFound("inode " + std::to_string(inode) + " has been unlinked");
+    }
     if (target->type == FileType::kDirectory) {
       return Status(ErrorCode::kIsDir,
                     "cannot make a hard link to directory " + std::to_string(inode));

@@ -10,6 +10,7 @@
 #include "ddbfs/status.h"
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/op_context.h"
+#include "metaserver/ops/session_ops.h"
 
 namespace ddbfs::meta {
 
@@ -71,6 +72,11 @@ Result<Attr> Link(OpContext& ctx, const Caller& caller, InodeId inode, InodeId n
 // unlink.cc: the last name of an inode deletes it, its chunks, and queues
 // every replica for garbage collection.
 Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name);
+// The same, except that a regular file of holder.open_inodes losing its last
+// name is kept as an orphan of holder.session (session_ops.h); returns its
+// inode then, else 0. The session is checked first (CheckHolder).
+Result<InodeId> UnlinkKeepingOpen(OpContext& ctx, const Caller& caller, InodeId parent,
+                                  std::string_view name, const OrphanHolder& holder);
 
 // rmdir.cc
 Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name);
@@ -80,6 +86,11 @@ inline constexpr int kRenameNoReplace = 1;
 inline constexpr int kRenameExchange = 2;
 Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
               InodeId new_parent, std::string_view new_name, int flags);
+// Rename, keeping a replaced target as UnlinkKeepingOpen keeps an unlinked
+// file; returns its inode when kept, else 0.
+Result<InodeId> RenameKeepingOpen(OpContext& ctx, const Caller& caller, InodeId parent,
+                                  std::string_view name, InodeId new_parent,
+                                  std::string_view new_name, int flags, const OrphanHolder& holder);
 
 // readdir.cc: entries after `after` (bytewise order); limit 0 means 1000,
 // capped at 10000. Needs read on the directory.
@@ -92,6 +103,13 @@ Result<DirPage> ReadDir(OpContext& ctx, const Caller& caller, InodeId dir, std::
 // chunks beyond the new end (queued for GC) and shortens the last one.
 Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
                      const AttrChanges& changes);
+
+// atime.cc: a read of a regular file sets its atime to now; with relatime
+// only if atime is not after mtime or ctime or is more than 24 hours old
+// (kRelatimeWindowNs). ctime stays. Needs read permission. Returns whether
+// atime changed.
+inline constexpr int64_t kRelatimeWindowNs = 24LL * 3600 * 1000000000;
+Result<bool> UpdateAtime(OpContext& ctx, const Caller& caller, InodeId inode, bool relatime);
 
 // xattr.cc: extended attributes (docs/metadata.md, "Extended attributes").
 // user.* needs read/write permission on a file or directory (in a sticky

@@ -23,6 +23,13 @@ struct LeaseOptions {
   int settle_ms = 30000;
 };
 
+// Client sessions (docs/metadata.md, "Client sessions and orphans").
+struct SessionOptions {
+  // A client session not renewed for this long is dead: its orphans are
+  // deleted.
+  int timeout_ms = 60000;
+};
+
 // What every operation runs against. Mutations go through `writer` (group
 // commit, serialized); reads through `reader`; chunk-server liveness and
 // placement through `servers`. The three are thread-safe and outlive every
@@ -32,6 +39,7 @@ struct OpContext {
   store::ReadPool& reader;
   ServerRegistry& servers;
   LeaseOptions leases{};
+  SessionOptions sessions{};
   // Settles chunks whose writer's lease expired; null in tests without one.
   LeaseSettler* settler = nullptr;
   // Connections to chunk servers: TLS when on, the cluster key proven on

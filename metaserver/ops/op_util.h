@@ -9,6 +9,7 @@
 #include "ddbfs/client.h"
 #include "ddbfs/status.h"
 #include "metaserver/ops/op_context.h"
+#include "metaserver/ops/session_ops.h"
 #include "metaserver/store/records.h"
 
 namespace ddbfs::meta {
@@ -54,5 +55,16 @@ Status CheckRemove(const store::EntryLookup& e, InodeId parent, const std::strin
 // One name of `inode` went away: nlink - 1, or delete the inode with its
 // chunks (queued for GC) when it was the last.
 Status DropLink(store::Tx& tx, const Attr& inode, int64_t now_ns);
+
+// The fields of `holder` are sane (before the transaction).
+Status ValidateHolder(const OrphanHolder& holder);
+// `holder`'s session exists, has not expired and is holder.owner's
+// (kLeaseExpired / kPermissionDenied).
+Status CheckHolder(store::Tx& tx, const OrphanHolder& holder);
+// DropLink, except that a regular file of holder->open_inodes (holder may be
+// null) losing its last name is kept as an orphan of the holder's session:
+// nlink 0, a row in ddbfs.orphans naming `parent`. True when kept.
+Result<bool> DropLinkOrKeep(store::Tx& tx, const Attr& inode, InodeId parent, int64_t now_ns,
+                            const OrphanHolder* holder);
 
 }  // namespace ddbfs::meta

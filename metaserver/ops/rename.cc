@@ -69,10 +69,11 @@ Status CheckRenamePermissions(const Caller& caller, const store::EntryLookup& fr
   return Status();
 }
 
-}  // namespace
-
-Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
-              InodeId new_parent, std::string_view new_name, int flags) {
+// Rename; with a holder, keeps a replaced open file as its orphan (returns
+// its inode).
+Result<InodeId> DoRename(OpContext& ctx, const Caller& caller, InodeId parent,
+                         std::string_view name, InodeId new_parent, std::string_view new_name,
+                         int flags, const OrphanHolder* holder) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateInode(new_parent, "new parent"));
   RETURN_IF_ERROR(ValidateName(name));
@@ -81,9 +82,13 @@ Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_
     return InvalidArgument("rename flags " + std::to_string(flags) +
                            " are not 0, NOREPLACE or EXCHANGE");
   }
+  if (holder) RETURN_IF_ERROR(ValidateHolder(*holder));
   const std::string n(name);
   const std::string nn(new_name);
-  return ctx.writer.Run([&](store::Tx& tx) -> Status {
+  InodeId orphaned = 0;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    orphaned = 0;
+    if (holder) RETURN_IF_ERROR(CheckHolder(tx, *holder));
     const std::string what = "rename '" + n + "' to '" + nn + "'";
     ASSIGN_OR_RETURN(store::EntryLookup from, store::LookupEntry(tx, parent, n));
     RETURN_IF_ERROR(CheckLookup(from, parent, n, caller, what));
@@ -140,7 +145,8 @@ Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_
         RETURN_IF_ERROR(store::DeleteInode(tx, dst.inode));
         new_parent_delta -= 1;
       } else {
-        RETURN_IF_ERROR(DropLink(tx, dst, now));
+        ASSIGN_OR_RETURN(bool kept, DropLinkOrKeep(tx, dst, new_parent, now, holder));
+        if (kept) orphaned = dst.inode;
       }
     } else {
       RETURN_IF_ERROR(store::MoveEntry(tx, parent, n, new_parent, nn));
@@ -151,7 +157,22 @@ Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_
     }
     RETURN_IF_ERROR(TouchParents(tx, parent, parent_delta, new_parent, new_parent_delta, now));
     return store::TouchCtime(tx, src.inode, now);
-  });
+  }));
+  return orphaned;
+}
+
+}  // namespace
+
+Status Rename(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+              InodeId new_parent, std::string_view new_name, int flags) {
+  return DoRename(ctx, caller, parent, name, new_parent, new_name, flags, nullptr).status();
+}
+
+Result<InodeId> RenameKeepingOpen(OpContext& ctx, const Caller& caller, InodeId parent,
+                                  std::string_view name, InodeId new_parent,
+                                  std::string_view new_name, int flags,
+                                  const OrphanHolder& holder) {
+  return DoRename(ctx, caller, parent, name, new_parent, new_name, flags, &holder);
 }
 
 }  // namespace ddbfs::meta

@@ -6,11 +6,19 @@
 
 namespace ddbfs::meta {
 
-Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name) {
+namespace {
+
+// Unlink; with a holder, keeps an open file as its orphan (returns its inode).
+Result<InodeId> DoUnlink(OpContext& ctx, const Caller& caller, InodeId parent,
+                         std::string_view name, const OrphanHolder* holder) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
+  if (holder) RETURN_IF_ERROR(ValidateHolder(*holder));
   const std::string n(name);
-  return ctx.writer.Run([&](store::Tx& tx) -> Status {
+  InodeId orphaned = 0;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    orphaned = 0;
+    if (holder) RETURN_IF_ERROR(CheckHolder(tx, *holder));
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
     RETURN_IF_ERROR(CheckRemove(e, parent, n, caller, "unlink '" + n + "'"));
     if (e.entry->type == FileType::kDirectory) {
@@ -19,8 +27,22 @@ Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_
     const int64_t now = NowNs();
     RETURN_IF_ERROR(store::RemoveEntry(tx, parent, n));
     RETURN_IF_ERROR(store::TouchDir(tx, parent, 0, now));
-    return DropLink(tx, *e.entry, now);
-  });
+    ASSIGN_OR_RETURN(bool kept, DropLinkOrKeep(tx, *e.entry, parent, now, holder));
+    if (kept) orphaned = e.entry->inode;
+    return Status();
+  }));
+  return orphaned;
+}
+
+}  // namespace
+
+Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name) {
+  return DoUnlink(ctx, caller, parent, name, nullptr).status();
+}
+
+Result<InodeId> UnlinkKeepingOpen(OpContext& ctx, const Caller& caller, InodeId parent,
+                                  std::string_view name, const OrphanHolder& holder) {
+  return DoUnlink(ctx, caller, parent, name, &holder);
 }
 
 }  // namespace ddbfs::meta

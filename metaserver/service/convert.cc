@@ -16,6 +16,7 @@ rpc::Attr ToWire(const Attr& a) {
   out.nlink = static_cast<int32_t>(a.nlink);
   out.goal = a.goal;
   out.rdev = static_cast<int64_t>(a.rdev);
+  out.allocated = static_cast<int64_t>(a.allocated);
   return out;
 }
 

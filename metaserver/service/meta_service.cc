@@ -10,10 +10,12 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/server_ops.h"
 #include "metaserver/ops/server_registry.h"
+#include "metaserver/ops/session_ops.h"
 #include "metaserver/service/convert.h"
 #include "metaserver/store/chunk_store.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
+#include "metaserver/store/session_store.h"
 #include "metaserver/store/write_queue.h"
 
 namespace ddbfs::meta {
@@ -201,6 +203,15 @@ void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrR
   });
 }
 
+void MetaServiceHandler::UpdateAtime(rpc::UpdateAtimeResponse& resp,
+                                     const rpc::UpdateAtimeRequest& req) {
+  Mutate("UpdateAtime", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    return Fill(meta::UpdateAtime(ctx_, a.caller, req.inode, req.relatime), &resp.updated,
+                [](bool updated) { return updated; });
+  });
+}
+
 void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) {
   Mutate("Mkdir", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent}));
@@ -298,10 +309,28 @@ void MetaServiceHandler::Link(rpc::LinkResponse& resp, const rpc::LinkRequest& r
   });
 }
 
+namespace {
+// The orphan holder a request names (session_id set), else nullopt.
+template <typename Req>
+std::optional<OrphanHolder> HolderOf(const Req& req, const Access& a) {
+  if (!req.__isset.session_id) return std::nullopt;
+  OrphanHolder h;
+  h.session = req.session_id;
+  h.owner = a.owner;
+  h.open_inodes = req.open_inodes;
+  return h;
+}
+}  // namespace
+
 void MetaServiceHandler::Unlink(rpc::UnlinkResponse& resp, const rpc::UnlinkRequest& req) {
   Mutate("Unlink", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent}));
-    return meta::Unlink(ctx_, a.caller, req.parent, req.name);
+    const std::optional<OrphanHolder> holder = HolderOf(req, a);
+    if (!holder) return meta::Unlink(ctx_, a.caller, req.parent, req.name);
+    ASSIGN_OR_RETURN(InodeId orphaned,
+                     meta::UnlinkKeepingOpen(ctx_, a.caller, req.parent, req.name, *holder));
+    if (orphaned != 0) resp.__set_orphaned_inode(orphaned);
+    return Status();
   });
 }
 
@@ -315,8 +344,49 @@ void MetaServiceHandler::Rmdir(rpc::RmdirResponse& resp, const rpc::RmdirRequest
 void MetaServiceHandler::Rename(rpc::RenameResponse& resp, const rpc::RenameRequest& req) {
   Mutate("Rename", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent, req.new_parent}));
-    return meta::Rename(ctx_, a.caller, req.parent, req.name, req.new_parent, req.new_name,
-                        req.flags);
+    const std::optional<OrphanHolder> holder = HolderOf(req, a);
+    if (!holder) {
+      return meta::Rename(ctx_, a.caller, req.parent, req.name, req.new_parent, req.new_name,
+                          req.flags);
+    }
+    ASSIGN_OR_RETURN(InodeId orphaned,
+                     meta::RenameKeepingOpen(ctx_, a.caller, req.parent, req.name, req.new_parent,
+                                             req.new_name, req.flags, *holder));
+    if (orphaned != 0) resp.__set_orphaned_inode(orphaned);
+    return Status();
+  });
+}
+
+void MetaServiceHandler::OpenSession(rpc::OpenSessionResponse& resp,
+                                     const rpc::OpenSessionRequest& req) {
+  Mutate("OpenSession", req.ctx, resp, [&](const Access& a) -> Status {
+    ASSIGN_OR_RETURN(OpenedSession s, meta::OpenClientSession(ctx_, a.owner, req.description));
+    resp.session_id = s.id;
+    resp.timeout_ms = s.timeout_ms;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::RenewSession(rpc::RenewSessionResponse& resp,
+                                      const rpc::RenewSessionRequest& req) {
+  Mutate("RenewSession", req.ctx, resp, [&](const Access& a) -> Status {
+    ASSIGN_OR_RETURN(resp.timeout_ms, meta::RenewClientSession(ctx_, a.owner, req.session_id));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::CloseSession(rpc::CloseSessionResponse& resp,
+                                      const rpc::CloseSessionRequest& req) {
+  Mutate("CloseSession", req.ctx, resp, [&](const Access& a) -> Status {
+    ASSIGN_OR_RETURN(resp.released, meta::CloseClientSession(ctx_, a.owner, req.session_id));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::ReleaseOrphan(rpc::ReleaseOrphanResponse& resp,
+                                       const rpc::ReleaseOrphanRequest& req) {
+  Mutate("ReleaseOrphan", req.ctx, resp, [&](const Access& a) -> Status {
+    return meta::ReleaseOrphan(ctx_, a.owner, req.session_id, req.inode);
   });
 }
 
@@ -621,6 +691,12 @@ Status MetaServiceHandler::Confine(const Access& a, std::initializer_list<int64_
     bool inside = false;
     RETURN_IF_ERROR(ctx_.reader.Run([&](store::Tx& tx) -> Status {
       ASSIGN_OR_RETURN(inside, store::IsInSubtree(tx, inode, a.root));
+      if (inside) return Status();
+      // An orphan has no name: it is inside if its last name was.
+      ASSIGN_OR_RETURN(std::optional<store::OrphanRecord> orphan, store::GetOrphan(tx, inode));
+      if (orphan) {
+        ASSIGN_OR_RETURN(inside, store::IsInSubtree(tx, orphan->parent, a.root));
+      }
       return Status();
     }));
     if (!inside) {

@@ -35,6 +35,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void ResolvePath(rpc::ResolvePathResponse& resp, const rpc::ResolvePathRequest& req) override;
   void GetAttr(rpc::GetAttrResponse& resp, const rpc::GetAttrRequest& req) override;
   void SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrRequest& req) override;
+  void UpdateAtime(rpc::UpdateAtimeResponse& resp, const rpc::UpdateAtimeRequest& req) override;
   void Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) override;
   void Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) override;
   void Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) override;
@@ -70,6 +71,11 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void AddKey(rpc::AddKeyResponse& resp, const rpc::AddKeyRequest& req) override;
   void ListKeys(rpc::ListKeysResponse& resp, const rpc::ListKeysRequest& req) override;
   void RevokeKey(rpc::RevokeKeyResponse& resp, const rpc::RevokeKeyRequest& req) override;
+  void OpenSession(rpc::OpenSessionResponse& resp, const rpc::OpenSessionRequest& req) override;
+  void RenewSession(rpc::RenewSessionResponse& resp, const rpc::RenewSessionRequest& req) override;
+  void CloseSession(rpc::CloseSessionResponse& resp, const rpc::CloseSessionRequest& req) override;
+  void ReleaseOrphan(rpc::ReleaseOrphanResponse& resp,
+                     const rpc::ReleaseOrphanRequest& req) override;
 
  private:
   // Who may make a request.

@@ -219,6 +219,20 @@ std::string Session::Describe() const {
   return "unauthenticated peer at " + peer_.address;
 }
 
+std::string Session::Owner() const {
+  switch (kind_) {
+    case Kind::kPeer:
+      return "uid:" + std::to_string(peer_caller_.uid);
+    case Kind::kCluster:
+      return "cluster";
+    case Kind::kKey:
+      return "key:" + key_id_;
+    case Kind::kNone:
+      break;
+  }
+  return "";
+}
+
 void Session::Hello(const MetaSecurity&, rpc::HelloResponse* resp) {
   resp->status = RpcOk();
   resp->nonce = handshake_.Hello();
@@ -283,6 +297,7 @@ Result<Access> Session::Authorize(const MetaSecurity& security,
                                   const rpc::RequestContext* rc) const {
   Access a;
   a.principal = Describe();
+  a.owner = Owner();
   switch (kind_) {
     case Kind::kNone:
       return Status(ErrorCode::kUnauthenticated,

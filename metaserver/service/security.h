@@ -81,6 +81,10 @@ struct Access {
   std::string subtree = "/";
   InodeId root = kRootInode;  // the subtree's directory
   std::string principal;      // for logs and WhoAmI
+  // Who owns the client sessions this connection opens: the principal
+  // without its address ("uid:1000", "key:<id>", "cluster"), the same on
+  // every connection of that principal.
+  std::string owner;
 };
 
 // Who a connection authenticated as. One per connection; not thread-safe.
@@ -91,6 +95,8 @@ class Session {
   const PeerInfo& peer() const { return peer_; }
   bool authenticated() const { return kind_ != Kind::kNone; }
   std::string Describe() const;
+  // Access::owner of this connection ("" before authentication).
+  std::string Owner() const;
 
   // Hello/Authenticate (common/ddbfs.thrift).
   void Hello(const MetaSecurity& security, rpc::HelloResponse* resp);

@@ -44,11 +44,15 @@ constexpr Statement kAddReplicas{
     " DELETE FROM ddbfs.gc_queue WHERE chunk_id = $1 AND server_id = ANY($2::integer[])",
     true};
 
+// Also moves the file's allocated bytes by the change of the chunk's length.
 constexpr Statement kCommitChunk{
     "chk_commit",
-    "WITH ch AS (UPDATE ddbfs.chunks SET version = $2, length = $3,"
-    "            pending_version = GREATEST(pending_version, $2),"
-    "            lease_id = NULL, lease_expires_ms = NULL WHERE id = $1),"
+    "WITH old AS (SELECT inode, length FROM ddbfs.chunks WHERE id = $1),"
+    " ch AS (UPDATE ddbfs.chunks SET version = $2, length = $3,"
+    "        pending_version = GREATEST(pending_version, $2),"
+    "        lease_id = NULL, lease_expires_ms = NULL WHERE id = $1),"
+    " al AS (UPDATE ddbfs.inodes i SET allocated = i.allocated + $3::bigint - old.length"
+    "        FROM old WHERE i.id = old.inode AND old.length <> $3::bigint),"
     " w AS (UPDATE ddbfs.replicas SET version = $2"
     "       WHERE chunk_id = $1 AND server_id = ANY($4::integer[])),"
     " stale AS (DELETE FROM ddbfs.replicas"
@@ -58,9 +62,14 @@ constexpr Statement kCommitChunk{
     " SELECT server_id, chunk_id FROM stale ON CONFLICT DO NOTHING",
     true};
 
+// Also sets the file's allocated bytes to what the chunks left hold.
 constexpr Statement kTruncateChunks{
     "chk_truncate",
     "WITH gone AS (SELECT id FROM ddbfs.chunks WHERE inode = $1 AND idx >= $2),"
+    " al AS (UPDATE ddbfs.inodes SET allocated ="
+    "          (SELECT COALESCE(sum(CASE WHEN idx = $3 THEN LEAST(length, $4) ELSE length END), 0)"
+    "           FROM ddbfs.chunks WHERE inode = $1 AND idx < $2)"
+    "        WHERE id = $1),"
     " rep AS (DELETE FROM ddbfs.replicas WHERE chunk_id IN (SELECT id FROM gone)"
     "         RETURNING server_id, chunk_id),"
     " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"

@@ -86,6 +86,12 @@ constexpr Statement kChangeNlink{
 constexpr Statement kTouchCtime{"ino_touch_ctime",
                                 "UPDATE ddbfs.inodes SET ctime_ns = $2 WHERE id = $1", true};
 
+constexpr Statement kUpdateAtime{
+    "ino_update_atime",
+    "UPDATE ddbfs.inodes SET atime_ns = $2 WHERE id = $1 AND ($3::bigint <= 0"
+    " OR atime_ns <= mtime_ns OR atime_ns <= ctime_ns OR atime_ns <= $2::bigint - $3::bigint)",
+    true};
+
 constexpr Statement kHasEntries{
     "ino_has_entries", "SELECT EXISTS (SELECT 1 FROM ddbfs.dentries WHERE parent = $1)", false};
 
@@ -249,6 +255,12 @@ Status TouchCtime(Tx& tx, InodeId inode, int64_t now_ns) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kTouchCtime, inode, now_ns);
     return Status();
+  });
+}
+
+Result<bool> UpdateAtime(Tx& tx, InodeId inode, int64_t now_ns, int64_t window_ns) {
+  return Guard(tx, [&]() -> Result<bool> {
+    return tx.Exec(kUpdateAtime, inode, now_ns, window_ns).affected_rows() > 0;
   });
 }
 

@@ -61,6 +61,9 @@ Status TouchDir(Tx& tx, InodeId dir, int nlink_delta, int64_t now_ns);
 Result<Attr> ChangeNlink(Tx& tx, InodeId inode, int delta, int64_t now_ns);
 // ctime = now.
 Status TouchCtime(Tx& tx, InodeId inode, int64_t now_ns);
+// atime = now, unless `window_ns` > 0 and atime is after mtime and ctime
+// and newer than now - window_ns (relatime). True if it changed.
+Result<bool> UpdateAtime(Tx& tx, InodeId inode, int64_t now_ns, int64_t window_ns);
 
 // True if the directory has at least one entry.
 Result<bool> HasEntries(Tx& tx, InodeId dir);

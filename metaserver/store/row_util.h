@@ -10,14 +10,14 @@
 // Helpers shared by the store's query files (private to metaserver/store).
 
 // The columns ParseAttr reads, in order, from the inodes row aliased `p`:
-// DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.goal".
+// DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.allocated".
 #define DDBFS_ATTR_COLUMNS(p)                                                                   \
   p "id, " p "type, " p "mode, " p "uid, " p "gid, " p "size, " p "atime_ns, " p "mtime_ns, " p \
-    "ctime_ns, " p "nlink, " p "goal, " p "rdev"
+    "ctime_ns, " p "nlink, " p "goal, " p "rdev, " p "allocated"
 
 namespace ddbfs::meta::store {
 
-inline constexpr int kAttrColumnCount = 12;
+inline constexpr int kAttrColumnCount = 13;
 
 // Reads the DDBFS_ATTR_COLUMNS starting at column `first`.
 inline Attr ParseAttr(const pqxx::row& row, int first) {
@@ -34,6 +34,7 @@ inline Attr ParseAttr(const pqxx::row& row, int first) {
   a.nlink = static_cast<uint32_t>(row[first + 9].as<int64_t>());
   a.goal = row[first + 10].as<int>();
   a.rdev = static_cast<uint64_t>(row[first + 11].as<int64_t>());
+  a.allocated = static_cast<uint64_t>(row[first + 12].as<int64_t>());
   return a;
 }
 

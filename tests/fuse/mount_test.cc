@@ -294,6 +294,7 @@ TEST_F(FuseTest, FsyncMakesDataVisibleBeforeClose) {
 
 TEST_F(FuseTest, UnlinkedOpenFileStaysReadable) {
   ASSERT_EQ(WriteFile(P("keep"), "keep me"), 0);
+  const InodeId keep_inode = static_cast<InodeId>(Stat(P("keep")).st_ino);
   const int fd = ::open(P("keep").c_str(), O_RDONLY);
   ASSERT_GE(fd, 0);
   ASSERT_EQ(::unlink(P("keep").c_str()), 0);
@@ -312,13 +313,15 @@ TEST_F(FuseTest, UnlinkedOpenFileStaysReadable) {
   EXPECT_TRUE(WaitFor(
       [&] {
         auto l = client->ListDir(d->inode);
-        return l.ok() && l->empty();
+        return l.ok() && l->empty() &&
+               client->GetAttr(keep_inode).status().code() == ErrorCode::kNotFound;
       },
       std::chrono::seconds(5)));
 
   // Renaming over an open file: the open descriptor keeps the old content.
   ASSERT_EQ(WriteFile(P("old"), "old content"), 0);
   ASSERT_EQ(WriteFile(P("new"), "new content"), 0);
+  const InodeId old_inode = static_cast<InodeId>(Stat(P("old")).st_ino);
   const int fd2 = ::open(P("old").c_str(), O_RDONLY);
   ASSERT_GE(fd2, 0);
   ASSERT_EQ(::rename(P("new").c_str(), P("old").c_str()), 0);
@@ -329,7 +332,8 @@ TEST_F(FuseTest, UnlinkedOpenFileStaysReadable) {
   EXPECT_TRUE(WaitFor(
       [&] {
         auto l = client->ListDir(d->inode);
-        return l.ok() && l->size() == 1;
+        return l.ok() && l->size() == 1 &&
+               client->GetAttr(old_inode).status().code() == ErrorCode::kNotFound;
       },
       std::chrono::seconds(5)));
 }
@@ -745,6 +749,30 @@ TEST_F(FuseTest, WriteErrorReportedAtClose) {
   CommandResult r = RunCommand({"fusermount3", "-u", mnt});
   EXPECT_EQ(r.exit_code, 0) << Show(r);
   EXPECT_TRUE(p->Wait(std::chrono::seconds(20)).has_value());
+}
+
+// A write drops a file's security.capability (the kernel asks for it
+// before each write and removes it). The mount answers "none" from a cache
+// for files it created; a setxattr of it through the mount must forget
+// that, or the capability would survive the write.
+TEST_F(FuseTest, WriteDropsAFileCapabilitySetAfterItsCreate) {
+  const std::string f = P("tool");
+  const int fd = ::open(f.c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0755);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::write(fd, "v1", 2), 2);  // the cache now says "none"
+  // struct vfs_cap_data, revision 2: magic, then permitted/inheritable
+  // pairs; CAP_NET_RAW (13) permitted.
+  uint32_t cap[5] = {0x02000000u, 1u << 13, 0, 0, 0};
+  ASSERT_EQ(::setxattr(f.c_str(), "security.capability", cap, sizeof cap, 0), 0)
+      << std::strerror(errno);
+  char got[64];
+  ASSERT_EQ(::getxattr(f.c_str(), "security.capability", got, sizeof got),
+            static_cast<ssize_t>(sizeof cap));
+  ASSERT_EQ(::write(fd, "v2", 2), 2);
+  EXPECT_EQ(::getxattr(f.c_str(), "security.capability", got, sizeof got), -1);
+  EXPECT_EQ(errno, ENODATA);
+  EXPECT_EQ(::close(fd), 0);
+  EXPECT_EQ(ReadFile(f), "v1v2");
 }
 
 }  // namespace

@@ -93,5 +93,29 @@ TEST_F(WriterLeaseTest, WriteAfterTouchDoesNotWaitForLease) {
   EXPECT_EQ(::close(fd), 0);
 }
 
+// A file created writable takes the lease on its chunk 0 in the create
+// (CreateForWrite). Held open unwritten on this mount (a program that opens
+// its output early), that lease kept a writer on another mount waiting
+// until it expired: the committer gives it back after kIdleCommit.
+TEST_F(WriterLeaseTest, FileHeldOpenUnwrittenDoesNotBlockAnotherMount) {
+  const std::string other = work_->path() + "/mnt-lease";
+  ASSERT_EQ(::mkdir(other.c_str(), 0755), 0);
+  std::unique_ptr<Process> second = Mount(other, {});
+  ASSERT_NE(second, nullptr);
+  const int fd = ::open(P("held").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 0644);
+  ASSERT_GE(fd, 0);
+  // Past kIdleCommit and a committer pass, well within the 2 s lease.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  const std::string there = other + "/" + name_ + "/held";
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(WriteFile(there, "from the other mount"), 0);
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::milliseconds(ClusterOptions().lease_ms / 2))
+      << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms";
+  EXPECT_EQ(::close(fd), 0) << std::strerror(errno);
+  EXPECT_EQ(ReadFile(there), "from the other mount");
+  Unmount(other, second.release());
+}
+
 }  // namespace
 }  // namespace ddbfs::testing

@@ -12,6 +12,7 @@ void MetaTest::SetUp() {
   MetaOptions o;
   o.db_url = db_url_;
   o.heartbeat_timeout = heartbeat_timeout();
+  o.sessions.timeout_ms = session_timeout_ms();
   o.db_wait = std::chrono::seconds(10);
   auto core = MetaCore::Open(o);
   ASSERT_TRUE(core.ok()) << core.status();

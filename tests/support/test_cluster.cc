@@ -112,14 +112,21 @@ std::string TestCluster::chunk_address(int i) const {
   return "127.0.0.1:" + std::to_string(chunks_.at(i).port);
 }
 
+std::vector<std::string> TestCluster::SessionArgs() const {
+  if (options_.session_timeout_ms <= 0) return {};
+  return {"--session-timeout-ms", std::to_string(options_.session_timeout_ms)};
+}
+
 bool TestCluster::StartMetaserverProcess() {
   meta_ = std::make_unique<Process>(
       bin("ddbfs-metaserver"),
       Concat(
-          std::vector<std::string>{"--listen", meta_tcp_address(), "--unix-socket",
-                                   dir() + "/meta.sock", "--db", db_url_, "--heartbeat-timeout-ms",
-                                   std::to_string(options_.heartbeat_timeout_ms), "--lease-ms",
-                                   std::to_string(options_.lease_ms), "--log-level", "info"},
+          Concat(
+              std::vector<std::string>{
+                  "--listen", meta_tcp_address(), "--unix-socket", dir() + "/meta.sock", "--db",
+                  db_url_, "--heartbeat-timeout-ms", std::to_string(options_.heartbeat_timeout_ms),
+                  "--lease-ms", std::to_string(options_.lease_ms), "--log-level", "info"},
+              SessionArgs()),
           SecurityArgs()),
       dir() + "/metaserver.log");
   if (!WaitForPort(meta_port_, kStartTimeout)) {

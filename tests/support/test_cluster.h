@@ -18,6 +18,9 @@ struct ClusterOptions {
   // Write lease duration (ddbfs-metaserver --lease-ms): short, so that
   // tests of dead writers do not wait long for settling.
   int lease_ms = 2000;
+  // Client session timeout (ddbfs-metaserver --session-timeout-ms); 0: the
+  // metaserver's default.
+  int session_timeout_ms = 0;
   // Host label of chunk server i is labels[i] when given, else "host<i+1>".
   std::vector<std::string> labels;
   // When > 0, each chunk server's data folder is a tmpfs of this size (for
@@ -85,6 +88,8 @@ class TestCluster {
   bool StartMetaserverProcess();
   // --cluster-key-file and, with tls, the --tls flags.
   std::vector<std::string> SecurityArgs() const;
+  // --session-timeout-ms when ClusterOptions::session_timeout_ms is set.
+  std::vector<std::string> SessionArgs() const;
   bool StartChunkServerProcess(int i);
 
   ClusterOptions options_;

@@ -50,6 +50,8 @@ struct Attr {
   uint32_t nlink = 0;
   int goal = 0;
   uint64_t rdev = 0;  // devices only
+  // Bytes the file's chunks hold (one replica): holes take none. st_blocks.
+  uint64_t allocated = 0;
 };
 
 struct DirEntry {
@@ -166,6 +168,22 @@ struct Identity {
   std::string subtree;
 };
 
+// A client session (docs/metadata.md, "Client sessions and orphans"): the
+// metaserver keeps the files its holder has open after their unlink, until
+// the holder releases them, closes the session or stops renewing it.
+struct ClientSession {
+  int64_t id = 0;
+  int timeout_ms = 0;  // renew well before this has passed
+};
+
+// What an Unlink or Rename may keep: an inode of `inodes` that loses its
+// last name becomes an orphan of `session` (nlink 0, no name, its data
+// readable and writable by inode id) instead of being deleted.
+struct KeepOpen {
+  int64_t session = 0;
+  std::vector<InodeId> inodes;  // at most 1024
+};
+
 class FileReader;
 class FileWriter;
 
@@ -208,6 +226,10 @@ class Client {
   Result<Attr> GetAttr(InodeId inode);
   // Size changes shorten or extend the data on the chunk servers too.
   Result<Attr> SetAttr(InodeId inode, const AttrChanges& changes);
+  // Records a read of a regular file: atime = now, with `relatime` only if
+  // atime is not after mtime or ctime or is a day old. ctime stays. Returns
+  // whether atime changed.
+  Result<bool> UpdateAtime(InodeId inode, bool relatime);
   Result<Attr> Mkdir(InodeId parent, std::string_view name, uint32_t mode);
   // mtime_ns: initial mtime (nullopt: now). goal: nullopt inherits.
   Result<Attr> Create(InodeId parent, std::string_view name, uint32_t mode,
@@ -235,6 +257,11 @@ class Client {
   static constexpr int kRenameExchange = 2;
   Status Rename(InodeId parent, std::string_view name, InodeId new_parent,
                 std::string_view new_name, int flags = 0);
+  // Unlink and Rename keeping open files as orphans (KeepOpen); they return
+  // the inode kept, or 0 when none was. kLeaseExpired: the session expired.
+  Result<InodeId> Unlink(InodeId parent, std::string_view name, const KeepOpen& keep);
+  Result<InodeId> Rename(InodeId parent, std::string_view name, InodeId new_parent,
+                         std::string_view new_name, int flags, const KeepOpen& keep);
   Result<DirPage> ReadDir(InodeId dir, std::string_view after, int limit = 1000);
   // Every entry of a directory (pages internally).
   Result<std::vector<DirEntry>> ListDir(InodeId dir);
@@ -251,6 +278,19 @@ class Client {
   Result<CreatedFile> CreateForWrite(InodeId parent, std::string_view name, uint32_t mode,
                                      std::optional<int64_t> mtime_ns = std::nullopt,
                                      std::optional<int> goal = std::nullopt);
+
+  // ---- client sessions (docs/metadata.md, "Client sessions and orphans").
+  // A session belongs to this client's principal (its uid over the Unix
+  // socket, its key over TCP). Renew, close and release answer kLeaseExpired
+  // for a session that expired; kPermissionDenied for another principal's.
+  // `description` says who holds it, for the metaserver's logs.
+  Result<ClientSession> OpenSession(std::string_view description);
+  Status RenewSession(int64_t session);
+  // Deletes every orphan the session holds, then the session; returns how
+  // many orphans.
+  Result<int> CloseSession(int64_t session);
+  // The last close of an orphan: the metaserver deletes it with its data.
+  Status ReleaseOrphan(int64_t session, InodeId inode);
 
   // ---- inspection
   // Chunk map with every replica (current or stale, alive or dead).
@@ -280,6 +320,9 @@ class FileReader {
   // Reads up to out.size() bytes at offset; returns the count (0 at EOF).
   virtual Result<size_t> Read(uint64_t offset, std::span<char> out) = 0;
   virtual uint64_t size() const = 0;
+  // The file's attributes when the reader opened it (or last loaded a
+  // window of its chunk map).
+  virtual const Attr& attr() const = 0;
 };
 
 // Writes a file. Buffers data per chunk and sends it to every replica of the
