@@ -227,7 +227,14 @@ void FileSystem::ReplyStatus(fuse_req_t req, const Status& s) {
   if (!s.ok() && s.code() != ErrorCode::kNotFound && s.code() != ErrorCode::kExists) {
     LOG(kDebug) << "request failed: " << s;
   }
-  fuse_reply_err(req, s.ok() ? 0 : ErrnoFor(s.code()));
+  int err = s.ok() ? 0 : ErrnoFor(s.code());
+  if (s.code() == ErrorCode::kUnavailable || s.code() == ErrorCode::kTimedOut) {
+    // An outage that outlasted -o io_timeout: EIO, as programs expect of a
+    // file system (not EHOSTUNREACH/ETIMEDOUT).
+    LOG(kWarn) << "request failed after the I/O timeout: " << s;
+    err = EIO;
+  }
+  fuse_reply_err(req, err);
 }
 
 std::optional<Caller> FileSystem::CallerOf(fuse_req_t req) const {

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
@@ -40,6 +41,8 @@ constexpr char kUsage[] =
     "                       in /etc/fuse.conf); the kernel checks permissions\n"
     "  -o attr_timeout=S    seconds the kernel caches attributes (default 1)\n"
     "  -o entry_timeout=S   seconds the kernel caches names (default 1)\n"
+    "  -o io_timeout=S      seconds a request waits for an unreachable metaserver or a\n"
+    "                       silent server before it fails with EIO (default 60)\n"
     "  -o max_threads=N     request threads (default 10)\n"
     "  -o fsname=NAME       source shown by mount and df (default ddbfs)\n"
     "  -o relatime          a read updates atime if not after mtime/ctime or a day old\n"
@@ -59,6 +62,9 @@ struct Args {
   std::string log_level = "info";
   MountOptions mount;
   unsigned max_threads = 10;
+  // -o io_timeout: how long a request waits for an unreachable metaserver
+  // (retrying) and for any one answer, before it fails with EIO.
+  double io_timeout_s = 60;
   std::string fsname = "ddbfs";
   std::vector<std::string> fuse_opts;  // handed to libfuse
 };
@@ -85,6 +91,10 @@ void ParseOption(const std::string& opt, Args* a) {
     double* target = key == "attr_timeout" ? &a->mount.attr_timeout : &a->mount.entry_timeout;
     if (!ParseSeconds(value, target)) {
       Die(2, "-o " + opt + ": give seconds between 0 and 86400, e.g. " + key + "=1");
+    }
+  } else if (key == "io_timeout") {
+    if (!ParseSeconds(value, &a->io_timeout_s) || a->io_timeout_s < 1) {
+      Die(2, "-o " + opt + ": give seconds between 1 and 86400, e.g. io_timeout=60");
     }
   } else if (key == "max_threads") {
     char* end = nullptr;
@@ -204,12 +214,18 @@ std::string CheckMountpoint(const std::string& given) {
   return resolved;
 }
 
-std::unique_ptr<Client> ConnectOrExplain(const std::string& meta, std::string* error) {
+std::unique_ptr<Client> ConnectOrExplain(const std::string& meta, double io_timeout_s,
+                                         std::string* error) {
   Result<ClientOptions> opts = LoadClientOptions(meta);
   if (!opts.ok()) {
     *error = opts.status().ToString();
     return nullptr;
   }
+  // Every request is bounded: it retries an unreachable metaserver for at
+  // most io_timeout and waits at most that long for any one answer.
+  const int bound_ms = static_cast<int>(io_timeout_s * 1000);
+  opts->meta_retry_ms = bound_ms;
+  opts->rpc_timeout_ms = std::min(opts->rpc_timeout_ms, bound_ms);
   Result<std::unique_ptr<Client>> c = Client::Connect(*opts);
   if (!c.ok()) {
     *error = c.status().ToString();
@@ -231,7 +247,7 @@ int Main(int argc, char** argv) {
   // Connect before mounting so that a wrong address is one line here, not
   // a mount that fails every request.
   std::string error;
-  std::unique_ptr<Client> client = ConnectOrExplain(a.meta, &error);
+  std::unique_ptr<Client> client = ConnectOrExplain(a.meta, a.io_timeout_s, &error);
   if (!client) Die(1, error);
   Result<Attr> root = client->ResolvePath("/");
   if (!root.ok()) Die(1, "reading / of the cluster: " + root.status().ToString());
@@ -258,7 +274,7 @@ int Main(int argc, char** argv) {
     client.reset();
     if (fuse_daemonize(0) != 0) Die(1, "cannot detach");
     ForwardStderrToSyslog("ddbfs-mount");
-    client = ConnectOrExplain(a.meta, &error);
+    client = ConnectOrExplain(a.meta, a.io_timeout_s, &error);
     if (!client) {
       LOG(kError) << "after detaching: " << error;
       fuse_session_unmount(se);

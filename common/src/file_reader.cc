@@ -131,9 +131,13 @@ class FileReaderImpl final : public FileReader {
     LOG(kWarn) << data.status().ToString() << "; refreshing the chunk map and retrying";
     // Every replica refusing the committed version means a write to the
     // chunk is in progress (or its writer died and it awaits settling): wait
-    // for the commit or the settling, bounded by lease_wait_ms.
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(impl_->options.lease_wait_ms);
+    // for the commit or the settling, bounded by lease_wait_ms. No replica
+    // reachable (their servers down, or not registered yet with a metaserver
+    // that just restarted): wait for one, bounded by meta_retry_ms like a
+    // metaserver outage.
+    const auto start = std::chrono::steady_clock::now();
+    const auto stale_deadline = start + std::chrono::milliseconds(impl_->options.lease_wait_ms);
+    const auto down_deadline = start + std::chrono::milliseconds(impl_->options.meta_retry_ms);
     auto backoff = std::chrono::milliseconds(20);
     while (true) {
       RETURN_IF_ERROR(LoadWindow(index));
@@ -141,9 +145,13 @@ class FileReaderImpl final : public FileReader {
       it = window_.find(index);
       if (it == window_.end()) return std::string(RangeLength(piece_off, want), '\0');
       data = ReadPiece(it->second, piece_off, RangeLength(piece_off, want));
-      if (data.ok() || data.status().code() != ErrorCode::kStaleVersion) return data;
+      if (data.ok()) return data;
+      const ErrorCode code = data.status().code();
+      if (code != ErrorCode::kStaleVersion && code != ErrorCode::kUnavailable) return data;
+      const auto deadline = code == ErrorCode::kStaleVersion ? stale_deadline : down_deadline;
       if (std::chrono::steady_clock::now() + backoff >= deadline) {
-        return Status(ErrorCode::kTimedOut, data.status().message());
+        return Status(code == ErrorCode::kStaleVersion ? ErrorCode::kTimedOut : code,
+                      data.status().message());
       }
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(500));
@@ -226,6 +234,15 @@ class FileReaderImpl final : public FileReader {
       }
       all_stale = all_stale && s.code() == ErrorCode::kStaleVersion;
       failures.emplace_back(server, s);
+    }
+    bool all_down = true;
+    for (const auto& f : failures)
+      all_down = all_down && f.second.code() == ErrorCode::kUnavailable;
+    if (all_down) {
+      return Unavailable("no reachable replica of chunk " + std::to_string(chunk.index) +
+                         " of inode " + std::to_string(inode_) +
+                         " (tried: " + DescribeFailures(failures) +
+                         "; servers down, or not registered yet with a restarted metaserver)");
     }
     if (all_stale) {
       return Status(ErrorCode::kStaleVersion,
