@@ -58,6 +58,9 @@ struct FileSystem::Handle {
   uint64_t reader_gen = 0;
   bool read_seen = false;  // atime was considered at the first read
   bool direct_io = false;  // opened with FOPEN_DIRECT_IO (around the page cache)
+  // Opened O_APPEND for writing: every write goes to the writer's end of the
+  // file, whatever offset the kernel computed from the size it caches.
+  bool append = false;
   // Guarded by st->mu: wrote since its last flush; an error to report.
   bool dirty = false;
   Status error;
@@ -421,27 +424,34 @@ void FileSystem::CommitIdleWriters() {
   }
 }
 
-bool FileSystem::KnownWithoutCapability(InodeId id) {
-  std::lock_guard<std::mutex> lock(nocap_mu_);
-  auto it = nocap_.find(id);
-  if (it == nocap_.end()) return false;
-  if (std::chrono::steady_clock::now() < it->second) return true;
-  nocap_.erase(it);
-  return false;
+bool FileSystem::KnownAbsent(InodeId id, std::string_view name) {
+  std::lock_guard<std::mutex> lock(absent_mu_);
+  auto it = absent_.find(id);
+  if (it == absent_.end()) return false;
+  const auto now = std::chrono::steady_clock::now();
+  if (it->second.all_until > now) return true;
+  auto n = it->second.names.find(std::string(name));
+  return n != it->second.names.end() && n->second > now;
 }
 
-void FileSystem::NoCapabilityXattr(InodeId id) {
+void FileSystem::NoteAbsent(InodeId id, std::string_view name) {
   const auto ttl = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(options_.attr_timeout));
   if (ttl.count() <= 0) return;
-  std::lock_guard<std::mutex> lock(nocap_mu_);
-  if (nocap_.size() >= kMaxNoCapability) nocap_.clear();
-  nocap_[id] = std::chrono::steady_clock::now() + ttl;
+  const auto until = std::chrono::steady_clock::now() + ttl;
+  std::lock_guard<std::mutex> lock(absent_mu_);
+  if (absent_.size() >= kMaxAbsent) absent_.clear();
+  AbsentXattrs& a = absent_[id];
+  if (name.empty()) {
+    a.all_until = until;
+  } else if (a.names.size() < 16) {
+    a.names[std::string(name)] = until;
+  }
 }
 
-void FileSystem::ForgetCapabilityXattr(InodeId id) {
-  std::lock_guard<std::mutex> lock(nocap_mu_);
-  nocap_.erase(id);
+void FileSystem::ForgetAbsent(InodeId id) {
+  std::lock_guard<std::mutex> lock(absent_mu_);
+  absent_.erase(id);
 }
 
 // ---- operations
@@ -690,6 +700,13 @@ void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   // page cache while the kernel may cut reads at an older, smaller size.
   fi->keep_cache = 0;
   if (reader && KernelSizeStale(id, reader->size())) fi->direct_io = 1;
+  // O_APPEND: the kernel puts a write at the size it caches, which another
+  // client may have grown within attr_timeout (the write would land on its
+  // data). The mount places such writes itself, at the end it knows, and
+  // the handle goes around the page cache so that no page is cached at the
+  // kernel's offset.
+  h->append = h->writable && (fi->flags & O_APPEND) != 0;
+  if (h->append) fi->direct_io = 1;
   h->direct_io = fi->direct_io;
   h->reader = std::move(reader);
   fi->fh = reinterpret_cast<uint64_t>(h);
@@ -735,7 +752,7 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   }
   if (!created.ok()) return ReplyStatus(req, created.status());
   const Attr attr = *created;
-  NoCapabilityXattr(attr.inode);  // a new file has no attributes
+  NoteAbsent(attr.inode, "");  // a new file has no extended attributes
   auto* h = new Handle();
   h->writable = writable;
   h->st = Acquire(attr.inode);
@@ -770,12 +787,16 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
 void FileSystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   // The kernel asks for security.capability before every write(2) (to
   // drop it): answered from the cache of files known not to have one.
-  const bool capability = std::strcmp(name, kCapabilityXattr) == 0;
-  if (capability && KnownWithoutCapability(ToDdbfs(ino))) {
-    return (void)fuse_reply_err(req, ENODATA);
+  // Only these namespaces exist (POSIX ACLs do not): anything else is
+  // the metaserver's EOPNOTSUPP without asking it (ls -l asks for
+  // system.posix_acl_access of every file).
+  const std::string_view n(name);
+  if (!n.starts_with("user.") && !n.starts_with("trusted.") && !n.starts_with("security.")) {
+    return (void)fuse_reply_err(req, EOPNOTSUPP);
   }
+  if (KnownAbsent(ToDdbfs(ino), n)) return (void)fuse_reply_err(req, ENODATA);
   Result<std::string> v = client_->GetXattr(ToDdbfs(ino), name);
-  if (capability && v.status().code() == ErrorCode::kNoData) NoCapabilityXattr(ToDdbfs(ino));
+  if (v.status().code() == ErrorCode::kNoData) NoteAbsent(ToDdbfs(ino), n);
   if (!v.ok()) return ReplyStatus(req, v.status());
   if (size == 0) return (void)fuse_reply_xattr(req, v->size());
   if (v->size() > size) return (void)fuse_reply_err(req, ERANGE);
@@ -802,13 +823,13 @@ void FileSystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
   if (flags & XATTR_CREATE) f = Client::kXattrCreate;
   if (flags & XATTR_REPLACE) f = Client::kXattrReplace;
   if ((flags & XATTR_CREATE) && (flags & XATTR_REPLACE)) return (void)fuse_reply_err(req, EINVAL);
-  if (std::strcmp(name, kCapabilityXattr) == 0) ForgetCapabilityXattr(ToDdbfs(ino));
+  ForgetAbsent(ToDdbfs(ino));
   ReplyStatus(req, client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f));
 }
 
 void FileSystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
-  if (std::strcmp(name, kCapabilityXattr) == 0) ForgetCapabilityXattr(ToDdbfs(ino));
+  ForgetAbsent(ToDdbfs(ino));
   ReplyStatus(req, client_->RemoveXattr(ToDdbfs(ino), name));
 }
 
@@ -890,7 +911,21 @@ void FileSystem::Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t s
   Status s;
   {
     std::lock_guard<std::mutex> lock(st->mu);
-    s = WriteLocked(st, h, static_cast<uint64_t>(off), std::span<const char>(buf, size));
+    uint64_t at = static_cast<uint64_t>(off);
+    std::optional<uint64_t> kernel_end;
+    if (h->append && !st->writer) {
+      Result<std::unique_ptr<FileWriter>> w = client_->OpenWriter(st->id);
+      if (w.ok()) {
+        st->writer = std::move(w).value();
+      } else {
+        s = w.status();
+      }
+    }
+    if (s.ok() && h->append) {
+      at = st->writer->size();
+      kernel_end = static_cast<uint64_t>(off) + size;  // what the kernel believes
+    }
+    if (s.ok()) s = WriteLocked(st, h, at, std::span<const char>(buf, size), kernel_end);
   }
   if (!s.ok()) return ReplyStatus(req, s);
   fuse_reply_write(req, size);
@@ -912,7 +947,8 @@ Status FileSystem::DropSetIdForWrite(fuse_req_t req, InodeId id) {
   return client_->SetAttr(id, c).status();
 }
 
-Status FileSystem::WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span<const char> data) {
+Status FileSystem::WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span<const char> data,
+                               std::optional<uint64_t> kernel_end) {
   if (!st->writer) {
     ASSIGN_OR_RETURN(st->writer, client_->OpenWriter(st->id));
   }
@@ -936,7 +972,7 @@ Status FileSystem::WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span
   h->dirty = true;
   const uint64_t end = off + data.size();
   if (end > st->written_end.load()) st->written_end = end;
-  KernelSizeGrew(st->id, end);
+  KernelSizeGrew(st->id, kernel_end.value_or(end));
   return Status();
 }
 

@@ -131,15 +131,20 @@ class FileSystem {
   // user's rights. nullopt on a mount run by a user (it acts as that user).
   std::optional<Caller> CallerOf(fuse_req_t req) const;
 
-  // Files known to carry no security.capability attribute, for
-  // attr_timeout (the kernel looks for one before every write to drop it):
-  // files this mount created, and answers ENODATA of the metaserver. A
-  // SetXattr or RemoveXattr of it through this mount forgets the file.
-  static constexpr const char* kCapabilityXattr = "security.capability";
-  static constexpr size_t kMaxNoCapability = 1 << 16;
-  bool KnownWithoutCapability(InodeId id);
-  void NoCapabilityXattr(InodeId id);
-  void ForgetCapabilityXattr(InodeId id);
+  // Extended attributes known to be absent, for attr_timeout: the kernel
+  // asks for security.capability before every write (to drop it) and ls -l
+  // for security.selinux of every file. Filled by ENODATA answers of the
+  // metaserver and by creates (a new file has none: `all_until`); a
+  // setxattr or removexattr through this mount forgets the inode. Another
+  // client's setxattr may go unseen for attr_timeout, like its chmod.
+  struct AbsentXattrs {
+    std::chrono::steady_clock::time_point all_until{};
+    std::unordered_map<std::string, std::chrono::steady_clock::time_point> names;
+  };
+  static constexpr size_t kMaxAbsent = 1 << 16;
+  bool KnownAbsent(InodeId id, std::string_view name);
+  void NoteAbsent(InodeId id, std::string_view name);  // "": every name
+  void ForgetAbsent(InodeId id);
 
   std::shared_ptr<OpenInode> Acquire(InodeId id);
   std::shared_ptr<OpenInode> Find(InodeId id);
@@ -161,8 +166,10 @@ class FileSystem {
   // direct_io handle (the kernel does it for the others).
   Status DropSetIdForWrite(fuse_req_t req, InodeId id);
   // Writes through the shared writer (opened if need be) for handle `h`,
-  // and notes what was written (st->mu held).
-  Status WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span<const char> data);
+  // and notes what was written (st->mu held). `kernel_end`: the end of the
+  // write as the kernel placed it, when the mount moved it (O_APPEND).
+  Status WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span<const char> data,
+                     std::optional<uint64_t> kernel_end = std::nullopt);
   // Writer errors reach every handle that wrote since its last flush.
   void FailWriters(OpenInode* st, const Status& s, Handle* except);
   // Commits the shared writer (st->mu held).
@@ -199,8 +206,8 @@ class FileSystem {
   std::unordered_map<InodeId, KernelSize> kernel_sizes_;
   size_t kernel_sweep_at_ = 4096;
 
-  std::mutex nocap_mu_;  // guards nocap_
-  std::unordered_map<InodeId, std::chrono::steady_clock::time_point> nocap_;
+  std::mutex absent_mu_;  // guards absent_
+  std::unordered_map<InodeId, AbsentXattrs> absent_;
 
   std::mutex committer_mu_;  // guards committer_stop_
   std::condition_variable committer_cv_;

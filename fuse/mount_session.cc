@@ -39,7 +39,12 @@ void MountSession::Stop() {
     std::swap(id, id_);
   }
   if (id == 0) return;
-  Result<int> released = client_->CloseSession(id);
+  // Best effort: a session not closed expires by itself, so an unreachable
+  // metaserver does not hold up the exit for the whole I/O timeout.
+  Result<int> released = [&] {
+    Client::RetryingFor bound(kCloseRetryMs);
+    return client_->CloseSession(id);
+  }();
   if (!released.ok()) {
     LOG(kWarn) << "closing client session " << id << ": " << released.status()
                << " (the metaserver ends it after its timeout)";

@@ -24,6 +24,8 @@ class MountSession {
   MountSession(Client* client, std::string description)
       : client_(client), description_(std::move(description)) {}
   ~MountSession();  // Stop()
+  // How long Stop() tries to close the session with an unreachable metaserver.
+  static constexpr int kCloseRetryMs = 2000;
 
   MountSession(const MountSession&) = delete;
   MountSession& operator=(const MountSession&) = delete;

@@ -13,6 +13,8 @@ namespace ddbfs {
 
 namespace {
 
+thread_local int t_meta_retry_ms = -1;  // Client::RetryingFor; -1: the options'
+
 constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
 
@@ -65,8 +67,8 @@ std::string Client::Impl::UnreachableMessage(const std::string& transport_error)
 Status Client::Impl::MetaLoop(std::string_view what,
                               const std::function<void(rpc::MetaServiceClient&)>& rpc,
                               const std::function<Status()>& answer) {
-  const auto deadline =
-      std::chrono::steady_clock::now() + std::chrono::milliseconds(options.meta_retry_ms);
+  const int retry_ms = t_meta_retry_ms >= 0 ? t_meta_retry_ms : options.meta_retry_ms;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
   auto backoff = kFirstBackoff;
   for (int attempt = 1;; ++attempt) {
     Status transport = meta.Call(rpc);
@@ -78,7 +80,7 @@ Status Client::Impl::MetaLoop(std::string_view what,
     }
     if (attempt == 1) {
       LOG(kWarn) << what << ": metaserver unavailable (" << s.message() << "); retrying for up to "
-                 << options.meta_retry_ms << " ms";
+                 << retry_ms << " ms";
     }
     std::this_thread::sleep_for(backoff);
     backoff = std::min(backoff * 2, kMaxBackoff);
@@ -108,6 +110,10 @@ Client::ActingAs::ActingAs(const Caller& caller) : previous_(t_acting_as), calle
 }
 
 Client::ActingAs::~ActingAs() { t_acting_as = previous_; }
+
+Client::RetryingFor::RetryingFor(int ms) : previous_(t_meta_retry_ms) { t_meta_retry_ms = ms; }
+
+Client::RetryingFor::~RetryingFor() { t_meta_retry_ms = previous_; }
 
 rpc::RequestContext Client::Impl::ReadContext() const {
   rpc::RequestContext ctx;

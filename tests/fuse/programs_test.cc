@@ -503,5 +503,40 @@ TEST_F(ProgramsTest, TwoMountsCloseToOpenAndNamespace) {
   Unmount(b, pb.release());
 }
 
+// Appends from two mounts, one after the other (close-to-open), while the
+// second mount's kernel still caches the file's old size (a long
+// attr_timeout here): the kernel put the O_APPEND write at that old size,
+// over the first mount's appended bytes. The mount places O_APPEND writes at
+// the end it knows instead.
+TEST_F(ProgramsTest, AppendsFromTwoMountsWithinTheAttributeTimeoutKeepEveryByte) {
+  const std::string a = work_->path() + "/app-a";
+  const std::string b = work_->path() + "/app-b";
+  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
+  std::unique_ptr<Process> pa = Mount(a, {"-o", "attr_timeout=60,entry_timeout=60"});
+  std::unique_ptr<Process> pb = Mount(b, {"-o", "attr_timeout=60,entry_timeout=60"});
+  ASSERT_NE(pa, nullptr);
+  ASSERT_NE(pb, nullptr);
+  const std::string fa = a + "/" + name_ + "/log";
+  const std::string fb = b + "/" + name_ + "/log";
+  ASSERT_EQ(WriteFile(fa, "first line\n"), 0);
+  EXPECT_EQ(Stat(fb).st_size, 11);  // B's kernel now caches size 11 for 60 s
+  auto append = [](const std::string& path, const std::string& line) {
+    const int fd = ::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0) return errno;
+    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+    const int err = ok ? 0 : errno;
+    return ::close(fd) == 0 ? err : errno;
+  };
+  ASSERT_EQ(append(fa, "from A\n"), 0);
+  ASSERT_EQ(append(fb, "from B\n"), 0);
+  ASSERT_EQ(append(fb, "B again\n"), 0);
+  const std::string want = "first line\nfrom A\nfrom B\nB again\n";
+  EXPECT_EQ(ReadFile(fa), want);
+  EXPECT_EQ(ReadFile(fb), want);
+  Unmount(a, pa.release());
+  Unmount(b, pb.release());
+}
+
 }  // namespace
 }  // namespace ddbfs::testing

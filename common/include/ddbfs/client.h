@@ -214,6 +214,21 @@ class Client {
     Caller caller_;
   };
 
+  // While alive, calls made by this thread retry an unreachable metaserver
+  // for at most `ms` (instead of options.meta_retry_ms): for best-effort
+  // calls, such as ending a session at unmount, that must not hold up an
+  // exit.
+  class RetryingFor {
+   public:
+    explicit RetryingFor(int ms);
+    ~RetryingFor();
+    RetryingFor(const RetryingFor&) = delete;
+    RetryingFor& operator=(const RetryingFor&) = delete;
+
+   private:
+    int previous_;
+  };
+
   // Checks the metaserver answers; kUnavailable with a clear message if not.
   static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
   ~Client();
