@@ -275,14 +275,7 @@ Result<Attr> Client::Link(InodeId inode, InodeId new_parent, std::string_view ne
 }
 
 Status Client::Unlink(InodeId parent, std::string_view name) {
-  RETURN_IF_ERROR(CheckName(name));
-  rpc::UnlinkRequest req;
-  req.ctx = impl_->Context();
-  req.parent = parent;
-  req.name = std::string(name);
-  rpc::UnlinkResponse resp;
-  return impl_->Meta("Unlink", &resp,
-                     [&](rpc::MetaServiceClient& c, auto& r) { c.Unlink(r, req); });
+  return Unlink(parent, name, KeepOpen{}).status();
 }
 
 Status Client::Rmdir(InodeId parent, std::string_view name) {
@@ -297,23 +290,13 @@ Status Client::Rmdir(InodeId parent, std::string_view name) {
 
 Status Client::Rename(InodeId parent, std::string_view name, InodeId new_parent,
                       std::string_view new_name, int flags) {
-  RETURN_IF_ERROR(CheckName(name));
-  RETURN_IF_ERROR(CheckName(new_name));
-  rpc::RenameRequest req;
-  req.ctx = impl_->Context();
-  req.parent = parent;
-  req.name = std::string(name);
-  req.new_parent = new_parent;
-  req.new_name = std::string(new_name);
-  req.flags = flags;
-  rpc::RenameResponse resp;
-  return impl_->Meta("Rename", &resp,
-                     [&](rpc::MetaServiceClient& c, auto& r) { c.Rename(r, req); });
+  return Rename(parent, name, new_parent, new_name, flags, KeepOpen{}).status();
 }
 
 namespace {
 template <typename Req>
 void SetKeep(const KeepOpen& keep, Req* req) {
+  if (keep.session == 0) return;  // nothing open: a plain unlink or rename
   req->__set_session_id(keep.session);
   req->__set_open_inodes(keep.inodes);
 }

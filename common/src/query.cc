@@ -417,14 +417,7 @@ class Parser {
     }
     if (cur_.kind != Token::Kind::kOp) return n;
     n->has_value = true;
-    n->op = cur_.op;
-    const size_t op_pos = cur_.pos;
-    RETURN_IF_ERROR(Advance());
-    if (cur_.kind != Token::Kind::kWord) {
-      return lexer_.Error(op_pos, std::string("expected a value after \"") + OpText(n->op) + "\"");
-    }
-    const Token v = cur_;
-    RETURN_IF_ERROR(Advance());
+    ASSIGN_OR_RETURN(const Token v, ParseComparison(n.get()));
     if (Status s = ValidateTagValue(v.text); !s.ok()) return lexer_.Error(v.pos, s.message());
     if (!v.quoted && HasGlobChar(v.text)) {
       if (n->op != Op::kEq && n->op != Op::kNe) {
@@ -436,6 +429,19 @@ class Parser {
     }
     n->value = Classify(v.text);
     return n;
+  }
+
+  // At an operator: takes it into n->op and returns the value word after it.
+  Result<Token> ParseComparison(Node* n) {
+    n->op = cur_.op;
+    const size_t op_pos = cur_.pos;
+    RETURN_IF_ERROR(Advance());
+    if (cur_.kind != Token::Kind::kWord) {
+      return lexer_.Error(op_pos, std::string("expected a value after \"") + OpText(n->op) + "\"");
+    }
+    Token v = cur_;
+    RETURN_IF_ERROR(Advance());
+    return v;
   }
 
   Result<std::unique_ptr<Node>> ParseAttribute(std::unique_ptr<Node> n, const Token& word) {
@@ -463,14 +469,7 @@ class Parser {
                                                                   : ">=2024-01-01") +
                                         ")");
     }
-    n->op = cur_.op;
-    const size_t op_pos = cur_.pos;
-    RETURN_IF_ERROR(Advance());
-    if (cur_.kind != Token::Kind::kWord) {
-      return lexer_.Error(op_pos, std::string("expected a value after \"") + OpText(n->op) + "\"");
-    }
-    const Token v = cur_;
-    RETURN_IF_ERROR(Advance());
+    ASSIGN_OR_RETURN(const Token v, ParseComparison(n.get()));
     auto bad = [&](std::string what) { return lexer_.Error(v.pos, "@" + name + ": " + what); };
     const bool eq_only = n->attr == Attr::kName || n->attr == Attr::kPath || n->attr == Attr::kType;
     if (eq_only && n->op != Op::kEq && n->op != Op::kNe) return bad("compares with = or != only");
