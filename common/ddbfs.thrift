@@ -97,6 +97,7 @@ struct Attr {
   11: i32 goal            // wanted replicas of each chunk
   12: i64 rdev            // device number of a CHAR_DEVICE or BLOCK_DEVICE, else 0
   13: i64 allocated       // bytes the file's chunks hold (one replica; holes take none)
+  14: optional bool has_xattrs  // false: no extended attributes (unset: unknown)
 }
 
 // A chunk server as clients and peers reach it.

@@ -189,6 +189,7 @@ Attr FileSystem::Overlay(Attr a) {
 
 struct stat FileSystem::KernelStat(const Attr& a) {
   struct stat st = ToStat(Overlay(a));
+  NoteXattrsOf(a);
   if (a.type != FileType::kRegular) return st;
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(kernel_mu_);
@@ -438,20 +439,35 @@ void FileSystem::NoteAbsent(InodeId id, std::string_view name) {
   const auto ttl = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
       std::chrono::duration<double>(options_.attr_timeout));
   if (ttl.count() <= 0) return;
-  const auto until = std::chrono::steady_clock::now() + ttl;
+  const auto now = std::chrono::steady_clock::now();
   std::lock_guard<std::mutex> lock(absent_mu_);
-  if (absent_.size() >= kMaxAbsent) absent_.clear();
+  if (absent_.size() >= kMaxAbsent) {
+    std::erase_if(absent_, [&](const auto& e) { return e.second.changed_until <= now; });
+    if (absent_.size() >= kMaxAbsent) return;
+  }
   AbsentXattrs& a = absent_[id];
+  if (a.changed_until > now) return;
   if (name.empty()) {
-    a.all_until = until;
+    a.all_until = now + ttl;
   } else if (a.names.size() < 16) {
-    a.names[std::string(name)] = until;
+    a.names[std::string(name)] = now + ttl;
   }
 }
 
-void FileSystem::ForgetAbsent(InodeId id) {
+void FileSystem::NoteXattrsOf(const Attr& a) {
+  if (!a.has_xattrs) return NoteAbsent(a.inode, "");
   std::lock_guard<std::mutex> lock(absent_mu_);
-  absent_.erase(id);
+  auto it = absent_.find(a.inode);
+  if (it != absent_.end()) it->second.all_until = {};
+}
+
+void FileSystem::ForgetAbsent(InodeId id) {
+  const auto guard = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      std::chrono::duration<double>(options_.io_timeout + options_.attr_timeout + 5));
+  std::lock_guard<std::mutex> lock(absent_mu_);
+  AbsentXattrs& a = absent_[id];
+  a = AbsentXattrs{};
+  a.changed_until = std::chrono::steady_clock::now() + guard;
 }
 
 // ---- operations
@@ -752,7 +768,6 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   }
   if (!created.ok()) return ReplyStatus(req, created.status());
   const Attr attr = *created;
-  NoteAbsent(attr.inode, "");  // a new file has no extended attributes
   auto* h = new Handle();
   h->writable = writable;
   h->st = Acquire(attr.inode);

@@ -42,7 +42,10 @@ enum class AtimeUpdates { kRelatime, kStrict, kNever };
 struct MountOptions {
   double attr_timeout = 1.0;   // seconds the kernel caches attributes
   double entry_timeout = 1.0;  // seconds the kernel caches names
-  bool read_only = false;      // -o ro
+  // -o io_timeout: how long a request waits for an unreachable metaserver
+  // (retrying) and for any one answer, before it fails with EIO.
+  double io_timeout = 60;
+  bool read_only = false;  // -o ro
   AtimeUpdates atime = AtimeUpdates::kRelatime;
   std::string mountpoint;  // names the mount's client session in the metaserver's logs
 };
@@ -134,17 +137,23 @@ class FileSystem {
   // Extended attributes known to be absent, for attr_timeout: the kernel
   // asks for security.capability before every write (to drop it) and ls -l
   // for security.selinux of every file. Filled by ENODATA answers of the
-  // metaserver and by creates (a new file has none: `all_until`); a
-  // setxattr or removexattr through this mount forgets the inode. Another
-  // client's setxattr may go unseen for attr_timeout, like its chmod.
+  // metaserver, by creates and by attributes that say the inode has none
+  // (`all_until`). A setxattr or removexattr through this mount forgets the
+  // inode and, for as long as an answer read before it could still arrive
+  // (`changed_until`: io_timeout and then some), takes no note of it.
+  // Another client's setxattr may go unseen for attr_timeout, like its
+  // chmod.
   struct AbsentXattrs {
     std::chrono::steady_clock::time_point all_until{};
+    std::chrono::steady_clock::time_point changed_until{};
     std::unordered_map<std::string, std::chrono::steady_clock::time_point> names;
   };
   static constexpr size_t kMaxAbsent = 1 << 16;
   bool KnownAbsent(InodeId id, std::string_view name);
   void NoteAbsent(InodeId id, std::string_view name);  // "": every name
   void ForgetAbsent(InodeId id);
+  // What an Attr says: none (every name absent) or some (forgets "none").
+  void NoteXattrsOf(const Attr& a);
 
   std::shared_ptr<OpenInode> Acquire(InodeId id);
   std::shared_ptr<OpenInode> Find(InodeId id);

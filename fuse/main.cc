@@ -62,9 +62,6 @@ struct Args {
   std::string log_level = "info";
   MountOptions mount;
   unsigned max_threads = 10;
-  // -o io_timeout: how long a request waits for an unreachable metaserver
-  // (retrying) and for any one answer, before it fails with EIO.
-  double io_timeout_s = 60;
   std::string fsname = "ddbfs";
   std::vector<std::string> fuse_opts;  // handed to libfuse
 };
@@ -93,7 +90,7 @@ void ParseOption(const std::string& opt, Args* a) {
       Die(2, "-o " + opt + ": give seconds between 0 and 86400, e.g. " + key + "=1");
     }
   } else if (key == "io_timeout") {
-    if (!ParseSeconds(value, &a->io_timeout_s) || a->io_timeout_s < 1) {
+    if (!ParseSeconds(value, &a->mount.io_timeout) || a->mount.io_timeout < 1) {
       Die(2, "-o " + opt + ": give seconds between 1 and 86400, e.g. io_timeout=60");
     }
   } else if (key == "max_threads") {
@@ -247,7 +244,7 @@ int Main(int argc, char** argv) {
   // Connect before mounting so that a wrong address is one line here, not
   // a mount that fails every request.
   std::string error;
-  std::unique_ptr<Client> client = ConnectOrExplain(a.meta, a.io_timeout_s, &error);
+  std::unique_ptr<Client> client = ConnectOrExplain(a.meta, a.mount.io_timeout, &error);
   if (!client) Die(1, error);
   Result<Attr> root = client->ResolvePath("/");
   if (!root.ok()) Die(1, "reading / of the cluster: " + root.status().ToString());
@@ -274,7 +271,7 @@ int Main(int argc, char** argv) {
     client.reset();
     if (fuse_daemonize(0) != 0) Die(1, "cannot detach");
     ForwardStderrToSyslog("ddbfs-mount");
-    client = ConnectOrExplain(a.meta, a.io_timeout_s, &error);
+    client = ConnectOrExplain(a.meta, a.mount.io_timeout, &error);
     if (!client) {
       LOG(kError) << "after detaching: " << error;
       fuse_session_unmount(se);

@@ -185,6 +185,7 @@ Attr FromRpc(const rpc::Attr& a) {
   out.goal = a.goal;
   out.rdev = static_cast<uint64_t>(a.rdev);
   out.allocated = static_cast<uint64_t>(std::max<int64_t>(a.allocated, 0));
+  out.has_xattrs = !a.__isset.has_xattrs || a.has_xattrs;
   return out;
 }
 

@@ -10,14 +10,14 @@
 // Helpers shared by the store's query files (private to metaserver/store).
 
 // The columns ParseAttr reads, in order, from the inodes row aliased `p`:
-// DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.allocated".
+// DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.has_xattrs".
 #define DDBFS_ATTR_COLUMNS(p)                                                                   \
   p "id, " p "type, " p "mode, " p "uid, " p "gid, " p "size, " p "atime_ns, " p "mtime_ns, " p \
-    "ctime_ns, " p "nlink, " p "goal, " p "rdev, " p "allocated"
+    "ctime_ns, " p "nlink, " p "goal, " p "rdev, " p "allocated, " p "has_xattrs"
 
 namespace ddbfs::meta::store {
 
-inline constexpr int kAttrColumnCount = 13;
+inline constexpr int kAttrColumnCount = 14;
 
 // Reads the DDBFS_ATTR_COLUMNS starting at column `first`.
 inline Attr ParseAttr(const pqxx::row& row, int first) {
@@ -35,6 +35,7 @@ inline Attr ParseAttr(const pqxx::row& row, int first) {
   a.goal = row[first + 10].as<int>();
   a.rdev = static_cast<uint64_t>(row[first + 11].as<int64_t>());
   a.allocated = static_cast<uint64_t>(row[first + 12].as<int64_t>());
+  a.has_xattrs = row[first + 13].as<bool>();
   return a;
 }
 

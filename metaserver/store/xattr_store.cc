@@ -23,14 +23,26 @@ constexpr Statement kXattrUsage{
     " FROM ddbfs.xattrs WHERE inode = $1",
     false};
 
+// Both keep inodes.has_xattrs (sql/010_has_xattrs.sql). The subquery of a
+// data-modifying WITH sees the rows as they were before the DELETE, hence
+// `name <> $2`.
 constexpr Statement kPutXattr{
     "xattr_put",
-    "INSERT INTO ddbfs.xattrs (inode, name, value) VALUES ($1, $2, decode($3, 'hex'))"
-    " ON CONFLICT (inode, name) DO UPDATE SET value = EXCLUDED.value",
+    "WITH put AS (INSERT INTO ddbfs.xattrs (inode, name, value)"
+    "  VALUES ($1, $2, decode($3, 'hex'))"
+    "  ON CONFLICT (inode, name) DO UPDATE SET value = EXCLUDED.value RETURNING 1)"
+    " UPDATE ddbfs.inodes SET has_xattrs = true"
+    " WHERE id = $1 AND NOT has_xattrs AND EXISTS (SELECT 1 FROM put)",
     true};
 
 constexpr Statement kDeleteXattr{
-    "xattr_delete", "DELETE FROM ddbfs.xattrs WHERE inode = $1 AND name = $2 RETURNING 1", true};
+    "xattr_delete",
+    "WITH del AS (DELETE FROM ddbfs.xattrs WHERE inode = $1 AND name = $2 RETURNING 1),"
+    " flag AS (UPDATE ddbfs.inodes"
+    "  SET has_xattrs = EXISTS (SELECT 1 FROM ddbfs.xattrs WHERE inode = $1 AND name <> $2)"
+    "  WHERE id = $1 AND EXISTS (SELECT 1 FROM del))"
+    " SELECT 1 FROM del",
+    true};
 
 }  // namespace
 

@@ -24,6 +24,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -773,6 +774,45 @@ TEST_F(FuseTest, WriteDropsAFileCapabilitySetAfterItsCreate) {
   EXPECT_EQ(errno, ENODATA);
   EXPECT_EQ(::close(fd), 0);
   EXPECT_EQ(ReadFile(f), "v1v2");
+}
+
+// The mount answers getxattr itself for a node whose attributes say it has
+// none (ls -l asks for security.selinux of every file). A node that has
+// some must still be asked for, and another client's setxattr must show
+// once the attribute timeout (1 s here) has passed.
+TEST_F(FuseTest, GetxattrSeesAttributesSetByAnotherClient) {
+  const std::string f = P("f");
+  ASSERT_EQ(WriteFile(f, "x"), 0);
+  char buf[64];
+  EXPECT_EQ(ErrnoOf([&] { return ::getxattr(f.c_str(), "user.k", buf, sizeof buf); }), ENODATA);
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  auto a = client->ResolvePath(DdbfsPath("f"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  ASSERT_TRUE(client->SetXattr(a->inode, "user.k", "v1", 0).ok());
+  // Made by the other client, never seen by the mount before: its first
+  // stat carries "has attributes".
+  auto dir = client->ResolvePath("/" + name_);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  auto g = client->Create(dir->inode, "g", 0644);
+  ASSERT_TRUE(g.ok()) << g.status();
+  ASSERT_TRUE(client->SetXattr(g->inode, "user.k", "v2", 0).ok());
+  struct stat st;
+  ASSERT_EQ(::stat(P("g").c_str(), &st), 0);
+  ASSERT_EQ(::getxattr(P("g").c_str(), "user.k", buf, sizeof buf), 2) << std::strerror(errno);
+  EXPECT_EQ(std::string(buf, 2), "v2");
+  // The mount knew f had none: after the attribute timeout it asks again.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  ASSERT_EQ(::getxattr(f.c_str(), "user.k", buf, sizeof buf), 2) << std::strerror(errno);
+  EXPECT_EQ(std::string(buf, 2), "v1");
+  // Removed through the mount: gone at once; set again: there at once.
+  ASSERT_EQ(::removexattr(f.c_str(), "user.k"), 0);
+  EXPECT_EQ(ErrnoOf([&] { return ::getxattr(f.c_str(), "user.k", buf, sizeof buf); }), ENODATA);
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  ASSERT_EQ(::setxattr(f.c_str(), "user.k", "v3", 2, 0), 0);
+  ASSERT_EQ(::getxattr(f.c_str(), "user.k", buf, sizeof buf), 2) << std::strerror(errno);
+  EXPECT_EQ(std::string(buf, 2), "v3");
 }
 
 }  // namespace

@@ -133,5 +133,46 @@ TEST_F(XattrTest, ANodeHoldsABoundedAmount) {
   EXPECT_EQ(List(kRoot, f->inode).size(), 128u);
 }
 
+// Every Attr says whether the node has attributes (the mount answers
+// getxattr of a node without any itself): set by the first, kept while one
+// is left, cleared with the last, also when a directory or a link is read.
+TEST_F(XattrTest, AttrSaysWhetherTheNodeHasAttributes) {
+  Attr f = Make(kRoot, kRootInode, "f", 0644);
+  EXPECT_FALSE(f.has_xattrs) << "a new file has none";
+  auto has = [&](InodeId id) { return GetAttr(ctx(), kRoot, id)->has_xattrs; };
+  EXPECT_FALSE(has(f.inode));
+  EXPECT_EQ(Set(kRoot, f.inode, "user.a", "1"), ErrorCode::kOk);
+  EXPECT_TRUE(has(f.inode));
+  EXPECT_EQ(Set(kRoot, f.inode, "user.a", "2"), ErrorCode::kOk);  // replace
+  EXPECT_EQ(Set(kRoot, f.inode, "user.b", "1"), ErrorCode::kOk);
+  EXPECT_EQ(Set(kRoot, f.inode, "user.c", "1", kXattrCreate), ErrorCode::kOk);
+  EXPECT_EQ(Set(kRoot, f.inode, "user.c", "1", kXattrCreate), ErrorCode::kExists);
+  ASSERT_TRUE(RemoveXattr(ctx(), kRoot, f.inode, "user.a").ok());
+  EXPECT_TRUE(has(f.inode)) << "two are left";
+  EXPECT_EQ(RemoveXattr(ctx(), kRoot, f.inode, "user.a").code(), ErrorCode::kNoData);
+  EXPECT_TRUE(has(f.inode)) << "removing a missing one changes nothing";
+  ASSERT_TRUE(RemoveXattr(ctx(), kRoot, f.inode, "user.b").ok());
+  EXPECT_TRUE(has(f.inode)) << "one is left";
+  ASSERT_TRUE(RemoveXattr(ctx(), kRoot, f.inode, "user.c").ok());
+  EXPECT_FALSE(has(f.inode)) << "the last one is gone";
+  // Lookups and listings carry it too.
+  auto d = Mkdir(ctx(), kRoot, kRootInode, "d", 0755);
+  ASSERT_TRUE(d.ok());
+  EXPECT_FALSE(d->has_xattrs);
+  EXPECT_EQ(Set(kRoot, d->inode, "user.dir", "1"), ErrorCode::kOk);
+  EXPECT_EQ(Set(kRoot, f.inode, "user.f", "1"), ErrorCode::kOk);
+  Attr g = Make(kRoot, kRootInode, "g", 0644);
+  auto looked = Lookup(ctx(), kRoot, kRootInode, "d");
+  ASSERT_TRUE(looked.ok());
+  EXPECT_TRUE(looked->has_xattrs);
+  auto page = ReadDir(ctx(), kRoot, kRootInode, "", 0);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->entries.size(), 3u);
+  for (const DirEntry& e : page->entries) {
+    EXPECT_EQ(e.attr.has_xattrs, e.name != "g") << e.name;
+  }
+  EXPECT_FALSE(g.has_xattrs);
+}
+
 }  // namespace
 }  // namespace ddbfs::meta::testing

@@ -52,6 +52,10 @@ struct Attr {
   uint64_t rdev = 0;  // devices only
   // Bytes the file's chunks hold (one replica): holes take none. st_blocks.
   uint64_t allocated = 0;
+  // False when the inode is known to have no extended attributes (a mount
+  // answers getxattr with ENODATA itself); true when it has some or the
+  // metaserver did not say.
+  bool has_xattrs = true;
 };
 
 struct DirEntry {
