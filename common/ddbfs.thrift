@@ -206,17 +206,27 @@ struct SetAttrResponse {
   2: Attr attr
 }
 
-// A read of a regular file: atime becomes now, always if !relatime, else
-// (Linux's relatime) only if atime is not after mtime or ctime or is more
-// than 24 hours old. ctime does not change. Needs read permission.
+// Reads of regular files, sent after the fact and in batches (a mount
+// queues them; docs/fuse.md, "atime"): each file's atime becomes the time
+// of its read - clamped to the metaserver's clock: not in the future, not
+// more than a minute in the past - always if !relatime, else (Linux's
+// relatime) only if atime is not after mtime or ctime or is more than 24
+// hours older than the read. atime never moves back; ctime does not change.
+// Needs read permission on each file: a file that is gone, is not a
+// regular file or is not readable is skipped. At most 4096 reads a call.
+struct AtimeRead {
+  1: i64 inode
+  2: i64 atime_ns         // when it was read (ns since the Unix epoch)
+}
 struct UpdateAtimeRequest {
   1: RequestContext ctx
-  2: i64 inode
   3: bool relatime
+  4: list<AtimeRead> reads
 }
 struct UpdateAtimeResponse {
   1: RpcStatus status
-  2: bool updated         // false: relatime left atime as it was
+  2: i32 updated          // files whose atime changed
+  3: i32 skipped          // gone, not regular files, or not readable
 }
 
 struct MkdirRequest {
@@ -228,6 +238,7 @@ struct MkdirRequest {
 struct MkdirResponse {
   1: RpcStatus status
   2: Attr attr
+  3: optional Attr dir_attr  // the parent directory after the change
 }
 
 // Where a new write of one chunk goes, handed out with a Create
@@ -264,6 +275,7 @@ struct CreateResponse {
   // failed (no chunk server alive or with room): the file is created anyway
   // and the writer calls PrepareWrite, which reports the error.
   3: optional ChunkPlacement first_chunk
+  4: optional Attr dir_attr  // the parent directory after the change
 }
 
 // A FIFO, socket or device node (not a regular file: Create; not a
@@ -371,6 +383,7 @@ struct UnlinkRequest {
 struct UnlinkResponse {
   1: RpcStatus status
   2: optional i64 orphaned_inode  // set when the inode was kept as an orphan
+  3: optional Attr dir_attr  // the parent directory after the change
 }
 
 struct RmdirRequest {
@@ -380,6 +393,7 @@ struct RmdirRequest {
 }
 struct RmdirResponse {
   1: RpcStatus status
+  2: optional Attr dir_attr  // the parent directory after the change
 }
 
 const i32 RENAME_FLAG_NOREPLACE = 1

@@ -176,6 +176,7 @@ struct stat FileSystem::ToStat(const Attr& a) const {
 }
 
 Attr FileSystem::Overlay(Attr a) {
+  if (a.type == FileType::kRegular) a.atime_ns = std::max(a.atime_ns, NotedAtime(a.inode));
   std::shared_ptr<OpenInode> st = Find(a.inode);
   if (!st) return a;
   a.size = std::max<uint64_t>(a.size, st->written_end.load());
@@ -380,6 +381,7 @@ void FileSystem::StartCommitter() {
     while (!committer_cv_.wait_for(lock, kIdleCommit / 4, [&] { return committer_stop_; })) {
       lock.unlock();
       CommitIdleWriters();
+      FlushAtimes();
       lock.lock();
     }
   });
@@ -504,6 +506,7 @@ void FileSystem::Init(fuse_conn_info* conn) {
 
 void FileSystem::Destroy() {
   StopCommitter();
+  FlushAtimes();
   std::map<InodeId, std::shared_ptr<OpenInode>> open;
   {
     std::lock_guard<std::mutex> lock(open_mu_);
@@ -527,7 +530,48 @@ void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   ReplyEntry(req, *r);
 }
 
+void FileSystem::BeginDirChange(InodeId dir) {
+  (void)Client::TakeDirAttr();  // nothing left over from before
+  std::lock_guard<std::mutex> lock(dir_mu_);
+  dir_attrs_.erase(dir);
+  ++dir_changes_[dir];
+}
+
+void FileSystem::EndDirChange(InodeId dir, std::optional<Attr> after) {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(dir_mu_);
+  auto it = dir_changes_.find(dir);
+  if (it == dir_changes_.end()) return;
+  if (--it->second > 0) return;  // another change is in flight: its answer may be newer
+  dir_changes_.erase(it);
+  if (!after || after->inode != dir || options_.attr_timeout <= 0) return;
+  if (dir_attrs_.size() >= kMaxDirAttrs) {
+    std::erase_if(dir_attrs_, [&](const auto& e) { return e.second.expires <= now; });
+    if (dir_attrs_.size() >= kMaxDirAttrs) return;
+  }
+  dir_attrs_[dir] =
+      DirAttr{*after, now + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                std::chrono::duration<double>(options_.attr_timeout))};
+}
+
+std::optional<Attr> FileSystem::TakeDirAttr(InodeId dir, double* ttl) {
+  std::lock_guard<std::mutex> lock(dir_mu_);
+  auto it = dir_attrs_.find(dir);
+  if (it == dir_attrs_.end()) return std::nullopt;
+  const DirAttr d = it->second;
+  dir_attrs_.erase(it);
+  const auto left = d.expires - std::chrono::steady_clock::now();
+  if (left <= std::chrono::steady_clock::duration::zero()) return std::nullopt;
+  *ttl = std::chrono::duration<double>(left).count();
+  return d.attr;
+}
+
 void FileSystem::GetAttr(fuse_req_t req, fuse_ino_t ino) {
+  double ttl = 0;
+  if (std::optional<Attr> kept = TakeDirAttr(ToDdbfs(ino), &ttl)) {
+    struct stat st = KernelStat(*kept);
+    return (void)fuse_reply_attr(req, &st, ttl);
+  }
   Result<Attr> r = client_->GetAttr(ToDdbfs(ino));
   if (!r.ok()) return ReplyStatus(req, r.status());
   struct stat st = KernelStat(*r);
@@ -539,6 +583,12 @@ void FileSystem::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr
   (void)fi;
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   const InodeId id = ToDdbfs(ino);
+  BeginDirChange(id);
+  struct End {
+    FileSystem* fs;
+    InodeId id;
+    ~End() { fs->EndDirChange(id, std::nullopt); }
+  } end{this, id};
   AttrChanges c;
   if (to_set & FUSE_SET_ATTR_MODE) c.mode = attr->st_mode & 07777;
   if (to_set & FUSE_SET_ATTR_UID) c.uid = attr->st_uid;
@@ -554,6 +604,8 @@ void FileSystem::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr
   } else if (to_set & FUSE_SET_ATTR_MTIME) {
     c.mtime_ns = ToNs(attr->st_mtim);
   }
+  // A read's atime still to be sent would land after this one.
+  if (c.atime_ns) DropAtimeNotes(id);
   const bool anything = c.mode || c.uid || c.gid || c.size || c.atime_ns || c.mtime_ns;
   Result<Attr> r = Status(ErrorCode::kInternal, "unset");
   std::shared_ptr<OpenInode> st = Find(id);
@@ -588,6 +640,7 @@ void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
   Result<Attr> r = InvalidArgument("mknod of an unknown file type");
+  BeginDirChange(ToDdbfs(parent));
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
@@ -612,6 +665,7 @@ void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
         break;
     }
   }
+  EndDirChange(ToDdbfs(parent), Client::TakeDirAttr());
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
 }
@@ -623,7 +677,9 @@ void FileSystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
+    BeginDirChange(ToDdbfs(parent));
     r = client_->Mkdir(ToDdbfs(parent), name, mode & 07777);
+    EndDirChange(ToDdbfs(parent), Client::TakeDirAttr());
   }
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
@@ -634,17 +690,23 @@ void FileSystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
   const InodeId dir = ToDdbfs(parent);
   // A file open here lives on as an orphan until its last close.
-  ReplyStatus(req, RemoveName(dir, name, [&](const KeepOpen* keep) -> Result<InodeId> {
-                if (keep) return client_->Unlink(dir, name, *keep);
-                RETURN_IF_ERROR(client_->Unlink(dir, name));
-                return InodeId{0};
-              }));
+  BeginDirChange(dir);
+  Status s = RemoveName(dir, name, [&](const KeepOpen* keep) -> Result<InodeId> {
+    if (keep) return client_->Unlink(dir, name, *keep);
+    RETURN_IF_ERROR(client_->Unlink(dir, name));
+    return InodeId{0};
+  });
+  EndDirChange(dir, Client::TakeDirAttr());
+  ReplyStatus(req, s);
 }
 
 void FileSystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
-  ReplyStatus(req, client_->Rmdir(ToDdbfs(parent), name));
+  BeginDirChange(ToDdbfs(parent));
+  Status s = client_->Rmdir(ToDdbfs(parent), name);
+  EndDirChange(ToDdbfs(parent), Client::TakeDirAttr());
+  ReplyStatus(req, s);
 }
 
 void FileSystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
@@ -654,7 +716,9 @@ void FileSystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, 
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
+    BeginDirChange(ToDdbfs(parent));
     r = client_->Symlink(ToDdbfs(parent), name, target);
+    EndDirChange(ToDdbfs(parent), std::nullopt);
   }
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
@@ -675,19 +739,36 @@ void FileSystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   }
   const InodeId from = ToDdbfs(parent);
   const InodeId to = ToDdbfs(newparent);
-  if (f != 0) return ReplyStatus(req, client_->Rename(from, name, to, newname, f));
-  // A replaced target open here lives on as an orphan until its last close.
-  ReplyStatus(req, RemoveName(to, newname, [&](const KeepOpen* keep) -> Result<InodeId> {
-                if (keep) return client_->Rename(from, name, to, newname, 0, *keep);
-                RETURN_IF_ERROR(client_->Rename(from, name, to, newname, 0));
-                return InodeId{0};
-              }));
+  BeginDirChange(from);
+  BeginDirChange(to);
+  {
+    // The moved node's ctime changes too, and it may be a directory whose
+    // attributes are kept.
+    std::lock_guard<std::mutex> lock(dir_mu_);
+    dir_attrs_.clear();
+  }
+  Status s;
+  if (f != 0) {
+    s = client_->Rename(from, name, to, newname, f);
+  } else {
+    // A replaced target open here lives on as an orphan until its last close.
+    s = RemoveName(to, newname, [&](const KeepOpen* keep) -> Result<InodeId> {
+      if (keep) return client_->Rename(from, name, to, newname, 0, *keep);
+      RETURN_IF_ERROR(client_->Rename(from, name, to, newname, 0));
+      return InodeId{0};
+    });
+  }
+  EndDirChange(to, std::nullopt);
+  EndDirChange(from, std::nullopt);
+  ReplyStatus(req, s);
 }
 
 void FileSystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(newname)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  BeginDirChange(ToDdbfs(newparent));
   Result<Attr> r = client_->Link(ToDdbfs(ino), ToDdbfs(newparent), newname);
+  EndDirChange(ToDdbfs(newparent), std::nullopt);
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
 }
@@ -754,6 +835,7 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
+    BeginDirChange(dir);
     if (writable) {
       Result<CreatedFile> cw = client_->CreateForWrite(dir, name, mode & 07777);
       if (cw.ok()) {
@@ -765,6 +847,7 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
     } else {
       created = client_->Create(dir, name, mode & 07777);
     }
+    EndDirChange(dir, Client::TakeDirAttr());
   }
   if (!created.ok()) return ReplyStatus(req, created.status());
   const Attr attr = *created;
@@ -839,13 +922,19 @@ void FileSystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
   if (flags & XATTR_REPLACE) f = Client::kXattrReplace;
   if ((flags & XATTR_CREATE) && (flags & XATTR_REPLACE)) return (void)fuse_reply_err(req, EINVAL);
   ForgetAbsent(ToDdbfs(ino));
-  ReplyStatus(req, client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f));
+  BeginDirChange(ToDdbfs(ino));  // ctime changes
+  Status s = client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f);
+  EndDirChange(ToDdbfs(ino), std::nullopt);
+  ReplyStatus(req, s);
 }
 
 void FileSystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   ForgetAbsent(ToDdbfs(ino));
-  ReplyStatus(req, client_->RemoveXattr(ToDdbfs(ino), name));
+  BeginDirChange(ToDdbfs(ino));  // ctime changes
+  Status s = client_->RemoveXattr(ToDdbfs(ino), name);
+  EndDirChange(ToDdbfs(ino), std::nullopt);
+  ReplyStatus(req, s);
 }
 
 void FileSystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
@@ -885,23 +974,74 @@ void FileSystem::Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fu
     return Status();
   }();
   if (!s.ok()) return ReplyStatus(req, s);
-  if (touch_atime) {
-    // Before the reply, so that a stat after read(2) sees it. A mount that
-    // may not change the file (a read-only key) leaves atime as it is.
-    Result<bool> r = client_->UpdateAtime(st->id, options_.atime == AtimeUpdates::kRelatime);
-    if (!r.ok()) {
-      LOG(kDebug) << "atime of inode " << st->id << ": " << r.status();
-      if (r.status().code() == ErrorCode::kReadOnly) atime_refused_ = true;  // a read-only key
+  // Queued before the reply, so that a stat after read(2) sees it.
+  if (touch_atime) NoteRead(st->id);
+  fuse_reply_buf(req, buf.data(), buf.size());
+}
+
+void FileSystem::NoteRead(InodeId id) {
+  std::lock_guard<std::mutex> lock(atime_mu_);
+  auto it = atime_waiting_.find(id);
+  if (it != atime_waiting_.end()) {
+    it->second = NowNs();
+  } else if (atime_waiting_.size() < kMaxWaitingAtimes) {
+    atime_waiting_.emplace(id, NowNs());
+  }  // else the metaserver has been unreachable for a while: atime is lost
+}
+
+void FileSystem::FlushAtimes() {
+  std::lock_guard<std::mutex> flush(atime_flush_mu_);
+  std::vector<std::pair<InodeId, int64_t>> batch;
+  {
+    std::lock_guard<std::mutex> lock(atime_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    std::erase_if(atime_sent_, [&](const auto& e) { return now - e.second.at > kAtimeSentKeep; });
+    if (atime_waiting_.empty()) return;
+    atime_sending_.swap(atime_waiting_);
+    batch.assign(atime_sending_.begin(), atime_sending_.end());
+  }
+  // One call (kMaxWaitingAtimes is the metaserver's bound for one).
+  Result<int> r = client_->UpdateAtimes(batch, options_.atime == AtimeUpdates::kRelatime);
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard<std::mutex> lock(atime_mu_);
+  if (r.ok()) {
+    for (const auto& [id, t] : atime_sending_) atime_sent_[id] = SentAtime{t, now};
+  } else {
+    LOG(kDebug) << "atime of " << batch.size() << " files: " << r.status();
+    if (r.status().code() == ErrorCode::kReadOnly) {
+      atime_refused_ = true;  // a read-only key: the mount may not change files
+    } else if (r.status().code() == ErrorCode::kUnavailable ||
+               r.status().code() == ErrorCode::kTimedOut) {
+      for (const auto& [id, t] : atime_sending_) atime_waiting_.emplace(id, t);  // next time
     }
   }
-  fuse_reply_buf(req, buf.data(), buf.size());
+  atime_sending_.clear();
+}
+
+int64_t FileSystem::NotedAtime(InodeId id) {
+  std::lock_guard<std::mutex> lock(atime_mu_);
+  int64_t t = 0;
+  if (auto it = atime_waiting_.find(id); it != atime_waiting_.end()) t = it->second;
+  if (auto it = atime_sending_.find(id); it != atime_sending_.end()) t = std::max(t, it->second);
+  if (auto it = atime_sent_.find(id); it != atime_sent_.end()) {
+    t = std::max(t, it->second.atime_ns);
+  }
+  return t;
+}
+
+void FileSystem::DropAtimeNotes(InodeId id) {
+  std::lock_guard<std::mutex> flush(atime_flush_mu_);
+  std::lock_guard<std::mutex> lock(atime_mu_);
+  atime_waiting_.erase(id);
+  atime_sent_.erase(id);
 }
 
 // The first read through each descriptor updates atime as the mount's
 // option says; relatime (the default) as Linux: only if atime is not after
 // mtime or ctime, or is more than a day old.
-bool FileSystem::AtimeDue(const Attr& a) const {
+bool FileSystem::AtimeDue(Attr a) {
   if (options_.read_only || atime_refused_.load()) return false;
+  a.atime_ns = std::max(a.atime_ns, NotedAtime(a.inode));
   switch (options_.atime) {
     case AtimeUpdates::kNever:
       return false;

@@ -125,7 +125,7 @@ class FileSystem {
   // reads around the page cache (direct_io) to see the new data.
   bool KernelSizeStale(InodeId id, uint64_t size);
   // Whether a first read of a file with attributes `a` updates its atime.
-  bool AtimeDue(const Attr& a) const;
+  bool AtimeDue(Attr a);
   void ReplyEntry(fuse_req_t req, const Attr& a);
   void ReplyStatus(fuse_req_t req, const Status& s);
   // The calling process's identity (uid, gid, groups) on a root mount, for
@@ -201,6 +201,28 @@ class FileSystem {
   // The metaserver refused an atime update as a change to a read-only
   // mount: no more are tried.
   std::atomic<bool> atime_refused_{false};
+  // atime updates of reads, sent after the fact by the committer thread in
+  // batches (docs/fuse.md, "atime"): inode -> time of the read, waiting,
+  // being sent, and sent (kept for kAtimeSentKeep, for attributes read
+  // before the metaserver had it). Attributes the mount gives the kernel,
+  // and its relatime decisions, take them into account. A setattr of atime
+  // waits for a batch being sent and drops the file's notes
+  // (atime_flush_mu_).
+  std::mutex atime_flush_mu_;  // held by FlushAtimes; before atime_mu_
+  std::mutex atime_mu_;        // guards what follows
+  std::unordered_map<InodeId, int64_t> atime_waiting_;
+  std::unordered_map<InodeId, int64_t> atime_sending_;
+  struct SentAtime {
+    int64_t atime_ns = 0;
+    std::chrono::steady_clock::time_point at;
+  };
+  std::unordered_map<InodeId, SentAtime> atime_sent_;
+  static constexpr size_t kMaxWaitingAtimes = 4096;
+  static constexpr std::chrono::seconds kAtimeSentKeep{5};
+  void NoteRead(InodeId id);
+  void FlushAtimes();
+  int64_t NotedAtime(InodeId id);  // the latest noted read of `id`; 0: none
+  void DropAtimeNotes(InodeId id);
   // The mount's client session (opened by Init unless read-only, closed by
   // Destroy); null without one.
   std::unique_ptr<MountSession> session_;
@@ -214,6 +236,29 @@ class FileSystem {
   // are swept when the map has doubled since the last sweep).
   std::unordered_map<InodeId, KernelSize> kernel_sizes_;
   size_t kernel_sweep_at_ = 4096;
+
+  // A directory's attributes as the metaserver sent them with a change of
+  // its entries made here (mkdir, create, unlink, rmdir): the kernel drops
+  // its copy after such a change and asks again at once (to check
+  // permissions for the next one), which these answer without a request,
+  // once, within attr_timeout of their arrival. Every change through this
+  // mount of a directory's entries or attributes forgets them at its start;
+  // what arrives while another change of the directory is in flight is not
+  // kept.
+  struct DirAttr {
+    Attr attr;
+    std::chrono::steady_clock::time_point expires;
+  };
+  static constexpr size_t kMaxDirAttrs = 4096;
+  void BeginDirChange(InodeId dir);
+  // `after`: what the metaserver sent for `dir` (Client::TakeDirAttr).
+  void EndDirChange(InodeId dir, std::optional<Attr> after);
+  // The attributes kept for `dir` (taken), and for how many more seconds
+  // the kernel may cache them.
+  std::optional<Attr> TakeDirAttr(InodeId dir, double* ttl);
+  std::mutex dir_mu_;  // guards what follows
+  std::unordered_map<InodeId, DirAttr> dir_attrs_;
+  std::unordered_map<InodeId, int> dir_changes_;  // changes in flight
 
   std::mutex absent_mu_;  // guards absent_
   std::unordered_map<InodeId, AbsentXattrs> absent_;

@@ -156,7 +156,25 @@ Result<Attr> Client::GetAttr(InodeId inode) {
   return AttrOf(s, resp);
 }
 
+namespace {
+// The parent directory's attributes a metaserver sent with the last entry
+// change this thread made (Client::TakeDirAttr).
+thread_local std::optional<Attr> last_dir_attr;
+
+template <typename Resp>
+void KeepDirAttr(const Status& s, const Resp& resp) {
+  if (s.ok() && resp.__isset.dir_attr) last_dir_attr = FromRpc(resp.dir_attr);
+}
+}  // namespace
+
+std::optional<Attr> Client::TakeDirAttr() {
+  std::optional<Attr> out;
+  out.swap(last_dir_attr);
+  return out;
+}
+
 Result<Attr> Client::Mkdir(InodeId parent, std::string_view name, uint32_t mode) {
+  last_dir_attr.reset();
   RETURN_IF_ERROR(CheckName(name));
   rpc::MkdirRequest req;
   req.ctx = impl_->Context();
@@ -166,13 +184,16 @@ Result<Attr> Client::Mkdir(InodeId parent, std::string_view name, uint32_t mode)
   rpc::MkdirResponse resp;
   Status s =
       impl_->Meta("Mkdir", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Mkdir(r, req); });
+  KeepDirAttr(s, resp);
   return AttrOf(s, resp);
 }
 
 Result<Attr> Client::Create(InodeId parent, std::string_view name, uint32_t mode,
                             std::optional<int64_t> mtime_ns, std::optional<int> goal) {
+  last_dir_attr.reset();
   rpc::CreateResponse resp;
   Status s = CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, false, &resp);
+  KeepDirAttr(s, resp);
   return AttrOf(s, resp);
 }
 
@@ -279,13 +300,17 @@ Status Client::Unlink(InodeId parent, std::string_view name) {
 }
 
 Status Client::Rmdir(InodeId parent, std::string_view name) {
+  last_dir_attr.reset();
   RETURN_IF_ERROR(CheckName(name));
   rpc::RmdirRequest req;
   req.ctx = impl_->Context();
   req.parent = parent;
   req.name = std::string(name);
   rpc::RmdirResponse resp;
-  return impl_->Meta("Rmdir", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Rmdir(r, req); });
+  Status s =
+      impl_->Meta("Rmdir", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Rmdir(r, req); });
+  KeepDirAttr(s, resp);
+  return s;
 }
 
 Status Client::Rename(InodeId parent, std::string_view name, InodeId new_parent,
@@ -303,6 +328,7 @@ void SetKeep(const KeepOpen& keep, Req* req) {
 }  // namespace
 
 Result<InodeId> Client::Unlink(InodeId parent, std::string_view name, const KeepOpen& keep) {
+  last_dir_attr.reset();
   RETURN_IF_ERROR(CheckName(name));
   rpc::UnlinkRequest req;
   req.ctx = impl_->Context();
@@ -312,6 +338,7 @@ Result<InodeId> Client::Unlink(InodeId parent, std::string_view name, const Keep
   rpc::UnlinkResponse resp;
   RETURN_IF_ERROR(
       impl_->Meta("Unlink", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Unlink(r, req); }));
+  KeepDirAttr(Status(), resp);
   return resp.__isset.orphaned_inode ? resp.orphaned_inode : InodeId{0};
 }
 
@@ -412,8 +439,10 @@ Result<std::unique_ptr<FileWriter>> Client::OpenWriter(InodeId inode) {
 Result<CreatedFile> Client::CreateForWrite(InodeId parent, std::string_view name, uint32_t mode,
                                            std::optional<int64_t> mtime_ns,
                                            std::optional<int> goal) {
+  last_dir_attr.reset();
   rpc::CreateResponse resp;
   RETURN_IF_ERROR(CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, true, &resp));
+  KeepDirAttr(Status(), resp);
   CreatedFile out;
   out.attr = FromRpc(resp.attr);
   std::optional<rpc::ChunkPlacement> first;

@@ -94,11 +94,18 @@ Result<Attr> Client::SetAttr(InodeId inode, const AttrChanges& changes) {
   return FromRpc(resp.attr);
 }
 
-Result<bool> Client::UpdateAtime(InodeId inode, bool relatime) {
+Result<int> Client::UpdateAtimes(const std::vector<std::pair<InodeId, int64_t>>& reads,
+                                 bool relatime) {
   rpc::UpdateAtimeRequest req;
   req.ctx = impl_->Context();
-  req.inode = inode;
   req.relatime = relatime;
+  req.reads.reserve(reads.size());
+  for (const auto& [inode, t] : reads) {
+    rpc::AtimeRead r;
+    r.inode = inode;
+    r.atime_ns = t;
+    req.reads.push_back(r);
+  }
   rpc::UpdateAtimeResponse resp;
   RETURN_IF_ERROR(impl_->Meta("UpdateAtime", &resp,
                               [&](rpc::MetaServiceClient& c, auto& r) { c.UpdateAtime(r, req); }));

@@ -13,7 +13,8 @@ namespace {
 // Create with, when first_chunk is set, chunk 0 placed in the same op.
 Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId parent,
                                  std::string_view name, uint32_t mode, std::optional<int> goal,
-                                 std::optional<int64_t> mtime_ns, bool first_chunk) {
+                                 std::optional<int64_t> mtime_ns, bool first_chunk,
+                                 Attr* dir_after) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   if (goal && (*goal < 1 || *goal > 9)) {
@@ -36,6 +37,7 @@ Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId p
     file.nlink = 1;
     file.goal = goal.value_or(e.parent_goal);
     ASSIGN_OR_RETURN(out.attr, store::CreateEntry(tx, parent, n, file, 0));
+    NoteDirAfter(e.parent, file.ctime_ns, 0, dir_after);
     if (!first_chunk) return Status();
     // A placement failure writes nothing (PlaceNewChunk's contract), so the
     // create still commits; the writer's PrepareWrite reports the error.
@@ -54,16 +56,18 @@ Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId p
 }  // namespace
 
 Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
-                    uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns) {
+                    uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns,
+                    Attr* dir_after) {
   ASSIGN_OR_RETURN(CreateOutcome f, CreateFile(ctx, caller, parent, name, mode, goal, mtime_ns,
-                                               /*first_chunk=*/false));
+                                               /*first_chunk=*/false, dir_after));
   return f.attr;
 }
 
 Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, InodeId parent,
                                      std::string_view name, uint32_t mode, std::optional<int> goal,
-                                     std::optional<int64_t> mtime_ns) {
-  return CreateFile(ctx, caller, parent, name, mode, goal, mtime_ns, /*first_chunk=*/true);
+                                     std::optional<int64_t> mtime_ns, Attr* dir_after) {
+  return CreateFile(ctx, caller, parent, name, mode, goal, mtime_ns, /*first_chunk=*/true,
+                    dir_after);
 }
 
 }  // namespace ddbfs::meta

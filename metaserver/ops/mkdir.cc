@@ -8,7 +8,7 @@
 namespace ddbfs::meta {
 
 Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
-                   uint32_t mode) {
+                   uint32_t mode, Attr* dir_after) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   const std::string n(name);
@@ -27,6 +27,7 @@ Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::st
     dir.goal = e.parent_goal;
     // The new directory's ".." is one more link of the parent.
     ASSIGN_OR_RETURN(out, store::CreateEntry(tx, parent, n, dir, 1));
+    NoteDirAfter(e.parent, dir.ctime_ns, 1, dir_after);
     return Status();
   }));
   return out;

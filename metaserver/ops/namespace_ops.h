@@ -34,13 +34,18 @@ Result<Attr> GetAttr(OpContext& ctx, const Caller& caller, InodeId inode);
 // missing).
 Result<Attr> ResolvePath(OpContext& ctx, const Caller& caller, std::string_view path);
 
+// The operations that add or remove an entry store the parent directory's
+// attributes after the change in `*dir_after` when it is given (a mount
+// keeps them instead of asking again).
+
 // mkdir.cc
 Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
-                   uint32_t mode);
+                   uint32_t mode, Attr* dir_after = nullptr);
 
 // create.cc. goal: nullopt inherits the parent's; mtime_ns: nullopt is now.
 Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
-                    uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns);
+                    uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns,
+                    Attr* dir_after = nullptr);
 
 struct CreateOutcome {
   Attr attr;
@@ -52,7 +57,7 @@ struct CreateOutcome {
 // two for a new file's first write).
 Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, InodeId parent,
                                      std::string_view name, uint32_t mode, std::optional<int> goal,
-                                     std::optional<int64_t> mtime_ns);
+                                     std::optional<int64_t> mtime_ns, Attr* dir_after = nullptr);
 
 // mknod.cc: a FIFO, socket or device node (docs/metadata.md, "Special
 // files"); devices need root (kNotPermitted), rdev only for devices.
@@ -71,15 +76,18 @@ Result<Attr> Link(OpContext& ctx, const Caller& caller, InodeId inode, InodeId n
 
 // unlink.cc: the last name of an inode deletes it, its chunks, and queues
 // every replica for garbage collection.
-Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name);
+Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+              Attr* dir_after = nullptr);
 // The same, except that a regular file of holder.open_inodes losing its last
 // name is kept as an orphan of holder.session (session_ops.h); returns its
 // inode then, else 0. The session is checked first (CheckHolder).
 Result<InodeId> UnlinkKeepingOpen(OpContext& ctx, const Caller& caller, InodeId parent,
-                                  std::string_view name, const OrphanHolder& holder);
+                                  std::string_view name, const OrphanHolder& holder,
+                                  Attr* dir_after = nullptr);
 
 // rmdir.cc
-Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name);
+Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+             Attr* dir_after = nullptr);
 
 // rename.cc. flags: 0, kRenameNoReplace or kRenameExchange.
 inline constexpr int kRenameNoReplace = 1;
@@ -104,12 +112,25 @@ Result<DirPage> ReadDir(OpContext& ctx, const Caller& caller, InodeId dir, std::
 Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
                      const AttrChanges& changes);
 
-// atime.cc: a read of a regular file sets its atime to now; with relatime
-// only if atime is not after mtime or ctime or is more than 24 hours old
-// (kRelatimeWindowNs). ctime stays. Needs read permission. Returns whether
-// atime changed.
+// atime.cc: reads of regular files, recorded after the fact: each file's
+// atime becomes the time of its read, clamped to [now - kAtimeMaxAgeNs,
+// now], never moving back; with relatime only if atime is not after mtime
+// or ctime or is more than 24 hours older than the read
+// (kRelatimeWindowNs). ctime stays. A file that is gone, is not regular or
+// that the caller may not read is skipped. At most kMaxAtimeReads
+// (validate.h).
 inline constexpr int64_t kRelatimeWindowNs = 24LL * 3600 * 1000000000;
-Result<bool> UpdateAtime(OpContext& ctx, const Caller& caller, InodeId inode, bool relatime);
+inline constexpr int64_t kAtimeMaxAgeNs = 60LL * 1000000000;
+struct AtimeRead {
+  InodeId inode = 0;
+  int64_t atime_ns = 0;
+};
+struct AtimeResult {
+  int updated = 0;
+  int skipped = 0;
+};
+Result<AtimeResult> UpdateAtimes(OpContext& ctx, const Caller& caller,
+                                 const std::vector<AtimeRead>& reads, bool relatime);
 
 // xattr.cc: extended attributes (docs/metadata.md, "Extended attributes").
 // user.* needs read/write permission on a file or directory (in a sticky

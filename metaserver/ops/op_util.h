@@ -26,6 +26,16 @@ inline int64_t NowNs() {
       .count();
 }
 
+// A directory's attributes after an entry was added or removed at `now_ns`
+// (what TouchDir and CreateEntry write): mtime = ctime = now, nlink moved
+// by `nlink_delta`. Stored in `*out` when it is not null.
+inline void NoteDirAfter(Attr dir, int64_t now_ns, int nlink_delta, Attr* out) {
+  if (out == nullptr) return;
+  dir.mtime_ns = dir.ctime_ns = now_ns;
+  dir.nlink = static_cast<uint32_t>(static_cast<int64_t>(dir.nlink) + nlink_delta);
+  *out = dir;
+}
+
 // Wall-clock milliseconds since the Unix epoch (lease expiry times).
 inline int64_t NowMs() { return UnixNowMs(); }
 

@@ -6,7 +6,8 @@
 
 namespace ddbfs::meta {
 
-Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name) {
+Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+             Attr* dir_after) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   const std::string n(name);
@@ -21,7 +22,9 @@ Status Rmdir(OpContext& ctx, const Caller& caller, InodeId parent, std::string_v
     RETURN_IF_ERROR(store::RemoveEntry(tx, parent, n));
     RETURN_IF_ERROR(store::DeleteInode(tx, e.entry->inode));
     // The removed directory's ".." no longer links the parent.
-    return store::TouchDir(tx, parent, -1, NowNs());
+    const int64_t now = NowNs();
+    NoteDirAfter(e.parent, now, -1, dir_after);
+    return store::TouchDir(tx, parent, -1, now);
   });
 }
 

@@ -10,7 +10,7 @@ namespace {
 
 // Unlink; with a holder, keeps an open file as its orphan (returns its inode).
 Result<InodeId> DoUnlink(OpContext& ctx, const Caller& caller, InodeId parent,
-                         std::string_view name, const OrphanHolder* holder) {
+                         std::string_view name, const OrphanHolder* holder, Attr* dir_after) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   if (holder) RETURN_IF_ERROR(ValidateHolder(*holder));
@@ -27,6 +27,7 @@ Result<InodeId> DoUnlink(OpContext& ctx, const Caller& caller, InodeId parent,
     const int64_t now = NowNs();
     RETURN_IF_ERROR(store::RemoveEntry(tx, parent, n));
     RETURN_IF_ERROR(store::TouchDir(tx, parent, 0, now));
+    NoteDirAfter(e.parent, now, 0, dir_after);
     ASSIGN_OR_RETURN(bool kept, DropLinkOrKeep(tx, *e.entry, parent, now, holder));
     if (kept) orphaned = e.entry->inode;
     return Status();
@@ -36,13 +37,15 @@ Result<InodeId> DoUnlink(OpContext& ctx, const Caller& caller, InodeId parent,
 
 }  // namespace
 
-Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name) {
-  return DoUnlink(ctx, caller, parent, name, nullptr).status();
+Status Unlink(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
+              Attr* dir_after) {
+  return DoUnlink(ctx, caller, parent, name, nullptr, dir_after).status();
 }
 
 Result<InodeId> UnlinkKeepingOpen(OpContext& ctx, const Caller& caller, InodeId parent,
-                                  std::string_view name, const OrphanHolder& holder) {
-  return DoUnlink(ctx, caller, parent, name, &holder);
+                                  std::string_view name, const OrphanHolder& holder,
+                                  Attr* dir_after) {
+  return DoUnlink(ctx, caller, parent, name, &holder, dir_after);
 }
 
 }  // namespace ddbfs::meta

@@ -66,6 +66,12 @@ Status ValidateName(std::string_view name) {
   return Status();
 }
 
+Status ValidateAtimeReadCount(size_t n) {
+  if (n <= kMaxAtimeReads) return Status();
+  return InvalidArgument(std::to_string(n) + " atime updates in one call (at most " +
+                         std::to_string(kMaxAtimeReads) + ")");
+}
+
 Status ValidateInode(InodeId inode, std::string_view what) {
   if (inode <= 0) {
     return InvalidArgument(std::string(what) + " " + std::to_string(inode) +

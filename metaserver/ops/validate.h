@@ -26,6 +26,9 @@ Status ValidateName(std::string_view name);
 
 // An inode id named `what` in messages: must be > 0.
 Status ValidateInode(InodeId inode, std::string_view what = "inode");
+// At most kMaxAtimeReads atime updates in one call.
+inline constexpr size_t kMaxAtimeReads = 4096;
+Status ValidateAtimeReadCount(size_t n);
 
 // Free text stored in the database (targets, labels): valid UTF-8, no NUL.
 Status ValidateText(std::string_view text, std::string_view what);

@@ -11,6 +11,7 @@
 #include "metaserver/ops/server_ops.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/session_ops.h"
+#include "metaserver/ops/validate.h"
 #include "metaserver/service/convert.h"
 #include "metaserver/store/chunk_store.h"
 #include "metaserver/store/inode_store.h"
@@ -206,17 +207,30 @@ void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrR
 void MetaServiceHandler::UpdateAtime(rpc::UpdateAtimeResponse& resp,
                                      const rpc::UpdateAtimeRequest& req) {
   Mutate("UpdateAtime", req.ctx, resp, [&](const Access& a) -> Status {
-    RETURN_IF_ERROR(Confine(a, {req.inode}));
-    return Fill(meta::UpdateAtime(ctx_, a.caller, req.inode, req.relatime), &resp.updated,
-                [](bool updated) { return updated; });
+    RETURN_IF_ERROR(meta::ValidateAtimeReadCount(req.reads.size()));
+    std::vector<int64_t> inodes;
+    std::vector<meta::AtimeRead> reads;
+    for (const rpc::AtimeRead& r : req.reads) {
+      inodes.push_back(r.inode);
+      reads.push_back(meta::AtimeRead{r.inode, r.atime_ns});
+    }
+    RETURN_IF_ERROR(Confine(a, inodes));
+    ASSIGN_OR_RETURN(meta::AtimeResult r, meta::UpdateAtimes(ctx_, a.caller, reads, req.relatime));
+    resp.updated = r.updated;
+    resp.skipped = r.skipped;
+    return Status();
   });
 }
 
 void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) {
   Mutate("Mkdir", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent}));
-    return Fill(meta::Mkdir(ctx_, a.caller, req.parent, req.name, static_cast<uint32_t>(req.mode)),
-                &resp.attr, kAttr);
+    Attr dir;
+    ASSIGN_OR_RETURN(Attr made, meta::Mkdir(ctx_, a.caller, req.parent, req.name,
+                                            static_cast<uint32_t>(req.mode), &dir));
+    resp.attr = ToWire(made);
+    resp.__set_dir_attr(ToWire(dir));
+    return Status();
   });
 }
 
@@ -228,13 +242,18 @@ void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequ
     std::optional<int64_t> mtime;
     if (req.__isset.mtime_ns) mtime = req.mtime_ns;
     const auto mode = static_cast<uint32_t>(req.mode);
+    Attr dir;
     if (!req.prepare_first_chunk) {
-      return Fill(meta::Create(ctx_, a.caller, req.parent, req.name, mode, goal, mtime), &resp.attr,
-                  kAttr);
+      ASSIGN_OR_RETURN(Attr made,
+                       meta::Create(ctx_, a.caller, req.parent, req.name, mode, goal, mtime, &dir));
+      resp.attr = ToWire(made);
+      resp.__set_dir_attr(ToWire(dir));
+      return Status();
     }
-    ASSIGN_OR_RETURN(CreateOutcome f,
-                     meta::CreateForWrite(ctx_, a.caller, req.parent, req.name, mode, goal, mtime));
+    ASSIGN_OR_RETURN(CreateOutcome f, meta::CreateForWrite(ctx_, a.caller, req.parent, req.name,
+                                                           mode, goal, mtime, &dir));
     resp.attr = ToWire(f.attr);
+    resp.__set_dir_attr(ToWire(dir));
     if (f.first_chunk) {
       rpc::ChunkPlacement p = ToWire(0, *f.first_chunk);
       p.__set_capability(Sign(p.chunk_id, p.version, kCapWrite, p.replicas));
@@ -326,10 +345,15 @@ void MetaServiceHandler::Unlink(rpc::UnlinkResponse& resp, const rpc::UnlinkRequ
   Mutate("Unlink", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent}));
     const std::optional<OrphanHolder> holder = HolderOf(req, a);
-    if (!holder) return meta::Unlink(ctx_, a.caller, req.parent, req.name);
-    ASSIGN_OR_RETURN(InodeId orphaned,
-                     meta::UnlinkKeepingOpen(ctx_, a.caller, req.parent, req.name, *holder));
-    if (orphaned != 0) resp.__set_orphaned_inode(orphaned);
+    Attr dir;
+    if (!holder) {
+      RETURN_IF_ERROR(meta::Unlink(ctx_, a.caller, req.parent, req.name, &dir));
+    } else {
+      ASSIGN_OR_RETURN(InodeId orphaned, meta::UnlinkKeepingOpen(ctx_, a.caller, req.parent,
+                                                                 req.name, *holder, &dir));
+      if (orphaned != 0) resp.__set_orphaned_inode(orphaned);
+    }
+    resp.__set_dir_attr(ToWire(dir));
     return Status();
   });
 }
@@ -337,7 +361,10 @@ void MetaServiceHandler::Unlink(rpc::UnlinkResponse& resp, const rpc::UnlinkRequ
 void MetaServiceHandler::Rmdir(rpc::RmdirResponse& resp, const rpc::RmdirRequest& req) {
   Mutate("Rmdir", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent}));
-    return meta::Rmdir(ctx_, a.caller, req.parent, req.name);
+    Attr dir;
+    RETURN_IF_ERROR(meta::Rmdir(ctx_, a.caller, req.parent, req.name, &dir));
+    resp.__set_dir_attr(ToWire(dir));
+    return Status();
   });
 }
 
@@ -685,6 +712,10 @@ void MetaServiceHandler::Authenticate(rpc::AuthenticateResponse& resp,
 }
 
 Status MetaServiceHandler::Confine(const Access& a, std::initializer_list<int64_t> inodes) {
+  return Confine(a, std::vector<int64_t>(inodes));
+}
+
+Status MetaServiceHandler::Confine(const Access& a, const std::vector<int64_t>& inodes) {
   if (a.root == kRootInode) return Status();
   for (int64_t inode : inodes) {
     if (inode == a.root || confined_.count(inode) > 0) continue;

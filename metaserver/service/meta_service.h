@@ -108,6 +108,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   // OK when every inode lies in the subtree the connection's key reaches
   // (always, for principals that reach everything).
   Status Confine(const Access& a, std::initializer_list<int64_t> inodes);
+  Status Confine(const Access& a, const std::vector<int64_t>& inodes);
 
   OpContext& ctx_;
   const MetaSecurity& security_;

@@ -86,10 +86,16 @@ constexpr Statement kChangeNlink{
 constexpr Statement kTouchCtime{"ino_touch_ctime",
                                 "UPDATE ddbfs.inodes SET ctime_ns = $2 WHERE id = $1", true};
 
-constexpr Statement kUpdateAtime{
-    "ino_update_atime",
-    "UPDATE ddbfs.inodes SET atime_ns = $2 WHERE id = $1 AND ($3::bigint <= 0"
-    " OR atime_ns <= mtime_ns OR atime_ns <= ctime_ns OR atime_ns <= $2::bigint - $3::bigint)",
+constexpr Statement kGetInodes{
+    "ino_get_many",
+    "SELECT " DDBFS_ATTR_COLUMNS("") " FROM ddbfs.inodes WHERE id = ANY($1::bigint[])", false};
+
+constexpr Statement kUpdateAtimes{
+    "ino_update_atimes",
+    "UPDATE ddbfs.inodes i SET atime_ns = u.t"
+    " FROM unnest($1::bigint[], $2::bigint[]) AS u(id, t)"
+    " WHERE i.id = u.id AND i.atime_ns < u.t AND ($3::bigint <= 0"
+    " OR i.atime_ns <= i.mtime_ns OR i.atime_ns <= i.ctime_ns OR i.atime_ns <= u.t - $3::bigint)",
     true};
 
 constexpr Statement kHasEntries{
@@ -258,9 +264,21 @@ Status TouchCtime(Tx& tx, InodeId inode, int64_t now_ns) {
   });
 }
 
-Result<bool> UpdateAtime(Tx& tx, InodeId inode, int64_t now_ns, int64_t window_ns) {
-  return Guard(tx, [&]() -> Result<bool> {
-    return tx.Exec(kUpdateAtime, inode, now_ns, window_ns).affected_rows() > 0;
+Result<std::vector<Attr>> GetInodes(Tx& tx, const std::vector<InodeId>& ids) {
+  return Guard(tx, [&]() -> Result<std::vector<Attr>> {
+    pqxx::result r = tx.Exec(kGetInodes, PgArray(ids));
+    std::vector<Attr> out;
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(ParseAttr(row, 0));
+    return out;
+  });
+}
+
+Result<int> UpdateAtimes(Tx& tx, const std::vector<InodeId>& ids, const std::vector<int64_t>& times,
+                         int64_t window_ns) {
+  return Guard(tx, [&]() -> Result<int> {
+    return static_cast<int>(
+        tx.Exec(kUpdateAtimes, PgArray(ids), PgArray(times), window_ns).affected_rows());
   });
 }
 

@@ -61,9 +61,13 @@ Status TouchDir(Tx& tx, InodeId dir, int nlink_delta, int64_t now_ns);
 Result<Attr> ChangeNlink(Tx& tx, InodeId inode, int delta, int64_t now_ns);
 // ctime = now.
 Status TouchCtime(Tx& tx, InodeId inode, int64_t now_ns);
-// atime = now, unless `window_ns` > 0 and atime is after mtime and ctime
-// and newer than now - window_ns (relatime). True if it changed.
-Result<bool> UpdateAtime(Tx& tx, InodeId inode, int64_t now_ns, int64_t window_ns);
+// The inodes that exist among `ids` (any order).
+Result<std::vector<Attr>> GetInodes(Tx& tx, const std::vector<InodeId>& ids);
+// For each (ids[i], times[i]): atime = max(atime, times[i]), unless
+// `window_ns` > 0 and atime is after mtime and ctime and newer than
+// times[i] - window_ns (relatime). Returns how many changed.
+Result<int> UpdateAtimes(Tx& tx, const std::vector<InodeId>& ids, const std::vector<int64_t>& times,
+                         int64_t window_ns);
 
 // True if the directory has at least one entry.
 Result<bool> HasEntries(Tx& tx, InodeId dir);

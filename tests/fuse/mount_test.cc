@@ -815,5 +815,43 @@ TEST_F(FuseTest, GetxattrSeesAttributesSetByAnotherClient) {
   EXPECT_EQ(std::string(buf, 2), "v3");
 }
 
+// After a change of a directory's entries the kernel asks for its
+// attributes again; the mount answers with those the metaserver sent with
+// the change. They must be exactly the metaserver's: mtime, ctime and nlink
+// after create, mkdir, rmdir and unlink, and the ctime a rename gives.
+TEST_F(FuseTest, DirectoryAttributesAfterAChangeAreTheMetaserversOnes) {
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  const std::string d = P("d");
+  ASSERT_EQ(::mkdir(d.c_str(), 0755), 0);
+  auto same = [&](const std::string& path, const std::string& ddbfs_path, const char* step) {
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0) << step;
+    auto a = client->ResolvePath(ddbfs_path);
+    ASSERT_TRUE(a.ok()) << step << ": " << a.status();
+    EXPECT_EQ(st.st_nlink, a->nlink) << step;
+    EXPECT_EQ(st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec, a->mtime_ns) << step;
+    EXPECT_EQ(st.st_ctim.tv_sec * 1000000000LL + st.st_ctim.tv_nsec, a->ctime_ns) << step;
+  };
+  same(d, DdbfsPath("d"), "mkdir");
+  ASSERT_EQ(WriteFile(d + "/f", "x"), 0);
+  same(d, DdbfsPath("d"), "create");
+  ASSERT_EQ(::mkdir((d + "/sub").c_str(), 0755), 0);
+  same(d, DdbfsPath("d"), "mkdir inside");
+  EXPECT_EQ(::mknod((d + "/fifo").c_str(), S_IFIFO | 0644, 0), 0);
+  same(d, DdbfsPath("d"), "mknod inside");
+  ASSERT_EQ(::rmdir((d + "/sub").c_str()), 0);
+  same(d, DdbfsPath("d"), "rmdir inside");
+  ASSERT_EQ(::unlink((d + "/f").c_str()), 0);
+  same(d, DdbfsPath("d"), "unlink inside");
+  ASSERT_EQ(::chmod(d.c_str(), 0700), 0);
+  same(d, DdbfsPath("d"), "chmod");
+  // A change kept for d, then d itself renamed: its ctime moves.
+  ASSERT_EQ(WriteFile(d + "/g", "x"), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(::rename(d.c_str(), P("e").c_str()), 0);
+  same(P("e"), DdbfsPath("e"), "rename of the directory");
+}
+
 }  // namespace
 }  // namespace ddbfs::testing

@@ -245,10 +245,16 @@ class Client {
   Result<Attr> GetAttr(InodeId inode);
   // Size changes shorten or extend the data on the chunk servers too.
   Result<Attr> SetAttr(InodeId inode, const AttrChanges& changes);
-  // Records a read of a regular file: atime = now, with `relatime` only if
-  // atime is not after mtime or ctime or is a day old. ctime stays. Returns
-  // whether atime changed.
-  Result<bool> UpdateAtime(InodeId inode, bool relatime);
+  // Records reads of regular files, after the fact: each (inode, time of
+  // the read) sets atime to that time, with `relatime` only if atime is not
+  // after mtime or ctime or is a day older; never back. ctime stays. Files
+  // that are gone or not readable are skipped. At most 4096 per call.
+  // Returns how many atimes changed.
+  Result<int> UpdateAtimes(const std::vector<std::pair<InodeId, int64_t>>& reads, bool relatime);
+  // The parent directory's attributes after the last Mkdir, Create,
+  // CreateForWrite, Unlink or Rmdir of the calling thread, when it succeeded
+  // and the metaserver sent them (else nullopt); taken once.
+  static std::optional<Attr> TakeDirAttr();
   Result<Attr> Mkdir(InodeId parent, std::string_view name, uint32_t mode);
   // mtime_ns: initial mtime (nullopt: now). goal: nullopt inherits.
   Result<Attr> Create(InodeId parent, std::string_view name, uint32_t mode,
