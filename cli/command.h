@@ -39,6 +39,9 @@ Command KeyCommand();
 Command ChmodCommand();
 Command ChownCommand();
 Command WhoAmICommand();
+Command TagCommand();
+Command UntagCommand();
+Command TagsCommand();
 
 // Every command in help order.
 std::vector<Command> AllCommands();

@@ -229,6 +229,40 @@ struct UpdateAtimeResponse {
   3: i32 skipped          // gone, not regular files, or not readable
 }
 
+// Tags of a document (docs/tags.md): a name, or a name with a value. Names:
+// 1..200 bytes of UTF-8 without '/', '=', white space or control
+// characters; values: at most 200 bytes without '/' or control characters.
+// Both are stored in Unicode NFC.
+struct Tag {
+  1: string name
+  2: optional string value
+}
+
+// Changes the tags of one document (any kind of inode): `remove` first (a
+// name without a value takes the name and all its values off), then `add`
+// (a tag already there stays). Needs write permission on the inode. At most
+// 256 tags in each list, and a document carries at most 1000 (NO_SPACE).
+struct SetTagsRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: list<Tag> add
+  4: list<Tag> remove
+}
+struct SetTagsResponse {
+  1: RpcStatus status
+  2: list<Tag> tags         // the document's tags after the change
+}
+
+// The tags of one document, by name then value. Needs read permission.
+struct GetTagsRequest {
+  1: RequestContext ctx
+  2: i64 inode
+}
+struct GetTagsResponse {
+  1: RpcStatus status
+  2: list<Tag> tags
+}
+
 struct MkdirRequest {
   1: RequestContext ctx
   2: i64 parent
@@ -789,6 +823,8 @@ service MetaService {
   GetAttrResponse GetAttr(1: GetAttrRequest req)
   SetAttrResponse SetAttr(1: SetAttrRequest req)
   UpdateAtimeResponse UpdateAtime(1: UpdateAtimeRequest req)
+  SetTagsResponse SetTags(1: SetTagsRequest req)
+  GetTagsResponse GetTags(1: GetTagsRequest req)
   MkdirResponse Mkdir(1: MkdirRequest req)
   CreateResponse Create(1: CreateRequest req)
   SymlinkResponse Symlink(1: SymlinkRequest req)

@@ -13,6 +13,7 @@
 #include "client_impl.h"
 #include "ddbfs/constants.h"
 #include "ddbfs/log.h"
+#include "ddbfs/query.h"
 
 namespace ddbfs {
 
@@ -144,6 +145,69 @@ Result<Attr> Client::Lookup(InodeId parent, std::string_view name) {
   Status s =
       impl_->Meta("Lookup", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Lookup(r, req); });
   return AttrOf(s, resp);
+}
+
+std::string TagText(const Tag& t) { return t.value ? t.name + "=" + *t.value : t.name; }
+
+Result<Tag> ParseTag(std::string_view text) {
+  Tag t;
+  const size_t eq = text.find('=');
+  t.name = std::string(text.substr(0, eq));
+  RETURN_IF_ERROR(query::ValidateTagName(t.name));
+  if (eq != std::string_view::npos) {
+    t.value = std::string(text.substr(eq + 1));
+    RETURN_IF_ERROR(query::ValidateTagValue(*t.value));
+  }
+  return t;
+}
+
+namespace {
+std::vector<rpc::Tag> ToWireTags(const std::vector<Tag>& tags) {
+  std::vector<rpc::Tag> out;
+  out.reserve(tags.size());
+  for (const Tag& t : tags) {
+    rpc::Tag w;
+    w.name = t.name;
+    if (t.value) w.__set_value(*t.value);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
+std::vector<Tag> FromWireTags(const std::vector<rpc::Tag>& tags) {
+  std::vector<Tag> out;
+  out.reserve(tags.size());
+  for (const rpc::Tag& w : tags) {
+    Tag t;
+    t.name = w.name;
+    if (w.__isset.value) t.value = w.value;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+}  // namespace
+
+Result<std::vector<Tag>> Client::SetTags(InodeId inode, const std::vector<Tag>& add,
+                                         const std::vector<Tag>& remove) {
+  rpc::SetTagsRequest req;
+  req.ctx = impl_->Context();
+  req.inode = inode;
+  req.add = ToWireTags(add);
+  req.remove = ToWireTags(remove);
+  rpc::SetTagsResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("SetTags", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.SetTags(r, req); }));
+  return FromWireTags(resp.tags);
+}
+
+Result<std::vector<Tag>> Client::GetTags(InodeId inode) {
+  rpc::GetTagsRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  req.inode = inode;
+  rpc::GetTagsResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("GetTags", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.GetTags(r, req); }));
+  return FromWireTags(resp.tags);
 }
 
 Result<Attr> Client::GetAttr(InodeId inode) {

@@ -132,6 +132,17 @@ struct AtimeResult {
 Result<AtimeResult> UpdateAtimes(OpContext& ctx, const Caller& caller,
                                  const std::vector<AtimeRead>& reads, bool relatime);
 
+// tags.cc (docs/tags.md): SetTags takes `remove` off first (a name alone
+// with all its values), then puts `add` on; needs write permission on the
+// inode (any kind); returns its tags after. GetTags needs read permission.
+// At most kMaxTagsPerCall in each list (kInvalidArgument), at most
+// kMaxTagsPerDocument on one inode (kNoSpace).
+inline constexpr size_t kMaxTagsPerCall = 256;
+inline constexpr int64_t kMaxTagsPerDocument = 1000;
+Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId inode,
+                                 const std::vector<Tag>& add, const std::vector<Tag>& remove);
+Result<std::vector<Tag>> GetTags(OpContext& ctx, const Caller& caller, InodeId inode);
+
 // xattr.cc: extended attributes (docs/metadata.md, "Extended attributes").
 // user.* needs read/write permission on a file or directory (in a sticky
 // directory only its owner or root may write); trusted.* is root's only

@@ -36,6 +36,8 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void GetAttr(rpc::GetAttrResponse& resp, const rpc::GetAttrRequest& req) override;
   void SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrRequest& req) override;
   void UpdateAtime(rpc::UpdateAtimeResponse& resp, const rpc::UpdateAtimeRequest& req) override;
+  void SetTags(rpc::SetTagsResponse& resp, const rpc::SetTagsRequest& req) override;
+  void GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsRequest& req) override;
   void Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) override;
   void Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) override;
   void Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) override;

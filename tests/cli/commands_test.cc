@@ -124,6 +124,36 @@ TEST_F(CommandsTest, InfoShowsAttributesChunksAndReplicas) {
   EXPECT_NE(r.out.find("target:  file.txt"), std::string::npos) << r.out;
 }
 
+// ddbfs tag / untag / tags (docs/cli.md): tags on a document, shown one
+// per line; a bad tag or path is one line on stderr and changes nothing.
+TEST_F(CommandsTest, TagUntagAndTags) {
+  auto r = Ddbfs(Meta(), {"tag", "/docs/file.txt", "photo", "year=2021", "author=ana"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"tag", "/docs/file.txt", "author=bo"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"tags", "/docs/file.txt"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "author=ana\nauthor=bo\nphoto\nyear=2021\n");
+  r = Ddbfs(Meta(), {"untag", "/docs/file.txt", "author", "year=2021"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"tags", "/docs/file.txt", "/docs/link"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/docs/file.txt:\nphoto\n\n/docs/link:\n");
+  // A bad tag: one line naming it, nothing changed.
+  r = Ddbfs(Meta(), {"tag", "/docs/file.txt", "ok", "a/b"});
+  EXPECT_EQ(r.exit_code, 6) << Show(r);  // invalid argument
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("'a/b'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("TAG=VALUE"), std::string::npos) << r.err;
+  r = Ddbfs(Meta(), {"tags", "/docs/file.txt"});
+  EXPECT_EQ(r.out, "photo\n");
+  // A missing document.
+  r = Ddbfs(Meta(), {"tag", "/docs/missing", "x"});
+  EXPECT_EQ(r.exit_code, 2) << Show(r);  // not found
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("/docs/missing"), std::string::npos) << r.err;
+}
+
 TEST_F(CommandsTest, StatusListsServersAndTotals) {
   auto r = Ddbfs(Meta(), {"status"});
   ASSERT_EQ(r.exit_code, 0) << Show(r);

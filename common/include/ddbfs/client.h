@@ -58,6 +58,18 @@ struct Attr {
   bool has_xattrs = true;
 };
 
+// A tag of a document (docs/tags.md): a name, or a name with a value.
+struct Tag {
+  std::string name;
+  std::optional<std::string> value;
+  bool operator==(const Tag&) const = default;
+};
+// "name" or "name=value".
+std::string TagText(const Tag& t);
+// Reads "name" or "name=value" (split at the first '='), checking both
+// (query::ValidateTagName, query::ValidateTagValue).
+Result<Tag> ParseTag(std::string_view text);
+
 struct DirEntry {
   std::string name;
   Attr attr;
@@ -243,6 +255,13 @@ class Client {
   Result<Attr> ResolvePath(std::string_view path);
   Result<Attr> Lookup(InodeId parent, std::string_view name);
   Result<Attr> GetAttr(InodeId inode);
+  // Tags (docs/tags.md): `remove` first (a name alone takes all its values
+  // off), then `add`; returns the document's tags after. Needs write
+  // permission on it.
+  Result<std::vector<Tag>> SetTags(InodeId inode, const std::vector<Tag>& add,
+                                   const std::vector<Tag>& remove);
+  // The tags of a document, by name then value. Needs read permission.
+  Result<std::vector<Tag>> GetTags(InodeId inode);
   // Size changes shorten or extend the data on the chunk servers too.
   Result<Attr> SetAttr(InodeId inode, const AttrChanges& changes);
   // Records reads of regular files, after the fact: each (inode, time of

@@ -1,0 +1,96 @@
+// ddbfs tag PATH TAG[=VALUE]..., ddbfs untag PATH TAG[=VALUE]... and
+// ddbfs tags PATH... (docs/tags.md, docs/cli.md).
+
+#include <iostream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "command.h"
+
+namespace ddbfs::cli {
+
+namespace {
+
+// The tags given on the command line, or nullopt after reporting the first
+// that is not one.
+std::optional<std::vector<Tag>> ParseTags(Context& ctx, const std::vector<std::string>& given) {
+  std::vector<Tag> out;
+  for (const std::string& text : given) {
+    Result<Tag> t = ParseTag(text);
+    if (!t.ok()) {
+      ctx.FailText("'" + text + "'", t.status().code(),
+                   t.status().message() + " — write TAG or TAG=VALUE, e.g. photo or year=2021");
+      return std::nullopt;
+    }
+    out.push_back(std::move(*t));
+  }
+  return out;
+}
+
+int RunTag(Context& ctx, const std::string& path, const std::vector<std::string>& given,
+           bool remove) {
+  std::optional<std::vector<Tag>> tags = ParseTags(ctx, given);
+  if (!tags) return ctx.exit_code();
+  return ctx.ForEachPath({path}, [&](Client& c, const std::string& p) {
+    auto attr = c.ResolvePath(p);
+    if (!attr.ok()) return ctx.Fail(p, attr.status());
+    auto after = remove ? c.SetTags(attr->inode, {}, *tags) : c.SetTags(attr->inode, *tags, {});
+    if (!after.ok()) ctx.Fail(p, after.status());
+  });
+}
+
+int RunTags(Context& ctx, const std::vector<std::string>& paths) {
+  std::ostringstream out;
+  const bool headers = paths.size() > 1;
+  int shown = 0;
+  ctx.ForEachPath(paths, [&](Client& c, const std::string& p) {
+    auto attr = c.ResolvePath(p);
+    if (!attr.ok()) return ctx.Fail(p, attr.status());
+    auto tags = c.GetTags(attr->inode);
+    if (!tags.ok()) return ctx.Fail(p, tags.status());
+    if (headers) out << (shown++ ? "\n" : "") << p << ":\n";
+    for (const Tag& t : *tags) out << TagText(t) << '\n';
+  });
+  std::cout << out.str() << std::flush;
+  return ctx.exit_code();
+}
+
+}  // namespace
+
+Command TagCommand() {
+  return {"tag",
+          {},
+          "put tags on a document: tag PATH TAG[=VALUE]... (e.g. tag /a.jpg photo year=2021)",
+          [](CLI::App* app) {
+            auto path = std::make_shared<std::string>();
+            auto tags = std::make_shared<std::vector<std::string>>();
+            app->add_option("PATH", *path, "DDBFS path of the document")->required();
+            app->add_option("TAG", *tags, "NAME or NAME=VALUE")->required();
+            return Runner([=](Context& ctx) { return RunTag(ctx, *path, *tags, false); });
+          }};
+}
+
+Command UntagCommand() {
+  return {"untag",
+          {},
+          "take tags off a document: untag PATH TAG[=VALUE]... (a NAME alone: all its values)",
+          [](CLI::App* app) {
+            auto path = std::make_shared<std::string>();
+            auto tags = std::make_shared<std::vector<std::string>>();
+            app->add_option("PATH", *path, "DDBFS path of the document")->required();
+            app->add_option("TAG", *tags, "NAME or NAME=VALUE")->required();
+            return Runner([=](Context& ctx) { return RunTag(ctx, *path, *tags, true); });
+          }};
+}
+
+Command TagsCommand() {
+  return {"tags", {}, "the tags of documents, one per line: tags PATH...", [](CLI::App* app) {
+            auto paths = std::make_shared<std::vector<std::string>>();
+            app->add_option("PATH", *paths, "DDBFS paths")->required();
+            return Runner([=](Context& ctx) { return RunTags(ctx, *paths); });
+          }};
+}
+
+}  // namespace ddbfs::cli
