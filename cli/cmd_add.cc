@@ -33,6 +33,8 @@ struct AddOptions {
   int jobs = 16;  // docs/cli.md: measured against 8 and 32 with 4 KiB files
   bool no_sync = false;
   bool force = false;
+  std::vector<std::string> tags;  // -t: put on every file, in its create
+  std::vector<Tag> parsed_tags;
 };
 
 enum class Kind { kDir, kFile, kSymlink };
@@ -215,8 +217,10 @@ class Uploader {
                          std::unique_ptr<FileWriter>* writer) {
     const uint32_t mode = CreationMode(it);
     const int64_t mtime = MtimeNs(it.st);
-    if (it.st.st_size == 0) return client_.Create(parent, name, mode, mtime);
-    ASSIGN_OR_RETURN(CreatedFile f, client_.CreateForWrite(parent, name, mode, mtime));
+    const std::vector<Tag>& tags = o_.parsed_tags;
+    if (it.st.st_size == 0) return client_.Create(parent, name, mode, mtime, std::nullopt, tags);
+    ASSIGN_OR_RETURN(CreatedFile f,
+                     client_.CreateForWrite(parent, name, mode, mtime, std::nullopt, tags));
     *writer = std::move(f.writer);
     return f.attr;
   }
@@ -382,8 +386,17 @@ std::string SourceName(const std::string& local) {
   return base;
 }
 
-int RunAdd(Context& ctx, const AddOptions& o) {
+int RunAdd(Context& ctx, AddOptions& o) {
   if (o.args.size() < 2) throw UsageError{"add needs at least one LOCAL path and a DEST"};
+  for (const std::string& text : o.tags) {
+    Result<Tag> t = ParseTag(text);
+    if (!t.ok()) {
+      ctx.FailText("-t '" + text + "'", t.status().code(),
+                   t.status().message() + " — write TAG or TAG=VALUE, e.g. -t photo -t year=2021");
+      return ctx.exit_code();
+    }
+    o.parsed_tags.push_back(std::move(*t));
+  }
   auto dest = NormalizePath(o.args.back());
   if (!dest.ok()) {
     ctx.Fail("", dest.status());
@@ -448,6 +461,10 @@ Command AddCommand() {
         app->add_flag("-n,--no-sync", o->no_sync,
                       "do not fsync each file on its replicas before finishing it");
         app->add_flag("-f,--force", o->force, "overwrite existing files");
+        app->add_option("-t,--tag", o->tags,
+                        "tag every uploaded file (repeat: -t photo -t year=2021); set in the "
+                        "file's create, so no file is ever there untagged")
+            ->allow_extra_args(false);  // one tag per -t: the paths follow
         return Runner([o](Context& ctx) { return RunAdd(ctx, *o); });
       }};
 }

@@ -300,6 +300,9 @@ struct CreateRequest {
   5: optional i32 goal    // default: the parent directory's goal
   6: optional i64 mtime_ns // default: now (used by `ddbfs add` to keep mtimes)
   7: bool prepare_first_chunk = false  // also place chunk 0 (see first_chunk)
+  // Tags of the new file, set in the create's own transaction (as SetTags,
+  // without its permission check: the creator may tag what it creates).
+  8: optional list<Tag> tags
 }
 struct CreateResponse {
   1: RpcStatus status

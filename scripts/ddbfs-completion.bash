@@ -5,12 +5,12 @@
 # completed when the metaserver cannot be reached).
 
 _ddbfs_commands="add upload import get download export cat ls list mkdir rm delete remove
-mv move rename info status help"
+mv move rename info status chmod chown tag untag tags key whoami help"
 
 # Options of each command (global ones are added everywhere).
 _ddbfs_options() {
   case $1 in
-    add | upload | import) echo "-j --jobs -n --no-sync -f --force" ;;
+    add | upload | import) echo "-j --jobs -n --no-sync -f --force -t --tag" ;;
     get | download | export) echo "-j --jobs -f --force" ;;
     ls | list) echo "-l -d --directory --json" ;;
     mkdir) echo "-p --parents" ;;

@@ -50,9 +50,12 @@ void RouteThriftOutput() {
 }
 
 // One Create RPC; with prepare_first_chunk the metaserver also places chunk 0.
+std::vector<rpc::Tag> ToWireTags(const std::vector<Tag>& tags);
+
 Status CallCreate(Client::Impl* impl, InodeId parent, std::string_view name, uint32_t mode,
                   std::optional<int64_t> mtime_ns, std::optional<int> goal,
-                  bool prepare_first_chunk, rpc::CreateResponse* resp) {
+                  bool prepare_first_chunk, const std::vector<Tag>& tags,
+                  rpc::CreateResponse* resp) {
   RETURN_IF_ERROR(CheckName(name));
   rpc::CreateRequest req;
   req.ctx = impl->Context();
@@ -62,6 +65,7 @@ Status CallCreate(Client::Impl* impl, InodeId parent, std::string_view name, uin
   if (goal) req.__set_goal(*goal);
   if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
   req.prepare_first_chunk = prepare_first_chunk;
+  if (!tags.empty()) req.__set_tags(ToWireTags(tags));
   return impl->Meta("Create", resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); });
 }
 
@@ -253,10 +257,11 @@ Result<Attr> Client::Mkdir(InodeId parent, std::string_view name, uint32_t mode)
 }
 
 Result<Attr> Client::Create(InodeId parent, std::string_view name, uint32_t mode,
-                            std::optional<int64_t> mtime_ns, std::optional<int> goal) {
+                            std::optional<int64_t> mtime_ns, std::optional<int> goal,
+                            const std::vector<Tag>& tags) {
   last_dir_attr.reset();
   rpc::CreateResponse resp;
-  Status s = CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, false, &resp);
+  Status s = CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, false, tags, &resp);
   KeepDirAttr(s, resp);
   return AttrOf(s, resp);
 }
@@ -501,11 +506,11 @@ Result<std::unique_ptr<FileWriter>> Client::OpenWriter(InodeId inode) {
 }
 
 Result<CreatedFile> Client::CreateForWrite(InodeId parent, std::string_view name, uint32_t mode,
-                                           std::optional<int64_t> mtime_ns,
-                                           std::optional<int> goal) {
+                                           std::optional<int64_t> mtime_ns, std::optional<int> goal,
+                                           const std::vector<Tag>& tags) {
   last_dir_attr.reset();
   rpc::CreateResponse resp;
-  RETURN_IF_ERROR(CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, true, &resp));
+  RETURN_IF_ERROR(CallCreate(impl_.get(), parent, name, mode, mtime_ns, goal, true, tags, &resp));
   KeepDirAttr(Status(), resp);
   CreatedFile out;
   out.attr = FromRpc(resp.attr);

@@ -13,13 +13,14 @@ namespace {
 // Create with, when first_chunk is set, chunk 0 placed in the same op.
 Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId parent,
                                  std::string_view name, uint32_t mode, std::optional<int> goal,
-                                 std::optional<int64_t> mtime_ns, bool first_chunk,
-                                 Attr* dir_after) {
+                                 std::optional<int64_t> mtime_ns, bool first_chunk, Attr* dir_after,
+                                 const std::vector<Tag>& tags) {
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   if (goal && (*goal < 1 || *goal > 9)) {
     return InvalidArgument("goal " + std::to_string(*goal) + " is not between 1 and 9");
   }
+  RETURN_IF_ERROR(ValidateTagsToAdd(tags));
   const std::string n(name);
   CreateOutcome out;
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
@@ -38,6 +39,7 @@ Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId p
     file.goal = goal.value_or(e.parent_goal);
     ASSIGN_OR_RETURN(out.attr, store::CreateEntry(tx, parent, n, file, 0));
     NoteDirAfter(e.parent, file.ctime_ns, 0, dir_after);
+    RETURN_IF_ERROR(AddTagsInTx(tx, out.attr.inode, tags));
     if (!first_chunk) return Status();
     // A placement failure writes nothing (PlaceNewChunk's contract), so the
     // create still commits; the writer's PrepareWrite reports the error.
@@ -57,17 +59,18 @@ Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId p
 
 Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
                     uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns,
-                    Attr* dir_after) {
+                    Attr* dir_after, const std::vector<Tag>& tags) {
   ASSIGN_OR_RETURN(CreateOutcome f, CreateFile(ctx, caller, parent, name, mode, goal, mtime_ns,
-                                               /*first_chunk=*/false, dir_after));
+                                               /*first_chunk=*/false, dir_after, tags));
   return f.attr;
 }
 
 Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, InodeId parent,
                                      std::string_view name, uint32_t mode, std::optional<int> goal,
-                                     std::optional<int64_t> mtime_ns, Attr* dir_after) {
+                                     std::optional<int64_t> mtime_ns, Attr* dir_after,
+                                     const std::vector<Tag>& tags) {
   return CreateFile(ctx, caller, parent, name, mode, goal, mtime_ns, /*first_chunk=*/true,
-                    dir_after);
+                    dir_after, tags);
 }
 
 }  // namespace ddbfs::meta

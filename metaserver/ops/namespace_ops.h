@@ -14,6 +14,10 @@
 
 namespace ddbfs::meta {
 
+namespace store {
+class Tx;
+}
+
 // Namespace operations (POSIX-like; docs/metadata.md lists every error).
 // Each validates its arguments, then runs as one read on the read pool or
 // one op of the writer's group commit. An operation that fails has changed
@@ -43,9 +47,11 @@ Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::st
                    uint32_t mode, Attr* dir_after = nullptr);
 
 // create.cc. goal: nullopt inherits the parent's; mtime_ns: nullopt is now.
+// tags: set on the new file in the same transaction (checked as SetTags
+// checks them; no permission check: the creator may tag what it creates).
 Result<Attr> Create(OpContext& ctx, const Caller& caller, InodeId parent, std::string_view name,
                     uint32_t mode, std::optional<int> goal, std::optional<int64_t> mtime_ns,
-                    Attr* dir_after = nullptr);
+                    Attr* dir_after = nullptr, const std::vector<Tag>& tags = {});
 
 struct CreateOutcome {
   Attr attr;
@@ -57,7 +63,8 @@ struct CreateOutcome {
 // two for a new file's first write).
 Result<CreateOutcome> CreateForWrite(OpContext& ctx, const Caller& caller, InodeId parent,
                                      std::string_view name, uint32_t mode, std::optional<int> goal,
-                                     std::optional<int64_t> mtime_ns, Attr* dir_after = nullptr);
+                                     std::optional<int64_t> mtime_ns, Attr* dir_after = nullptr,
+                                     const std::vector<Tag>& tags = {});
 
 // mknod.cc: a FIFO, socket or device node (docs/metadata.md, "Special
 // files"); devices need root (kNotPermitted), rdev only for devices.
@@ -142,6 +149,10 @@ inline constexpr int64_t kMaxTagsPerDocument = 1000;
 Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId inode,
                                  const std::vector<Tag>& add, const std::vector<Tag>& remove);
 Result<std::vector<Tag>> GetTags(OpContext& ctx, const Caller& caller, InodeId inode);
+// For Create: the checks of SetTags' `add`, and the tags' rows put on a new
+// inode inside the caller's transaction.
+Status ValidateTagsToAdd(const std::vector<Tag>& tags);
+Status AddTagsInTx(store::Tx& tx, InodeId inode, const std::vector<Tag>& tags);
 
 // xattr.cc: extended attributes (docs/metadata.md, "Extended attributes").
 // user.* needs read/write permission on a file or directory (in a sticky

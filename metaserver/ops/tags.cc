@@ -54,8 +54,7 @@ Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId i
     RETURN_IF_ERROR(CheckAccess(node, caller, kMayWrite, "tag"));
     for (const Tag& t : remove)
       RETURN_IF_ERROR(store::RemoveTag(tx, inode, t.name, t.value).status());
-    const int64_t now = NowNs();
-    for (const Tag& t : add) RETURN_IF_ERROR(store::AddTag(tx, inode, RowOf(t), now));
+    RETURN_IF_ERROR(AddTagsInTx(tx, inode, add));
     if (!add.empty()) {
       ASSIGN_OR_RETURN(int64_t count, store::CountTags(tx, inode));
       if (count > kMaxTagsPerDocument) {
@@ -67,6 +66,14 @@ Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId i
     return Status();
   }));
   return out;
+}
+
+Status ValidateTagsToAdd(const std::vector<Tag>& tags) { return ValidateTags(tags, "add"); }
+
+Status AddTagsInTx(store::Tx& tx, InodeId inode, const std::vector<Tag>& tags) {
+  const int64_t now = NowNs();
+  for (const Tag& t : tags) RETURN_IF_ERROR(store::AddTag(tx, inode, RowOf(t), now));
+  return Status();
 }
 
 Result<std::vector<Tag>> GetTags(OpContext& ctx, const Caller& caller, InodeId inode) {

@@ -294,16 +294,17 @@ void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequ
     std::optional<int64_t> mtime;
     if (req.__isset.mtime_ns) mtime = req.mtime_ns;
     const auto mode = static_cast<uint32_t>(req.mode);
+    ASSIGN_OR_RETURN(std::vector<Tag> tags, TagsOf(req.tags, meta::kMaxTagsPerCall));
     Attr dir;
     if (!req.prepare_first_chunk) {
-      ASSIGN_OR_RETURN(Attr made,
-                       meta::Create(ctx_, a.caller, req.parent, req.name, mode, goal, mtime, &dir));
+      ASSIGN_OR_RETURN(Attr made, meta::Create(ctx_, a.caller, req.parent, req.name, mode, goal,
+                                               mtime, &dir, tags));
       resp.attr = ToWire(made);
       resp.__set_dir_attr(ToWire(dir));
       return Status();
     }
     ASSIGN_OR_RETURN(CreateOutcome f, meta::CreateForWrite(ctx_, a.caller, req.parent, req.name,
-                                                           mode, goal, mtime, &dir));
+                                                           mode, goal, mtime, &dir, tags));
     resp.attr = ToWire(f.attr);
     resp.__set_dir_attr(ToWire(dir));
     if (f.first_chunk) {

@@ -124,6 +124,32 @@ TEST_F(CommandsTest, InfoShowsAttributesChunksAndReplicas) {
   EXPECT_NE(r.out.find("target:  file.txt"), std::string::npos) << r.out;
 }
 
+// ddbfs add -t: every uploaded file carries the tags from its create on; a
+// bad tag uploads nothing.
+TEST_F(CommandsTest, AddWithTagsTagsEveryFile) {
+  TempDir work;
+  WriteLocal(work.path() + "/a.jpg", "jpeg", 0644);
+  fs::create_directory(work.path() + "/more");
+  WriteLocal(work.path() + "/more/b.jpg", "", 0444);  // empty: a plain Create
+  auto mk = Ddbfs(Meta(), {"mkdir", "/tagged"});
+  ASSERT_EQ(mk.exit_code, 0) << Show(mk);
+  auto r = Ddbfs(Meta(), {"add", "-q", "-t", "photo", "--tag", "year=2021", work.path() + "/a.jpg",
+                          work.path() + "/more", "/tagged"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"tags", "/tagged/a.jpg", "/tagged/more/b.jpg", "/tagged/more"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out,
+            "/tagged/a.jpg:\nphoto\nyear=2021\n\n/tagged/more/b.jpg:\nphoto\nyear=2021\n\n"
+            "/tagged/more:\n")
+      << "files are tagged, folders are not";
+  r = Ddbfs(Meta(), {"add", "-t", "bad/tag", work.path() + "/a.jpg", "/tagged/c.jpg"});
+  EXPECT_EQ(r.exit_code, 6) << Show(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("bad/tag"), std::string::npos) << r.err;
+  r = Ddbfs(Meta(), {"ls", "/tagged"});
+  EXPECT_EQ(r.out, "a.jpg\nmore\n") << "nothing uploaded";
+}
+
 // ddbfs tag / untag / tags (docs/cli.md): tags on a document, shown one
 // per line; a bad tag or path is one line on stderr and changes nothing.
 TEST_F(CommandsTest, TagUntagAndTags) {

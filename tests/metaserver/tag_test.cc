@@ -142,5 +142,32 @@ TEST_F(TagTest, CallsAndDocumentsAreBounded) {
   EXPECT_EQ(Tags(f).size(), 3 * kMaxTagsPerCall);
 }
 
+// Create sets tags in its own transaction: the file never exists without
+// them, a refused tag creates nothing, and the creator may tag a file it
+// makes read-only (no write permission check, as for open(O_CREAT, 0444)).
+TEST_F(TagTest, CreateSetsTagsInTheSameTransaction) {
+  auto pub = Mkdir(ctx(), kRoot, kRootInode, "pub", 0777);
+  ASSERT_TRUE(pub.ok());
+  auto f = Create(ctx(), kAlice, pub->inode, "ro.jpg", 0444, std::nullopt, std::nullopt, nullptr,
+                  {T("photo"), T("year", "2021")});
+  ASSERT_TRUE(f.ok()) << f.status();
+  EXPECT_EQ(Tags(f->inode), (std::vector<Tag>{T("photo"), T("year", "2021")}));
+  auto w = CreateForWrite(ctx(), kAlice, pub->inode, "w.jpg", 0644, std::nullopt, std::nullopt,
+                          nullptr, {T("draft")});
+  ASSERT_TRUE(w.ok()) << w.status();
+  EXPECT_EQ(Tags(w->attr.inode), (std::vector<Tag>{T("draft")}));
+  // A bad tag: no file.
+  auto bad = Create(ctx(), kAlice, pub->inode, "bad", 0644, std::nullopt, std::nullopt, nullptr,
+                    {T("ok"), T("a/b")});
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Lookup(ctx(), kRoot, pub->inode, "bad").status().code(), ErrorCode::kNotFound);
+  // Too many: no file.
+  std::vector<Tag> many;
+  for (size_t i = 0; i <= kMaxTagsPerCall; ++i) many.push_back(T("t" + std::to_string(i)));
+  bad = Create(ctx(), kAlice, pub->inode, "many", 0644, std::nullopt, std::nullopt, nullptr, many);
+  EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Lookup(ctx(), kRoot, pub->inode, "many").status().code(), ErrorCode::kNotFound);
+}
+
 }  // namespace
 }  // namespace ddbfs::meta::testing

@@ -275,10 +275,11 @@ class Client {
   // and the metaserver sent them (else nullopt); taken once.
   static std::optional<Attr> TakeDirAttr();
   Result<Attr> Mkdir(InodeId parent, std::string_view name, uint32_t mode);
-  // mtime_ns: initial mtime (nullopt: now). goal: nullopt inherits.
+  // mtime_ns: initial mtime (nullopt: now). goal: nullopt inherits. tags:
+  // set in the create's own transaction.
   Result<Attr> Create(InodeId parent, std::string_view name, uint32_t mode,
                       std::optional<int64_t> mtime_ns = std::nullopt,
-                      std::optional<int> goal = std::nullopt);
+                      std::optional<int> goal = std::nullopt, const std::vector<Tag>& tags = {});
   Result<Attr> Symlink(InodeId parent, std::string_view name, std::string_view target);
   // A FIFO, socket or device node (IsSpecial(type)); rdev for devices.
   Result<Attr> Mknod(InodeId parent, std::string_view name, FileType type, uint32_t mode,
@@ -321,7 +322,8 @@ class Client {
   // unwritten chunk 0 stays in the chunk map at version 0.
   Result<CreatedFile> CreateForWrite(InodeId parent, std::string_view name, uint32_t mode,
                                      std::optional<int64_t> mtime_ns = std::nullopt,
-                                     std::optional<int> goal = std::nullopt);
+                                     std::optional<int> goal = std::nullopt,
+                                     const std::vector<Tag>& tags = {});
 
   // ---- client sessions (docs/metadata.md, "Client sessions and orphans").
   // A session belongs to this client's principal (its uid over the Unix
