@@ -1,5 +1,5 @@
-// ddbfs tag PATH TAG[=VALUE]..., ddbfs untag PATH TAG[=VALUE]... and
-// ddbfs tags PATH... (docs/tags.md, docs/cli.md).
+// ddbfs tag PATH TAG[=VALUE]..., ddbfs untag PATH TAG[=VALUE]...,
+// ddbfs tags PATH... and ddbfs query EXPR (docs/tags.md, docs/cli.md).
 
 #include <iostream>
 #include <memory>
@@ -57,7 +57,42 @@ int RunTags(Context& ctx, const std::vector<std::string>& paths) {
   return ctx.exit_code();
 }
 
+// Paths of the matches, one per line, page after page.
+int RunQuery(Context& ctx, const std::vector<std::string>& words) {
+  std::string expr;
+  for (const std::string& w : words) expr += (expr.empty() ? "" : " ") + w;
+  Client* c = ctx.client();
+  if (!c) return ctx.exit_code();
+  InodeId after = 0;
+  for (;;) {
+    Result<Client::QueryPage> page = c->Query(expr, after);
+    if (!page.ok()) {
+      ctx.FailText("", page.status().code(),
+                   page.status().code() == ErrorCode::kInvalidArgument
+                       ? page.status().message() + " — see docs/query_language.md"
+                       : page.status().message());
+      return ctx.exit_code();
+    }
+    std::string out;
+    for (const Client::QueryHit& h : page->hits) out += h.path + '\n';
+    std::cout << out << std::flush;
+    if (!page->more) return ctx.exit_code();
+    after = page->next_after;
+  }
+}
+
 }  // namespace
+
+Command QueryCommand() {
+  return {"query",
+          {"find"},
+          "documents a query selects, one path per line: query EXPR (e.g. photo and year>=2020)",
+          [](CLI::App* app) {
+            auto words = std::make_shared<std::vector<std::string>>();
+            app->add_option("EXPR", *words, "the query (words are joined by spaces)")->required();
+            return Runner([=](Context& ctx) { return RunQuery(ctx, *words); });
+          }};
+}
 
 Command TagCommand() {
   return {"tag",

@@ -42,6 +42,8 @@ Command WhoAmICommand();
 Command TagCommand();
 Command UntagCommand();
 Command TagsCommand();
+Command QueryCommand();
+Command QueryCommand();
 
 // Every command in help order.
 std::vector<Command> AllCommands();

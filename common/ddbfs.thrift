@@ -263,6 +263,28 @@ struct GetTagsResponse {
   2: list<Tag> tags
 }
 
+// The documents a query selects (docs/query_language.md) that the caller
+// could reach by path (search permission on every directory of the way,
+// inside its key's subtree), in inode order after `after_inode`. limit 0:
+// 1000; at most 10000. A page may come back short (at most 20000 candidates
+// are looked at per call): call again after next_after while `more`.
+struct QueryRequest {
+  1: RequestContext ctx
+  2: string expr
+  3: i64 after_inode = 0
+  4: i32 limit = 0
+}
+struct QueryEntry {
+  1: string path
+  2: Attr attr
+}
+struct QueryResponse {
+  1: RpcStatus status
+  2: list<QueryEntry> entries
+  3: i64 next_after
+  4: bool more
+}
+
 struct MkdirRequest {
   1: RequestContext ctx
   2: i64 parent
@@ -828,6 +850,7 @@ service MetaService {
   UpdateAtimeResponse UpdateAtime(1: UpdateAtimeRequest req)
   SetTagsResponse SetTags(1: SetTagsRequest req)
   GetTagsResponse GetTags(1: GetTagsRequest req)
+  QueryResponse Query(1: QueryRequest req)
   MkdirResponse Mkdir(1: MkdirRequest req)
   CreateResponse Create(1: CreateRequest req)
   SymlinkResponse Symlink(1: SymlinkRequest req)

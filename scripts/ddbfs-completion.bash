@@ -5,7 +5,7 @@
 # completed when the metaserver cannot be reached).
 
 _ddbfs_commands="add upload import get download export cat ls list mkdir rm delete remove
-mv move rename info status chmod chown tag untag tags key whoami help"
+mv move rename info status chmod chown tag untag tags query find key whoami help"
 
 # Options of each command (global ones are added everywhere).
 _ddbfs_options() {

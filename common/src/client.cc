@@ -214,6 +214,23 @@ Result<std::vector<Tag>> Client::GetTags(InodeId inode) {
   return FromWireTags(resp.tags);
 }
 
+Result<Client::QueryPage> Client::Query(std::string_view expr, InodeId after, int limit) {
+  rpc::QueryRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  req.expr = std::string(expr);
+  req.after_inode = after;
+  req.limit = limit;
+  rpc::QueryResponse resp;
+  RETURN_IF_ERROR(
+      impl_->Meta("Query", &resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Query(r, req); }));
+  QueryPage page;
+  page.hits.reserve(resp.entries.size());
+  for (const rpc::QueryEntry& e : resp.entries) page.hits.push_back({e.path, FromRpc(e.attr)});
+  page.next_after = resp.next_after;
+  page.more = resp.more;
+  return page;
+}
+
 Result<Attr> Client::GetAttr(InodeId inode) {
   rpc::GetAttrRequest req;
   req.__set_ctx(impl_->ReadContext());

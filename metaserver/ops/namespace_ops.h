@@ -149,6 +149,29 @@ inline constexpr int64_t kMaxTagsPerDocument = 1000;
 Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId inode,
                                  const std::vector<Tag>& add, const std::vector<Tag>& remove);
 Result<std::vector<Tag>> GetTags(OpContext& ctx, const Caller& caller, InodeId inode);
+// query.cc: a page of the documents (any inode with a name) that `expr`
+// (docs/query_language.md) selects and that `caller` could reach by path -
+// search permission on every directory of the way up along the document's
+// first name, and inside the subtree of `confine` - in inode order after
+// `after`, with their paths and attributes. `limit` 0 means
+// kDefaultQueryLimit, capped at kMaxQueryLimit; at most kMaxQueryExamined
+// candidates are looked at per call, so a page may come back short with
+// `more` set. A syntax error is kInvalidArgument "column N: ...".
+inline constexpr int kDefaultQueryLimit = 1000;
+inline constexpr int kMaxQueryLimit = 10000;
+inline constexpr int kMaxQueryExamined = 20000;
+struct QueryEntry {
+  std::string path;
+  Attr attr;
+};
+struct QueryPage {
+  std::vector<QueryEntry> entries;
+  InodeId next_after = 0;  // continue after this inode
+  bool more = false;       // call again: candidates may follow
+};
+Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::string_view expr,
+                                 InodeId after, int limit, InodeId confine);
+
 // For Create: the checks of SetTags' `add`, and the tags' rows put on a new
 // inode inside the caller's transaction.
 Status ValidateTagsToAdd(const std::vector<Tag>& tags);

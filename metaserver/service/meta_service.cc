@@ -274,6 +274,23 @@ void MetaServiceHandler::GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsR
   });
 }
 
+void MetaServiceHandler::Query(rpc::QueryResponse& resp, const rpc::QueryRequest& req) {
+  Handle("Query", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    ASSIGN_OR_RETURN(QueryPage page, meta::QueryDocuments(ctx_, a.caller, req.expr, req.after_inode,
+                                                          req.limit, a.root));
+    resp.entries.reserve(page.entries.size());
+    for (const QueryEntry& e : page.entries) {
+      rpc::QueryEntry w;
+      w.path = e.path;
+      w.attr = ToWire(e.attr);
+      resp.entries.push_back(std::move(w));
+    }
+    resp.next_after = page.next_after;
+    resp.more = page.more;
+    return Status();
+  });
+}
+
 void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) {
   Mutate("Mkdir", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent}));

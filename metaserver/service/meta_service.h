@@ -38,6 +38,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void UpdateAtime(rpc::UpdateAtimeResponse& resp, const rpc::UpdateAtimeRequest& req) override;
   void SetTags(rpc::SetTagsResponse& resp, const rpc::SetTagsRequest& req) override;
   void GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsRequest& req) override;
+  void Query(rpc::QueryResponse& resp, const rpc::QueryRequest& req) override;
   void Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) override;
   void Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) override;
   void Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) override;

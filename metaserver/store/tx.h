@@ -36,6 +36,13 @@ class Tx {
     return txn_.exec_prepared(s.name, std::forward<Args>(args)...);
   }
 
+  // Runs a read whose text is built at run time (a compiled query: fixed
+  // fragments and $n placeholders only) with `params` bound as text.
+  // Throws pqxx exceptions: call only inside Guard().
+  pqxx::result ExecRead(const std::string& sql, const std::vector<std::string>& params) {
+    return txn_.exec_params(sql, pqxx::prepare::make_dynamic_params(params));
+  }
+
   // Turns the exception in flight into a Status and records it.
   Status Fail(std::exception_ptr error);
 

@@ -150,6 +150,34 @@ TEST_F(CommandsTest, AddWithTagsTagsEveryFile) {
   EXPECT_EQ(r.out, "a.jpg\nmore\n") << "nothing uploaded";
 }
 
+// ddbfs query: one path per line; a syntax error is one line naming the
+// column.
+TEST_F(CommandsTest, QueryPrintsMatchingPaths) {
+  ASSERT_EQ(Ddbfs(Meta(), {"mkdir", "/q"}).exit_code, 0);
+  TempDir work;
+  WriteLocal(work.path() + "/a", "a", 0644);
+  WriteLocal(work.path() + "/b", "b", 0644);
+  auto r = Ddbfs(
+      Meta(), {"add", "-q", "-t", "qkind=report", "-t", "qyear=2021", work.path() + "/a", "/q/a"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(),
+            {"add", "-q", "-t", "qkind=memo", "-t", "qyear=2019", work.path() + "/b", "/q/b"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"query", "qyear>=2020"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/q/a\n");
+  r = Ddbfs(Meta(), {"query", "qkind", "and", "not", "qkind=report"});  // words are joined
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/q/b\n");
+  r = Ddbfs(Meta(), {"query", "nosuchtag"});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "");
+  r = Ddbfs(Meta(), {"query", "qkind and ("});
+  EXPECT_EQ(r.exit_code, 6) << Show(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_NE(r.err.find("column 12: expected"), std::string::npos) << r.err;
+}
+
 // ddbfs tag / untag / tags (docs/cli.md): tags on a document, shown one
 // per line; a bad tag or path is one line on stderr and changes nothing.
 TEST_F(CommandsTest, TagUntagAndTags) {

@@ -262,6 +262,19 @@ class Client {
                                    const std::vector<Tag>& remove);
   // The tags of a document, by name then value. Needs read permission.
   Result<std::vector<Tag>> GetTags(InodeId inode);
+  // A page of the documents `expr` selects (docs/query_language.md) that
+  // this client could reach by path, in inode order after `after`; limit 0
+  // means 1000. Continue after `next_after` while `more`.
+  struct QueryHit {
+    std::string path;
+    Attr attr;
+  };
+  struct QueryPage {
+    std::vector<QueryHit> hits;
+    InodeId next_after = 0;
+    bool more = false;
+  };
+  Result<QueryPage> Query(std::string_view expr, InodeId after = 0, int limit = 0);
   // Size changes shorten or extend the data on the chunk servers too.
   Result<Attr> SetAttr(InodeId inode, const AttrChanges& changes);
   // Records reads of regular files, after the fact: each (inode, time of

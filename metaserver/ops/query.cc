@@ -1,0 +1,93 @@
+// Queries over documents (docs/query_language.md, docs/tags.md): a page of
+// the documents a query selects that the caller could reach by path.
+
+#include <map>
+
+#include "ddbfs/constants.h"
+#include "ddbfs/query.h"
+#include "metaserver/ops/namespace_ops.h"
+#include "metaserver/ops/permissions.h"
+#include "metaserver/ops/query_compile.h"
+#include "metaserver/ops/validate.h"
+#include "metaserver/store/inode_store.h"
+#include "metaserver/store/query_store.h"
+#include "metaserver/store/read_pool.h"
+
+namespace ddbfs::meta {
+
+namespace {
+
+// The document's path when `caller` may search every directory on the way
+// to it (and the way passes through `confine`), else nullopt.
+std::optional<std::string> ReachablePath(const store::WayUp& way, const Caller& caller,
+                                         InodeId inode, InodeId confine) {
+  if (!way.named) return std::nullopt;
+  bool inside = confine == kRootInode || inode == confine;
+  std::string path;
+  for (const store::PathStep& s : way.steps) {
+    if (!CheckAccess(s.parent, caller, kMayExec, "search").ok()) return std::nullopt;
+    inside = inside || s.parent.inode == confine;
+    path.insert(0, "/" + s.name);
+  }
+  if (!inside) return std::nullopt;
+  return path.empty() ? "/" : path;
+}
+
+}  // namespace
+
+Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::string_view expr,
+                                 InodeId after, int limit, InodeId confine) {
+  if (after < 0) return InvalidArgument("negative inode to continue after");
+  if (limit <= 0) limit = kDefaultQueryLimit;
+  limit = std::min(limit, kMaxQueryLimit);
+  ASSIGN_OR_RETURN(std::unique_ptr<query::Node> tree, query::Parse(expr));
+  auto resolve = [&](const std::string& path) -> Result<std::optional<InodeId>> {
+    Result<Attr> a = ResolvePath(ctx, caller, path);
+    if (a.ok()) return std::optional<InodeId>(a->inode);
+    const ErrorCode code = a.status().code();
+    if (code == ErrorCode::kNotFound || code == ErrorCode::kNotDir ||
+        code == ErrorCode::kPermissionDenied || code == ErrorCode::kInvalidArgument) {
+      return std::optional<InodeId>();  // @path matches nothing
+    }
+    return a.status();
+  };
+  ASSIGN_OR_RETURN(CompiledQuery q, CompileQuery(*tree, resolve));
+  QueryPage page;
+  RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
+    page = QueryPage();
+    // Candidates in id order; those the caller cannot reach are skipped.
+    // At most kMaxQueryExamined per call, so that a selective permission
+    // filter cannot make one call run long: the caller goes on after
+    // next_after.
+    InodeId from = after;
+    int examined = 0;
+    bool exhausted = false;
+    while (!exhausted && static_cast<int>(page.entries.size()) < limit &&
+           examined < kMaxQueryExamined) {
+      const int want = std::min(limit, kMaxQueryExamined - examined);
+      ASSIGN_OR_RETURN(std::vector<InodeId> ids,
+                       store::MatchingInodes(tx, q.where, q.params, from, want));
+      ASSIGN_OR_RETURN(std::vector<Attr> attrs, store::GetInodes(tx, ids));
+      std::map<InodeId, Attr> by_id;
+      for (Attr& a : attrs) by_id.emplace(a.inode, std::move(a));
+      size_t k = 0;
+      for (; k < ids.size() && static_cast<int>(page.entries.size()) < limit; ++k) {
+        const InodeId id = ids[k];
+        ++examined;
+        from = id;
+        auto it = by_id.find(id);
+        if (it == by_id.end()) continue;
+        ASSIGN_OR_RETURN(store::WayUp way, store::WayUpOf(tx, id));
+        std::optional<std::string> path = ReachablePath(way, caller, id, confine);
+        if (path) page.entries.push_back(QueryEntry{std::move(*path), it->second});
+      }
+      exhausted = static_cast<int>(ids.size()) < want && k == ids.size();
+    }
+    page.next_after = from;
+    page.more = !exhausted;
+    return Status();
+  }));
+  return page;
+}
+
+}  // namespace ddbfs::meta
