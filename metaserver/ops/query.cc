@@ -68,6 +68,7 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
       ASSIGN_OR_RETURN(std::vector<InodeId> ids,
                        store::MatchingInodes(tx, q.where, q.params, from, want));
       ASSIGN_OR_RETURN(std::vector<Attr> attrs, store::GetInodes(tx, ids));
+      ASSIGN_OR_RETURN(auto ways, store::WaysUpOf(tx, ids));
       std::map<InodeId, Attr> by_id;
       for (Attr& a : attrs) by_id.emplace(a.inode, std::move(a));
       size_t k = 0;
@@ -77,8 +78,7 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
         from = id;
         auto it = by_id.find(id);
         if (it == by_id.end()) continue;
-        ASSIGN_OR_RETURN(store::WayUp way, store::WayUpOf(tx, id));
-        std::optional<std::string> path = ReachablePath(way, caller, id, confine);
+        std::optional<std::string> path = ReachablePath(ways[id], caller, id, confine);
         if (path) page.entries.push_back(QueryEntry{std::move(*path), it->second});
       }
       exhausted = static_cast<int>(ids.size()) < want && k == ids.size();

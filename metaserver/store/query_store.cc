@@ -7,18 +7,21 @@ namespace ddbfs::meta::store {
 
 namespace {
 
-// Depth bound as ResolvePath's (paths are at most 4095 bytes).
-constexpr Statement kWayUp{
-    "query_way_up",
-    "WITH RECURSIVE up(id, name, depth) AS ("
-    "  SELECT d.parent, d.name, 0 FROM (SELECT parent, name FROM ddbfs.dentries"
-    "   WHERE inode = $1 ORDER BY parent, name LIMIT 1) d"
+// For each inode its first name (lowest parent, then name) at every level
+// up to the root; the depth bound is ResolvePath's (paths of at most 4095
+// bytes).
+constexpr Statement kWaysUp{
+    "query_ways_up",
+    "WITH RECURSIVE up(doc, id, name, depth) AS ("
+    "  SELECT x.doc, d.parent, d.name, 0 FROM unnest($1::bigint[]) AS x(doc) CROSS JOIN LATERAL"
+    "   (SELECT parent, name FROM ddbfs.dentries WHERE inode = x.doc"
+    "    ORDER BY parent, name LIMIT 1) d"
     "  UNION ALL"
-    "  SELECT e.parent, e.name, up.depth + 1 FROM up CROSS JOIN LATERAL"
+    "  SELECT up.doc, e.parent, e.name, up.depth + 1 FROM up CROSS JOIN LATERAL"
     "   (SELECT parent, name FROM ddbfs.dentries WHERE inode = up.id"
     "    ORDER BY parent, name LIMIT 1) e WHERE up.depth < 2048)"
-    " SELECT up.name, " DDBFS_ATTR_COLUMNS("p.") " FROM up JOIN ddbfs.inodes p ON p.id = up.id"
-    " ORDER BY up.depth",
+    " SELECT up.doc, up.name, " DDBFS_ATTR_COLUMNS(
+        "p.") " FROM up JOIN ddbfs.inodes p ON p.id = up.id ORDER BY up.doc, up.depth",
     false};
 
 }  // namespace
@@ -43,15 +46,19 @@ Result<std::vector<InodeId>> MatchingInodes(Tx& tx, const std::string& where,
   });
 }
 
-Result<WayUp> WayUpOf(Tx& tx, InodeId inode) {
-  return Guard(tx, [&]() -> Result<WayUp> {
-    pqxx::result r = tx.Exec(kWayUp, inode);
-    WayUp out;
+Result<std::map<InodeId, WayUp>> WaysUpOf(Tx& tx, const std::vector<InodeId>& inodes) {
+  return Guard(tx, [&]() -> Result<std::map<InodeId, WayUp>> {
+    pqxx::result r = tx.Exec(kWaysUp, PgArray(inodes));
+    std::map<InodeId, WayUp> out;
+    for (InodeId id : inodes) out[id];
     for (const auto& row : r) {
-      out.steps.push_back(PathStep{row[0].as<std::string>(), ParseAttr(row, 1)});
+      out[row[0].as<int64_t>()].steps.push_back(
+          PathStep{row[1].as<std::string>(), ParseAttr(row, 2)});
     }
-    out.named =
-        out.steps.empty() ? inode == kRootInode : out.steps.back().parent.inode == kRootInode;
+    for (auto& [id, way] : out) {
+      way.named =
+          way.steps.empty() ? id == kRootInode : way.steps.back().parent.inode == kRootInode;
+    }
     return out;
   });
 }

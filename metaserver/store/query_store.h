@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ struct WayUp {
   std::vector<PathStep> steps;
   bool named = false;
 };
-Result<WayUp> WayUpOf(Tx& tx, InodeId inode);
+// One statement for all of `inodes`; every one of them has an entry.
+Result<std::map<InodeId, WayUp>> WaysUpOf(Tx& tx, const std::vector<InodeId>& inodes);
 
 }  // namespace ddbfs::meta::store
