@@ -50,8 +50,6 @@ void RouteThriftOutput() {
 }
 
 // One Create RPC; with prepare_first_chunk the metaserver also places chunk 0.
-std::vector<rpc::Tag> ToWireTags(const std::vector<Tag>& tags);
-
 Status CallCreate(Client::Impl* impl, InodeId parent, std::string_view name, uint32_t mode,
                   std::optional<int64_t> mtime_ns, std::optional<int> goal,
                   bool prepare_first_chunk, const std::vector<Tag>& tags,
@@ -65,7 +63,7 @@ Status CallCreate(Client::Impl* impl, InodeId parent, std::string_view name, uin
   if (goal) req.__set_goal(*goal);
   if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
   req.prepare_first_chunk = prepare_first_chunk;
-  if (!tags.empty()) req.__set_tags(ToWireTags(tags));
+  if (!tags.empty()) req.__set_tags(ToRpc(tags));
   return impl->Meta("Create", resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); });
 }
 
@@ -165,43 +163,17 @@ Result<Tag> ParseTag(std::string_view text) {
   return t;
 }
 
-namespace {
-std::vector<rpc::Tag> ToWireTags(const std::vector<Tag>& tags) {
-  std::vector<rpc::Tag> out;
-  out.reserve(tags.size());
-  for (const Tag& t : tags) {
-    rpc::Tag w;
-    w.name = t.name;
-    if (t.value) w.__set_value(*t.value);
-    out.push_back(std::move(w));
-  }
-  return out;
-}
-
-std::vector<Tag> FromWireTags(const std::vector<rpc::Tag>& tags) {
-  std::vector<Tag> out;
-  out.reserve(tags.size());
-  for (const rpc::Tag& w : tags) {
-    Tag t;
-    t.name = w.name;
-    if (w.__isset.value) t.value = w.value;
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-}  // namespace
-
 Result<std::vector<Tag>> Client::SetTags(InodeId inode, const std::vector<Tag>& add,
                                          const std::vector<Tag>& remove) {
   rpc::SetTagsRequest req;
   req.ctx = impl_->Context();
   req.inode = inode;
-  req.add = ToWireTags(add);
-  req.remove = ToWireTags(remove);
+  req.add = ToRpc(add);
+  req.remove = ToRpc(remove);
   rpc::SetTagsResponse resp;
   RETURN_IF_ERROR(impl_->Meta("SetTags", &resp,
                               [&](rpc::MetaServiceClient& c, auto& r) { c.SetTags(r, req); }));
-  return FromWireTags(resp.tags);
+  return FromRpc(resp.tags);
 }
 
 Result<std::vector<Tag>> Client::GetTags(InodeId inode) {
@@ -211,7 +183,7 @@ Result<std::vector<Tag>> Client::GetTags(InodeId inode) {
   rpc::GetTagsResponse resp;
   RETURN_IF_ERROR(impl_->Meta("GetTags", &resp,
                               [&](rpc::MetaServiceClient& c, auto& r) { c.GetTags(r, req); }));
-  return FromWireTags(resp.tags);
+  return FromRpc(resp.tags);
 }
 
 Result<Client::QueryPage> Client::Query(std::string_view expr, InodeId after, int limit) {

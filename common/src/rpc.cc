@@ -26,6 +26,30 @@ rpc::RpcStatus ToRpc(const Status& s) {
   return out;
 }
 
+std::vector<Tag> FromRpc(const std::vector<rpc::Tag>& tags) {
+  std::vector<Tag> out;
+  out.reserve(tags.size());
+  for (const rpc::Tag& w : tags) {
+    Tag t;
+    t.name = w.name;
+    if (w.__isset.value) t.value = w.value;
+    out.push_back(std::move(t));
+  }
+  return out;
+}
+
+std::vector<rpc::Tag> ToRpc(const std::vector<Tag>& tags) {
+  std::vector<rpc::Tag> out;
+  out.reserve(tags.size());
+  for (const Tag& t : tags) {
+    rpc::Tag w;
+    w.name = t.name;
+    if (t.value) w.__set_value(*t.value);
+    out.push_back(std::move(w));
+  }
+  return out;
+}
+
 Status ParseHostPort(const std::string& text, std::string* host, int* port) {
   if (IsUnixAddress(text)) {
     if (text.size() < 7 || text[5] != '/') {

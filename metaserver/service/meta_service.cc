@@ -230,27 +230,7 @@ Result<std::vector<Tag>> TagsOf(const std::vector<rpc::Tag>& wire, size_t limit)
     return InvalidArgument(std::to_string(wire.size()) + " tags in one call (at most " +
                            std::to_string(limit) + ")");
   }
-  std::vector<Tag> out;
-  out.reserve(wire.size());
-  for (const rpc::Tag& w : wire) {
-    Tag t;
-    t.name = w.name;
-    if (w.__isset.value) t.value = w.value;
-    out.push_back(std::move(t));
-  }
-  return out;
-}
-
-std::vector<rpc::Tag> ToWire(const std::vector<Tag>& tags) {
-  std::vector<rpc::Tag> out;
-  out.reserve(tags.size());
-  for (const Tag& t : tags) {
-    rpc::Tag w;
-    w.name = t.name;
-    if (t.value) w.__set_value(*t.value);
-    out.push_back(std::move(w));
-  }
-  return out;
+  return FromRpc(wire);
 }
 }  // namespace
 
@@ -260,7 +240,7 @@ void MetaServiceHandler::SetTags(rpc::SetTagsResponse& resp, const rpc::SetTagsR
     ASSIGN_OR_RETURN(std::vector<Tag> add, TagsOf(req.add, meta::kMaxTagsPerCall));
     ASSIGN_OR_RETURN(std::vector<Tag> remove, TagsOf(req.remove, meta::kMaxTagsPerCall));
     ASSIGN_OR_RETURN(std::vector<Tag> tags, meta::SetTags(ctx_, a.caller, req.inode, add, remove));
-    resp.tags = ToWire(tags);
+    resp.tags = ToRpc(tags);
     return Status();
   });
 }
@@ -269,7 +249,7 @@ void MetaServiceHandler::GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsR
   Handle("GetTags", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.inode}));
     ASSIGN_OR_RETURN(std::vector<Tag> tags, meta::GetTags(ctx_, a.caller, req.inode));
-    resp.tags = ToWire(tags);
+    resp.tags = ToRpc(tags);
     return Status();
   });
 }

@@ -20,6 +20,7 @@
 #include "ddbfs/auth.h"
 #include "ddbfs/rpc.h"
 #include "ddbfs/status.h"
+#include "ddbfs/tag.h"
 
 namespace ddbfs {
 
@@ -58,13 +59,7 @@ struct Attr {
   bool has_xattrs = true;
 };
 
-// A tag of a document (docs/tags.md): a name, or a name with a value.
-struct Tag {
-  std::string name;
-  std::optional<std::string> value;
-  bool operator==(const Tag&) const = default;
-};
-// "name" or "name=value".
+// "name" or "name=value" (Tag: ddbfs/tag.h).
 std::string TagText(const Tag& t);
 // Reads "name" or "name=value" (split at the first '='), checking both
 // (query::ValidateTagName, query::ValidateTagValue).

@@ -22,6 +22,7 @@
 #include "MetaService.h"
 #include "ddbfs/auth.h"
 #include "ddbfs/status.h"
+#include "ddbfs/tag.h"
 #include "ddbfs_types.h"
 
 namespace ddbfs {
@@ -30,6 +31,10 @@ namespace ddbfs {
 Status FromRpc(const rpc::RpcStatus& s);
 rpc::RpcStatus ToRpc(const Status& s);
 inline rpc::RpcStatus RpcOk() { return rpc::RpcStatus(); }
+
+// Wire <-> C++ tags (a value only when set).
+std::vector<Tag> FromRpc(const std::vector<rpc::Tag>& tags);
+std::vector<rpc::Tag> ToRpc(const std::vector<Tag>& tags);
 
 // Splits "host:port"; InvalidArgument if malformed. "unix:/path" (a Unix
 // socket) gives host "unix:/path" and port 0.
