@@ -506,7 +506,12 @@ void FileSystem::Init(fuse_conn_info* conn) {
 
 void FileSystem::Destroy() {
   StopCommitter();
-  FlushAtimes();
+  {
+    // The last atime notes; an unreachable metaserver does not hold up the
+    // unmount for the whole I/O timeout (they are lost then).
+    Client::RetryingFor bound(2000);
+    FlushAtimes();
+  }
   std::map<InodeId, std::shared_ptr<OpenInode>> open;
   {
     std::lock_guard<std::mutex> lock(open_mu_);
