@@ -57,20 +57,28 @@ int RunTags(Context& ctx, const std::vector<std::string>& paths) {
   return ctx.exit_code();
 }
 
+std::string Joined(const std::vector<std::string>& words) {
+  std::string out;
+  for (const std::string& w : words) out += (out.empty() ? "" : " ") + w;
+  return out;
+}
+
+void FailQuery(Context& ctx, const std::string& subject, const Status& s) {
+  ctx.FailText(subject, s.code(),
+               s.code() == ErrorCode::kInvalidArgument
+                   ? s.message() + " — see docs/query_language.md"
+                   : s.message());
+}
+
 // Paths of the matches, one per line, page after page.
-int RunQuery(Context& ctx, const std::vector<std::string>& words) {
-  std::string expr;
-  for (const std::string& w : words) expr += (expr.empty() ? "" : " ") + w;
+int RunQuery(Context& ctx, const std::string& expr) {
   Client* c = ctx.client();
   if (!c) return ctx.exit_code();
   InodeId after = 0;
   for (;;) {
     Result<Client::QueryPage> page = c->Query(expr, after);
     if (!page.ok()) {
-      ctx.FailText("", page.status().code(),
-                   page.status().code() == ErrorCode::kInvalidArgument
-                       ? page.status().message() + " — see docs/query_language.md"
-                       : page.status().message());
+      FailQuery(ctx, "", page.status());
       return ctx.exit_code();
     }
     std::string out;
@@ -81,17 +89,70 @@ int RunQuery(Context& ctx, const std::vector<std::string>& words) {
   }
 }
 
+struct QueryArgs {
+  std::vector<std::string> words;  // the expression
+  std::string name;                // save, rm, run
+};
+
+int RunSaved(Context& ctx, CLI::App* app, const QueryArgs& a) {
+  Client* c = ctx.client();
+  if (!c) return ctx.exit_code();
+  if (app->got_subcommand("save")) {
+    if (Status s = c->SaveQuery(a.name, Joined(a.words)); !s.ok()) FailQuery(ctx, a.name, s);
+    return ctx.exit_code();
+  }
+  if (app->got_subcommand("rm")) {
+    if (Status s = c->DeleteQuery(a.name); !s.ok()) ctx.Fail(a.name, s);
+    return ctx.exit_code();
+  }
+  auto list = c->ListQueries();
+  if (!list.ok()) {
+    ctx.Fail("", list.status());
+    return ctx.exit_code();
+  }
+  if (app->got_subcommand("run")) {
+    for (const SavedQuery& q : *list) {
+      if (q.name == a.name) return RunQuery(ctx, q.expr);
+    }
+    ctx.FailText(a.name, ErrorCode::kNotFound,
+                 "no saved query of that name — `ddbfs query list` shows them");
+    return ctx.exit_code();
+  }
+  std::string out;
+  for (const SavedQuery& q : *list) out += q.name + "\t" + q.expr + '\n';
+  std::cout << out << std::flush;
+  return ctx.exit_code();
+}
+
 }  // namespace
 
 Command QueryCommand() {
-  return {"query",
-          {"find"},
-          "documents a query selects, one path per line: query EXPR (e.g. photo and year>=2020)",
-          [](CLI::App* app) {
-            auto words = std::make_shared<std::vector<std::string>>();
-            app->add_option("EXPR", *words, "the query (words are joined by spaces)")->required();
-            return Runner([=](Context& ctx) { return RunQuery(ctx, *words); });
-          }};
+  return {
+      "query",
+      {"find"},
+      "documents a query selects, one path per line: query EXPR (e.g. photo and "
+      "year>=2020); query save NAME EXPR | list | run NAME | rm NAME",
+      [](CLI::App* app) {
+        auto a = std::make_shared<QueryArgs>();
+        app->add_option("EXPR", a->words, "the query (words are joined by spaces)");
+        auto* save = app->add_subcommand("save", "save EXPR as NAME, for every client");
+        save->add_option("NAME", a->name, "its name (also under .query/ in the mount)")->required();
+        save->add_option("EXPR", a->words, "the query")->required();
+        app->add_subcommand("list", "the saved queries: NAME<tab>EXPR, by name");
+        app->add_subcommand("run", "run a saved query")
+            ->add_option("NAME", a->name, "its name")
+            ->required();
+        app->add_subcommand("rm", "remove a saved query (its owner or root)")
+            ->add_option("NAME", a->name, "its name")
+            ->required();
+        return Runner([=](Context& ctx) {
+          if (!app->get_subcommands().empty()) return RunSaved(ctx, app, *a);
+          if (a->words.empty()) {
+            throw UsageError{"give a query (e.g. ddbfs query photo and year>=2020)"};
+          }
+          return RunQuery(ctx, Joined(a->words));
+        });
+      }};
 }
 
 Command TagCommand() {

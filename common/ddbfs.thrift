@@ -285,6 +285,37 @@ struct QueryResponse {
   4: bool more
 }
 
+// Saved queries (docs/tags.md): every client sees them. A name is 1..255
+// bytes without '/' or control characters (not "." or ".."); the expression
+// must parse. Replacing or removing one needs its owner or root.
+struct SavedQuery {
+  1: string name
+  2: string expr
+  3: i32 owner_uid
+}
+struct SaveQueryRequest {
+  1: RequestContext ctx
+  2: string name
+  3: string expr
+}
+struct SaveQueryResponse {
+  1: RpcStatus status
+}
+struct DeleteQueryRequest {
+  1: RequestContext ctx
+  2: string name
+}
+struct DeleteQueryResponse {
+  1: RpcStatus status
+}
+struct ListQueriesRequest {
+  1: RequestContext ctx
+}
+struct ListQueriesResponse {
+  1: RpcStatus status
+  2: list<SavedQuery> queries   // by name
+}
+
 struct MkdirRequest {
   1: RequestContext ctx
   2: i64 parent
@@ -851,6 +882,9 @@ service MetaService {
   SetTagsResponse SetTags(1: SetTagsRequest req)
   GetTagsResponse GetTags(1: GetTagsRequest req)
   QueryResponse Query(1: QueryRequest req)
+  SaveQueryResponse SaveQuery(1: SaveQueryRequest req)
+  DeleteQueryResponse DeleteQuery(1: DeleteQueryRequest req)
+  ListQueriesResponse ListQueries(1: ListQueriesRequest req)
   MkdirResponse Mkdir(1: MkdirRequest req)
   CreateResponse Create(1: CreateRequest req)
   SymlinkResponse Symlink(1: SymlinkRequest req)

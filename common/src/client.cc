@@ -203,6 +203,38 @@ Result<Client::QueryPage> Client::Query(std::string_view expr, InodeId after, in
   return page;
 }
 
+Status Client::SaveQuery(std::string_view name, std::string_view expr) {
+  rpc::SaveQueryRequest req;
+  req.ctx = impl_->Context();
+  req.name = std::string(name);
+  req.expr = std::string(expr);
+  rpc::SaveQueryResponse resp;
+  return impl_->Meta("SaveQuery", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.SaveQuery(r, req); });
+}
+
+Status Client::DeleteQuery(std::string_view name) {
+  rpc::DeleteQueryRequest req;
+  req.ctx = impl_->Context();
+  req.name = std::string(name);
+  rpc::DeleteQueryResponse resp;
+  return impl_->Meta("DeleteQuery", &resp,
+                     [&](rpc::MetaServiceClient& c, auto& r) { c.DeleteQuery(r, req); });
+}
+
+Result<std::vector<SavedQuery>> Client::ListQueries() {
+  rpc::ListQueriesRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  rpc::ListQueriesResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("ListQueries", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.ListQueries(r, req); }));
+  std::vector<SavedQuery> out;
+  for (const rpc::SavedQuery& q : resp.queries) {
+    out.push_back(SavedQuery{q.name, q.expr, static_cast<uint32_t>(q.owner_uid)});
+  }
+  return out;
+}
+
 Result<Attr> Client::GetAttr(InodeId inode) {
   rpc::GetAttrRequest req;
   req.__set_ctx(impl_->ReadContext());

@@ -172,6 +172,15 @@ struct QueryPage {
 Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::string_view expr,
                                  InodeId after, int limit, InodeId confine);
 
+// Saved queries (query.cc): a name of 1..255 bytes of UTF-8 without '/' or
+// control characters, not "." or ".." (it names a folder under .query/),
+// and an expression that parses. Saving over a name or removing it needs
+// its owner or root (kNotPermitted); anyone may list them.
+Status SaveQuery(OpContext& ctx, const Caller& caller, const std::string& name,
+                 const std::string& expr);
+Status DeleteQuery(OpContext& ctx, const Caller& caller, const std::string& name);
+Result<std::vector<SavedQuery>> ListQueries(OpContext& ctx, const Caller& caller);
+
 // For Create: the checks of SetTags' `add`, and the tags' rows put on a new
 // inode inside the caller's transaction.
 Status ValidateTagsToAdd(const std::vector<Tag>& tags);

@@ -6,12 +6,15 @@
 #include "ddbfs/constants.h"
 #include "ddbfs/query.h"
 #include "metaserver/ops/namespace_ops.h"
+#include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
 #include "metaserver/ops/query_compile.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/query_store.h"
 #include "metaserver/store/read_pool.h"
+#include "metaserver/store/tag_store.h"
+#include "metaserver/store/write_queue.h"
 
 namespace ddbfs::meta {
 
@@ -88,6 +91,62 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
     return Status();
   }));
   return page;
+}
+
+namespace {
+
+Status ValidateQueryName(const std::string& name) {
+  if (name.empty() || name.size() > 255) {
+    return InvalidArgument("a saved query's name is 1 to 255 bytes");
+  }
+  if (name == "." || name == "..") return InvalidArgument("a saved query cannot be named " + name);
+  for (char c : name) {
+    if (c == '/' || static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      return InvalidArgument("a saved query's name cannot contain \"/\" or control characters");
+    }
+  }
+  return ValidateName(name);  // valid UTF-8, as a file name
+}
+
+// The owner of `existing` or root.
+Status CheckOwner(const SavedQuery& existing, const Caller& caller, const char* what) {
+  if (caller.uid == 0 || caller.uid == existing.owner_uid) return Status();
+  return Status(ErrorCode::kNotPermitted, std::string(what) + " saved query '" + existing.name +
+                                              "': it belongs to uid " +
+                                              std::to_string(existing.owner_uid));
+}
+
+}  // namespace
+
+Status SaveQuery(OpContext& ctx, const Caller& caller, const std::string& name,
+                 const std::string& expr) {
+  RETURN_IF_ERROR(ValidateQueryName(name));
+  RETURN_IF_ERROR(query::Parse(expr).status());
+  return ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(std::optional<SavedQuery> old, store::GetSavedQuery(tx, name));
+    if (old) RETURN_IF_ERROR(CheckOwner(*old, caller, "replace"));
+    return store::PutSavedQuery(tx, SavedQuery{name, expr, caller.uid}, NowNs());
+  });
+}
+
+Status DeleteQuery(OpContext& ctx, const Caller& caller, const std::string& name) {
+  RETURN_IF_ERROR(ValidateQueryName(name));
+  return ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(std::optional<SavedQuery> old, store::GetSavedQuery(tx, name));
+    if (!old) return NotFound("no saved query '" + name + "'");
+    RETURN_IF_ERROR(CheckOwner(*old, caller, "remove"));
+    return store::DeleteSavedQuery(tx, name);
+  });
+}
+
+Result<std::vector<SavedQuery>> ListQueries(OpContext& ctx, const Caller& caller) {
+  (void)caller;  // every client sees them
+  std::vector<SavedQuery> out;
+  RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(out, store::ListSavedQueries(tx));
+    return Status();
+  }));
+  return out;
 }
 
 }  // namespace ddbfs::meta

@@ -271,6 +271,33 @@ void MetaServiceHandler::Query(rpc::QueryResponse& resp, const rpc::QueryRequest
   });
 }
 
+void MetaServiceHandler::SaveQuery(rpc::SaveQueryResponse& resp, const rpc::SaveQueryRequest& req) {
+  Mutate("SaveQuery", req.ctx, resp, [&](const Access& a) -> Status {
+    return meta::SaveQuery(ctx_, a.caller, req.name, req.expr);
+  });
+}
+
+void MetaServiceHandler::DeleteQuery(rpc::DeleteQueryResponse& resp,
+                                     const rpc::DeleteQueryRequest& req) {
+  Mutate("DeleteQuery", req.ctx, resp,
+         [&](const Access& a) -> Status { return meta::DeleteQuery(ctx_, a.caller, req.name); });
+}
+
+void MetaServiceHandler::ListQueries(rpc::ListQueriesResponse& resp,
+                                     const rpc::ListQueriesRequest& req) {
+  Handle("ListQueries", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    ASSIGN_OR_RETURN(std::vector<SavedQuery> queries, meta::ListQueries(ctx_, a.caller));
+    for (const SavedQuery& q : queries) {
+      rpc::SavedQuery w;
+      w.name = q.name;
+      w.expr = q.expr;
+      w.owner_uid = static_cast<int32_t>(q.owner_uid);
+      resp.queries.push_back(std::move(w));
+    }
+    return Status();
+  });
+}
+
 void MetaServiceHandler::Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) {
   Mutate("Mkdir", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.parent}));

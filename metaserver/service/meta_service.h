@@ -39,6 +39,9 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void SetTags(rpc::SetTagsResponse& resp, const rpc::SetTagsRequest& req) override;
   void GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsRequest& req) override;
   void Query(rpc::QueryResponse& resp, const rpc::QueryRequest& req) override;
+  void SaveQuery(rpc::SaveQueryResponse& resp, const rpc::SaveQueryRequest& req) override;
+  void DeleteQuery(rpc::DeleteQueryResponse& resp, const rpc::DeleteQueryRequest& req) override;
+  void ListQueries(rpc::ListQueriesResponse& resp, const rpc::ListQueriesRequest& req) override;
   void Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) override;
   void Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) override;
   void Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) override;

@@ -35,7 +35,56 @@ constexpr Statement kGetTags{"tag_get",
 constexpr Statement kCountTags{"tag_count", "SELECT count(*) FROM ddbfs.doc_tags WHERE inode = $1",
                                false};
 
+constexpr Statement kGetSavedQuery{
+    "sq_get", "SELECT name, expr, owner_uid FROM ddbfs.saved_queries WHERE name = $1", false};
+constexpr Statement kPutSavedQuery{
+    "sq_put",
+    "INSERT INTO ddbfs.saved_queries (name, expr, owner_uid, created_ns) VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT (name) DO UPDATE SET expr = EXCLUDED.expr",
+    true};
+constexpr Statement kDeleteSavedQuery{"sq_delete",
+                                      "DELETE FROM ddbfs.saved_queries WHERE name = $1", true};
+constexpr Statement kListSavedQueries{
+    "sq_list", "SELECT name, expr, owner_uid FROM ddbfs.saved_queries ORDER BY name", false};
+
+SavedQuery SavedQueryOf(const pqxx::row& row) {
+  return SavedQuery{row[0].as<std::string>(), row[1].as<std::string>(),
+                    static_cast<uint32_t>(row[2].as<int64_t>())};
+}
+
 }  // namespace
+
+Result<std::optional<SavedQuery>> GetSavedQuery(Tx& tx, const std::string& name) {
+  return Guard(tx, [&]() -> Result<std::optional<SavedQuery>> {
+    pqxx::result r = tx.Exec(kGetSavedQuery, name);
+    if (r.empty()) return std::optional<SavedQuery>();
+    return std::optional<SavedQuery>(SavedQueryOf(r[0]));
+  });
+}
+
+Status PutSavedQuery(Tx& tx, const SavedQuery& q, int64_t now_ns) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kPutSavedQuery, q.name, q.expr, static_cast<int64_t>(q.owner_uid), now_ns);
+    return Status();
+  });
+}
+
+Status DeleteSavedQuery(Tx& tx, const std::string& name) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kDeleteSavedQuery, name);
+    return Status();
+  });
+}
+
+Result<std::vector<SavedQuery>> ListSavedQueries(Tx& tx) {
+  return Guard(tx, [&]() -> Result<std::vector<SavedQuery>> {
+    pqxx::result r = tx.Exec(kListSavedQueries);
+    std::vector<SavedQuery> out;
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(SavedQueryOf(row));
+    return out;
+  });
+}
 
 Status AddTag(Tx& tx, InodeId inode, const TagRow& tag, int64_t now_ns) {
   return Guard(tx, [&]() -> Status {

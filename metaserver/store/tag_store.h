@@ -34,4 +34,10 @@ Result<std::vector<Tag>> GetTags(Tx& tx, InodeId inode);
 // How many tags `inode` carries.
 Result<int64_t> CountTags(Tx& tx, InodeId inode);
 
+// Saved queries (ddbfs.saved_queries), by name.
+Result<std::optional<SavedQuery>> GetSavedQuery(Tx& tx, const std::string& name);
+Status PutSavedQuery(Tx& tx, const SavedQuery& q, int64_t now_ns);  // creates or replaces
+Status DeleteSavedQuery(Tx& tx, const std::string& name);
+Result<std::vector<SavedQuery>> ListSavedQueries(Tx& tx);
+
 }  // namespace ddbfs::meta::store

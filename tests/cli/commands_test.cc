@@ -178,6 +178,32 @@ TEST_F(CommandsTest, QueryPrintsMatchingPaths) {
   EXPECT_NE(r.err.find("column 12: expected"), std::string::npos) << r.err;
 }
 
+// ddbfs query save / list / run / rm.
+TEST_F(CommandsTest, SavedQueries) {
+  auto r = Ddbfs(Meta(), {"query", "save", "sq-reports", "sqkind=report", "and", "not", "draft"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"query", "list"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_NE(r.out.find("sq-reports\tsqkind=report and not draft\n"), std::string::npos) << r.out;
+  TempDir work;
+  WriteLocal(work.path() + "/r", "r", 0644);
+  ASSERT_EQ(
+      Ddbfs(Meta(), {"add", "-q", "-t", "sqkind=report", work.path() + "/r", "/sq-r"}).exit_code,
+      0);
+  r = Ddbfs(Meta(), {"query", "run", "sq-reports"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/sq-r\n");
+  r = Ddbfs(Meta(), {"query", "save", "sq-bad", "sqkind", "and", "("});
+  EXPECT_EQ(r.exit_code, 6) << Show(r);
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = Ddbfs(Meta(), {"query", "rm", "sq-reports"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"query", "run", "sq-reports"});
+  EXPECT_EQ(r.exit_code, 2) << Show(r);
+  r = Ddbfs(Meta(), {"query", "list"});
+  EXPECT_EQ(r.out.find("sq-"), std::string::npos) << r.out;
+}
+
 // ddbfs tag / untag / tags (docs/cli.md): tags on a document, shown one
 // per line; a bad tag or path is one line on stderr and changes nothing.
 TEST_F(CommandsTest, TagUntagAndTags) {

@@ -220,5 +220,33 @@ TEST_F(QueryTest, GeneratedQueriesAlwaysRun) {
   EXPECT_GE(ran, 100) << "too few generated queries parsed";
 }
 
+// Saved queries: checked names and expressions, seen by everyone, replaced
+// or removed by their owner or root only.
+TEST_F(QueryTest, SavedQueriesBelongToWhoSavedThem) {
+  EXPECT_TRUE(SaveQuery(ctx(), kAlice, "photos 2021", "photo and year=2021").ok());
+  EXPECT_TRUE(SaveQuery(ctx(), kBob, "drafts", "draft").ok());
+  for (const std::string& bad :
+       std::vector<std::string>{"", "a/b", ".", "..", "tab\there", std::string(256, 'n')}) {
+    EXPECT_EQ(SaveQuery(ctx(), kAlice, bad, "x").code(), ErrorCode::kInvalidArgument) << bad;
+  }
+  EXPECT_EQ(SaveQuery(ctx(), kAlice, "broken", "photo and (").code(), ErrorCode::kInvalidArgument);
+  auto list = ListQueries(ctx(), kBob);
+  ASSERT_TRUE(list.ok()) << list.status();
+  ASSERT_EQ(list->size(), 2u);
+  EXPECT_EQ((*list)[0].name, "drafts");
+  EXPECT_EQ((*list)[1].name, "photos 2021");
+  EXPECT_EQ((*list)[1].expr, "photo and year=2021");
+  EXPECT_EQ((*list)[1].owner_uid, kAlice.uid);
+  // Another user may neither replace nor remove it; its owner and root may.
+  EXPECT_EQ(SaveQuery(ctx(), kBob, "photos 2021", "x").code(), ErrorCode::kNotPermitted);
+  EXPECT_EQ(DeleteQuery(ctx(), kBob, "photos 2021").code(), ErrorCode::kNotPermitted);
+  EXPECT_TRUE(SaveQuery(ctx(), kAlice, "photos 2021", "photo").ok());
+  EXPECT_EQ(ListQueries(ctx(), kRoot)->at(1).expr, "photo");
+  EXPECT_TRUE(DeleteQuery(ctx(), kRoot, "drafts").ok());
+  EXPECT_EQ(DeleteQuery(ctx(), kRoot, "drafts").code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(DeleteQuery(ctx(), kAlice, "photos 2021").ok());
+  EXPECT_TRUE(ListQueries(ctx(), kRoot)->empty());
+}
+
 }  // namespace
 }  // namespace ddbfs::meta::testing

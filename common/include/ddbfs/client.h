@@ -270,6 +270,11 @@ class Client {
     bool more = false;
   };
   Result<QueryPage> Query(std::string_view expr, InodeId after = 0, int limit = 0);
+  // Saved queries (seen by every client; replaced or removed by their owner
+  // or root).
+  Status SaveQuery(std::string_view name, std::string_view expr);
+  Status DeleteQuery(std::string_view name);
+  Result<std::vector<SavedQuery>> ListQueries();
   // Size changes shorten or extend the data on the chunk servers too.
   Result<Attr> SetAttr(InodeId inode, const AttrChanges& changes);
   // Records reads of regular files, after the fact: each (inode, time of

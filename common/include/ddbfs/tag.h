@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -10,6 +11,13 @@ struct Tag {
   std::string name;
   std::optional<std::string> value;
   bool operator==(const Tag&) const = default;
+};
+
+// A query saved by name in the cluster (docs/tags.md), seen by every client.
+struct SavedQuery {
+  std::string name;
+  std::string expr;
+  uint32_t owner_uid = 0;  // who saved it: only they (or root) replace or remove it
 };
 
 }  // namespace ddbfs
