@@ -49,10 +49,10 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
     if (a.ok()) return std::optional<InodeId>(a->inode);
     const ErrorCode code = a.status().code();
     if (code == ErrorCode::kNotFound || code == ErrorCode::kNotDir ||
-        code == ErrorCode::kPermissionDenied || code == ErrorCode::kInvalidArgument) {
+        code == ErrorCode::kPermissionDenied) {
       return std::optional<InodeId>();  // @path matches nothing
     }
-    return a.status();
+    return a.status();  // e.g. a path with "..": said, not an empty answer
   };
   ASSIGN_OR_RETURN(CompiledQuery q, CompileQuery(*tree, resolve));
   QueryPage page;

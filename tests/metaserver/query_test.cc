@@ -119,6 +119,9 @@ TEST_F(QueryTest, BuiltInAttributes) {
   EXPECT_EQ(Q("@path=/docs/small.pdf"), (Paths{"/docs/small.pdf"}));
   EXPECT_EQ(Q("x and @path!=/docs/sub/*"), (Paths{"/docs/big.pdf", "/docs/small.pdf"}));
   EXPECT_TRUE(Q("@path=/nowhere/*").empty());
+  EXPECT_EQ(QueryDocuments(ctx(), kRoot, "@path=/docs/../docs/*", 0, 0, kRootInode).status().code(),
+            ErrorCode::kInvalidArgument)
+      << "a path that is not normalized is an error, not an empty answer";
 }
 
 TEST_F(QueryTest, ImpliedTagsMatchAsIfPresent) {
