@@ -43,7 +43,9 @@ Command TagCommand();
 Command UntagCommand();
 Command TagsCommand();
 Command QueryCommand();
-Command QueryCommand();
+Command PropsetCommand();
+Command PropgetCommand();
+Command PropdelCommand();
 
 // Every command in help order.
 std::vector<Command> AllCommands();

@@ -316,6 +316,88 @@ struct ListQueriesResponse {
   2: list<SavedQuery> queries   // by name
 }
 
+// Tag names with how many documents carry each (an implied tag counts as
+// if present) and the bytes of those that are regular files. Only documents
+// the caller could reach by path count (search permission on every
+// directory from its key's root down; docs/tags.md). `within`: only among
+// the documents that query selects (co-occurring tags; the query's own tags
+// included). `name`: the values of that tag instead, each with its counts
+// (numbers, then dates, then text, each in order). By name, `offset`
+// entries skipped; limit 0: 1000, at most 10000; `more` when cut short.
+struct TagCount {
+  1: string name
+  2: optional string value
+  3: i64 documents
+  4: i64 bytes
+}
+struct ListTagsRequest {
+  1: RequestContext ctx
+  2: optional string within
+  3: optional string name
+  4: i32 offset = 0
+  5: i32 limit = 0
+}
+struct ListTagsResponse {
+  1: RpcStatus status
+  2: list<TagCount> tags
+  3: bool more
+}
+
+// Changes the same tags on up to 1000 documents in one transaction (all or
+// nothing): `remove` first, then `add`, as SetTags, which checks hold for
+// every inode (write permission; a missing inode is NOT_FOUND naming it).
+// A bulk tag of more documents is several calls (docs/tags.md).
+struct TagManyRequest {
+  1: RequestContext ctx
+  2: list<i64> inodes
+  3: list<Tag> add
+  4: list<Tag> remove
+}
+struct TagManyResponse {
+  1: RpcStatus status
+  2: i32 changed            // documents whose tags changed
+}
+
+// Tag names themselves (docs/tags.md). CREATE a name no document carries
+// yet (EXISTS if it is there); RENAME name to other (NOT_FOUND,
+// EXISTS: merge instead); MERGE name into other (its documents get
+// other with the same values, its rules move to other, name goes);
+// DELETE name (off every document, its rules too); IMPLY: a document tagged
+// name also matches other (a rule that would close a cycle is
+// INVALID_ARGUMENT); UNIMPLY removes that rule. RENAME, MERGE, DELETE of a
+// tag in use, IMPLY and UNIMPLY need an admin acting as root.
+enum TagAdminOp {
+  CREATE = 1,
+  RENAME = 2,
+  MERGE = 3,
+  DELETE = 4,
+  IMPLY = 5,
+  UNIMPLY = 6
+}
+struct TagAdminRequest {
+  1: RequestContext ctx
+  2: TagAdminOp op
+  3: string name
+  4: string other
+}
+struct TagAdminResponse {
+  1: RpcStatus status
+  2: i64 documents          // documents whose tags changed
+}
+
+// Every implication rule, by tag then implied tag.
+struct TagRule {
+  1: string tag
+  2: string implied
+}
+struct ListImplicationsRequest {
+  1: RequestContext ctx
+}
+struct ListImplicationsResponse {
+  1: RpcStatus status
+  2: list<TagRule> rules
+}
+
 struct MkdirRequest {
   1: RequestContext ctx
   2: i64 parent
@@ -885,6 +967,10 @@ service MetaService {
   SaveQueryResponse SaveQuery(1: SaveQueryRequest req)
   DeleteQueryResponse DeleteQuery(1: DeleteQueryRequest req)
   ListQueriesResponse ListQueries(1: ListQueriesRequest req)
+  ListTagsResponse ListTags(1: ListTagsRequest req)
+  TagManyResponse TagMany(1: TagManyRequest req)
+  TagAdminResponse TagAdmin(1: TagAdminRequest req)
+  ListImplicationsResponse ListImplications(1: ListImplicationsRequest req)
   MkdirResponse Mkdir(1: MkdirRequest req)
   CreateResponse Create(1: CreateRequest req)
   SymlinkResponse Symlink(1: SymlinkRequest req)

@@ -235,6 +235,85 @@ Result<std::vector<SavedQuery>> Client::ListQueries() {
   return out;
 }
 
+Result<Client::TagListPage> Client::ListTags(const std::optional<std::string>& within,
+                                             const std::optional<std::string>& name, int offset,
+                                             int limit) {
+  rpc::ListTagsRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  if (within) req.__set_within(*within);
+  if (name) req.__set_name(*name);
+  req.offset = offset;
+  req.limit = limit;
+  rpc::ListTagsResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("ListTags", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.ListTags(r, req); }));
+  TagListPage page;
+  page.tags.reserve(resp.tags.size());
+  for (const rpc::TagCount& w : resp.tags) {
+    TagCount t{w.name, std::nullopt, w.documents, w.bytes};
+    if (w.__isset.value) t.value = w.value;
+    page.tags.push_back(std::move(t));
+  }
+  page.more = resp.more;
+  return page;
+}
+
+Result<int> Client::TagMany(const std::vector<InodeId>& inodes, const std::vector<Tag>& add,
+                            const std::vector<Tag>& remove) {
+  rpc::TagManyRequest req;
+  req.ctx = impl_->Context();
+  req.inodes = inodes;
+  req.add = ToRpc(add);
+  req.remove = ToRpc(remove);
+  rpc::TagManyResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("TagMany", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.TagMany(r, req); }));
+  return resp.changed;
+}
+
+Result<int64_t> Client::TagAdmin(TagAdminOp op, std::string_view name, std::string_view other) {
+  rpc::TagAdminRequest req;
+  req.ctx = impl_->Context();
+  switch (op) {
+    case TagAdminOp::kCreate:
+      req.op = rpc::TagAdminOp::CREATE;
+      break;
+    case TagAdminOp::kRename:
+      req.op = rpc::TagAdminOp::RENAME;
+      break;
+    case TagAdminOp::kMerge:
+      req.op = rpc::TagAdminOp::MERGE;
+      break;
+    case TagAdminOp::kDelete:
+      req.op = rpc::TagAdminOp::DELETE;
+      break;
+    case TagAdminOp::kImply:
+      req.op = rpc::TagAdminOp::IMPLY;
+      break;
+    case TagAdminOp::kUnimply:
+      req.op = rpc::TagAdminOp::UNIMPLY;
+      break;
+  }
+  req.name = std::string(name);
+  req.other = std::string(other);
+  rpc::TagAdminResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("TagAdmin", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.TagAdmin(r, req); }));
+  return resp.documents;
+}
+
+Result<std::vector<std::pair<std::string, std::string>>> Client::ListImplications() {
+  rpc::ListImplicationsRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  rpc::ListImplicationsResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("ListImplications", &resp, [&](rpc::MetaServiceClient& c, auto& r) {
+    c.ListImplications(r, req);
+  }));
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const rpc::TagRule& r : resp.rules) out.emplace_back(r.tag, r.implied);
+  return out;
+}
+
 Result<Attr> Client::GetAttr(InodeId inode) {
   rpc::GetAttrRequest req;
   req.__set_ctx(impl_->ReadContext());

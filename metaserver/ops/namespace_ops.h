@@ -10,6 +10,7 @@
 #include "ddbfs/status.h"
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/op_context.h"
+#include "metaserver/ops/query_compile.h"
 #include "metaserver/ops/session_ops.h"
 
 namespace ddbfs::meta {
@@ -171,6 +172,10 @@ struct QueryPage {
 };
 Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::string_view expr,
                                  InodeId after, int limit, InodeId confine);
+// `expr` parsed and compiled (query_compile.h), its @path terms resolved
+// as `caller` resolves paths; placeholders from `first_param`.
+Result<CompiledQuery> CompileQueryText(OpContext& ctx, const Caller& caller, std::string_view expr,
+                                       int first_param = 1);
 
 // Saved queries (query.cc): a name of 1..255 bytes of UTF-8 without '/' or
 // control characters, not "." or ".." (it names a folder under .query/),
@@ -180,6 +185,45 @@ Status SaveQuery(OpContext& ctx, const Caller& caller, const std::string& name,
                  const std::string& expr);
 Status DeleteQuery(OpContext& ctx, const Caller& caller, const std::string& name);
 Result<std::vector<SavedQuery>> ListQueries(OpContext& ctx, const Caller& caller);
+
+// Tag counts (tags.cc): every tag name with how many documents carry it
+// (implied tags counted as if present) and the bytes of the regular files
+// among them, over the documents `caller` could reach by path from
+// `confine` down (search permission on every directory of some way).
+// `within`: only among the documents that query selects. `name`: the values
+// of that tag instead (numbers, then times, then text). `offset` skipped,
+// at most `limit` (0: kDefaultTagListLimit, capped at kMaxTagListLimit).
+inline constexpr int kDefaultTagListLimit = 1000;
+inline constexpr int kMaxTagListLimit = 10000;
+struct TagCount {
+  std::string name;
+  std::optional<std::string> value;
+  int64_t documents = 0;
+  int64_t bytes = 0;
+};
+struct TagList {
+  std::vector<TagCount> tags;
+  bool more = false;
+};
+Result<TagList> ListTags(OpContext& ctx, const Caller& caller, InodeId confine,
+                         const std::optional<std::string>& within,
+                         const std::optional<std::string>& name, int offset, int limit);
+
+// TagMany (tags.cc): SetTags on up to kMaxTagManyInodes inodes in one
+// transaction, all or nothing; returns how many documents changed.
+inline constexpr size_t kMaxTagManyInodes = 1000;
+Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<InodeId>& inodes,
+                    const std::vector<Tag>& add, const std::vector<Tag>& remove);
+
+// Tag names themselves (tags.cc, common/ddbfs.thrift TagAdmin). `admin`:
+// the request comes from an admin identity acting as root; needed by all
+// but kCreate and the deletion of a tag that nothing uses. Returns how many
+// documents' tags changed.
+enum class TagAdminOp { kCreate, kRename, kMerge, kDelete, kImply, kUnimply };
+Result<int64_t> TagAdmin(OpContext& ctx, bool admin, TagAdminOp op, const std::string& name,
+                         const std::string& other);
+// Every implication rule (tag, implied), by tag then implied.
+Result<std::vector<std::pair<std::string, std::string>>> ListImplications(OpContext& ctx);
 
 // For Create: the checks of SetTags' `add`, and the tags' rows put on a new
 // inode inside the caller's transaction.

@@ -38,11 +38,8 @@ std::optional<std::string> ReachablePath(const store::WayUp& way, const Caller& 
 
 }  // namespace
 
-Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::string_view expr,
-                                 InodeId after, int limit, InodeId confine) {
-  if (after < 0) return InvalidArgument("negative inode to continue after");
-  if (limit <= 0) limit = kDefaultQueryLimit;
-  limit = std::min(limit, kMaxQueryLimit);
+Result<CompiledQuery> CompileQueryText(OpContext& ctx, const Caller& caller, std::string_view expr,
+                                       int first_param) {
   ASSIGN_OR_RETURN(std::unique_ptr<query::Node> tree, query::Parse(expr));
   auto resolve = [&](const std::string& path) -> Result<std::optional<InodeId>> {
     Result<Attr> a = ResolvePath(ctx, caller, path);
@@ -54,7 +51,15 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
     }
     return a.status();  // e.g. a path with "..": said, not an empty answer
   };
-  ASSIGN_OR_RETURN(CompiledQuery q, CompileQuery(*tree, resolve));
+  return CompileQuery(*tree, resolve, first_param);
+}
+
+Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::string_view expr,
+                                 InodeId after, int limit, InodeId confine) {
+  if (after < 0) return InvalidArgument("negative inode to continue after");
+  if (limit <= 0) limit = kDefaultQueryLimit;
+  limit = std::min(limit, kMaxQueryLimit);
+  ASSIGN_OR_RETURN(CompiledQuery q, CompileQueryText(ctx, caller, expr));
   QueryPage page;
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
     page = QueryPage();

@@ -254,6 +254,89 @@ void MetaServiceHandler::GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsR
   });
 }
 
+void MetaServiceHandler::ListTags(rpc::ListTagsResponse& resp, const rpc::ListTagsRequest& req) {
+  Handle("ListTags", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    std::optional<std::string> within;
+    std::optional<std::string> name;
+    if (req.__isset.within) within = req.within;
+    if (req.__isset.name) name = req.name;
+    ASSIGN_OR_RETURN(meta::TagList list,
+                     meta::ListTags(ctx_, a.caller, a.root, within, name, req.offset, req.limit));
+    resp.tags.reserve(list.tags.size());
+    for (meta::TagCount& c : list.tags) {
+      rpc::TagCount w;
+      w.name = std::move(c.name);
+      if (c.value) w.__set_value(std::move(*c.value));
+      w.documents = c.documents;
+      w.bytes = c.bytes;
+      resp.tags.push_back(std::move(w));
+    }
+    resp.more = list.more;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::TagMany(rpc::TagManyResponse& resp, const rpc::TagManyRequest& req) {
+  Mutate("TagMany", req.ctx, resp, [&](const Access& a) -> Status {
+    if (req.inodes.size() > meta::kMaxTagManyInodes) {
+      return InvalidArgument(std::to_string(req.inodes.size()) +
+                             " documents in one call (at most " +
+                             std::to_string(meta::kMaxTagManyInodes) + ")");
+    }
+    RETURN_IF_ERROR(Confine(a, req.inodes));
+    ASSIGN_OR_RETURN(std::vector<Tag> add, TagsOf(req.add, meta::kMaxTagsPerCall));
+    ASSIGN_OR_RETURN(std::vector<Tag> remove, TagsOf(req.remove, meta::kMaxTagsPerCall));
+    ASSIGN_OR_RETURN(resp.changed, meta::TagMany(ctx_, a.caller, req.inodes, add, remove));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdminRequest& req) {
+  Mutate("TagAdmin", req.ctx, resp, [&](const Access& a) -> Status {
+    meta::TagAdminOp op;
+    switch (req.op) {
+      case rpc::TagAdminOp::CREATE:
+        op = meta::TagAdminOp::kCreate;
+        break;
+      case rpc::TagAdminOp::RENAME:
+        op = meta::TagAdminOp::kRename;
+        break;
+      case rpc::TagAdminOp::MERGE:
+        op = meta::TagAdminOp::kMerge;
+        break;
+      case rpc::TagAdminOp::DELETE:
+        op = meta::TagAdminOp::kDelete;
+        break;
+      case rpc::TagAdminOp::IMPLY:
+        op = meta::TagAdminOp::kImply;
+        break;
+      case rpc::TagAdminOp::UNIMPLY:
+        op = meta::TagAdminOp::kUnimply;
+        break;
+      default:
+        return InvalidArgument("unknown tag operation " + std::to_string(req.op));
+    }
+    // Tag names are the whole cluster's: an admin connection acting as root.
+    const bool admin = a.admin && a.caller.uid == 0;
+    ASSIGN_OR_RETURN(resp.documents, meta::TagAdmin(ctx_, admin, op, req.name, req.other));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::ListImplications(rpc::ListImplicationsResponse& resp,
+                                          const rpc::ListImplicationsRequest& req) {
+  Handle("ListImplications", CtxOf(req), Need::kUser, resp, [&](const Access&) -> Status {
+    ASSIGN_OR_RETURN(auto rules, meta::ListImplications(ctx_));
+    for (auto& [tag, implied] : rules) {
+      rpc::TagRule r;
+      r.tag = std::move(tag);
+      r.implied = std::move(implied);
+      resp.rules.push_back(std::move(r));
+    }
+    return Status();
+  });
+}
+
 void MetaServiceHandler::Query(rpc::QueryResponse& resp, const rpc::QueryRequest& req) {
   Handle("Query", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
     ASSIGN_OR_RETURN(QueryPage page, meta::QueryDocuments(ctx_, a.caller, req.expr, req.after_inode,

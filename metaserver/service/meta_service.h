@@ -42,6 +42,11 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void SaveQuery(rpc::SaveQueryResponse& resp, const rpc::SaveQueryRequest& req) override;
   void DeleteQuery(rpc::DeleteQueryResponse& resp, const rpc::DeleteQueryRequest& req) override;
   void ListQueries(rpc::ListQueriesResponse& resp, const rpc::ListQueriesRequest& req) override;
+  void ListTags(rpc::ListTagsResponse& resp, const rpc::ListTagsRequest& req) override;
+  void TagMany(rpc::TagManyResponse& resp, const rpc::TagManyRequest& req) override;
+  void TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdminRequest& req) override;
+  void ListImplications(rpc::ListImplicationsResponse& resp,
+                        const rpc::ListImplicationsRequest& req) override;
   void Mkdir(rpc::MkdirResponse& resp, const rpc::MkdirRequest& req) override;
   void Create(rpc::CreateResponse& resp, const rpc::CreateRequest& req) override;
   void Symlink(rpc::SymlinkResponse& resp, const rpc::SymlinkRequest& req) override;

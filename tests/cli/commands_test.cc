@@ -234,6 +234,94 @@ TEST_F(CommandsTest, TagUntagAndTags) {
   EXPECT_NE(r.err.find("/docs/missing"), std::string::npos) << r.err;
 }
 
+TEST_F(CommandsTest, BulkTagCountsAndTagNames) {
+  TempDir w;
+  WriteLocal(w.path() + "/f", "hello\n", 0640);
+  auto r = Ddbfs(Meta(), {"mkdir", "/bulk", "/bulk/sub"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  for (const char* p : {"/bulk/a", "/bulk/sub/b", "/bulk/sub/c"}) {
+    r = Ddbfs(Meta(), {"add", "-q", "-t", "seed", w.path() + "/f", p});
+    ASSERT_EQ(r.exit_code, 0) << Show(r);
+  }
+  // -t TAG... PATH...; -r takes the files below a directory.
+  r = Ddbfs(Meta(), {"tag", "-t", "bulk", "-t", "year=2021", "-r", "/bulk"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"query", "bulk", "and", "year=2021"});
+  EXPECT_EQ(r.out, "/bulk/a\n/bulk/sub/b\n/bulk/sub/c\n") << Show(r);
+  // A path that does not exist: one line, nothing tagged.
+  r = Ddbfs(Meta(), {"tag", "-t", "never", "/bulk/a", "/bulk/missing"});
+  EXPECT_EQ(r.exit_code, 2) << Show(r);
+  EXPECT_TRUE(OneErrorLine(r.err)) << r.err;
+  r = Ddbfs(Meta(), {"query", "never", "--count"});
+  EXPECT_EQ(r.out, "0\n") << Show(r);
+  r = Ddbfs(Meta(), {"untag", "-t", "year", "/bulk/sub/b", "/bulk/sub/c"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  // Counts: every tag, within a query, the values of one.
+  r = Ddbfs(Meta(), {"tags", "--within", "@path=/bulk/*", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out,
+            "[\n  {\"name\": \"bulk\", \"documents\": 3, \"bytes\": 18},\n"
+            "  {\"name\": \"seed\", \"documents\": 3, \"bytes\": 18},\n"
+            "  {\"name\": \"year\", \"documents\": 1, \"bytes\": 6}\n]\n");
+  r = Ddbfs(Meta(), {"tags", "--values", "year", "--within", "bulk"});
+  EXPECT_EQ(r.out, "        1        6 B  =2021\n") << Show(r);
+  r = Ddbfs(Meta(), {"tags", "--names"});
+  EXPECT_NE(r.out.find("bulk\n"), std::string::npos) << Show(r);
+  // Tag names: imply, rename, merge, delete.
+  r = Ddbfs(Meta(), {"tag", "imply", "bulk", "loaded"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"tag", "implies"});
+  EXPECT_NE(r.out.find("bulk -> loaded\n"), std::string::npos) << Show(r);
+  r = Ddbfs(Meta(), {"query", "loaded", "--count"});
+  EXPECT_EQ(r.out, "3\n") << Show(r);
+  r = Ddbfs(Meta(), {"tag", "imply", "loaded", "bulk"});
+  EXPECT_EQ(r.exit_code, 6) << Show(r);
+  EXPECT_TRUE(OneErrorLine(r.err)) << r.err;
+  r = Ddbfs(Meta(), {"tag", "rename", "seed", "bulk"});
+  EXPECT_EQ(r.exit_code, 3) << Show(r);
+  EXPECT_NE(r.err.find("ddbfs tag merge seed bulk"), std::string::npos) << r.err;
+  r = Ddbfs(Meta(), {"tag", "merge", "seed", "bulk"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"tags", "/bulk/a"});
+  EXPECT_EQ(r.out, "bulk\nyear=2021\n") << Show(r);
+  r = Ddbfs(Meta(), {"tag", "delete", "bulk"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"tags", "/bulk/sub/b", "--json"});
+  EXPECT_EQ(r.out, "[\n  {\"path\": \"/bulk/sub/b\", \"tags\": []}\n]\n") << Show(r);
+  // svn-style names.
+  r = Ddbfs(Meta(), {"propset", "year", "1999", "/bulk/a"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"propget", "year", "/bulk/a"});
+  EXPECT_EQ(r.out, "1999\n") << Show(r);
+  r = Ddbfs(Meta(), {"propdel", "year", "/bulk/a"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = Ddbfs(Meta(), {"proplist", "/bulk/a"});
+  EXPECT_EQ(r.out, "") << Show(r);
+}
+
+TEST_F(CommandsTest, QueryListingOptions) {
+  TempDir w;
+  WriteLocal(w.path() + "/f", "hello\n", 0640);
+  auto r = Ddbfs(Meta(), {"mkdir", "/ql"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  for (const char* p : {"/ql/b", "/ql/a", "/ql/c"}) {
+    r = Ddbfs(Meta(), {"add", "-q", "-t", "ql", w.path() + "/f", p});
+    ASSERT_EQ(r.exit_code, 0) << Show(r);
+  }
+  r = Ddbfs(Meta(), {"query", "ql", "--sort", "name"});
+  EXPECT_EQ(r.out, "/ql/a\n/ql/b\n/ql/c\n") << Show(r);
+  r = Ddbfs(Meta(), {"query", "ql", "--sort", "name", "--limit", "2", "--print0"});
+  EXPECT_EQ(r.out, std::string("/ql/a\0/ql/b\0", 12)) << Show(r);
+  r = Ddbfs(Meta(), {"query", "ql", "--count"});
+  EXPECT_EQ(r.out, "3\n") << Show(r);
+  r = Ddbfs(Meta(), {"query", "ql", "--limit", "1", "--json"});
+  EXPECT_EQ(r.out.rfind("[\n  {\"name\": \"b\", \"path\": \"/ql/b\"", 0), 0u) << Show(r);
+  r = Ddbfs(Meta(), {"query", "ql", "-l"}, {"TZ=UTC"});
+  EXPECT_NE(r.out.find("-rw-r----- 6 "), std::string::npos) << Show(r);
+  r = Ddbfs(Meta(), {"query", "ql", "--sort", "color"});
+  EXPECT_EQ(r.exit_code, 2) << Show(r);
+}
+
 TEST_F(CommandsTest, StatusListsServersAndTotals) {
   auto r = Ddbfs(Meta(), {"status"});
   ASSERT_EQ(r.exit_code, 0) << Show(r);

@@ -170,4 +170,212 @@ TEST_F(TagTest, CreateSetsTagsInTheSameTransaction) {
 }
 
 }  // namespace
+
+// Counts of a ListTags page as "name:documents:bytes" (or "=value:...").
+std::vector<std::string> Counts(const Result<TagList>& r) {
+  std::vector<std::string> out;
+  EXPECT_TRUE(r.ok()) << r.status();
+  if (!r.ok()) return out;
+  for (const TagCount& c : r->tags) {
+    out.push_back((c.value ? "=" + *c.value : c.name) + ":" + std::to_string(c.documents) + ":" +
+                  std::to_string(c.bytes));
+  }
+  return out;
+}
+
+class TagCountTest : public TagTest {
+ protected:
+  InodeId SizedFile(InodeId parent, const std::string& name, uint64_t size,
+                    const std::vector<Tag>& tags, const Caller& owner = kRoot) {
+    const InodeId f = File(owner, parent, name, 0644);
+    AttrChanges grow;
+    grow.size = size;
+    EXPECT_TRUE(SetAttr(ctx(), owner, f, grow).ok());
+    EXPECT_TRUE(SetTags(ctx(), owner, f, tags, {}).ok());
+    return f;
+  }
+  Result<TagList> List(const Caller& c, std::optional<std::string> within = std::nullopt,
+                       std::optional<std::string> name = std::nullopt, int offset = 0,
+                       int limit = 0) {
+    return ListTags(ctx(), c, kRootInode, within, name, offset, limit);
+  }
+};
+
+TEST_F(TagCountTest, EveryTagWithItsDocumentsAndBytes) {
+  SizedFile(kRootInode, "a", 100,
+            {T("photo"), T("year", "2021"), T("author", "ana"), T("author", "bo")});
+  SizedFile(kRootInode, "b", 10, {T("photo"), T("year", "2020"), T("draft")});
+  SizedFile(kRootInode, "c", 1, {T("year", "9"), T("year", "2021-06-01"), T("year", "old")});
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kCreate, "unused", "").ok());
+  // A document with two values of a name counts once for the name; a name
+  // nothing carries shows with zero.
+  EXPECT_EQ(Counts(List(kRoot)),
+            (std::vector<std::string>{"author:1:100", "draft:1:10", "photo:2:110", "unused:0:0",
+                                      "year:3:111"}));
+  // Within a selection: only the names that co-occur, counted there.
+  EXPECT_EQ(Counts(List(kRoot, "photo and not draft")),
+            (std::vector<std::string>{"author:1:100", "photo:1:100", "year:1:100"}));
+  // Values: numbers in order, then times, then text.
+  EXPECT_EQ(Counts(List(kRoot, std::nullopt, "year")),
+            (std::vector<std::string>{"=9:1:1", "=2020:1:10", "=2021:1:100", "=2021-06-01:1:1",
+                                      "=old:1:1"}));
+  EXPECT_EQ(Counts(List(kRoot, "photo", "year")),
+            (std::vector<std::string>{"=2020:1:10", "=2021:1:100"}));
+  // Pages: offset and limit, `more` while some follow.
+  auto page = List(kRoot, std::nullopt, std::nullopt, 1, 2);
+  EXPECT_EQ(Counts(page), (std::vector<std::string>{"draft:1:10", "photo:2:110"}));
+  ASSERT_TRUE(page.ok());
+  EXPECT_TRUE(page->more);
+  page = List(kRoot, std::nullopt, std::nullopt, 3, 2);
+  ASSERT_TRUE(page.ok());
+  EXPECT_FALSE(page->more);
+  // An implied tag counts as if present.
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kImply, "photo", "image").ok());
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kImply, "image", "media").ok());
+  EXPECT_EQ(Counts(List(kRoot, "year=2020")),
+            (std::vector<std::string>{"draft:1:10", "image:1:10", "media:1:10", "photo:1:10",
+                                      "year:1:10"}));
+  // A document whose last name went does not count.
+  ASSERT_TRUE(Unlink(ctx(), kRoot, kRootInode, "b").ok());
+  EXPECT_EQ(Counts(List(kRoot, "photo")),
+            (std::vector<std::string>{"author:1:100", "image:1:100", "media:1:100", "photo:1:100",
+                                      "year:1:100"}));
+  // Bad input: a syntax error, a bad name, a negative offset.
+  EXPECT_EQ(List(kRoot, "photo and (").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(List(kRoot, std::nullopt, "a/b").status().code(), ErrorCode::kInvalidArgument);
+  EXPECT_EQ(List(kRoot, std::nullopt, std::nullopt, -1).status().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST_F(TagCountTest, CountsOnlyWhatTheCallerCanReach) {
+  auto home = Mkdir(ctx(), kRoot, kRootInode, "home", 0777);
+  ASSERT_TRUE(home.ok());
+  auto priv = Mkdir(ctx(), kAlice, home->inode, "alice", 0700);
+  ASSERT_TRUE(priv.ok()) << priv.status();
+  SizedFile(priv->inode, "secret", 5, {T("photo"), T("private")}, kAlice);
+  SizedFile(home->inode, "open", 7, {T("photo")}, kAlice);
+  // A directory without search permission hides what is below it; the
+  // directory itself stays visible.
+  ASSERT_TRUE(SetTags(ctx(), kAlice, priv->inode, {T("folder")}, {}).ok());
+  EXPECT_EQ(Counts(List(kBob)),
+            (std::vector<std::string>{"folder:1:0", "photo:1:7", "private:0:0"}));
+  EXPECT_EQ(Counts(List(kAlice)),
+            (std::vector<std::string>{"folder:1:0", "photo:2:12", "private:1:5"}));
+  EXPECT_EQ(Counts(List(kRoot)),
+            (std::vector<std::string>{"folder:1:0", "photo:2:12", "private:1:5"}));
+  EXPECT_EQ(Counts(List(kBob, std::nullopt, std::nullopt)).size(), 3u);
+  // Confined to a subtree: only what is below it.
+  EXPECT_EQ(Counts(ListTags(ctx(), kRoot, priv->inode, std::nullopt, std::nullopt, 0, 0)),
+            (std::vector<std::string>{"folder:1:0", "photo:1:5", "private:1:5"}));
+}
+
+TEST_F(TagTest, TagManyIsAllOrNothing) {
+  auto dir = Mkdir(ctx(), kRoot, kRootInode, "d", 0777);
+  ASSERT_TRUE(dir.ok());
+  const InodeId a = File(kAlice, dir->inode, "a", 0644);
+  const InodeId b = File(kAlice, dir->inode, "b", 0644);
+  const InodeId theirs = File(kBob, dir->inode, "bobs", 0644);
+  // One document alice may not write: nothing changes on any.
+  EXPECT_EQ(TagMany(ctx(), kAlice, {a, b, theirs}, {T("x")}, {}).status().code(),
+            ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(Tags(a).empty());
+  EXPECT_EQ(TagMany(ctx(), kAlice, {a, 999999}, {T("x")}, {}).status().code(),
+            ErrorCode::kNotFound);
+  EXPECT_TRUE(Tags(a).empty());
+  auto r = TagMany(ctx(), kAlice, {a, b, a}, {T("x"), T("year", "2021")}, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 2);
+  EXPECT_EQ(Tags(b), (std::vector<Tag>{T("x"), T("year", "2021")}));
+  // Nothing new: nothing changed. Remove then add, as SetTags.
+  EXPECT_EQ(*TagMany(ctx(), kAlice, {a, b}, {T("x")}, {}), 0);
+  r = TagMany(ctx(), kAlice, {a}, {T("year", "2022")}, {T("year")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(Tags(a), (std::vector<Tag>{T("x"), T("year", "2022")}));
+  EXPECT_EQ(*TagMany(ctx(), kAlice, {a, b}, {}, {T("x")}), 2);
+  EXPECT_EQ(Tags(b), (std::vector<Tag>{T("year", "2021")}));
+  // Bounds: at most 1000 documents per call; the per-document limit holds.
+  std::vector<InodeId> many(kMaxTagManyInodes + 1, a);
+  EXPECT_EQ(TagMany(ctx(), kAlice, many, {T("y")}, {}).status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(TagMany(ctx(), kAlice, {a}, {T("bad/name")}, {}).status().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+TEST_F(TagTest, RenameMergeDeleteAndImplyNeedAnAdminAndDoWhatTheySay) {
+  const InodeId a = File(kRoot, kRootInode, "a", 0644);
+  const InodeId b = File(kRoot, kRootInode, "b", 0644);
+  ASSERT_TRUE(SetTags(ctx(), kRoot, a, {T("pic"), T("year", "2021")}, {}).ok());
+  ASSERT_TRUE(SetTags(ctx(), kRoot, b, {T("photo"), T("pic", "raw")}, {}).ok());
+  auto query = [&](const std::string& expr) {
+    std::vector<InodeId> out;
+    auto page = QueryDocuments(ctx(), kRoot, expr, 0, 0, kRootInode);
+    EXPECT_TRUE(page.ok()) << page.status();
+    if (page.ok()) {
+      for (const QueryEntry& e : page->entries) out.push_back(e.attr.inode);
+    }
+    return out;
+  };
+  // Not an admin: refused, nothing changes.
+  for (TagAdminOp op :
+       {TagAdminOp::kRename, TagAdminOp::kMerge, TagAdminOp::kDelete, TagAdminOp::kImply}) {
+    EXPECT_EQ(TagAdmin(ctx(), false, op, "pic", "image").status().code(), ErrorCode::kNotPermitted);
+  }
+  EXPECT_EQ(Tags(a), (std::vector<Tag>{T("pic"), T("year", "2021")}));
+  // Rename keeps the values; onto a name in use it is refused (merge).
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kRename, "pic", "image").ok());
+  EXPECT_EQ(Tags(b), (std::vector<Tag>{T("image", "raw"), T("photo")}));
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kRename, "image", "photo").status().code(),
+            ErrorCode::kExists);
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kRename, "absent", "x").status().code(),
+            ErrorCode::kNotFound);
+  // Merge: the documents of one get the other, with their values.
+  auto merged = TagAdmin(ctx(), true, TagAdminOp::kMerge, "image", "photo");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(*merged, 2);
+  EXPECT_EQ(Tags(a), (std::vector<Tag>{T("photo"), T("year", "2021")}));
+  EXPECT_EQ(Tags(b), (std::vector<Tag>{T("photo"), T("photo", "raw")}));
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.tags WHERE name = 'image'"), 0);
+  // Implications: transitive, applied at query time, cycles refused.
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kImply, "photo", "image").ok());
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kImply, "image", "media").ok());
+  EXPECT_EQ(query("media"), (std::vector<InodeId>{a, b}));
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kImply, "media", "photo").status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kImply, "photo", "photo").status().code(),
+            ErrorCode::kInvalidArgument);
+  auto rules = ListImplications(ctx());
+  ASSERT_TRUE(rules.ok());
+  EXPECT_EQ(rules->size(), 2u);
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kUnimply, "image", "media").ok());
+  EXPECT_TRUE(query("media").empty());
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kUnimply, "image", "media").status().code(),
+            ErrorCode::kNotFound);
+  // Merging into a name that would close a cycle of rules is refused whole.
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kImply, "media", "year").ok());
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kImply, "image", "media").ok());
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kMerge, "year", "photo").status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(Tags(a), (std::vector<Tag>{T("photo"), T("year", "2021")}));
+  // Delete: off every document. An unused name anyone may delete; a used
+  // one only an admin.
+  ASSERT_TRUE(TagAdmin(ctx(), false, TagAdminOp::kCreate, "empty", "").ok());
+  EXPECT_EQ(TagAdmin(ctx(), false, TagAdminOp::kCreate, "empty", "").status().code(),
+            ErrorCode::kExists);
+  EXPECT_TRUE(TagAdmin(ctx(), false, TagAdminOp::kDelete, "empty", "").ok());
+  EXPECT_EQ(TagAdmin(ctx(), false, TagAdminOp::kDelete, "photo", "").status().code(),
+            ErrorCode::kNotPermitted);
+  auto deleted = TagAdmin(ctx(), true, TagAdminOp::kDelete, "photo", "");
+  ASSERT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(*deleted, 2);
+  EXPECT_EQ(Tags(b), std::vector<Tag>());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.tag_implies t JOIN ddbfs.tags n"
+                     " ON n.id = t.tag_id WHERE n.name = 'photo'"),
+            0);
+  // Bad names are refused before anything is looked at.
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kRename, "year", "a b").status().code(),
+            ErrorCode::kInvalidArgument);
+  EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kCreate, "", "").status().code(),
+            ErrorCode::kInvalidArgument);
+}
+
 }  // namespace ddbfs::meta::testing

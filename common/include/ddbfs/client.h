@@ -275,6 +275,28 @@ class Client {
   Status SaveQuery(std::string_view name, std::string_view expr);
   Status DeleteQuery(std::string_view name);
   Result<std::vector<SavedQuery>> ListQueries();
+  // Tag names with their document counts and bytes (only documents this
+  // client could reach by path). `within`: among the documents that query
+  // selects; `name`: that tag's values instead. A page of at most `limit`
+  // (0: 1000) after `offset`; `more` when there are more.
+  struct TagListPage {
+    std::vector<TagCount> tags;
+    bool more = false;
+  };
+  Result<TagListPage> ListTags(const std::optional<std::string>& within = std::nullopt,
+                               const std::optional<std::string>& name = std::nullopt,
+                               int offset = 0, int limit = 0);
+  // SetTags on up to 1000 documents at once, all or nothing; returns how
+  // many changed.
+  static constexpr size_t kMaxTagManyInodes = 1000;
+  Result<int> TagMany(const std::vector<InodeId>& inodes, const std::vector<Tag>& add,
+                      const std::vector<Tag>& remove);
+  // Tag names (common/ddbfs.thrift TagAdmin): returns how many documents'
+  // tags changed.
+  enum class TagAdminOp { kCreate, kRename, kMerge, kDelete, kImply, kUnimply };
+  Result<int64_t> TagAdmin(TagAdminOp op, std::string_view name, std::string_view other = "");
+  // Every implication rule (tag, implied tag), by tag.
+  Result<std::vector<std::pair<std::string, std::string>>> ListImplications();
   // Size changes shorten or extend the data on the chunk servers too.
   Result<Attr> SetAttr(InodeId inode, const AttrChanges& changes);
   // Records reads of regular files, after the fact: each (inode, time of

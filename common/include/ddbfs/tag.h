@@ -13,6 +13,15 @@ struct Tag {
   bool operator==(const Tag&) const = default;
 };
 
+// How many documents carry a tag (or one of its values), and the bytes of
+// the regular files among them.
+struct TagCount {
+  std::string name;
+  std::optional<std::string> value;
+  int64_t documents = 0;
+  int64_t bytes = 0;
+};
+
 // A query saved by name in the cluster (docs/tags.md), seen by every client.
 struct SavedQuery {
   std::string name;
