@@ -12,10 +12,12 @@
 --                 (made by the metaserver) and all in them.
 --                 No password here: set it with \password ddbfs.
 --   ddbfs_reader  NOLOGIN group role for analysts: CONNECT, USAGE on the
---                 schema, SELECT on its tables and views (also those the
---                 metaserver creates later, through default privileges),
---                 never the schema ddbfs_secret (export keys, migration 005)
---                 nor a table named export_keys.
+--                 schema, SELECT on the views of docs/sql.md (migration 012)
+--                 and nothing else: no table or sequence of ddbfs (the views
+--                 read them with their owner's rights), no default
+--                 privileges, nothing of the schema ddbfs_secret (export
+--                 keys, migration 005). A login for an analyst:
+--                   CREATE ROLE ana LOGIN PASSWORD '...' IN ROLE ddbfs_reader;
 -- A database ddbfs made by an earlier scripts/cluster (owned by postgres, its
 -- schema and tables created by a metaserver connected as postgres) is handed
 -- over to ddbfs.
@@ -51,10 +53,11 @@ SELECT 'CREATE ROLE ddbfs_reader NOLOGIN'
   WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'ddbfs_reader') \gexec
 ALTER ROLE ddbfs_reader NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
 COMMENT ON ROLE ddbfs_reader IS
-  'DDBFS analysts (group role): read-only on the ddbfs schema, nothing of ddbfs_secret (sql/roles.sql).';
+  'DDBFS analysts (group role): SELECT on the views of the ddbfs schema (docs/sql.md) and nothing else (sql/roles.sql).';
 
 -- Memberships that would give the metaserver more than its schema (superuser
--- file and program access, or role administration) are taken away.
+-- file and program access, or role administration), or the analysts more
+-- than the views (reading every table), are taken away.
 DO $$
 DECLARE
   r record;
@@ -67,7 +70,8 @@ BEGIN
      WHERE u.rolname IN ('ddbfs', 'ddbfs_reader')
        AND (g.rolsuper OR g.rolcreaterole OR g.rolreplication OR g.rolbypassrls
             OR g.rolname IN ('pg_execute_server_program', 'pg_read_server_files',
-                             'pg_write_server_files', 'pg_write_all_data'))
+                             'pg_write_server_files', 'pg_write_all_data')
+            OR (u.rolname = 'ddbfs_reader' AND g.rolname = 'pg_read_all_data'))
   LOOP
     RAISE WARNING 'revoking membership in % from %', r.grp, r.member;
     EXECUTE format('REVOKE %I FROM %I', r.grp, r.member);
@@ -170,26 +174,29 @@ BEGIN
 END
 $$;
 
--- Analysts: read-only, tables and views of the schema ddbfs; nothing of
--- ddbfs_secret (no USAGE, no default privileges there).
+-- Analysts: SELECT on the views of docs/sql.md and nothing else. No table
+-- or sequence of ddbfs (the views read them with their owner's rights, so
+-- the reader needs none), no default privileges (a table a later migration
+-- creates stays closed), nothing of ddbfs_secret (export keys). A database
+-- prepared by an earlier version of this script, where the reader had SELECT
+-- on every table and default privileges for new ones, is brought to this.
+-- A new view for analysts is granted by its migration and named here.
 GRANT USAGE ON SCHEMA ddbfs TO ddbfs_reader;
 REVOKE CREATE ON SCHEMA ddbfs FROM ddbfs_reader;
--- Tables and views that exist now, except any that hold secrets (a table
--- with secrets belongs in ddbfs_secret; the exception list is a second
--- guard, since this script runs again at every `cluster up`).
 DO $$
 DECLARE
+  reader_views CONSTANT text[] :=
+    ARRAY['documents', 'document_tags', 'tag_stats', 'chunk_health', 'server_usage'];
   r record;
 BEGIN
   FOR r IN
-    SELECT c.oid::regclass AS obj, c.relname
+    SELECT c.oid::regclass AS obj, c.relname, c.relkind
       FROM pg_class c
      WHERE c.relnamespace = 'ddbfs'::regnamespace
        AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
   LOOP
-    IF r.relname IN ('export_keys') THEN
-      EXECUTE format('REVOKE ALL ON %s FROM ddbfs_reader', r.obj);
-    ELSE
+    EXECUTE format('REVOKE ALL ON %s FROM ddbfs_reader', r.obj);
+    IF r.relkind = 'v' AND r.relname = ANY (reader_views) THEN
       EXECUTE format('GRANT SELECT ON %s TO ddbfs_reader', r.obj);
     END IF;
   END LOOP;
@@ -199,10 +206,8 @@ BEGIN
   END IF;
 END
 $$;
--- Tables and views the metaserver (ddbfs) creates later in ddbfs, in its
--- migrations. A migration that nevertheless creates a table holding secrets
--- in ddbfs must REVOKE SELECT on it FROM ddbfs_reader in the same migration
--- and add its name to the exception list above.
-ALTER DEFAULT PRIVILEGES FOR ROLE ddbfs IN SCHEMA ddbfs GRANT SELECT ON TABLES TO ddbfs_reader;
+REVOKE ALL ON ALL SEQUENCES IN SCHEMA ddbfs FROM ddbfs_reader;
+ALTER DEFAULT PRIVILEGES FOR ROLE ddbfs IN SCHEMA ddbfs REVOKE ALL ON TABLES FROM ddbfs_reader;
+ALTER DEFAULT PRIVILEGES FOR ROLE ddbfs IN SCHEMA ddbfs REVOKE ALL ON SEQUENCES FROM ddbfs_reader;
 
 COMMIT;

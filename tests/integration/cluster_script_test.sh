@@ -5,8 +5,9 @@
 # folder and ports so it never touches a developer's cluster.
 # Also the database roles (sql/roles.sql, docs/database_roles.md): the
 # metaserver connects as `ddbfs` (no superuser, no CREATEROLE, no COPY TO
-# PROGRAM), analysts read through `ddbfs_reader`, and a database left by the
-# previous version of the script (all owned by postgres) is converted at `up`.
+# PROGRAM), analysts read the views of docs/sql.md (and nothing else) through
+# `ddbfs_reader`, and a database left by the previous version of the script
+# (all owned by postgres) is converted at `up`.
 set -euo pipefail
 SRC=$1
 BUILD=$2
@@ -47,6 +48,11 @@ SUPER() { PGPASSFILE=$ST/secrets/pgpass psql -X -w -h 127.0.0.1 -p "$DDBFS_PG_PO
 # psql as the metaserver's role ddbfs, with the password `cluster up` generated.
 AS_DDBFS() { PGPASSFILE=$ST/secrets/pgpass psql -X -w -h 127.0.0.1 -p "$DDBFS_PG_PORT" -U ddbfs \
                -v ON_ERROR_STOP=1 -qtA "$@" ddbfs; }
+# psql as an analyst: a login role in ddbfs_reader that check_roles makes,
+# with its password in a pgpass file of its own.
+ANALYST_PGPASS=$WORK/analyst.pgpass
+ANALYST() { PGPASSFILE=$ANALYST_PGPASS psql -X -w -h 127.0.0.1 -p "$DDBFS_PG_PORT" \
+              -U ddbfs_test_analyst -v ON_ERROR_STOP=1 -qtA "$@" ddbfs; }
 
 # The database roles, checked after each `up`.
 check_roles() {
@@ -90,31 +96,73 @@ check_roles() {
     SUPER -c "DROP ROLE IF EXISTS ddbfs_probe" > /dev/null
     fail "$when: role ddbfs may create roles"
   fi
-  # The analysts' role: NOLOGIN, may connect, reads the tables, also views
-  # the metaserver creates later (default privileges), writes nothing, and
-  # never reads the export keys.
+  # The analysts' role: NOLOGIN, may connect; a login role in it (the line
+  # of docs/sql.md) reads the five views of docs/sql.md and nothing else: no
+  # table, not even one the metaserver creates later (no default
+  # privileges), never the export keys; it writes and creates nothing.
   [[ $(SUPER -c "SELECT rolcanlogin, rolsuper FROM pg_roles WHERE rolname = 'ddbfs_reader'") == 'f|f' ]] ||
     fail "$when: ddbfs_reader missing, or may log in, or is superuser"
   [[ $(SUPER -c "SELECT has_database_privilege('ddbfs_reader', 'ddbfs', 'CONNECT')") == t ]] ||
     fail "$when: ddbfs_reader may not connect to the database ddbfs"
-  [[ $(SUPER -c "SET ROLE ddbfs_reader" -c "SELECT count(*) > 1 FROM ddbfs.inodes") == t ]] ||
-    fail "$when: ddbfs_reader cannot read ddbfs.inodes"
-  [[ $(SUPER -c "BEGIN" -c "SET ROLE ddbfs" -c "CREATE VIEW ddbfs.reader_probe AS SELECT 7 AS x" \
-             -c "SET ROLE ddbfs_reader" -c "SELECT x FROM ddbfs.reader_probe" -c "ROLLBACK") == 7 ]] ||
-    fail "$when: ddbfs_reader cannot read a view created later by ddbfs"
-  if SUPER -c "SET ROLE ddbfs_reader" -c "DELETE FROM ddbfs.inodes WHERE false" > /dev/null 2>&1; then
-    fail "$when: ddbfs_reader may delete from ddbfs.inodes"
-  fi
-  if SUPER -c "SET ROLE ddbfs_reader" -c "CREATE TABLE ddbfs.reader_table (x int)" > /dev/null 2>&1; then
-    fail "$when: ddbfs_reader may create tables in schema ddbfs"
-  fi
+  local apw
+  apw=$(head -c 48 /dev/urandom | base64 | tr -dc 'A-Za-z0-9' | head -c 24)
+  (umask 077 && echo "127.0.0.1:$DDBFS_PG_PORT:ddbfs:ddbfs_test_analyst:$apw" > "$ANALYST_PGPASS")
+  # The password on psql's stdin, not on a command line.
+  printf "SET log_statement = 'none'; SET client_min_messages = warning;
+DROP ROLE IF EXISTS ddbfs_test_analyst;
+CREATE ROLE ddbfs_test_analyst LOGIN PASSWORD '%s' IN ROLE ddbfs_reader;\n" "$apw" | SUPER > /dev/null
+  [[ $(ANALYST -c "SELECT current_user") == ddbfs_test_analyst ]] ||
+    fail "$when: a login role in ddbfs_reader cannot connect"
+  local view out
+  for view in documents document_tags tag_stats chunk_health server_usage; do
+    out=$(ANALYST -c "SELECT count(*) FROM ddbfs.$view" 2>&1) ||
+      fail "$when: ddbfs_reader cannot read ddbfs.$view: $out"
+  done
+  # What they show: the files added above, their tags, their chunks, the
+  # three chunk servers.
+  [[ $(ANALYST -c "SELECT size || ' ' || array_to_string(tags, ',') FROM ddbfs.documents
+                   WHERE path = '/photos/a.jpg'") == '3000000 photo,year=2020' ]] ||
+    fail "$when: ddbfs.documents: $(ANALYST -c "SELECT * FROM ddbfs.documents" 2>&1)"
+  [[ $(ANALYST -c "SELECT path FROM ddbfs.document_tags WHERE tag = 'year' AND value = '2020'") == \
+     /photos/a.jpg ]] || fail "$when: ddbfs.document_tags: $(ANALYST -c "TABLE ddbfs.document_tags" 2>&1)"
+  [[ $(ANALYST -c "SELECT documents || ' ' || bytes FROM ddbfs.tag_stats WHERE tag = 'photo'") == \
+     '1 3000000' ]] || fail "$when: ddbfs.tag_stats: $(ANALYST -c "TABLE ddbfs.tag_stats" 2>&1)"
+  [[ $(ANALYST -c "SELECT count(*) FILTER (WHERE live_replicas >= goal) || ' of ' || count(*)
+                   FROM ddbfs.chunk_health WHERE path = '/photos/a.jpg'") == '1 of 1' ]] ||
+    fail "$when: ddbfs.chunk_health: $(ANALYST -c "TABLE ddbfs.chunk_health" 2>&1)"
+  [[ $(ANALYST -c "SELECT count(*) FROM ddbfs.server_usage WHERE alive") == 3 ]] ||
+    fail "$when: ddbfs.server_usage: $(ANALYST -c "TABLE ddbfs.server_usage" 2>&1)"
+  local sql
+  for sql in "SELECT 1 FROM ddbfs.inodes LIMIT 0" "SELECT 1 FROM ddbfs.doc_tags LIMIT 0" \
+             "SELECT 1 FROM ddbfs.dentries LIMIT 0" "SELECT 1 FROM ddbfs.schema_migrations LIMIT 0" \
+             "SELECT nextval('ddbfs.inode_ids')" \
+             "INSERT INTO ddbfs.tags (name, created_ns) VALUES ('reader', 0)" \
+             "UPDATE ddbfs.inodes SET mode = 511 WHERE false" "DELETE FROM ddbfs.doc_tags WHERE false" \
+             "DELETE FROM ddbfs.documents WHERE false" "UPDATE ddbfs.server_usage SET label = 'x'" \
+             "INSERT INTO ddbfs.document_tags VALUES (1, '/', 'x', NULL)" \
+             "TRUNCATE ddbfs.request_log" \
+             "CREATE TABLE ddbfs.reader_table (x int)" "CREATE VIEW ddbfs.reader_view AS SELECT 1" \
+             "CREATE TEMP TABLE reader_temp (x int)" "CREATE TABLE public.reader_table (x int)"; do
+    if ANALYST -c "$sql" > /dev/null 2>&1; then
+      fail "$when: a member of ddbfs_reader may run: $sql"
+    fi
+  done
+  # A table the metaserver's role creates later stays closed to the reader.
+  out=$(SUPER -c "BEGIN" -c "SET ROLE ddbfs" -c "CREATE TABLE ddbfs.reader_probe (x int)" \
+              -c "SET ROLE ddbfs_reader" -c "SELECT x FROM ddbfs.reader_probe" -c "ROLLBACK" 2>&1) &&
+    fail "$when: ddbfs_reader can read a table created later by ddbfs"
+  grep -q 'permission denied' <<< "$out" ||
+    fail "$when: reading a new table as ddbfs_reader failed for another reason: $out"
   local keys
   for keys in ddbfs_secret.export_keys ddbfs.export_keys; do
     [[ $(SUPER -c "SELECT to_regclass('$keys') IS NOT NULL") == t ]] || continue
-    if SUPER -c "SET ROLE ddbfs_reader" -c "SELECT 1 FROM $keys LIMIT 0" > /dev/null 2>&1; then
+    if ANALYST -c "SELECT 1 FROM $keys LIMIT 0" > /dev/null 2>&1 ||
+       SUPER -c "SET ROLE ddbfs_reader" -c "SELECT 1 FROM $keys LIMIT 0" > /dev/null 2>&1; then
       fail "$when: ddbfs_reader may read $keys"
     fi
   done
+  SUPER -c "DROP ROLE ddbfs_test_analyst" > /dev/null
+  rm -f "$ANALYST_PGPASS"
   # Secrets are in no command line and no log.
   local cmdline
   cmdline=$(tr '\0' ' ' < "/proc/$(cat "$ST/metaserver.pid")/cmdline")
@@ -138,6 +186,7 @@ chmod 600 "$WORK/photos/2021/b.jpg"
 touch -d '2020-05-06 07:08:09' "$WORK/photos/a.jpg"
 
 DDBFS add -q "$WORK/photos" /photos
+DDBFS tag /photos/a.jpg photo year=2020
 DDBFS ls -l /photos | grep -q 'a.jpg' || fail "ls -l /photos does not list a.jpg"
 
 # The mount `up` made: what the CLI added is there, and what is written
