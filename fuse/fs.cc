@@ -119,7 +119,17 @@ bool Readable(int flags) { return (flags & O_ACCMODE) != O_WRONLY; }
 }  // namespace
 
 FileSystem::FileSystem(Client* client, InodeId root, MountOptions options)
-    : client_(client), root_(root), options_(options), root_mount_(::geteuid() == 0) {}
+    : client_(client),
+      views_(&client_, options.attr_timeout),
+      root_(root),
+      options_(options),
+      root_mount_(::geteuid() == 0) {}
+
+namespace {
+uint32_t UidOf(fuse_req_t req) { return fuse_req_ctx(req)->uid; }
+}  // namespace
+
+bool FileSystem::InView(fuse_ino_t ino) const { return TagViews::IsVirtual(ToDdbfs(ino)); }
 
 FileSystem::~FileSystem() { StopCommitter(); }
 
@@ -530,6 +540,18 @@ void FileSystem::Destroy() {
 
 void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (parent == FUSE_ROOT_ID && TagViews::IsRootName(name)) {
+    Result<Attr> r = views_.LookupRoot(name);
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    return ReplyEntry(req, *r);
+  }
+  if (InView(parent)) {
+    std::optional<Client::ActingAs> as;
+    if (auto c = CallerOf(req)) as.emplace(*c);
+    Result<Attr> r = views_.Lookup(ToDdbfs(parent), name, UidOf(req));
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    return ReplyEntry(req, *r);
+  }
   Result<Attr> r = client_->Lookup(ToDdbfs(parent), name);
   if (!r.ok()) return ReplyStatus(req, r.status());
   ReplyEntry(req, *r);
@@ -572,6 +594,12 @@ std::optional<Attr> FileSystem::TakeDirAttr(InodeId dir, double* ttl) {
 }
 
 void FileSystem::GetAttr(fuse_req_t req, fuse_ino_t ino) {
+  if (InView(ino)) {
+    Result<Attr> r = views_.GetAttr(ToDdbfs(ino));
+    if (!r.ok()) return ReplyStatus(req, r.status());
+    struct stat st = ToStat(*r);
+    return (void)fuse_reply_attr(req, &st, options_.attr_timeout);
+  }
   double ttl = 0;
   if (std::optional<Attr> kept = TakeDirAttr(ToDdbfs(ino), &ttl)) {
     struct stat st = KernelStat(*kept);
@@ -587,6 +615,7 @@ void FileSystem::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr
                          fuse_file_info* fi) {
   (void)fi;
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (InView(ino)) return (void)fuse_reply_err(req, EPERM);
   const InodeId id = ToDdbfs(ino);
   BeginDirChange(id);
   struct End {
@@ -635,13 +664,15 @@ void FileSystem::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr
 }
 
 void FileSystem::Readlink(fuse_req_t req, fuse_ino_t ino) {
-  Result<std::string> r = client_->Readlink(ToDdbfs(ino));
+  Result<std::string> r =
+      InView(ino) ? views_.Readlink(ToDdbfs(ino)) : client_->Readlink(ToDdbfs(ino));
   if (!r.ok()) return ReplyStatus(req, r.status());
   fuse_reply_readlink(req, r->c_str());
 }
 
 void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,
                        dev_t rdev) {
+  if (InView(parent)) return (void)fuse_reply_err(req, EPERM);
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
   Result<Attr> r = InvalidArgument("mknod of an unknown file type");
@@ -678,10 +709,16 @@ void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
 void FileSystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (ReservedName(parent, name)) return (void)fuse_reply_err(req, EEXIST);
   Result<Attr> r = InvalidArgument("");
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
+    if (InView(parent)) {
+      r = views_.Mkdir(ToDdbfs(parent), name);
+      if (!r.ok()) return ReplyStatus(req, r.status());
+      return ReplyEntry(req, *r);
+    }
     BeginDirChange(ToDdbfs(parent));
     r = client_->Mkdir(ToDdbfs(parent), name, mode & 07777);
     EndDirChange(ToDdbfs(parent), Client::TakeDirAttr());
@@ -693,6 +730,11 @@ void FileSystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
 void FileSystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (InView(parent)) {
+    std::optional<Client::ActingAs> as;
+    if (auto c = CallerOf(req)) as.emplace(*c);
+    return ReplyStatus(req, views_.Unlink(ToDdbfs(parent), name, UidOf(req)));
+  }
   const InodeId dir = ToDdbfs(parent);
   // A file open here lives on as an orphan until its last close.
   BeginDirChange(dir);
@@ -708,6 +750,11 @@ void FileSystem::Unlink(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void FileSystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (InView(parent)) {
+    std::optional<Client::ActingAs> as;
+    if (auto c = CallerOf(req)) as.emplace(*c);
+    return ReplyStatus(req, views_.Rmdir(ToDdbfs(parent), name));
+  }
   BeginDirChange(ToDdbfs(parent));
   Status s = client_->Rmdir(ToDdbfs(parent), name);
   EndDirChange(ToDdbfs(parent), Client::TakeDirAttr());
@@ -717,10 +764,16 @@ void FileSystem::Rmdir(fuse_req_t req, fuse_ino_t parent, const char* name) {
 void FileSystem::Symlink(fuse_req_t req, const char* target, fuse_ino_t parent, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (ReservedName(parent, name)) return (void)fuse_reply_err(req, EEXIST);
   Result<Attr> r = InvalidArgument("");
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
+    if (InView(parent)) {
+      r = views_.Symlink(ToDdbfs(parent), name, target, options_.mountpoint, UidOf(req));
+      if (!r.ok()) return ReplyStatus(req, r.status());
+      return ReplyEntry(req, *r);
+    }
     BeginDirChange(ToDdbfs(parent));
     r = client_->Symlink(ToDdbfs(parent), name, target);
     EndDirChange(ToDdbfs(parent), std::nullopt);
@@ -744,6 +797,16 @@ void FileSystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
   }
   const InodeId from = ToDdbfs(parent);
   const InodeId to = ToDdbfs(newparent);
+  if (InView(parent) || InView(newparent)) {
+    // mv asks for RENAME_NOREPLACE: a rename of a tag never replaces one.
+    if ((flags & RENAME_EXCHANGE) == 0 && views_.IsTagsRoot(from) && views_.IsTagsRoot(to)) {
+      std::optional<Client::ActingAs> as;
+      if (auto c = CallerOf(req)) as.emplace(*c);
+      return ReplyStatus(req, views_.RenameTag(name, newname));
+    }
+    return (void)fuse_reply_err(req, EXDEV);  // mv copies, then removes
+  }
+  if (ReservedName(newparent, newname)) return (void)fuse_reply_err(req, EEXIST);
   BeginDirChange(from);
   BeginDirChange(to);
   {
@@ -771,6 +834,8 @@ void FileSystem::Rename(fuse_req_t req, fuse_ino_t parent, const char* name, fus
 void FileSystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char* newname) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(newname)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (InView(ino) || InView(newparent)) return (void)fuse_reply_err(req, EXDEV);
+  if (ReservedName(newparent, newname)) return (void)fuse_reply_err(req, EEXIST);
   BeginDirChange(ToDdbfs(newparent));
   Result<Attr> r = client_->Link(ToDdbfs(ino), ToDdbfs(newparent), newname);
   EndDirChange(ToDdbfs(newparent), std::nullopt);
@@ -779,6 +844,7 @@ void FileSystem::Link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, cons
 }
 
 void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  if (InView(ino)) return (void)fuse_reply_err(req, EISDIR);
   if (Writable(fi->flags) && options_.read_only) return (void)fuse_reply_err(req, EROFS);
   const InodeId id = ToDdbfs(ino);
   std::unique_ptr<FileReader> reader;
@@ -823,6 +889,8 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
                         fuse_file_info* fi) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
   if (NameTooLong(name)) return (void)fuse_reply_err(req, ENAMETOOLONG);
+  if (InView(parent)) return (void)fuse_reply_err(req, EPERM);
+  if (ReservedName(parent, name)) return (void)fuse_reply_err(req, EEXIST);
   const InodeId dir = ToDdbfs(parent);
   // A writable create is CreateForWrite: the metaserver places chunk 0 and
   // leases it to the new writer in the create's own transaction, so the
@@ -897,6 +965,14 @@ void FileSystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size
   if (!n.starts_with("user.") && !n.starts_with("trusted.") && !n.starts_with("security.")) {
     return (void)fuse_reply_err(req, EOPNOTSUPP);
   }
+  if (InView(ino)) return (void)fuse_reply_err(req, ENODATA);
+  if (TagViews::IsTagXattr(n)) {
+    Result<std::string> v = views_.GetTagXattr(ToDdbfs(ino), n);
+    if (!v.ok()) return ReplyStatus(req, v.status());
+    if (size == 0) return (void)fuse_reply_xattr(req, v->size());
+    if (v->size() > size) return (void)fuse_reply_err(req, ERANGE);
+    return (void)fuse_reply_buf(req, v->data(), v->size());
+  }
   if (KnownAbsent(ToDdbfs(ino), n)) return (void)fuse_reply_err(req, ENODATA);
   Result<std::string> v = client_->GetXattr(ToDdbfs(ino), name);
   if (v.status().code() == ErrorCode::kNoData) NoteAbsent(ToDdbfs(ino), n);
@@ -907,6 +983,7 @@ void FileSystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size
 }
 
 void FileSystem::ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
+  if (InView(ino)) return (void)fuse_reply_xattr(req, 0);
   Result<std::vector<std::string>> names = client_->ListXattr(ToDdbfs(ino));
   if (!names.ok()) return ReplyStatus(req, names.status());
   std::string list;
@@ -914,6 +991,11 @@ void FileSystem::ListXattr(fuse_req_t req, fuse_ino_t ino, size_t size) {
     list += n;
     list += '\0';
   }
+  // The tags, as user.ddbfs.tags (so cp -a, rsync -X and tar --xattrs
+  // carry them).
+  Result<bool> tagged = views_.HasTags(ToDdbfs(ino));
+  if (!tagged.ok()) return ReplyStatus(req, tagged.status());
+  if (*tagged) list += std::string("user.ddbfs.tags") + '\0';
   if (size == 0) return (void)fuse_reply_xattr(req, list.size());
   if (list.size() > size) return (void)fuse_reply_err(req, ERANGE);
   fuse_reply_buf(req, list.data(), list.size());
@@ -926,6 +1008,11 @@ void FileSystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
   if (flags & XATTR_CREATE) f = Client::kXattrCreate;
   if (flags & XATTR_REPLACE) f = Client::kXattrReplace;
   if ((flags & XATTR_CREATE) && (flags & XATTR_REPLACE)) return (void)fuse_reply_err(req, EINVAL);
+  if (InView(ino)) return (void)fuse_reply_err(req, EPERM);
+  if (TagViews::IsTagXattr(name)) {
+    return ReplyStatus(req, views_.SetTagXattr(ToDdbfs(ino), name, std::string_view(value, size),
+                                               flags & (XATTR_CREATE | XATTR_REPLACE)));
+  }
   ForgetAbsent(ToDdbfs(ino));
   BeginDirChange(ToDdbfs(ino));  // ctime changes
   Status s = client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f);
@@ -935,6 +1022,9 @@ void FileSystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
 
 void FileSystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
   if (options_.read_only) return (void)fuse_reply_err(req, EROFS);
+  if (InView(ino)) return (void)fuse_reply_err(req, EPERM);
+  if (TagViews::IsTagXattr(name))
+    return ReplyStatus(req, views_.RemoveTagXattr(ToDdbfs(ino), name));
   ForgetAbsent(ToDdbfs(ino));
   BeginDirChange(ToDdbfs(ino));  // ctime changes
   Status s = client_->RemoveXattr(ToDdbfs(ino), name);
@@ -1263,8 +1353,19 @@ void FileSystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (req) fuse_reply_err(req, 0);
 }
 
+Result<std::vector<DirEntry>> FileSystem::ListEntries(fuse_req_t req, fuse_ino_t ino) {
+  if (!InView(ino)) return client_->ListDir(ToDdbfs(ino));
+  std::optional<Client::ActingAs> as;
+  if (auto c = CallerOf(req)) as.emplace(*c);
+  return views_.List(ToDdbfs(ino), UidOf(req));
+}
+
+bool FileSystem::ReservedName(fuse_ino_t parent, std::string_view name) const {
+  return parent == FUSE_ROOT_ID && TagViews::IsRootName(name);
+}
+
 void FileSystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
-  Result<std::vector<DirEntry>> r = client_->ListDir(ToDdbfs(ino));
+  Result<std::vector<DirEntry>> r = ListEntries(req, ino);
   if (!r.ok()) return ReplyStatus(req, r.status());
   auto* d = new DirHandle();
   d->entries = std::move(r).value();
@@ -1280,7 +1381,7 @@ void FileSystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   size_t used = 0;
   std::unique_lock<std::mutex> lock(d->mu);
   if (off == 0 && !d->fresh) {  // rewinddir: read the directory again
-    Result<std::vector<DirEntry>> r = client_->ListDir(ToDdbfs(ino));
+    Result<std::vector<DirEntry>> r = ListEntries(req, ino);
     if (!r.ok()) {
       lock.unlock();
       return ReplyStatus(req, r.status());

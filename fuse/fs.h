@@ -32,6 +32,7 @@
 
 #include "ddbfs/client.h"
 #include "mount_session.h"
+#include "tag_views.h"
 
 namespace ddbfs::fuse {
 
@@ -108,6 +109,12 @@ class FileSystem {
   void StatFs(fuse_req_t req, fuse_ino_t ino);
 
  private:
+  // A node of the tag views (tag_views.h).
+  bool InView(fuse_ino_t ino) const;
+  // .tags and .query in the root: no real node may take these names.
+  bool ReservedName(fuse_ino_t parent, std::string_view name) const;
+  // A directory's entries, real or of a view (as the calling user).
+  Result<std::vector<DirEntry>> ListEntries(fuse_req_t req, fuse_ino_t ino);
   InodeId ToDdbfs(fuse_ino_t ino) const;
   fuse_ino_t ToFuse(InodeId id) const;
   struct stat ToStat(const Attr& a) const;
@@ -192,6 +199,7 @@ class FileSystem {
   void CommitIdleWriters();
 
   Client* client_;
+  TagViews views_;  // .tags/, .query/ and the user.ddbfs.* attributes
   const InodeId root_;
   const MountOptions options_;
   const bool root_mount_;

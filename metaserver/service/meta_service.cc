@@ -344,7 +344,11 @@ void MetaServiceHandler::Query(rpc::QueryResponse& resp, const rpc::QueryRequest
     resp.entries.reserve(page.entries.size());
     for (const QueryEntry& e : page.entries) {
       rpc::QueryEntry w;
+      // Paths as this client names them: a subtree key's directory is "/".
       w.path = e.path;
+      if (a.root != kRootInode && a.subtree != "/" && w.path.starts_with(a.subtree)) {
+        w.path = w.path.size() == a.subtree.size() ? "/" : w.path.substr(a.subtree.size());
+      }
       w.attr = ToWire(e.attr);
       resp.entries.push_back(std::move(w));
     }

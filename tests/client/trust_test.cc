@@ -152,6 +152,20 @@ TEST_F(TrustTest, AKeyLimitedToASubtreeReachesNothingElse) {
   EXPECT_FALSE(ddbfs::testing::ReadAll(sub, secret->inode).ok());
   EXPECT_TRUE(admin->Lookup(proj->inode, "inside").ok()) << "nothing moved out";
   EXPECT_TRUE(admin->Lookup(kRootInode, "outside-file").ok());
+  // Queries and tag counts see only the subtree, with its paths as the key
+  // names them.
+  auto inside = admin->ResolvePath("/proj/inside");
+  ASSERT_TRUE(inside.ok()) << inside.status();
+  ASSERT_TRUE(admin->SetTags(inside->inode, {Tag{"seen", std::nullopt}}, {}).ok());
+  ASSERT_TRUE(admin->SetTags(secret->inode, {Tag{"seen", std::nullopt}}, {}).ok());
+  auto page = sub.Query("seen");
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->hits.size(), 1u);
+  EXPECT_EQ(page->hits[0].path, "/inside");
+  auto counts = sub.ListTags(std::string("seen"));
+  ASSERT_TRUE(counts.ok()) << counts.status();
+  ASSERT_EQ(counts->tags.size(), 1u);
+  EXPECT_EQ(counts->tags[0].documents, 1);
   // A subtree that is not an absolute path is refused when the key is made.
   k.subtree = "proj/../etc";
   EXPECT_EQ(admin->AddKey(k).status().code(), ErrorCode::kInvalidArgument);
