@@ -5,7 +5,8 @@
 # completed when the metaserver cannot be reached).
 
 _ddbfs_commands="add upload import get download export cat ls list mkdir rm delete remove
-mv move rename info status chmod chown tag untag tags query find key whoami help"
+mv move rename info status chmod chown tag untag tags proplist query find propset propget
+propdel key whoami help"
 
 # Options of each command (global ones are added everywhere).
 _ddbfs_options() {
@@ -16,6 +17,9 @@ _ddbfs_options() {
     mkdir) echo "-p --parents" ;;
     rm | delete | remove) echo "-r -R --recursive" ;;
     info | status) echo "--json" ;;
+    tag | untag) echo "-t --tag -r --recursive" ;;
+    tags | proplist) echo "--json --names --within --values" ;;
+    query | find) echo "-l --count --sort --limit --print0 --json" ;;
   esac
   echo "--meta -q --quiet -h --help"
 }
@@ -45,6 +49,18 @@ _ddbfs_remote() {
   compopt -o nospace 2> /dev/null
 }
 
+# Tag names starting with $1 (ddbfs tags --names), as NAME or, after
+# NAME=, nothing more (values are free text).
+_ddbfs_tags() {
+  local cur=$1 meta=()
+  [[ -n $_ddbfs_meta ]] && meta=(--meta "$_ddbfs_meta")
+  [[ $cur == *=* ]] && return
+  local names
+  names=$(ddbfs "${meta[@]}" tags --names 2> /dev/null) || return
+  local IFS=$'\n'
+  COMPREPLY+=($(compgen -W "$names" -- "$cur"))
+}
+
 _ddbfs() {
   local cur prev cmd i
   COMPREPLY=()
@@ -62,7 +78,11 @@ _ddbfs() {
     esac
   done
   case $prev in
-    --meta | -j | --jobs) return ;;
+    --meta | -j | --jobs | --within | --sort | --limit) return ;;
+    -t | --tag | --values)
+      _ddbfs_tags "$cur"
+      return
+      ;;
   esac
   if [[ -z $cmd ]]; then
     if [[ $cur == -* ]]; then
@@ -94,6 +114,25 @@ _ddbfs() {
         COMPREPLY+=($(compgen -f -- "$cur"))
         compopt -o filenames 2> /dev/null
       fi
+      ;;
+    tag | untag)
+      # tag PATH TAG...; tag rename|merge|delete|imply|unimply NAME...; a
+      # word not starting with / after the first is a tag.
+      if ((args == 0)); then
+        if [[ $cur == /* ]]; then
+          _ddbfs_remote "$cur"
+        elif [[ $cmd == tag ]]; then
+          COMPREPLY=($(compgen -W "rename merge delete create imply unimply implies" -- "$cur"))
+        fi
+      elif [[ $cur == /* ]]; then
+        _ddbfs_remote "$cur"
+      else
+        _ddbfs_tags "$cur"
+      fi
+      ;;
+    query | find) _ddbfs_tags "$cur" ;;
+    propset | propget | propdel)
+      if ((args == 0)); then _ddbfs_tags "$cur"; elif [[ $cur == /* ]]; then _ddbfs_remote "$cur"; fi
       ;;
     *) _ddbfs_remote "$cur" ;;
   esac
