@@ -323,7 +323,7 @@ struct ListQueriesResponse {
 // the documents that query selects (co-occurring tags; the query's own tags
 // included). `name`: the values of that tag instead, each with its counts
 // (numbers, then dates, then text, each in order). By name, `offset`
-// entries skipped; limit 0: 1000, at most 10000; `more` when cut short.
+// entries skipped; limit 0: 1000, at most 100000; `more` when cut short.
 struct TagCount {
   1: string name
   2: optional string value

@@ -10,6 +10,7 @@
 #include "metaserver/store/embedded_sql.h"
 #include "metaserver/store/migrations.h"
 #include "metaserver/store/session_store.h"
+#include "metaserver/store/tag_index.h"
 
 namespace ddbfs::meta {
 
@@ -46,6 +47,10 @@ MetaCore::MetaCore(const MetaOptions& o)
   settler_ = std::make_unique<LeaseSettler>(ctx_);
   ctx_.settler = settler_.get();
   reaper_ = std::make_unique<SessionReaper>(ctx_);
+  if (o.tag_index) {
+    tag_index_ = std::make_unique<store::TagIndex>(o.db_url);
+    ctx_.tag_index = tag_index_.get();
+  }
 }
 
 MetaCore::~MetaCore() { Stop(); }
@@ -68,6 +73,11 @@ Result<std::unique_ptr<MetaCore>> MetaCore::Open(const MetaOptions& options) {
   }));
   core->settler_->Start();
   core->reaper_->Start();
+  if (core->tag_index_) {
+    // Changes committed from now on reach the index (queued while it loads).
+    core->writer_.set_tag_index(core->tag_index_.get());
+    core->tag_index_->Start();
+  }
   return core;
 }
 

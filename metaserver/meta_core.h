@@ -31,6 +31,8 @@ struct MetaOptions {
   std::chrono::seconds request_log_retention{3600};
   // Connections to chunk servers (TLS, cluster key); null: plain, no key.
   std::shared_ptr<const Transport> peers;
+  // Keep the tags in memory (store/tag_index.h) for queries and counts.
+  bool tag_index = true;
 };
 
 // Everything behind the RPC layer of one metaserver: the writer (group
@@ -63,6 +65,7 @@ class MetaCore {
   OpContext ctx_;
   std::unique_ptr<LeaseSettler> settler_;
   std::unique_ptr<SessionReaper> reaper_;
+  std::unique_ptr<store::TagIndex> tag_index_;
 };
 
 }  // namespace ddbfs::meta

@@ -194,7 +194,7 @@ Result<std::vector<SavedQuery>> ListQueries(OpContext& ctx, const Caller& caller
 // of that tag instead (numbers, then times, then text). `offset` skipped,
 // at most `limit` (0: kDefaultTagListLimit, capped at kMaxTagListLimit).
 inline constexpr int kDefaultTagListLimit = 1000;
-inline constexpr int kMaxTagListLimit = 10000;
+inline constexpr int kMaxTagListLimit = 100000;
 struct TagCount {
   std::string name;
   std::optional<std::string> value;

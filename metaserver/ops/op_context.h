@@ -10,6 +10,7 @@ namespace ddbfs::meta {
 
 namespace store {
 class ReadPool;
+class TagIndex;
 class WriteQueue;
 }  // namespace store
 
@@ -45,6 +46,9 @@ struct OpContext {
   // Connections to chunk servers: TLS when on, the cluster key proven on
   // each (docs/security.md). Null: plain TCP without a key (unit tests).
   std::shared_ptr<const Transport> peers;
+  // The tags of every document in memory (store/tag_index.h); null, or not
+  // ready yet: the ops answer from SQL.
+  store::TagIndex* tag_index = nullptr;
 };
 
 }  // namespace ddbfs::meta

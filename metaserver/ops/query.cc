@@ -13,6 +13,7 @@
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/query_store.h"
 #include "metaserver/store/read_pool.h"
+#include "metaserver/store/tag_index.h"
 #include "metaserver/store/tag_store.h"
 #include "metaserver/store/write_queue.h"
 
@@ -60,6 +61,13 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
   if (limit <= 0) limit = kDefaultQueryLimit;
   limit = std::min(limit, kMaxQueryLimit);
   ASSIGN_OR_RETURN(CompiledQuery q, CompileQueryText(ctx, caller, expr));
+  // The index narrows the candidates to documents with the query's tags
+  // (a superset: SQL decides each one).
+  std::optional<store::TagIndex::Narrowed> candidates;
+  if (ctx.tag_index != nullptr) {
+    ASSIGN_OR_RETURN(std::unique_ptr<query::Node> tree, query::Parse(expr));
+    candidates = ctx.tag_index->Candidates(*tree);
+  }
   QueryPage page;
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
     page = QueryPage();
@@ -73,8 +81,33 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
     while (!exhausted && static_cast<int>(page.entries.size()) < limit &&
            examined < kMaxQueryExamined) {
       const int want = std::min(limit, kMaxQueryExamined - examined);
-      ASSIGN_OR_RETURN(std::vector<InodeId> ids,
-                       store::MatchingInodes(tx, q.where, q.params, from, want));
+      std::vector<InodeId> ids;
+      InodeId scanned_to = from;  // looked at up to here once ids are done
+      bool last = false;          // nothing after scanned_to
+      if (candidates) {
+        std::vector<InodeId> batch;
+        const store::TagIndex::Bitmap& docs = candidates->docs;
+        if (from < 0xffffffffLL) {
+          auto it = docs.begin();
+          it.equalorlarger(static_cast<uint32_t>(from + 1));
+          for (; it != docs.end() && static_cast<int>(batch.size()) < want; ++it) {
+            batch.push_back(*it);
+          }
+        }
+        examined += static_cast<int>(batch.size());
+        if (!batch.empty()) scanned_to = batch.back();
+        last = static_cast<int>(batch.size()) < want;
+        if (candidates->exact) {
+          ids = std::move(batch);  // gone meanwhile: GetInodes says so
+        } else {
+          ASSIGN_OR_RETURN(ids, store::MatchingAmong(tx, q.where, q.params, batch));
+        }
+      } else {
+        ASSIGN_OR_RETURN(ids, store::MatchingInodes(tx, q.where, q.params, from, want));
+        examined += static_cast<int>(ids.size());
+        if (!ids.empty()) scanned_to = ids.back();
+        last = static_cast<int>(ids.size()) < want;
+      }
       ASSIGN_OR_RETURN(std::vector<Attr> attrs, store::GetInodes(tx, ids));
       ASSIGN_OR_RETURN(auto ways, store::WaysUpOf(tx, ids));
       std::map<InodeId, Attr> by_id;
@@ -82,14 +115,16 @@ Result<QueryPage> QueryDocuments(OpContext& ctx, const Caller& caller, std::stri
       size_t k = 0;
       for (; k < ids.size() && static_cast<int>(page.entries.size()) < limit; ++k) {
         const InodeId id = ids[k];
-        ++examined;
         from = id;
         auto it = by_id.find(id);
         if (it == by_id.end()) continue;
         std::optional<std::string> path = ReachablePath(ways[id], caller, id, confine);
         if (path) page.entries.push_back(QueryEntry{std::move(*path), it->second});
       }
-      exhausted = static_cast<int>(ids.size()) < want && k == ids.size();
+      if (k == ids.size()) {
+        from = std::max(from, scanned_to);
+        exhausted = last;
+      }
     }
     page.next_after = from;
     page.more = !exhausted;

@@ -9,6 +9,7 @@
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
+#include "metaserver/store/tag_index.h"
 #include "metaserver/store/tag_store.h"
 #include "metaserver/store/write_queue.h"
 
@@ -97,6 +98,27 @@ Result<TagList> ListTags(OpContext& ctx, const Caller& caller, InodeId confine,
   if (limit <= 0) limit = kDefaultTagListLimit;
   limit = std::min(limit, kMaxTagListLimit);
   if (name) RETURN_IF_ERROR(query::ValidateTagName(*name));
+  // A caller who sees everything is answered from the index when it can.
+  if (ctx.tag_index != nullptr && IsRoot(caller) && confine == kRootInode) {
+    std::unique_ptr<query::Node> tree;
+    if (within) {
+      ASSIGN_OR_RETURN(tree, query::Parse(*within));
+    }
+    std::optional<std::vector<store::TagIndex::Count>> counts =
+        ctx.tag_index->Counts(tree.get(), name);
+    if (counts) {
+      TagList out;
+      for (size_t k = static_cast<size_t>(offset); k < counts->size(); ++k) {
+        if (static_cast<int>(out.tags.size()) == limit) {
+          out.more = true;
+          break;
+        }
+        store::TagIndex::Count& c = (*counts)[k];
+        out.tags.push_back(TagCount{std::move(c.name), std::move(c.value), c.documents, c.bytes});
+      }
+      return out;
+    }
+  }
   store::TagCountSpec spec;
   if (within) {
     ASSIGN_OR_RETURN(CompiledQuery q, CompileQueryText(ctx, caller, *within));

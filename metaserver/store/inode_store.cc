@@ -1,6 +1,7 @@
 #include "metaserver/store/inode_store.h"
 
 #include "metaserver/store/row_util.h"
+#include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
 
 namespace ddbfs::meta::store {
@@ -111,6 +112,15 @@ constexpr Statement kIsInSubtree{
     "  JOIN ddbfs.inodes i ON i.id = up.id AND i.type = 2)"
     " SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)",
     false};
+
+// The index of tags adds up the sizes of documents (TagIndex::SizeIs).
+void FollowSize(Tx& tx, const Attr& a) {
+  TagIndex* index = tx.tag_index();
+  if (index == nullptr || a.type != FileType::kRegular) return;
+  const InodeId inode = a.inode;
+  const uint64_t size = a.size;
+  tx.AfterCommit([index, inode, size] { index->SizeIs(inode, size); });
+}
 
 constexpr Statement kDeleteInode{
     "ino_delete",
@@ -294,6 +304,9 @@ Result<bool> IsInSubtree(Tx& tx, InodeId dir, InodeId root) {
 Status DeleteInode(Tx& tx, InodeId inode) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kDeleteInode, inode);
+    if (TagIndex* index = tx.tag_index()) {
+      tx.AfterCommit([index, inode] { index->DocumentGone(inode); });
+    }
     return Status();
   });
 }
@@ -307,7 +320,9 @@ Result<Attr> UpdateAttr(Tx& tx, InodeId inode, const AttrChanges& c, int64_t cti
                 OptionalParam(c.gid, &gid), OptionalParam(size_value, &size),
                 OptionalParam(c.atime_ns, &atime), OptionalParam(c.mtime_ns, &mtime),
                 OptionalParam(c.goal, &goal), ctime_ns);
-    return ParseAttr(r.at(0), 0);
+    Attr a = ParseAttr(r.at(0), 0);
+    if (c.size) FollowSize(tx, a);
+    return a;
   });
 }
 
@@ -316,7 +331,9 @@ Result<Attr> SetSizeAndTimes(Tx& tx, InodeId inode, uint64_t size, int64_t mtime
   return Guard(tx, [&]() -> Result<Attr> {
     pqxx::result r =
         tx.Exec(kSetSizeAndTimes, inode, static_cast<int64_t>(size), mtime_ns, ctime_ns);
-    return ParseAttr(r.at(0), 0);
+    Attr a = ParseAttr(r.at(0), 0);
+    FollowSize(tx, a);
+    return a;
   });
 }
 

@@ -1,5 +1,7 @@
 #include "metaserver/store/query_store.h"
 
+#include <algorithm>
+
 #include "ddbfs/constants.h"
 #include "metaserver/store/row_util.h"
 
@@ -24,6 +26,16 @@ constexpr Statement kWaysUp{
         "p.") " FROM up JOIN ddbfs.inodes p ON p.id = up.id ORDER BY up.doc, up.depth",
     false};
 
+// The first name (lowest parent, then name) of each inode.
+constexpr Statement kFirstNames{"query_first_names",
+                                "SELECT DISTINCT ON (inode) inode, parent, name FROM ddbfs.dentries"
+                                " WHERE inode = ANY($1::bigint[]) ORDER BY inode, parent, name",
+                                false};
+
+constexpr Statement kParentAttrs{
+    "query_parent_attrs",
+    "SELECT " DDBFS_ATTR_COLUMNS("") " FROM ddbfs.inodes WHERE id = ANY($1::bigint[])", false};
+
 }  // namespace
 
 Result<std::vector<InodeId>> MatchingInodes(Tx& tx, const std::string& where,
@@ -46,18 +58,65 @@ Result<std::vector<InodeId>> MatchingInodes(Tx& tx, const std::string& where,
   });
 }
 
+Result<std::vector<InodeId>> MatchingAmong(Tx& tx, const std::string& where,
+                                           const std::vector<std::string>& params,
+                                           const std::vector<InodeId>& ids) {
+  return Guard(tx, [&]() -> Result<std::vector<InodeId>> {
+    std::vector<InodeId> out;
+    if (ids.empty()) return out;
+    std::vector<std::string> all = params;
+    const std::string a = "$" + std::to_string(all.size() + 1);
+    all.push_back(PgArray(ids));
+    pqxx::result r = tx.ExecRead("SELECT i.id FROM ddbfs.inodes i WHERE i.id = ANY(" + a +
+                                     "::bigint[]) AND (" + where + ") ORDER BY i.id",
+                                 all);
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(row[0].as<int64_t>());
+    return out;
+  });
+}
+
 Result<std::map<InodeId, WayUp>> WaysUpOf(Tx& tx, const std::vector<InodeId>& inodes) {
   return Guard(tx, [&]() -> Result<std::map<InodeId, WayUp>> {
-    pqxx::result r = tx.Exec(kWaysUp, PgArray(inodes));
-    std::map<InodeId, WayUp> out;
-    for (InodeId id : inodes) out[id];
-    for (const auto& row : r) {
-      out[row[0].as<int64_t>()].steps.push_back(
-          PathStep{row[1].as<std::string>(), ParseAttr(row, 2)});
+    // Each document's first name, then the ways up of the few folders they
+    // are in (a page of documents is mostly in a handful of folders).
+    pqxx::result names = tx.Exec(kFirstNames, PgArray(inodes));
+    std::map<InodeId, std::pair<InodeId, std::string>> first;
+    std::vector<InodeId> parents;
+    for (const auto& row : names) {
+      const InodeId parent = row[1].as<int64_t>();
+      first[row[0].as<int64_t>()] = {parent, row[2].as<std::string>()};
+      parents.push_back(parent);
     }
-    for (auto& [id, way] : out) {
-      way.named =
-          way.steps.empty() ? id == kRootInode : way.steps.back().parent.inode == kRootInode;
+    std::sort(parents.begin(), parents.end());
+    parents.erase(std::unique(parents.begin(), parents.end()), parents.end());
+    std::map<InodeId, WayUp> above;  // of each parent
+    for (InodeId p : parents) above[p];
+    if (!parents.empty()) {
+      pqxx::result r = tx.Exec(kWaysUp, PgArray(parents));
+      for (const auto& row : r) {
+        above[row[0].as<int64_t>()].steps.push_back(
+            PathStep{row[1].as<std::string>(), ParseAttr(row, 2)});
+      }
+    }
+    std::map<InodeId, Attr> parent_attr;
+    if (!parents.empty()) {
+      pqxx::result r = tx.Exec(kParentAttrs, PgArray(parents));
+      for (const auto& row : r) parent_attr.emplace(row[0].as<int64_t>(), ParseAttr(row, 0));
+    }
+    std::map<InodeId, WayUp> out;
+    for (InodeId id : inodes) {
+      WayUp& way = out[id];
+      auto f = first.find(id);
+      auto pa = f == first.end() ? parent_attr.end() : parent_attr.find(f->second.first);
+      if (f == first.end() || pa == parent_attr.end()) {
+        way.named = id == kRootInode;
+        continue;
+      }
+      way.steps.push_back(PathStep{f->second.second, pa->second});
+      const WayUp& rest = above[f->second.first];
+      way.steps.insert(way.steps.end(), rest.steps.begin(), rest.steps.end());
+      way.named = way.steps.back().parent.inode == kRootInode;
     }
     return out;
   });

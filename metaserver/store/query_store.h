@@ -19,6 +19,11 @@ Result<std::vector<InodeId>> MatchingInodes(Tx& tx, const std::string& where,
                                             const std::vector<std::string>& params, InodeId after,
                                             int limit);
 
+// Those of `ids` (in id order) that satisfy `where`, in id order.
+Result<std::vector<InodeId>> MatchingAmong(Tx& tx, const std::string& where,
+                                           const std::vector<std::string>& params,
+                                           const std::vector<InodeId>& ids);
+
 // One step of the way from an inode up to the root: the name of the node
 // below in `parent`, and the parent's attributes.
 struct PathStep {

@@ -3,6 +3,7 @@
 #include <set>
 
 #include "metaserver/store/row_util.h"
+#include "metaserver/store/tag_index.h"
 
 namespace ddbfs::meta::store {
 
@@ -16,9 +17,11 @@ constexpr Statement kAddTag{
     " ins AS (INSERT INTO ddbfs.tags (name, created_ns) SELECT name, $7 FROM n"
     "  ON CONFLICT (name) DO NOTHING RETURNING id),"
     " g AS (SELECT id FROM ins UNION ALL SELECT t.id FROM ddbfs.tags t, n WHERE t.name = n.name)"
-    " INSERT INTO ddbfs.doc_tags (inode, tag_id, has_value, value, value_num, value_ns)"
-    " SELECT $1, g.id, $3, normalize($4::text, NFC), $5::float8, $6::bigint FROM g"
-    " ON CONFLICT DO NOTHING",
+    " , added AS (INSERT INTO ddbfs.doc_tags (inode, tag_id, has_value, value, value_num, value_ns)"
+    "  SELECT $1, g.id, $3, normalize($4::text, NFC), $5::float8, $6::bigint FROM g"
+    "  ON CONFLICT DO NOTHING RETURNING inode, tag_id, has_value, value, value_num, value_ns)"
+    " SELECT a.inode, a.tag_id, a.has_value, a.value, a.value_num, a.value_ns, n.name"
+    " FROM added a, n",
     true};
 
 // kAddTag for many inodes at once; returns the inodes that got the tag.
@@ -28,10 +31,12 @@ constexpr Statement kAddTagMany{
     " ins AS (INSERT INTO ddbfs.tags (name, created_ns) SELECT name, $7 FROM n"
     "  ON CONFLICT (name) DO NOTHING RETURNING id),"
     " g AS (SELECT id FROM ins UNION ALL SELECT t.id FROM ddbfs.tags t, n WHERE t.name = n.name)"
-    " INSERT INTO ddbfs.doc_tags (inode, tag_id, has_value, value, value_num, value_ns)"
-    " SELECT x.inode, g.id, $3, normalize($4::text, NFC), $5::float8, $6::bigint"
-    " FROM g, unnest($1::bigint[]) AS x(inode)"
-    " ON CONFLICT DO NOTHING RETURNING inode",
+    " , added AS (INSERT INTO ddbfs.doc_tags (inode, tag_id, has_value, value, value_num, value_ns)"
+    "  SELECT x.inode, g.id, $3, normalize($4::text, NFC), $5::float8, $6::bigint"
+    "  FROM g, unnest($1::bigint[]) AS x(inode)"
+    "  ON CONFLICT DO NOTHING RETURNING inode, tag_id, has_value, value, value_num, value_ns)"
+    " SELECT a.inode, a.tag_id, a.has_value, a.value, a.value_num, a.value_ns, n.name"
+    " FROM added a, n",
     true};
 
 constexpr Statement kRemoveTagMany{
@@ -39,7 +44,7 @@ constexpr Statement kRemoveTagMany{
     "DELETE FROM ddbfs.doc_tags d USING ddbfs.tags t"
     " WHERE d.inode = ANY($1::bigint[]) AND d.tag_id = t.id AND t.name = normalize($2::text, NFC)"
     " AND (NOT $3::boolean OR (d.has_value AND d.value = normalize($4::text, NFC)))"
-    " RETURNING d.inode",
+    " RETURNING d.inode, d.tag_id, d.has_value, d.value",
     true};
 
 constexpr Statement kOverTagLimit{"tag_over_limit",
@@ -52,7 +57,7 @@ constexpr Statement kTagId{
 constexpr Statement kCreateTagName{
     "tag_create",
     "INSERT INTO ddbfs.tags (name, created_ns) VALUES (normalize($1::text, NFC), $2)"
-    " ON CONFLICT (name) DO NOTHING",
+    " ON CONFLICT (name) DO NOTHING RETURNING id, name",
     true};
 constexpr Statement kRenameTagName{
     "tag_rename", "UPDATE ddbfs.tags SET name = normalize($2::text, NFC) WHERE id = $1", true};
@@ -109,7 +114,8 @@ constexpr Statement kRemoveTag{
     "tag_remove",
     "DELETE FROM ddbfs.doc_tags d USING ddbfs.tags t"
     " WHERE d.inode = $1 AND d.tag_id = t.id AND t.name = normalize($2::text, NFC)"
-    " AND (NOT $3::boolean OR (d.has_value AND d.value = normalize($4::text, NFC)))",
+    " AND (NOT $3::boolean OR (d.has_value AND d.value = normalize($4::text, NFC)))"
+    " RETURNING d.inode, d.tag_id, d.has_value, d.value",
     true};
 
 constexpr Statement kGetTags{"tag_get",
@@ -136,6 +142,44 @@ constexpr Statement kListSavedQueries{
 SavedQuery SavedQueryOf(const pqxx::row& row) {
   return SavedQuery{row[0].as<std::string>(), row[1].as<std::string>(),
                     static_cast<uint32_t>(row[2].as<int64_t>())};
+}
+
+// The rows a statement returned (inode, tag_id, has_value, value and, when
+// `typed`, value_num, value_ns, the tag's name), for the index of tags.
+std::vector<TagIndex::Row> IndexRows(const pqxx::result& r, bool typed) {
+  std::vector<TagIndex::Row> rows;
+  rows.reserve(r.size());
+  for (const auto& row : r) {
+    TagIndex::Row x;
+    x.inode = row[0].as<int64_t>();
+    x.tag = row[1].as<int64_t>();
+    x.has_value = row[2].as<bool>();
+    x.value = row[3].as<std::string>();
+    if (typed && !row[4].is_null()) x.num = row[4].as<double>();
+    if (typed && !row[5].is_null()) x.ns = row[5].as<int64_t>();
+    if (typed) x.name = row[6].as<std::string>();
+    rows.push_back(std::move(x));
+  }
+  return rows;
+}
+
+// Tells the index, after the commit, what `r` added or removed.
+void Follow(Tx& tx, const pqxx::result& r, bool added) {
+  TagIndex* index = tx.tag_index();
+  if (index == nullptr || r.empty()) return;
+  auto rows = std::make_shared<std::vector<TagIndex::Row>>(IndexRows(r, added));
+  tx.AfterCommit([index, rows, added] {
+    if (added) {
+      index->Added(*rows);
+    } else {
+      index->Removed(*rows);
+    }
+  });
+}
+
+// A change the index does not follow row by row: it loads everything again.
+void Reload(Tx& tx) {
+  if (TagIndex* index = tx.tag_index()) tx.AfterCommit([index] { index->Invalidate(); });
 }
 
 // A condition that `caller` may search directory `a` (permissions.cc's
@@ -242,6 +286,7 @@ Status RemoveTagMany(Tx& tx, const std::vector<InodeId>& inodes, const std::stri
     pqxx::result r =
         tx.Exec(kRemoveTagMany, PgArray(inodes), name, value.has_value(), value.value_or(""));
     for (const auto& row : r) changed->insert(row[0].as<int64_t>());
+    Follow(tx, r, false);
     return Status();
   });
 }
@@ -265,13 +310,21 @@ Result<std::optional<int64_t>> TagId(Tx& tx, const std::string& name) {
 
 Result<bool> CreateTagName(Tx& tx, const std::string& name, int64_t now_ns) {
   return Guard(tx, [&]() -> Result<bool> {
-    return tx.Exec(kCreateTagName, name, now_ns).affected_rows() == 1;
+    pqxx::result r = tx.Exec(kCreateTagName, name, now_ns);
+    if (r.empty()) return false;
+    if (TagIndex* index = tx.tag_index()) {
+      const int64_t id = r[0][0].as<int64_t>();
+      const std::string stored = r[0][1].as<std::string>();
+      tx.AfterCommit([index, id, stored] { index->NameAdded(id, stored); });
+    }
+    return true;
   });
 }
 
 Status RenameTagName(Tx& tx, int64_t id, const std::string& new_name) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kRenameTagName, id, new_name);
+    Reload(tx);
     return Status();
   });
 }
@@ -282,6 +335,7 @@ Result<int64_t> MergeTagInto(Tx& tx, int64_t from, int64_t into) {
     tx.Exec(kMergeDocTags, from, into);
     tx.Exec(kMergeRules, from, into);
     tx.Exec(kDeleteTagName, from);
+    Reload(tx);
     return documents;
   });
 }
@@ -290,6 +344,7 @@ Result<int64_t> DeleteTagName(Tx& tx, int64_t id) {
   return Guard(tx, [&]() -> Result<int64_t> {
     const int64_t documents = tx.Exec(kDocumentsOfTag, id).at(0)[0].as<int64_t>();
     tx.Exec(kDeleteTagName, id);
+    Reload(tx);
     return documents;
   });
 }
@@ -305,12 +360,14 @@ Result<bool> Implies(Tx& tx, int64_t from, int64_t to) {
 
 Result<bool> AddImplication(Tx& tx, int64_t tag, int64_t implied) {
   return Guard(tx, [&]() -> Result<bool> {
+    Reload(tx);
     return tx.Exec(kAddImplication, tag, implied).affected_rows() == 1;
   });
 }
 
 Result<bool> RemoveImplication(Tx& tx, int64_t tag, int64_t implied) {
   return Guard(tx, [&]() -> Result<bool> {
+    Reload(tx);
     return tx.Exec(kRemoveImplication, tag, implied).affected_rows() == 1;
   });
 }
@@ -366,8 +423,10 @@ Status AddTag(Tx& tx, InodeId inode, const TagRow& tag, int64_t now_ns) {
     std::string num_buf;
     std::string ns_buf;
     const std::string value = tag.value.value_or("");
-    tx.Exec(kAddTag, inode, tag.name, tag.value.has_value(), value,
-            OptionalParam(tag.value_num, &num_buf), OptionalParam(tag.value_ns, &ns_buf), now_ns);
+    pqxx::result r = tx.Exec(kAddTag, inode, tag.name, tag.value.has_value(), value,
+                             OptionalParam(tag.value_num, &num_buf),
+                             OptionalParam(tag.value_ns, &ns_buf), now_ns);
+    Follow(tx, r, true);
     return Status();
   });
 }
@@ -381,6 +440,7 @@ Status AddTagMany(Tx& tx, const std::vector<InodeId>& inodes, const TagRow& tag,
                              tag.value.value_or(""), OptionalParam(tag.value_num, &num_buf),
                              OptionalParam(tag.value_ns, &ns_buf), now_ns);
     for (const auto& row : r) changed->insert(row[0].as<int64_t>());
+    Follow(tx, r, true);
     return Status();
   });
 }
@@ -388,8 +448,9 @@ Status AddTagMany(Tx& tx, const std::vector<InodeId>& inodes, const TagRow& tag,
 Result<int> RemoveTag(Tx& tx, InodeId inode, const std::string& name,
                       const std::optional<std::string>& value) {
   return Guard(tx, [&]() -> Result<int> {
-    return static_cast<int>(
-        tx.Exec(kRemoveTag, inode, name, value.has_value(), value.value_or("")).affected_rows());
+    pqxx::result r = tx.Exec(kRemoveTag, inode, name, value.has_value(), value.value_or(""));
+    Follow(tx, r, false);
+    return static_cast<int>(r.size());
   });
 }
 

@@ -1,8 +1,21 @@
 #include "metaserver/store/tx.h"
 
 #include "ddbfs/log.h"
+#include "metaserver/store/tag_index.h"
 
 namespace ddbfs::meta::store {
+
+void Tx::RunAfterCommit() {
+  for (auto& f : after_commit_) {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      LOG(kError) << "tag index update failed (" << e.what() << "); loading it again";
+      tag_index_->Invalidate();
+    }
+  }
+  after_commit_.clear();
+}
 
 DbError ClassifyDbError(std::exception_ptr error) {
   DbError out;

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <functional>
 #include <string>
 #include <type_traits>
 #include <utility>
@@ -13,6 +14,8 @@
 #include "metaserver/store/connection.h"
 
 namespace ddbfs::meta::store {
+
+class TagIndex;
 
 // One database transaction as the store functions see it: the WriteQueue's
 // batch transaction or a ReadPool read. Records the first database error so
@@ -56,6 +59,17 @@ class Tx {
   // is stalled or locked; running it again now would wait again.
   bool timed_out() const { return timed_out_; }
 
+  // The index of tags that follows this transaction's changes (null: none),
+  // and what to tell it once the transaction has committed: the runner of
+  // the transaction calls RunAfterCommit() right after COMMIT succeeded (a
+  // rolled-back transaction drops them).
+  TagIndex* tag_index() const { return tag_index_; }
+  void set_tag_index(TagIndex* index) { tag_index_ = index; }
+  void AfterCommit(std::function<void()> f) {
+    if (tag_index_ != nullptr) after_commit_.push_back(std::move(f));
+  }
+  void RunAfterCommit();  // never throws (a failing one reloads the index)
+
   // True once a statement that changes data ran since ClearWrote().
   bool wrote() const { return wrote_; }
   void ClearWrote() { wrote_ = false; }
@@ -68,6 +82,8 @@ class Tx {
   bool retryable_ = false;
   bool timed_out_ = false;
   bool wrote_ = false;
+  TagIndex* tag_index_ = nullptr;
+  std::vector<std::function<void()>> after_commit_;
 };
 
 // Runs f() (which returns Status or Result<T>) and turns any exception into

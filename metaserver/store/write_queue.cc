@@ -273,6 +273,7 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
   try {
     pqxx::work txn(conn_->raw());
     Tx tx(*conn_, txn);
+    tx.set_tag_index(tag_index_.load());
     Journal journal;
     std::vector<Pending*> ops;
     for (auto& p : batch) ops.push_back(p.get());
@@ -291,6 +292,7 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
     if (!RecordAnswers(tx, journal.recorded).ok()) return failed(tx);
     committing = true;
     txn.commit();
+    tx.RunAfterCommit();
   } catch (...) {
     DbError e = ClassifyDbError(std::current_exception());
     *failure = e.status;
@@ -319,6 +321,7 @@ Status WriteQueue::RunAlone(Pending& p) {
     try {
       pqxx::work txn(conn_->raw());
       Tx tx(*conn_, txn);
+      tx.set_tag_index(tag_index_.load());
       Journal journal;
       Status s;
       if (FindKnown(tx, {&p}, &journal).ok()) s = Execute(p, tx, journal);
@@ -334,6 +337,7 @@ Status WriteQueue::RunAlone(Pending& p) {
       } else {
         committing = true;
         txn.commit();
+        tx.RunAfterCommit();
         if (p.counted) {
           transactions_.fetch_add(1);
           ops_.fetch_add(1);

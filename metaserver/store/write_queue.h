@@ -24,6 +24,7 @@
 namespace ddbfs::meta::store {
 
 class Tx;
+class TagIndex;
 
 struct WriteQueueOptions {
   size_t max_batch = 512;
@@ -109,6 +110,9 @@ class WriteQueue {
   // returns how many. The writer does this on its own every few seconds.
   Result<int64_t> PruneRequestLog(int limit = 10000);
 
+  // The index of tags that committed transactions tell their changes to
+  // (Tx::AfterCommit); null: none.
+  void set_tag_index(TagIndex* index) { tag_index_.store(index); }
   // Stops taking ops, commits everything queued, joins the writer.
   // Later Run() calls fail with kUnavailable.
   void Stop();
@@ -146,6 +150,7 @@ class WriteQueue {
   // simply happen again).
   static constexpr size_t kMaxSeenClients = 100000;
   std::map<std::string, int64_t> seen_;
+  std::atomic<TagIndex*> tag_index_{nullptr};
   enum class Outcome {
     kCommitted,
     kOpFailed,

@@ -1,12 +1,15 @@
 // Tags of documents in the ops layer (metaserver/ops/tags.cc;
 // docs/tags.md), on a real PostgreSQL.
 
+#include <chrono>
+#include <random>
 #include <string>
 #include <vector>
 
 #include "ddbfs/constants.h"
 #include "meta_test_base.h"
 #include "metaserver/ops/namespace_ops.h"
+#include "metaserver/store/tag_index.h"
 
 namespace ddbfs::meta::testing {
 namespace {
@@ -376,6 +379,117 @@ TEST_F(TagTest, RenameMergeDeleteAndImplyNeedAnAdminAndDoWhatTheySay) {
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(TagAdmin(ctx(), true, TagAdminOp::kCreate, "", "").status().code(),
             ErrorCode::kInvalidArgument);
+}
+
+// The in-memory index (store/tag_index.h) answers what SQL answers: after
+// random changes of every kind, root's counts (from the index) equal those
+// of a user who can reach everything (from SQL), and queries give the same
+// documents with and without it.
+class TagIndexTest : public TagCountTest {
+ protected:
+  void WaitIndex() {
+    ASSERT_NE(ctx().tag_index, nullptr);
+    ASSERT_TRUE(ctx().tag_index->WaitReady(std::chrono::seconds(20)));
+  }
+  std::vector<InodeId> Select(const std::string& expr) {
+    std::vector<InodeId> out;
+    for (InodeId after = 0;;) {
+      auto page = QueryDocuments(ctx(), kRoot, expr, after, 7, kRootInode);
+      EXPECT_TRUE(page.ok()) << expr << ": " << page.status();
+      if (!page.ok()) break;
+      for (const QueryEntry& e : page->entries) out.push_back(e.attr.inode);
+      if (!page->more) break;
+      after = page->next_after;
+    }
+    return out;
+  }
+  void ExpectAgreement(const std::string& when) {
+    SCOPED_TRACE(when);
+    for (const char* within : {"", "a", "a and not b", "b or c=2", "c>=2 and not a", "t*"}) {
+      std::optional<std::string> w;
+      if (*within) w = within;
+      EXPECT_EQ(Counts(List(kRoot, w)), Counts(List(kAlice, w))) << within;
+      EXPECT_EQ(Counts(List(kRoot, w, "c")), Counts(List(kAlice, w, "c"))) << within;
+    }
+    store::TagIndex* index = ctx().tag_index;
+    for (const char* q : {"a", "a and b", "a and not b", "c=2", "c>1 and a", "b or c", "t? or a",
+                          "not a", "@type=file and b", "c!=2"}) {
+      const std::vector<InodeId> with = Select(q);
+      ctx().tag_index = nullptr;
+      const std::vector<InodeId> without = Select(q);
+      ctx().tag_index = index;
+      EXPECT_EQ(with, without) << q;
+    }
+  }
+};
+
+TEST_F(TagIndexTest, AgreesWithSqlAfterRandomChanges) {
+  WaitIndex();
+  auto dir = Mkdir(ctx(), kRoot, kRootInode, "d", 0777);
+  ASSERT_TRUE(dir.ok());
+  std::mt19937 rng(42);
+  std::vector<InodeId> docs;
+  std::vector<std::string> names;
+  for (int i = 0; i < 40; ++i) {
+    names.push_back("f" + std::to_string(i));
+    docs.push_back(SizedFile(dir->inode, names.back(), rng() % 1000, {}));
+  }
+  const std::vector<Tag> pool = {T("a"),      T("b"), T("c", "1"), T("c", "2"), T("c", "3"),
+                                 T("c", "x"), T("c"), T("t1"),     T("t2")};
+  auto some = [&](size_t n) {
+    std::vector<Tag> out;
+    for (size_t k = 0; k < n; ++k) out.push_back(pool[rng() % pool.size()]);
+    return out;
+  };
+  for (int round = 0; round < 6; ++round) {
+    for (int step = 0; step < 30; ++step) {
+      const size_t i = rng() % docs.size();
+      switch (rng() % 6) {
+        case 0:
+        case 1:
+          ASSERT_TRUE(SetTags(ctx(), kRoot, docs[i], some(3), some(1)).ok());
+          break;
+        case 2: {
+          std::vector<InodeId> many;
+          for (int k = 0; k < 8; ++k) many.push_back(docs[rng() % docs.size()]);
+          ASSERT_TRUE(TagMany(ctx(), kRoot, many, some(2), some(1)).ok());
+          break;
+        }
+        case 3: {
+          AttrChanges grow;
+          grow.size = rng() % 5000;
+          ASSERT_TRUE(SetAttr(ctx(), kRoot, docs[i], grow).ok());
+          break;
+        }
+        case 4: {  // the document goes, a new one comes
+          ASSERT_TRUE(Unlink(ctx(), kRoot, dir->inode, names[i]).ok());
+          names[i] += "n";
+          docs[i] = SizedFile(dir->inode, names[i], rng() % 100, some(2));
+          break;
+        }
+        case 5: {
+          auto c = Create(ctx(), kRoot, dir->inode, names[i] + "x", 0644, std::nullopt,
+                          std::nullopt, nullptr, some(2));
+          ASSERT_TRUE(c.ok()) << c.status();
+          names[i] += "x";
+          ASSERT_TRUE(
+              Unlink(ctx(), kRoot, dir->inode, names[i].substr(0, names[i].size() - 1)).ok());
+          docs[i] = c->inode;
+          break;
+        }
+      }
+    }
+    ExpectAgreement("round " + std::to_string(round));
+  }
+  // Changes it does not follow row by row: it loads again, then agrees.
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kImply, "t1", "a").ok());
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kMerge, "t2", "b").ok());
+  WaitIndex();
+  ExpectAgreement("after imply and merge");
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kRename, "b", "bb").ok());
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kDelete, "c", "").ok());
+  WaitIndex();
+  ExpectAgreement("after rename and delete");
 }
 
 }  // namespace ddbfs::meta::testing
