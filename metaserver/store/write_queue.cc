@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ddbfs/log.h"
+#include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
 
 namespace ddbfs::meta::store {
@@ -296,7 +297,12 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
   } catch (...) {
     DbError e = ClassifyDbError(std::current_exception());
     *failure = e.status;
-    if (e.broken) return committing ? Outcome::kBrokenInDoubt : Outcome::kBroken;
+    if (e.broken && committing) {
+      // It may have committed: the index of tags loads everything again.
+      if (TagIndex* index = tag_index_.load()) index->Invalidate();
+      return Outcome::kBrokenInDoubt;
+    }
+    if (e.broken) return Outcome::kBroken;
     if (e.timed_out) return Outcome::kTimedOut;
     return e.retryable ? Outcome::kRetry : Outcome::kOpFailed;
   }
@@ -351,6 +357,9 @@ Status WriteQueue::RunAlone(Pending& p) {
     if (error.retryable) continue;
     if (!error.broken) return error.status;
     conn_.reset();
+    if (committing) {
+      if (TagIndex* index = tag_index_.load()) index->Invalidate();  // as above
+    }
     if (committing || reconnected) return error.status;
     reconnected = true;
   }
