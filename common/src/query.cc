@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -664,6 +665,42 @@ std::string ToString(const Node& n) {
   return out;
 }
 
+namespace {
+
+// The code points of valid UTF-8 `s` (checked before).
+std::vector<uint32_t> CodePoints(std::string_view s) {
+  std::vector<uint32_t> out;
+  for (size_t i = 0; i < s.size();) {
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    const int n = c < 0x80 ? 1 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+    uint32_t cp = n == 1 ? c : n == 2 ? (c & 0x1F) : n == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k < n && i + k < s.size(); ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3F);
+    }
+    out.push_back(cp);
+    i += static_cast<size_t>(n);
+  }
+  return out;
+}
+
+// Unicode's White_Space property beyond ASCII (NEL, NBSP, the spaces of
+// U+2000 and on, the line and paragraph separators, ideographic space).
+bool UnicodeSpace(uint32_t cp) {
+  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+// The C1 control characters.
+bool C1Control(uint32_t cp) { return cp >= 0x80 && cp <= 0x9F; }
+
+std::string CodePointText(uint32_t cp) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "U+%04X", cp);
+  return buf;
+}
+
+}  // namespace
+
 Status ValidateTagName(std::string_view name) {
   if (name.empty()) return InvalidArgument("a tag name cannot be empty");
   if (name.size() > kMaxTagNameBytes) {
@@ -678,6 +715,12 @@ Status ValidateTagName(std::string_view name) {
           std::string(name));
     }
   }
+  for (uint32_t cp : CodePoints(name)) {
+    if (UnicodeSpace(cp) || C1Control(cp)) {
+      return InvalidArgument("a tag name cannot contain white space or control characters (" +
+                             CodePointText(cp) + ")");
+    }
+  }
   return Status();
 }
 
@@ -690,6 +733,9 @@ Status ValidateTagValue(std::string_view value) {
     if (c == '/' || IsControl(static_cast<unsigned char>(c))) {
       return InvalidArgument("a tag value cannot contain \"/\" or control characters");
     }
+  }
+  for (uint32_t cp : CodePoints(value)) {
+    if (C1Control(cp)) return InvalidArgument("a tag value cannot contain control characters");
   }
   return Status();
 }

@@ -220,6 +220,14 @@ TEST(QueryTest, TagNamesAndValues) {
   EXPECT_FALSE(ValidateTagName("a b").ok());
   EXPECT_FALSE(ValidateTagName("a\tb").ok());
   EXPECT_FALSE(ValidateTagName(std::string("a\x7f")).ok());
+  // Unicode white space and C1 controls too: no-break space, em space,
+  // ideographic space, line separator, NEL.
+  for (const char* bad : {"a\u00a0b", "a\u2003b", "a\u3000b", "a\u2028b", "a\u0085b"}) {
+    EXPECT_FALSE(ValidateTagName(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(ValidateTagName("caf\u00e9").ok());
+  EXPECT_TRUE(ValidateTagValue("two\u00a0words").ok()) << "a value may hold spaces";
+  EXPECT_FALSE(ValidateTagValue("a\u0085b").ok());
   EXPECT_FALSE(ValidateTagName(std::string("\xc0\x80")).ok());      // overlong NUL
   EXPECT_FALSE(ValidateTagName(std::string("\xed\xa0\x80")).ok());  // a surrogate
   EXPECT_TRUE(ValidateTagName(std::string(200, 'x')).ok());
