@@ -254,7 +254,8 @@ int RunTagCounts(Context& ctx, const TagsArgs& a) {
   std::string out;
   int64_t shown = 0;
   for (int offset = 0;;) {
-    auto page = c->ListTags(within, name, offset, 100000);
+    auto page = a.names && !within && !name ? c->ListTagNames(offset, 100000)
+                                            : c->ListTags(within, name, offset, 100000);
     if (!page.ok()) {
       ctx.Fail(a.values, page.status(),
                page.status().code() == ErrorCode::kInvalidArgument && within

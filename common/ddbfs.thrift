@@ -336,6 +336,9 @@ struct ListTagsRequest {
   3: optional string name
   4: i32 offset = 0
   5: i32 limit = 0
+  // Every name, without counts (documents and bytes 0; `within` and
+  // `name` ignored): what a listing of names or a completion needs.
+  6: optional bool names_only
 }
 struct ListTagsResponse {
   1: RpcStatus status

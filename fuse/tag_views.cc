@@ -229,7 +229,11 @@ Result<TagViews::Listing> TagViews::Fill(const Node& dir) {
       std::optional<std::string> of;
       if (pass == 1) of = dir.terms.back().name;
       for (int offset = 0;;) {
-        ASSIGN_OR_RETURN(Client::TagListPage page, client().ListTags(within, of, offset));
+        // .tags/ itself: every name, no counts needed.
+        ASSIGN_OR_RETURN(Client::TagListPage page,
+                         dir.kind == Kind::kTagsRoot
+                             ? client().ListTagNames(offset, 100000)
+                             : client().ListTags(within, of, offset, 100000));
         for (const TagCount& t : page.tags) {
           if (pass == 0 && used.count(t.name)) continue;
           const std::string name = pass == 1 ? "=" + *t.value : t.name;

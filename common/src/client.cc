@@ -258,6 +258,22 @@ Result<Client::TagListPage> Client::ListTags(const std::optional<std::string>& w
   return page;
 }
 
+Result<Client::TagListPage> Client::ListTagNames(int offset, int limit) {
+  rpc::ListTagsRequest req;
+  req.__set_ctx(impl_->ReadContext());
+  req.__set_names_only(true);
+  req.offset = offset;
+  req.limit = limit;
+  rpc::ListTagsResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("ListTags", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.ListTags(r, req); }));
+  TagListPage page;
+  page.tags.reserve(resp.tags.size());
+  for (rpc::TagCount& w : resp.tags) page.tags.push_back(TagCount{std::move(w.name), {}, 0, 0});
+  page.more = resp.more;
+  return page;
+}
+
 Result<int> Client::TagMany(const std::vector<InodeId>& inodes, const std::vector<Tag>& add,
                             const std::vector<Tag>& remove) {
   rpc::TagManyRequest req;

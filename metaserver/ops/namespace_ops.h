@@ -209,6 +209,9 @@ Result<TagList> ListTags(OpContext& ctx, const Caller& caller, InodeId confine,
                          const std::optional<std::string>& within,
                          const std::optional<std::string>& name, int offset, int limit);
 
+// Every tag name, by name, without counts (ListTags' names_only).
+Result<TagList> ListTagNames(OpContext& ctx, int offset, int limit);
+
 // TagMany (tags.cc): SetTags on up to kMaxTagManyInodes inodes in one
 // transaction, all or nothing; returns how many documents changed.
 inline constexpr size_t kMaxTagManyInodes = 1000;

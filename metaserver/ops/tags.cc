@@ -145,6 +145,22 @@ Result<TagList> ListTags(OpContext& ctx, const Caller& caller, InodeId confine,
   return out;
 }
 
+Result<TagList> ListTagNames(OpContext& ctx, int offset, int limit) {
+  if (offset < 0) return InvalidArgument("negative offset");
+  if (limit <= 0) limit = kDefaultTagListLimit;
+  limit = std::min(limit, kMaxTagListLimit);
+  TagList out;
+  RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(std::vector<std::string> names, store::TagNames(tx, offset, limit + 1));
+    out = TagList();
+    out.more = static_cast<int>(names.size()) > limit;
+    if (out.more) names.resize(static_cast<size_t>(limit));
+    for (std::string& n : names) out.tags.push_back(TagCount{std::move(n), std::nullopt, 0, 0});
+    return Status();
+  }));
+  return out;
+}
+
 Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<InodeId>& inodes,
                     const std::vector<Tag>& add, const std::vector<Tag>& remove) {
   if (inodes.size() > kMaxTagManyInodes) {

@@ -256,6 +256,16 @@ void MetaServiceHandler::GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsR
 
 void MetaServiceHandler::ListTags(rpc::ListTagsResponse& resp, const rpc::ListTagsRequest& req) {
   Handle("ListTags", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
+    if (req.__isset.names_only && req.names_only) {
+      ASSIGN_OR_RETURN(meta::TagList names, meta::ListTagNames(ctx_, req.offset, req.limit));
+      for (meta::TagCount& c : names.tags) {
+        rpc::TagCount w;
+        w.name = std::move(c.name);
+        resp.tags.push_back(std::move(w));
+      }
+      resp.more = names.more;
+      return Status();
+    }
     std::optional<std::string> within;
     std::optional<std::string> name;
     if (req.__isset.within) within = req.within;

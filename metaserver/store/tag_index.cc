@@ -247,6 +247,14 @@ void TagIndex::NameAdded(int64_t tag, const std::string& name) {
   Change(std::move(d));
 }
 
+void TagIndex::Renamed(int64_t tag, const std::string& name) {
+  Delta d;
+  d.kind = Delta::kRename;
+  d.tag = tag;
+  d.name = name;
+  Change(std::move(d));
+}
+
 void TagIndex::Apply(State& s, const Delta& d) {
   switch (d.kind) {
     case Delta::kAdd:
@@ -282,6 +290,14 @@ void TagIndex::Apply(State& s, const Delta& d) {
       s.tags[d.tag].name = d.name;
       s.by_name[d.name] = d.tag;
       return;
+    case Delta::kRename: {
+      TagEntry& t = s.tags[d.tag];
+      auto old = s.by_name.find(t.name);
+      if (old != s.by_name.end() && old->second == d.tag) s.by_name.erase(old);
+      t.name = d.name;
+      s.by_name[d.name] = d.tag;
+      return;
+    }
   }
 }
 

@@ -68,6 +68,7 @@ class TagIndex {
   void DocumentGone(InodeId inode);
   void SizeIs(InodeId inode, uint64_t size);
   void NameAdded(int64_t tag, const std::string& name);
+  void Renamed(int64_t tag, const std::string& name);
   // Something changed that is followed by loading everything again.
   void Invalidate();
 
@@ -111,7 +112,7 @@ class TagIndex {
     std::vector<int64_t> tags;  // the tags it carries
   };
   struct Delta {
-    enum Kind { kAdd, kRemove, kGone, kSize, kName };
+    enum Kind { kAdd, kRemove, kGone, kSize, kName, kRename };
     Kind kind = kAdd;
     std::vector<Row> rows;
     InodeId inode = 0;

@@ -60,7 +60,10 @@ constexpr Statement kCreateTagName{
     " ON CONFLICT (name) DO NOTHING RETURNING id, name",
     true};
 constexpr Statement kRenameTagName{
-    "tag_rename", "UPDATE ddbfs.tags SET name = normalize($2::text, NFC) WHERE id = $1", true};
+    "tag_rename",
+    "UPDATE ddbfs.tags SET name = normalize($2::text, NFC) WHERE id = $1 RETURNING name", true};
+constexpr Statement kTagNames{
+    "tag_names", "SELECT name FROM ddbfs.tags ORDER BY name OFFSET $1 LIMIT $2", false};
 constexpr Statement kMergeDocTags{
     "tag_merge_docs",
     "INSERT INTO ddbfs.doc_tags (inode, tag_id, has_value, value, value_num, value_ns)"
@@ -300,6 +303,16 @@ Result<std::vector<InodeId>> OverTagLimit(Tx& tx, const std::vector<InodeId>& in
   });
 }
 
+Result<std::vector<std::string>> TagNames(Tx& tx, int offset, int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<std::string>> {
+    pqxx::result r = tx.Exec(kTagNames, offset, limit);
+    std::vector<std::string> out;
+    out.reserve(r.size());
+    for (const auto& row : r) out.push_back(row[0].as<std::string>());
+    return out;
+  });
+}
+
 Result<std::optional<int64_t>> TagId(Tx& tx, const std::string& name) {
   return Guard(tx, [&]() -> Result<std::optional<int64_t>> {
     pqxx::result r = tx.Exec(kTagId, name);
@@ -323,8 +336,11 @@ Result<bool> CreateTagName(Tx& tx, const std::string& name, int64_t now_ns) {
 
 Status RenameTagName(Tx& tx, int64_t id, const std::string& new_name) {
   return Guard(tx, [&]() -> Status {
-    tx.Exec(kRenameTagName, id, new_name);
-    Reload(tx);
+    pqxx::result r = tx.Exec(kRenameTagName, id, new_name);
+    if (TagIndex* index = tx.tag_index(); index != nullptr && !r.empty()) {
+      const std::string stored = r[0][0].as<std::string>();
+      tx.AfterCommit([index, id, stored] { index->Renamed(id, stored); });
+    }
     return Status();
   });
 }

@@ -68,6 +68,8 @@ Status RemoveTagMany(Tx& tx, const std::vector<InodeId>& inodes, const std::stri
 // The inodes of `inodes` that carry more than `max` tags.
 Result<std::vector<InodeId>> OverTagLimit(Tx& tx, const std::vector<InodeId>& inodes, int64_t max);
 
+// Tag names, by name: `limit` after `offset`.
+Result<std::vector<std::string>> TagNames(Tx& tx, int offset, int limit);
 // Tag names. The id of `name` (NFC), nullopt when there is none.
 Result<std::optional<int64_t>> TagId(Tx& tx, const std::string& name);
 // Creates `name`; false when it was there.

@@ -492,4 +492,23 @@ TEST_F(TagIndexTest, AgreesWithSqlAfterRandomChanges) {
   ExpectAgreement("after rename and delete");
 }
 
+TEST_F(TagIndexTest, ARenameIsFollowedWithoutLoadingAgain) {
+  WaitIndex();
+  SizedFile(kRootInode, "a", 5, {T("old"), T("keep")});
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kCreate, "spare", "").ok());
+  ASSERT_TRUE(TagAdmin(ctx(), true, TagAdminOp::kRename, "old", "new").ok());
+  EXPECT_TRUE(ctx().tag_index->ready()) << "a rename is applied in place";
+  EXPECT_EQ(Counts(List(kRoot)), (std::vector<std::string>{"keep:1:5", "new:1:5", "spare:0:0"}));
+  EXPECT_EQ(Counts(List(kRoot, "new")), (std::vector<std::string>{"keep:1:5", "new:1:5"}));
+  ExpectAgreement("after the rename");
+  // Names only: every name, no counts, from SQL.
+  auto names = ListTagNames(ctx(), 0, 0);
+  ASSERT_TRUE(names.ok()) << names.status();
+  EXPECT_EQ(Counts(names), (std::vector<std::string>{"keep:0:0", "new:0:0", "spare:0:0"}));
+  auto page = ListTagNames(ctx(), 1, 1);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(Counts(page), (std::vector<std::string>{"new:0:0"}));
+  EXPECT_TRUE(page->more);
+}
+
 }  // namespace ddbfs::meta::testing

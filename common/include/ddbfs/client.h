@@ -286,6 +286,8 @@ class Client {
   Result<TagListPage> ListTags(const std::optional<std::string>& within = std::nullopt,
                                const std::optional<std::string>& name = std::nullopt,
                                int offset = 0, int limit = 0);
+  // Every tag name (no counts), a page of at most `limit` (0: 1000).
+  Result<TagListPage> ListTagNames(int offset = 0, int limit = 0);
   // SetTags on up to 1000 documents at once, all or nothing; returns how
   // many changed.
   static constexpr size_t kMaxTagManyInodes = 1000;
