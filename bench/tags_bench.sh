@@ -47,7 +47,7 @@ time_it() {
     t1=$(date +%s%N)
     times+=($(((t1 - t0) / 1000)))
   done
-  lines=$(printf '%s' "$out" | grep -c '' || true)
+  lines=$(printf '%s' "$out" | awk 'END { print NR }')
   printf '%s\n' "${times[@]}" | sort -n | awk -v name="$name" -v n="$RUNS" -v lines="$lines" '
     { t[NR] = $1 }
     END {
