@@ -185,8 +185,9 @@ Status TagIndex::Load() {
     return Status(ErrorCode::kUnavailable, std::string("cannot load: ") + e.what());
   }
   for (auto& [id, t] : next.tags) t.docs.runOptimize();
-  std::unique_lock<std::shared_mutex> lock(mu_);
+  // load_mu_ before mu_, as in Change().
   std::lock_guard<std::mutex> load_lock(load_mu_);
+  std::unique_lock<std::shared_mutex> lock(mu_);
   s_ = std::move(next);
   for (const Delta& d : while_loading_) Apply(s_, d);
   while_loading_.clear();

@@ -155,6 +155,7 @@ class TagIndex {
   mutable std::shared_mutex mu_;
   State s_;  // GUARDED_BY(mu_)
 
+  // Lock order: load_mu_, then mu_.
   std::mutex load_mu_;
   std::condition_variable load_cv_;
   bool want_load_ = false;            // GUARDED_BY(load_mu_)
