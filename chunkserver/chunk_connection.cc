@@ -138,6 +138,11 @@ void ChunkConnection::Info(rpc::ChunkServerInfoResponse& resp,
   service_->Info(resp, req);
 }
 
+void ChunkConnection::HashChunk(rpc::HashChunkResponse& resp, const rpc::HashChunkRequest& req) {
+  if (Status s = RequireCluster("HashChunk"); !s.ok()) return Refuse(resp, s);
+  service_->HashChunk(resp, req);
+}
+
 void ChunkConnection::Hello(rpc::HelloResponse& resp, const rpc::HelloRequest&) {
   resp.status = RpcOk();
   resp.nonce = handshake_.Hello();

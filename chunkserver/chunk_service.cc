@@ -167,14 +167,59 @@ void ChunkService::WriteChunk(rpc::WriteChunkResponse& resp, const rpc::WriteChu
     v = InvalidArgument("write of " + std::to_string(req.data.size()) + " bytes is larger than " +
                         std::to_string(kMaxIoSize));
   }
+  // A sealed write answers a proof of the replica's SHA-256, given only by
+  // a registered server (the proof names its session). The seal lasts as
+  // long as a capability for this version could still write.
+  const int32_t id = server_id_.load();
+  const int64_t session = session_.load();
+  HashRequest hash;
+  hash.seal = req.__isset.seal && req.seal && id != 0 && session != 0 && auth_.hash_proofs.valid();
+  hash.seal_until_ms = req.cap.expires_ms + auth_.skew_ms;
+  HashAnswer answer;
   ServeChained(
       "write", req, std::move(v), &rpc::ChunkServiceClient::WriteChunk,
       [&] {
         return store_->Write(static_cast<uint64_t>(req.chunk_id),
                              static_cast<uint64_t>(req.version), static_cast<uint64_t>(req.offset),
-                             std::span<const char>(req.data.data(), req.data.size()), req.sync);
+                             std::span<const char>(req.data.data(), req.data.size()), req.sync,
+                             hash, &answer);
       },
       &resp);
+  if (answer.sealed && !resp.replicas.empty()) {
+    rpc::ChunkHashProof proof;
+    proof.server_id = id;
+    proof.session = session;
+    proof.chunk_id = req.chunk_id;
+    proof.version = req.version;
+    proof.length = static_cast<int64_t>(answer.length);
+    proof.sha256 = answer.sha256;
+    auth_.hash_proofs.Sign(&proof);
+    resp.replicas.front().__set_hash(proof);
+  }
+}
+
+void ChunkService::HashChunk(rpc::HashChunkResponse& resp, const rpc::HashChunkRequest& req) {
+  Status s = ValidateRange(req.chunk_id, 0, req.length);
+  if (s.ok()) s = ValidateVersion(req.version);
+  if (s.ok() && req.seal_ms < 0) s = InvalidArgument("negative seal_ms");
+  uint64_t replica_length = 0;
+  Result<std::string> digest = s;
+  if (s.ok()) {
+    // Writes are accepted up to skew after a capability's expiry, by this
+    // server's clock; the metaserver's clock may differ by as much.
+    const int64_t until = UnixNowMs() + req.seal_ms + 2 * auth_.skew_ms;
+    digest =
+        store_->HashReplica(static_cast<uint64_t>(req.chunk_id), static_cast<uint64_t>(req.version),
+                            static_cast<uint64_t>(req.length), until, &replica_length);
+  }
+  if (!digest.ok()) {
+    LogFailure("hash", req.chunk_id, digest.status());
+    resp.status = ToRpc(digest.status());
+    return;
+  }
+  resp.status = RpcOk();
+  resp.sha256 = *digest;
+  resp.replica_length = static_cast<int64_t>(replica_length);
 }
 
 void ChunkService::TruncateChunk(rpc::TruncateChunkResponse& resp,
@@ -299,6 +344,7 @@ Status ChunkService::CopyFrom(const rpc::ServerAddress& source, PendingReplica* 
     }
     RETURN_IF_ERROR(replica->file->Write(
         off, std::span<const char>(piece.data.data(), piece.data.size()), replica->version));
+    replica->hash.Update(piece.data);
   }
   if (replica->file->length() != total) {
     // An empty or short source still gives the same length.

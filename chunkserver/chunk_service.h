@@ -33,6 +33,7 @@ inline constexpr int kForwardTimeoutMs = 60000;
 struct ChunkAuth {
   std::string cluster_secret;  // the cluster key: handshakes with peers
   CapabilityKey capabilities;  // checks the metaserver's capabilities
+  HashProofKey hash_proofs;    // signs proofs of replicas' SHA-256 (docs/content_hash.md)
   int64_t skew_ms = 30000;     // clock difference allowed on expiry
   // Connections to peers (forwarding, copies): TLS when on, and the cluster
   // key proven on each.
@@ -56,6 +57,10 @@ class ChunkService : public rpc::ChunkServiceIf {
   // this server in `replicas` of write and truncate replies.
   void set_server_id(int32_t id) { server_id_ = id; }
   int32_t server_id() const { return server_id_; }
+  // The registration session the metaserver gave this server (0 until
+  // registered): every proof of a replica's hash names it, and none is given
+  // without one (docs/content_hash.md).
+  void set_session(int64_t session) { session_ = session; }
   // The address this server listens on: ReplicateChunk refuses it as a
   // source. Call before serving.
   void set_self_address(std::string host, int port) {
@@ -73,6 +78,7 @@ class ChunkService : public rpc::ChunkServiceIf {
   void ReplicateChunk(rpc::ReplicateChunkResponse& resp,
                       const rpc::ReplicateChunkRequest& req) override;
   void Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest& req) override;
+  void HashChunk(rpc::HashChunkResponse& resp, const rpc::HashChunkRequest& req) override;
   // Handshakes are per connection (ChunkConnection); never called here.
   void Hello(rpc::HelloResponse& resp, const rpc::HelloRequest& req) override;
   void Authenticate(rpc::AuthenticateResponse& resp, const rpc::AuthenticateRequest& req) override;
@@ -115,6 +121,7 @@ class ChunkService : public rpc::ChunkServiceIf {
   std::shared_ptr<ChunkStore> store_;
   const ChunkAuth auth_;
   std::atomic<int32_t> server_id_{0};
+  std::atomic<int64_t> session_{0};
   std::string self_host_;
   int self_port_ = 0;
   std::mutex pools_mu_;

@@ -12,8 +12,11 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <system_error>
+#include <thread>
 
 #include "chunk_file_v1.h"
+#include "ddbfs/auth.h"
 #include "ddbfs/log.h"
 #include "disk_file.h"
 
@@ -32,6 +35,21 @@ bool IsHex(std::string_view s) {
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   }
   return !s.empty();
+}
+
+// Pieces at least this large are hashed on another thread while the disk
+// write runs (SHA-256 of 4 MiB takes about 2 ms).
+constexpr size_t kHashBeside = 256 << 10;
+
+// The running hash of a replica whose length goes from old_len to new_len
+// by a truncate: it goes on (zeros) when the replica grows, starts afresh
+// when it becomes empty, and is lost when bytes are cut.
+std::optional<Sha256> Resized(std::optional<Sha256> running, uint64_t old_len, uint64_t new_len) {
+  if (running && running->length() != old_len) running.reset();
+  if (new_len == 0) return Sha256();
+  if (!running || new_len < old_len) return std::nullopt;
+  running->UpdateZeros(new_len - old_len);
+  return running;
 }
 
 std::string SubdirName(uint64_t chunk_id) {
@@ -267,6 +285,7 @@ void ChunkStore::KeepOpen(uint64_t chunk_id, FilePtr file) {
 }
 
 void ChunkStore::MarkCorrupt(uint64_t chunk_id) {
+  hashes_.Forget(chunk_id);
   std::lock_guard<std::mutex> lock(map_mu_);
   chunks_.erase(chunk_id);
   open_.erase(chunk_id);
@@ -353,7 +372,8 @@ void ChunkStore::Remember(uint64_t chunk_id, size_t dir_index, uint64_t version)
 }
 
 Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
-                          const std::function<Status(ChunkFile&)>& op) {
+                          const std::function<Status(ChunkFile&)>& op,
+                          const std::function<void(ChunkFile&)>& done) {
   std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
   bool created = false;
   size_t dir_index = 0;
@@ -366,6 +386,9 @@ Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
   }
   Status s = op(*file);
   if (s.ok() && sync) s = file->Sync();
+  // After a failure the bytes are not known for sure (a reopened file is
+  // recovered to its last durable state).
+  if (!s.ok()) hashes_.Forget(chunk_id);
   if (!s.ok() && created) {
     // A chunk that only this request created goes away with it.
     ::unlink(file->path().c_str());
@@ -380,18 +403,121 @@ Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
   }
   // After a failed sync the header may already hold the new version.
   if (s.ok() || file->version() == version) Remember(chunk_id, dir_index, file->version());
+  if (s.ok()) {
+    hashes_.VersionIs(chunk_id, file->version());
+    if (done) done(*file);
+  }
   return s;
 }
 
 Status ChunkStore::Write(uint64_t chunk_id, uint64_t version, uint64_t offset,
-                         std::span<const char> data, bool sync) {
-  return Mutate(chunk_id, version, sync,
-                [&](ChunkFile& file) { return file.Write(offset, data, version); });
+                         std::span<const char> data, bool sync, const HashRequest& hash,
+                         HashAnswer* answer) {
+  auto write = [&](ChunkFile& file) -> Status {
+    if (!data.empty()) RETURN_IF_ERROR(hashes_.CheckUnsealed(chunk_id, version, UnixNowMs()));
+    // Does this write go on with the replica's running hash?
+    const uint64_t old_len = file.length();
+    std::optional<Sha256> running = hashes_.Take(chunk_id);
+    if (running && running->length() != old_len) running.reset();
+    uint64_t gap = 0;  // a hole between the old end and the data
+    if (data.empty()) {
+      // Only the version moves: the bytes stay.
+    } else if (running && offset >= old_len) {
+      gap = offset - old_len;
+    } else if (offset == 0 && data.size() >= old_len) {
+      running.emplace();  // every old byte is overwritten
+    } else {
+      running.reset();  // a partial overwrite: the background rehash does it
+    }
+    auto feed = [&] {
+      running->UpdateZeros(gap);
+      running->Update(std::string_view(data.data(), data.size()));
+    };
+    bool beside = false;
+    std::thread hasher;
+    if (running && data.size() >= kHashBeside) {
+      try {
+        hasher = std::thread(feed);
+        beside = true;
+      } catch (const std::system_error&) {
+        // No thread to spare: hash after the write.
+      }
+    }
+    Status s = file.Write(offset, data, version);
+    if (beside) hasher.join();
+    if (!s.ok()) return s;
+    if (running) {
+      if (!beside && !data.empty()) feed();
+      hashes_.Put(chunk_id, std::move(*running));
+    }
+    return s;
+  };
+  auto seal = [&](ChunkFile& file) {
+    if (!hash.seal || answer == nullptr) return;
+    std::optional<Sha256> running = hashes_.Snapshot(chunk_id, file.length());
+    if (!running || !hashes_.Seal(chunk_id, file.version(), hash.seal_until_ms, UnixNowMs())) {
+      return;
+    }
+    answer->sealed = true;
+    answer->length = file.length();
+    answer->sha256 = running->Digest();
+  };
+  return Mutate(chunk_id, version, sync, write, seal);
 }
 
 Status ChunkStore::Truncate(uint64_t chunk_id, uint64_t version, uint64_t length) {
-  return Mutate(chunk_id, version, /*sync=*/true,
-                [&](ChunkFile& file) { return file.Truncate(length, version); });
+  return Mutate(chunk_id, version, /*sync=*/true, [&](ChunkFile& file) -> Status {
+    const uint64_t old_len = file.length();
+    if (length != old_len) {
+      RETURN_IF_ERROR(hashes_.CheckUnsealed(chunk_id, version, UnixNowMs()));
+    }
+    std::optional<Sha256> running = Resized(hashes_.Take(chunk_id), old_len, length);
+    RETURN_IF_ERROR(file.Truncate(length, version));
+    if (running) hashes_.Put(chunk_id, std::move(*running));
+    return Status();
+  });
+}
+
+Result<std::string> ChunkStore::HashReplica(uint64_t chunk_id, uint64_t version, uint64_t length,
+                                            int64_t seal_until_ms, uint64_t* replica_length) {
+  if (length > kChunkSize) return InvalidArgument("length past a chunk");
+  uint64_t have = 0;
+  {
+    std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+    size_t dir_index = 0;
+    ASSIGN_OR_RETURN(FilePtr file, Acquire(chunk_id, &dir_index));
+    if (file->version() != version) {
+      return Status(ErrorCode::kStaleVersion,
+                    "replica of chunk " + ChunkIdHex(chunk_id) + " holds version " +
+                        std::to_string(file->version()) + ", not " + std::to_string(version));
+    }
+    if (!hashes_.Seal(chunk_id, version, seal_until_ms, UnixNowMs())) {
+      return Status(ErrorCode::kBusy, "too many sealed chunks on this server; try again later");
+    }
+    have = file->length();
+    *replica_length = have;
+    // A running hash of every byte: no need to read them back.
+    if (std::optional<Sha256> running = hashes_.Snapshot(chunk_id, have);
+        running && length >= have) {
+      running->UpdateZeros(length - have);
+      return running->Digest();
+    }
+  }
+  // Sealed: the bytes at this version cannot change any more; a new version
+  // makes a read below fail (kStaleVersion).
+  Sha256 h;
+  const uint64_t from_disk = std::min(have, length);
+  for (uint64_t off = 0; off < from_disk; off += kMaxIoSize) {
+    const uint64_t want = std::min<uint64_t>(kMaxIoSize, from_disk - off);
+    ASSIGN_OR_RETURN(ReadResult piece, Read(chunk_id, version, off, want));
+    if (piece.data.size() != want) {
+      return Status(ErrorCode::kStaleVersion,
+                    "replica of chunk " + ChunkIdHex(chunk_id) + " changed while it was hashed");
+    }
+    h.Update(piece.data);
+  }
+  h.UpdateZeros(length - from_disk);
+  return h.Digest();
 }
 
 Result<ReadResult> ChunkStore::Read(uint64_t chunk_id, uint64_t version, uint64_t offset,
@@ -431,9 +557,14 @@ Status ChunkStore::SetVersion(uint64_t chunk_id, uint64_t from_version, uint64_t
                   "replica of chunk " + ChunkIdHex(chunk_id) + " holds version " +
                       std::to_string(file->version()) + ", not " + std::to_string(from_version));
   }
+  const uint64_t old_len = file->length();
+  std::optional<Sha256> running = Resized(hashes_.Take(chunk_id), old_len,
+                                          length >= 0 ? static_cast<uint64_t>(length) : old_len);
   Status s = length >= 0 ? file->Truncate(static_cast<uint64_t>(length), to_version)
                          : file->SetVersion(to_version);
   if (s.ok()) s = file->Sync();
+  if (s.ok() && running) hashes_.Put(chunk_id, std::move(*running));
+  if (s.ok()) hashes_.VersionIs(chunk_id, to_version);
   if (s.ok() || file->version() == to_version) Remember(chunk_id, dir_index, file->version());
   if (!s.ok() && s.code() == ErrorCode::kIoError) {
     std::lock_guard<std::mutex> map_lock(map_mu_);
@@ -479,8 +610,15 @@ Status ChunkStore::CommitReplica(PendingReplica* r) {
     AbortReplica(r);
     return s;
   }
+  const uint64_t copied = r->file->length();
   r->file.reset();
   std::unique_lock<std::shared_mutex> lock(LockFor(r->chunk_id));
+  // A replica whose hash was given out keeps its bytes at that version.
+  s = hashes_.CheckUnsealed(r->chunk_id, r->version, UnixNowMs());
+  if (!s.ok()) {
+    AbortReplica(r);
+    return s;
+  }
   const std::string path = ChunkPath(r->dir_index, r->chunk_id);
   if (::rename(r->tmp_path.c_str(), path.c_str()) != 0) {
     s = DiskError("rename " + r->tmp_path, errno);
@@ -494,6 +632,12 @@ Status ChunkStore::CommitReplica(PendingReplica* r) {
     corrupt_.erase(r->chunk_id);
     open_.erase(r->chunk_id);
   }
+  if (r->hash.length() == copied) {
+    hashes_.Put(r->chunk_id, std::move(r->hash));
+  } else {
+    hashes_.Forget(r->chunk_id);
+  }
+  hashes_.VersionIs(r->chunk_id, r->version);
   return SyncDir(dirs_[r->dir_index] + "/" + SubdirName(r->chunk_id));
 }
 
@@ -504,6 +648,7 @@ void ChunkStore::AbortReplica(PendingReplica* r) {
 
 Status ChunkStore::Delete(uint64_t chunk_id) {
   std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  hashes_.Forget(chunk_id);
   bool found = false;
   for (size_t i = 0; i < dirs_.size(); ++i) {
     const std::string path = ChunkPath(i, chunk_id);

@@ -26,6 +26,8 @@
 #include <vector>
 
 #include "chunk_file.h"
+#include "chunk_hashes.h"
+#include "ddbfs/content_hash.h"
 #include "ddbfs/status.h"
 
 namespace ddbfs::chunkserver {
@@ -58,6 +60,23 @@ struct PendingReplica {
   size_t dir_index = 0;
   std::string tmp_path;
   std::unique_ptr<ChunkFile> file;  // write the bytes here
+  // SHA-256 of the bytes written so far, when they are written in order
+  // from offset 0 (a copy): becomes the replica's running hash.
+  Sha256 hash;
+};
+
+// What a write asks about the replica's content hash (docs/content_hash.md).
+struct HashRequest {
+  // After the write: give the replica's SHA-256 if every byte of it was
+  // hashed as written, and seal (chunk, version) until seal_until_ms.
+  bool seal = false;
+  int64_t seal_until_ms = 0;
+};
+// The answer of a sealed write.
+struct HashAnswer {
+  bool sealed = false;  // false: no running hash covers the replica (or no room for a seal)
+  uint64_t length = 0;  // the replica's length
+  std::string sha256;   // raw
 };
 
 class ChunkStore {
@@ -76,12 +95,23 @@ class ChunkStore {
   // rule: `version` < the replica's version is kStaleVersion; otherwise the
   // replica takes `version`. With `sync`, fdatasync before returning. A
   // failed write leaves the replica as it was (a chunk created by this call
-  // is removed again).
+  // is removed again). Bytes at a sealed version are refused
+  // (kPermissionDenied, see ChunkHashes). The replica's running hash goes on
+  // with the write when it continues it (an append, or a write from offset
+  // 0 that covers the whole replica); `hash.seal` then answers it in
+  // *answer.
   Status Write(uint64_t chunk_id, uint64_t version, uint64_t offset, std::span<const char> data,
-               bool sync);
+               bool sync, const HashRequest& hash = {}, HashAnswer* answer = nullptr);
   // Sets the chunk's length (creating it if absent), same version rule;
-  // always synced.
+  // always synced. Refused at a sealed version.
   Status Truncate(uint64_t chunk_id, uint64_t version, uint64_t length);
+  // The SHA-256 of the replica's bytes [0, length) at exactly `version`,
+  // bytes past the replica's length counting as zeros, every block read
+  // checked against its CRC (docs/content_hash.md). Seals (chunk, version)
+  // until seal_until_ms first (kBusy when no seal can be kept), so the bytes
+  // cannot change under the read. *replica_length: the replica's length.
+  Result<std::string> HashReplica(uint64_t chunk_id, uint64_t version, uint64_t length,
+                                  int64_t seal_until_ms, uint64_t* replica_length);
   // Reads [offset, offset+len) of a replica whose version is exactly
   // `version` (else kStaleVersion, naming the version held); kNotFound if
   // absent, kChecksumMismatch if corrupt.
@@ -104,6 +134,9 @@ class ChunkStore {
   void AbortReplica(PendingReplica* replica);
   // Removes the replica from every folder; kNotFound if there was none.
   Status Delete(uint64_t chunk_id);
+
+  // The running hashes and seals (for tests and status).
+  const ChunkHashes& hashes() const { return hashes_; }
 
   // Every good replica with its version, sorted by chunk id.
   std::vector<ChunkReplica> Inventory() const;
@@ -152,15 +185,19 @@ class ChunkStore {
   // Creates <dir>/<subdir of chunk_id> if missing.
   Status EnsureSubdir(size_t dir_index, uint64_t chunk_id);
   // Write/Truncate: opens or creates the chunk under its stripe, applies the
-  // version rule, runs `op`, syncs, and records the outcome.
+  // version rule, runs `op`, syncs, and records the outcome; then, if all
+  // went well, runs `done` (still under the stripe). A failure forgets the
+  // replica's running hash.
   Status Mutate(uint64_t chunk_id, uint64_t version, bool sync,
-                const std::function<Status(ChunkFile&)>& op);
+                const std::function<Status(ChunkFile&)>& op,
+                const std::function<void(ChunkFile&)>& done = {});
   // Records the outcome of a mutation. REQUIRES: the chunk's stripe held.
   void Remember(uint64_t chunk_id, size_t dir_index, uint64_t version);
   Status CheckUsable(uint64_t chunk_id, size_t* dir_index) const;
 
   const std::vector<std::string> dirs_;
   std::string uuid_;
+  ChunkHashes hashes_;
   std::array<std::shared_mutex, kLockStripes> stripes_;
 
   struct Entry {

@@ -109,6 +109,7 @@ int main(int argc, char** argv) {
   chunkserver::ChunkAuth auth;
   auth.cluster_secret = security->cluster_secret;
   auth.capabilities = CapabilityKey(security->cluster_secret);
+  auth.hash_proofs = HashProofKey(security->cluster_secret);
   auth.skew_ms = skew_ms;
   auth.transport = security->peers;
   auto handler = std::make_shared<chunkserver::ChunkService>(store, std::move(auth));
@@ -131,6 +132,10 @@ int main(int argc, char** argv) {
   link_options.port = server->port();
   link_options.label = label;
   link_options.transport = security->peers;
+  link_options.on_session = [handler](int32_t id, int64_t session) {
+    handler->set_server_id(id);
+    handler->set_session(session);
+  };
   chunkserver::MetaLink link(link_options, store,
                              [handler](int32_t id) { handler->set_server_id(id); });
   link.Start();

@@ -187,6 +187,7 @@ int MetaLink::Register() {
     return std::max(1, options_.retry_ms);
   }
   session_ = r->session;
+  if (options_.on_session) options_.on_session(r->server_id, r->session);
   heartbeat_interval_ms_ = r->heartbeat_interval_ms > 0
                                ? std::max(r->heartbeat_interval_ms, kMinHeartbeatMs)
                                : kDefaultHeartbeatMs;

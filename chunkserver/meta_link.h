@@ -45,6 +45,9 @@ struct MetaLinkOptions {
   int max_page_entries = 50000;
   // TLS and the cluster key the connection to the metaserver proves.
   std::shared_ptr<const Transport> transport;
+  // Runs on the link's thread after each successful registration, inventory
+  // included, with the server's id and its new registration session.
+  std::function<void(int32_t id, int64_t session)> on_session;
 };
 
 // Who registers, as RegisterServer carries it.

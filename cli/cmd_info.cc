@@ -5,6 +5,8 @@
 #include <sstream>
 
 #include "command.h"
+#include "ddbfs/auth.h"
+#include "ddbfs/content_hash.h"
 #include "format.h"
 #include "paths.h"
 
@@ -38,6 +40,35 @@ std::string ChunkJson(const ChunkView& c) {
       .str();
 }
 
+// What `info` says of a file's content hash (docs/content_hash.md).
+struct HashLine {
+  std::string state;  // current, stale, none, unknown
+  std::string hex;    // when current
+  std::string text;   // the text line's value
+};
+
+HashLine DescribeHash(Client& client, const Attr& a) {
+  HashLine h;
+  Result<Client::ContentHash> got = client.GetContentHash(a.inode);
+  if (!got.ok()) {
+    h.state = "unknown";
+    h.text = "unknown (" + got.status().message() + ")";
+  } else if (got->sha256) {
+    h.state = "current";
+    h.hex = ToHex(*got->sha256);
+    h.text = h.hex;
+  } else if (got->size > kMaxHashedSize) {
+    h.state = "none";
+    h.text = "none (files over " + HumanBytes(kMaxHashedSize) + " have no content hash)";
+  } else {
+    h.state = "stale";
+    h.text = "stale (" + std::to_string(got->stale_chunks) + " of its chunks " +
+             (got->stale_chunks == 1 ? "is" : "are") +
+             " being hashed again in the background; run again later)";
+  }
+  return h;
+}
+
 int RunInfo(Context& ctx, const std::string& given, bool json) {
   auto path = NormalizePath(given);
   if (!path.ok()) {
@@ -69,6 +100,8 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
     }
     chunks = std::move(c).value();
   }
+  HashLine hash;
+  if (a->type == FileType::kRegular) hash = DescribeHash(*client, *a);
   if (json) {
     JsonObject o;
     o.Add("path", *path)
@@ -85,6 +118,12 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
         .Add("ctime_ns", a->ctime_ns);
     if (a->type == FileType::kSymlink) o.Add("target", target);
     if (a->type == FileType::kRegular) {
+      if (hash.hex.empty()) {
+        o.AddRaw("sha256", "null");
+      } else {
+        o.Add("sha256", hash.hex);
+      }
+      o.Add("sha256_state", hash.state);
       std::string list = "[";
       for (size_t i = 0; i < chunks.size(); ++i) list += (i ? ", " : "") + ChunkJson(chunks[i]);
       o.AddRaw("chunks", list + "]");
@@ -96,8 +135,9 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
   out << "path:    " << *path << '\n'
       << "inode:   " << a->inode << '\n'
       << "type:    " << TypeName(a->type) << '\n'
-      << "size:    " << a->size << " (" << HumanBytes(a->size) << ")\n"
-      << "mode:    " << ModeString(a->type, a->mode) << " (" << OctalMode(a->mode) << ")\n"
+      << "size:    " << a->size << " (" << HumanBytes(a->size) << ")\n";
+  if (a->type == FileType::kRegular) out << "sha256:  " << hash.text << '\n';
+  out << "mode:    " << ModeString(a->type, a->mode) << " (" << OctalMode(a->mode) << ")\n"
       << "owner:   uid " << a->uid << ", gid " << a->gid << '\n'
       << "links:   " << a->nlink << '\n'
       << "goal:    " << a->goal << " replicas\n"

@@ -43,6 +43,7 @@ Command TagCommand();
 Command UntagCommand();
 Command TagsCommand();
 Command QueryCommand();
+Command DupesCommand();
 Command PropsetCommand();
 Command PropgetCommand();
 Command PropdelCommand();

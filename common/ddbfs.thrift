@@ -717,6 +717,21 @@ struct RecoverWriteResponse {
   5: optional Capability capability  // write capability for the new version, good + added
 }
 
+// A chunk server's signed statement about its replica (docs/content_hash.md):
+// "my replica of chunk_id at `version` holds `length` bytes whose SHA-256 is
+// `sha256`, and takes no other bytes at this version". Only a server with the
+// cluster key can make one; a client relays it unchanged in ChunkCommit.
+struct ChunkHashProof {
+  1: i32 server_id        // the server that hashed the bytes
+  2: i64 session          // its registration session (RegisterServerResponse.session)
+  3: i64 chunk_id
+  4: i64 version
+  5: i64 length
+  6: binary sha256        // 32 bytes
+  7: i32 key_id           // which hash-proof key signed it
+  8: binary mac           // HMAC-SHA256 over the fields above (docs/content_hash.md)
+}
+
 struct ChunkCommit {
   1: i64 index
   2: i64 chunk_id
@@ -724,6 +739,12 @@ struct ChunkCommit {
   4: i64 length           // new valid length of the chunk
   5: list<i32> written    // servers that acknowledged the write
   6: i64 lease_id         // the lease the write ran under (0: none, refused)
+  // The proofs the `written` servers gave when the write was sealed
+  // (WriteChunkRequest.seal). The metaserver records the chunk's SHA-256
+  // only when every written server proves the same one for this version
+  // and length; otherwise the chunk's hash is stale until the background
+  // rehash (docs/content_hash.md).
+  7: optional list<ChunkHashProof> hashes
 }
 
 // Makes written chunks visible: records versions and lengths, sets the file
@@ -958,6 +979,50 @@ struct WhoAmIResponse {
   8: bool admin
 }
 
+// ------------------------------------------------------------ content hashes
+// A document's hash is the SHA-256 of its chunks' SHA-256s
+// (docs/content_hash.md); chunk servers compute them, never clients.
+
+// The content hash of a regular file. Needs read permission.
+struct GetContentHashRequest {
+  1: RequestContext ctx
+  2: i64 inode
+}
+struct GetContentHashResponse {
+  1: RpcStatus status
+  2: optional binary sha256  // 32 bytes; absent while stale (being recomputed)
+  3: i64 size                // the file size it is for
+  4: i64 stale_chunks        // chunks whose hash is being recomputed
+}
+
+// Documents with the same content (size and hash) below the directory
+// `under`, that the caller could reach by path (search permission on every
+// directory of the way, inside its key's subtree) and may read. Each page
+// looks at no more than `limit` documents (0: 10000, the maximum) and
+// carries at most 4 MiB of paths. Documents whose hash is stale are not
+// grouped but counted in `stale`. Empty files count only with `empty`.
+struct FindDuplicatesRequest {
+  1: RequestContext ctx
+  2: i64 under
+  3: optional binary page_token  // from the previous page; absent: the first
+  4: bool empty = false
+  5: i32 limit = 0
+}
+struct DuplicateEntry {
+  1: string path
+  2: Attr attr
+  3: binary sha256
+}
+struct FindDuplicatesResponse {
+  1: RpcStatus status
+  // By size, hash, then inode: consecutive entries with the same size and
+  // hash are one group of at least two documents; a group may go on in the
+  // next page.
+  2: list<DuplicateEntry> entries
+  3: i64 stale                   // documents with a stale hash met in this page
+  4: optional binary page_token  // absent: the listing is complete
+}
+
 service MetaService {
   LookupResponse Lookup(1: LookupRequest req)
   ResolvePathResponse ResolvePath(1: ResolvePathRequest req)
@@ -1009,6 +1074,8 @@ service MetaService {
   RenewSessionResponse RenewSession(1: RenewSessionRequest req)
   CloseSessionResponse CloseSession(1: CloseSessionRequest req)
   ReleaseOrphanResponse ReleaseOrphan(1: ReleaseOrphanRequest req)
+  GetContentHashResponse GetContentHash(1: GetContentHashRequest req)
+  FindDuplicatesResponse FindDuplicates(1: FindDuplicatesRequest req)
 }
 
 // ---------------------------------------------------------------- chunk server
@@ -1016,6 +1083,10 @@ service MetaService {
 struct ReplicaResult {
   1: i32 server_id
   2: RpcStatus status
+  // A sealed write (WriteChunkRequest.seal) that succeeded: the server's
+  // proof of its replica's SHA-256, when it hashed every byte of the replica
+  // as they were written (docs/content_hash.md).
+  3: optional ChunkHashProof hash
 }
 
 // Writes `data` at `offset` within the chunk on this server and forwards the
@@ -1031,6 +1102,10 @@ struct WriteChunkRequest {
   5: list<ServerAddress> chain
   6: bool sync            // fdatasync before answering
   7: optional Capability cap   // CAP_WRITE for chunk_id/version; chain must match it
+  // After this write, answer the replica's SHA-256 (ReplicaResult.hash) and
+  // refuse every later write of bytes at this version until the
+  // capability has expired: the writer's last request before its commit.
+  8: optional bool seal
 }
 struct WriteChunkResponse {
   1: RpcStatus status     // this server's own result
@@ -1125,6 +1200,24 @@ struct ChunkServerInfoResponse {
   5: i64 chunk_count
 }
 
+// The SHA-256 of a replica's bytes [0, length) at exactly `version` (any
+// other version: STALE_VERSION), bytes past the replica's own length counting
+// as zeros; every block read is checked against its CRC32C. Before reading,
+// writes of bytes at this version are refused for seal_ms (the lifetime of a
+// capability), so the answer stays true. For the metaserver's background
+// rehash (docs/content_hash.md): cluster members only.
+struct HashChunkRequest {
+  1: i64 chunk_id
+  2: i64 version
+  3: i64 length
+  4: i32 seal_ms
+}
+struct HashChunkResponse {
+  1: RpcStatus status
+  2: binary sha256        // 32 bytes
+  3: i64 replica_length   // the replica's own length
+}
+
 service ChunkService {
   WriteChunkResponse WriteChunk(1: WriteChunkRequest req)
   TruncateChunkResponse TruncateChunk(1: TruncateChunkRequest req)
@@ -1135,4 +1228,5 @@ service ChunkService {
   ChunkServerInfoResponse Info(1: ChunkServerInfoRequest req)
   HelloResponse Hello(1: HelloRequest req)
   AuthenticateResponse Authenticate(1: AuthenticateRequest req)
+  HashChunkResponse HashChunk(1: HashChunkRequest req)
 }

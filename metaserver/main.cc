@@ -14,6 +14,7 @@
 #include "ddbfs/rpc_server.h"
 #include "ddbfs/server_flags.h"
 #include "metaserver/meta_core.h"
+#include "metaserver/ops/content_rehasher.h"
 #include "metaserver/service/meta_service.h"
 #include "metaserver/service/security.h"
 
@@ -34,6 +35,8 @@ int main(int argc, char** argv) {
   int capability_ms = 10 * 60 * 1000;
   int request_timeout_ms = 30000;
   meta::MetaOptions options;
+  meta::RehashOptions rehash;
+  int rehash_mib_per_s = static_cast<int>(rehash.bytes_per_s >> 20);
   int request_log_retention_s = static_cast<int>(options.request_log_retention.count());
   app.set_config("--config", "", "INI file with these options as 'key = value' lines");
   app.add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
@@ -91,6 +94,15 @@ int main(int argc, char** argv) {
                  "how long answers of mutations are kept for retries (0: for ever)")
       ->capture_default_str()
       ->check(CLI::Range(0, 30 * 24 * 3600));
+  app.add_option("--rehash-interval-ms", rehash.interval_ms,
+                 "pause between two passes of the background rehash, which recomputes stale "
+                 "content hashes (docs/content_hash.md); 0: none")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 24 * 3600 * 1000));
+  app.add_option("--rehash-mib-per-s", rehash_mib_per_s,
+                 "the background rehash reads at most this many MiB per second")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 20));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
   AddSecurityFlags(app, &security_flags);
@@ -144,6 +156,8 @@ int main(int argc, char** argv) {
   meta_security.cluster_secret = security->cluster_secret;
   meta_security.capabilities = CapabilityKey(security->cluster_secret);
   meta_security.capability_ms = capability_ms;
+  meta_security.hash_proofs = HashProofKey(security->cluster_secret);
+  meta_security.page_tokens = meta::PageTokenKey(security->cluster_secret);
   meta_security.keys = &keys;
   auto factory =
       std::make_shared<rpc::MetaServiceProcessorFactory>(std::make_shared<meta::MetaServiceFactory>(
@@ -169,11 +183,16 @@ int main(int argc, char** argv) {
              << (unix_socket.empty() ? "" : " and " + unix_socket) << ", heartbeat timeout "
              << heartbeat_timeout_ms << " ms, startup grace "
              << (*core)->servers().startup_grace().count() << " ms";
+  rehash.bytes_per_s = static_cast<int64_t>(rehash_mib_per_s) << 20;
+  rehash.seal_ms = capability_ms;
+  meta::ContentRehasher rehasher((*core)->ctx(), rehash);
+  rehasher.Start();
   std::thread local_thread;
   if (local) local_thread = std::thread([&] { local->Serve(); });
   (*server)->Serve();
   if (local) local->Stop();
   if (local_thread.joinable()) local_thread.join();
+  rehasher.Stop();
   keys.Stop();
   (*core)->Stop();
   LOG(kInfo) << "stopped; " << (*core)->writer().ops() << " writes in "

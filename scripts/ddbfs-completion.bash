@@ -5,8 +5,8 @@
 # completed when the metaserver cannot be reached).
 
 _ddbfs_commands="add upload import get download export cat ls list mkdir rm delete remove
-mv move rename info status chmod chown tag untag tags proplist query find propset propget
-propdel key whoami help"
+mv move rename info status chmod chown tag untag tags proplist query find dupes propset
+propget propdel key whoami help"
 
 # Options of each command (global ones are added everywhere).
 _ddbfs_options() {
@@ -20,6 +20,7 @@ _ddbfs_options() {
     tag | untag) echo "-t --tag -r --recursive" ;;
     tags | proplist) echo "--json --names --within --values" ;;
     query | find) echo "-l --count --sort --limit --print0 --json" ;;
+    dupes) echo "-S --size --empty --json" ;;
   esac
   echo "--meta -q --quiet -h --help"
 }
@@ -131,6 +132,7 @@ _ddbfs() {
       fi
       ;;
     query | find) _ddbfs_tags "$cur" ;;
+    dupes) if ((args == 0)); then _ddbfs_remote "$cur"; fi ;;
     propset | propget | propdel)
       if ((args == 0)); then _ddbfs_tags "$cur"; elif [[ $cur == /* ]]; then _ddbfs_remote "$cur"; fi
       ;;

@@ -177,6 +177,39 @@ Status CapabilityKey::Check(const rpc::Capability& cap, int64_t chunk_id, int64_
   return Status();
 }
 
+HashProofKey::HashProofKey(std::string_view cluster_secret)
+    : key_(HmacSha256(cluster_secret, "ddbfs content hash proof key v1")) {
+  const std::string id = HmacSha256(key_, "key id");
+  key_id_ = static_cast<int32_t>((static_cast<uint32_t>(static_cast<unsigned char>(id[0])) << 24 |
+                                  static_cast<uint32_t>(static_cast<unsigned char>(id[1])) << 16 |
+                                  static_cast<uint32_t>(static_cast<unsigned char>(id[2])) << 8 |
+                                  static_cast<uint32_t>(static_cast<unsigned char>(id[3]))) &
+                                 0x7fffffff);
+}
+
+std::string HashProofKey::Mac(const rpc::ChunkHashProof& p) const {
+  std::string data("ddbfs-hash-v1");
+  Put32(&data, p.server_id);
+  Put64(&data, p.session);
+  Put64(&data, p.chunk_id);
+  Put64(&data, p.version);
+  Put64(&data, p.length);
+  Put32(&data, static_cast<int32_t>(p.sha256.size()));
+  data.append(p.sha256);
+  Put32(&data, p.key_id);
+  return HmacSha256(key_, data);
+}
+
+void HashProofKey::Sign(rpc::ChunkHashProof* proof) const {
+  proof->key_id = key_id_;
+  proof->mac = Mac(*proof);
+}
+
+bool HashProofKey::Verify(const rpc::ChunkHashProof& proof) const {
+  return valid() && proof.key_id == key_id_ && proof.sha256.size() == 32 &&
+         SecretsEqual(proof.mac, Mac(proof));
+}
+
 }  // namespace ddbfs
 
 namespace ddbfs {

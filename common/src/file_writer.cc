@@ -34,6 +34,7 @@ struct Task {
   uint64_t offset = 0;  // kPiece: file offset of data
   std::string data;     // kPiece
   bool sync = false;    // kPiece: fdatasync on every replica after writing
+  bool seal = false;    // kPiece: the last piece before a commit (WriteChunkRequest.seal)
 };
 
 using SteadyClock = std::chrono::steady_clock;
@@ -49,11 +50,18 @@ struct OpenChunk {
   int lease_ms = 0;
   SteadyClock::time_point lease_renewed;  // when the lease was granted or last renewed
   rpc::Capability cap;                    // the chunk servers' permission for this version
+  // The replicas' proofs of their SHA-256 from the last sealed write, by
+  // server id (docs/content_hash.md); `sealed` while no byte was written
+  // since at this version.
+  std::map<int32_t, rpc::ChunkHashProof> proofs;
+  bool sealed = false;
 };
 
-// One chained WriteChunk (data may be empty: only the version moves).
+// One chained WriteChunk (data may be empty: only the version moves). The
+// hash proofs the replicas answered go to *proofs, by server id.
 ChainOutcome SendWrite(Client::Impl* impl, const std::vector<rpc::ServerAddress>& chain,
-                       rpc::WriteChunkRequest& req) {
+                       rpc::WriteChunkRequest& req,
+                       std::map<int32_t, rpc::ChunkHashProof>* proofs = nullptr) {
   return SendAlongChain(
       impl, chain,
       [&](rpc::ChunkServiceClient& head, const std::vector<rpc::ServerAddress>& rest,
@@ -61,6 +69,11 @@ ChainOutcome SendWrite(Client::Impl* impl, const std::vector<rpc::ServerAddress>
         req.chain = rest;
         rpc::WriteChunkResponse resp;
         head.WriteChunk(resp, req);
+        if (proofs) {
+          for (const rpc::ReplicaResult& r : resp.replicas) {
+            if (r.__isset.hash) (*proofs)[r.server_id] = r.hash;
+          }
+        }
         *results = std::move(resp.replicas);
         *own = FromRpc(resp.status);
       });
@@ -135,7 +148,7 @@ class FileWriterImpl final : public FileWriter {
       return InvalidArgument("write at offset " + std::to_string(offset) + " is out of range");
     }
     while (!data.empty()) {
-      if (!buf_.empty() && offset != buf_off_ + buf_.size()) SendBuffer(false, true);
+      if (!buf_.empty() && offset != buf_off_ + buf_.size()) SendBuffer(false, true, false);
       if (buf_.empty()) buf_off_ = offset;
       const uint64_t piece_end = (buf_off_ / kMaxIoSize + 1) * kMaxIoSize;
       const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), piece_end - offset));
@@ -143,23 +156,23 @@ class FileWriterImpl final : public FileWriter {
       offset += n;
       data = data.subspan(n);
       size_ = std::max(size_, offset);
-      if (buf_off_ + buf_.size() == piece_end) SendBuffer(false, true);
+      if (buf_off_ + buf_.size() == piece_end) SendBuffer(false, true, false);
     }
     return Reported();
   }
 
   Status Flush() override {
     if (closed_) return Reported();
-    if (!buf_.empty()) SendBuffer(false, false);
-    Enqueue(Task{Task::kCommit, 0, {}, false}, false);
+    if (!buf_.empty()) SendBuffer(false, false, true);
+    Enqueue(Task{Task::kCommit, 0, {}, false, false}, false);
     WaitIdle();
     return Reported();
   }
 
   Status Sync() override {
     if (closed_) return Reported();
-    if (!buf_.empty()) SendBuffer(true, false);
-    Enqueue(Task{Task::kSync, 0, {}, false}, false);
+    if (!buf_.empty()) SendBuffer(true, false, true);
+    Enqueue(Task{Task::kSync, 0, {}, false, false}, false);
     WaitIdle();
     return Reported();
   }
@@ -200,12 +213,14 @@ class FileWriterImpl final : public FileWriter {
     return s;
   }
 
-  void SendBuffer(bool sync, bool spawn) {
+  // `seal`: a commit follows this piece (Flush, Sync).
+  void SendBuffer(bool sync, bool spawn, bool seal) {
     Task t;
     t.kind = Task::kPiece;
     t.offset = buf_off_;
     t.data = std::move(buf_);
     t.sync = sync;
+    t.seal = seal;
     buf_ = std::string();
     Enqueue(std::move(t), spawn);
   }
@@ -298,7 +313,9 @@ class FileWriterImpl final : public FileWriter {
     req.data = std::move(t.data);
     req.sync = t.sync;
     req.__set_cap(c.cap);
-    ChainOutcome out = SendWrite(impl_, c.chain, req);
+    if (t.seal) req.__set_seal(true);
+    std::map<int32_t, rpc::ChunkHashProof> proofs;
+    ChainOutcome out = SendWrite(impl_, c.chain, req, &proofs);
     if (out.ok.empty() && AllCapabilitiesExpired(out.failed)) {
       // The capability's time window passed during a long write: a new
       // version and capability (pipeline recovery with every replica
@@ -322,6 +339,9 @@ class FileWriterImpl final : public FileWriter {
       unsynced_.erase(index);
       return s;
     }
+    // Bytes changed: only this piece's proofs (if it was sealed) hold.
+    c.proofs = std::move(proofs);
+    c.sealed = t.seal;
     if (out.failed.empty()) {
       c.chain = std::move(out.ok);
     } else {
@@ -408,7 +428,17 @@ class FileWriterImpl final : public FileWriter {
     todo.swap(unsynced_);
     for (auto& [index, u] : todo) {
       rpc::WriteChunkRequest req = SyncRequest(u.chunk_id, u.version, u.cap);
-      ChainOutcome out = SendWrite(impl_, u.chain, req);
+      // A commit follows: a chunk still open is sealed by its sync.
+      auto oc = open_.find(index);
+      const bool seal = oc != open_.end() && oc->second.chunk_id == u.chunk_id &&
+                        oc->second.version == u.version && !oc->second.sealed;
+      if (seal) req.__set_seal(true);
+      std::map<int32_t, rpc::ChunkHashProof> proofs;
+      ChainOutcome out = SendWrite(impl_, u.chain, req, &proofs);
+      if (seal && out.failed.empty()) {
+        oc->second.proofs = std::move(proofs);
+        oc->second.sealed = true;
+      }
       if (out.failed.empty()) continue;
       // fsync means durable on every replica. Replicas that could not
       // fdatasync (their server died since the data went out) are replaced
@@ -447,6 +477,27 @@ class FileWriterImpl final : public FileWriter {
     return Status();
   }
 
+  // Seals a chunk whose last write was not sealed: a write of no bytes
+  // along its chain that asks each replica for its SHA-256 proof. Best
+  // effort: without proofs the chunk is committed all the same and its hash
+  // is recomputed in the background (docs/content_hash.md).
+  void Seal(int64_t index, OpenChunk& c) {
+    rpc::WriteChunkRequest req;
+    req.chunk_id = c.chunk_id;
+    req.version = c.version;
+    req.offset = 0;
+    req.sync = false;
+    req.__set_cap(c.cap);
+    req.__set_seal(true);
+    c.proofs.clear();
+    ChainOutcome out = SendWrite(impl_, c.chain, req, &c.proofs);
+    c.sealed = true;
+    if (!out.failed.empty()) {
+      LOG(kDebug) << "sealing chunk " << index << " (id " << c.chunk_id << ") of inode " << inode_
+                  << ": " << DescribeFailures(out.failed) << "; its hash will be recomputed";
+    }
+  }
+
   // Makes every open chunk visible and records the file size.
   Status Commit() {
     const uint64_t new_size = std::max(committed_size_, high_water_);
@@ -454,7 +505,8 @@ class FileWriterImpl final : public FileWriter {
     rpc::CommitWriteRequest req;
     req.ctx = impl_->Context();
     req.inode = inode_;
-    for (const auto& [index, c] : open_) {
+    for (auto& [index, c] : open_) {
+      if (!c.sealed) Seal(index, c);
       rpc::ChunkCommit cc;
       cc.index = index;
       cc.chunk_id = c.chunk_id;
@@ -462,6 +514,12 @@ class FileWriterImpl final : public FileWriter {
       cc.length = c.length;
       cc.written = IdsOf(c.chain);
       cc.lease_id = c.lease_id;
+      std::vector<rpc::ChunkHashProof> hashes;
+      for (int32_t id : cc.written) {
+        auto p = c.proofs.find(id);
+        if (p != c.proofs.end()) hashes.push_back(p->second);
+      }
+      if (!hashes.empty()) cc.__set_hashes(std::move(hashes));
       req.chunks.push_back(std::move(cc));
     }
     req.size = static_cast<int64_t>(new_size);
@@ -587,6 +645,9 @@ class FileWriterImpl final : public FileWriter {
     c.chain = std::move(chain);
     c.cap = resp.capability;
     c.lease_renewed = SteadyClock::now();
+    // Proofs were for the old version: the commit seals the new one.
+    c.proofs.clear();
+    c.sealed = false;
     return Status();
   }
 

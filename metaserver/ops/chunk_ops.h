@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -88,6 +89,16 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, const Caller& caller, InodeId ino
 Result<WritePlan> PlaceNewChunk(OpContext& ctx, store::Tx& tx, InodeId inode, int64_t index,
                                 int goal);
 
+// A chunk server's proof of its replica's SHA-256 (rpc::ChunkHashProof),
+// whose MAC the service layer checked.
+struct ReplicaHash {
+  int32_t server_id = 0;
+  int64_t session = 0;  // the server's registration session when it proved it
+  int64_t version = 0;
+  int64_t length = 0;
+  std::string sha256;  // raw
+};
+
 struct ChunkCommitArgs {
   int64_t index = 0;
   int64_t chunk_id = 0;
@@ -96,6 +107,10 @@ struct ChunkCommitArgs {
   std::vector<int32_t> written;  // servers that acknowledged the write
   int64_t lease_id = 0;          // must still be the chunk's lease
 };
+
+// Proofs of the written replicas' SHA-256 by chunk id (docs/content_hash.md):
+// a chunk's hash is recorded when all of its `written` prove the same one.
+using ReplicaHashes = std::map<int64_t, std::vector<ReplicaHash>>;
 
 struct LeaseRef {
   int64_t chunk_id = 0;
@@ -129,13 +144,14 @@ struct RecoverPlan {
 Result<RecoverPlan> RecoverWrite(OpContext& ctx, const Caller& caller, const RecoverArgs& args);
 
 // Makes written chunks visible (see the IDL): versions, lengths, stale
-// replicas dropped and queued for GC, file size and times. All or nothing.
+// replicas dropped and queued for GC, file size and times, the chunks' and
+// the file's content hashes (docs/content_hash.md). All or nothing.
 // kLeaseExpired unless every chunk's lease is still the writer's. A commit
 // by a non-root caller that changes the data clears S_ISUID, and S_ISGID when
 // group-exec is set.
 Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
                          const std::vector<ChunkCommitArgs>& chunks, int64_t size,
-                         std::optional<int64_t> mtime_ns);
+                         std::optional<int64_t> mtime_ns, const ReplicaHashes& hashes = {});
 
 // A reader found a replica bad: drop it and queue it for GC, unless it is the
 // chunk's last replica (kept; an error is logged). No permission check (the

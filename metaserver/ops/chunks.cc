@@ -3,14 +3,17 @@
 #include <set>
 
 #include "ddbfs/constants.h"
+#include "ddbfs/content_hash.h"
 #include "ddbfs/log.h"
 #include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/content_hash.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/chunk_store.h"
+#include "metaserver/store/content_hash_store.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/write_queue.h"
@@ -211,7 +214,7 @@ Result<WritePlan> PrepareWrite(OpContext& ctx, const Caller& caller, InodeId ino
 
 Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
                          const std::vector<ChunkCommitArgs>& chunks, int64_t size,
-                         std::optional<int64_t> mtime_ns) {
+                         std::optional<int64_t> mtime_ns, const ReplicaHashes& hashes) {
   RETURN_IF_ERROR(ValidateInode(inode));
   if (size < 0 || static_cast<uint64_t>(size) > kMaxFileSize) {
     return InvalidArgument("file size " + std::to_string(size) + " is out of range");
@@ -274,11 +277,24 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
       kill.mode = mode;
       RETURN_IF_ERROR(store::UpdateAttr(tx, inode, kill, now).status());
     }
+    // The file's hash, written with its size (docs/content_hash.md). A file
+    // of one chunk that this commit proved whole (the common small file):
+    // that chunk's hash hashed once more, without reading the chunk list.
+    std::optional<std::string> whole;
     for (const ChunkCommitArgs& c : chunks) {
-      RETURN_IF_ERROR(store::CommitChunk(tx, c.chunk_id, c.version, c.length, c.written));
+      auto proofs = hashes.find(c.chunk_id);
+      std::optional<std::string> sha256 =
+          proofs == hashes.end() ? std::nullopt : AgreedHash(ctx.servers, c, proofs->second);
+      if (sha256 && chunks.size() == 1 && c.index == 0 && c.length > 0 && c.length == size) {
+        whole = Sha256Of(*sha256);
+      }
+      RETURN_IF_ERROR(store::CommitChunk(tx, c.chunk_id, c.version, c.length, c.written, sha256));
+    }
+    if (!whole) {
+      ASSIGN_OR_RETURN(whole, DocumentHashOf(tx, inode, static_cast<uint64_t>(size)));
     }
     ASSIGN_OR_RETURN(out, store::SetSizeAndTimes(tx, inode, static_cast<uint64_t>(size),
-                                                 mtime_ns.value_or(now), now));
+                                                 mtime_ns.value_or(now), now, whole));
     return Status();
   }));
   return out;

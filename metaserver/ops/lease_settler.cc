@@ -8,6 +8,7 @@
 #include "ddbfs/constants.h"
 #include "ddbfs/log.h"
 #include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/content_hash.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/store/chunk_store.h"
@@ -242,7 +243,11 @@ Status LeaseSettler::SettleChunk(int64_t chunk_id) {
       ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> c, store::GetChunk(tx, chunk_id));
       ours = c && c->lease_id == claim;
       if (!ours) return Status();
-      return store::CommitChunk(tx, chunk_id, new_version, length, settled);
+      // The bytes may have changed: the chunk's hash is stale, and so is
+      // the file's (docs/content_hash.md).
+      RETURN_IF_ERROR(store::CommitChunk(tx, chunk_id, new_version, length, settled));
+      ASSIGN_OR_RETURN(std::optional<Attr> file, store::GetInode(tx, chunk.inode));
+      return file ? RefreshDocumentHash(tx, *file) : Status();
     }));
     if (!ours) return Internal("lost the settling claim on chunk " + std::to_string(chunk_id));
     LOG(kInfo) << "settled chunk " << chunk_id << " (index " << chunk.index << " of inode "

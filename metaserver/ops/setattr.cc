@@ -1,4 +1,5 @@
 #include "ddbfs/constants.h"
+#include "metaserver/ops/content_hash.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
@@ -58,6 +59,8 @@ Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
           store::TruncateChunks(tx, inode, first_dropped, last_index, size - last_index * chunk));
     }
     ASSIGN_OR_RETURN(out, store::UpdateAttr(tx, inode, apply, now));
+    // The chunks' ranges moved with the size (docs/content_hash.md).
+    if (apply.size) return RefreshDocumentHash(tx, out);
     return Status();
   }));
   return out;

@@ -1,11 +1,14 @@
 #include "metaserver/service/meta_service.h"
 
+#include <algorithm>
+
 #include <thrift/protocol/TBinaryProtocol.h>
 #include <thrift/transport/TBufferTransports.h>
 
 #include "ddbfs/log.h"
 #include "ddbfs/rpc.h"
 #include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/content_hash.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/server_ops.h"
@@ -591,6 +594,50 @@ void MetaServiceHandler::ReleaseOrphan(rpc::ReleaseOrphanResponse& resp,
   });
 }
 
+void MetaServiceHandler::GetContentHash(rpc::GetContentHashResponse& resp,
+                                        const rpc::GetContentHashRequest& req) {
+  Handle("GetContentHash", &req.ctx, Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    ASSIGN_OR_RETURN(ContentHashView h, meta::GetContentHash(ctx_, a.caller, req.inode));
+    if (h.sha256) resp.__set_sha256(*h.sha256);
+    resp.size = static_cast<int64_t>(h.size);
+    resp.stale_chunks = h.stale_chunks;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::FindDuplicates(rpc::FindDuplicatesResponse& resp,
+                                        const rpc::FindDuplicatesRequest& req) {
+  Handle("FindDuplicates", &req.ctx, Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.under}));
+    DuplicatesCursor from;
+    if (req.__isset.page_token) {
+      ASSIGN_OR_RETURN(std::string plain, security_.page_tokens.Open(req.page_token));
+      ASSIGN_OR_RETURN(from, DecodeDuplicatesCursor(plain, req.under, req.empty));
+    }
+    ASSIGN_OR_RETURN(DuplicatesPage page,
+                     meta::FindDuplicates(ctx_, a.caller, req.under, req.empty, from, req.limit));
+    resp.entries.reserve(page.entries.size());
+    for (DuplicateHit& e : page.entries) {
+      rpc::DuplicateEntry w;
+      // Paths as this client names them: a subtree key's directory is "/".
+      w.path = std::move(e.path);
+      if (a.root != kRootInode && a.subtree != "/" && w.path.starts_with(a.subtree)) {
+        w.path = w.path.size() == a.subtree.size() ? "/" : w.path.substr(a.subtree.size());
+      }
+      w.attr = ToWire(e.attr);
+      w.sha256 = std::move(e.sha256);
+      resp.entries.push_back(std::move(w));
+    }
+    resp.stale = page.stale;
+    if (page.next) {
+      resp.__set_page_token(
+          security_.page_tokens.Seal(EncodeDuplicatesCursor(*page.next, req.under, req.empty)));
+    }
+    return Status();
+  });
+}
+
 void MetaServiceHandler::ReadDir(rpc::ReadDirResponse& resp, const rpc::ReadDirRequest& req) {
   Handle("ReadDir", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.inode}));
@@ -658,14 +705,28 @@ void MetaServiceHandler::CommitWrite(rpc::CommitWriteResponse& resp,
   Mutate("CommitWrite", req.ctx, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.inode}));
     std::vector<ChunkCommitArgs> chunks;
+    ReplicaHashes hashes;
     for (const rpc::ChunkCommit& c : req.chunks) {
       chunks.push_back(
           ChunkCommitArgs{c.index, c.chunk_id, c.version, c.length, c.written, c.lease_id});
+      // Proofs of the replicas' SHA-256 count only with a chunk server's
+      // valid MAC (docs/content_hash.md); the client only relays them. One
+      // MAC checked per written server at most.
+      std::vector<ReplicaHash>& mine = hashes[c.chunk_id];
+      for (const rpc::ChunkHashProof& p : c.hashes) {
+        const bool wanted =
+            p.chunk_id == c.chunk_id &&
+            std::find(c.written.begin(), c.written.end(), p.server_id) != c.written.end() &&
+            std::none_of(mine.begin(), mine.end(),
+                         [&](const ReplicaHash& h) { return h.server_id == p.server_id; });
+        if (!wanted || !security_.hash_proofs.Verify(p)) continue;
+        mine.push_back(ReplicaHash{p.server_id, p.session, p.version, p.length, p.sha256});
+      }
     }
     std::optional<int64_t> mtime;
     if (req.__isset.mtime_ns) mtime = req.mtime_ns;
-    return Fill(meta::CommitWrite(ctx_, a.caller, req.inode, chunks, req.size, mtime), &resp.attr,
-                kAttr);
+    return Fill(meta::CommitWrite(ctx_, a.caller, req.inode, chunks, req.size, mtime, hashes),
+                &resp.attr, kAttr);
   });
 }
 

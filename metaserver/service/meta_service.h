@@ -87,6 +87,10 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void CloseSession(rpc::CloseSessionResponse& resp, const rpc::CloseSessionRequest& req) override;
   void ReleaseOrphan(rpc::ReleaseOrphanResponse& resp,
                      const rpc::ReleaseOrphanRequest& req) override;
+  void GetContentHash(rpc::GetContentHashResponse& resp,
+                      const rpc::GetContentHashRequest& req) override;
+  void FindDuplicates(rpc::FindDuplicatesResponse& resp,
+                      const rpc::FindDuplicatesRequest& req) override;
 
  private:
   // Who may make a request.

@@ -19,6 +19,7 @@
 #include "ddbfs/constants.h"
 #include "ddbfs/rpc_server.h"
 #include "metaserver/ops/op_context.h"
+#include "metaserver/service/page_token.h"
 #include "metaserver/store/key_store.h"
 
 namespace ddbfs::meta {
@@ -67,6 +68,8 @@ class KeyRegistry {
 struct MetaSecurity {
   std::string cluster_secret;
   CapabilityKey capabilities;
+  HashProofKey hash_proofs;                // checks chunk servers' proofs of SHA-256s
+  PageTokenKey page_tokens;                // seals FindDuplicates cursors
   int64_t capability_ms = 10 * 60 * 1000;  // lifetime of a capability
   KeyRegistry* keys = nullptr;
 };

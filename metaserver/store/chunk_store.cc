@@ -1,5 +1,6 @@
 #include "metaserver/store/chunk_store.h"
 
+#include "ddbfs/auth.h"
 #include "metaserver/store/row_util.h"
 #include "metaserver/store/tx.h"
 
@@ -50,7 +51,10 @@ constexpr Statement kCommitChunk{
     "WITH old AS (SELECT inode, length FROM ddbfs.chunks WHERE id = $1),"
     " ch AS (UPDATE ddbfs.chunks SET version = $2, length = $3,"
     "        pending_version = GREATEST(pending_version, $2),"
-    "        lease_id = NULL, lease_expires_ms = NULL WHERE id = $1),"
+    "        lease_id = NULL, lease_expires_ms = NULL,"
+    "        sha256 = decode($5::text, 'hex'),"
+    "        sha256_len = CASE WHEN $5::text IS NULL THEN NULL ELSE $3::bigint END"
+    "        WHERE id = $1),"
     " al AS (UPDATE ddbfs.inodes i SET allocated = i.allocated + $3::bigint - old.length"
     "        FROM old WHERE i.id = old.inode AND old.length <> $3::bigint),"
     " w AS (UPDATE ddbfs.replicas SET version = $2"
@@ -279,9 +283,12 @@ Status AddReplicas(Tx& tx, int64_t chunk_id, const std::vector<int32_t>& servers
 }
 
 Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
-                   const std::vector<int32_t>& written) {
+                   const std::vector<int32_t>& written, const std::optional<std::string>& sha256) {
   return Guard(tx, [&]() -> Status {
-    tx.Exec(kCommitChunk, chunk_id, version, length, PgArray(written));
+    const std::string hex = sha256 ? ToHex(*sha256) : std::string();
+    // A null `const char*` is SQL NULL.
+    tx.Exec(kCommitChunk, chunk_id, version, length, PgArray(written),
+            sha256 ? hex.c_str() : nullptr);
     return Status();
   });
 }

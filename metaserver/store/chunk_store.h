@@ -70,9 +70,11 @@ Status AddReplicas(Tx& tx, int64_t chunk_id, const std::vector<int32_t>& servers
 
 // Records a committed write: the chunk's version and length, `written`
 // replicas at `version`, every other replica row deleted and queued for GC,
-// the write lease ended.
+// the write lease ended, and the chunk's SHA-256 (raw, over `length`
+// bytes; nullopt: stale, docs/content_hash.md).
 Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
-                   const std::vector<int32_t>& written);
+                   const std::vector<int32_t>& written,
+                   const std::optional<std::string>& sha256 = std::nullopt);
 
 // Drops the chunks of `inode` with index >= first_dropped (queueing their
 // replicas for GC) and caps the length of chunk `last_index` at `last_length`.

@@ -1,5 +1,6 @@
 #include "metaserver/store/inode_store.h"
 
+#include "ddbfs/auth.h"
 #include "metaserver/store/row_util.h"
 #include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
@@ -144,7 +145,8 @@ constexpr Statement kUpdateAttr{
 
 constexpr Statement kSetSizeAndTimes{
     "ino_set_size_times",
-    "UPDATE ddbfs.inodes SET size = $2, mtime_ns = $3, ctime_ns = $4 WHERE id = $1"
+    "UPDATE ddbfs.inodes SET size = $2, mtime_ns = $3, ctime_ns = $4,"
+    " sha256 = decode($5::text, 'hex') WHERE id = $1"
     " RETURNING " DDBFS_ATTR_COLUMNS(""),
     true};
 
@@ -327,10 +329,10 @@ Result<Attr> UpdateAttr(Tx& tx, InodeId inode, const AttrChanges& c, int64_t cti
 }
 
 Result<Attr> SetSizeAndTimes(Tx& tx, InodeId inode, uint64_t size, int64_t mtime_ns,
-                             int64_t ctime_ns) {
+                             int64_t ctime_ns, const std::optional<std::string>& sha256) {
   return Guard(tx, [&]() -> Result<Attr> {
-    pqxx::result r =
-        tx.Exec(kSetSizeAndTimes, inode, static_cast<int64_t>(size), mtime_ns, ctime_ns);
+    pqxx::result r = tx.Exec(kSetSizeAndTimes, inode, static_cast<int64_t>(size), mtime_ns,
+                             ctime_ns, sha256 ? ToHex(*sha256).c_str() : nullptr);
     Attr a = ParseAttr(r.at(0), 0);
     FollowSize(tx, a);
     return a;

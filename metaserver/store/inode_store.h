@@ -82,8 +82,9 @@ Status DeleteInode(Tx& tx, InodeId inode);
 // are dropped by TruncateChunks) and ctime; returns the new attributes.
 Result<Attr> UpdateAttr(Tx& tx, InodeId inode, const AttrChanges& changes, int64_t ctime_ns);
 
-// After a write: size, mtime, ctime; returns the new attributes.
+// After a write: size, mtime, ctime and the file's content hash (raw;
+// nullopt: stale, docs/content_hash.md); returns the new attributes.
 Result<Attr> SetSizeAndTimes(Tx& tx, InodeId inode, uint64_t size, int64_t mtime_ns,
-                             int64_t ctime_ns);
+                             int64_t ctime_ns, const std::optional<std::string>& sha256);
 
 }  // namespace ddbfs::meta::store

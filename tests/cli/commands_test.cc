@@ -124,6 +124,96 @@ TEST_F(CommandsTest, InfoShowsAttributesChunksAndReplicas) {
   EXPECT_NE(r.out.find("target:  file.txt"), std::string::npos) << r.out;
 }
 
+// ddbfs dupes prints groups of identical documents as fdupes does, and says
+// how many it skipped (hash stale); info shows a file's content hash, the
+// value the shell line of docs/content_hash.md computes from a local copy.
+// Its own cluster without the background rehash: a stale hash stays stale.
+TEST_F(CommandsTest, DupesGroupsIdenticalDocumentsAndInfoShowsTheContentHash) {
+  ClusterOptions o;
+  o.metaserver_args = {"--rehash-interval-ms", "0"};
+  auto cluster = TestCluster::Start(o);
+  ASSERT_TRUE(cluster);
+  const std::string meta = cluster->meta_address();
+  TempDir work;
+  const std::string x = RandomData(300000, 21);
+  fs::create_directories(work.path() + "/d/sub");
+  WriteLocal(work.path() + "/d/a", x, 0644);
+  WriteLocal(work.path() + "/d/b", x, 0644);
+  WriteLocal(work.path() + "/d/c", RandomData(300000, 22), 0644);
+  WriteLocal(work.path() + "/d/sub/d", x, 0644);
+  WriteLocal(work.path() + "/d/e", "", 0644);
+  WriteLocal(work.path() + "/d/f", "", 0644);
+  auto add = Ddbfs(meta, {"add", "-q", work.path() + "/d", "/"});
+  ASSERT_EQ(add.exit_code, 0) << Show(add);
+
+  auto r = Ddbfs(meta, {"dupes", "/d"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/d/a\n/d/b\n/d/sub/d\n\n");
+  EXPECT_EQ(r.err, "");
+  r = Ddbfs(meta, {"dupes", "-S", "--empty", "/d"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "0 bytes each:\n/d/e\n/d/f\n\n300000 bytes each:\n/d/a\n/d/b\n/d/sub/d\n\n");
+  r = Ddbfs(meta, {"dupes", "/d/sub"});
+  EXPECT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "") << "one copy below /d/sub";
+  r = Ddbfs(meta, {"dupes", "/d/a"});
+  EXPECT_NE(r.exit_code, 0) << Show(r);
+  EXPECT_TRUE(OneErrorLine(r.err)) << r.err;
+
+  // The hash as docs/content_hash.md computes it from a local copy.
+  auto line = RunCommand({"bash", "-c",
+                          "split -b 64M --filter='sha256sum | head -c 64' \"$1\" | xxd -r -p | "
+                          "sha256sum | head -c 64",
+                          "sh", work.path() + "/d/a"},
+                         "", std::chrono::seconds(30));
+  ASSERT_EQ(line.exit_code, 0) << line.err;
+  const std::string hash = line.out;
+  ASSERT_EQ(hash.size(), 64u);
+  r = Ddbfs(meta, {"info", "/d/a"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_NE(r.out.find("sha256:  " + hash + "\n"), std::string::npos) << r.out;
+  r = Ddbfs(meta, {"info", "--json", "/d/a"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_NE(r.out.find(R"("sha256": ")" + hash + R"(", "sha256_state": "current")"),
+            std::string::npos)
+      << r.out;
+  r = Ddbfs(meta, {"dupes", "--json", "/d"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  const std::string head = "{\n  \"groups\": [\n    {\"size\": 300000, \"sha256\": \"" + hash +
+                           "\", \"documents\": [" + R"({"path": "/d/a", "inode": )";
+  EXPECT_EQ(r.out.substr(0, head.size()), head) << r.out;
+  EXPECT_NE(r.out.find("]}\n  ],\n  \"skipped_stale\": 0\n}\n"), std::string::npos) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '{'), 5) << r.out;  // object, group, 3 docs
+
+  // A partial overwrite of b: its hash is stale (no background rehash
+  // here), b is skipped and counted, a and sub/d stay a group.
+  auto client = cluster->NewClient();
+  ASSERT_TRUE(client);
+  auto b = client->ResolvePath("/d/b");
+  ASSERT_TRUE(b.ok());
+  auto w = client->OpenWriter(b->inode);
+  ASSERT_TRUE(w.ok());
+  ASSERT_TRUE((*w)->Write(1000, std::span<const char>("xyz", 3)).ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  r = Ddbfs(meta, {"dupes", "/d"});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "/d/a\n/d/sub/d\n\n");
+  EXPECT_EQ(r.err,
+            "ddbfs: dupes: warning: 1 document skipped: content hash stale (being recomputed in "
+            "the background; run again later)\n");
+  r = Ddbfs(meta, {"-q", "dupes", "/d"});
+  EXPECT_EQ(r.err, "") << "-q: no summary";
+  r = Ddbfs(meta, {"dupes", "--json", "/d"});
+  EXPECT_NE(r.out.find(R"("skipped_stale": 1)"), std::string::npos) << r.out;
+  r = Ddbfs(meta, {"info", "/d/b"});
+  EXPECT_NE(r.out.find("sha256:  stale (1 of its chunks is being hashed again in the background; "
+                       "run again later)\n"),
+            std::string::npos)
+      << r.out;
+  r = Ddbfs(meta, {"info", "--json", "/d/b"});
+  EXPECT_NE(r.out.find(R"("sha256": null, "sha256_state": "stale")"), std::string::npos) << r.out;
+}
+
 // ddbfs add -t: every uploaded file carries the tags from its create on; a
 // bad tag uploads nothing.
 TEST_F(CommandsTest, AddWithTagsTagsEveryFile) {

@@ -127,7 +127,7 @@ bool TestCluster::StartMetaserverProcess() {
                   db_url_, "--heartbeat-timeout-ms", std::to_string(options_.heartbeat_timeout_ms),
                   "--lease-ms", std::to_string(options_.lease_ms), "--log-level", "info"},
               SessionArgs()),
-          SecurityArgs()),
+          Concat(SecurityArgs(), options_.metaserver_args)),
       dir() + "/metaserver.log");
   if (!WaitForPort(meta_port_, kStartTimeout)) {
     ADD_FAILURE() << "metaserver did not start listening; log:\n" << meta_->LogTail();

@@ -29,6 +29,8 @@ struct ClusterOptions {
   // TLS on every TCP connection: a private CA and server certificate are
   // made with scripts/tls-certs into <dir>/tls; NewClient() trusts the CA.
   bool tls = false;
+  // More ddbfs-metaserver flags (e.g. {"--rehash-interval-ms", "100"}).
+  std::vector<std::string> metaserver_args;
 };
 
 // A real cluster for one test: a fresh database on the test binary's private

@@ -77,6 +77,27 @@ class CapabilityKey {
   int32_t key_id_ = 0;
 };
 
+// Signs and checks a chunk server's proof of a replica's SHA-256
+// (rpc::ChunkHashProof, docs/content_hash.md). The key is derived from the
+// cluster key: chunk servers sign, the metaserver checks, no client can make
+// a proof.
+class HashProofKey {
+ public:
+  HashProofKey() = default;
+  explicit HashProofKey(std::string_view cluster_secret);
+  bool valid() const { return !key_.empty(); }
+
+  // Fills proof->key_id and proof->mac.
+  void Sign(rpc::ChunkHashProof* proof) const;
+  // True when `proof` carries this key's valid MAC and a 32-byte hash.
+  bool Verify(const rpc::ChunkHashProof& proof) const;
+
+ private:
+  std::string Mac(const rpc::ChunkHashProof& proof) const;
+  std::string key_;
+  int32_t key_id_ = 0;
+};
+
 }  // namespace ddbfs
 
 namespace ddbfs {

@@ -380,6 +380,32 @@ class Client {
   Result<std::vector<ChunkView>> Chunks(InodeId inode);
   Result<ClusterView> ClusterStatus();
 
+  // ---- content hashes (docs/content_hash.md): SHA-256 over the SHA-256 of
+  // each chunk's bytes, computed by the chunk servers. Needs read permission.
+  struct ContentHash {
+    std::optional<std::string> sha256;  // 32 raw bytes; nullopt while stale
+    uint64_t size = 0;                  // the size it is for
+    int64_t stale_chunks = 0;           // chunks being rehashed in the background
+  };
+  Result<ContentHash> GetContentHash(InodeId inode);
+  // A page of the documents below directory `under` that share their
+  // content (size and hash) with another one this client could reach and
+  // read, by size, hash, then inode; consecutive entries with equal size and
+  // hash are one group, which may go on in the next page. `empty`: empty
+  // files count too. Pass `next` back while it is set.
+  struct DuplicateEntry {
+    std::string path;
+    Attr attr;
+    std::string sha256;  // raw
+  };
+  struct DuplicatesPage {
+    std::vector<DuplicateEntry> entries;
+    int64_t stale = 0;                // documents skipped in this page: hash stale
+    std::optional<std::string> next;  // page token
+  };
+  Result<DuplicatesPage> FindDuplicates(InodeId under, bool empty,
+                                        const std::optional<std::string>& token);
+
   // ---- trust boundary (docs/security.md)
   Result<Identity> WhoAmI();
   // Admin only. Returns the new key and its secret (raw bytes, shown once).
