@@ -1,8 +1,8 @@
 // Loads documents with realistic tags into a running cluster, for the tag
 // and query benchmark (bench/tags_bench.sh, issue 8): --docs empty files
 // (sizes set by truncate, so no data is written) in folders of 1,000 under
-// /tagbench, then about 10 tags each, put on with TagMany in batches of
-// 1,000 documents (the way `ddbfs tag -t T PATH...` does it).
+// /tagbench, then about 10 tags each, put on with one TagMany per tag (the
+// way `ddbfs tag -t T PATH...` does it; --tag-batch N: calls of N).
 //
 // The tags, drawn with a fixed seed:
 //   type=pdf|jpg|txt|doc|odt (one each), year=2000..2024 (one each),
@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
   app.add_option("--docs", docs, "documents to create")->check(CLI::Range(1, 10000000));
   app.add_option("--clients", clients, "concurrent connections")->check(CLI::Range(1, 256));
   app.add_option("--seed", seed, "random seed of the tags");
+  size_t tag_batch = ddbfs::Client::kMaxTagManyInodes;
+  app.add_option("--tag-batch", tag_batch, "documents per TagMany call")
+      ->check(CLI::Range(size_t{1}, ddbfs::Client::kMaxTagManyInodes));
   bool with_sizes = true;
   app.add_flag("!--no-sizes", with_sizes, "leave every document empty (one call less each)");
   CLI11_PARSE(app, argc, argv);
@@ -177,8 +180,8 @@ int main(int argc, char** argv) {
     for (int k : picked) put({"t" + std::to_string(k), std::nullopt}, id);
     rows += 6;
   }
-  // Batches of at most 1,000 documents, one tag each, shared out to the
-  // connections.
+  // One call per tag with all its documents (as `ddbfs tag -t T PATH...`
+  // does), or batches of `--tag-batch`, shared out to the connections.
   struct Batch {
     const ddbfs::Tag* tag;
     const ddbfs::InodeId* first;
@@ -186,11 +189,16 @@ int main(int argc, char** argv) {
   };
   std::vector<Batch> batches;
   for (auto& [k, ids] : carriers) {
-    for (size_t from = 0; from < ids.size(); from += 1000) {
-      batches.push_back({&tag_of[k], ids.data() + from, std::min<size_t>(1000, ids.size() - from)});
+    for (size_t from = 0; from < ids.size(); from += tag_batch) {
+      batches.push_back(
+          {&tag_of[k], ids.data() + from, std::min<size_t>(tag_batch, ids.size() - from)});
     }
   }
   std::shuffle(batches.begin(), batches.end(), rng);
+  // The big ones (bulk changes, one at a time on the metaserver) first, so
+  // the small ones run beside them.
+  std::stable_partition(batches.begin(), batches.end(),
+                        [](const Batch& b) { return b.count > 1000; });
   next = 0;
   start = Clock::now();
   {

@@ -47,8 +47,8 @@ int RunTag(Context& ctx, const std::string& path, const std::vector<std::string>
 
 // Many documents: every PATH (with `recursive`, the non-directories below
 // a directory instead of the directory). All paths are resolved first: one
-// that fails changes nothing. Then TagMany batches of at most
-// Client::kMaxTagManyInodes, each all or nothing.
+// that fails changes nothing. Then one TagMany, all or nothing (batches of
+// Client::kMaxTagManyInodes, each all or nothing, past a million).
 class BulkTagger {
  public:
   BulkTagger(Context& ctx, Client& c) : ctx_(ctx), c_(c) {}

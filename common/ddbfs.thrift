@@ -346,10 +346,13 @@ struct ListTagsResponse {
   3: bool more
 }
 
-// Changes the same tags on up to 1000 documents in one transaction (all or
-// nothing): `remove` first, then `add`, as SetTags, which checks hold for
-// every inode (write permission; a missing inode is NOT_FOUND naming it).
-// A bulk tag of more documents is several calls (docs/tags.md).
+// Changes the same tags on up to 1,000,000 documents in one transaction
+// (all or nothing): `remove` first, then `add`, as SetTags, which checks hold
+// for every inode (write permission; a missing inode is NOT_FOUND naming it).
+// Over 1,000 documents the transaction runs beside the group commit, so other
+// clients go on meanwhile (docs/tags.md, "Bulk changes"); it is then not
+// recorded for exactly-once replay (a retry changes nothing more and
+// reports 0 changed).
 struct TagManyRequest {
   1: RequestContext ctx
   2: list<i64> inodes

@@ -1,5 +1,6 @@
 #include "metaserver/meta_core.h"
 
+#include <algorithm>
 #include <thread>
 
 #include "ddbfs/log.h"
@@ -51,6 +52,15 @@ MetaCore::MetaCore(const MetaOptions& o)
     tag_index_ = std::make_unique<store::TagIndex>(o.db_url);
     ctx_.tag_index = tag_index_.get();
   }
+  // A bulk change may run longer than one statement of the writer may.
+  store::SessionLimits bulk_limits = o.session;
+  if (bulk_limits.statement_timeout_ms > 0) {
+    bulk_limits.statement_timeout_ms = std::max(bulk_limits.statement_timeout_ms, 120000);
+  }
+  bulk_ = std::make_unique<store::BulkWriter>(o.db_url, bulk_limits, writer_);
+  writer_.set_bulk_guard(&bulk_->guard());
+  ctx_.bulk = bulk_.get();
+  ctx_.bulk_threshold = o.bulk_threshold;
 }
 
 MetaCore::~MetaCore() { Stop(); }
@@ -76,6 +86,7 @@ Result<std::unique_ptr<MetaCore>> MetaCore::Open(const MetaOptions& options) {
   if (core->tag_index_) {
     // Changes committed from now on reach the index (queued while it loads).
     core->writer_.set_tag_index(core->tag_index_.get());
+    core->bulk_->set_tag_index(core->tag_index_.get());
     core->tag_index_->Start();
   }
   return core;

@@ -9,6 +9,7 @@
 #include "metaserver/ops/op_context.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/session_reaper.h"
+#include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/write_queue.h"
 
@@ -33,6 +34,9 @@ struct MetaOptions {
   std::shared_ptr<const Transport> peers;
   // Keep the tags in memory (store/tag_index.h) for queries and counts.
   bool tag_index = true;
+  // Tag changes over more documents than this run as one bulk transaction
+  // beside the group commit (store/bulk_writer.h); tests make it small.
+  size_t bulk_threshold = 1000;
 };
 
 // Everything behind the RPC layer of one metaserver: the writer (group
@@ -66,6 +70,7 @@ class MetaCore {
   std::unique_ptr<LeaseSettler> settler_;
   std::unique_ptr<SessionReaper> reaper_;
   std::unique_ptr<store::TagIndex> tag_index_;
+  std::unique_ptr<store::BulkWriter> bulk_;
 };
 
 }  // namespace ddbfs::meta

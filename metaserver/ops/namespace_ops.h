@@ -213,8 +213,12 @@ Result<TagList> ListTags(OpContext& ctx, const Caller& caller, InodeId confine,
 Result<TagList> ListTagNames(OpContext& ctx, int offset, int limit);
 
 // TagMany (tags.cc): SetTags on up to kMaxTagManyInodes inodes in one
-// transaction, all or nothing; returns how many documents changed.
-inline constexpr size_t kMaxTagManyInodes = 1000;
+// transaction, all or nothing; returns how many documents changed. Up to
+// OpContext::bulk_threshold documents go through the group commit; more
+// run as one bulk change beside it (store/bulk_writer.h, docs/tags.md
+// "Bulk changes"). Without a BulkWriter, at most kMaxTagManyInGroupCommit.
+inline constexpr size_t kMaxTagManyInodes = 1000000;
+inline constexpr size_t kMaxTagManyInGroupCommit = 1000;
 Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<InodeId>& inodes,
                     const std::vector<Tag>& add, const std::vector<Tag>& remove);
 

@@ -9,6 +9,7 @@ class Transport;
 namespace ddbfs::meta {
 
 namespace store {
+class BulkWriter;
 class ReadPool;
 class TagIndex;
 class WriteQueue;
@@ -49,6 +50,11 @@ struct OpContext {
   // The tags of every document in memory (store/tag_index.h); null, or not
   // ready yet: the ops answer from SQL.
   store::TagIndex* tag_index = nullptr;
+  // Runs tag changes over more than bulk_threshold documents, each in one
+  // transaction beside the group commit; null: none (at most
+  // kMaxTagManyInGroupCommit documents per change).
+  store::BulkWriter* bulk = nullptr;
+  size_t bulk_threshold = 1000;
 };
 
 }  // namespace ddbfs::meta

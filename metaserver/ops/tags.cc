@@ -1,5 +1,6 @@
 // Tags of one document (docs/tags.md): set and read.
 
+#include <algorithm>
 #include <set>
 
 #include "ddbfs/query.h"
@@ -7,6 +8,7 @@
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
+#include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/tag_index.h"
@@ -170,37 +172,70 @@ Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<Inod
   for (InodeId inode : inodes) RETURN_IF_ERROR(ValidateInode(inode));
   RETURN_IF_ERROR(ValidateTags(add, "add"));
   RETURN_IF_ERROR(ValidateTags(remove, "remove"));
-  std::set<InodeId> unique(inodes.begin(), inodes.end());
-  const std::vector<InodeId> ids(unique.begin(), unique.end());
+  std::vector<InodeId> ids(inodes);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   int changed_count = 0;
-  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(std::vector<Attr> nodes, store::GetInodes(tx, ids));
-    if (nodes.size() != ids.size()) {
-      std::set<InodeId> found;
-      for (const Attr& a : nodes) found.insert(a.inode);
-      for (InodeId id : ids) {
-        if (!found.count(id)) return NotFound("no inode " + std::to_string(id));
+  // The whole change, in whichever transaction runs it; statements over at
+  // most kSlice documents each, so that what one holds in memory stays
+  // bounded (a document lies in one slice only, so the changed ones add up).
+  constexpr size_t kSlice = 10000;
+  auto change = [&](store::Tx& tx) -> Status {
+    changed_count = 0;
+    for (size_t from = 0; from < ids.size(); from += kSlice) {
+      const std::vector<InodeId> slice(
+          ids.begin() + static_cast<ptrdiff_t>(from),
+          ids.begin() + static_cast<ptrdiff_t>(std::min(ids.size(), from + kSlice)));
+      ASSIGN_OR_RETURN(std::vector<Attr> nodes, store::GetInodes(tx, slice));
+      if (nodes.size() != slice.size()) {
+        std::set<InodeId> found;
+        for (const Attr& a : nodes) found.insert(a.inode);
+        for (InodeId id : slice) {
+          if (!found.count(id)) return NotFound("no inode " + std::to_string(id));
+        }
       }
-    }
-    for (const Attr& node : nodes) RETURN_IF_ERROR(CheckAccess(node, caller, kMayWrite, "tag"));
-    std::set<InodeId> changed;
-    for (const Tag& t : remove) {
-      RETURN_IF_ERROR(store::RemoveTagMany(tx, ids, t.name, t.value, &changed));
+      for (const Attr& node : nodes) RETURN_IF_ERROR(CheckAccess(node, caller, kMayWrite, "tag"));
     }
     const int64_t now = NowNs();
-    for (const Tag& t : add) RETURN_IF_ERROR(store::AddTagMany(tx, ids, RowOf(t), now, &changed));
-    if (!add.empty()) {
-      ASSIGN_OR_RETURN(std::vector<InodeId> over,
-                       store::OverTagLimit(tx, ids, kMaxTagsPerDocument));
-      if (!over.empty()) {
-        return Status(ErrorCode::kNoSpace, "inode " + std::to_string(over.front()) +
-                                               " would carry more than " +
-                                               std::to_string(kMaxTagsPerDocument) + " tags");
+    for (size_t from = 0; from < ids.size(); from += kSlice) {
+      const std::vector<InodeId> slice(
+          ids.begin() + static_cast<ptrdiff_t>(from),
+          ids.begin() + static_cast<ptrdiff_t>(std::min(ids.size(), from + kSlice)));
+      std::set<InodeId> changed;
+      for (const Tag& t : remove) {
+        RETURN_IF_ERROR(store::RemoveTagMany(tx, slice, t.name, t.value, &changed));
       }
+      for (const Tag& t : add) {
+        RETURN_IF_ERROR(store::AddTagMany(tx, slice, RowOf(t), now, &changed));
+      }
+      if (!add.empty()) {
+        ASSIGN_OR_RETURN(std::vector<InodeId> over,
+                         store::OverTagLimit(tx, slice, kMaxTagsPerDocument));
+        if (!over.empty()) {
+          return Status(ErrorCode::kNoSpace, "inode " + std::to_string(over.front()) +
+                                                 " would carry more than " +
+                                                 std::to_string(kMaxTagsPerDocument) + " tags");
+        }
+      }
+      changed_count += static_cast<int>(changed.size());
     }
-    changed_count = static_cast<int>(changed.size());
     return Status();
-  }));
+  };
+  if (ids.size() <= ctx.bulk_threshold || ctx.bulk == nullptr) {
+    if (ids.size() > kMaxTagManyInGroupCommit) {
+      return InvalidArgument(std::to_string(ids.size()) + " documents in one call (at most " +
+                             std::to_string(kMaxTagManyInGroupCommit) + " here)");
+    }
+    RETURN_IF_ERROR(ctx.writer.Run(change));
+    return changed_count;
+  }
+  // Many documents: one transaction beside the group commit
+  // (store/bulk_writer.h), so that it is all or nothing and does not hold
+  // up other clients.
+  std::set<std::string> names;
+  for (const Tag& t : add) names.insert(t.name);
+  for (const Tag& t : remove) names.insert(t.name);
+  RETURN_IF_ERROR(ctx.bulk->Run(ids, std::move(names), change));
   return changed_count;
 }
 
@@ -327,6 +362,9 @@ Result<int64_t> TagAdmin(OpContext& ctx, bool admin, TagAdminOp op, const std::s
   if (two) RETURN_IF_ERROR(query::ValidateTagName(other));
   int64_t documents = 0;
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    // A running bulk change that adds or removes either name goes first.
+    RETURN_IF_ERROR(store::DeferToBulkName(tx, name));
+    if (two) RETURN_IF_ERROR(store::DeferToBulkName(tx, other));
     ASSIGN_OR_RETURN(documents, RunTagAdmin(tx, admin, op, name, other));
     return Status();
   }));

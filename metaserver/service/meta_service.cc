@@ -105,7 +105,7 @@ void MetaServiceHandler::Handle(const char* rpc_name, const rpc::RequestContext*
 
 template <typename Resp, typename F>
 void MetaServiceHandler::Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp,
-                                F&& f) {
+                                F&& f, bool on_writer) {
   Result<Access> access = Authorize(rpc_name, &rc, Need::kUser);
   if (access.ok() && access->read_only) {
     access = Status(ErrorCode::kReadOnly, std::string(rpc_name) + " changes the file system, and " +
@@ -118,7 +118,7 @@ void MetaServiceHandler::Mutate(const char* rpc_name, const rpc::RequestContext&
   const Access& a = *access;
   auto run = [&]() -> Status { return f(a); };
   const store::Deadline deadline = DeadlineOf(rc);
-  if (!rc.__isset.client_id) {
+  if (!rc.__isset.client_id || !on_writer) {
     store::DeadlineScope scope(deadline);
     resp.status = ToRpc(Guarded(rpc_name, run));
     return;
@@ -290,18 +290,25 @@ void MetaServiceHandler::ListTags(rpc::ListTagsResponse& resp, const rpc::ListTa
 }
 
 void MetaServiceHandler::TagMany(rpc::TagManyResponse& resp, const rpc::TagManyRequest& req) {
-  Mutate("TagMany", req.ctx, resp, [&](const Access& a) -> Status {
-    if (req.inodes.size() > meta::kMaxTagManyInodes) {
-      return InvalidArgument(std::to_string(req.inodes.size()) +
-                             " documents in one call (at most " +
-                             std::to_string(meta::kMaxTagManyInodes) + ")");
-    }
-    RETURN_IF_ERROR(Confine(a, req.inodes));
-    ASSIGN_OR_RETURN(std::vector<Tag> add, TagsOf(req.add, meta::kMaxTagsPerCall));
-    ASSIGN_OR_RETURN(std::vector<Tag> remove, TagsOf(req.remove, meta::kMaxTagsPerCall));
-    ASSIGN_OR_RETURN(resp.changed, meta::TagMany(ctx_, a.caller, req.inodes, add, remove));
-    return Status();
-  });
+  // Over the bulk threshold it is one transaction beside the writer
+  // (store/bulk_writer.h): setting and removing tags is idempotent, so a
+  // retry needs no recorded answer (it reports 0 documents changed).
+  const bool bulk = req.inodes.size() > ctx_.bulk_threshold && ctx_.bulk != nullptr;
+  Mutate(
+      "TagMany", req.ctx, resp,
+      [&](const Access& a) -> Status {
+        if (req.inodes.size() > meta::kMaxTagManyInodes) {
+          return InvalidArgument(std::to_string(req.inodes.size()) +
+                                 " documents in one call (at most " +
+                                 std::to_string(meta::kMaxTagManyInodes) + ")");
+        }
+        RETURN_IF_ERROR(Confine(a, req.inodes));
+        ASSIGN_OR_RETURN(std::vector<Tag> add, TagsOf(req.add, meta::kMaxTagsPerCall));
+        ASSIGN_OR_RETURN(std::vector<Tag> remove, TagsOf(req.remove, meta::kMaxTagsPerCall));
+        ASSIGN_OR_RETURN(resp.changed, meta::TagMany(ctx_, a.caller, req.inodes, add, remove));
+        return Status();
+      },
+      !bulk);
 }
 
 void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdminRequest& req) {
@@ -946,12 +953,38 @@ void MetaServiceHandler::Authenticate(rpc::AuthenticateResponse& resp,
   }
 }
 
+namespace {
+// Confine() looks at up to this many inodes one by one.
+constexpr size_t kConfineOneByOne = 64;
+}  // namespace
+
 Status MetaServiceHandler::Confine(const Access& a, std::initializer_list<int64_t> inodes) {
   return Confine(a, std::vector<int64_t>(inodes));
 }
 
 Status MetaServiceHandler::Confine(const Access& a, const std::vector<int64_t>& inodes) {
   if (a.root == kRootInode) return Status();
+  if (inodes.size() > kConfineOneByOne) {
+    // Many (a bulk tag): one statement per slice finds those with no way up
+    // to the subtree; only they are looked at one by one (orphans).
+    constexpr size_t kSlice = 10000;
+    for (size_t from = 0; from < inodes.size(); from += kSlice) {
+      const std::vector<int64_t> slice(
+          inodes.begin() + static_cast<ptrdiff_t>(from),
+          inodes.begin() + static_cast<ptrdiff_t>(std::min(inodes.size(), from + kSlice)));
+      std::vector<int64_t> outside;
+      RETURN_IF_ERROR(ctx_.reader.Run([&](store::Tx& tx) -> Status {
+        ASSIGN_OR_RETURN(outside, store::NotInSubtree(tx, slice, a.root, static_cast<int>(kSlice)));
+        return Status();
+      }));
+      RETURN_IF_ERROR(ConfineOneByOne(a, outside));
+    }
+    return Status();
+  }
+  return ConfineOneByOne(a, inodes);
+}
+
+Status MetaServiceHandler::ConfineOneByOne(const Access& a, const std::vector<int64_t>& inodes) {
   for (int64_t inode : inodes) {
     if (inode == a.root || confined_.count(inode) > 0) continue;
     bool inside = false;

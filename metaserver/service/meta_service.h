@@ -105,8 +105,11 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   // `rc` carries a request id, f() runs as one exactly-once op on the writer
   // (WriteQueue::RunOnce): its writes join one transaction, the whole
   // response is recorded with them, and a retry gets that response back.
+  // `on_writer` false: f() never runs as one op on the writer, even with a
+  // request id (a bulk change runs beside the writer, and is idempotent).
   template <typename Resp, typename F>
-  void Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp, F&& f);
+  void Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp, F&& f,
+              bool on_writer = true);
   store::Deadline DeadlineOf(const rpc::RequestContext& rc) const;
   // The session's Access for `rc`, if it may make a request that needs `need`.
   Result<Access> Authorize(const char* rpc_name, const rpc::RequestContext* rc, Need need) const;
@@ -124,6 +127,7 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   // (always, for principals that reach everything).
   Status Confine(const Access& a, std::initializer_list<int64_t> inodes);
   Status Confine(const Access& a, const std::vector<int64_t>& inodes);
+  Status ConfineOneByOne(const Access& a, const std::vector<int64_t>& inodes);
 
   OpContext& ctx_;
   const MetaSecurity& security_;

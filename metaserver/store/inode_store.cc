@@ -1,6 +1,7 @@
 #include "metaserver/store/inode_store.h"
 
 #include "ddbfs/auth.h"
+#include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/row_util.h"
 #include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
@@ -109,9 +110,21 @@ constexpr Statement kIsInSubtree{
     "WITH RECURSIVE up(id) AS ("
     "  SELECT $1::bigint"
     "  UNION"
-    "  SELECT d.parent FROM up JOIN ddbfs.dentries d ON d.inode = up.id"
-    "  JOIN ddbfs.inodes i ON i.id = up.id AND i.type = 2)"
+    "  SELECT d.parent FROM up JOIN ddbfs.dentries d ON d.inode = up.id)"
     " SELECT EXISTS (SELECT 1 FROM up WHERE id = $2)",
+    false};
+
+// The same for many inodes at once: those of $1 with no way up to $2 (at
+// most $3 of them).
+constexpr Statement kNotInSubtree{
+    "ino_not_in_subtree",
+    "WITH RECURSIVE up(start, id) AS ("
+    "  SELECT x, x FROM unnest($1::bigint[]) AS x"
+    "  UNION"
+    "  SELECT up.start, d.parent FROM up JOIN ddbfs.dentries d ON d.inode = up.id"
+    "  WHERE up.id <> $2)"
+    " SELECT x FROM unnest($1::bigint[]) AS x EXCEPT SELECT start FROM up WHERE id = $2"
+    " ORDER BY 1 LIMIT $3",
     false};
 
 // The index of tags adds up the sizes of documents (TagIndex::SizeIs).
@@ -303,7 +316,18 @@ Result<bool> IsInSubtree(Tx& tx, InodeId dir, InodeId root) {
       tx, [&]() -> Result<bool> { return tx.Exec(kIsInSubtree, dir, root).at(0)[0].as<bool>(); });
 }
 
+Result<std::vector<InodeId>> NotInSubtree(Tx& tx, const std::vector<InodeId>& inodes, InodeId root,
+                                          int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<InodeId>> {
+    pqxx::result r = tx.Exec(kNotInSubtree, PgArray(inodes), root, limit);
+    std::vector<InodeId> out;
+    for (const auto& row : r) out.push_back(row[0].as<int64_t>());
+    return out;
+  });
+}
+
 Status DeleteInode(Tx& tx, InodeId inode) {
+  RETURN_IF_ERROR(DeferToBulk(tx, inode));  // its tags go with it
   return Guard(tx, [&]() -> Status {
     tx.Exec(kDeleteInode, inode);
     if (TagIndex* index = tx.tag_index()) {

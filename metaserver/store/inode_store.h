@@ -71,8 +71,12 @@ Result<int> UpdateAtimes(Tx& tx, const std::vector<InodeId>& ids, const std::vec
 
 // True if the directory has at least one entry.
 Result<bool> HasEntries(Tx& tx, InodeId dir);
-// True if directory `dir` is `root` or lies below it.
-Result<bool> IsInSubtree(Tx& tx, InodeId dir, InodeId root);
+// True if `inode` is `root` or lies below it (by any of its names).
+Result<bool> IsInSubtree(Tx& tx, InodeId inode, InodeId root);
+// The inodes of `inodes` that are not `root` and do not lie below it, at
+// most `limit`, in order.
+Result<std::vector<InodeId>> NotInSubtree(Tx& tx, const std::vector<InodeId>& inodes, InodeId root,
+                                          int limit);
 
 // Deletes the inode, its chunks, and queues every replica of those chunks in
 // ddbfs.gc_queue. The inode must have no directory entry left.

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/row_util.h"
 #include "metaserver/store/tag_index.h"
 
@@ -285,6 +286,7 @@ Result<std::vector<TagCountRow>> CountTagsBy(Tx& tx, const TagCountSpec& spec) {
 
 Status RemoveTagMany(Tx& tx, const std::vector<InodeId>& inodes, const std::string& name,
                      const std::optional<std::string>& value, std::set<InodeId>* changed) {
+  RETURN_IF_ERROR(DeferToBulk(tx, inodes));
   return Guard(tx, [&]() -> Status {
     pqxx::result r =
         tx.Exec(kRemoveTagMany, PgArray(inodes), name, value.has_value(), value.value_or(""));
@@ -322,6 +324,7 @@ Result<std::optional<int64_t>> TagId(Tx& tx, const std::string& name) {
 }
 
 Result<bool> CreateTagName(Tx& tx, const std::string& name, int64_t now_ns) {
+  RETURN_IF_ERROR(DeferToBulkName(tx, name));
   return Guard(tx, [&]() -> Result<bool> {
     pqxx::result r = tx.Exec(kCreateTagName, name, now_ns);
     if (r.empty()) return false;
@@ -435,6 +438,8 @@ Result<std::vector<SavedQuery>> ListSavedQueries(Tx& tx) {
 }
 
 Status AddTag(Tx& tx, InodeId inode, const TagRow& tag, int64_t now_ns) {
+  RETURN_IF_ERROR(DeferToBulk(tx, inode));
+  RETURN_IF_ERROR(DeferToBulkName(tx, tag.name));
   return Guard(tx, [&]() -> Status {
     std::string num_buf;
     std::string ns_buf;
@@ -449,6 +454,8 @@ Status AddTag(Tx& tx, InodeId inode, const TagRow& tag, int64_t now_ns) {
 
 Status AddTagMany(Tx& tx, const std::vector<InodeId>& inodes, const TagRow& tag, int64_t now_ns,
                   std::set<InodeId>* changed) {
+  RETURN_IF_ERROR(DeferToBulk(tx, inodes));
+  RETURN_IF_ERROR(DeferToBulkName(tx, tag.name));
   return Guard(tx, [&]() -> Status {
     std::string num_buf;
     std::string ns_buf;
@@ -463,6 +470,7 @@ Status AddTagMany(Tx& tx, const std::vector<InodeId>& inodes, const TagRow& tag,
 
 Result<int> RemoveTag(Tx& tx, InodeId inode, const std::string& name,
                       const std::optional<std::string>& value) {
+  RETURN_IF_ERROR(DeferToBulk(tx, inode));
   return Guard(tx, [&]() -> Result<int> {
     pqxx::result r = tx.Exec(kRemoveTag, inode, name, value.has_value(), value.value_or(""));
     Follow(tx, r, false);

@@ -16,6 +16,7 @@
 namespace ddbfs::meta::store {
 
 class TagIndex;
+class BulkGuard;
 
 // One database transaction as the store functions see it: the WriteQueue's
 // batch transaction or a ReadPool read. Records the first database error so
@@ -69,6 +70,11 @@ class Tx {
     if (tag_index_ != nullptr) after_commit_.push_back(std::move(f));
   }
   void RunAfterCommit();  // never throws (a failing one reloads the index)
+  // The guard of a running bulk change (store/bulk_writer.h) that this
+  // transaction's ops defer to; null: none (a read, or the bulk change
+  // itself).
+  const BulkGuard* bulk_guard() const { return bulk_guard_; }
+  void set_bulk_guard(const BulkGuard* guard) { bulk_guard_ = guard; }
 
   // True once a statement that changes data ran since ClearWrote().
   bool wrote() const { return wrote_; }
@@ -83,6 +89,7 @@ class Tx {
   bool timed_out_ = false;
   bool wrote_ = false;
   TagIndex* tag_index_ = nullptr;
+  const BulkGuard* bulk_guard_ = nullptr;
   std::vector<std::function<void()>> after_commit_;
 };
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "ddbfs/log.h"
+#include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
 
@@ -54,18 +55,38 @@ Status WriteQueue::Run(Op op) { return Run(std::move(op), CurrentDeadline()); }
 
 Status WriteQueue::Run(Op op, Deadline deadline) {
   if (running_op.queue == this) return op(*running_op.tx);
-  auto p = std::make_shared<Pending>();
-  p->op = std::move(op);
-  p->deadline = deadline;
-  return Submit(std::move(p));
+  return SubmitDeferring(
+      [&] {
+        auto p = std::make_shared<Pending>();
+        p->op = op;
+        p->deadline = deadline;
+        return p;
+      },
+      deadline);
 }
 
 Status WriteQueue::RunOnce(OnceRequest request, Deadline deadline) {
   if (running_op.queue == this) return Internal("RunOnce called from inside a write");
-  auto p = std::make_shared<Pending>();
-  p->once = std::move(request);
-  p->deadline = deadline;
-  return Submit(std::move(p));
+  return SubmitDeferring(
+      [&] {
+        auto p = std::make_shared<Pending>();
+        p->once = request;
+        p->deadline = deadline;
+        return p;
+      },
+      deadline);
+}
+
+Status WriteQueue::SubmitDeferring(const std::function<PendingPtr()>& make, Deadline deadline) {
+  while (true) {
+    Status s = Submit(make());
+    const BulkGuard* guard = bulk_guard_.load();
+    if (!IsBulkDeferred(s) || guard == nullptr) return s;
+    // Nothing of the op committed: wait outside the writer for the bulk
+    // change to end, then queue it again.
+    guard->WaitReleased(deadline);
+    if (Clock::now() >= deadline) return DeadlinePassed("write");
+  }
 }
 
 Result<int64_t> WriteQueue::PruneRequestLog(int limit) {
@@ -275,6 +296,7 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
     pqxx::work txn(conn_->raw());
     Tx tx(*conn_, txn);
     tx.set_tag_index(tag_index_.load());
+    tx.set_bulk_guard(bulk_guard_.load());
     Journal journal;
     std::vector<Pending*> ops;
     for (auto& p : batch) ops.push_back(p.get());
@@ -284,7 +306,9 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
       Status s = Execute(*batch[i], tx, journal);
       if (tx.failed()) return failed(tx);
       if (!s.ok() && tx.wrote()) {
-        LOG(kError) << "an op failed after writing (rolled back): " << s.message();
+        if (!IsBulkDeferred(s)) {
+          LOG(kError) << "an op failed after writing (rolled back): " << s.message();
+        }
         return Outcome::kOpFailed;
       }
       (*results)[i] = s;
@@ -328,6 +352,7 @@ Status WriteQueue::RunAlone(Pending& p) {
       pqxx::work txn(conn_->raw());
       Tx tx(*conn_, txn);
       tx.set_tag_index(tag_index_.load());
+      tx.set_bulk_guard(bulk_guard_.load());
       Journal journal;
       Status s;
       if (FindKnown(tx, {&p}, &journal).ok()) s = Execute(p, tx, journal);

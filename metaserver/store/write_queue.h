@@ -25,6 +25,7 @@ namespace ddbfs::meta::store {
 
 class Tx;
 class TagIndex;
+class BulkGuard;
 
 struct WriteQueueOptions {
   size_t max_batch = 512;
@@ -113,6 +114,10 @@ class WriteQueue {
   // The index of tags that committed transactions tell their changes to
   // (Tx::AfterCommit); null: none.
   void set_tag_index(TagIndex* index) { tag_index_.store(index); }
+  // The guard of bulk changes (store/bulk_writer.h): ops that would touch
+  // what a running bulk change holds are deferred by it; Run() and
+  // RunOnce() then wait for the bulk change to end and queue them again.
+  void set_bulk_guard(const BulkGuard* guard) { bulk_guard_.store(guard); }
   // Stops taking ops, commits everything queued, joins the writer.
   // Later Run() calls fail with kUnavailable.
   void Stop();
@@ -151,6 +156,9 @@ class WriteQueue {
   static constexpr size_t kMaxSeenClients = 100000;
   std::map<std::string, int64_t> seen_;
   std::atomic<TagIndex*> tag_index_{nullptr};
+  std::atomic<const BulkGuard*> bulk_guard_{nullptr};
+  // Submit(), and again while it comes back deferred by a bulk change.
+  Status SubmitDeferring(const std::function<PendingPtr()>& make, Deadline deadline);
   enum class Outcome {
     kCommitted,
     kOpFailed,

@@ -152,6 +152,25 @@ TEST_F(TrustTest, AKeyLimitedToASubtreeReachesNothingElse) {
   EXPECT_FALSE(ddbfs::testing::ReadAll(sub, secret->inode).ok());
   EXPECT_TRUE(admin->Lookup(proj->inode, "inside").ok()) << "nothing moved out";
   EXPECT_TRUE(admin->Lookup(kRootInode, "outside-file").ok());
+  // Files inside are reached by inode too (by any of their names), one or
+  // many at a time; one file outside among many refuses the whole call.
+  auto made = sub.ResolvePath("/made-by-key");
+  ASSERT_TRUE(made.ok()) << made.status();
+  std::vector<InodeId> files;
+  for (int i = 0; i < 70; ++i) {
+    auto f = sub.Create(made->inode, "f" + std::to_string(i), 0644);
+    ASSERT_TRUE(f.ok()) << f.status();
+    files.push_back(f->inode);
+  }
+  EXPECT_TRUE(sub.GetAttr(files[0]).ok());
+  EXPECT_TRUE(sub.SetTags(files[0], {Tag{"one", std::nullopt}}, {}).ok());
+  std::vector<InodeId> with_secret = files;
+  with_secret.insert(with_secret.begin() + 35, secret->inode);
+  EXPECT_EQ(sub.TagMany(with_secret, {Tag{"many", std::nullopt}}, {}).status().code(), denied);
+  auto tagged = sub.TagMany(files, {Tag{"many", std::nullopt}}, {});
+  ASSERT_TRUE(tagged.ok()) << tagged.status();
+  EXPECT_EQ(*tagged, 70);
+  EXPECT_TRUE(admin->GetTags(secret->inode)->empty());
   // Queries and tag counts see only the subtree, with its paths as the key
   // names them.
   auto inside = admin->ResolvePath("/proj/inside");

@@ -14,6 +14,7 @@ void MetaTest::SetUp() {
   o.heartbeat_timeout = heartbeat_timeout();
   o.sessions.timeout_ms = session_timeout_ms();
   o.db_wait = std::chrono::seconds(10);
+  o.bulk_threshold = bulk_threshold();
   auto core = MetaCore::Open(o);
   ASSERT_TRUE(core.ok()) << core.status();
   core_ = std::move(core).value();

@@ -27,6 +27,8 @@ class MetaTest : public ::testing::Test {
   // SetUp, so that tests running as caller_ may create in it; tests of
   // permissions keep it root's.
   virtual bool give_root_to_caller() const { return true; }
+  // Tag changes over more documents run as bulk changes.
+  virtual size_t bulk_threshold() const { return 1000; }
 
   void SetUp() override;
   void TearDown() override;

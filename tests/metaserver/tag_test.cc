@@ -1,14 +1,19 @@
 // Tags of documents in the ops layer (metaserver/ops/tags.cc;
 // docs/tags.md), on a real PostgreSQL.
 
+#include <atomic>
 #include <chrono>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
+
+#include <pqxx/pqxx>
 
 #include "ddbfs/constants.h"
 #include "meta_test_base.h"
 #include "metaserver/ops/namespace_ops.h"
+#include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/tag_index.h"
 
 namespace ddbfs::meta::testing {
@@ -296,7 +301,7 @@ TEST_F(TagTest, TagManyIsAllOrNothing) {
   EXPECT_EQ(Tags(a), (std::vector<Tag>{T("x"), T("year", "2022")}));
   EXPECT_EQ(*TagMany(ctx(), kAlice, {a, b}, {}, {T("x")}), 2);
   EXPECT_EQ(Tags(b), (std::vector<Tag>{T("year", "2021")}));
-  // Bounds: at most 1000 documents per call; the per-document limit holds.
+  // Bounds: at most kMaxTagManyInodes documents per call; the tag names are checked.
   std::vector<InodeId> many(kMaxTagManyInodes + 1, a);
   EXPECT_EQ(TagMany(ctx(), kAlice, many, {T("y")}, {}).status().code(),
             ErrorCode::kInvalidArgument);
@@ -509,6 +514,133 @@ TEST_F(TagIndexTest, ARenameIsFollowedWithoutLoadingAgain) {
   ASSERT_TRUE(page.ok());
   EXPECT_EQ(Counts(page), (std::vector<std::string>{"new:0:0"}));
   EXPECT_TRUE(page->more);
+}
+
+// Bulk changes (store/bulk_writer.h) with a threshold of 4 documents, so
+// that a handful of documents takes the bulk path.
+class BulkTagTest : public TagTest {
+ protected:
+  size_t bulk_threshold() const override { return 4; }
+
+  std::vector<InodeId> Files(const Caller& c, InodeId parent, int n) {
+    std::vector<InodeId> out;
+    for (int i = 0; i < n; ++i) out.push_back(File(c, parent, "f" + std::to_string(i), 0644));
+    return out;
+  }
+  int64_t Tagged(const std::string& name) {
+    return QueryInt(
+        "SELECT count(*) FROM ddbfs.doc_tags d JOIN ddbfs.tags t ON t.id = d.tag_id"
+        " WHERE t.name = '" +
+        name + "'");
+  }
+};
+
+TEST_F(BulkTagTest, ABulkTagIsOneTransactionAllOrNothing) {
+  auto dir = Mkdir(ctx(), kRoot, kRootInode, "d", 0777);
+  ASSERT_TRUE(dir.ok());
+  std::vector<InodeId> docs = Files(kAlice, dir->inode, 40);
+  const InodeId theirs = File(kBob, dir->inode, "bobs", 0644);
+  const uint64_t before = ctx().bulk->committed();
+
+  // One document alice may not write, or one that does not exist: nothing
+  // changes on any of the 40.
+  std::vector<InodeId> with_theirs = docs;
+  with_theirs.insert(with_theirs.begin() + 20, theirs);
+  EXPECT_EQ(TagMany(ctx(), kAlice, with_theirs, {T("x")}, {}).status().code(),
+            ErrorCode::kPermissionDenied);
+  std::vector<InodeId> with_missing = docs;
+  with_missing.push_back(999999);
+  EXPECT_EQ(TagMany(ctx(), kAlice, with_missing, {T("x")}, {}).status().code(),
+            ErrorCode::kNotFound);
+  EXPECT_EQ(Tagged("x"), 0);
+  EXPECT_EQ(ctx().bulk->committed(), before);
+
+  auto r = TagMany(ctx(), kAlice, docs, {T("x"), T("year", "2021")}, {});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 40);
+  EXPECT_EQ(ctx().bulk->committed(), before + 1);  // the bulk path, once
+  EXPECT_EQ(Tagged("x"), 40);
+  EXPECT_EQ(Tags(docs[7]), (std::vector<Tag>{T("x"), T("year", "2021")}));
+  // The index of tags follows it.
+  auto q = QueryDocuments(ctx(), kAlice, "x and year=2021", 0, 1000, kRootInode);
+  ASSERT_TRUE(q.ok()) << q.status();
+  EXPECT_EQ(q->entries.size(), 40u);
+
+  r = TagMany(ctx(), kAlice, docs, {}, {T("x")});
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(*r, 40);
+  EXPECT_EQ(Tagged("x"), 0);
+  // Bounds: at most kMaxTagManyInodes per call.
+  std::vector<InodeId> too_many(kMaxTagManyInodes + 1, docs[0]);
+  EXPECT_EQ(TagMany(ctx(), kAlice, too_many, {T("y")}, {}).status().code(),
+            ErrorCode::kInvalidArgument);
+}
+
+// While a bulk tag waits for a lock (held here by another PostgreSQL
+// session on one of its documents), the writer goes on: other creates and
+// tag changes commit at once, nothing of the bulk change is visible, and a
+// change to one of its documents waits for it (deferred, outside the
+// writer) and then applies on top of it.
+TEST_F(BulkTagTest, ARunningBulkTagHoldsUpOnlyChangesToItsOwnDocuments) {
+  auto dir = Mkdir(ctx(), kRoot, kRootInode, "d", 0777);
+  ASSERT_TRUE(dir.ok());
+  std::vector<InodeId> docs = Files(kAlice, dir->inode, 30);
+  const InodeId other = File(kAlice, dir->inode, "other", 0644);
+
+  pqxx::connection blocker(db_url());
+  pqxx::work lock_tx(blocker);
+  lock_tx.exec_params("SELECT id FROM ddbfs.inodes WHERE id = $1 FOR UPDATE", docs[29]);
+
+  std::thread bulk([&] {
+    auto r = TagMany(ctx(), kAlice, docs, {T("bulk")}, {});
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (r.ok()) {
+      EXPECT_EQ(*r, 30);
+    }
+  });
+  while (!ctx().bulk->guard().held()) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // it waits for the lock
+
+  // Other work is not held up.
+  const auto start = std::chrono::steady_clock::now();
+  auto mk = Mkdir(ctx(), kAlice, dir->inode, "sub", 0755);
+  EXPECT_TRUE(mk.ok()) << mk.status();
+  EXPECT_TRUE(TagMany(ctx(), kAlice, {other}, {T("unrelated")}, {}).ok());
+  EXPECT_TRUE(SetTags(ctx(), kAlice, other, {T("also")}, {}).ok());
+  const auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::milliseconds(1000));
+  // Nothing of the bulk change shows yet.
+  EXPECT_EQ(Tagged("bulk"), 0);
+  EXPECT_TRUE(Tags(docs[3]).empty());
+
+  // Changes to its documents wait for it, outside the writer: a tag change,
+  // and an unlink (whose row lock would otherwise stop the writer itself).
+  std::atomic<int> done{0};
+  std::thread conflicting([&] {
+    auto r = SetTags(ctx(), kAlice, docs[3], {T("later")}, {});
+    EXPECT_TRUE(r.ok()) << r.status();
+    ++done;
+  });
+  std::thread unlinking([&] {
+    Status s = Unlink(ctx(), kAlice, dir->inode, "f4");
+    EXPECT_TRUE(s.ok()) << s;
+    ++done;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(done.load(), 0);
+  const auto again = std::chrono::steady_clock::now();
+  EXPECT_TRUE(Mkdir(ctx(), kAlice, dir->inode, "sub2", 0755).ok());  // still going
+  EXPECT_TRUE(SetTags(ctx(), kAlice, other, {T("third")}, {}).ok());
+  EXPECT_LT(std::chrono::steady_clock::now() - again, std::chrono::milliseconds(1000));
+
+  lock_tx.commit();  // the bulk change gets its lock and commits
+  bulk.join();
+  conflicting.join();
+  unlinking.join();
+  EXPECT_EQ(done.load(), 2);
+  EXPECT_EQ(Tagged("bulk"), 29);  // f4 went after it, with its tags
+  EXPECT_EQ(Tags(docs[3]), (std::vector<Tag>{T("bulk"), T("later")}));
+  EXPECT_EQ(Tags(other), (std::vector<Tag>{T("also"), T("third"), T("unrelated")}));
 }
 
 }  // namespace ddbfs::meta::testing

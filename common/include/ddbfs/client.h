@@ -288,9 +288,10 @@ class Client {
                                int offset = 0, int limit = 0);
   // Every tag name (no counts), a page of at most `limit` (0: 1000).
   Result<TagListPage> ListTagNames(int offset = 0, int limit = 0);
-  // SetTags on up to 1000 documents at once, all or nothing; returns how
-  // many changed.
-  static constexpr size_t kMaxTagManyInodes = 1000;
+  // SetTags on up to 1,000,000 documents at once, all or nothing (over
+  // 1,000, one transaction beside the group commit: docs/tags.md, "Bulk
+  // changes"); returns how many changed.
+  static constexpr size_t kMaxTagManyInodes = 1000000;
   Result<int> TagMany(const std::vector<InodeId>& inodes, const std::vector<Tag>& add,
                       const std::vector<Tag>& remove);
   // Tag names (common/ddbfs.thrift TagAdmin): returns how many documents'
