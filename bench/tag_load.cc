@@ -1,8 +1,9 @@
 // Loads documents with realistic tags into a running cluster, for the tag
 // and query benchmark (bench/tags_bench.sh, issue 8): --docs empty files
 // (sizes set by truncate, so no data is written) in folders of 1,000 under
-// /tagbench, then about 10 tags each, put on with one TagMany per tag (the
-// way `ddbfs tag -t T PATH...` does it; --tag-batch N: calls of N).
+// /tagbench, and about 10 tags each: in rounds of --round documents, each
+// round tagged (one TagMany per tag, the way `ddbfs tag -t T PATH...` does
+// it; --tag-batch N: calls of N) while the next round is being created.
 //
 // The tags, drawn with a fixed seed:
 //   type=pdf|jpg|txt|doc|odt (one each), year=2000..2024 (one each),
@@ -72,6 +73,9 @@ int main(int argc, char** argv) {
   size_t tag_batch = ddbfs::Client::kMaxTagManyInodes;
   app.add_option("--tag-batch", tag_batch, "documents per TagMany call")
       ->check(CLI::Range(size_t{1}, ddbfs::Client::kMaxTagManyInodes));
+  int round = 100000;
+  app.add_option("--round", round, "documents created before their tags go on (alongside the next)")
+      ->check(CLI::Range(1, 10000000));
   bool with_sizes = true;
   app.add_flag("!--no-sizes", with_sizes, "leave every document empty (one call less each)");
   CLI11_PARSE(app, argc, argv);
@@ -109,18 +113,106 @@ int main(int argc, char** argv) {
     dirs[static_cast<size_t>(d)] = r->inode;
   }
 
-  // 1. The documents.
+  // The tags of every document, drawn up front (in document order, so a
+  // seed gives the same data set whatever the rounds): indexes into `table`.
+  std::mt19937_64 rng(seed);
+  Zipf authors(500, 1.0);
+  Zipf tail(20000, 1.1);
+  std::vector<ddbfs::Tag> table;
+  std::map<std::string, uint32_t> index_of;
+  auto id_of = [&](const ddbfs::Tag& t) {
+    auto [it, fresh] = index_of.emplace(Key(t), static_cast<uint32_t>(table.size()));
+    if (fresh) table.push_back(t);
+    return it->second;
+  };
   static const char* kTypes[] = {"pdf", "jpg", "txt", "doc", "odt"};
+  const std::pair<const char*, double> kPlain[] = {
+      {"work", 0.5}, {"personal", 0.3}, {"archive", 0.2}, {"important", 0.1}, {"draft", 0.05}};
+  std::uniform_real_distribution<double> u(0, 1);
+  std::vector<std::vector<uint32_t>> tags_of(static_cast<size_t>(docs));
+  int64_t rows = 0;
+  for (int i = 0; i < docs; ++i) {
+    auto& mine = tags_of[static_cast<size_t>(i)];
+    mine.push_back(id_of({"type", kTypes[static_cast<size_t>(i) % 5]}));
+    mine.push_back(id_of({"year", std::to_string(2000 + rng() % 25)}));
+    mine.push_back(id_of({"author", "a" + std::to_string(authors(rng))}));
+    for (const auto& [name, p] : kPlain) {
+      if (u(rng) < p) mine.push_back(id_of({name, std::nullopt}));
+    }
+    std::vector<int> picked;
+    while (picked.size() < 6) {
+      const int k = tail(rng);
+      if (std::find(picked.begin(), picked.end(), k) == picked.end()) picked.push_back(k);
+    }
+    for (int k : picked) mine.push_back(id_of({"t" + std::to_string(k), std::nullopt}));
+    rows += static_cast<int64_t>(mine.size());
+  }
+
+  // Rounds of `round` documents: while round r+1 is being created, round r
+  // is tagged (one TagMany per tag with all its documents of the round, as
+  // `ddbfs tag -t T PATH...` does it, or calls of --tag-batch), on a
+  // second set of connections.
   std::vector<ddbfs::InodeId> inodes(static_cast<size_t>(docs));
-  std::atomic<int> next{0};
   std::atomic<int> failures{0};
-  auto start = Clock::now();
-  {
+  std::vector<std::unique_ptr<ddbfs::Client>> taggers;
+  for (int i = 0; i < clients; ++i) {
+    auto c = ddbfs::Client::Connect(*loaded);
+    if (!c.ok()) {
+      std::fprintf(stderr, "tag_load: %s\n", c.status().ToString().c_str());
+      return 1;
+    }
+    taggers.push_back(std::move(c).value());
+  }
+  auto tag_round = [&](int from, int to) {
+    std::map<uint32_t, std::vector<ddbfs::InodeId>> carriers;
+    for (int i = from; i < to; ++i) {
+      const ddbfs::InodeId id = inodes[static_cast<size_t>(i)];
+      if (id == 0) continue;
+      for (uint32_t t : tags_of[static_cast<size_t>(i)]) carriers[t].push_back(id);
+    }
+    struct Batch {
+      uint32_t tag;
+      const ddbfs::InodeId* first;
+      size_t count;
+    };
+    std::vector<Batch> batches;
+    for (auto& [t, ids] : carriers) {
+      for (size_t at = 0; at < ids.size(); at += tag_batch) {
+        batches.push_back({t, ids.data() + at, std::min<size_t>(tag_batch, ids.size() - at)});
+      }
+    }
+    // The big ones (bulk changes, one at a time on the metaserver) first, so
+    // the small ones run beside them.
+    std::stable_sort(batches.begin(), batches.end(),
+                     [](const Batch& a, const Batch& b) { return a.count > b.count; });
+    std::atomic<size_t> next{0};
     std::vector<std::thread> threads;
     for (int t = 0; t < clients; ++t) {
       threads.emplace_back([&, t] {
-        std::mt19937_64 rng(seed * 7919 + static_cast<uint64_t>(t));
-        for (int i; (i = next.fetch_add(1)) < docs;) {
+        for (size_t i; (i = next.fetch_add(1)) < batches.size();) {
+          const Batch& b = batches[i];
+          std::vector<ddbfs::InodeId> ids(b.first, b.first + b.count);
+          auto r = taggers[static_cast<size_t>(t)]->TagMany(ids, {table[b.tag]}, {});
+          if (!r.ok() && failures++ < 5) {
+            std::fprintf(stderr, "tag: %s\n", r.status().ToString().c_str());
+          }
+        }
+      });
+    }
+    for (auto& th : threads) th.join();
+  };
+
+  const auto start = Clock::now();
+  double create_s = 0;
+  std::thread tagging;
+  for (int from = 0; from < docs; from += round) {
+    const int to = std::min(docs, from + round);
+    std::atomic<int> next{from};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < clients; ++t) {
+      threads.emplace_back([&, t] {
+        std::mt19937_64 sizes(seed * 7919 + static_cast<uint64_t>(from) + static_cast<uint64_t>(t));
+        for (int i; (i = next.fetch_add(1)) < to;) {
           const std::string name =
               "doc" + std::to_string(i) + "." + kTypes[static_cast<size_t>(i) % 5];
           auto r = conns[static_cast<size_t>(t)]->Create(dirs[static_cast<size_t>(i / per_dir)],
@@ -131,95 +223,25 @@ int main(int argc, char** argv) {
           }
           inodes[static_cast<size_t>(i)] = r->inode;
           ddbfs::AttrChanges size;
-          size.size = rng() % (8 << 20);
+          size.size = sizes() % (8 << 20);
           if (with_sizes) (void)conns[static_cast<size_t>(t)]->SetAttr(r->inode, size);
         }
       });
     }
     for (auto& th : threads) th.join();
+    if (tagging.joinable()) tagging.join();  // the round before
+    tagging = std::thread(tag_round, from, to);
+    std::printf("  %d documents created, %.1f s\n", to, Since(start));
+    std::fflush(stdout);
   }
-  const double create_s = Since(start);
-  std::printf("created %d documents in %.1f s (%.0f/s), %d failures\n", docs, create_s,
-              docs / create_s, failures.load());
-  std::fflush(stdout);
-
-  // 2. The tags: for each tag, the documents carrying it.
-  std::mt19937_64 rng(seed);
-  Zipf authors(500, 1.0);
-  Zipf tail(20000, 1.1);
-  std::map<std::string, std::vector<ddbfs::InodeId>> carriers;
-  std::map<std::string, ddbfs::Tag> tag_of;
-  auto put = [&](const ddbfs::Tag& t, ddbfs::InodeId id) {
-    const std::string k = Key(t);
-    auto& v = carriers[k];
-    if (v.empty()) tag_of[k] = t;
-    v.push_back(id);
-  };
-  const std::pair<const char*, double> kPlain[] = {
-      {"work", 0.5}, {"personal", 0.3}, {"archive", 0.2}, {"important", 0.1}, {"draft", 0.05}};
-  std::uniform_real_distribution<double> u(0, 1);
-  int64_t rows = 0;
-  for (int i = 0; i < docs; ++i) {
-    const ddbfs::InodeId id = inodes[static_cast<size_t>(i)];
-    if (id == 0) continue;
-    put({"type", kTypes[static_cast<size_t>(i) % 5]}, id);
-    put({"year", std::to_string(2000 + rng() % 25)}, id);
-    put({"author", "a" + std::to_string(authors(rng))}, id);
-    rows += 3;
-    for (const auto& [name, p] : kPlain) {
-      if (u(rng) < p) {
-        put({name, std::nullopt}, id);
-        ++rows;
-      }
-    }
-    std::vector<int> picked;
-    while (picked.size() < 6) {
-      const int k = tail(rng);
-      if (std::find(picked.begin(), picked.end(), k) == picked.end()) picked.push_back(k);
-    }
-    for (int k : picked) put({"t" + std::to_string(k), std::nullopt}, id);
-    rows += 6;
-  }
-  // One call per tag with all its documents (as `ddbfs tag -t T PATH...`
-  // does), or batches of `--tag-batch`, shared out to the connections.
-  struct Batch {
-    const ddbfs::Tag* tag;
-    const ddbfs::InodeId* first;
-    size_t count;
-  };
-  std::vector<Batch> batches;
-  for (auto& [k, ids] : carriers) {
-    for (size_t from = 0; from < ids.size(); from += tag_batch) {
-      batches.push_back(
-          {&tag_of[k], ids.data() + from, std::min<size_t>(tag_batch, ids.size() - from)});
-    }
-  }
-  std::shuffle(batches.begin(), batches.end(), rng);
-  // The big ones (bulk changes, one at a time on the metaserver) first, so
-  // the small ones run beside them.
-  std::stable_partition(batches.begin(), batches.end(),
-                        [](const Batch& b) { return b.count > 1000; });
-  next = 0;
-  start = Clock::now();
-  {
-    std::vector<std::thread> threads;
-    for (int t = 0; t < clients; ++t) {
-      threads.emplace_back([&, t] {
-        for (int i; (i = next.fetch_add(1)) < static_cast<int>(batches.size());) {
-          const Batch& b = batches[static_cast<size_t>(i)];
-          std::vector<ddbfs::InodeId> ids(b.first, b.first + b.count);
-          auto r = conns[static_cast<size_t>(t)]->TagMany(ids, {*b.tag}, {});
-          if (!r.ok() && failures++ < 5) {
-            std::fprintf(stderr, "tag: %s\n", r.status().ToString().c_str());
-          }
-        }
-      });
-    }
-    for (auto& th : threads) th.join();
-  }
-  const double tag_s = Since(start);
-  std::printf("tagged: %lld tag rows, %zu distinct tags, %zu batches in %.1f s (%.0f rows/s)\n",
-              static_cast<long long>(rows), carriers.size(), batches.size(), tag_s, rows / tag_s);
-  std::printf("total load: %.1f s, failures %d\n", create_s + tag_s, failures.load());
+  create_s = Since(start);
+  if (tagging.joinable()) tagging.join();
+  const double total_s = Since(start);
+  std::printf("created %d documents in %.1f s (%.0f/s, tagging alongside), %d failures\n", docs,
+              create_s, docs / create_s, failures.load());
+  std::printf("tagged: %lld tag rows, %zu distinct tags; the last round's tags took %.1f s more\n",
+              static_cast<long long>(rows), table.size(), total_s - create_s);
+  std::printf("total load: %.1f s (%.0f tag rows/s), failures %d\n", total_s, rows / total_s,
+              failures.load());
   return failures.load() == 0 ? 0 : 1;
 }

@@ -103,6 +103,11 @@ int main(int argc, char** argv) {
                  "the background rehash reads at most this many MiB per second")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 20));
+  app.add_option("--bulk-tag-threshold", options.bulk_threshold,
+                 "a tag change over more documents than this runs as one transaction beside "
+                 "the group commit (docs/tags.md, \"Bulk changes\")")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{1}, size_t{1000000}));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
   AddSecurityFlags(app, &security_flags);

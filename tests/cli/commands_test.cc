@@ -13,7 +13,11 @@ namespace fs = std::filesystem;
 class CommandsTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    cluster_ = TestCluster::Start().release();
+    // Tag changes over 2 documents run as bulk changes (docs/tags.md), so
+    // that `tag -t -r` of a few files takes that path end to end.
+    ClusterOptions o;
+    o.metaserver_args = {"--bulk-tag-threshold", "2"};
+    cluster_ = TestCluster::Start(o).release();
     if (!cluster_) return;
     TempDir work;
     WriteLocal(work.path() + "/file.txt", "hello\n", 0640);
