@@ -73,6 +73,8 @@ int main(int argc, char** argv) {
   size_t tag_batch = ddbfs::Client::kMaxTagManyInodes;
   app.add_option("--tag-batch", tag_batch, "documents per TagMany call")
       ->check(CLI::Range(size_t{1}, ddbfs::Client::kMaxTagManyInodes));
+  std::string top_name = "tagbench";
+  app.add_option("--top", top_name, "folder under / to create them in");
   int round = 100000;
   app.add_option("--round", round, "documents created before their tags go on (alongside the next)")
       ->check(CLI::Range(1, 10000000));
@@ -95,9 +97,9 @@ int main(int argc, char** argv) {
     conns.push_back(std::move(c).value());
   }
   ddbfs::Client& c0 = *conns[0];
-  auto top = c0.Mkdir(ddbfs::kRootInode, "tagbench", 0755);
+  auto top = c0.Mkdir(ddbfs::kRootInode, top_name, 0755);
   if (!top.ok()) {
-    std::fprintf(stderr, "tag_load: mkdir /tagbench: %s (remove it first)\n",
+    std::fprintf(stderr, "tag_load: mkdir /%s: %s (remove it first)\n", top_name.c_str(),
                  top.status().ToString().c_str());
     return 1;
   }

@@ -18,6 +18,12 @@ constexpr Statement kFindAnswers{
     "  WHERE r.client_id = k.client_id AND r.seq = k.seq LIMIT 1) l",
     false};
 
+constexpr Statement kHighestRecorded{
+    "request_log_highest",
+    "SELECT k.c::text, (SELECT max(r.seq) FROM ddbfs.request_log r WHERE r.client_id = k.c) "
+    "FROM unnest($1::uuid[]) AS k(c)",
+    false};
+
 constexpr Statement kRecordAnswers{
     "request_log_record",
     "INSERT INTO ddbfs.request_log (client_id, seq, rpc, response) "
@@ -91,6 +97,20 @@ Result<std::map<RequestKey, LoggedAnswer>> FindAnswers(Tx& tx,
     for (const auto& row : tx.Exec(kFindAnswers, PgTextArray(ids), PgArray(seqs))) {
       RequestKey key{Unhex(row[0].as<std::string>()), row[1].as<int64_t>()};
       out[key] = LoggedAnswer{row[2].as<std::string>(), Unhex(row[3].as<std::string>())};
+    }
+    return out;
+  });
+}
+
+Result<std::map<std::string, int64_t>> HighestRecordedSeqs(
+    Tx& tx, const std::vector<std::string>& client_ids) {
+  return Guard(tx, [&]() -> Result<std::map<std::string, int64_t>> {
+    std::map<std::string, int64_t> out;
+    if (client_ids.empty()) return out;
+    std::vector<std::string> ids;
+    for (const std::string& id : client_ids) ids.push_back(UuidText(id));
+    for (const auto& row : tx.Exec(kHighestRecorded, PgTextArray(ids))) {
+      out[Unhex(row[0].as<std::string>())] = row[1].is_null() ? 0 : row[1].as<int64_t>();
     }
     return out;
   });

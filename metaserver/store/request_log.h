@@ -39,6 +39,11 @@ struct LoggedAnswer {
 // The answers recorded for any of `keys`, in one statement.
 Result<std::map<RequestKey, LoggedAnswer>> FindAnswers(Tx& tx, const std::vector<RequestKey>& keys);
 
+// The highest seq recorded for each of `client_ids` (0: none), in one
+// statement.
+Result<std::map<std::string, int64_t>> HighestRecordedSeqs(
+    Tx& tx, const std::vector<std::string>& client_ids);
+
 // Records answers (one statement for all of them).
 Status RecordAnswers(Tx& tx, const std::vector<std::pair<RequestKey, LoggedAnswer>>& answers);
 

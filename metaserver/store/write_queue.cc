@@ -200,19 +200,33 @@ Status WriteQueue::EnsureConnection() {
 }
 
 Status WriteQueue::FindKnown(Tx& tx, const std::vector<Pending*>& ops, Journal* journal) {
-  // A client numbers its calls upwards, so a request whose seq is above
-  // every seq this process has seen from that client (seen before, in this
-  // process) is a first attempt: no answer can be recorded for it, and the
-  // lookup is skipped. A client not seen yet in this process (a metaserver
-  // restart, or the table below was cleared) is always looked up.
+  // A request whose seq is above every seq that can have an answer
+  // recorded for its client is a first attempt, and the lookup is skipped.
+  // seen_ holds that bound: for a client not seen yet in this process (a
+  // metaserver restart, or the table was cleared) it starts at the highest
+  // seq in the request log - a client's calls commit out of seq order, so
+  // the process that died may have recorded seqs above the first one this
+  // process sees - and then follows every seq this process sees.
   if (seen_.size() > kMaxSeenClients) seen_.clear();
+  std::vector<std::string> fresh;
+  for (const Pending* p : ops) {
+    if (p->once && seen_.count(p->once->key.client_id) == 0) {
+      fresh.push_back(p->once->key.client_id);
+    }
+  }
+  if (!fresh.empty()) {
+    std::sort(fresh.begin(), fresh.end());
+    fresh.erase(std::unique(fresh.begin(), fresh.end()), fresh.end());
+    ASSIGN_OR_RETURN(auto highest, HighestRecordedSeqs(tx, fresh));
+    for (const std::string& id : fresh) seen_[id] = highest[id];
+  }
   std::vector<RequestKey> keys;
   for (const Pending* p : ops) {
     if (!p->once) continue;
     const RequestKey& key = p->once->key;
-    auto [it, fresh] = seen_.emplace(key.client_id, key.seq);
-    if (fresh || key.seq <= it->second) keys.push_back(key);
-    it->second = std::max(it->second, key.seq);
+    int64_t& bound = seen_[key.client_id];
+    if (key.seq <= bound) keys.push_back(key);
+    bound = std::max(bound, key.seq);
   }
   if (keys.empty()) return Status();
   ASSIGN_OR_RETURN(journal->known, FindAnswers(tx, keys));
