@@ -16,6 +16,7 @@ class WriteQueue;
 
 class ServerRegistry;
 class LeaseSettler;
+class Repairer;
 
 // Write leases (docs/write_protocol.md).
 struct LeaseOptions {
@@ -49,6 +50,9 @@ struct OpContext {
   // The tags of every document in memory (store/tag_index.h); null, or not
   // ready yet: the ops answer from SQL.
   store::TagIndex* tag_index = nullptr;
+  // The background repair (docs/repair.md), for its figures in the cluster
+  // status; null when none runs (unit tests).
+  const Repairer* repairer = nullptr;
 };
 
 }  // namespace ddbfs::meta
