@@ -204,7 +204,8 @@ int Repairer::Pass() {
   const size_t copies = static_cast<size_t>(std::max(1, options_.max_copies));
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] {
-    return stopping_ || (queue_.size() < copies && in_flight_ < static_cast<int>(copies));
+    return stopping_ || workers_.empty() ||
+           (queue_.size() < copies && in_flight_ < static_cast<int>(copies));
   });
   return queued;
 }

@@ -127,7 +127,7 @@ class Repairer {
   // Recorded copies of the last 10 s (time, bytes), for bytes_per_s.
   std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> recent_;  // GUARDED_BY(mu_)
   std::thread thread_;
-  std::vector<std::thread> workers_;
+  std::vector<std::thread> workers_;  // set by Start() only; none: Pass() only plans and trims
 };
 
 }  // namespace ddbfs::meta

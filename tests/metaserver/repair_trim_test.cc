@@ -5,6 +5,7 @@
 #include <random>
 #include <set>
 
+#include "ddbfs/constants.h"
 #include "meta_test_base.h"
 #include "metaserver/ops/placement.h"
 #include "metaserver/ops/repairer.h"
