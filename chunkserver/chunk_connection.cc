@@ -128,6 +128,14 @@ void ChunkConnection::ReplicateChunk(rpc::ReplicateChunkResponse& resp,
       LOG(kWarn) << "refused a copy of chunk " << req.chunk_id << ": " << s;
       return Refuse(resp, s);
     }
+    if (req.__isset.max_bytes_per_s) {
+      // Pacing is the repair's (a cluster member): a writer's recovery copy
+      // runs at full speed.
+      rpc::ReplicateChunkRequest unpaced = req;
+      unpaced.__isset.max_bytes_per_s = false;
+      unpaced.max_bytes_per_s = 0;
+      return service_->ReplicateChunk(resp, unpaced);
+    }
   }
   service_->ReplicateChunk(resp, req);
 }

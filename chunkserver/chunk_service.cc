@@ -1,6 +1,7 @@
 #include "chunk_service.h"
 
 #include <algorithm>
+#include <chrono>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -309,7 +310,7 @@ void ChunkService::SetChunkVersion(rpc::SetChunkVersionResponse& resp,
 }
 
 Status ChunkService::CopyFrom(const rpc::ServerAddress& source, PendingReplica* replica,
-                              uint64_t* length) {
+                              int64_t bytes_per_s, uint64_t* length) {
   auto pool = PoolFor(source);
   rpc::ChunkStateRequest state_req;
   state_req.chunk_id = static_cast<int64_t>(replica->chunk_id);
@@ -327,12 +328,22 @@ Status ChunkService::CopyFrom(const rpc::ServerAddress& source, PendingReplica* 
                     std::to_string(state.length));
   }
   const uint64_t total = static_cast<uint64_t>(state.length);
-  for (uint64_t off = 0; off < total; off += kMaxIoSize) {
+  // A paced copy reads pieces of at most a second's worth (whole blocks),
+  // and after each piece waits until its bytes are due; the replica is
+  // committed only after that wait.
+  uint64_t piece_size = kMaxIoSize;
+  if (bytes_per_s > 0) {
+    bytes_per_s = std::max(bytes_per_s, kMinCopyBytesPerS);
+    piece_size = std::clamp<uint64_t>(static_cast<uint64_t>(bytes_per_s) / kBlockSize * kBlockSize,
+                                      kBlockSize, kMaxIoSize);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  for (uint64_t off = 0; off < total; off += piece_size) {
     rpc::ReadChunkRequest read;
     read.chunk_id = static_cast<int64_t>(replica->chunk_id);
     read.version = static_cast<int64_t>(replica->version);
     read.offset = static_cast<int64_t>(off);
-    read.length = static_cast<int32_t>(std::min<uint64_t>(kMaxIoSize, total - off));
+    read.length = static_cast<int32_t>(std::min<uint64_t>(piece_size, total - off));
     rpc::ReadChunkResponse piece;
     RETURN_IF_ERROR(pool->Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(piece, read); }));
     RETURN_IF_ERROR(FromRpc(piece.status));
@@ -345,6 +356,12 @@ Status ChunkService::CopyFrom(const rpc::ServerAddress& source, PendingReplica* 
     RETURN_IF_ERROR(replica->file->Write(
         off, std::span<const char>(piece.data.data(), piece.data.size()), replica->version));
     replica->hash.Update(piece.data);
+    if (bytes_per_s > 0) {
+      const uint64_t done = off + static_cast<uint64_t>(read.length);
+      std::this_thread::sleep_until(
+          start + std::chrono::microseconds(static_cast<int64_t>(
+                      static_cast<double>(done) * 1e6 / static_cast<double>(bytes_per_s))));
+    }
   }
   if (replica->file->length() != total) {
     // An empty or short source still gives the same length.
@@ -359,6 +376,9 @@ void ChunkService::ReplicateChunk(rpc::ReplicateChunkResponse& resp,
   Status s = ValidateRange(req.chunk_id, 0, 0);
   if (s.ok()) s = ValidateVersion(req.version);
   if (s.ok()) s = ValidateChain({req.source});
+  if (s.ok() && req.__isset.max_bytes_per_s && req.max_bytes_per_s < 0) {
+    s = InvalidArgument("max_bytes_per_s must be >= 0");
+  }
   if (s.ok() && ((req.source.port == self_port_ && req.source.host == self_host_) ||
                  (req.source.server_id != 0 && req.source.server_id == server_id_.load()))) {
     s = InvalidArgument("source " + req.source.host + ":" + std::to_string(req.source.port) +
@@ -370,7 +390,8 @@ void ChunkService::ReplicateChunk(rpc::ReplicateChunkResponse& resp,
                                         static_cast<uint64_t>(req.version));
     s = replica.status();
     if (s.ok()) {
-      s = CopyFrom(req.source, &*replica, &length);
+      s = CopyFrom(req.source, &*replica, req.__isset.max_bytes_per_s ? req.max_bytes_per_s : 0,
+                   &length);
       if (s.ok()) {
         s = store_->CommitReplica(&*replica);
       } else {

@@ -28,6 +28,9 @@ namespace ddbfs::chunkserver {
 inline constexpr size_t kMaxChainLength = 16;
 // How long one hop waits for the rest of the chain to answer.
 inline constexpr int kForwardTimeoutMs = 60000;
+// Slowest pace a paced copy (ReplicateChunkRequest.max_bytes_per_s) runs at:
+// a 64 MiB chunk then takes at most 17 minutes.
+inline constexpr int64_t kMinCopyBytesPerS = 64 << 10;
 
 // What a chunk server trusts (docs/security.md).
 struct ChunkAuth {
@@ -115,8 +118,10 @@ class ChunkService : public rpc::ChunkServiceIf {
   std::shared_ptr<Pool> PoolFor(const rpc::ServerAddress& address);
   rpc::ReplicaResult Own(const Status& s) const;
 
-  // ReplicateChunk's copy loop: fills `replica` from `source`.
-  Status CopyFrom(const rpc::ServerAddress& source, PendingReplica* replica, uint64_t* length);
+  // ReplicateChunk's copy loop: fills `replica` from `source`, at most
+  // `bytes_per_s` bytes per second (0: unpaced).
+  Status CopyFrom(const rpc::ServerAddress& source, PendingReplica* replica, int64_t bytes_per_s,
+                  uint64_t* length);
 
   std::shared_ptr<ChunkStore> store_;
   const ChunkAuth auth_;

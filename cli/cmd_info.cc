@@ -211,6 +211,18 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("chunks_under_goal", st->chunks_under_goal)
                      .Add("chunks_missing", st->chunks_missing)
                      .Add("pending_deletions", st->pending_deletions)
+                     .Add("chunks_over_goal", st->chunks_over_goal)
+                     .str()
+              << ",\n  \"repair\": "
+              << JsonObject()
+                     .Add("enabled", st->repair_enabled)
+                     .Add("copies_in_flight", static_cast<int64_t>(st->repair_copies_in_flight))
+                     .Add("chunks_copied", st->repair_chunks_copied)
+                     .Add("bytes_copied", st->repair_bytes_copied)
+                     .Add("bytes_per_s", st->repair_bytes_per_s)
+                     .Add("copies_failed", st->repair_copies_failed)
+                     .Add("copies_discarded", st->repair_copies_discarded)
+                     .Add("replicas_trimmed", st->repair_replicas_trimmed)
                      .str()
               << "\n}" << std::endl;
     return ctx.exit_code();
@@ -236,8 +248,18 @@ int RunStatus(Context& ctx, bool json) {
       << "files: " << st->files << ", directories: " << st->directories << ", data "
       << HumanBytes(st->logical_bytes) << '\n'
       << "chunks: " << st->chunks << ", under goal: " << st->chunks_under_goal
-      << ", missing: " << st->chunks_missing << ", pending deletions: " << st->pending_deletions
-      << '\n';
+      << ", over goal: " << st->chunks_over_goal << ", missing: " << st->chunks_missing
+      << ", pending deletions: " << st->pending_deletions << '\n';
+  if (st->repair_enabled) {
+    out << "repair: " << st->repair_copies_in_flight << " copies in flight, "
+        << st->repair_chunks_copied << " chunks copied ("
+        << HumanBytes(static_cast<uint64_t>(st->repair_bytes_copied)) << "), "
+        << HumanBytes(static_cast<uint64_t>(st->repair_bytes_per_s)) << "/s, "
+        << st->repair_copies_failed << " failed, " << st->repair_copies_discarded << " discarded, "
+        << st->repair_replicas_trimmed << " extra replicas trimmed\n";
+  } else {
+    out << "repair: off\n";
+  }
   std::cout << out.str() << std::flush;
   return ctx.exit_code();
 }

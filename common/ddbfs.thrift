@@ -865,6 +865,18 @@ struct ClusterStatusResponse {
   7: i64 chunks_missing      // no live up-to-date replica at all
   8: i64 pending_deletions   // replicas queued for garbage collection
   9: i64 logical_bytes       // sum of file sizes
+  // Repair (docs/repair.md). chunks_over_goal: more live up-to-date replicas
+  // than goal (trimmed by the repair). The repair_* figures are this
+  // metaserver process's since it started; 0 when repair is off.
+  10: i64 chunks_over_goal
+  11: bool repair_enabled
+  12: i32 repair_copies_in_flight
+  13: i64 repair_chunks_copied     // copies recorded in the chunk map
+  14: i64 repair_bytes_copied
+  15: i64 repair_bytes_per_s       // copied bytes per second over the last 10 s
+  16: i64 repair_copies_failed     // source or target failed: tried again
+  17: i64 repair_copies_discarded  // the chunk changed during the copy: not recorded
+  18: i64 repair_replicas_trimmed  // extra replicas over goal dropped and deleted
 }
 
 // --------------------------------------------------------- client sessions
@@ -1187,6 +1199,10 @@ struct ReplicateChunkRequest {
   // and version whose chain names this server and `source`. The metaserver
   // and peers authenticate with the cluster key instead.
   4: optional Capability cap
+  // Pace the copy to at most this many bytes per second (0 or absent: as
+  // fast as the disks and network go). The metaserver's repair sets it
+  // (docs/repair.md); honoured from cluster members only, at least 64 KiB/s.
+  5: optional i64 max_bytes_per_s
 }
 struct ReplicateChunkResponse {
   1: RpcStatus status

@@ -15,6 +15,7 @@
 #include "ddbfs/server_flags.h"
 #include "metaserver/meta_core.h"
 #include "metaserver/ops/content_rehasher.h"
+#include "metaserver/ops/repairer.h"
 #include "metaserver/service/meta_service.h"
 #include "metaserver/service/security.h"
 
@@ -38,6 +39,8 @@ int main(int argc, char** argv) {
   meta::RehashOptions rehash;
   int rehash_mib_per_s = static_cast<int>(rehash.bytes_per_s >> 20);
   int request_log_retention_s = static_cast<int>(options.request_log_retention.count());
+  meta::RepairOptions repair;
+  int repair_mib_per_s = static_cast<int>(repair.bytes_per_s >> 20);
   app.set_config("--config", "", "INI file with these options as 'key = value' lines");
   app.add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
   app.add_option("--unix-socket", unix_socket,
@@ -108,6 +111,20 @@ int main(int argc, char** argv) {
                  "the group commit (docs/tags.md, \"Bulk changes\")")
       ->capture_default_str()
       ->check(CLI::Range(size_t{1}, size_t{1000000}));
+  app.add_option("--repair-interval-ms", repair.interval_ms,
+                 "pause between two passes of the repair, which copies chunks under their goal "
+                 "back to it and trims replicas over it (docs/repair.md); 0: no repair")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 3600 * 1000));
+  app.add_option("--repair-copies", repair.max_copies,
+                 "chunk copies the repair keeps in flight at once, over the whole cluster")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 256));
+  app.add_option("--repair-mib-per-s", repair_mib_per_s,
+                 "the repair's copies move at most this many MiB per second together (each "
+                 "copy is paced to this / --repair-copies); 0: no limit")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
   AddSecurityFlags(app, &security_flags);
@@ -192,11 +209,16 @@ int main(int argc, char** argv) {
   rehash.seal_ms = capability_ms;
   meta::ContentRehasher rehasher((*core)->ctx(), rehash);
   rehasher.Start();
+  repair.bytes_per_s = static_cast<int64_t>(repair_mib_per_s) << 20;
+  meta::Repairer repairer((*core)->ctx(), repair);
+  (*core)->ctx().repairer = &repairer;
+  repairer.Start();
   std::thread local_thread;
   if (local) local_thread = std::thread([&] { local->Serve(); });
   (*server)->Serve();
   if (local) local->Stop();
   if (local_thread.joinable()) local_thread.join();
+  repairer.Stop();
   rehasher.Stop();
   keys.Stop();
   (*core)->Stop();

@@ -664,6 +664,15 @@ Result<ClusterView> Client::ClusterStatus() {
   v.chunks_missing = resp.chunks_missing;
   v.pending_deletions = resp.pending_deletions;
   v.logical_bytes = static_cast<uint64_t>(std::max<int64_t>(resp.logical_bytes, 0));
+  v.chunks_over_goal = resp.chunks_over_goal;
+  v.repair_enabled = resp.repair_enabled;
+  v.repair_copies_in_flight = resp.repair_copies_in_flight;
+  v.repair_chunks_copied = resp.repair_chunks_copied;
+  v.repair_bytes_copied = resp.repair_bytes_copied;
+  v.repair_bytes_per_s = resp.repair_bytes_per_s;
+  v.repair_copies_failed = resp.repair_copies_failed;
+  v.repair_copies_discarded = resp.repair_copies_discarded;
+  v.repair_replicas_trimmed = resp.repair_replicas_trimmed;
   return v;
 }
 

@@ -128,7 +128,9 @@ Result<RecoverPlan> RecoverWrite(OpContext& ctx, const Caller& caller, const Rec
     std::set<int32_t> exclude = rows;
     exclude.insert(a.failed.begin(), a.failed.end());
     const int want = attr->goal - static_cast<int>(a.good.size());
-    if (want > 0) added = ctx.servers.ChooseServers(want, exclude);
+    // Distinct hosts from the good replicas first.
+    const std::set<int32_t> good(a.good.begin(), a.good.end());
+    if (want > 0) added = ctx.servers.ChooseServers(want, exclude, good);
     plan.version = chunk->pending_version + 1;
     RETURN_IF_ERROR(
         store::SetPendingVersion(tx, a.chunk_id, a.lease_id, plan.version, LeaseExpiry(ctx)));

@@ -17,6 +17,7 @@ class WriteQueue;
 
 class ServerRegistry;
 class LeaseSettler;
+class Repairer;
 
 // Write leases (docs/write_protocol.md).
 struct LeaseOptions {
@@ -55,6 +56,9 @@ struct OpContext {
   // kMaxTagManyInGroupCommit documents per change).
   store::BulkWriter* bulk = nullptr;
   size_t bulk_threshold = 1000;
+  // The background repair (docs/repair.md), for its figures in the cluster
+  // status; null when none runs (unit tests).
+  const Repairer* repairer = nullptr;
 };
 
 }  // namespace ddbfs::meta

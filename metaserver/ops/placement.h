@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,11 @@ struct PlacementCandidate {
 // Picks up to `count` distinct servers for the replicas of a new chunk:
 // distinct labels first, then distinct servers; within each round the most
 // free space first, ties broken at random. Fewer than `count` when there are
-// not enough candidates.
+// not enough candidates. `taken_labels` are the labels of replicas the chunk
+// already has (pipeline recovery, repair): they count as used in the first
+// round.
 std::vector<int32_t> ChoosePlacement(std::vector<PlacementCandidate> candidates, int count,
-                                     std::mt19937_64& rng);
+                                     std::mt19937_64& rng,
+                                     const std::set<std::string>& taken_labels = {});
 
 }  // namespace ddbfs::meta

@@ -6,6 +6,7 @@
 
 #include "ddbfs/status.h"
 #include "metaserver/ops/op_context.h"
+#include "metaserver/ops/repairer.h"
 #include "metaserver/store/records.h"
 
 namespace ddbfs::meta {
@@ -116,6 +117,7 @@ struct ServerStatusEntry {
 struct ClusterStatusResult {
   std::vector<ServerStatusEntry> servers;
   store::ClusterCounts counts;
+  RepairStats repair;  // enabled == false when no repair runs
 };
 
 Result<ClusterStatusResult> ClusterStatus(OpContext& ctx);

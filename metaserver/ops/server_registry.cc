@@ -228,9 +228,15 @@ std::vector<int32_t> ServerRegistry::AliveIds() const {
   return out;
 }
 
-std::vector<int32_t> ServerRegistry::ChooseServers(int count, const std::set<int32_t>& exclude) {
+std::vector<int32_t> ServerRegistry::ChooseServers(int count, const std::set<int32_t>& exclude,
+                                                   const std::set<int32_t>& avoid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto now = Clock::now();
+  std::set<std::string> taken_labels;
+  for (int32_t id : avoid) {
+    auto it = servers_.find(id);
+    if (it != servers_.end()) taken_labels.insert(it->second.record.label);
+  }
   constexpr auto kChunk = static_cast<int64_t>(kChunkSize);
   std::vector<PlacementCandidate> candidates;
   for (const auto& [id, s] : servers_) {
@@ -239,7 +245,7 @@ std::vector<int32_t> ServerRegistry::ChooseServers(int count, const std::set<int
     if (free < kChunk) continue;
     candidates.push_back({id, s.record.label, free - s.placed_since_heartbeat * kChunk});
   }
-  std::vector<int32_t> chosen = ChoosePlacement(std::move(candidates), count, rng_);
+  std::vector<int32_t> chosen = ChoosePlacement(std::move(candidates), count, rng_, taken_labels);
   for (int32_t id : chosen) ++servers_[id].placed_since_heartbeat;
   return chosen;
 }

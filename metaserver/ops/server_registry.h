@@ -115,8 +115,11 @@ class ServerRegistry {
   // Placement of a new chunk's replicas: alive servers with at least one
   // chunk of free space, not in `exclude` (see ChoosePlacement). Counts the
   // chosen ones as a chunk fuller until their next heartbeat, so that chunks
-  // placed between two heartbeats spread out.
-  std::vector<int32_t> ChooseServers(int count, const std::set<int32_t>& exclude);
+  // placed between two heartbeats spread out. Servers labelled like one of
+  // `avoid` (the servers already holding the chunk) come only after every
+  // other label.
+  std::vector<int32_t> ChooseServers(int count, const std::set<int32_t>& exclude,
+                                     const std::set<int32_t>& avoid = {});
 
  private:
   // REQUIRES: mu_ held.

@@ -290,6 +290,7 @@ Result<ClusterStatusResult> ClusterStatus(OpContext& ctx) {
     ASSIGN_OR_RETURN(out.counts, store::CountCluster(tx, alive));
     return Status();
   }));
+  if (ctx.repairer) out.repair = ctx.repairer->stats();
   return out;
 }
 

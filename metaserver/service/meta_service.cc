@@ -874,6 +874,15 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
     resp.chunks_missing = r.counts.chunks_missing;
     resp.pending_deletions = r.counts.pending_deletions;
     resp.logical_bytes = r.counts.logical_bytes;
+    resp.chunks_over_goal = r.counts.chunks_over_goal;
+    resp.repair_enabled = r.repair.enabled;
+    resp.repair_copies_in_flight = r.repair.in_flight;
+    resp.repair_chunks_copied = r.repair.copied;
+    resp.repair_bytes_copied = r.repair.bytes_copied;
+    resp.repair_bytes_per_s = r.repair.bytes_per_s;
+    resp.repair_copies_failed = r.repair.failed;
+    resp.repair_copies_discarded = r.repair.discarded;
+    resp.repair_replicas_trimmed = r.repair.trimmed;
     return Status();
   });
 }

@@ -76,6 +76,7 @@ struct ClusterCounts {
   int64_t chunks = 0;
   int64_t chunks_under_goal = 0;
   int64_t chunks_missing = 0;
+  int64_t chunks_over_goal = 0;  // more live up-to-date replicas than goal
   int64_t pending_deletions = 0;
   int64_t logical_bytes = 0;
 };

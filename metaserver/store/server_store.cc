@@ -92,13 +92,14 @@ constexpr Statement kForgetMissingDeletions{
 constexpr Statement kCountCluster{
     "srv_count_cluster",
     "SELECT n.files, n.dirs, n.bytes, (SELECT count(*) FROM ddbfs.gc_queue),"
-    "       h.chunks, h.under, h.missing"
+    "       h.chunks, h.under, h.missing, h.over"
     " FROM (SELECT count(*) FILTER (WHERE type = 1) AS files,"
     "              count(*) FILTER (WHERE type = 2) AS dirs,"
     "              COALESCE(sum(size) FILTER (WHERE type = 1), 0)::bigint AS bytes"
     "       FROM ddbfs.inodes) n,"
     "      (SELECT count(*) AS chunks, count(*) FILTER (WHERE live < goal) AS under,"
-    "              count(*) FILTER (WHERE live = 0) AS missing"
+    "              count(*) FILTER (WHERE live = 0) AS missing,"
+    "              count(*) FILTER (WHERE live > goal) AS over"
     "       FROM (SELECT c.id, i.goal,"
     "                    count(r.server_id) FILTER (WHERE r.version = c.version"
     "                      AND r.server_id = ANY($1::integer[])) AS live"
@@ -216,6 +217,7 @@ Result<ClusterCounts> CountCluster(Tx& tx, const std::vector<int32_t>& alive) {
     c.chunks = row[4].as<int64_t>();
     c.chunks_under_goal = row[5].as<int64_t>();
     c.chunks_missing = row[6].as<int64_t>();
+    c.chunks_over_goal = row[7].as<int64_t>();
     return c;
   });
 }

@@ -132,6 +132,17 @@ struct ClusterView {
   int64_t chunks_missing = 0;
   int64_t pending_deletions = 0;
   uint64_t logical_bytes = 0;
+  // Repair (docs/repair.md): this metaserver process's figures since it
+  // started.
+  int64_t chunks_over_goal = 0;
+  bool repair_enabled = false;
+  int repair_copies_in_flight = 0;
+  int64_t repair_chunks_copied = 0;
+  int64_t repair_bytes_copied = 0;
+  int64_t repair_bytes_per_s = 0;  // over the last 10 s
+  int64_t repair_copies_failed = 0;
+  int64_t repair_copies_discarded = 0;  // the chunk changed during the copy
+  int64_t repair_replicas_trimmed = 0;
 };
 
 struct ClientOptions {

@@ -1,0 +1,364 @@
+#include "metaserver/ops/repairer.h"
+
+#include <algorithm>
+#include <optional>
+
+#include "ddbfs/constants.h"
+#include "ddbfs/log.h"
+#include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/server_registry.h"
+#include "metaserver/store/read_pool.h"
+#include "metaserver/store/repair_store.h"
+#include "metaserver/store/write_queue.h"
+
+namespace ddbfs::meta {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The window of RepairStats::bytes_per_s.
+constexpr auto kRateWindow = std::chrono::seconds(10);
+// A chunk server paces a copy no slower than this (chunkserver's
+// kMinCopyBytesPerS); bounds the copy's RPC timeout.
+constexpr int64_t kSlowestCopy = 64 << 10;
+
+int64_t PerCopyRate(const RepairOptions& o) {
+  if (o.bytes_per_s <= 0) return 0;
+  return std::max<int64_t>(o.bytes_per_s / std::max(1, o.max_copies), kSlowestCopy);
+}
+
+// Long enough for a whole chunk at the paced rate, twice over, plus a minute.
+int CopyTimeoutMs(const RepairOptions& o) {
+  const int64_t rate = PerCopyRate(o);
+  int64_t ms = 60000;
+  if (rate > 0) ms += 2 * static_cast<int64_t>(kChunkSize) * 1000 / rate;
+  return static_cast<int>(std::min<int64_t>(ms, 24ll * 3600 * 1000));
+}
+
+}  // namespace
+
+Repairer::Repairer(OpContext& ctx, RepairOptions options)
+    : ctx_(ctx), options_(options), copy_timeout_ms_(CopyTimeoutMs(options)) {
+  stats_.enabled = options_.interval_ms > 0;
+}
+
+Repairer::~Repairer() { Stop(); }
+
+void Repairer::Start() {
+  if (options_.interval_ms <= 0) return;
+  for (int i = 0; i < std::max(1, options_.max_copies); ++i) {
+    workers_.emplace_back([this] { Worker(); });
+  }
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void Repairer::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  for (std::thread& w : workers_) {
+    if (w.joinable()) w.join();
+  }
+  workers_.clear();
+}
+
+void Repairer::Kick() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    kicked_ = true;
+  }
+  cv_.notify_all();
+}
+
+bool Repairer::stopping() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stopping_;
+}
+
+RepairStats Repairer::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  RepairStats out = stats_;
+  out.in_flight = in_flight_;
+  const auto since = Clock::now() - kRateWindow;
+  int64_t bytes = 0;
+  for (const auto& [when, n] : recent_) {
+    if (when >= since) bytes += n;
+  }
+  out.bytes_per_s = bytes / std::chrono::duration_cast<std::chrono::seconds>(kRateWindow).count();
+  return out;
+}
+
+Repairer::ChunkPool& Repairer::Pool(const std::string& host, int port) {
+  const std::string key = host + ":" + std::to_string(port);
+  std::lock_guard<std::mutex> lock(pools_mu_);
+  auto& pool = pools_[key];
+  if (!pool) {
+    pool = std::make_unique<ChunkPool>(host, port, copy_timeout_ms_,
+                                       static_cast<size_t>(std::max(1, options_.max_copies)),
+                                       ctx_.peers);
+  }
+  return *pool;
+}
+
+void Repairer::Loop() {
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
+                   [this] { return stopping_ || kicked_; });
+      if (stopping_) return;
+      kicked_ = false;
+    }
+    // More to do right away while passes find work; else wait.
+    while (Pass() > 0 && !stopping()) {
+    }
+  }
+}
+
+void Repairer::Worker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (stopping_) return;
+    Copy copy = queue_.front();
+    queue_.pop_front();
+    ++in_flight_;
+    lock.unlock();
+    bool discarded = false;
+    Status s = Run(copy, &discarded);
+    lock.lock();
+    --in_flight_;
+    busy_.erase(copy.chunk_id);
+    if (s.ok()) {
+      ++stats_.copied;
+      stats_.bytes_copied += copy.length;
+      const auto now = Clock::now();
+      recent_.emplace_back(now, copy.length);
+      while (!recent_.empty() && recent_.front().first < now - kRateWindow) recent_.pop_front();
+    } else if (s.code() == ErrorCode::kStaleVersion && discarded) {
+      ++stats_.discarded;
+    } else {
+      ++stats_.failed;
+      // Not planned again before the next interval (no tight loop of
+      // failures against a refusing server).
+      failed_at_[copy.chunk_id] = Clock::now();
+    }
+    cv_.notify_all();
+  }
+}
+
+int Repairer::Pass() {
+  std::lock_guard<std::mutex> serial(pass_mu_);
+  // After a start, the servers known from the database must register again
+  // first: until then their replicas look lost (and then over goal).
+  if (!ctx_.servers.PlacementReady().ok()) return 0;
+  Trim();
+  std::vector<int64_t> skip;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Copies not started yet are planned again below, in the new order.
+    for (const Copy& c : queue_) busy_.erase(c.chunk_id);
+    queue_.clear();
+    const auto recent = Clock::now() - std::chrono::milliseconds(options_.interval_ms);
+    for (auto it = failed_at_.begin(); it != failed_at_.end();) {
+      it = it->second < recent ? failed_at_.erase(it) : std::next(it);
+    }
+    skip.assign(busy_.begin(), busy_.end());
+    for (const auto& [id, when] : failed_at_) skip.push_back(id);
+  }
+  const std::vector<int32_t> alive = ctx_.servers.AliveIds();
+  std::vector<store::UnderGoalChunk> under;
+  Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(under, store::UnderGoalChunks(tx, alive, skip, options_.batch));
+    return Status();
+  });
+  if (!s.ok()) {
+    LOG(kWarn) << "repair: cannot list the chunks under goal: " << s;
+    return 0;
+  }
+  int queued = 0;
+  int unplaced = 0;
+  for (const store::UnderGoalChunk& c : under) {
+    std::optional<Copy> copy = Plan(c);
+    if (!copy) {
+      ++unplaced;
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (busy_.count(c.id)) continue;
+    busy_.insert(c.id);
+    queue_.push_back(*copy);
+    ++queued;
+  }
+  if (queued > 0) cv_.notify_all();
+  if (!under.empty()) {
+    LOG(kDebug) << "repair: " << under.size() << " chunk(s) under goal listed, " << queued
+                << " copies queued, " << unplaced << " without a usable source or target";
+  }
+  // Plan again (in a fresh order: a chunk that just lost another replica
+  // goes first) once a worker is free and the queue runs short.
+  const size_t copies = static_cast<size_t>(std::max(1, options_.max_copies));
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] {
+    return stopping_ || workers_.empty() ||
+           (queue_.size() < copies && in_flight_ < static_cast<int>(copies));
+  });
+  return queued;
+}
+
+std::optional<Repairer::Copy> Repairer::Plan(const store::UnderGoalChunk& c) {
+  std::vector<int32_t> sources;
+  for (int32_t id : c.live) {
+    if (ctx_.servers.IsAlive(id)) sources.push_back(id);
+  }
+  if (sources.empty()) return std::nullopt;
+  std::set<int32_t> exclude(c.holders.begin(), c.holders.end());
+  const std::set<int32_t> avoid(sources.begin(), sources.end());
+  std::vector<int32_t> target = ctx_.servers.ChooseServers(1, exclude, avoid);
+  if (target.empty()) return std::nullopt;
+  Copy copy;
+  copy.chunk_id = c.id;
+  copy.version = c.version;
+  copy.length = c.length;
+  // Spread reads over the live replicas.
+  copy.source = sources[static_cast<size_t>(c.id) % sources.size()];
+  copy.target = target.front();
+  return copy;
+}
+
+Status Repairer::Run(const Copy& copy, bool* discarded) {
+  const std::string what =
+      "chunk " + std::to_string(copy.chunk_id) + " version " + std::to_string(copy.version) +
+      " from server " + std::to_string(copy.source) + " to server " + std::to_string(copy.target);
+  if (!ctx_.servers.IsAlive(copy.source) || !ctx_.servers.IsAlive(copy.target)) {
+    LOG(kInfo) << "repair: " << what << " not started: a server is no longer alive";
+    return Unavailable("server no longer alive");
+  }
+  const ServerAddr source = ServerAddressOf(ctx_.servers, copy.source);
+  const ServerAddr target = ServerAddressOf(ctx_.servers, copy.target);
+  rpc::ReplicateChunkRequest req;
+  req.chunk_id = copy.chunk_id;
+  req.version = copy.version;
+  req.source.server_id = source.server_id;
+  req.source.host = source.host;
+  req.source.port = source.port;
+  if (const int64_t rate = PerCopyRate(options_); rate > 0) req.__set_max_bytes_per_s(rate);
+  rpc::ReplicateChunkResponse resp;
+  // Not retried: a copy that reached the target may still be running there.
+  Status call = Pool(target.host, target.port)
+                    .Call([&](rpc::ChunkServiceClient& cs) { cs.ReplicateChunk(resp, req); },
+                          /*retry=*/false);
+  Status s = call.ok() ? FromRpc(resp.status) : call;
+  if (!s.ok()) {
+    LOG(kInfo) << "repair: copy of " << what << " failed (tried again later): " << s;
+    if (!call.ok()) {
+      // The target may have finished a copy nobody will record: delete it.
+      Status q = ctx_.writer.Run([&](store::Tx& tx) -> Status {
+        return store::QueueUnrecordedCopy(tx, copy.chunk_id, copy.target);
+      });
+      if (!q.ok()) {
+        LOG(kWarn) << "repair: cannot queue the deletion of " << what << ": " << q;
+      }
+    }
+    return s;
+  }
+  bool recorded = false;
+  const bool target_alive = ctx_.servers.IsAlive(copy.target);
+  Status r = ctx_.writer.Run([&](store::Tx& tx) -> Status {
+    recorded = false;
+    if (target_alive) {
+      ASSIGN_OR_RETURN(recorded,
+                       store::RecordRepairedReplica(tx, copy.chunk_id, copy.target, copy.version));
+    }
+    if (recorded) return Status();
+    return store::QueueUnrecordedCopy(tx, copy.chunk_id, copy.target);
+  });
+  if (!r.ok()) {
+    LOG(kWarn) << "repair: cannot record the copy of " << what << ": " << r;
+    return r;
+  }
+  if (!recorded) {
+    LOG(kInfo) << "repair: copy of " << what
+               << " not recorded: the chunk changed, is being written, or the target died "
+                  "during the copy (the copy is deleted)";
+    *discarded = true;
+    return Status(ErrorCode::kStaleVersion, "copy discarded");
+  }
+  LOG(kInfo) << "repair: copied " << what << " (" << resp.length << " bytes)";
+  return Status();
+}
+
+int64_t Repairer::Trim() {
+  // Only servers whose inventory is reconciled count: a returning server's
+  // rows are not confirmed before that, so no replica is dropped in favour
+  // of one that may not exist.
+  std::vector<int32_t> confirmed;
+  std::map<int32_t, ServerState> state;
+  for (ServerState& s : ctx_.servers.Snapshot()) {
+    if (s.alive && s.inventory_complete) confirmed.push_back(s.record.id);
+    state.emplace(s.record.id, std::move(s));
+  }
+  std::vector<store::OverGoalChunk> over;
+  Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(over, store::OverGoalChunks(tx, confirmed, options_.batch));
+    return Status();
+  });
+  if (!s.ok()) {
+    LOG(kWarn) << "repair: cannot list the chunks over goal: " << s;
+    return 0;
+  }
+  int64_t dropped = 0;
+  for (const store::OverGoalChunk& c : over) {
+    if (stopping()) break;
+    // Keep one replica per label first, then fill up to the goal; within a
+    // round the server with the most free space first.
+    std::vector<int32_t> live = c.live;
+    auto free_of = [&](int32_t id) {
+      const ServerState& st = state[id];
+      return st.record.capacity_bytes - st.record.used_bytes;
+    };
+    std::sort(live.begin(), live.end(), [&](int32_t a, int32_t b) {
+      return std::make_pair(-free_of(a), a) < std::make_pair(-free_of(b), b);
+    });
+    std::set<std::string> labels;
+    std::set<int32_t> keep;
+    for (int round = 0; round < 2; ++round) {
+      for (int32_t id : live) {
+        if (static_cast<int>(keep.size()) >= c.goal) break;
+        if (keep.count(id)) continue;
+        if (round == 0 && !labels.insert(state[id].record.label).second) continue;
+        keep.insert(id);
+      }
+    }
+    std::vector<int32_t> extra;
+    for (int32_t id : live) {
+      if (!keep.count(id)) extra.push_back(id);
+    }
+    if (extra.empty()) continue;
+    int64_t n = 0;
+    Status t = ctx_.writer.Run([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(n, store::TrimReplicas(tx, c.id, c.version, extra));
+      return Status();
+    });
+    if (!t.ok()) {
+      LOG(kWarn) << "repair: cannot trim chunk " << c.id << ": " << t;
+      continue;
+    }
+    if (n > 0) {
+      LOG(kInfo) << "repair: chunk " << c.id << " had " << live.size() << " live replicas for goal "
+                 << c.goal << ": " << n << " over goal dropped and queued for deletion";
+    }
+    dropped += n;
+  }
+  if (dropped > 0) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.trimmed += dropped;
+  }
+  return dropped;
+}
+
+}  // namespace ddbfs::meta

@@ -1,0 +1,133 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ChunkService.h"
+#include "ddbfs/rpc.h"
+#include "ddbfs/status.h"
+#include "metaserver/ops/op_context.h"
+
+namespace ddbfs::meta {
+
+namespace store {
+struct UnderGoalChunk;
+}
+
+struct RepairOptions {
+  // Pause between two passes (0: no repair at all).
+  int interval_ms = 1000;
+  // Copies in flight at once, over the whole cluster.
+  int max_copies = 4;
+  // Bytes per second the copies may move together (0: no limit). Each copy
+  // is paced by its target chunk server to bytes_per_s / max_copies.
+  int64_t bytes_per_s = 128ll << 20;
+  // Chunks looked at per pass (under goal, then over goal).
+  int batch = 256;
+};
+
+// What `ddbfs status` shows of the repair. Counters are since this process
+// started.
+struct RepairStats {
+  bool enabled = false;
+  int in_flight = 0;
+  int64_t copied = 0;        // copies recorded in the chunk map
+  int64_t bytes_copied = 0;  // their bytes
+  int64_t bytes_per_s = 0;   // recorded bytes over the last 10 s, per second
+  int64_t failed = 0;        // copies that failed (source or target)
+  int64_t discarded = 0;     // copies made but not recorded (the chunk moved on)
+  int64_t trimmed = 0;       // replicas over goal dropped and queued for deletion
+};
+
+// The background repair (docs/repair.md): brings every chunk back to its
+// goal after a chunk server died, and trims replicas over goal when one
+// comes back.
+//
+// A pass (every interval_ms and when kicked) first trims: a chunk with more
+// live replicas than its goal loses the extras (keeping distinct host labels,
+// then the most free space); only replicas on servers whose inventory is
+// reconciled count. Then it lists chunks under goal, fewest live replicas
+// first, and queues one copy per chunk; up to max_copies worker threads tell
+// a target chunk server (chosen as for a new chunk: distinct labels from the
+// live replicas first, never a server holding anything of the chunk) to
+// copy it from a live replica (ChunkService.ReplicateChunk, server to
+// server, authenticated with the cluster key). The new replica is recorded
+// only after the copy succeeded, at the version copied, and only if the
+// chunk is still at that version with no write lease and the target is
+// alive; otherwise the copy is queued for deletion on the target. Chunks
+// under a write lease wait until it is committed or settled. Nothing runs
+// before the chunk servers known from the database have re-registered after
+// a start (ServerRegistry::PlacementReady).
+//
+// Thread-safe.
+class Repairer {
+ public:
+  Repairer(OpContext& ctx, RepairOptions options);
+  ~Repairer();  // Stop()
+
+  void Start();
+  void Stop();
+  void Kick();
+
+  // One pass: trims, then queues copies of the chunks under goal, and
+  // returns (how many copies it queued) once a worker is free to take more.
+  int Pass();
+
+  RepairStats stats() const;
+
+ private:
+  using ChunkPool = RpcPool<rpc::ChunkServiceClient>;
+  struct Copy {
+    int64_t chunk_id = 0;
+    int64_t version = 0;
+    int64_t length = 0;
+    int32_t source = 0;
+    int32_t target = 0;
+  };
+  void Loop();
+  void Worker();
+  // Trims every chunk over goal; returns the replicas dropped.
+  int64_t Trim();
+  // The copy of one chunk, or nullopt when no target or source is usable.
+  std::optional<Copy> Plan(const store::UnderGoalChunk& chunk);
+  // Runs one copy and records it. Sets *discarded when the copy was made but
+  // not recorded (the chunk moved on, or the target died).
+  Status Run(const Copy& copy, bool* discarded);
+  bool stopping() const;
+  ChunkPool& Pool(const std::string& host, int port);
+
+  OpContext& ctx_;
+  const RepairOptions options_;
+  const int copy_timeout_ms_;
+
+  std::mutex pools_mu_;
+  std::map<std::string, std::unique_ptr<ChunkPool>> pools_;  // GUARDED_BY(pools_mu_)
+
+  std::mutex pass_mu_;  // serializes passes (the thread, tests)
+  mutable std::mutex mu_;
+  std::condition_variable cv_;  // kicks, stop, queue and completions
+  bool kicked_ = false;         // GUARDED_BY(mu_)
+  bool stopping_ = false;       // GUARDED_BY(mu_)
+  std::deque<Copy> queue_;      // GUARDED_BY(mu_)
+  std::set<int64_t> busy_;      // GUARDED_BY(mu_): chunks queued or copying
+  int in_flight_ = 0;           // GUARDED_BY(mu_)
+  // Chunks whose copy failed, and when: skipped for an interval.
+  std::map<int64_t, std::chrono::steady_clock::time_point> failed_at_;  // GUARDED_BY(mu_)
+  RepairStats stats_;                                                   // GUARDED_BY(mu_)
+  // Recorded copies of the last 10 s (time, bytes), for bytes_per_s.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> recent_;  // GUARDED_BY(mu_)
+  std::thread thread_;
+  std::vector<std::thread> workers_;  // set by Start() only; none: Pass() only plans and trims
+};
+
+}  // namespace ddbfs::meta

@@ -1,0 +1,151 @@
+#include "metaserver/store/repair_store.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "metaserver/store/tx.h"
+
+namespace ddbfs::meta::store {
+
+namespace {
+
+// Per chunk: its live replicas ($1 is the alive set) and every server that
+// holds something of it. The HAVING runs on the grouped rows, so the scan
+// is one pass over chunks joined with their replicas.
+#define DDBFS_LIVE_FILTER \
+  "FILTER (WHERE r.version = c.version AND r.server_id = ANY($1::integer[]))"
+
+constexpr Statement kUnderGoal{
+    "rep_under_goal",
+    "SELECT c.id, c.inode, c.idx, c.version, c.length, i.goal,"
+    "       array_to_string(array_agg(r.server_id) " DDBFS_LIVE_FILTER
+    ", ','),"
+    "       array_to_string(array_agg(r.server_id) FILTER (WHERE r.server_id IS NOT NULL)"
+    "         || ARRAY(SELECT g.server_id FROM ddbfs.gc_queue g WHERE g.chunk_id = c.id), ',')"
+    " FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
+    " LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+    " WHERE c.lease_id IS NULL AND c.version > 0 AND NOT (c.id = ANY($2::bigint[]))"
+    " GROUP BY c.id, i.goal"
+    " HAVING count(r.server_id) " DDBFS_LIVE_FILTER
+    " BETWEEN 1 AND i.goal - 1"
+    " ORDER BY count(r.server_id) " DDBFS_LIVE_FILTER
+    ", c.id"
+    " LIMIT $3",
+    false};
+
+constexpr Statement kOverGoal{"rep_over_goal",
+                              "SELECT c.id, c.version, i.goal,"
+                              "       array_to_string(array_agg(r.server_id) " DDBFS_LIVE_FILTER
+                              ", ',')"
+                              " FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
+                              " JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+                              " WHERE c.lease_id IS NULL AND c.version > 0"
+                              " GROUP BY c.id, i.goal"
+                              " HAVING count(r.server_id) " DDBFS_LIVE_FILTER
+                              " > i.goal"
+                              " ORDER BY c.id LIMIT $2",
+                              false};
+
+#undef DDBFS_LIVE_FILTER
+
+constexpr Statement kRecordRepaired{
+    "rep_record",
+    "INSERT INTO ddbfs.replicas (chunk_id, server_id, version)"
+    " SELECT c.id, $2, $3 FROM ddbfs.chunks c"
+    "  WHERE c.id = $1 AND c.version = $3 AND c.lease_id IS NULL"
+    "    AND NOT EXISTS (SELECT 1 FROM ddbfs.gc_queue g WHERE g.chunk_id = $1 AND g.server_id = $2)"
+    " ON CONFLICT (chunk_id, server_id) DO NOTHING",
+    true};
+
+constexpr Statement kQueueUnrecorded{
+    "rep_queue_unrecorded",
+    "INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    " SELECT $2, $1 WHERE NOT EXISTS"
+    "   (SELECT 1 FROM ddbfs.replicas r WHERE r.chunk_id = $1 AND r.server_id = $2)"
+    " ON CONFLICT DO NOTHING",
+    true};
+
+constexpr Statement kTrim{
+    "rep_trim",
+    "WITH d AS (DELETE FROM ddbfs.replicas r USING ddbfs.chunks c"
+    "           WHERE r.chunk_id = $1 AND r.server_id = ANY($3::integer[]) AND r.version = $2"
+    "             AND c.id = r.chunk_id AND c.version = $2 AND c.lease_id IS NULL"
+    "           RETURNING r.server_id, r.chunk_id),"
+    " q AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    "       SELECT server_id, chunk_id FROM d ON CONFLICT DO NOTHING)"
+    " SELECT count(*) FROM d",
+    true};
+
+std::vector<int32_t> ParseIds(const pqxx::field& f) {
+  std::vector<int32_t> out;
+  if (f.is_null()) return out;
+  const std::string text = f.as<std::string>();
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(static_cast<int32_t>(std::strtol(text.c_str() + start, nullptr, 10)));
+    start = end + 1;
+  }
+  return out;
+}
+
+}  // namespace
+
+Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<int32_t>& alive,
+                                                    const std::vector<int64_t>& skip, int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<UnderGoalChunk>> {
+    std::vector<UnderGoalChunk> out;
+    for (const auto& row : tx.Exec(kUnderGoal, PgArray(alive), PgArray(skip), limit)) {
+      UnderGoalChunk c;
+      c.id = row[0].as<int64_t>();
+      c.inode = row[1].as<int64_t>();
+      c.index = row[2].as<int64_t>();
+      c.version = row[3].as<int64_t>();
+      c.length = row[4].as<int64_t>();
+      c.goal = row[5].as<int>();
+      c.live = ParseIds(row[6]);
+      c.holders = ParseIds(row[7]);
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int32_t>& alive,
+                                                  int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<OverGoalChunk>> {
+    std::vector<OverGoalChunk> out;
+    for (const auto& row : tx.Exec(kOverGoal, PgArray(alive), limit)) {
+      OverGoalChunk c;
+      c.id = row[0].as<int64_t>();
+      c.version = row[1].as<int64_t>();
+      c.goal = row[2].as<int>();
+      c.live = ParseIds(row[3]);
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+Result<bool> RecordRepairedReplica(Tx& tx, int64_t chunk_id, int32_t server, int64_t version) {
+  return Guard(tx, [&]() -> Result<bool> {
+    return tx.Exec(kRecordRepaired, chunk_id, server, version).affected_rows() == 1;
+  });
+}
+
+Status QueueUnrecordedCopy(Tx& tx, int64_t chunk_id, int32_t server) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kQueueUnrecorded, chunk_id, server);
+    return Status();
+  });
+}
+
+Result<int64_t> TrimReplicas(Tx& tx, int64_t chunk_id, int64_t version,
+                             const std::vector<int32_t>& servers) {
+  return Guard(tx, [&]() -> Result<int64_t> {
+    return tx.Exec(kTrim, chunk_id, version, PgArray(servers)).at(0)[0].as<int64_t>();
+  });
+}
+
+}  // namespace ddbfs::meta::store
