@@ -166,8 +166,8 @@ CREATE ROLE ddbfs_test_analyst LOGIN PASSWORD '%s' IN ROLE ddbfs_reader;\n" "$ap
   # Secrets are in no command line and no log.
   local cmdline
   cmdline=$(tr '\0' ' ' < "/proc/$(cat "$ST/metaserver.pid")/cmdline")
-  [[ $cmdline == *"postgresql://ddbfs@127.0.0.1:$DDBFS_PG_PORT/"* ]] ||
-    fail "$when: metaserver --db does not name user ddbfs without a password: $cmdline"
+  [[ $cmdline == *"postgresql://ddbfs@/ddbfs?host=$ST/pg/run&port=$DDBFS_PG_PORT&"* ]] ||
+    fail "$when: metaserver --db does not name user ddbfs on the socket without a password: $cmdline"
   local pw
   while IFS=: read -r _ _ _ _ pw; do
     [[ -n $pw ]] || continue
