@@ -76,9 +76,10 @@ Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId i
 Status ValidateTagsToAdd(const std::vector<Tag>& tags) { return ValidateTags(tags, "add"); }
 
 Status AddTagsInTx(store::Tx& tx, InodeId inode, const std::vector<Tag>& tags) {
-  const int64_t now = NowNs();
-  for (const Tag& t : tags) RETURN_IF_ERROR(store::AddTag(tx, inode, RowOf(t), now));
-  return Status();
+  std::vector<store::TagRow> rows;
+  rows.reserve(tags.size());
+  for (const Tag& t : tags) rows.push_back(RowOf(t));
+  return store::AddTags(tx, inode, rows, NowNs());
 }
 
 Result<std::vector<Tag>> GetTags(OpContext& ctx, const Caller& caller, InodeId inode) {

@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstdio>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include <pqxx/pqxx>
 
@@ -41,10 +43,19 @@ inline Attr ParseAttr(const pqxx::row& row, int first) {
 
 // A nullable parameter: libpqxx sends a null `const char*` as SQL NULL.
 // `buffer` must outlive the statement call.
+// A number as a statement parameter, or NULL; a double with every digit
+// (std::to_string keeps six decimals: 0.1234567891 would be stored as
+// 0.123457, and then not equal the query's 0.1234567891).
 template <typename T>
 const char* OptionalParam(const std::optional<T>& value, std::string* buffer) {
   if (!value) return nullptr;
-  *buffer = std::to_string(*value);
+  if constexpr (std::is_floating_point_v<T>) {
+    char text[40];
+    std::snprintf(text, sizeof text, "%.17g", *value);
+    *buffer = text;
+  } else {
+    *buffer = std::to_string(*value);
+  }
   return buffer->c_str();
 }
 

@@ -1,6 +1,8 @@
 #include "metaserver/store/tag_store.h"
 
+#include <cstdio>
 #include <set>
+#include <type_traits>
 
 #include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/row_util.h"
@@ -12,20 +14,27 @@ namespace {
 
 // The name's row comes from the INSERT when it is new, else from the table
 // (a data-modifying WITH does not see its own inserts).
-constexpr Statement kAddTag{
-    "tag_add",
-    "WITH n AS (SELECT normalize($2::text, NFC) AS name),"
-    " ins AS (INSERT INTO ddbfs.tags (name, created_ns) SELECT name, $7 FROM n"
-    "  ON CONFLICT (name) DO NOTHING RETURNING id),"
-    " g AS (SELECT id FROM ins UNION ALL SELECT t.id FROM ddbfs.tags t, n WHERE t.name = n.name)"
-    " , added AS (INSERT INTO ddbfs.doc_tags (inode, tag_id, has_value, value, value_num, value_ns)"
-    "  SELECT $1, g.id, $3, normalize($4::text, NFC), $5::float8, $6::bigint FROM g"
+// Puts several tags on one inode (names created when new) in one statement
+// (a create with its tags: one round trip, not one per tag).
+constexpr Statement kAddTags{
+    "tag_add_several",
+    "WITH n AS (SELECT normalize(x.name, NFC) AS name, x.has_value, normalize(x.value, NFC) AS "
+    "value,"
+    "  x.num, x.ns FROM unnest($2::text[], $3::boolean[], $4::text[], $5::float8[], $6::bigint[])"
+    "  AS x(name, has_value, value, num, ns)),"
+    " names AS (SELECT DISTINCT name FROM n),"
+    " ins AS (INSERT INTO ddbfs.tags (name, created_ns) SELECT name, $7 FROM names"
+    "  ON CONFLICT (name) DO NOTHING RETURNING id, name),"
+    " g AS (SELECT id, name FROM ins"
+    "  UNION ALL SELECT t.id, t.name FROM ddbfs.tags t JOIN names ON t.name = names.name),"
+    " added AS (INSERT INTO ddbfs.doc_tags (inode, tag_id, has_value, value, value_num, value_ns)"
+    "  SELECT $1, g.id, n.has_value, n.value, n.num, n.ns FROM n JOIN g ON g.name = n.name"
     "  ON CONFLICT DO NOTHING RETURNING inode, tag_id, has_value, value, value_num, value_ns)"
-    " SELECT a.inode, a.tag_id, a.has_value, a.value, a.value_num, a.value_ns, n.name"
-    " FROM added a, n",
+    " SELECT a.inode, a.tag_id, a.has_value, a.value, a.value_num, a.value_ns, g.name"
+    " FROM added a JOIN g ON g.id = a.tag_id",
     true};
 
-// kAddTag for many inodes at once; returns the inodes that got the tag.
+// One tag on many inodes at once; returns the inodes that got the tag.
 constexpr Statement kAddTagMany{
     "tag_add_many",
     "WITH n AS (SELECT normalize($2::text, NFC) AS name),"
@@ -437,16 +446,46 @@ Result<std::vector<SavedQuery>> ListSavedQueries(Tx& tx) {
   });
 }
 
-Status AddTag(Tx& tx, InodeId inode, const TagRow& tag, int64_t now_ns) {
+namespace {
+// A PostgreSQL array literal of optional numbers (NULL where none).
+template <typename T>
+std::string OptionalArray(const std::vector<TagRow>& tags, std::optional<T> TagRow::*field) {
+  std::string out = "{";
+  char buf[40];
+  for (size_t i = 0; i < tags.size(); ++i) {
+    if (i > 0) out += ',';
+    const std::optional<T>& v = tags[i].*field;
+    if (!v) {
+      out += "NULL";
+    } else if constexpr (std::is_floating_point_v<T>) {
+      std::snprintf(buf, sizeof buf, "%.17g", *v);
+      out += buf;
+    } else {
+      out += std::to_string(*v);
+    }
+  }
+  return out + "}";
+}
+}  // namespace
+
+Status AddTags(Tx& tx, InodeId inode, const std::vector<TagRow>& tags, int64_t now_ns) {
+  if (tags.empty()) return Status();
   RETURN_IF_ERROR(DeferToBulk(tx, inode));
-  RETURN_IF_ERROR(DeferToBulkName(tx, tag.name));
+  for (const TagRow& t : tags) RETURN_IF_ERROR(DeferToBulkName(tx, t.name));
   return Guard(tx, [&]() -> Status {
-    std::string num_buf;
-    std::string ns_buf;
-    const std::string value = tag.value.value_or("");
-    pqxx::result r = tx.Exec(kAddTag, inode, tag.name, tag.value.has_value(), value,
-                             OptionalParam(tag.value_num, &num_buf),
-                             OptionalParam(tag.value_ns, &ns_buf), now_ns);
+    std::vector<std::string> names;
+    std::vector<std::string> values;
+    std::string has = "{";
+    for (const TagRow& t : tags) {
+      names.push_back(t.name);
+      values.push_back(t.value.value_or(""));
+      if (has.size() > 1) has += ',';
+      has += t.value ? "t" : "f";
+    }
+    has += "}";
+    pqxx::result r = tx.Exec(kAddTags, inode, PgTextArray(names), has, PgTextArray(values),
+                             OptionalArray(tags, &TagRow::value_num),
+                             OptionalArray(tags, &TagRow::value_ns), now_ns);
     Follow(tx, r, true);
     return Status();
   });

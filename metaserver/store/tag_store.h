@@ -24,9 +24,9 @@ struct TagRow {
   std::optional<int64_t> value_ns;
 };
 
-// Puts `tag` on `inode` (the name is created when new); nothing when it is
-// there already.
-Status AddTag(Tx& tx, InodeId inode, const TagRow& tag, int64_t now_ns);
+// Puts `tags` on `inode` (names created when new), in one statement;
+// nothing for those it carries already.
+Status AddTags(Tx& tx, InodeId inode, const std::vector<TagRow>& tags, int64_t now_ns);
 // Takes `name` off `inode`: with a value only that value, without one the
 // name and all its values. Returns how many rows went.
 Result<int> RemoveTag(Tx& tx, InodeId inode, const std::string& name,

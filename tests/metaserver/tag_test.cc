@@ -175,6 +175,33 @@ TEST_F(TagTest, CreateSetsTagsInTheSameTransaction) {
   bad = Create(ctx(), kAlice, pub->inode, "many", 0644, std::nullopt, std::nullopt, nullptr, many);
   EXPECT_EQ(bad.status().code(), ErrorCode::kInvalidArgument);
   EXPECT_EQ(Lookup(ctx(), kRoot, pub->inode, "many").status().code(), ErrorCode::kNotFound);
+  // Several tags at once (one statement): new and known names, a name with
+  // two values and alone, numbers with every digit, times, text, quotes and
+  // a repeat; each compares as its kind.
+  auto m =
+      Create(ctx(), kAlice, pub->inode, "m.txt", 0644, std::nullopt, std::nullopt, nullptr,
+             {T("photo"), T("ratio", "0.1234567891"), T("when", "2021-03-04"), T("author", "ana"),
+              T("author", "bo"), T("author"), T("q\"uote", "a,b{c}"), T("photo")});
+  ASSERT_TRUE(m.ok()) << m.status();
+  EXPECT_EQ(Tags(m->inode),
+            (std::vector<Tag>{T("author"), T("author", "ana"), T("author", "bo"), T("photo"),
+                              T("q\"uote", "a,b{c}"), T("ratio", "0.1234567891"),
+                              T("when", "2021-03-04")}));
+  // (the expected list is from before SetTags below)
+  // ... and by TagMany, with every digit too.
+  ASSERT_TRUE(TagMany(ctx(), kAlice, {m->inode}, {T("exact", "2.000000001")}, {}).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.doc_tags WHERE value_num IN "
+                     "(2.000000001, 0.1234567891)"),
+            2);  // as SQL compares them (without the index)
+  for (const char* q :
+       {"ratio=0.1234567891", "ratio<0.1234568 and ratio>0.12345678",
+        "exact>2.0000000005 and exact=2.000000001", "when>=2021-03-04 and when<2021-03-05",
+        "author=bo and photo", "\"q\\\"uote\"=\"a,b{c}\""}) {
+    auto r = QueryDocuments(ctx(), kAlice, q, 0, 10, kRootInode);
+    ASSERT_TRUE(r.ok()) << q << ": " << r.status();
+    ASSERT_EQ(r->entries.size(), 1u) << q;
+    EXPECT_EQ(r->entries[0].attr.inode, m->inode) << q;
+  }
 }
 
 }  // namespace
