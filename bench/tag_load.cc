@@ -3,7 +3,8 @@
 // (sizes set by truncate, so no data is written) in folders of 1,000 under
 // /tagbench, and about 10 tags each: in rounds of --round documents, each
 // round tagged (one TagMany per tag, the way `ddbfs tag -t T PATH...` does
-// it; --tag-batch N: calls of N) while the next round is being created.
+// it; --tag-batch N: calls of N; a tag with fewer than 1,000 documents
+// waiting waits for the next round) while the next round is being created.
 //
 // The tags, drawn with a fixed seed:
 //   type=pdf|jpg|txt|doc|odt (one each), year=2000..2024 (one each),
@@ -78,6 +79,10 @@ int main(int argc, char** argv) {
   int round = 100000;
   app.add_option("--round", round, "documents created before their tags go on (alongside the next)")
       ->check(CLI::Range(1, 10000000));
+  bool at_create = false;
+  app.add_flag("--tags-at-create", at_create,
+               "give each document its tags in its Create call (as `ddbfs add -t` does) instead "
+               "of TagMany calls per tag");
   bool with_sizes = true;
   app.add_flag("!--no-sizes", with_sizes, "leave every document empty (one call less each)");
   CLI11_PARSE(app, argc, argv);
@@ -165,12 +170,24 @@ int main(int argc, char** argv) {
     }
     taggers.push_back(std::move(c).value());
   }
-  auto tag_round = [&](int from, int to) {
-    std::map<uint32_t, std::vector<ddbfs::InodeId>> carriers;
+  // Documents of a tag waiting for their TagMany: a tag goes on once it has
+  // 1,000 documents waiting, or at the end (so a rare tag is one call, not
+  // one per round).
+  std::map<uint32_t, std::vector<ddbfs::InodeId>> waiting;
+  auto tag_round = [&](int from, int to, bool last) {
     for (int i = from; i < to; ++i) {
       const ddbfs::InodeId id = inodes[static_cast<size_t>(i)];
       if (id == 0) continue;
-      for (uint32_t t : tags_of[static_cast<size_t>(i)]) carriers[t].push_back(id);
+      for (uint32_t t : tags_of[static_cast<size_t>(i)]) waiting[t].push_back(id);
+    }
+    std::map<uint32_t, std::vector<ddbfs::InodeId>> carriers;
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      if (last || it->second.size() >= 1000) {
+        carriers.emplace(it->first, std::move(it->second));
+        it = waiting.erase(it);
+      } else {
+        ++it;
+      }
     }
     struct Batch {
       uint32_t tag;
@@ -217,8 +234,12 @@ int main(int argc, char** argv) {
         for (int i; (i = next.fetch_add(1)) < to;) {
           const std::string name =
               "doc" + std::to_string(i) + "." + kTypes[static_cast<size_t>(i) % 5];
-          auto r = conns[static_cast<size_t>(t)]->Create(dirs[static_cast<size_t>(i / per_dir)],
-                                                         name, 0644);
+          std::vector<ddbfs::Tag> with;
+          if (at_create) {
+            for (uint32_t k : tags_of[static_cast<size_t>(i)]) with.push_back(table[k]);
+          }
+          auto r = conns[static_cast<size_t>(t)]->Create(
+              dirs[static_cast<size_t>(i / per_dir)], name, 0644, std::nullopt, std::nullopt, with);
           if (!r.ok()) {
             if (failures++ < 5) std::fprintf(stderr, "create: %s\n", r.status().ToString().c_str());
             continue;
@@ -232,7 +253,7 @@ int main(int argc, char** argv) {
     }
     for (auto& th : threads) th.join();
     if (tagging.joinable()) tagging.join();  // the round before
-    tagging = std::thread(tag_round, from, to);
+    if (!at_create) tagging = std::thread(tag_round, from, to, to == docs);
     std::printf("  %d documents created, %.1f s\n", to, Since(start));
     std::fflush(stdout);
   }
