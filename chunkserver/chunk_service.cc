@@ -446,6 +446,9 @@ void ChunkService::ListReplicas(rpc::ListReplicasResponse& resp,
   }
   resp.entries.reserve(found.size());
   for (const ReplicaListing& l : found) {
+    // fsck asks what is really on disk: a file removed behind the
+    // server's back is left out (and reported lost with the next heartbeat).
+    if (!l.corrupt && !store_->ConfirmOnDisk(l.chunk_id)) continue;
     rpc::ReplicaListing e;
     e.chunk_id = static_cast<int64_t>(l.chunk_id);
     e.version = static_cast<int64_t>(l.version);

@@ -796,34 +796,41 @@ void ChunkStore::MarkReported(const std::vector<ChunkReplica>& reported) {
   }
 }
 
-ScrubResult ChunkStore::ScrubChunk(uint64_t chunk_id, const std::function<bool(uint64_t)>& pace) {
+bool ChunkStore::ConfirmOnDisk(uint64_t chunk_id) {
   size_t dir_index = 0;
   {
     std::lock_guard<std::mutex> lock(map_mu_);
     auto it = chunks_.find(chunk_id);
-    if (it == chunks_.end()) return ScrubResult::kSkipped;  // deleted meanwhile
+    if (it == chunks_.end()) return true;  // not a replica (any more)
     dir_index = it->second.dir_index;
   }
   // A file removed behind the server's back may still be open here: its
   // name is what counts.
-  if (::access(ChunkPath(dir_index, chunk_id).c_str(), F_OK) != 0 && errno == ENOENT) {
-    std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
-    uint64_t version = 0;
-    {
-      std::lock_guard<std::mutex> map_lock(map_mu_);
-      auto it = chunks_.find(chunk_id);
-      if (it == chunks_.end() || it->second.dir_index != dir_index) return ScrubResult::kSkipped;
-      if (::access(ChunkPath(dir_index, chunk_id).c_str(), F_OK) == 0) return ScrubResult::kSkipped;
-      version = it->second.version;
-      chunks_.erase(it);
-      open_.erase(chunk_id);
-      bad_[chunk_id] = Bad{version, false};
-    }
-    hashes_.Forget(chunk_id);
-    LOG(kWarn) << "scrub: the file of chunk " << ChunkIdHex(chunk_id) << " (version " << version
-               << ") is gone from " << dirs_[dir_index];
-    return ScrubResult::kBad;
+  if (::access(ChunkPath(dir_index, chunk_id).c_str(), F_OK) == 0 || errno != ENOENT) return true;
+  std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  uint64_t version = 0;
+  {
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    auto it = chunks_.find(chunk_id);
+    if (it == chunks_.end() || it->second.dir_index != dir_index) return true;
+    if (::access(ChunkPath(dir_index, chunk_id).c_str(), F_OK) == 0) return true;
+    version = it->second.version;
+    chunks_.erase(it);
+    open_.erase(chunk_id);
+    bad_[chunk_id] = Bad{version, false};
   }
+  hashes_.Forget(chunk_id);
+  LOG(kWarn) << "the file of chunk " << ChunkIdHex(chunk_id) << " (version " << version
+             << ") is gone from " << dirs_[dir_index] << ": reported as lost";
+  return false;
+}
+
+ScrubResult ChunkStore::ScrubChunk(uint64_t chunk_id, const std::function<bool(uint64_t)>& pace) {
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    if (!chunks_.count(chunk_id)) return ScrubResult::kSkipped;  // deleted meanwhile
+  }
+  if (!ConfirmOnDisk(chunk_id)) return ScrubResult::kBad;
   auto state = State(chunk_id);
   if (!state.ok()) {
     if (state.status().code() == ErrorCode::kChecksumMismatch ||

@@ -177,6 +177,10 @@ class ChunkStore {
   // or replaced by a copy is forgotten.
   std::vector<ChunkReplica> BadReplicas(size_t max) const;
   void MarkReported(const std::vector<ChunkReplica>& reported);
+  // False when the replica's file is gone from disk (even if still open
+  // here): it then leaves the inventory and is noted bad. True for a file
+  // that is there, or a chunk that is not a replica here.
+  bool ConfirmOnDisk(uint64_t chunk_id);
   // Notes a replica as bad (the scrubber; tests).
   void NoteBad(uint64_t chunk_id, uint64_t version);
   size_t chunk_count() const;
