@@ -146,6 +146,12 @@ void ChunkConnection::Info(rpc::ChunkServerInfoResponse& resp,
   service_->Info(resp, req);
 }
 
+void ChunkConnection::ListReplicas(rpc::ListReplicasResponse& resp,
+                                   const rpc::ListReplicasRequest& req) {
+  if (Status s = RequireCluster("ListReplicas"); !s.ok()) return Refuse(resp, s);
+  service_->ListReplicas(resp, req);
+}
+
 void ChunkConnection::HashChunk(rpc::HashChunkResponse& resp, const rpc::HashChunkRequest& req) {
   if (Status s = RequireCluster("HashChunk"); !s.ok()) return Refuse(resp, s);
   service_->HashChunk(resp, req);

@@ -7,7 +7,7 @@
 //    connection authenticated with the cluster key (a peer copying a chunk).
 //  - WriteChunk and TruncateChunk always need a CAP_WRITE capability whose
 //    chain names this server, and may forward only to the rest of that chain.
-//  - ChunkState, SetChunkVersion, ReplicateChunk, Info and HashChunk need the cluster
+//  - ChunkState, SetChunkVersion, ReplicateChunk, Info, HashChunk and ListReplicas need the cluster
 //    key (only the metaserver and peers call them).
 //
 // Thread-safety: one instance per connection, called by that connection's
@@ -38,6 +38,7 @@ class ChunkConnection : public rpc::ChunkServiceIf {
                       const rpc::ReplicateChunkRequest& req) override;
   void Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest& req) override;
   void HashChunk(rpc::HashChunkResponse& resp, const rpc::HashChunkRequest& req) override;
+  void ListReplicas(rpc::ListReplicasResponse& resp, const rpc::ListReplicasRequest& req) override;
   void Hello(rpc::HelloResponse& resp, const rpc::HelloRequest& req) override;
   void Authenticate(rpc::AuthenticateResponse& resp, const rpc::AuthenticateRequest& req) override;
 

@@ -418,6 +418,48 @@ void ChunkService::Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServ
   resp.chunk_count = static_cast<int64_t>(store_->chunk_count());
 }
 
+void ChunkService::ListReplicas(rpc::ListReplicasResponse& resp,
+                                const rpc::ListReplicasRequest& req) {
+  std::vector<ReplicaListing> found;
+  if (req.__isset.chunk_ids) {
+    if (req.chunk_ids.size() > static_cast<size_t>(kMaxListReplicas)) {
+      resp.status = ToRpc(InvalidArgument("at most " + std::to_string(kMaxListReplicas) +
+                                          " chunk ids per ListReplicas"));
+      return;
+    }
+    std::vector<uint64_t> ids;
+    ids.reserve(req.chunk_ids.size());
+    for (int64_t id : req.chunk_ids) {
+      if (id > 0) ids.push_back(static_cast<uint64_t>(id));
+    }
+    found = store_->ListIds(ids);
+  } else {
+    if (req.after_chunk_id < 0 || req.upto_chunk_id < req.after_chunk_id) {
+      resp.status = ToRpc(InvalidArgument("bad chunk id range"));
+      return;
+    }
+    const size_t limit = static_cast<size_t>(std::clamp(req.limit, 1, kMaxListReplicas));
+    bool more = false;
+    found = store_->List(static_cast<uint64_t>(req.after_chunk_id),
+                         static_cast<uint64_t>(req.upto_chunk_id), limit, &more);
+    resp.more = more;
+  }
+  resp.entries.reserve(found.size());
+  for (const ReplicaListing& l : found) {
+    // fsck asks what is really on disk: a file removed behind the
+    // server's back is left out (and reported lost with the next heartbeat).
+    if (!l.corrupt && !store_->ConfirmOnDisk(l.chunk_id)) continue;
+    rpc::ReplicaListing e;
+    e.chunk_id = static_cast<int64_t>(l.chunk_id);
+    e.version = static_cast<int64_t>(l.version);
+    e.length = static_cast<int64_t>(l.length);
+    e.corrupt = l.corrupt;
+    e.age_ms = l.age_ms;
+    resp.entries.push_back(e);
+  }
+  resp.status = RpcOk();
+}
+
 void ChunkService::Hello(rpc::HelloResponse& resp, const rpc::HelloRequest&) {
   resp.status = ToRpc(Internal("Hello reached the shared service"));
 }

@@ -28,6 +28,8 @@ namespace ddbfs::chunkserver {
 inline constexpr size_t kMaxChainLength = 16;
 // How long one hop waits for the rest of the chain to answer.
 inline constexpr int kForwardTimeoutMs = 60000;
+// Most entries one ListReplicas answers (and ids it takes).
+inline constexpr int kMaxListReplicas = 10000;
 // Slowest pace a paced copy (ReplicateChunkRequest.max_bytes_per_s) runs at:
 // a 64 MiB chunk then takes at most 17 minutes.
 inline constexpr int64_t kMinCopyBytesPerS = 64 << 10;
@@ -82,6 +84,7 @@ class ChunkService : public rpc::ChunkServiceIf {
                       const rpc::ReplicateChunkRequest& req) override;
   void Info(rpc::ChunkServerInfoResponse& resp, const rpc::ChunkServerInfoRequest& req) override;
   void HashChunk(rpc::HashChunkResponse& resp, const rpc::HashChunkRequest& req) override;
+  void ListReplicas(rpc::ListReplicasResponse& resp, const rpc::ListReplicasRequest& req) override;
   // Handshakes are per connection (ChunkConnection); never called here.
   void Hello(rpc::HelloResponse& resp, const rpc::HelloRequest& req) override;
   void Authenticate(rpc::AuthenticateResponse& resp, const rpc::AuthenticateRequest& req) override;

@@ -6,7 +6,10 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -51,6 +54,25 @@ std::optional<Sha256> Resized(std::optional<Sha256> running, uint64_t old_len, u
   running->UpdateZeros(new_len - old_len);
   return running;
 }
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+// SteadyMs() of the moment a file was last modified (its mtime).
+int64_t ChangedMsOf(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return SteadyMs();
+  const int64_t mtime_ms = static_cast<int64_t>(st.st_mtim.tv_sec) * 1000 +
+                           static_cast<int64_t>(st.st_mtim.tv_nsec / 1000000);
+  const int64_t age = std::max<int64_t>(0, UnixNowMs() - mtime_ms);
+  return SteadyMs() - age;
+}
+
+// Scrub reads at most this much under the chunk's lock at a time.
+constexpr uint64_t kScrubPiece = 1 << 20;
 
 std::string SubdirName(uint64_t chunk_id) {
   char buf[3];
@@ -190,13 +212,14 @@ void ChunkStore::ScanDir(size_t dir_index) {
         corrupt_.insert(id);
         continue;
       }
-      auto [it, inserted] = chunks_.emplace(id, Entry{dir_index, (*file)->version()});
+      const Entry found{dir_index, (*file)->version(), (*file)->length(),
+                        ChangedMsOf(entry.path().string())};
+      auto [it, inserted] = chunks_.emplace(id, found);
       if (!inserted) {
         LOG(kWarn) << "chunk " << ChunkIdHex(id) << " is stored twice ("
                    << dirs_[it->second.dir_index] << ", " << dirs_[dir_index]
                    << "); using the newer version";
-        if ((*file)->version() > it->second.version)
-          it->second = Entry{dir_index, (*file)->version()};
+        if ((*file)->version() > it->second.version) it->second = found;
       }
     }
     if (sub_ec) {
@@ -366,9 +389,9 @@ Result<ChunkStore::FilePtr> ChunkStore::OpenForWrite(uint64_t chunk_id, uint64_t
   return shared;
 }
 
-void ChunkStore::Remember(uint64_t chunk_id, size_t dir_index, uint64_t version) {
+void ChunkStore::Remember(uint64_t chunk_id, size_t dir_index, uint64_t version, uint64_t length) {
   std::lock_guard<std::mutex> lock(map_mu_);
-  chunks_[chunk_id] = Entry{dir_index, version};
+  chunks_[chunk_id] = Entry{dir_index, version, length, SteadyMs()};
 }
 
 Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
@@ -402,7 +425,9 @@ Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
     open_.erase(chunk_id);
   }
   // After a failed sync the header may already hold the new version.
-  if (s.ok() || file->version() == version) Remember(chunk_id, dir_index, file->version());
+  if (s.ok() || file->version() == version) {
+    Remember(chunk_id, dir_index, file->version(), file->length());
+  }
   if (s.ok()) {
     hashes_.VersionIs(chunk_id, file->version());
     if (done) done(*file);
@@ -565,7 +590,9 @@ Status ChunkStore::SetVersion(uint64_t chunk_id, uint64_t from_version, uint64_t
   if (s.ok()) s = file->Sync();
   if (s.ok() && running) hashes_.Put(chunk_id, std::move(*running));
   if (s.ok()) hashes_.VersionIs(chunk_id, to_version);
-  if (s.ok() || file->version() == to_version) Remember(chunk_id, dir_index, file->version());
+  if (s.ok() || file->version() == to_version) {
+    Remember(chunk_id, dir_index, file->version(), file->length());
+  }
   if (!s.ok() && s.code() == ErrorCode::kIoError) {
     std::lock_guard<std::mutex> map_lock(map_mu_);
     open_.erase(chunk_id);
@@ -628,8 +655,9 @@ Status ChunkStore::CommitReplica(PendingReplica* r) {
   {
     // From here on the new file is the replica, whatever the folder sync says.
     std::lock_guard<std::mutex> map_lock(map_mu_);
-    chunks_[r->chunk_id] = Entry{r->dir_index, r->version};
+    chunks_[r->chunk_id] = Entry{r->dir_index, r->version, copied, SteadyMs()};
     corrupt_.erase(r->chunk_id);
+    bad_.erase(r->chunk_id);
     open_.erase(r->chunk_id);
   }
   if (r->hash.length() == copied) {
@@ -662,6 +690,7 @@ Status ChunkStore::Delete(uint64_t chunk_id) {
     std::lock_guard<std::mutex> map_lock(map_mu_);
     chunks_.erase(chunk_id);
     corrupt_.erase(chunk_id);
+    bad_.erase(chunk_id);
     open_.erase(chunk_id);
   }
   if (!found) return NotFound("no replica of chunk " + ChunkIdHex(chunk_id) + " on this server");
@@ -674,6 +703,163 @@ std::vector<ChunkReplica> ChunkStore::Inventory() const {
   out.reserve(chunks_.size());
   for (const auto& [id, entry] : chunks_) out.push_back(ChunkReplica{id, entry.version});
   return out;
+}
+
+int64_t ChunkStore::CorruptAgeMs(uint64_t chunk_id) const {
+  for (size_t i = 0; i < dirs_.size(); ++i) {
+    const std::string path = ChunkPath(i, chunk_id);
+    if (::access(path.c_str(), F_OK) == 0) return SteadyMs() - ChangedMsOf(path);
+  }
+  return 0;
+}
+
+ReplicaListing ChunkStore::ListingOf(uint64_t chunk_id) const {
+  ReplicaListing l;
+  l.chunk_id = chunk_id;
+  auto it = chunks_.find(chunk_id);
+  if (it == chunks_.end()) {
+    l.corrupt = true;  // in corrupt_: bad header
+    return l;
+  }
+  l.version = it->second.version;
+  l.length = it->second.length;
+  l.age_ms = std::max<int64_t>(0, SteadyMs() - it->second.changed_ms);
+  l.corrupt = bad_.count(chunk_id) > 0;
+  return l;
+}
+
+std::vector<ReplicaListing> ChunkStore::List(uint64_t after, uint64_t upto, size_t limit,
+                                             bool* more) const {
+  std::vector<ReplicaListing> out;
+  std::vector<uint64_t> corrupt;
+  *more = false;
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    auto good = chunks_.upper_bound(after);
+    auto bad = corrupt_.upper_bound(after);
+    while (true) {
+      const uint64_t g = good == chunks_.end() ? UINT64_MAX : good->first;
+      const uint64_t b = bad == corrupt_.end() ? UINT64_MAX : *bad;
+      const uint64_t next = std::min(g, b);
+      if (next == UINT64_MAX || next > upto) break;
+      if (out.size() >= limit) {
+        *more = true;
+        break;
+      }
+      out.push_back(ListingOf(next));
+      if (g == next) ++good;
+      if (b == next) ++bad;
+      if (out.back().version == 0 && out.back().corrupt) corrupt.push_back(next);
+    }
+  }
+  // Ages of files with a bad header come from the disk, outside the lock.
+  for (ReplicaListing& l : out) {
+    if (l.corrupt && l.version == 0) l.age_ms = CorruptAgeMs(l.chunk_id);
+  }
+  return out;
+}
+
+std::vector<ReplicaListing> ChunkStore::ListIds(const std::vector<uint64_t>& ids) const {
+  std::vector<ReplicaListing> out;
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    for (uint64_t id : ids) {
+      if (chunks_.count(id) || corrupt_.count(id)) out.push_back(ListingOf(id));
+    }
+  }
+  for (ReplicaListing& l : out) {
+    if (l.corrupt && l.version == 0) l.age_ms = CorruptAgeMs(l.chunk_id);
+  }
+  return out;
+}
+
+void ChunkStore::NoteBad(uint64_t chunk_id, uint64_t version) {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  bad_[chunk_id] = Bad{version, false};
+}
+
+std::vector<ChunkReplica> ChunkStore::BadReplicas(size_t max) const {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  std::vector<ChunkReplica> out;
+  for (const auto& [id, bad] : bad_) {
+    if (out.size() >= max) break;
+    if (!bad.reported) out.push_back(ChunkReplica{id, bad.version});
+  }
+  return out;
+}
+
+void ChunkStore::MarkReported(const std::vector<ChunkReplica>& reported) {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  for (const ChunkReplica& r : reported) {
+    auto it = bad_.find(r.chunk_id);
+    if (it != bad_.end() && it->second.version == r.version) it->second.reported = true;
+  }
+}
+
+bool ChunkStore::ConfirmOnDisk(uint64_t chunk_id) {
+  size_t dir_index = 0;
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    auto it = chunks_.find(chunk_id);
+    if (it == chunks_.end()) return true;  // not a replica (any more)
+    dir_index = it->second.dir_index;
+  }
+  // A file removed behind the server's back may still be open here: its
+  // name is what counts.
+  if (::access(ChunkPath(dir_index, chunk_id).c_str(), F_OK) == 0 || errno != ENOENT) return true;
+  std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+  uint64_t version = 0;
+  {
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    auto it = chunks_.find(chunk_id);
+    if (it == chunks_.end() || it->second.dir_index != dir_index) return true;
+    if (::access(ChunkPath(dir_index, chunk_id).c_str(), F_OK) == 0) return true;
+    version = it->second.version;
+    chunks_.erase(it);
+    open_.erase(chunk_id);
+    bad_[chunk_id] = Bad{version, false};
+  }
+  hashes_.Forget(chunk_id);
+  LOG(kWarn) << "the file of chunk " << ChunkIdHex(chunk_id) << " (version " << version
+             << ") is gone from " << dirs_[dir_index] << ": reported as lost";
+  return false;
+}
+
+ScrubResult ChunkStore::ScrubChunk(uint64_t chunk_id, const std::function<bool(uint64_t)>& pace) {
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    if (!chunks_.count(chunk_id)) return ScrubResult::kSkipped;  // deleted meanwhile
+  }
+  if (!ConfirmOnDisk(chunk_id)) return ScrubResult::kBad;
+  auto state = State(chunk_id);
+  if (!state.ok()) {
+    if (state.status().code() == ErrorCode::kChecksumMismatch ||
+        state.status().code() == ErrorCode::kIoError) {
+      LOG(kWarn) << "scrub: replica of chunk " << ChunkIdHex(chunk_id)
+                 << " is bad: " << state.status();
+      NoteBad(chunk_id, 0);
+      return ScrubResult::kBad;
+    }
+    return ScrubResult::kSkipped;
+  }
+  for (uint64_t off = 0; off < state->length; off += kScrubPiece) {
+    const uint64_t want = std::min<uint64_t>(kScrubPiece, state->length - off);
+    auto piece = Read(chunk_id, state->version, off, want);
+    if (!piece.ok()) {
+      const ErrorCode code = piece.status().code();
+      if (code == ErrorCode::kChecksumMismatch || code == ErrorCode::kIoError ||
+          code == ErrorCode::kNotFound) {
+        LOG(kWarn) << "scrub: replica of chunk " << ChunkIdHex(chunk_id) << " (version "
+                   << state->version << ") is bad: " << piece.status();
+        NoteBad(chunk_id, state->version);
+        return ScrubResult::kBad;
+      }
+      return ScrubResult::kSkipped;  // a new version (a write) or deleted
+    }
+    if (piece->data.size() != want) return ScrubResult::kSkipped;  // truncated by a write
+    if (pace && !pace(want)) return ScrubResult::kStopped;
+  }
+  return ScrubResult::kGood;
 }
 
 size_t ChunkStore::chunk_count() const {

@@ -37,6 +37,23 @@ struct ChunkReplica {
   uint64_t version = 0;
 };
 
+// One replica as ListReplicas and the orphan check see it.
+struct ReplicaListing {
+  uint64_t chunk_id = 0;
+  uint64_t version = 0;  // 0 when its header is unreadable
+  uint64_t length = 0;
+  bool corrupt = false;  // bad header, a bad block, unreadable or gone
+  int64_t age_ms = 0;    // since its file last changed on this server
+};
+
+// What ScrubChunk found.
+enum class ScrubResult {
+  kGood,     // every block matched its CRC
+  kBad,      // corrupt, truncated, unreadable or gone: noted (see BadReplicas)
+  kSkipped,  // deleted, or changed while it was read: nothing to say
+  kStopped,  // the pacing callback asked to stop
+};
+
 struct SpaceInfo {
   uint64_t capacity_bytes = 0;  // sum over the distinct file systems
   uint64_t used_bytes = 0;
@@ -140,6 +157,32 @@ class ChunkStore {
 
   // Every good replica with its version, sorted by chunk id.
   std::vector<ChunkReplica> Inventory() const;
+  // Replicas with ids in (after, upto], sorted, at most `limit`, including
+  // the corrupt ones (bad header: version 0) and those found bad;
+  // *more when the range holds more after the last one returned.
+  std::vector<ReplicaListing> List(uint64_t after, uint64_t upto, size_t limit, bool* more) const;
+  // The same for the given ids (those this server holds).
+  std::vector<ReplicaListing> ListIds(const std::vector<uint64_t>& ids) const;
+
+  // Scrubbing (docs/repair.md, "Scrubbing"): checks that the replica's file
+  // is still there and reads every block of it, checking each CRC32C as a
+  // client read does, in pieces of at most 1 MiB; `pace(bytes)` runs after
+  // each piece (false: stop). A bad replica (a CRC mismatch, a bad header,
+  // a truncated or unreadable file, a file gone from disk) is noted to be
+  // reported (BadReplicas); one gone from disk also leaves the inventory.
+  // Takes the chunk's lock only for each piece, so writes go on.
+  ScrubResult ScrubChunk(uint64_t chunk_id, const std::function<bool(uint64_t)>& pace);
+  // Replicas found bad and not yet reported to the metaserver (at most
+  // `max`); MarkReported once the metaserver took them. A replica deleted
+  // or replaced by a copy is forgotten.
+  std::vector<ChunkReplica> BadReplicas(size_t max) const;
+  void MarkReported(const std::vector<ChunkReplica>& reported);
+  // False when the replica's file is gone from disk (even if still open
+  // here): it then leaves the inventory and is noted bad. True for a file
+  // that is there, or a chunk that is not a replica here.
+  bool ConfirmOnDisk(uint64_t chunk_id);
+  // Notes a replica as bad (the scrubber; tests).
+  void NoteBad(uint64_t chunk_id, uint64_t version);
   size_t chunk_count() const;
   // statvfs over the data folders (a file system shared by folders counts once).
   SpaceInfo Space() const;
@@ -192,8 +235,11 @@ class ChunkStore {
                 const std::function<Status(ChunkFile&)>& op,
                 const std::function<void(ChunkFile&)>& done = {});
   // Records the outcome of a mutation. REQUIRES: the chunk's stripe held.
-  void Remember(uint64_t chunk_id, size_t dir_index, uint64_t version);
+  void Remember(uint64_t chunk_id, size_t dir_index, uint64_t version, uint64_t length);
   Status CheckUsable(uint64_t chunk_id, size_t* dir_index) const;
+  // Age of a corrupt file (no entry) from its mtime; 0 if none found.
+  int64_t CorruptAgeMs(uint64_t chunk_id) const;
+  ReplicaListing ListingOf(uint64_t chunk_id) const;  // REQUIRES: map_mu_ held
 
   const std::vector<std::string> dirs_;
   std::string uuid_;
@@ -203,10 +249,17 @@ class ChunkStore {
   struct Entry {
     size_t dir_index = 0;
     uint64_t version = 0;
+    uint64_t length = 0;
+    int64_t changed_ms = 0;  // SteadyMs() when the file last changed
+  };
+  struct Bad {
+    uint64_t version = 0;
+    bool reported = false;
   };
   mutable std::mutex map_mu_;
   std::map<uint64_t, Entry> chunks_;  // GUARDED_BY(map_mu_)
   std::set<uint64_t> corrupt_;        // GUARDED_BY(map_mu_): bad or foreign header
+  std::map<uint64_t, Bad> bad_;       // GUARDED_BY(map_mu_): found bad by the scrubber
   std::map<uint64_t, FilePtr> open_;  // GUARDED_BY(map_mu_): open files, at most kMaxOpenFiles
   std::deque<uint64_t> open_order_;   // GUARDED_BY(map_mu_): ids in the order opened
 };

@@ -20,6 +20,7 @@
 #include "ddbfs/rpc_server.h"
 #include "ddbfs/server_flags.h"
 #include "meta_link.h"
+#include "scrubber.h"
 
 namespace {
 
@@ -50,6 +51,9 @@ int main(int argc, char** argv) {
   RpcServerLimits limits;
   SecurityFlags security_flags;
   int skew_ms = 30000;
+  int scrub_interval_s = 3600;
+  int scrub_mib_per_s = 16;
+  int inventory_check_interval_s = 600;
   app.add_option("--listen", listen,
                  "HOST:PORT to serve on; also the address given to the metaserver")
       ->capture_default_str();
@@ -67,6 +71,20 @@ int main(int argc, char** argv) {
                  "that a capability has not expired")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600 * 1000));
+  app.add_option("--scrub-interval-s", scrub_interval_s,
+                 "seconds between two full scrub passes, which read every replica and check "
+                 "every block's CRC32C (0: no scrubbing)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 365 * 86400));
+  app.add_option("--scrub-mib-per-s", scrub_mib_per_s,
+                 "MiB per second the scrub reads at most (0: no limit)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--inventory-check-interval-s", inventory_check_interval_s,
+                 "seconds between two orphan checks, which send the inventory to the "
+                 "metaserver so that replicas it does not know are deleted (0: never)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 365 * 86400));
   app.set_config("--config", "", "read options from an INI file (key = value, long flag names)");
   app.config_formatter(std::make_shared<CLI::ConfigINI>());
   try {
@@ -132,6 +150,7 @@ int main(int argc, char** argv) {
   link_options.port = server->port();
   link_options.label = label;
   link_options.transport = security->peers;
+  link_options.inventory_check_interval_ms = int64_t{inventory_check_interval_s} * 1000;
   link_options.on_session = [handler](int32_t id, int64_t session) {
     handler->set_server_id(id);
     handler->set_session(session);
@@ -139,10 +158,16 @@ int main(int argc, char** argv) {
   chunkserver::MetaLink link(link_options, store,
                              [handler](int32_t id) { handler->set_server_id(id); });
   link.Start();
+  chunkserver::ScrubOptions scrub_options;
+  scrub_options.interval_s = scrub_interval_s;
+  scrub_options.bytes_per_s = int64_t{scrub_mib_per_s} << 20;
+  chunkserver::Scrubber scrubber(store, scrub_options);
+  scrubber.Start();
 
   LOG(kInfo) << "listening on " << listen_host << ":" << server->port() << " (metaserver " << meta
              << ", label " << label << (security->tls.enabled ? ", TLS" : "") << ")";
   server->Serve();
+  scrubber.Stop();
   link.Stop();
   LOG(kInfo) << "stopped";
   return 0;

@@ -10,6 +10,8 @@ namespace ddbfs::chunkserver {
 namespace {
 constexpr int kDefaultHeartbeatMs = 1000;
 constexpr int kMinHeartbeatMs = 50;
+// Bad replicas reported per heartbeat at most (HeartbeatRequest.bad_replicas).
+constexpr size_t kMaxBadPerHeartbeat = 1000;
 
 std::vector<rpc::ChunkVersion> ToWire(const ChunkReplica* first, const ChunkReplica* last) {
   std::vector<rpc::ChunkVersion> out;
@@ -187,6 +189,12 @@ int MetaLink::Register() {
     return std::max(1, options_.retry_ms);
   }
   session_ = r->session;
+  page_entries_ = std::max(1, options_.max_page_entries);
+  // A registration reconciles the whole inventory: the next orphan check
+  // is due an interval later.
+  checking_ = false;
+  next_check_ = std::chrono::steady_clock::now() +
+                std::chrono::milliseconds(options_.inventory_check_interval_ms);
   if (options_.on_session) options_.on_session(r->server_id, r->session);
   heartbeat_interval_ms_ = r->heartbeat_interval_ms > 0
                                ? std::max(r->heartbeat_interval_ms, kMinHeartbeatMs)
@@ -206,6 +214,10 @@ bool MetaLink::Heartbeat() {
   req.chunk_count = static_cast<int64_t>(store_->chunk_count());
   req.deleted_chunks = deleted_;
   if (session_ != 0) req.__set_session(session_);
+  const std::vector<ChunkReplica> bad = store_->BadReplicas(kMaxBadPerHeartbeat);
+  if (!bad.empty()) {
+    req.__set_bad_replicas(ToWire(bad.data(), bad.data() + bad.size()));
+  }
   rpc::HeartbeatResponse resp;
   Status s = conn_.Call([&](rpc::MetaServiceClient& c) { c.Heartbeat(resp, req); });
   if (!s.ok()) {
@@ -223,6 +235,10 @@ bool MetaLink::Heartbeat() {
     return true;
   }
   ++heartbeats_;
+  if (!bad.empty()) {
+    store_->MarkReported(bad);
+    LOG(kWarn) << "reported " << bad.size() << " bad replica(s) to the metaserver";
+  }
   deleted_.erase(deleted_.begin(),
                  deleted_.begin() + static_cast<ptrdiff_t>(req.deleted_chunks.size()));
   DeleteChunks(resp.delete_chunks);
@@ -230,7 +246,54 @@ bool MetaLink::Heartbeat() {
     LOG(kInfo) << "the metaserver asks server " << req.server_id << " to register again";
     return false;
   }
+  CheckInventoryPage();
   return true;
+}
+
+void MetaLink::CheckInventoryPage() {
+  if (options_.inventory_check_interval_ms <= 0) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!checking_) {
+    if (now < next_check_) return;
+    checking_ = true;
+    check_after_ = 0;
+  }
+  bool more = false;
+  const std::vector<ReplicaListing> page =
+      store_->List(check_after_, UINT64_MAX, static_cast<size_t>(page_entries_), &more);
+  rpc::CheckReplicasRequest req;
+  req.server_id = server_id_;
+  req.session = session_;
+  req.entries.reserve(page.size());
+  for (const ReplicaListing& l : page) {
+    rpc::ReplicaAge e;
+    e.chunk_id = static_cast<int64_t>(l.chunk_id);
+    e.version = static_cast<int64_t>(l.version);
+    e.age_ms = l.age_ms;
+    req.entries.push_back(e);
+  }
+  rpc::CheckReplicasResponse resp;
+  Status s = conn_.Call([&](rpc::MetaServiceClient& c) { c.CheckReplicas(resp, req); });
+  if (s.ok()) s = FromRpc(resp.status);
+  if (!s.ok()) {
+    // Tried again from the start after an interval (a metaserver that
+    // predates the check answers an unknown method every time).
+    LOG(kWarn) << "orphan check: " << s << "; next one in " << options_.inventory_check_interval_ms
+               << " ms";
+    checking_ = false;
+    next_check_ = now + std::chrono::milliseconds(options_.inventory_check_interval_ms);
+    return;
+  }
+  if (resp.unknown > 0) {
+    LOG(kInfo) << "orphan check: " << resp.unknown << " replica(s) the metaserver does not know, "
+               << resp.queued << " queued for deletion";
+  }
+  if (!page.empty()) check_after_ = page.back().chunk_id;
+  if (!more) {
+    checking_ = false;
+    ++inventory_checks_;
+    next_check_ = now + std::chrono::milliseconds(options_.inventory_check_interval_ms);
+  }
 }
 
 void MetaLink::DeleteChunks(const std::vector<int64_t>& chunk_ids) {

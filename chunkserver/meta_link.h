@@ -13,6 +13,7 @@
 // Ownership: shares the store with the ChunkService; runs one thread.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -43,6 +44,10 @@ struct MetaLinkOptions {
   int rpc_timeout_ms = 5000;
   // Largest inventory page sent (the metaserver may ask for smaller ones).
   int max_page_entries = 50000;
+  // Orphan check (docs/repair.md, "Orphans"): every this many ms the whole
+  // inventory is sent again with CheckReplicas, one page per heartbeat, so
+  // that the metaserver can delete replicas it does not know; 0: never.
+  int64_t inventory_check_interval_ms = 600000;
   // TLS and the cluster key the connection to the metaserver proves.
   std::shared_ptr<const Transport> transport;
   // Runs on the link's thread after each successful registration, inventory
@@ -101,6 +106,8 @@ class MetaLink {
   int32_t server_id() const { return server_id_; }
   // Successful heartbeats since Start (for tests and logs).
   int64_t heartbeats() const { return heartbeats_; }
+  // Full orphan checks finished since Start.
+  int64_t inventory_checks() const { return inventory_checks_; }
 
  private:
   void Run();
@@ -109,6 +116,8 @@ class MetaLink {
   // False when the server must register again.
   bool Heartbeat();
   void DeleteChunks(const std::vector<int64_t>& chunk_ids);
+  // The next page of the orphan check when one is due.
+  void CheckInventoryPage();
   // Sleeps `ms` unless Stop() comes first; false when stopping.
   bool Pause(int ms);
   std::string meta_address() const;
@@ -126,11 +135,18 @@ class MetaLink {
   std::atomic<int32_t> server_id_{0};
   std::atomic<int64_t> session_{0};
   std::atomic<int64_t> heartbeats_{0};
+  std::atomic<int64_t> inventory_checks_{0};
 
   // Used by the link's thread only.
   RpcConnection<rpc::MetaServiceClient> conn_;
   int heartbeat_interval_ms_ = 1000;
   std::vector<int64_t> deleted_;  // deleted since the last heartbeat
+  // The orphan check: the next one starts at next_check_; while one runs,
+  // check_after_ is the last chunk id sent.
+  std::chrono::steady_clock::time_point next_check_{};
+  bool checking_ = false;
+  uint64_t check_after_ = 0;
+  int page_entries_ = 50000;  // as the metaserver allows
 };
 
 }  // namespace ddbfs::chunkserver

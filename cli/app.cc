@@ -52,11 +52,11 @@ std::optional<std::string> HelpTopic(int argc, char** argv) {
 }  // namespace
 
 std::vector<Command> AllCommands() {
-  return {AddCommand(),   GetCommand(),     CatCommand(),     LsCommand(),      MkdirCommand(),
-          RmCommand(),    MvCommand(),      InfoCommand(),    StatusCommand(),  ChmodCommand(),
-          ChownCommand(), TagCommand(),     UntagCommand(),   TagsCommand(),    QueryCommand(),
-          DupesCommand(), PropsetCommand(), PropgetCommand(), PropdelCommand(), KeyCommand(),
-          WhoAmICommand()};
+  return {AddCommand(),    GetCommand(),     CatCommand(),     LsCommand(),      MkdirCommand(),
+          RmCommand(),     MvCommand(),      InfoCommand(),    StatusCommand(),  ChmodCommand(),
+          ChownCommand(),  TagCommand(),     UntagCommand(),   TagsCommand(),    QueryCommand(),
+          DupesCommand(),  PropsetCommand(), PropgetCommand(), PropdelCommand(), KeyCommand(),
+          WhoAmICommand(), FsckCommand()};
 }
 
 int Main(int argc, char** argv) {

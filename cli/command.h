@@ -44,6 +44,7 @@ Command UntagCommand();
 Command TagsCommand();
 Command QueryCommand();
 Command DupesCommand();
+Command FsckCommand();
 Command PropsetCommand();
 Command PropgetCommand();
 Command PropdelCommand();

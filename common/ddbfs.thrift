@@ -835,11 +835,97 @@ struct HeartbeatRequest {
   4: i64 chunk_count
   5: list<i64> deleted_chunks  // deleted since the last heartbeat
   6: optional i64 session      // from RegisterServerResponse; another one means reregister
+  // Replicas this server found bad since the last heartbeat (the scrubber:
+  // a block whose CRC32C fails, a truncated or unreadable file, a file gone
+  // from disk), each with the version it held; at most 1000. The metaserver
+  // drops each from the chunk map (unless no other live current replica
+  // is left) and queues its deletion, so the repair copies a good one back
+  // (docs/repair.md, "Scrubbing").
+  7: optional list<ChunkVersion> bad_replicas
 }
 struct HeartbeatResponse {
   1: RpcStatus status
   2: list<i64> delete_chunks   // replicas to delete (garbage collection)
   3: bool reregister           // the metaserver does not know this server (or session)
+}
+
+// Orphan check (docs/repair.md, "Orphans"): a chunk server sends every
+// replica it stores, in pages of at most max_page_entries sorted by chunk
+// id, every --inventory-check-interval-s. The metaserver queues for
+// deletion (delivered by the heartbeats) each listed replica that the
+// metadata does not know - no replica row of this server, no deletion
+// queued - once it is older than its --orphan-grace-s. NOT_FOUND when the
+// session is over (register again).
+struct ReplicaAge {
+  1: i64 chunk_id
+  2: i64 version
+  3: i64 age_ms           // since the replica's file last changed on this server
+}
+struct CheckReplicasRequest {
+  1: i32 server_id
+  2: i64 session
+  3: list<ReplicaAge> entries
+}
+struct CheckReplicasResponse {
+  1: RpcStatus status
+  2: i64 unknown          // entries the metadata does not know (orphans)
+  3: i64 queued           // of them, queued for deletion now (older than the grace)
+}
+
+// ddbfs fsck (docs/repair.md, "fsck"): compares the chunk map with the
+// inventory of every live chunk server, one window of chunk ids per call:
+// up to `limit` chunks of the metadata (at most 5000) after `after_chunk_id`,
+// with the replicas each live server holds of them (asked with
+// ChunkService.ListReplicas) and, without `path`, the replicas of that id
+// range the metadata does not know (orphans). Admins only.
+struct FsckRequest {
+  1: RequestContext ctx
+  2: string path              // "" or "/": everything; else only the files under it
+  3: bool repair              // act now: drop bad and stale rows, queue orphans, kick the repair
+  4: i64 after_chunk_id
+  5: i32 limit
+}
+struct FsckReplica {
+  1: i32 server_id
+  2: string address
+  3: bool alive
+  4: i64 row_version          // the chunk map's version of it; -1: no row
+  5: i64 disk_version         // what the server holds; -1: nothing (or server not asked)
+  6: i64 disk_length
+  7: bool corrupt             // the server found it bad (CRC, header, unreadable, gone)
+  8: string state             // good, corrupt, absent, stale, dead, unrecorded, newer
+}
+struct FsckChunk {
+  1: i64 chunk_id
+  2: i64 inode
+  3: i64 index
+  4: i64 version
+  5: i64 length
+  6: i32 goal
+  7: i32 good                 // live replicas at the version, on disk and not corrupt
+  8: list<string> paths       // up to 8; empty: the file has no name (unlinked, open)
+  9: list<string> problems    // missing, corrupt, stale, under_goal, over_goal
+  10: list<FsckReplica> replicas
+}
+struct FsckOrphan {
+  1: i32 server_id
+  2: i64 chunk_id
+  3: i64 version
+  4: i64 length
+  5: i64 age_ms
+  6: bool known_chunk         // the chunk exists (an unrecorded copy), else it was deleted
+  7: bool queued              // its deletion is queued (repair, or older than the grace)
+}
+struct FsckResponse {
+  1: RpcStatus status
+  2: list<FsckChunk> chunks   // chunks of this window with a problem
+  3: list<FsckOrphan> orphans // at most 10000 per call
+  4: i64 chunks_checked
+  5: i64 orphans_not_listed   // orphans past the 10000
+  6: list<i32> servers_not_checked  // live servers whose inventory could not be read
+  7: i64 next_after_chunk_id
+  8: bool more                // ask again with next_after_chunk_id
+  9: i64 repair_actions       // rows dropped and deletions queued by this call
 }
 
 struct ServerStatus {
@@ -1091,6 +1177,8 @@ service MetaService {
   ReleaseOrphanResponse ReleaseOrphan(1: ReleaseOrphanRequest req)
   GetContentHashResponse GetContentHash(1: GetContentHashRequest req)
   FindDuplicatesResponse FindDuplicates(1: FindDuplicatesRequest req)
+  CheckReplicasResponse CheckReplicas(1: CheckReplicasRequest req)
+  FsckResponse Fsck(1: FsckRequest req)
 }
 
 // ---------------------------------------------------------------- chunk server
@@ -1237,6 +1325,30 @@ struct HashChunkResponse {
   3: i64 replica_length   // the replica's own length
 }
 
+// The replicas this server stores with chunk ids in (after_chunk_id,
+// upto_chunk_id], sorted, at most `limit` (capped at 10000), or, with
+// `chunk_ids` (at most 10000), only those. Replicas found bad (bad header,
+// a block whose CRC fails, unreadable, gone from disk) are listed with
+// `corrupt`. For fsck: cluster members only.
+struct ListReplicasRequest {
+  1: i64 after_chunk_id
+  2: i64 upto_chunk_id
+  3: i32 limit
+  4: optional list<i64> chunk_ids
+}
+struct ReplicaListing {
+  1: i64 chunk_id
+  2: i64 version          // 0 when the header is unreadable
+  3: i64 length
+  4: bool corrupt
+  5: i64 age_ms           // since its file last changed on this server
+}
+struct ListReplicasResponse {
+  1: RpcStatus status
+  2: list<ReplicaListing> entries
+  3: bool more            // more in the range after the last entry
+}
+
 service ChunkService {
   WriteChunkResponse WriteChunk(1: WriteChunkRequest req)
   TruncateChunkResponse TruncateChunk(1: TruncateChunkRequest req)
@@ -1248,4 +1360,5 @@ service ChunkService {
   HelloResponse Hello(1: HelloRequest req)
   AuthenticateResponse Authenticate(1: AuthenticateRequest req)
   HashChunkResponse HashChunk(1: HashChunkRequest req)
+  ListReplicasResponse ListReplicas(1: ListReplicasRequest req)
 }

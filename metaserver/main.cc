@@ -125,6 +125,13 @@ int main(int argc, char** argv) {
                  "copy is paced to this / --repair-copies); 0: no limit")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
+  int orphan_grace_s = 3600;
+  app.add_option("--orphan-grace-s", orphan_grace_s,
+                 "a replica file that the metadata does not know is deleted once it is this "
+                 "old (chunk servers report their files every --inventory-check-interval-s; "
+                 "docs/repair.md, \"Orphans\")")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 365 * 86400));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
   AddSecurityFlags(app, &security_flags);
@@ -212,6 +219,7 @@ int main(int argc, char** argv) {
   repair.bytes_per_s = static_cast<int64_t>(repair_mib_per_s) << 20;
   meta::Repairer repairer((*core)->ctx(), repair);
   (*core)->ctx().repairer = &repairer;
+  (*core)->ctx().orphan_grace_ms = int64_t{orphan_grace_s} * 1000;
   repairer.Start();
   std::thread local_thread;
   if (local) local_thread = std::thread([&] { local->Serve(); });

@@ -153,10 +153,17 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
                          const std::vector<ChunkCommitArgs>& chunks, int64_t size,
                          std::optional<int64_t> mtime_ns, const ReplicaHashes& hashes = {});
 
-// A reader found a replica bad: drop it and queue it for GC, unless it is the
-// chunk's last replica (kept; an error is logged). No permission check (the
+// A reader found a replica bad: drop it and queue it for GC, unless no other
+// live replica of the committed version is left (kept; an error is logged);
+// the repair is kicked. No permission check (the
 // service decides who may report).
 Status ReportBadReplica(OpContext& ctx, const Caller& caller, int64_t chunk_id, int32_t server_id,
                         ErrorCode reason);
+// Replicas a chunk server's scrubber found bad (Heartbeat.bad_replicas):
+// (chunk id, version it held; 0: unknown). Each is dropped from the chunk
+// map and its deletion queued when another live replica of the committed
+// version is left; the repair is kicked.
+Status DropBadReplicas(OpContext& ctx, int32_t server_id,
+                       const std::vector<std::pair<int64_t, int64_t>>& bad);
 
 }  // namespace ddbfs::meta

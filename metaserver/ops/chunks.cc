@@ -10,6 +10,7 @@
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/repairer.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/chunk_store.h"
@@ -300,28 +301,79 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
   return out;
 }
 
+namespace {
+
+// Drops the replica of `chunk_id` on `server_id` from the chunk map and
+// queues its deletion, unless no other live replica at the committed
+// version would be left (a partly bad replica still serves its good
+// blocks). `version` > 0: only a row at that version or below (a report
+// about a replica since replaced by a newer one is stale). *dropped tells.
+// REQUIRES: runs inside a writer transaction.
+Status DropBadReplica(OpContext& ctx, store::Tx& tx, int64_t chunk_id, int32_t server_id,
+                      int64_t version, ErrorCode reason, bool* dropped) {
+  *dropped = false;
+  ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> chunk, store::GetChunk(tx, chunk_id));
+  if (!chunk) return NotFound("no chunk " + std::to_string(chunk_id));
+  const store::ReplicaRecord* row = nullptr;
+  int others = 0;
+  for (const auto& r : chunk->replicas) {
+    if (r.server_id == server_id) {
+      row = &r;
+    } else if (r.version == chunk->version && ctx.servers.IsAlive(r.server_id)) {
+      ++others;
+    }
+  }
+  if (row == nullptr) {
+    return NotFound("server " + std::to_string(server_id) + " holds no replica of chunk " +
+                    std::to_string(chunk_id));
+  }
+  if (version > 0 && row->version > version) return Status();
+  if (others == 0) {
+    LOG(kError) << "replica of chunk " << chunk_id << " on server " << server_id
+                << " reported bad (" << NameOf(reason)
+                << ") but no other live replica of its version is left: keeping it";
+    return Status();
+  }
+  LOG(kWarn) << "dropping replica of chunk " << chunk_id << " on server " << server_id
+             << ": reported bad (" << NameOf(reason) << ")";
+  RETURN_IF_ERROR(store::DropReplica(tx, chunk_id, server_id));
+  *dropped = true;
+  return Status();
+}
+
+}  // namespace
+
 Status ReportBadReplica(OpContext& ctx, const Caller&, int64_t chunk_id, int32_t server_id,
                         ErrorCode reason) {
   if (chunk_id <= 0) return InvalidArgument("bad chunk id " + std::to_string(chunk_id));
   if (server_id <= 0) return InvalidArgument("bad server id " + std::to_string(server_id));
-  return ctx.writer.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> chunk, store::GetChunk(tx, chunk_id));
-    if (!chunk) return NotFound("no chunk " + std::to_string(chunk_id));
-    bool held = false;
-    for (const auto& r : chunk->replicas) held = held || r.server_id == server_id;
-    if (!held) {
-      return NotFound("server " + std::to_string(server_id) + " holds no replica of chunk " +
-                      std::to_string(chunk_id));
+  bool dropped = false;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    return DropBadReplica(ctx, tx, chunk_id, server_id, 0, reason, &dropped);
+  }));
+  if (dropped && ctx.repairer) ctx.repairer->Kick();
+  return Status();
+}
+
+Status DropBadReplicas(OpContext& ctx, int32_t server_id,
+                       const std::vector<std::pair<int64_t, int64_t>>& bad) {
+  if (bad.empty()) return Status();
+  bool any = false;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    any = false;
+    for (const auto& [chunk_id, version] : bad) {
+      bool dropped = false;
+      Status s = DropBadReplica(ctx, tx, chunk_id, server_id, version, ErrorCode::kChecksumMismatch,
+                                &dropped);
+      // A chunk deleted since, or a replica the map no longer lists: its
+      // file goes with the orphan check.
+      if (!s.ok() && s.code() != ErrorCode::kNotFound) return s;
+      any = any || dropped;
     }
-    if (chunk->replicas.size() == 1) {
-      LOG(kError) << "replica of chunk " << chunk_id << " on server " << server_id
-                  << " reported bad (" << NameOf(reason) << ") but it is the last one: keeping it";
-      return Status();
-    }
-    LOG(kWarn) << "dropping replica of chunk " << chunk_id << " on server " << server_id
-               << ": reported bad (" << NameOf(reason) << ")";
-    return store::DropReplica(tx, chunk_id, server_id);
-  });
+    return Status();
+  }));
+  if (any && ctx.repairer) ctx.repairer->Kick();
+  return Status();
 }
 
 }  // namespace ddbfs::meta

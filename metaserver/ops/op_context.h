@@ -57,8 +57,12 @@ struct OpContext {
   store::BulkWriter* bulk = nullptr;
   size_t bulk_threshold = 1000;
   // The background repair (docs/repair.md), for its figures in the cluster
-  // status; null when none runs (unit tests).
-  const Repairer* repairer = nullptr;
+  // status and to kick it when a replica is dropped; null when none runs
+  // (unit tests).
+  Repairer* repairer = nullptr;
+  // A replica file the metadata does not know is deleted once it is older
+  // than this (docs/repair.md, "Orphans").
+  int64_t orphan_grace_ms = 3600 * 1000;
 };
 
 }  // namespace ddbfs::meta

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "ddbfs/status.h"
@@ -91,6 +92,9 @@ struct HeartbeatArgs {
   int64_t chunk_count = 0;
   std::vector<int64_t> deleted_chunks;
   int64_t session = 0;  // 0: not given (a server that predates sessions)
+  // Replicas its scrubber found bad: (chunk id, version; 0 unknown), at
+  // most kMaxBadPerHeartbeat (docs/repair.md, "Scrubbing").
+  std::vector<std::pair<int64_t, int64_t>> bad_replicas = {};
 };
 
 struct HeartbeatResult {
@@ -99,6 +103,7 @@ struct HeartbeatResult {
 };
 
 inline constexpr int kMaxDeletionsPerHeartbeat = 1000;
+inline constexpr size_t kMaxBadPerHeartbeat = 1000;
 
 Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args);
 

@@ -3,6 +3,7 @@
 #include <mutex>
 
 #include "ddbfs/log.h"
+#include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/server_ops.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/validate.h"
@@ -238,6 +239,13 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
   for (int64_t id : args.deleted_chunks) {
     if (id <= 0) return InvalidArgument("bad deleted chunk id " + std::to_string(id));
   }
+  if (args.bad_replicas.size() > kMaxBadPerHeartbeat) {
+    return InvalidArgument("at most " + std::to_string(kMaxBadPerHeartbeat) +
+                           " bad replicas per heartbeat");
+  }
+  for (const auto& [id, version] : args.bad_replicas) {
+    if (id <= 0 || version < 0) return InvalidArgument("bad replica entry " + std::to_string(id));
+  }
   HeartbeatResult out;
   ServerRegistry::HeartbeatOutcome hb = ctx.servers.Heartbeat(
       args.server_id, args.capacity_bytes, args.used_bytes, args.chunk_count, args.session);
@@ -260,6 +268,11 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
       return Status();
     }));
     if (hb.flush_due) ctx.servers.Flushed(args.server_id);
+  }
+  if (!args.bad_replicas.empty()) {
+    LOG(kWarn) << "chunk server " << args.server_id << " found " << args.bad_replicas.size()
+               << " bad replica(s)";
+    RETURN_IF_ERROR(DropBadReplicas(ctx, args.server_id, args.bad_replicas));
   }
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(out.delete_chunks,

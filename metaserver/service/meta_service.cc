@@ -9,6 +9,7 @@
 #include "ddbfs/rpc.h"
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/content_hash.h"
+#include "metaserver/ops/fsck.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/server_ops.h"
@@ -841,11 +842,91 @@ void MetaServiceHandler::ReportInventory(rpc::ReportInventoryResponse& resp,
 
 void MetaServiceHandler::Heartbeat(rpc::HeartbeatResponse& resp, const rpc::HeartbeatRequest& req) {
   Handle("Heartbeat", nullptr, Need::kServer, resp, [&](const Access&) -> Status {
-    HeartbeatArgs args{req.server_id,   req.capacity_bytes, req.used_bytes,
-                       req.chunk_count, req.deleted_chunks, req.__isset.session ? req.session : 0};
+    HeartbeatArgs args;
+    args.server_id = req.server_id;
+    args.capacity_bytes = req.capacity_bytes;
+    args.used_bytes = req.used_bytes;
+    args.chunk_count = req.chunk_count;
+    args.deleted_chunks = req.deleted_chunks;
+    args.session = req.__isset.session ? req.session : 0;
+    if (req.__isset.bad_replicas) {
+      for (const rpc::ChunkVersion& cv : req.bad_replicas) {
+        args.bad_replicas.emplace_back(cv.chunk_id, cv.version);
+      }
+    }
     ASSIGN_OR_RETURN(HeartbeatResult r, meta::Heartbeat(ctx_, args));
     resp.delete_chunks = std::move(r.delete_chunks);
     resp.reregister = r.reregister;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::CheckReplicas(rpc::CheckReplicasResponse& resp,
+                                       const rpc::CheckReplicasRequest& req) {
+  Handle("CheckReplicas", nullptr, Need::kServer, resp, [&](const Access&) -> Status {
+    std::vector<ReplicaAgeItem> entries;
+    entries.reserve(req.entries.size());
+    for (const rpc::ReplicaAge& e : req.entries) {
+      entries.push_back(ReplicaAgeItem{e.chunk_id, e.version, e.age_ms});
+    }
+    ASSIGN_OR_RETURN(CheckReplicasResult r,
+                     meta::CheckReplicas(ctx_, req.server_id, req.session, entries));
+    resp.unknown = r.unknown;
+    resp.queued = r.queued;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::Fsck(rpc::FsckResponse& resp, const rpc::FsckRequest& req) {
+  Handle("Fsck", &req.ctx, Need::kAdmin, resp, [&](const Access&) -> Status {
+    FsckArgs args;
+    args.path = req.path;
+    args.repair = req.repair;
+    args.after_chunk_id = req.after_chunk_id;
+    args.limit = req.limit;
+    ASSIGN_OR_RETURN(FsckPage page, meta::Fsck(ctx_, args));
+    for (const FsckChunkView& c : page.chunks) {
+      rpc::FsckChunk out;
+      out.chunk_id = c.chunk_id;
+      out.inode = c.inode;
+      out.index = c.index;
+      out.version = c.version;
+      out.length = c.length;
+      out.goal = c.goal;
+      out.good = c.good;
+      out.paths = c.paths;
+      out.problems = c.problems;
+      for (const FsckReplicaView& v : c.replicas) {
+        rpc::FsckReplica r;
+        r.server_id = v.server_id;
+        r.address = v.address;
+        r.alive = v.alive;
+        r.row_version = v.row_version;
+        r.disk_version = v.disk_version;
+        r.disk_length = v.disk_length;
+        r.corrupt = v.corrupt;
+        r.state = v.state;
+        out.replicas.push_back(std::move(r));
+      }
+      resp.chunks.push_back(std::move(out));
+    }
+    for (const FsckOrphanView& o : page.orphans) {
+      rpc::FsckOrphan out;
+      out.server_id = o.server_id;
+      out.chunk_id = o.chunk_id;
+      out.version = o.version;
+      out.length = o.length;
+      out.age_ms = o.age_ms;
+      out.known_chunk = o.known_chunk;
+      out.queued = o.queued;
+      resp.orphans.push_back(out);
+    }
+    resp.chunks_checked = page.chunks_checked;
+    resp.orphans_not_listed = page.orphans_not_listed;
+    resp.servers_not_checked = page.servers_not_checked;
+    resp.next_after_chunk_id = page.next_after_chunk_id;
+    resp.more = page.more;
+    resp.repair_actions = page.repair_actions;
     return Status();
   });
 }

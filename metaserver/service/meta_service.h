@@ -64,6 +64,9 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void GetChunks(rpc::GetChunksResponse& resp, const rpc::GetChunksRequest& req) override;
   void PrepareWrite(rpc::PrepareWriteResponse& resp, const rpc::PrepareWriteRequest& req) override;
   void CommitWrite(rpc::CommitWriteResponse& resp, const rpc::CommitWriteRequest& req) override;
+  void CheckReplicas(rpc::CheckReplicasResponse& resp,
+                     const rpc::CheckReplicasRequest& req) override;
+  void Fsck(rpc::FsckResponse& resp, const rpc::FsckRequest& req) override;
   void ReportBadReplica(rpc::ReportBadReplicaResponse& resp,
                         const rpc::ReportBadReplicaRequest& req) override;
   void RenewLease(rpc::RenewLeaseResponse& resp, const rpc::RenewLeaseRequest& req) override;

@@ -143,7 +143,7 @@ bool TestCluster::StartChunkServerProcess(int i) {
       Concat(std::vector<std::string>{"--listen", chunk_address(i), "--meta", meta_tcp_address(),
                                       "--data", cs.data_dir, "--label", cs.label, "--log-level",
                                       "info"},
-             SecurityArgs()),
+             Concat(SecurityArgs(), options_.chunkserver_args)),
       dir() + "/chunkserver" + std::to_string(i + 1) + ".log");
   if (!WaitForPort(cs.port, kStartTimeout)) {
     ADD_FAILURE() << "chunk server " << i << " did not start listening; log:\n"

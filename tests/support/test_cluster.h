@@ -31,6 +31,9 @@ struct ClusterOptions {
   bool tls = false;
   // More ddbfs-metaserver flags (e.g. {"--rehash-interval-ms", "100"}).
   std::vector<std::string> metaserver_args;
+  // More ddbfs-chunkserver flags, for every chunk server (e.g.
+  // {"--scrub-interval-s", "1"}).
+  std::vector<std::string> chunkserver_args;
 };
 
 // A real cluster for one test: a fresh database on the test binary's private

@@ -145,6 +145,49 @@ struct ClusterView {
   int64_t repair_replicas_trimmed = 0;
 };
 
+// ddbfs fsck (docs/repair.md, "fsck"): one window of chunk ids.
+struct FsckReplicaView {
+  int server_id = 0;
+  std::string address;
+  bool alive = false;
+  int64_t row_version = -1;   // the chunk map's version of it; -1: no row
+  int64_t disk_version = -1;  // on the server's disk; -1: nothing there
+  int64_t disk_length = 0;
+  bool corrupt = false;
+  std::string state;  // good, corrupt, absent, stale, dead, unrecorded, newer, unchecked
+};
+struct FsckChunkView {
+  int64_t chunk_id = 0;
+  InodeId inode = 0;
+  int64_t index = 0;
+  int64_t version = 0;
+  int64_t length = 0;
+  int goal = 0;
+  int good = 0;  // live replicas of the version, on disk and not corrupt
+  std::vector<std::string> paths;
+  std::vector<std::string> problems;  // missing, corrupt, stale, under_goal, over_goal
+  std::vector<FsckReplicaView> replicas;
+};
+struct FsckOrphanView {
+  int server_id = 0;
+  int64_t chunk_id = 0;
+  int64_t version = 0;
+  int64_t length = 0;
+  int64_t age_ms = 0;
+  bool known_chunk = false;  // an unrecorded copy of a chunk that exists
+  bool queued = false;       // its deletion is queued
+};
+struct FsckPageView {
+  std::vector<FsckChunkView> chunks;  // chunks of the window with a problem
+  std::vector<FsckOrphanView> orphans;
+  int64_t chunks_checked = 0;
+  int64_t orphans_not_listed = 0;
+  std::vector<int> servers_not_checked;
+  int64_t next_after_chunk_id = 0;
+  bool more = false;
+  int64_t repair_actions = 0;
+};
+
 struct ClientOptions {
   std::string meta_address = "127.0.0.1:9400";  // host:port
   int rpc_timeout_ms = 30000;
@@ -391,6 +434,11 @@ class Client {
   // Chunk map with every replica (current or stale, alive or dead).
   Result<std::vector<ChunkView>> Chunks(InodeId inode);
   Result<ClusterView> ClusterStatus();
+  // One window of fsck (admins only): the chunks after `after_chunk_id`
+  // (at most `limit`) under `path` ("" everything) compared with the chunk
+  // servers' inventories; with `repair`, what can be fixed is set going.
+  Result<FsckPageView> Fsck(const std::string& path, bool repair, int64_t after_chunk_id,
+                            int limit);
 
   // ---- content hashes (docs/content_hash.md): SHA-256 over the SHA-256 of
   // each chunk's bytes, computed by the chunk servers. Needs read permission.
