@@ -7,8 +7,8 @@
 namespace ddbfs::chunkserver {
 
 namespace {
-// The pacing window restarts after this long, so that a pause (an idle
-// server, a pass that ended) does not let the next pass burst.
+// The pacing window restarts after this long (and at every pass), so that
+// a pause does not let the scrub burst for long.
 constexpr auto kPaceWindow = std::chrono::seconds(10);
 }  // namespace
 
@@ -67,6 +67,9 @@ bool Scrubber::Pace(uint64_t bytes) {
 
 bool Scrubber::Pass() {
   const auto start = std::chrono::steady_clock::now();
+  // Each pass paces from its own start: the pause before it is no credit.
+  pace_start_ = start;
+  paced_bytes_ = 0;
   const std::vector<ChunkReplica> inventory = store_->Inventory();
   int64_t chunks = 0, bytes = 0, bad = 0;
   for (const ChunkReplica& r : inventory) {
