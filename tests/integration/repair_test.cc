@@ -72,30 +72,6 @@ std::string StatusLine(Client& c) {
   return st.ok() ? Describe(*st) : st.status().ToString();
 }
 
-// The committed bytes [0, length) of one replica, read straight from its
-// chunk server at the committed version (no failover), as a peer server.
-Result<std::string> ReadReplica(TestCluster& cluster, const std::string& address,
-                                const ChunkView& chunk) {
-  std::string host;
-  int port = 0;
-  RETURN_IF_ERROR(ParseHostPort(address, &host, &port));
-  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000, cluster.cluster_transport());
-  std::string out;
-  while (out.size() < chunk.length) {
-    rpc::ReadChunkRequest req;
-    req.chunk_id = chunk.chunk_id;
-    req.version = chunk.version;
-    req.offset = static_cast<int64_t>(out.size());
-    req.length = static_cast<int32_t>(std::min<uint64_t>(kMaxIoSize, chunk.length - out.size()));
-    rpc::ReadChunkResponse resp;
-    RETURN_IF_ERROR(conn.Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(resp, req); }));
-    RETURN_IF_ERROR(FromRpc(resp.status));
-    if (resp.data.empty()) return IoError("short replica");
-    out += resp.data;
-  }
-  return out;
-}
-
 // Every chunk of `f` has exactly `goal` live replicas of its committed
 // version, on distinct servers with distinct host labels, and each of them
 // holds exactly the bytes written.

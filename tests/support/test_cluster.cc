@@ -2,12 +2,16 @@
 
 #include <sys/mount.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
 #include <gtest/gtest.h>
 
+#include "ChunkService.h"
+#include "ddbfs/constants.h"
+#include "ddbfs/rpc.h"
 #include "pg_instance.h"
 #include "test_keys.h"
 
@@ -212,6 +216,30 @@ void TestCluster::StopMetaserver(int sig) {
 void TestCluster::StartMetaserver() {
   StopMetaserver(SIGKILL);
   StartMetaserverProcess();
+}
+
+// The committed bytes [0, length) of one replica, read straight from its
+// chunk server at the committed version (no failover), as a peer server.
+Result<std::string> ReadReplica(TestCluster& cluster, const std::string& address,
+                                const ChunkView& chunk) {
+  std::string host;
+  int port = 0;
+  RETURN_IF_ERROR(ParseHostPort(address, &host, &port));
+  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000, cluster.cluster_transport());
+  std::string out;
+  while (out.size() < chunk.length) {
+    rpc::ReadChunkRequest req;
+    req.chunk_id = chunk.chunk_id;
+    req.version = chunk.version;
+    req.offset = static_cast<int64_t>(out.size());
+    req.length = static_cast<int32_t>(std::min<uint64_t>(kMaxIoSize, chunk.length - out.size()));
+    rpc::ReadChunkResponse resp;
+    RETURN_IF_ERROR(conn.Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(resp, req); }));
+    RETURN_IF_ERROR(FromRpc(resp.status));
+    if (resp.data.empty()) return IoError("short replica");
+    out += resp.data;
+  }
+  return out;
 }
 
 }  // namespace ddbfs::testing

@@ -106,4 +106,9 @@ class TestCluster {
   std::vector<ChunkServer> chunks_;
 };
 
+// The committed bytes [0, length) of one replica, read straight from its
+// chunk server at the committed version (no failover), as a peer server.
+Result<std::string> ReadReplica(TestCluster& cluster, const std::string& address,
+                                const ChunkView& chunk);
+
 }  // namespace ddbfs::testing
