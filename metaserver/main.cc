@@ -125,6 +125,15 @@ int main(int argc, char** argv) {
                  "copy is paced to this / --repair-copies); 0: no limit")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--meta-cache-entries", options.cache_entries,
+                 "inodes and directory entries the metaserver keeps in memory to answer lookups "
+                 "and getattrs without PostgreSQL (each; about 250 bytes apiece; 0: no cache; "
+                 "docs/metadata.md, \"The namespace cache\")")
+      ->capture_default_str()
+      ->check(CLI::Range(size_t{0}, size_t{100000000}));
+  app.add_flag("--meta-cache-verify", options.cache_verify,
+               "read every cache hit of the writer from PostgreSQL too and stop at a difference "
+               "(for tests)");
   int orphan_grace_s = 3600;
   app.add_option("--orphan-grace-s", orphan_grace_s,
                  "a replica file that the metadata does not know is deleted once it is this "

@@ -61,6 +61,12 @@ MetaCore::MetaCore(const MetaOptions& o)
   writer_.set_bulk_guard(&bulk_->guard());
   ctx_.bulk = bulk_.get();
   ctx_.bulk_threshold = o.bulk_threshold;
+  if (o.cache_entries > 0) {
+    cache_ = std::make_unique<store::MetaCache>(o.cache_entries, o.cache_entries, o.cache_verify);
+    writer_.set_cache(cache_.get());
+    reader_.set_cache(cache_.get());
+    ctx_.cache = cache_.get();
+  }
 }
 
 MetaCore::~MetaCore() { Stop(); }

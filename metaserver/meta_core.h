@@ -10,6 +10,7 @@
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/session_reaper.h"
 #include "metaserver/store/bulk_writer.h"
+#include "metaserver/store/meta_cache.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/write_queue.h"
 
@@ -37,6 +38,11 @@ struct MetaOptions {
   // Tag changes over more documents than this run as one bulk transaction
   // beside the group commit (store/bulk_writer.h); tests make it small.
   size_t bulk_threshold = 1000;
+  // The namespace cache (store/meta_cache.h): at most this many inodes and
+  // as many directory entries (0: no cache); `cache_verify` checks every hit
+  // of the writer against PostgreSQL (tests).
+  size_t cache_entries = 1000000;
+  bool cache_verify = false;
 };
 
 // Everything behind the RPC layer of one metaserver: the writer (group
@@ -55,6 +61,8 @@ class MetaCore {
   store::WriteQueue& writer() { return writer_; }
   ServerRegistry& servers() { return servers_; }
   LeaseSettler& settler() { return *settler_; }
+  // The namespace cache; null when --meta-cache-entries is 0.
+  store::MetaCache* cache() { return cache_.get(); }
   SessionReaper& reaper() { return *reaper_; }
 
   // Commits what is queued and stops the writer; later writes fail.
@@ -71,6 +79,7 @@ class MetaCore {
   std::unique_ptr<SessionReaper> reaper_;
   std::unique_ptr<store::TagIndex> tag_index_;
   std::unique_ptr<store::BulkWriter> bulk_;
+  std::unique_ptr<store::MetaCache> cache_;
 };
 
 }  // namespace ddbfs::meta

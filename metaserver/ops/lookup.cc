@@ -11,6 +11,11 @@ Result<Attr> Lookup(OpContext& ctx, const Caller& caller, InodeId parent, std::s
   RETURN_IF_ERROR(ValidateInode(parent, "parent"));
   RETURN_IF_ERROR(ValidateName(name));
   const std::string n(name);
+  // What the namespace cache knows needs no database connection.
+  if (std::optional<store::EntryLookup> e = store::LookupEntryCached(ctx.cache, parent, n)) {
+    RETURN_IF_ERROR(CheckLookup(*e, parent, n, caller, "lookup '" + n + "'"));
+    return *e->entry;
+  }
   Attr out;
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(store::EntryLookup e, store::LookupEntry(tx, parent, n));
@@ -23,6 +28,7 @@ Result<Attr> Lookup(OpContext& ctx, const Caller& caller, InodeId parent, std::s
 
 Result<Attr> GetAttr(OpContext& ctx, const Caller&, InodeId inode) {
   RETURN_IF_ERROR(ValidateInode(inode));
+  if (std::optional<Attr> a = store::GetInodeCached(ctx.cache, inode)) return *a;
   Attr out;
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(std::optional<Attr> a, store::GetInode(tx, inode));

@@ -11,6 +11,7 @@ namespace ddbfs::meta {
 namespace store {
 class BulkWriter;
 class ReadPool;
+class MetaCache;
 class TagIndex;
 class WriteQueue;
 }  // namespace store
@@ -63,6 +64,9 @@ struct OpContext {
   // A replica file the metadata does not know is deleted once it is older
   // than this (docs/repair.md, "Orphans").
   int64_t orphan_grace_ms = 3600 * 1000;
+  // The namespace cache (store/meta_cache.h): lookups and getattrs it can
+  // answer need no database connection at all; null: none.
+  store::MetaCache* cache = nullptr;
 };
 
 }  // namespace ddbfs::meta

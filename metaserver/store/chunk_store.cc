@@ -61,9 +61,10 @@ constexpr Statement kCommitChunk{
     "       WHERE chunk_id = $1 AND server_id = ANY($4::integer[])),"
     " stale AS (DELETE FROM ddbfs.replicas"
     "           WHERE chunk_id = $1 AND NOT (server_id = ANY($4::integer[]))"
-    "           RETURNING server_id, chunk_id)"
-    " INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
-    " SELECT server_id, chunk_id FROM stale ON CONFLICT DO NOTHING",
+    "           RETURNING server_id, chunk_id),"
+    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    "        SELECT server_id, chunk_id FROM stale ON CONFLICT DO NOTHING)"
+    " SELECT inode FROM old",
     true};
 
 // Also sets the file's allocated bytes to what the chunks left hold.
@@ -287,8 +288,9 @@ Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
   return Guard(tx, [&]() -> Status {
     const std::string hex = sha256 ? ToHex(*sha256) : std::string();
     // A null `const char*` is SQL NULL.
-    tx.Exec(kCommitChunk, chunk_id, version, length, PgArray(written),
-            sha256 ? hex.c_str() : nullptr);
+    pqxx::result r = tx.Exec(kCommitChunk, chunk_id, version, length, PgArray(written),
+                             sha256 ? hex.c_str() : nullptr);
+    if (!r.empty()) tx.ChangedInode(r[0][0].as<int64_t>());  // its allocated bytes
     return Status();
   });
 }
@@ -297,6 +299,7 @@ Status TruncateChunks(Tx& tx, InodeId inode, int64_t first_dropped, int64_t last
                       int64_t last_length) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kTruncateChunks, inode, first_dropped, last_index, last_length);
+    tx.ChangedInode(inode);  // its allocated bytes
     return Status();
   });
 }

@@ -1,7 +1,11 @@
 #include "metaserver/store/inode_store.h"
 
+#include <cstdlib>
+
 #include "ddbfs/auth.h"
+#include "ddbfs/log.h"
 #include "metaserver/store/bulk_writer.h"
+#include "metaserver/store/meta_cache.h"
 #include "metaserver/store/row_util.h"
 #include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
@@ -58,8 +62,8 @@ constexpr Statement kCreateEntry{
     "  RETURNING *),"
     " ent AS (INSERT INTO ddbfs.dentries (parent, name, inode) SELECT $1, $2, id FROM ino),"
     " par AS (UPDATE ddbfs.inodes SET mtime_ns = $10, ctime_ns = $10, nlink = nlink + $14"
-    "         WHERE id = $1)"
-    " SELECT " DDBFS_ATTR_COLUMNS("") " FROM ino",
+    "         WHERE id = $1 RETURNING *)"
+    " SELECT " DDBFS_ATTR_COLUMNS("ino.") ", " DDBFS_ATTR_COLUMNS("par.") " FROM ino, par",
     true};
 
 constexpr Statement kAddEntry{
@@ -74,11 +78,15 @@ constexpr Statement kPointEntry{
 
 constexpr Statement kMoveEntry{
     "ino_move_entry",
-    "UPDATE ddbfs.dentries SET parent = $3, name = $4 WHERE parent = $1 AND name = $2", true};
+    "UPDATE ddbfs.dentries SET parent = $3, name = $4 WHERE parent = $1 AND name = $2"
+    " RETURNING inode",
+    true};
 
 constexpr Statement kTouchDir{
     "ino_touch_dir",
-    "UPDATE ddbfs.inodes SET mtime_ns = $3, ctime_ns = $3, nlink = nlink + $2 WHERE id = $1", true};
+    "UPDATE ddbfs.inodes SET mtime_ns = $3, ctime_ns = $3, nlink = nlink + $2 WHERE id = $1"
+    " RETURNING " DDBFS_ATTR_COLUMNS(""),
+    true};
 
 constexpr Statement kChangeNlink{
     "ino_change_nlink",
@@ -86,8 +94,9 @@ constexpr Statement kChangeNlink{
     " RETURNING " DDBFS_ATTR_COLUMNS(""),
     true};
 
-constexpr Statement kTouchCtime{"ino_touch_ctime",
-                                "UPDATE ddbfs.inodes SET ctime_ns = $2 WHERE id = $1", true};
+constexpr Statement kTouchCtime{
+    "ino_touch_ctime",
+    "UPDATE ddbfs.inodes SET ctime_ns = $2 WHERE id = $1 RETURNING " DDBFS_ATTR_COLUMNS(""), true};
 
 constexpr Statement kGetInodes{
     "ino_get_many",
@@ -163,13 +172,128 @@ constexpr Statement kSetSizeAndTimes{
     " RETURNING " DDBFS_ATTR_COLUMNS(""),
     true};
 
+// The namespace cache (store/meta_cache.h). What the transaction itself
+// changed counts first: a row it changed to something unknown is read again.
+std::optional<Attr> CachedInode(Tx& tx, InodeId inode) {
+  if (tx.cache() == nullptr) return std::nullopt;
+  const auto& changed = tx.changes().inodes;
+  if (auto it = changed.find(inode); it != changed.end()) return it->second;
+  return tx.cache()->Inode(inode);
+}
+
+std::optional<InodeId> CachedEntry(Tx& tx, InodeId parent, const std::string& name) {
+  if (tx.cache() == nullptr) return std::nullopt;
+  const auto& changed = tx.changes().entries;
+  if (auto it = changed.find(std::make_pair(parent, name)); it != changed.end()) return it->second;
+  return tx.cache()->Entry(parent, name);
+}
+
+// LookupEntry from memory: nullopt unless the directory, the name and the
+// inode it names are all known (inode_of, entry_of: as CachedInode and
+// CachedEntry).
+template <typename InodeOf, typename EntryOf>
+std::optional<EntryLookup> LookupFrom(InodeId parent, const std::string& name, InodeOf inode_of,
+                                      EntryOf entry_of) {
+  std::optional<Attr> dir = inode_of(parent);
+  if (!dir || dir->type != FileType::kDirectory) return std::nullopt;
+  std::optional<InodeId> named = entry_of(parent, name);
+  if (!named) return std::nullopt;
+  EntryLookup out;
+  out.parent_exists = true;
+  out.parent = *dir;
+  out.parent_type = dir->type;
+  out.parent_goal = dir->goal;
+  if (*named != 0) {
+    out.entry = inode_of(*named);
+    if (!out.entry) return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<EntryLookup> CachedLookup(Tx& tx, InodeId parent, const std::string& name) {
+  return LookupFrom(
+      parent, name, [&](InodeId i) { return CachedInode(tx, i); },
+      [&](InodeId p, const std::string& n) { return CachedEntry(tx, p, n); });
+}
+
+// What a read from PostgreSQL found: a row this transaction changed is now
+// known again; any other goes into the cache (unless a commit moved the
+// epoch since `epoch`).
+void Learn(Tx& tx, uint64_t epoch, const Attr& a) {
+  if (tx.changes().inodes.count(a.inode) != 0) {
+    tx.Changed(a);
+  } else {
+    tx.cache()->FillInode(epoch, a);
+  }
+}
+
+void LearnEntry(Tx& tx, uint64_t epoch, InodeId parent, const std::string& name, InodeId inode) {
+  if (tx.changes().entries.count(std::make_pair(parent, name)) != 0) {
+    tx.ChangedEntry(parent, name, inode);
+  } else {
+    tx.cache()->FillEntry(epoch, parent, name, inode);
+  }
+}
+
+// --meta-cache-verify: a hit of the writer was read from PostgreSQL too.
+// Only the writer's view is exact (a read-pool read may see a commit the
+// cache learns a moment later), so only the writer's hits are compared.
+void CheckHit(Tx& tx, const std::optional<Attr>& cached, const std::optional<Attr>& read,
+              const std::string& what) {
+  if (!tx.writer()) return;
+  const bool same =
+      cached.has_value() == read.has_value() && (!cached.has_value() || SameAttr(*cached, *read));
+  if (same) return;
+  auto show = [](const std::optional<Attr>& a) {
+    if (!a) return std::string("none");
+    return "inode " + std::to_string(a->inode) + " size " + std::to_string(a->size) + " nlink " +
+           std::to_string(a->nlink) + " mtime " + std::to_string(a->mtime_ns) + " ctime " +
+           std::to_string(a->ctime_ns) + " atime " + std::to_string(a->atime_ns) + " mode " +
+           std::to_string(a->mode) + " allocated " + std::to_string(a->allocated) + " xattrs " +
+           std::to_string(a->has_xattrs) + " goal " + std::to_string(a->goal);
+  };
+  LOG(kError) << "namespace cache out of date for " << what << ": cached " << show(cached)
+              << ", database " << show(read);
+  std::abort();
+}
+
 }  // namespace
 
+std::optional<Attr> GetInodeCached(MetaCache* cache, InodeId inode) {
+  if (cache == nullptr) return std::nullopt;
+  std::optional<Attr> a = cache->Inode(inode);
+  if (a) cache->CountHit();
+  return a;
+}
+
+std::optional<EntryLookup> LookupEntryCached(MetaCache* cache, InodeId parent,
+                                             const std::string& name) {
+  if (cache == nullptr) return std::nullopt;
+  std::optional<EntryLookup> out = LookupFrom(
+      parent, name, [&](InodeId i) { return cache->Inode(i); },
+      [&](InodeId p, const std::string& n) { return cache->Entry(p, n); });
+  if (out) cache->CountHit();
+  return out;
+}
+
 Result<std::optional<Attr>> GetInode(Tx& tx, InodeId inode) {
+  MetaCache* cache = tx.cache();
+  std::optional<Attr> hit = CachedInode(tx, inode);
+  if (hit) cache->CountHit();
+  // --meta-cache-verify checks the writer's hits against the database.
+  if (hit && (!cache->verify() || !tx.writer())) return hit;
+  const uint64_t epoch = cache != nullptr ? cache->epoch() : 0;
   return Guard(tx, [&]() -> Result<std::optional<Attr>> {
     pqxx::result r = tx.Exec(kGetInode, inode);
-    if (r.empty()) return std::optional<Attr>();
-    return std::optional<Attr>(ParseAttr(r[0], 0));
+    std::optional<Attr> out;
+    if (!r.empty()) out = ParseAttr(r[0], 0);
+    if (hit) {
+      CheckHit(tx, hit, out, "inode " + std::to_string(inode));
+    } else if (cache != nullptr) {
+      cache->CountMiss();
+      if (out) Learn(tx, epoch, *out);
+    }
+    return out;
   });
 }
 
@@ -185,15 +309,32 @@ Result<SymlinkRecord> GetSymlink(Tx& tx, InodeId inode) {
 }
 
 Result<EntryLookup> LookupEntry(Tx& tx, InodeId parent, const std::string& name) {
+  MetaCache* cache = tx.cache();
+  std::optional<EntryLookup> hit = CachedLookup(tx, parent, name);
+  if (hit) cache->CountHit();
+  if (hit && (!cache->verify() || !tx.writer())) return *hit;
+  const uint64_t epoch = cache != nullptr ? cache->epoch() : 0;
   return Guard(tx, [&]() -> Result<EntryLookup> {
     pqxx::result r = tx.Exec(kLookupEntry, parent, name);
     EntryLookup out;
-    if (r.empty()) return out;
-    out.parent_exists = true;
-    out.parent = ParseAttr(r[0], 0);
-    out.parent_type = out.parent.type;
-    out.parent_goal = out.parent.goal;
-    if (!r[0][kAttrColumnCount].is_null()) out.entry = ParseAttr(r[0], kAttrColumnCount);
+    if (!r.empty()) {
+      out.parent_exists = true;
+      out.parent = ParseAttr(r[0], 0);
+      out.parent_type = out.parent.type;
+      out.parent_goal = out.parent.goal;
+      if (!r[0][kAttrColumnCount].is_null()) out.entry = ParseAttr(r[0], kAttrColumnCount);
+    }
+    if (hit) {
+      CheckHit(tx, hit->parent, out.parent, "directory " + std::to_string(parent));
+      CheckHit(tx, hit->entry, out.entry, "entry '" + name + "' of " + std::to_string(parent));
+    } else if (cache != nullptr) {
+      cache->CountMiss();
+      if (out.parent_exists && out.parent_type == FileType::kDirectory) {
+        Learn(tx, epoch, out.parent);
+        LearnEntry(tx, epoch, parent, name, out.entry ? out.entry->inode : 0);
+        if (out.entry) Learn(tx, epoch, *out.entry);
+      }
+    }
     return out;
   });
 }
@@ -235,13 +376,19 @@ Result<Attr> CreateEntry(Tx& tx, InodeId parent, const std::string& name, const 
                              static_cast<int64_t>(n.gid), static_cast<int64_t>(n.size), n.atime_ns,
                              n.mtime_ns, n.ctime_ns, static_cast<int64_t>(n.nlink), n.goal, target,
                              parent_nlink_delta, static_cast<int64_t>(n.rdev));
-    return ParseAttr(r.at(0), 0);
+    Attr a = ParseAttr(r.at(0), 0);
+    tx.Changed(a);
+    tx.Changed(ParseAttr(r.at(0), kAttrColumnCount));
+    tx.ChangedEntry(parent, name, a.inode);
+    if (a.type == FileType::kDirectory) tx.CreatedDir(a.inode);
+    return a;
   });
 }
 
 Status AddEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kAddEntry, parent, name, inode);
+    tx.ChangedEntry(parent, name, inode);
     return Status();
   });
 }
@@ -249,6 +396,7 @@ Status AddEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode) 
 Status RemoveEntry(Tx& tx, InodeId parent, const std::string& name) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kRemoveEntry, parent, name);
+    tx.ChangedEntry(parent, name, 0);
     return Status();
   });
 }
@@ -256,6 +404,7 @@ Status RemoveEntry(Tx& tx, InodeId parent, const std::string& name) {
 Status PointEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kPointEntry, parent, name, inode);
+    tx.ChangedEntry(parent, name, inode);
     return Status();
   });
 }
@@ -263,14 +412,22 @@ Status PointEntry(Tx& tx, InodeId parent, const std::string& name, InodeId inode
 Status MoveEntry(Tx& tx, InodeId parent, const std::string& name, InodeId new_parent,
                  const std::string& new_name) {
   return Guard(tx, [&]() -> Status {
-    tx.Exec(kMoveEntry, parent, name, new_parent, new_name);
+    pqxx::result r = tx.Exec(kMoveEntry, parent, name, new_parent, new_name);
+    tx.ChangedEntry(parent, name, 0);
+    tx.ChangedEntry(new_parent, new_name,
+                    r.empty() ? std::nullopt : std::optional<InodeId>(r[0][0].as<int64_t>()));
     return Status();
   });
 }
 
 Status TouchDir(Tx& tx, InodeId dir, int nlink_delta, int64_t now_ns) {
   return Guard(tx, [&]() -> Status {
-    tx.Exec(kTouchDir, dir, nlink_delta, now_ns);
+    pqxx::result r = tx.Exec(kTouchDir, dir, nlink_delta, now_ns);
+    if (r.empty()) {
+      tx.ChangedInode(dir);
+    } else {
+      tx.Changed(ParseAttr(r[0], 0));
+    }
     return Status();
   });
 }
@@ -278,13 +435,20 @@ Status TouchDir(Tx& tx, InodeId dir, int nlink_delta, int64_t now_ns) {
 Result<Attr> ChangeNlink(Tx& tx, InodeId inode, int delta, int64_t now_ns) {
   return Guard(tx, [&]() -> Result<Attr> {
     pqxx::result r = tx.Exec(kChangeNlink, inode, delta, now_ns);
-    return ParseAttr(r.at(0), 0);
+    Attr a = ParseAttr(r.at(0), 0);
+    tx.Changed(a);
+    return a;
   });
 }
 
 Status TouchCtime(Tx& tx, InodeId inode, int64_t now_ns) {
   return Guard(tx, [&]() -> Status {
-    tx.Exec(kTouchCtime, inode, now_ns);
+    pqxx::result r = tx.Exec(kTouchCtime, inode, now_ns);
+    if (r.empty()) {
+      tx.ChangedInode(inode);
+    } else {
+      tx.Changed(ParseAttr(r[0], 0));
+    }
     return Status();
   });
 }
@@ -302,8 +466,10 @@ Result<std::vector<Attr>> GetInodes(Tx& tx, const std::vector<InodeId>& ids) {
 Result<int> UpdateAtimes(Tx& tx, const std::vector<InodeId>& ids, const std::vector<int64_t>& times,
                          int64_t window_ns) {
   return Guard(tx, [&]() -> Result<int> {
-    return static_cast<int>(
+    const int changed = static_cast<int>(
         tx.Exec(kUpdateAtimes, PgArray(ids), PgArray(times), window_ns).affected_rows());
+    for (InodeId id : ids) tx.ChangedInode(id);
+    return changed;
   });
 }
 
@@ -330,6 +496,7 @@ Status DeleteInode(Tx& tx, InodeId inode) {
   RETURN_IF_ERROR(DeferToBulk(tx, inode));  // its tags go with it
   return Guard(tx, [&]() -> Status {
     tx.Exec(kDeleteInode, inode);
+    tx.ChangedInode(inode);
     if (TagIndex* index = tx.tag_index()) {
       tx.AfterCommit([index, inode] { index->DocumentGone(inode); });
     }
@@ -347,6 +514,7 @@ Result<Attr> UpdateAttr(Tx& tx, InodeId inode, const AttrChanges& c, int64_t cti
                 OptionalParam(c.atime_ns, &atime), OptionalParam(c.mtime_ns, &mtime),
                 OptionalParam(c.goal, &goal), ctime_ns);
     Attr a = ParseAttr(r.at(0), 0);
+    tx.Changed(a);
     if (c.size) FollowSize(tx, a);
     return a;
   });
@@ -358,6 +526,7 @@ Result<Attr> SetSizeAndTimes(Tx& tx, InodeId inode, uint64_t size, int64_t mtime
     pqxx::result r = tx.Exec(kSetSizeAndTimes, inode, static_cast<int64_t>(size), mtime_ns,
                              ctime_ns, sha256 ? ToHex(*sha256).c_str() : nullptr);
     Attr a = ParseAttr(r.at(0), 0);
+    tx.Changed(a);
     FollowSize(tx, a);
     return a;
   });

@@ -11,6 +11,7 @@
 namespace ddbfs::meta::store {
 
 class Tx;
+class MetaCache;
 
 // Queries on the namespace: ddbfs.inodes and ddbfs.dentries. One function per
 // statement (one round trip each). They check nothing the caller must check
@@ -25,6 +26,12 @@ Result<SymlinkRecord> GetSymlink(Tx& tx, InodeId inode);
 
 // `parent` and the inode named `name` in it.
 Result<EntryLookup> LookupEntry(Tx& tx, InodeId parent, const std::string& name);
+
+// The same two from the namespace cache alone (no transaction, no
+// connection): nullopt when it does not know them all.
+std::optional<Attr> GetInodeCached(MetaCache* cache, InodeId inode);
+std::optional<EntryLookup> LookupEntryCached(MetaCache* cache, InodeId parent,
+                                             const std::string& name);
 
 // Follows `components` from the root: element 0 is the root, element i the
 // inode of components[i-1]. Stops early at the first component that does not

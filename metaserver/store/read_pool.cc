@@ -53,6 +53,7 @@ Status ReadPool::Run(const Fn& fn) {
     try {
       pqxx::nontransaction txn(conn->raw());
       Tx tx(*conn, txn);
+      tx.set_cache(cache_.load(), /*writer=*/false);
       result = fn(tx);
       if (!tx.failed()) break;
       error.status = tx.failure();

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -14,6 +15,7 @@
 namespace ddbfs::meta::store {
 
 class Tx;
+class MetaCache;
 
 // A small pool of read connections for the operations that only read
 // (lookup, getattr, readdir, get_chunks, cluster_status, ...), so that reads
@@ -36,6 +38,10 @@ class ReadPool {
   // gets a connection is not run: kTimedOut.
   Status Run(const Fn& fn);
 
+  // The namespace cache (store/meta_cache.h) reads look in and fill; null:
+  // none.
+  void set_cache(MetaCache* cache) { cache_.store(cache); }
+
  private:
   // False when the deadline passed first.
   bool Take(Deadline deadline, std::unique_ptr<Connection>* conn);
@@ -48,6 +54,7 @@ class ReadPool {
   std::condition_variable cv_;
   std::vector<std::unique_ptr<Connection>> idle_;  // GUARDED_BY(mu_)
   size_t in_use_ = 0;                              // GUARDED_BY(mu_)
+  std::atomic<MetaCache*> cache_{nullptr};
 };
 
 }  // namespace ddbfs::meta::store

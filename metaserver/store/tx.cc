@@ -5,6 +5,16 @@
 
 namespace ddbfs::meta::store {
 
+Tx::~Tx() {
+  if (cache_ != nullptr && !changes_.empty()) cache_->Apply(changes_, /*committed=*/false);
+}
+
+void Tx::CacheCommitted() {
+  if (cache_ == nullptr || changes_.empty()) return;
+  cache_->Apply(changes_, /*committed=*/true);
+  changes_ = MetaCache::Changes();
+}
+
 void Tx::RunAfterCommit() {
   for (auto& f : after_commit_) {
     try {

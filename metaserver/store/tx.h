@@ -12,6 +12,7 @@
 
 #include "ddbfs/status.h"
 #include "metaserver/store/connection.h"
+#include "metaserver/store/meta_cache.h"
 
 namespace ddbfs::meta::store {
 
@@ -31,6 +32,11 @@ class BulkGuard;
 class Tx {
  public:
   Tx(Connection& conn, pqxx::transaction_base& txn) : conn_(conn), txn_(txn) {}
+  // A writer transaction that did not reach CacheCommitted() drops from the
+  // cache every key it changed.
+  ~Tx();
+  Tx(const Tx&) = delete;
+  Tx& operator=(const Tx&) = delete;
 
   // Runs a prepared statement. Throws pqxx exceptions: call only inside Guard().
   template <typename... Args>
@@ -76,6 +82,38 @@ class Tx {
   const BulkGuard* bulk_guard() const { return bulk_guard_; }
   void set_bulk_guard(const BulkGuard* guard) { bulk_guard_ = guard; }
 
+  // The namespace cache (store/meta_cache.h) this transaction reads from and
+  // fills; null: none. `writer`: the transaction may change the namespace
+  // and tells the cache its changes at its end.
+  void set_cache(MetaCache* cache, bool writer) {
+    cache_ = cache;
+    writer_ = writer;
+  }
+  MetaCache* cache() const { return cache_; }
+  bool writer() const { return writer_; }
+  // The namespace changes of this transaction, recorded by the store
+  // functions that make them (every statement that changes ddbfs.inodes or
+  // ddbfs.dentries must report here): the row after the change; a change
+  // whose result is not known here (or a deletion); a name that now points
+  // at `inode` (0: the name is gone; nullopt: not known).
+  void Changed(const Attr& attr) {
+    if (cache_ != nullptr) changes_.inodes[attr.inode] = attr;
+  }
+  void ChangedInode(InodeId inode) {
+    if (cache_ != nullptr) changes_.inodes[inode] = std::nullopt;
+  }
+  void ChangedEntry(InodeId parent, const std::string& name, std::optional<InodeId> inode) {
+    if (cache_ != nullptr) changes_.entries[std::make_pair(parent, name)] = inode;
+  }
+  // A directory this transaction created (empty: its entries are all known).
+  void CreatedDir(InodeId dir) {
+    if (cache_ != nullptr) changes_.new_dirs.push_back(dir);
+  }
+  const MetaCache::Changes& changes() const { return changes_; }
+  // Called by the runner right after COMMIT succeeded: the cache takes the
+  // changes (before any caller of the transaction is answered).
+  void CacheCommitted();
+
   // True once a statement that changes data ran since ClearWrote().
   bool wrote() const { return wrote_; }
   void ClearWrote() { wrote_ = false; }
@@ -91,6 +129,9 @@ class Tx {
   TagIndex* tag_index_ = nullptr;
   const BulkGuard* bulk_guard_ = nullptr;
   std::vector<std::function<void()>> after_commit_;
+  MetaCache* cache_ = nullptr;
+  bool writer_ = false;
+  MetaCache::Changes changes_;
 };
 
 // Runs f() (which returns Status or Result<T>) and turns any exception into

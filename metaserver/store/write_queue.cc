@@ -311,6 +311,7 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
     Tx tx(*conn_, txn);
     tx.set_tag_index(tag_index_.load());
     tx.set_bulk_guard(bulk_guard_.load());
+    tx.set_cache(cache_.load(), /*writer=*/true);
     Journal journal;
     std::vector<Pending*> ops;
     for (auto& p : batch) ops.push_back(p.get());
@@ -331,6 +332,7 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
     if (!RecordAnswers(tx, journal.recorded).ok()) return failed(tx);
     committing = true;
     txn.commit();
+    tx.CacheCommitted();
     tx.RunAfterCommit();
   } catch (...) {
     DbError e = ClassifyDbError(std::current_exception());
@@ -367,6 +369,7 @@ Status WriteQueue::RunAlone(Pending& p) {
       Tx tx(*conn_, txn);
       tx.set_tag_index(tag_index_.load());
       tx.set_bulk_guard(bulk_guard_.load());
+      tx.set_cache(cache_.load(), /*writer=*/true);
       Journal journal;
       Status s;
       if (FindKnown(tx, {&p}, &journal).ok()) s = Execute(p, tx, journal);
@@ -382,6 +385,7 @@ Status WriteQueue::RunAlone(Pending& p) {
       } else {
         committing = true;
         txn.commit();
+        tx.CacheCommitted();
         tx.RunAfterCommit();
         if (p.counted) {
           transactions_.fetch_add(1);

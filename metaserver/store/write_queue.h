@@ -25,6 +25,7 @@ namespace ddbfs::meta::store {
 
 class Tx;
 class TagIndex;
+class MetaCache;
 class BulkGuard;
 
 struct WriteQueueOptions {
@@ -114,6 +115,9 @@ class WriteQueue {
   // The index of tags that committed transactions tell their changes to
   // (Tx::AfterCommit); null: none.
   void set_tag_index(TagIndex* index) { tag_index_.store(index); }
+  // The namespace cache (store/meta_cache.h) the writer's transactions read
+  // and tell their changes to when they end; null: none.
+  void set_cache(MetaCache* cache) { cache_.store(cache); }
   // The guard of bulk changes (store/bulk_writer.h): ops that would touch
   // what a running bulk change holds are deferred by it; Run() and
   // RunOnce() then wait for the bulk change to end and queue them again.
@@ -156,6 +160,7 @@ class WriteQueue {
   static constexpr size_t kMaxSeenClients = 100000;
   std::map<std::string, int64_t> seen_;
   std::atomic<TagIndex*> tag_index_{nullptr};
+  std::atomic<MetaCache*> cache_{nullptr};
   std::atomic<const BulkGuard*> bulk_guard_{nullptr};
   // Submit(), and again while it comes back deferred by a bulk change.
   Status SubmitDeferring(const std::function<PendingPtr()>& make, Deadline deadline);

@@ -79,6 +79,7 @@ Result<XattrUsage> XattrUsageOf(Tx& tx, InodeId inode, const std::string& name) 
 Status PutXattr(Tx& tx, InodeId inode, const std::string& name, const std::string& value) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kPutXattr, inode, name, ToHex(value));
+    tx.ChangedInode(inode);  // has_xattrs
     return Status();
   });
 }
@@ -86,6 +87,7 @@ Status PutXattr(Tx& tx, InodeId inode, const std::string& name, const std::strin
 Result<bool> DeleteXattr(Tx& tx, InodeId inode, const std::string& name) {
   return Guard(tx, [&]() -> Result<bool> {
     pqxx::result r = tx.Exec(kDeleteXattr, inode, name);
+    tx.ChangedInode(inode);  // has_xattrs
     return !r.empty();
   });
 }

@@ -15,6 +15,7 @@ void MetaTest::SetUp() {
   o.sessions.timeout_ms = session_timeout_ms();
   o.db_wait = std::chrono::seconds(10);
   o.bulk_threshold = bulk_threshold();
+  o.cache_verify = true;  // every cache hit of the writer checked against PostgreSQL
   auto core = MetaCore::Open(o);
   ASSERT_TRUE(core.ok()) << core.status();
   core_ = std::move(core).value();

@@ -129,7 +129,9 @@ bool TestCluster::StartMetaserverProcess() {
               std::vector<std::string>{
                   "--listen", meta_tcp_address(), "--unix-socket", dir() + "/meta.sock", "--db",
                   db_url_, "--heartbeat-timeout-ms", std::to_string(options_.heartbeat_timeout_ms),
-                  "--lease-ms", std::to_string(options_.lease_ms), "--log-level", "info"},
+                  "--lease-ms", std::to_string(options_.lease_ms), "--log-level", "info",
+                  // Every cache hit of the writer is checked against PostgreSQL.
+                  "--meta-cache-verify"},
               SessionArgs()),
           Concat(SecurityArgs(), options_.metaserver_args)),
       dir() + "/metaserver.log");

@@ -1,0 +1,104 @@
+#include "metaserver/store/meta_cache.h"
+
+namespace ddbfs::meta::store {
+
+MetaCache::MetaCache(size_t max_inodes, size_t max_entries, bool verify)
+    : max_inodes_(max_inodes), max_entries_(max_entries), verify_(verify) {}
+
+std::optional<Attr> MetaCache::Inode(InodeId inode) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = inodes_.find(inode);
+  if (it == inodes_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<InodeId> MetaCache::Entry(InodeId parent, const std::string& name) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = entries_.find(std::make_pair(parent, name));
+  if (it != entries_.end()) return it->second;
+  if (complete_.count(parent) != 0) return InodeId{0};
+  return std::nullopt;
+}
+
+void MetaCache::PutInodeLocked(const Attr& attr) {
+  if (max_inodes_ == 0) return;
+  auto it = inodes_.find(attr.inode);
+  if (it != inodes_.end()) {
+    it->second = attr;
+    return;
+  }
+  if (inodes_.size() >= max_inodes_) inodes_.erase(inodes_.begin());
+  inodes_.emplace(attr.inode, attr);
+}
+
+void MetaCache::PutEntryLocked(const std::pair<InodeId, std::string>& key, InodeId inode) {
+  if (max_entries_ == 0) return;
+  auto it = entries_.find(key);
+  if (it != entries_.end()) {
+    it->second = inode;
+    return;
+  }
+  if (entries_.size() >= max_entries_) EraseEntryLocked(entries_.begin()->first);
+  entries_.emplace(key, inode);
+}
+
+void MetaCache::EraseEntryLocked(const std::pair<InodeId, std::string>& key) {
+  // Without this entry the directory's names are no longer all known.
+  complete_.erase(key.first);
+  entries_.erase(key);
+}
+
+void MetaCache::FillInode(uint64_t read_epoch, const Attr& attr) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (epoch_.load(std::memory_order_relaxed) != read_epoch) return;
+  PutInodeLocked(attr);
+}
+
+void MetaCache::FillEntry(uint64_t read_epoch, InodeId parent, const std::string& name,
+                          InodeId entry_inode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (epoch_.load(std::memory_order_relaxed) != read_epoch) return;
+  PutEntryLocked(std::make_pair(parent, name), entry_inode);
+}
+
+void MetaCache::Apply(const Changes& changes, bool committed) {
+  std::lock_guard<std::mutex> lock(mu_);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  if (committed && max_entries_ > 0 && complete_.size() < max_inodes_) {
+    for (InodeId dir : changes.new_dirs) complete_.insert(dir);
+  }
+  for (const auto& [inode, attr] : changes.inodes) {
+    if (committed && attr) {
+      PutInodeLocked(*attr);
+    } else {
+      inodes_.erase(inode);
+      // A deleted directory (inode numbers are never reused): its flag goes too.
+      if (!attr) complete_.erase(inode);
+    }
+  }
+  for (const auto& [key, inode] : changes.entries) {
+    if (committed && inode) {
+      PutEntryLocked(key, *inode);
+    } else {
+      EraseEntryLocked(key);
+    }
+  }
+}
+
+void MetaCache::Clear() {
+  std::lock_guard<std::mutex> lock(mu_);
+  epoch_.fetch_add(1, std::memory_order_acq_rel);
+  inodes_.clear();
+  entries_.clear();
+  complete_.clear();
+}
+
+bool SameAttr(const Attr& a, const Attr& b) {
+  return a.inode == b.inode && a.type == b.type && a.mode == b.mode && a.uid == b.uid &&
+         a.gid == b.gid && a.size == b.size && a.atime_ns == b.atime_ns &&
+         a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns && a.nlink == b.nlink &&
+         a.goal == b.goal && a.rdev == b.rdev && a.allocated == b.allocated &&
+         a.has_xattrs == b.has_xattrs;
+}
+
+}  // namespace ddbfs::meta::store
