@@ -291,6 +291,15 @@ Result<TagViews::Listing> TagViews::Fill(const Node& dir) {
   return out;
 }
 
+std::shared_ptr<const TagViews::Listing> TagViews::RecentListing(InodeId dir, uint32_t uid) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = listings_.find(std::make_pair(dir, uid));
+  if (it != listings_.end() && std::chrono::steady_clock::now() - it->second->at < ttl_) {
+    return it->second;
+  }
+  return nullptr;
+}
+
 Result<std::shared_ptr<const TagViews::Listing>> TagViews::ListingOf(InodeId dir, uint32_t uid,
                                                                      bool fresh) {
   std::shared_ptr<const Node> node = Get(dir);
@@ -298,11 +307,7 @@ Result<std::shared_ptr<const TagViews::Listing>> TagViews::ListingOf(InodeId dir
   if (node->kind == Kind::kLink) return Status(ErrorCode::kNotDir, "a document link");
   const auto key = std::make_pair(dir, uid);
   if (!fresh) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = listings_.find(key);
-    if (it != listings_.end() && std::chrono::steady_clock::now() - it->second->at < ttl_) {
-      return it->second;
-    }
+    if (std::shared_ptr<const Listing> recent = RecentListing(dir, uid)) return recent;
   }
   ASSIGN_OR_RETURN(Listing l, Fill(*node));
   auto shared = std::make_shared<const Listing>(std::move(l));
@@ -322,20 +327,35 @@ Result<Attr> TagViews::Lookup(InodeId parent, std::string_view name, uint32_t ui
   }
   // A name found in a recent listing is answered from it; one not found
   // is looked for again in a fresh one (another client may have just
-  // tagged).
-  for (bool fresh : {false, true}) {
-    ASSIGN_OR_RETURN(std::shared_ptr<const Listing> l, ListingOf(parent, uid, fresh));
-    for (const DirEntry& e : l->entries) {
+  // tagged). Before that, a tag's folder under a tag's folder is found
+  // without listing the documents of the parent (one query of a page of
+  // one document: some document carries them all), which may be many:
+  // .tags/important/ of a million documents holds 100,000.
+  auto find_in = [&](const Listing& l) -> std::optional<Attr> {
+    for (const DirEntry& e : l.entries) {
       if (e.name == name) return e.attr;
     }
-    auto doc = l->docs.find(std::string(name));
-    if (doc != l->docs.end()) {
-      for (const DirEntry& e : l->entries) {
-        auto d = l->docs.find(e.name);
-        if (d != l->docs.end() && d->second == doc->second) return e.attr;
+    auto doc = l.docs.find(std::string(name));
+    if (doc != l.docs.end()) {
+      for (const DirEntry& e : l.entries) {
+        auto d = l.docs.find(e.name);
+        if (d != l.docs.end() && d->second == doc->second) return e.attr;
       }
     }
+    return std::nullopt;
+  };
+  if (std::shared_ptr<const Listing> recent = RecentListing(parent, uid)) {
+    if (std::optional<Attr> a = find_in(*recent)) return *a;
   }
+  if (dir->kind == Kind::kTagDir) {
+    Result<std::shared_ptr<const Node>> sub = TagDirNode(dir, name);
+    if (sub.ok()) {
+      ASSIGN_OR_RETURN(Client::QueryPage page, client().Query((*sub)->expr, 0, 1));
+      if (!page.hits.empty()) return DirAttr((*sub)->attr.inode);
+    }
+  }
+  ASSIGN_OR_RETURN(std::shared_ptr<const Listing> l, ListingOf(parent, uid, /*fresh=*/true));
+  if (std::optional<Attr> a = find_in(*l)) return *a;
   return Status(ErrorCode::kNotFound, "not in this view");
 }
 

@@ -100,6 +100,9 @@ class TagViews {
   Result<std::shared_ptr<const Node>> QueryDirNode(std::string_view name);
   Result<Listing> Fill(const Node& dir);
   Result<std::shared_ptr<const Listing>> ListingOf(InodeId dir, uint32_t uid, bool fresh);
+  // The listing of `dir` for `uid` if one younger than the ttl is kept; null
+  // otherwise (nothing is fetched).
+  std::shared_ptr<const Listing> RecentListing(InodeId dir, uint32_t uid);
 
   Client* const* client_;
   const std::chrono::milliseconds ttl_;
