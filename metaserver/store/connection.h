@@ -32,6 +32,11 @@ struct SessionLimits {
   static SessionLimits None() { return SessionLimits{0, 0, 0}; }
 };
 
+// `url` with libpq's connect_timeout, keepalives_* and tcp_user_timeout
+// added unless it sets them: a dead or cut-off PostgreSQL is noticed within
+// seconds, not the kernel's two hours. A libpq URL or "key=value" string.
+std::string WithLivenessParams(std::string url);
+
 // One libpqxx connection and the statements prepared on it.
 // Not thread-safe: used by one thread at a time (the writer, or a reader
 // that borrowed it from the ReadPool).
