@@ -19,6 +19,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/store/meta_cache.h"
+#include "metaserver/store/row_util.h"
 
 namespace ddbfs::meta::testing {
 namespace {
@@ -135,24 +136,8 @@ class MetaCacheTest : public MetaTest {
     for (const auto& row : txn.exec("SELECT parent, name, inode FROM ddbfs.dentries")) {
       (*entries)[{row[0].as<int64_t>(), row[1].as<std::string>()}] = row[2].as<int64_t>();
     }
-    for (const auto& row :
-         txn.exec("SELECT id, type, mode, uid, gid, size, atime_ns, mtime_ns, ctime_ns, nlink,"
-                  " goal, rdev, allocated, has_xattrs FROM ddbfs.inodes")) {
-      Attr a;
-      a.inode = row[0].as<int64_t>();
-      a.type = static_cast<FileType>(row[1].as<int>());
-      a.mode = static_cast<uint32_t>(row[2].as<int64_t>());
-      a.uid = static_cast<uint32_t>(row[3].as<int64_t>());
-      a.gid = static_cast<uint32_t>(row[4].as<int64_t>());
-      a.size = static_cast<uint64_t>(row[5].as<int64_t>());
-      a.atime_ns = row[6].as<int64_t>();
-      a.mtime_ns = row[7].as<int64_t>();
-      a.ctime_ns = row[8].as<int64_t>();
-      a.nlink = static_cast<uint32_t>(row[9].as<int64_t>());
-      a.goal = row[10].as<int>();
-      a.rdev = static_cast<uint64_t>(row[11].as<int64_t>());
-      a.allocated = static_cast<uint64_t>(row[12].as<int64_t>());
-      a.has_xattrs = row[13].as<bool>();
+    for (const auto& row : txn.exec("SELECT " DDBFS_ATTR_COLUMNS("") " FROM ddbfs.inodes")) {
+      Attr a = store::ParseAttr(row, 0);
       (*inodes)[a.inode] = a;
     }
   }
