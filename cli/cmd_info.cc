@@ -195,6 +195,8 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("used_bytes", s.used_bytes)
                      .Add("chunks", s.chunks)
                      .Add("last_heartbeat_ms_ago", s.last_heartbeat_ms_ago)
+                     .Add("draining", s.draining)
+                     .Add("drain_chunks_left", s.drain_chunks_left)
                      .str();
     }
     servers += st->servers.empty() ? "]" : "\n  ]";
@@ -234,8 +236,9 @@ int RunStatus(Context& ctx, bool json) {
   out << line;
   for (const auto& s : st->servers) {
     std::string beat = std::to_string(s.last_heartbeat_ms_ago) + " ms ago";
+    const char* state = s.alive ? (s.draining ? "drain" : "alive") : "DEAD";
     std::snprintf(line, sizeof line, "%-4d %-21s %-12s %-5s %10s %10s %5.1f%% %8lld %s\n",
-                  s.server_id, s.address.c_str(), s.label.c_str(), s.alive ? "alive" : "DEAD",
+                  s.server_id, s.address.c_str(), s.label.c_str(), state,
                   HumanBytes(s.capacity_bytes).c_str(), HumanBytes(s.used_bytes).c_str(),
                   percent(s.used_bytes, s.capacity_bytes), static_cast<long long>(s.chunks),
                   beat.c_str());
@@ -250,6 +253,15 @@ int RunStatus(Context& ctx, bool json) {
       << "chunks: " << st->chunks << ", under goal: " << st->chunks_under_goal
       << ", over goal: " << st->chunks_over_goal << ", missing: " << st->chunks_missing
       << ", pending deletions: " << st->pending_deletions << '\n';
+  for (const auto& s : st->servers) {
+    if (!s.draining) continue;
+    out << "drain: server " << s.server_id << (s.alive ? "" : " (DEAD)") << ": "
+        << s.drain_chunks_left << " chunks left"
+        << (s.drain_chunks_left == 0
+                ? " - drained; stop it, then ddbfs server remove " + std::to_string(s.server_id)
+                : std::string())
+        << '\n';
+  }
   if (st->repair_enabled) {
     out << "repair: " << st->repair_copies_in_flight << " copies in flight, "
         << st->repair_chunks_copied << " chunks copied ("

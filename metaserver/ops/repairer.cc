@@ -170,10 +170,17 @@ int Repairer::Pass() {
     skip.assign(busy_.begin(), busy_.end());
     for (const auto& [id, when] : failed_at_) skip.push_back(id);
   }
-  const std::vector<int32_t> alive = ctx_.servers.AliveIds();
+  // Replicas on servers being drained do not count toward the goal, but
+  // may be copied from.
+  std::vector<int32_t> counted, readable;
+  for (const ServerState& st : ctx_.servers.Snapshot()) {
+    if (!st.alive) continue;
+    readable.push_back(st.record.id);
+    if (!st.record.draining) counted.push_back(st.record.id);
+  }
   std::vector<store::UnderGoalChunk> under;
   Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(under, store::UnderGoalChunks(tx, alive, skip, options_.batch));
+    ASSIGN_OR_RETURN(under, store::UnderGoalChunks(tx, counted, readable, skip, options_.batch));
     return Status();
   });
   if (!s.ok()) {
@@ -217,7 +224,12 @@ std::optional<Repairer::Copy> Repairer::Plan(const store::UnderGoalChunk& c) {
   }
   if (sources.empty()) return std::nullopt;
   std::set<int32_t> exclude(c.holders.begin(), c.holders.end());
-  const std::set<int32_t> avoid(sources.begin(), sources.end());
+  // The labels of the replicas that stay: a drained one is going away.
+  std::set<int32_t> avoid;
+  for (int32_t id : sources) {
+    std::optional<ServerState> st = ctx_.servers.Get(id);
+    if (st && !st->record.draining) avoid.insert(id);
+  }
   std::vector<int32_t> target = ctx_.servers.ChooseServers(1, exclude, avoid);
   if (target.empty()) return std::nullopt;
   Copy copy;
@@ -296,15 +308,21 @@ int64_t Repairer::Trim() {
   // Only servers whose inventory is reconciled count: a returning server's
   // rows are not confirmed before that, so no replica is dropped in favour
   // of one that may not exist.
-  std::vector<int32_t> confirmed;
+  // Servers being drained (alive or not) neither count nor keep anything
+  // once the chunk has its goal elsewhere.
+  std::vector<int32_t> confirmed, draining;
   std::map<int32_t, ServerState> state;
   for (ServerState& s : ctx_.servers.Snapshot()) {
-    if (s.alive && s.inventory_complete) confirmed.push_back(s.record.id);
+    if (s.record.draining) {
+      draining.push_back(s.record.id);
+    } else if (s.alive && s.inventory_complete) {
+      confirmed.push_back(s.record.id);
+    }
     state.emplace(s.record.id, std::move(s));
   }
   std::vector<store::OverGoalChunk> over;
   Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(over, store::OverGoalChunks(tx, confirmed, options_.batch));
+    ASSIGN_OR_RETURN(over, store::OverGoalChunks(tx, confirmed, draining, options_.batch));
     return Status();
   });
   if (!s.ok()) {
@@ -338,10 +356,11 @@ int64_t Repairer::Trim() {
     for (int32_t id : live) {
       if (!keep.count(id)) extra.push_back(id);
     }
+    extra.insert(extra.end(), c.drained.begin(), c.drained.end());
     if (extra.empty()) continue;
     int64_t n = 0;
     Status t = ctx_.writer.Run([&](store::Tx& tx) -> Status {
-      ASSIGN_OR_RETURN(n, store::TrimReplicas(tx, c.id, c.version, extra));
+      ASSIGN_OR_RETURN(n, store::TrimReplicas(tx, c.id, c.version, extra, c.drained));
       return Status();
     });
     if (!t.ok()) {
@@ -350,7 +369,8 @@ int64_t Repairer::Trim() {
     }
     if (n > 0) {
       LOG(kInfo) << "repair: chunk " << c.id << " had " << live.size() << " live replicas for goal "
-                 << c.goal << ": " << n << " over goal dropped and queued for deletion";
+                 << c.goal << " and " << c.drained.size() << " on servers being drained: " << n
+                 << " dropped and queued for deletion";
     }
     dropped += n;
   }

@@ -10,6 +10,7 @@
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/content_hash.h"
 #include "metaserver/ops/fsck.h"
+#include "metaserver/ops/goal_ops.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/server_ops.h"
@@ -946,6 +947,10 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
       out.used_bytes = s.used_bytes;
       out.chunks = s.chunks;
       out.last_heartbeat_ms_ago = s.last_heartbeat_ms_ago;
+      if (s.draining) {
+        out.__set_draining(true);
+        out.__set_drain_chunks_left(s.drain_chunks_left);
+      }
       resp.servers.push_back(std::move(out));
     }
     resp.files = r.counts.files;
@@ -966,6 +971,81 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
     resp.repair_replicas_trimmed = r.repair.trimmed;
     return Status();
   });
+}
+
+void MetaServiceHandler::GetGoal(rpc::GetGoalResponse& resp, const rpc::GetGoalRequest& req) {
+  Handle("GetGoal", &req.ctx, Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    ASSIGN_OR_RETURN(GoalInfo g, meta::GetGoal(ctx_, req.inode));
+    resp.goal = g.goal;
+    resp.own_goal = g.own_goal;
+    resp.source = g.source;
+    resp.source_path = g.source_path;
+    resp.source_tag = g.source_tag;
+    resp.source_goal = g.source_goal;
+    resp.tag_goal = g.tag_goal;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::SetGoal(rpc::SetGoalResponse& resp, const rpc::SetGoalRequest& req) {
+  Mutate("SetGoal", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    if (!req.children) {
+      ASSIGN_OR_RETURN(bool changed, meta::SetGoal(ctx_, a.caller, req.inode, req.goal));
+      resp.changed = changed ? 1 : 0;
+      return Status();
+    }
+    ASSIGN_OR_RETURN(
+        GoalChildrenResult r,
+        meta::SetChildrenGoal(ctx_, a.caller, req.inode, req.goal, req.after_name, req.limit));
+    resp.changed = r.changed;
+    resp.denied = r.denied;
+    resp.directories.assign(r.directories.begin(), r.directories.end());
+    resp.last_name = r.last_name;
+    resp.more = r.more;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::SetGoalRule(rpc::SetGoalRuleResponse& resp,
+                                     const rpc::SetGoalRuleRequest& req) {
+  Mutate("SetGoalRule", req.ctx, resp, [&](const Access& a) -> Status {
+    // Rules are the whole cluster's: an admin connection acting as root
+    // (as for tag rename).
+    const bool admin = a.admin && a.caller.uid == 0;
+    ASSIGN_OR_RETURN(resp.documents, meta::SetGoalRule(ctx_, admin, req.tag, req.goal));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::ListGoalRules(rpc::ListGoalRulesResponse& resp,
+                                       const rpc::ListGoalRulesRequest& req) {
+  Handle("ListGoalRules", &req.ctx, Need::kUser, resp, [&](const Access&) -> Status {
+    ASSIGN_OR_RETURN(auto rules, meta::ListGoalRules(ctx_));
+    for (auto& r : rules) {
+      rpc::GoalRule out;
+      out.tag = std::move(r.tag);
+      out.goal = r.goal;
+      out.documents = r.documents;
+      resp.rules.push_back(std::move(out));
+    }
+    return Status();
+  });
+}
+
+void MetaServiceHandler::DrainServer(rpc::DrainServerResponse& resp,
+                                     const rpc::DrainServerRequest& req) {
+  Handle("DrainServer", &req.ctx, Need::kAdmin, resp, [&](const Access&) -> Status {
+    ASSIGN_OR_RETURN(resp.chunks_left, meta::DrainServer(ctx_, req.server_id, req.drain));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::RemoveServer(rpc::RemoveServerResponse& resp,
+                                      const rpc::RemoveServerRequest& req) {
+  Handle("RemoveServer", &req.ctx, Need::kAdmin, resp,
+         [&](const Access&) -> Status { return meta::RemoveServer(ctx_, req.server_id); });
 }
 
 rpc::Capability MetaServiceHandler::Sign(int64_t chunk_id, int64_t version, int32_t ops,

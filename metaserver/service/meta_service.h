@@ -94,6 +94,13 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
                       const rpc::GetContentHashRequest& req) override;
   void FindDuplicates(rpc::FindDuplicatesResponse& resp,
                       const rpc::FindDuplicatesRequest& req) override;
+  void GetGoal(rpc::GetGoalResponse& resp, const rpc::GetGoalRequest& req) override;
+  void SetGoal(rpc::SetGoalResponse& resp, const rpc::SetGoalRequest& req) override;
+  void SetGoalRule(rpc::SetGoalRuleResponse& resp, const rpc::SetGoalRuleRequest& req) override;
+  void ListGoalRules(rpc::ListGoalRulesResponse& resp,
+                     const rpc::ListGoalRulesRequest& req) override;
+  void DrainServer(rpc::DrainServerResponse& resp, const rpc::DrainServerRequest& req) override;
+  void RemoveServer(rpc::RemoveServerResponse& resp, const rpc::RemoveServerRequest& req) override;
 
  private:
   // Who may make a request.
