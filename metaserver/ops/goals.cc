@@ -134,7 +134,9 @@ Result<int64_t> SetGoalRule(OpContext& ctx, bool admin, const std::string& tag, 
     if (goal == 0) {
       ASSIGN_OR_RETURN(std::optional<int64_t> id, store::TagId(tx, tag));
       bool removed = false;
-      if (id) ASSIGN_OR_RETURN(removed, store::RemoveGoalRule(tx, *id));
+      if (id) {
+        ASSIGN_OR_RETURN(removed, store::RemoveGoalRule(tx, *id));
+      }
       if (!removed)
         return NotFound("no goal rule for tag '" + tag + "' — ddbfs goal list shows them");
       ASSIGN_OR_RETURN(documents, store::TagDocuments(tx, *id));

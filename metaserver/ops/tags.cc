@@ -9,6 +9,7 @@
 #include "metaserver/ops/permissions.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/bulk_writer.h"
+#include "metaserver/store/goal_store.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/tag_index.h"
@@ -309,6 +310,8 @@ Result<int64_t> RunTagAdmin(store::Tx& tx, bool admin, TagAdminOp op, const std:
       ASSIGN_OR_RETURN(int64_t from, ExistingTag(tx, name));
       ASSIGN_OR_RETURN(int64_t into, TagIdCreating(tx, other));
       if (from == into) return InvalidArgument("cannot merge tag '" + name + "' into itself");
+      // Its goal rule goes with its documents (the higher goal if both have one).
+      RETURN_IF_ERROR(store::MoveGoalRule(tx, from, into));
       ASSIGN_OR_RETURN(int64_t documents, store::MergeTagInto(tx, from, into));
       ASSIGN_OR_RETURN(bool cycle, store::ImplicationCycle(tx));
       if (cycle) {

@@ -1,5 +1,6 @@
 #include "metaserver/store/goal_store.h"
 
+#include "ddbfs/constants.h"
 #include "metaserver/store/row_util.h"
 #include "metaserver/store/tx.h"
 
@@ -64,6 +65,13 @@ constexpr Statement kSetRule{
 constexpr Statement kRemoveRule{"goal_rule_remove",
                                 "DELETE FROM ddbfs.goal_rules WHERE tag_id = $1", true};
 
+constexpr Statement kMoveRule{
+    "goal_rule_move",
+    "INSERT INTO ddbfs.goal_rules (tag_id, goal, created_ns)"
+    " SELECT $2, goal, created_ns FROM ddbfs.goal_rules WHERE tag_id = $1"
+    " ON CONFLICT (tag_id) DO UPDATE SET goal = GREATEST(ddbfs.goal_rules.goal, EXCLUDED.goal)",
+    true};
+
 constexpr Statement kTagDocuments{
     "goal_tag_documents", "SELECT count(DISTINCT inode) FROM ddbfs.doc_tags WHERE tag_id = $1",
     false};
@@ -102,17 +110,21 @@ Result<std::vector<GoalAncestor>> GoalAncestors(Tx& tx, InodeId inode) {
                              row[4].as<bool>()});
     }
     const bool rooted = !levels.empty() && levels.back().parent == kRootInode;
+    // Paths from the root down: the parent of level k is named by the
+    // levels above it.
+    std::vector<std::string> paths(levels.size());
+    std::string path;
+    for (size_t k = levels.size(); k-- > 0;) {
+      paths[k] = path.empty() ? std::string(1, '/') : path;
+      path.append(1, '/').append(levels[k].name);
+    }
     std::vector<GoalAncestor> out;
     for (size_t k = 0; k < levels.size(); ++k) {
       GoalAncestor a;
       a.inode = levels[k].parent;
       a.goal = levels[k].goal;
       a.goal_set = levels[k].goal_set;
-      // The parent's path: the names above it, from the root down.
-      if (rooted) {
-        for (size_t j = levels.size(); j-- > k + 1;) a.path += "/" + levels[j].name;
-        if (a.path.empty()) a.path = "/";
-      }
+      if (rooted) a.path = paths[k];
       out.push_back(std::move(a));
     }
     return out;
@@ -161,6 +173,13 @@ Status SetGoalRule(Tx& tx, int64_t tag_id, int goal, int64_t now_ns) {
 Result<bool> RemoveGoalRule(Tx& tx, int64_t tag_id) {
   return Guard(tx,
                [&]() -> Result<bool> { return tx.Exec(kRemoveRule, tag_id).affected_rows() == 1; });
+}
+
+Status MoveGoalRule(Tx& tx, int64_t from, int64_t into) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kMoveRule, from, into);
+    return Status();
+  });
 }
 
 Result<int64_t> TagDocuments(Tx& tx, int64_t tag_id) {

@@ -62,6 +62,9 @@ Result<int64_t> SetGoals(Tx& tx, const std::vector<int64_t>& inodes, int goal, i
 // Tag rules. Set inserts or replaces; Remove returns whether there was one.
 Status SetGoalRule(Tx& tx, int64_t tag_id, int goal, int64_t now_ns);
 Result<bool> RemoveGoalRule(Tx& tx, int64_t tag_id);
+// Gives `from`'s rule, if any, to `into` (the higher goal when both have
+// one): tag merge.
+Status MoveGoalRule(Tx& tx, int64_t from, int64_t into);
 // Documents carrying the tag (any value).
 Result<int64_t> TagDocuments(Tx& tx, int64_t tag_id);
 struct GoalRuleRecord {

@@ -5,6 +5,8 @@
 // runs or holds a replica (above all the only copy of something) and
 // forgets it after. Real PostgreSQL, metaserver and chunk server processes.
 
+#include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>

@@ -5,6 +5,8 @@
 // get` names its source; permissions and bad input are refused. Real
 // PostgreSQL, metaserver and chunk server processes.
 
+#include <algorithm>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
