@@ -186,9 +186,8 @@ TEST(DrainTest, DrainMovesEveryChunkOffAndRemoveRefusesUntilDone) {
   // Stopped and empty: removed, and gone from the list.
   cluster->KillChunkServer(victim_index);
   ASSERT_TRUE(cluster->WaitForAliveServers(3, 20000));
-  auto removed = RunCommand(
-      {cluster->bin("ddbfs"), "--meta", cluster->meta_address(), "server", "remove",
-       std::to_string(victim)});
+  auto removed = RunCommand({cluster->bin("ddbfs"), "--meta", cluster->meta_address(), "server",
+                             "remove", std::to_string(victim)});
   EXPECT_EQ(removed.exit_code, 0) << removed.err;
   EXPECT_FALSE(ServerOf(*c, victim).has_value());
   ExpectReadsBack(*c, files);

@@ -6,6 +6,8 @@
 // PostgreSQL, metaserver and chunk server processes.
 
 #include <algorithm>
+#include <deque>
+#include <fstream>
 #include <optional>
 #include <set>
 #include <string>
@@ -81,10 +83,20 @@ class GoalTest : public ::testing::Test {
     return WaitFor([&] { return LiveReplicas(inode) == std::vector<int>{n, n}; }, kRepairWait);
   }
 
+  // The live replicas per chunk and the metaserver's last repair lines.
   std::string Shown(InodeId inode) {
     std::string out;
     for (int n : LiveReplicas(inode)) out += std::to_string(n) + " ";
-    return "live replicas per chunk: " + out;
+    std::ifstream log(cluster_->dir() + "/metaserver.log");
+    std::deque<std::string> repair;
+    for (std::string line; std::getline(log, line);) {
+      if (line.find("repair") == std::string::npos) continue;
+      repair.push_back(line);
+      if (repair.size() > 20) repair.pop_front();
+    }
+    out = "live replicas per chunk: " + out + "\nlast repair log lines:\n";
+    for (const std::string& line : repair) out += line + "\n";
+    return out;
   }
 
   static inline TestCluster* cluster_ = nullptr;
