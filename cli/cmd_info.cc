@@ -102,6 +102,15 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
   }
   HashLine hash;
   if (a->type == FileType::kRegular) hash = DescribeHash(*client, *a);
+  // The goal the repair keeps (docs/repair.md, "Goals"): the own one unless
+  // a tag rule asks for more.
+  int goal = a->goal;
+  std::string goal_note;
+  if (auto g = client->GetGoal(a->inode); g.ok() && g->goal != a->goal) {
+    goal = g->goal;
+    goal_note =
+        " (tag rule '" + g->source_tag + "'; its own goal is " + std::to_string(a->goal) + ")";
+  }
   if (json) {
     JsonObject o;
     o.Add("path", *path)
@@ -113,6 +122,7 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
         .Add("gid", a->gid)
         .Add("nlink", a->nlink)
         .Add("goal", a->goal)
+        .Add("effective_goal", goal)
         .Add("atime_ns", a->atime_ns)
         .Add("mtime_ns", a->mtime_ns)
         .Add("ctime_ns", a->ctime_ns);
@@ -140,7 +150,7 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
   out << "mode:    " << ModeString(a->type, a->mode) << " (" << OctalMode(a->mode) << ")\n"
       << "owner:   uid " << a->uid << ", gid " << a->gid << '\n'
       << "links:   " << a->nlink << '\n'
-      << "goal:    " << a->goal << " replicas\n"
+      << "goal:    " << goal << " replicas" << goal_note << '\n'
       << "atime:   " << FullTime(a->atime_ns) << '\n'
       << "mtime:   " << FullTime(a->mtime_ns) << '\n'
       << "ctime:   " << FullTime(a->ctime_ns) << '\n';
@@ -151,7 +161,7 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
       int current = 0;
       for (const auto& r : c.replicas) current += r.current && r.alive ? 1 : 0;
       out << "  chunk " << c.index << ": id " << c.chunk_id << ", version " << c.version
-          << ", length " << c.length << ", " << current << "/" << a->goal << " current replicas\n";
+          << ", length " << c.length << ", " << current << "/" << goal << " current replicas\n";
       for (const auto& r : c.replicas) {
         out << "    server " << r.server_id << "  " << r.address << "  " << r.label << "  version "
             << r.version << "  " << (r.alive ? "alive" : "DEAD") << "  "

@@ -65,7 +65,13 @@ struct RepairStats {
 // only after the copy succeeded, at the version copied, and only if the
 // chunk is still at that version with no write lease and the target is
 // alive; otherwise the copy is queued for deletion on the target. Chunks
-// under a write lease wait until it is committed or settled. Nothing runs
+// under a write lease wait until it is committed or settled.
+//
+// A chunk's goal is its file's effective goal: the file's own, or the
+// highest goal of the rules of its tags (docs/repair.md, "Goals"). Replicas
+// on servers being drained do not count toward it (they are copied from,
+// never to) and are dropped once the chunk has its goal elsewhere
+// ("Draining"). Nothing runs
 // before the chunk servers known from the database have re-registered after
 // a start (ServerRegistry::PlacementReady).
 //

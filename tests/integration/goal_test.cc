@@ -202,6 +202,11 @@ TEST_F(GoalTest, TagRuleRaisesReplicasUntaggingTrimsAndHighestWins) {
   EXPECT_EQ(g->source_tag, "archive");
   auto out = Cli({"goal", "get", "/doc"});
   EXPECT_EQ(out.out, "/doc: 4 (tag rule 'archive' (its own goal is 2))\n") << out.err;
+  out = Cli({"info", "/doc"});
+  EXPECT_NE(out.out.find("goal:    4 replicas (tag rule 'archive'; its own goal is 2)\n"),
+            std::string::npos)
+      << out.out;
+  EXPECT_NE(out.out.find("4/4 current replicas"), std::string::npos) << out.out;
 
   // Highest wins: its own goal 3 is below the rule's 4.
   ASSERT_TRUE(client_->SetGoal(f->inode, 3).ok());
@@ -235,6 +240,17 @@ TEST_F(GoalTest, TagRuleRaisesReplicasUntaggingTrimsAndHighestWins) {
   ASSERT_TRUE(rules.ok());
   EXPECT_TRUE(rules->empty());
   EXPECT_EQ(client_->RemoveGoalRule("archive").status().code(), ErrorCode::kNotFound);
+
+  // A merged tag's rule goes to the other name.
+  ASSERT_TRUE(client_->SetGoalRule("old-archive", 3).ok());
+  auto merged = client_->TagAdmin(Client::TagAdminOp::kMerge, "old-archive", "cold");
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  rules = client_->ListGoalRules();
+  ASSERT_TRUE(rules.ok());
+  ASSERT_EQ(rules->size(), 1u);
+  EXPECT_EQ(rules->front().tag, "cold");
+  EXPECT_EQ(rules->front().goal, 3);
+  ASSERT_TRUE(client_->RemoveGoalRule("cold").ok());
 
   // Nothing on the way set: the cluster default.
   auto plain = client_->Create(kRootInode, "plain", 0644);
