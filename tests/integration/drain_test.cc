@@ -169,6 +169,19 @@ TEST(DrainTest, DrainMovesEveryChunkOffAndRemoveRefusesUntilDone) {
             std::string::npos)
       << status.out;
 
+  auto list =
+      RunCommand({cluster->bin("ddbfs"), "--meta", cluster->meta_address(), "server", "list"});
+  EXPECT_EQ(list.exit_code, 0) << list.err;
+  bool listed = false;
+  for (size_t at = 0, end; (end = list.out.find('\n', at)) != std::string::npos; at = end + 1) {
+    const std::string line = list.out.substr(at, end - at);
+    if (line.rfind(std::to_string(victim) + " ", 0) == 0) {
+      listed = line.find("alive") != std::string::npos &&
+               line.find("0 chunks left") != std::string::npos;
+    }
+  }
+  EXPECT_TRUE(listed) << list.out;
+
   // Drained but running: still refused.
   EXPECT_EQ(c->RemoveServer(victim).code(), ErrorCode::kBusy);
 
@@ -250,8 +263,11 @@ TEST(DrainTest, RemoveRefusesAServerHoldingTheOnlyCopyAndUndrainCountsItAgain) {
   EXPECT_TRUE(*got == data);
 
   // Undrain: it takes new chunks again.
-  auto left = c->DrainServer(holder, false);
-  ASSERT_TRUE(left.ok()) << left.status();
+  auto undrain = RunCommand({cluster->bin("ddbfs"), "--meta", cluster->meta_address(), "server",
+                             "undrain", std::to_string(holder)});
+  EXPECT_EQ(undrain.exit_code, 0) << undrain.err;
+  EXPECT_EQ(undrain.out,
+            "server " + std::to_string(holder) + " no longer draining (0 chunks on it)\n");
   auto sv = ServerOf(*c, holder);
   ASSERT_TRUE(sv);
   EXPECT_FALSE(sv->draining);
