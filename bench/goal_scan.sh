@@ -105,7 +105,25 @@ time_of() {  # best of three, ms
 }
 OWN=$(under_goal "i.goal" "")
 EFFECTIVE=$(under_goal "GREATEST(i.goal, tg.goal)" "LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode" ", tg.goal")
+# kOverGoal (the trim's listing), effective goal, nothing drained.
+OVER=$(cat <<SQL
+EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON)
+SELECT c.id, c.version, GREATEST(i.goal, tg.goal),
+       array_to_string(array_agg(r.server_id) FILTER (WHERE r.version = c.version AND r.server_id = ANY('{1,2,3}'::integer[])), ','),
+       array_to_string(array_agg(r.server_id) FILTER (WHERE r.server_id = ANY('{}'::integer[])), ',')
+  FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode
+  LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode
+  JOIN ddbfs.replicas r ON r.chunk_id = c.id
+ WHERE c.lease_id IS NULL AND c.version > 0
+ GROUP BY c.id, i.goal, tg.goal
+HAVING count(r.server_id) FILTER (WHERE r.version = c.version AND r.server_id = ANY('{1,2,3}'::integer[])) > GREATEST(i.goal, tg.goal)
+    OR (count(r.server_id) FILTER (WHERE r.version = c.version AND r.server_id = ANY('{1,2,3}'::integer[])) >= GREATEST(i.goal, tg.goal)
+        AND bool_or(r.server_id = ANY('{}'::integer[])))
+ ORDER BY c.id LIMIT 256;
+SQL
+)
 echo "own goal only (before):              $(time_of "$OWN") ms"
 echo "effective goal, no rule:             $(time_of "$EFFECTIVE") ms"
+echo "over-goal listing (the trim), no rule: $(time_of "$OVER") ms"
 PSQL -c "INSERT INTO ddbfs.goal_rules (tag_id, goal, created_ns) VALUES (1, 3, 0)"
 echo "effective goal, rule on 10 % (under goal: $((N / 10)) chunks, 256 listed): $(time_of "$EFFECTIVE") ms"
