@@ -38,6 +38,10 @@ int CopyTimeoutMs(const RepairOptions& o) {
 
 }  // namespace
 
+void MarkRepairDirty(OpContext& ctx) {
+  if (ctx.repairer) ctx.repairer->MarkDirty();
+}
+
 Repairer::Repairer(OpContext& ctx, RepairOptions options)
     : ctx_(ctx), options_(options), copy_timeout_ms_(CopyTimeoutMs(options)) {
   stats_.enabled = options_.interval_ms > 0;
@@ -74,6 +78,21 @@ void Repairer::Kick() {
   cv_.notify_all();
 }
 
+void Repairer::MarkDirty() {
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_ = true;
+}
+
+std::string Repairer::ServerSignature() const {
+  std::string out;
+  for (const ServerState& s : ctx_.servers.Snapshot()) {
+    out += std::to_string(s.record.id) + (s.alive ? "a" : "d") +
+           (s.inventory_complete ? "c" : "i") + (s.record.draining ? "D" : "-") +
+           std::to_string(s.session) + ",";
+  }
+  return out;
+}
+
 bool Repairer::stopping() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stopping_;
@@ -105,14 +124,30 @@ Repairer::ChunkPool& Repairer::Pool(const std::string& host, int port) {
 }
 
 void Repairer::Loop() {
+  std::string servers;
+  auto last_scan = Clock::now();
   while (true) {
+    bool scan = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
                    [this] { return stopping_ || kicked_; });
       if (stopping_) return;
+      scan = kicked_ || dirty_ || pending_;
       kicked_ = false;
+      dirty_ = false;
     }
+    // Nothing changed since a pass that found nothing: skip the scans,
+    // but not for longer than idle_scan_ms.
+    std::string now_servers = ServerSignature();
+    if (now_servers != servers) scan = true;
+    if (options_.idle_scan_ms <= 0 ||
+        Clock::now() - last_scan >= std::chrono::milliseconds(options_.idle_scan_ms)) {
+      scan = true;
+    }
+    if (!scan) continue;
+    servers = std::move(now_servers);
+    last_scan = Clock::now();
     // More to do right away while passes find work; else wait.
     while (Pass() > 0 && !stopping()) {
     }
@@ -133,6 +168,8 @@ void Repairer::Worker() {
     lock.lock();
     --in_flight_;
     busy_.erase(copy.chunk_id);
+    // The chunk may need another copy, or this one again.
+    dirty_ = true;
     if (s.ok()) {
       ++stats_.copied;
       stats_.bytes_copied += copy.length;
@@ -155,8 +192,13 @@ int Repairer::Pass() {
   std::lock_guard<std::mutex> serial(pass_mu_);
   // After a start, the servers known from the database must register again
   // first: until then their replicas look lost (and then over goal).
-  if (!ctx_.servers.PlacementReady().ok()) return 0;
-  Trim();
+  if (!ctx_.servers.PlacementReady().ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = true;
+    return 0;
+  }
+  bool found = false;
+  const int64_t trimmed = Trim(&found);
   std::vector<int64_t> skip;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -185,7 +227,16 @@ int Repairer::Pass() {
   });
   if (!s.ok()) {
     LOG(kWarn) << "repair: cannot list the chunks under goal: " << s;
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = true;
     return 0;
+  }
+  {
+    // Chunks listed (copied now or not placeable yet), trimmed, or left
+    // out (a copy in flight, or one that failed lately): look again next
+    // interval. Nothing: idle until something changes.
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = found || trimmed > 0 || !under.empty() || !skip.empty();
   }
   int queued = 0;
   int unplaced = 0;
@@ -304,7 +355,7 @@ Status Repairer::Run(const Copy& copy, bool* discarded) {
   return Status();
 }
 
-int64_t Repairer::Trim() {
+int64_t Repairer::Trim(bool* found) {
   // Only servers whose inventory is reconciled count: a returning server's
   // rows are not confirmed before that, so no replica is dropped in favour
   // of one that may not exist.
@@ -327,8 +378,10 @@ int64_t Repairer::Trim() {
   });
   if (!s.ok()) {
     LOG(kWarn) << "repair: cannot list the chunks over goal: " << s;
+    *found = true;  // look again
     return 0;
   }
+  if (!over.empty()) *found = true;
   int64_t dropped = 0;
   for (const store::OverGoalChunk& c : over) {
     if (stopping()) break;

@@ -34,6 +34,12 @@ struct RepairOptions {
   int64_t bytes_per_s = 128ll << 20;
   // Chunks looked at per pass (under goal, then over goal).
   int batch = 256;
+  // A pass scans the whole chunk map twice (seconds at a million chunks):
+  // after a pass that found nothing, the next ones are skipped while
+  // nothing changed - no kick, no MarkDirty, the same servers alive,
+  // reconciled and drained - but one runs at least every idle_scan_ms
+  // (0: every interval, whatever happened).
+  int idle_scan_ms = 30000;
 };
 
 // What `ddbfs status` shows of the repair. Counters are since this process
@@ -83,7 +89,12 @@ class Repairer {
 
   void Start();
   void Stop();
+  // A pass now.
   void Kick();
+  // Something that may leave a chunk off its goal was committed (a write,
+  // a settled lease, a tag or goal change, confirmed deletions): the next
+  // interval's pass scans. Cheap; call after the commit.
+  void MarkDirty();
 
   // One pass: trims, then queues copies of the chunks under goal, and
   // returns (how many copies it queued) once a worker is free to take more.
@@ -102,14 +113,18 @@ class Repairer {
   };
   void Loop();
   void Worker();
-  // Trims every chunk over goal; returns the replicas dropped.
-  int64_t Trim();
+  // Trims every chunk over goal; returns the replicas dropped. Sets *found
+  // when it listed any (or could not list).
+  int64_t Trim(bool* found);
   // The copy of one chunk, or nullopt when no target or source is usable.
   std::optional<Copy> Plan(const store::UnderGoalChunk& chunk);
   // Runs one copy and records it. Sets *discarded when the copy was made but
   // not recorded (the chunk moved on, or the target died).
   Status Run(const Copy& copy, bool* discarded);
   bool stopping() const;
+  // Who is alive, reconciled and drained, as text: a pass scans when it
+  // changed.
+  std::string ServerSignature() const;
   ChunkPool& Pool(const std::string& host, int port);
 
   OpContext& ctx_;
@@ -123,6 +138,8 @@ class Repairer {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // kicks, stop, queue and completions
   bool kicked_ = false;         // GUARDED_BY(mu_)
+  bool dirty_ = true;           // GUARDED_BY(mu_): see MarkDirty
+  bool pending_ = true;         // GUARDED_BY(mu_): the last pass found work (or could not look)
   bool stopping_ = false;       // GUARDED_BY(mu_)
   std::deque<Copy> queue_;      // GUARDED_BY(mu_)
   std::set<int64_t> busy_;      // GUARDED_BY(mu_): chunks queued or copying
@@ -135,5 +152,8 @@ class Repairer {
   std::thread thread_;
   std::vector<std::thread> workers_;  // set by Start() only; none: Pass() only plans and trims
 };
+
+// ctx.repairer->MarkDirty(), when a repair runs.
+void MarkRepairDirty(OpContext& ctx);
 
 }  // namespace ddbfs::meta

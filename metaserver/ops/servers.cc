@@ -213,6 +213,7 @@ Result<InventoryPageResult> ReportInventory(OpContext& ctx, const InventoryPageA
   ctx.servers.EndInventoryPage(args.server_id, args.session, s.ok(), upto, args.last,
                                static_cast<int64_t>(args.entries.size()));
   RETURN_IF_ERROR(s);
+  MarkRepairDirty(ctx);  // rows dropped or adopted
   if (tally.lost || tally.deleted || tally.foreign || tally.kept_stale) {
     LOG(kInfo) << "server " << args.server_id << " inventory (" << after << ", "
                << (args.last ? std::string("end") : std::to_string(upto)) << "]: " << tally.lost
@@ -268,6 +269,8 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
       return Status();
     }));
     if (hb.flush_due) ctx.servers.Flushed(args.server_id);
+    // A server whose deletion of a chunk is confirmed may take a copy of it.
+    if (!args.deleted_chunks.empty()) MarkRepairDirty(ctx);
   }
   if (!args.bad_replicas.empty()) {
     LOG(kWarn) << "chunk server " << args.server_id << " found " << args.bad_replicas.size()

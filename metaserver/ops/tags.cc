@@ -7,6 +7,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/repairer.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/goal_store.h"
@@ -71,6 +72,8 @@ Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId i
     ASSIGN_OR_RETURN(out, store::GetTags(tx, inode));
     return Status();
   }));
+  // A tag with a goal rule changes the document's goal (docs/repair.md).
+  MarkRepairDirty(ctx);
   return out;
 }
 
@@ -229,6 +232,7 @@ Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<Inod
                              std::to_string(kMaxTagManyInGroupCommit) + " here)");
     }
     RETURN_IF_ERROR(ctx.writer.Run(change));
+    MarkRepairDirty(ctx);
     return changed_count;
   }
   // Many documents: one transaction beside the group commit
@@ -238,6 +242,7 @@ Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<Inod
   for (const Tag& t : add) names.insert(t.name);
   for (const Tag& t : remove) names.insert(t.name);
   RETURN_IF_ERROR(ctx.bulk->Run(ids, std::move(names), change));
+  MarkRepairDirty(ctx);
   return changed_count;
 }
 
@@ -372,6 +377,7 @@ Result<int64_t> TagAdmin(OpContext& ctx, bool admin, TagAdminOp op, const std::s
     ASSIGN_OR_RETURN(documents, RunTagAdmin(tx, admin, op, name, other));
     return Status();
   }));
+  MarkRepairDirty(ctx);
   return documents;
 }
 

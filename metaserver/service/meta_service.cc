@@ -76,6 +76,15 @@ store::Deadline MetaServiceHandler::DeadlineOf(const rpc::RequestContext& rc) co
   return store::Clock::now() + timeout;
 }
 
+void MetaServiceHandler::RepairAfter(const rpc::RpcStatus& status, bool kick) {
+  if (status.code != rpc::ErrorCode::OK || ctx_.repairer == nullptr) return;
+  if (kick) {
+    ctx_.repairer->Kick();
+  } else {
+    ctx_.repairer->MarkDirty();
+  }
+}
+
 Result<Access> MetaServiceHandler::Authorize(const char* rpc_name, const rpc::RequestContext* rc,
                                              Need need) const {
   ASSIGN_OR_RETURN(Access a, session_.Authorize(security_, rc));
@@ -207,6 +216,7 @@ void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrR
     if (req.__isset.goal) c.goal = req.goal;
     return Fill(meta::SetAttr(ctx_, a.caller, req.inode, c), &resp.attr, kAttr);
   });
+  if (req.__isset.goal) RepairAfter(resp.status, /*kick=*/true);
 }
 
 void MetaServiceHandler::UpdateAtime(rpc::UpdateAtimeResponse& resp,
@@ -248,6 +258,7 @@ void MetaServiceHandler::SetTags(rpc::SetTagsResponse& resp, const rpc::SetTagsR
     resp.tags = ToRpc(tags);
     return Status();
   });
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsRequest& req) {
@@ -311,6 +322,7 @@ void MetaServiceHandler::TagMany(rpc::TagManyResponse& resp, const rpc::TagManyR
         return Status();
       },
       !bulk);
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdminRequest& req) {
@@ -343,6 +355,7 @@ void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdm
     ASSIGN_OR_RETURN(resp.documents, meta::TagAdmin(ctx_, admin, op, req.name, req.other));
     return Status();
   });
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::ListImplications(rpc::ListImplicationsResponse& resp,
@@ -737,6 +750,7 @@ void MetaServiceHandler::CommitWrite(rpc::CommitWriteResponse& resp,
     return Fill(meta::CommitWrite(ctx_, a.caller, req.inode, chunks, req.size, mtime, hashes),
                 &resp.attr, kAttr);
   });
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::ReportBadReplica(rpc::ReportBadReplicaResponse& resp,
@@ -1006,6 +1020,7 @@ void MetaServiceHandler::SetGoal(rpc::SetGoalResponse& resp, const rpc::SetGoalR
     resp.more = r.more;
     return Status();
   });
+  RepairAfter(resp.status, /*kick=*/resp.changed > 0);
 }
 
 void MetaServiceHandler::SetGoalRule(rpc::SetGoalRuleResponse& resp,
@@ -1017,6 +1032,7 @@ void MetaServiceHandler::SetGoalRule(rpc::SetGoalRuleResponse& resp,
     ASSIGN_OR_RETURN(resp.documents, meta::SetGoalRule(ctx_, admin, req.tag, req.goal));
     return Status();
   });
+  RepairAfter(resp.status, /*kick=*/true);
 }
 
 void MetaServiceHandler::ListGoalRules(rpc::ListGoalRulesResponse& resp,

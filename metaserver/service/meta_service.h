@@ -121,6 +121,11 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp, F&& f,
               bool on_writer = true);
   store::Deadline DeadlineOf(const rpc::RequestContext& rc) const;
+  // After a mutation that may move chunks off their goal (a write, a goal,
+  // tag or rule change) succeeded: the repair looks, now (`kick`) or at its
+  // next interval. Called once Mutate returned, that is after the commit,
+  // so the repair's pass sees it (docs/repair.md, "A pass").
+  void RepairAfter(const rpc::RpcStatus& status, bool kick);
   // The session's Access for `rc`, if it may make a request that needs `need`.
   Result<Access> Authorize(const char* rpc_name, const rpc::RequestContext* rc, Need need) const;
   // A capability for `ops` on chunk_id at version, valid from now for
