@@ -235,6 +235,7 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("copies_failed", st->repair_copies_failed)
                      .Add("copies_discarded", st->repair_copies_discarded)
                      .Add("replicas_trimmed", st->repair_replicas_trimmed)
+                     .Add("scans", st->repair_scans)
                      .str()
               << "\n}" << std::endl;
     return ctx.exit_code();

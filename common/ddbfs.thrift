@@ -969,6 +969,9 @@ struct ClusterStatusResponse {
   16: i64 repair_copies_failed     // source or target failed: tried again
   17: i64 repair_copies_discarded  // the chunk changed during the copy: not recorded
   18: i64 repair_replicas_trimmed  // extra replicas over goal dropped and deleted
+  // Passes that scanned the chunk map (a pass is skipped while nothing
+  // changed since one that found nothing; docs/repair.md, "A pass").
+  19: optional i64 repair_scans
 }
 
 // --------------------------------------------------------- client sessions

@@ -675,6 +675,7 @@ Result<ClusterView> Client::ClusterStatus() {
   v.repair_copies_failed = resp.repair_copies_failed;
   v.repair_copies_discarded = resp.repair_copies_discarded;
   v.repair_replicas_trimmed = resp.repair_replicas_trimmed;
+  if (resp.__isset.repair_scans) v.repair_scans = resp.repair_scans;
   return v;
 }
 

@@ -197,6 +197,10 @@ int Repairer::Pass() {
     pending_ = true;
     return 0;
   }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.scans;
+  }
   bool found = false;
   const int64_t trimmed = Trim(&found);
   std::vector<int64_t> skip;

@@ -53,6 +53,7 @@ struct RepairStats {
   int64_t failed = 0;        // copies that failed (source or target)
   int64_t discarded = 0;     // copies made but not recorded (the chunk moved on)
   int64_t trimmed = 0;       // replicas over goal dropped and queued for deletion
+  int64_t scans = 0;         // passes that scanned the chunk map
 };
 
 // The background repair (docs/repair.md): brings every chunk back to its

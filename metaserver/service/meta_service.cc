@@ -983,6 +983,7 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
     resp.repair_copies_failed = r.repair.failed;
     resp.repair_copies_discarded = r.repair.discarded;
     resp.repair_replicas_trimmed = r.repair.trimmed;
+    resp.__set_repair_scans(r.repair.scans);
     return Status();
   });
 }

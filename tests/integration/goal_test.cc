@@ -11,6 +11,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -257,6 +258,43 @@ TEST_F(GoalTest, TagRuleRaisesReplicasUntaggingTrimsAndHighestWins) {
   ASSERT_TRUE(plain.ok());
   out = Cli({"goal", "get", "/plain"});
   EXPECT_EQ(out.out, "/plain: 2 (cluster default)\n") << out.err;
+}
+
+// A million files make a scan of the chunk map take seconds: once a pass
+// found nothing, the repair does not scan again until something changes.
+TEST_F(GoalTest, AnIdleRepairDoesNotScanTheChunkMapAgain) {
+  auto f = WriteFile(kRootInode, "idle", 40);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto quiet = [&] {
+    auto s = client_->ClusterStatus();
+    return s.ok() && s->chunks_under_goal == 0 && s->chunks_over_goal == 0 &&
+           s->pending_deletions == 0 && s->repair_copies_in_flight == 0;
+  };
+  ASSERT_TRUE(WaitFor(quiet, kRepairWait));
+  auto scans = [&]() -> int64_t {
+    auto s = client_->ClusterStatus();
+    return s.ok() ? s->repair_scans : -1;
+  };
+  // Settled: the scans stop (the interval is 200 ms).
+  int64_t before = -1;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const int64_t now = scans();
+        const bool still = now == before;
+        before = now;
+        if (still) return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(600));
+        return false;
+      },
+      kRepairWait));
+  // Ten intervals: at most one scan (the periodic one).
+  EXPECT_FALSE(WaitFor([&] { return scans() > before + 1; }, std::chrono::seconds(2)))
+      << "an idle repair scanned " << scans() - before << " times in 2 s";
+  // A change is seen at once.
+  before = scans();
+  ASSERT_TRUE(client_->SetGoal(f->inode, 3).ok());
+  EXPECT_TRUE(WaitForReplicas(f->inode, 3)) << Shown(f->inode);
+  EXPECT_GT(scans(), before);
 }
 
 TEST_F(GoalTest, PermissionsAndBadInputAreRefused) {

@@ -146,6 +146,7 @@ struct ClusterView {
   int64_t repair_copies_failed = 0;
   int64_t repair_copies_discarded = 0;  // the chunk changed during the copy
   int64_t repair_replicas_trimmed = 0;
+  int64_t repair_scans = 0;  // passes that scanned the chunk map
 };
 
 // ddbfs goal get (docs/repair.md, "Goals").
