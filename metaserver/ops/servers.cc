@@ -359,8 +359,8 @@ Status RemoveServer(OpContext& ctx, int32_t server_id) {
       return Status(ErrorCode::kNotEmpty,
                     name + " still holds " + std::to_string(counts[server_id]) + " replicas (" +
                         std::to_string(only) +
-                        " of them the only copy on a live server) — drain it first: ddbfs "
-                        "server drain " +
+                        " of them the only copy: no live server has another) — drain it first: "
+                        "ddbfs server drain " +
                         std::to_string(server_id) +
                         " while it runs, and wait until ddbfs status shows 0 chunks left");
     }
