@@ -113,8 +113,8 @@ Result<GoalChildrenResult> SetChildrenGoal(OpContext& ctx, const Caller& caller,
     }
     if (!children.empty()) out.last_name = children.back().name;
     if (ids.empty()) return Status();
-    ASSIGN_OR_RETURN(int64_t n, store::SetGoals(tx, ids, goal, NowNs()));
-    out.changed = static_cast<int>(n);
+    ASSIGN_OR_RETURN(std::vector<InodeId> changed, store::SetGoals(tx, ids, goal, NowNs()));
+    out.changed = static_cast<int>(changed.size());
     return Status();
   }));
   if (out.changed > 0) KickRepair(ctx);

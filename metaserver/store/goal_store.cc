@@ -50,11 +50,12 @@ constexpr Statement kChildren{"goal_children",
                               " WHERE d.parent = $1 AND d.name > $2 ORDER BY d.name LIMIT $3",
                               false};
 
-constexpr Statement kSetGoals{"goal_set_many",
-                              "UPDATE ddbfs.inodes SET goal = $2, goal_set = false,"
-                              "   ctime_ns = CASE WHEN goal <> $2 THEN $3 ELSE ctime_ns END"
-                              " WHERE id = ANY($1::bigint[]) AND (goal <> $2 OR goal_set)",
-                              true};
+constexpr Statement kSetGoals{
+    "goal_set_many",
+    "UPDATE ddbfs.inodes SET goal = $2, goal_set = false,"
+    "   ctime_ns = CASE WHEN goal <> $2 THEN $3 ELSE ctime_ns END"
+    " WHERE id = ANY($1::bigint[]) AND (goal <> $2 OR goal_set) RETURNING id",
+    true};
 
 constexpr Statement kSetRule{
     "goal_rule_set",
@@ -157,9 +158,14 @@ Result<std::vector<GoalChild>> GoalChildren(Tx& tx, InodeId dir, const std::stri
   });
 }
 
-Result<int64_t> SetGoals(Tx& tx, const std::vector<int64_t>& inodes, int goal, int64_t now_ns) {
-  return Guard(tx, [&]() -> Result<int64_t> {
-    return static_cast<int64_t>(tx.Exec(kSetGoals, PgArray(inodes), goal, now_ns).affected_rows());
+Result<std::vector<InodeId>> SetGoals(Tx& tx, const std::vector<int64_t>& inodes, int goal,
+                                      int64_t now_ns) {
+  return Guard(tx, [&]() -> Result<std::vector<InodeId>> {
+    std::vector<InodeId> out;
+    for (const auto& row : tx.Exec(kSetGoals, PgArray(inodes), goal, now_ns)) {
+      out.push_back(row[0].as<int64_t>());
+    }
+    return out;
   });
 }
 

@@ -56,8 +56,10 @@ Result<std::vector<GoalChild>> GoalChildren(Tx& tx, InodeId dir, const std::stri
                                             int limit);
 
 // Sets the goal of `inodes` (goal_set false: they inherit it from the
-// directory `ddbfs goal set -r` was given); returns how many changed.
-Result<int64_t> SetGoals(Tx& tx, const std::vector<int64_t>& inodes, int goal, int64_t now_ns);
+// directory `ddbfs goal set -r` was given); returns the ids whose row
+// changed (for a cache of inodes).
+Result<std::vector<InodeId>> SetGoals(Tx& tx, const std::vector<int64_t>& inodes, int goal,
+                                      int64_t now_ns);
 
 // Tag rules. Set inserts or replaces; Remove returns whether there was one.
 Status SetGoalRule(Tx& tx, int64_t tag_id, int goal, int64_t now_ns);
