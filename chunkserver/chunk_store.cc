@@ -640,8 +640,16 @@ Status ChunkStore::CommitReplica(PendingReplica* r) {
   const uint64_t copied = r->file->length();
   r->file.reset();
   std::unique_lock<std::shared_mutex> lock(LockFor(r->chunk_id));
-  // A replica whose hash was given out keeps its bytes at that version.
-  s = hashes_.CheckUnsealed(r->chunk_id, r->version, UnixNowMs());
+  // A replica whose hash was given out keeps its bytes at that version: a
+  // copy does not replace it. Where none is left (it was deleted: trimmed
+  // over goal, then wanted again), the copy brings that version's committed
+  // bytes from a peer, and the seal stays to refuse later writes at it.
+  bool present = false;
+  {
+    std::lock_guard<std::mutex> map_lock(map_mu_);
+    present = chunks_.count(r->chunk_id) > 0;
+  }
+  if (present) s = hashes_.CheckUnsealed(r->chunk_id, r->version, UnixNowMs());
   if (!s.ok()) {
     AbortReplica(r);
     return s;

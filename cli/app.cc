@@ -56,7 +56,7 @@ std::vector<Command> AllCommands() {
           RmCommand(),     MvCommand(),      InfoCommand(),    StatusCommand(),  ChmodCommand(),
           ChownCommand(),  TagCommand(),     UntagCommand(),   TagsCommand(),    QueryCommand(),
           DupesCommand(),  PropsetCommand(), PropgetCommand(), PropdelCommand(), KeyCommand(),
-          WhoAmICommand(), FsckCommand()};
+          WhoAmICommand(), FsckCommand(),    GoalCommand(),    ServerCommand()};
 }
 
 int Main(int argc, char** argv) {

@@ -102,6 +102,15 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
   }
   HashLine hash;
   if (a->type == FileType::kRegular) hash = DescribeHash(*client, *a);
+  // The goal the repair keeps (docs/repair.md, "Goals"): the own one unless
+  // a tag rule asks for more.
+  int goal = a->goal;
+  std::string goal_note;
+  if (auto g = client->GetGoal(a->inode); g.ok() && g->goal != a->goal) {
+    goal = g->goal;
+    goal_note =
+        " (tag rule '" + g->source_tag + "'; its own goal is " + std::to_string(a->goal) + ")";
+  }
   if (json) {
     JsonObject o;
     o.Add("path", *path)
@@ -113,6 +122,7 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
         .Add("gid", a->gid)
         .Add("nlink", a->nlink)
         .Add("goal", a->goal)
+        .Add("effective_goal", goal)
         .Add("atime_ns", a->atime_ns)
         .Add("mtime_ns", a->mtime_ns)
         .Add("ctime_ns", a->ctime_ns);
@@ -140,7 +150,7 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
   out << "mode:    " << ModeString(a->type, a->mode) << " (" << OctalMode(a->mode) << ")\n"
       << "owner:   uid " << a->uid << ", gid " << a->gid << '\n'
       << "links:   " << a->nlink << '\n'
-      << "goal:    " << a->goal << " replicas\n"
+      << "goal:    " << goal << " replicas" << goal_note << '\n'
       << "atime:   " << FullTime(a->atime_ns) << '\n'
       << "mtime:   " << FullTime(a->mtime_ns) << '\n'
       << "ctime:   " << FullTime(a->ctime_ns) << '\n';
@@ -151,7 +161,7 @@ int RunInfo(Context& ctx, const std::string& given, bool json) {
       int current = 0;
       for (const auto& r : c.replicas) current += r.current && r.alive ? 1 : 0;
       out << "  chunk " << c.index << ": id " << c.chunk_id << ", version " << c.version
-          << ", length " << c.length << ", " << current << "/" << a->goal << " current replicas\n";
+          << ", length " << c.length << ", " << current << "/" << goal << " current replicas\n";
       for (const auto& r : c.replicas) {
         out << "    server " << r.server_id << "  " << r.address << "  " << r.label << "  version "
             << r.version << "  " << (r.alive ? "alive" : "DEAD") << "  "
@@ -195,6 +205,8 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("used_bytes", s.used_bytes)
                      .Add("chunks", s.chunks)
                      .Add("last_heartbeat_ms_ago", s.last_heartbeat_ms_ago)
+                     .Add("draining", s.draining)
+                     .Add("drain_chunks_left", s.drain_chunks_left)
                      .str();
     }
     servers += st->servers.empty() ? "]" : "\n  ]";
@@ -223,6 +235,7 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("copies_failed", st->repair_copies_failed)
                      .Add("copies_discarded", st->repair_copies_discarded)
                      .Add("replicas_trimmed", st->repair_replicas_trimmed)
+                     .Add("scans", st->repair_scans)
                      .str()
               << "\n}" << std::endl;
     return ctx.exit_code();
@@ -234,8 +247,9 @@ int RunStatus(Context& ctx, bool json) {
   out << line;
   for (const auto& s : st->servers) {
     std::string beat = std::to_string(s.last_heartbeat_ms_ago) + " ms ago";
+    const char* state = s.alive ? (s.draining ? "drain" : "alive") : "DEAD";
     std::snprintf(line, sizeof line, "%-4d %-21s %-12s %-5s %10s %10s %5.1f%% %8lld %s\n",
-                  s.server_id, s.address.c_str(), s.label.c_str(), s.alive ? "alive" : "DEAD",
+                  s.server_id, s.address.c_str(), s.label.c_str(), state,
                   HumanBytes(s.capacity_bytes).c_str(), HumanBytes(s.used_bytes).c_str(),
                   percent(s.used_bytes, s.capacity_bytes), static_cast<long long>(s.chunks),
                   beat.c_str());
@@ -250,6 +264,15 @@ int RunStatus(Context& ctx, bool json) {
       << "chunks: " << st->chunks << ", under goal: " << st->chunks_under_goal
       << ", over goal: " << st->chunks_over_goal << ", missing: " << st->chunks_missing
       << ", pending deletions: " << st->pending_deletions << '\n';
+  for (const auto& s : st->servers) {
+    if (!s.draining) continue;
+    out << "drain: server " << s.server_id << (s.alive ? "" : " (DEAD)") << ": "
+        << s.drain_chunks_left << " chunks left"
+        << (s.drain_chunks_left == 0
+                ? " - drained; stop it, then ddbfs server remove " + std::to_string(s.server_id)
+                : std::string())
+        << '\n';
+  }
   if (st->repair_enabled) {
     out << "repair: " << st->repair_copies_in_flight << " copies in flight, "
         << st->repair_chunks_copied << " chunks copied ("

@@ -45,6 +45,8 @@ Command TagsCommand();
 Command QueryCommand();
 Command DupesCommand();
 Command FsckCommand();
+Command GoalCommand();
+Command ServerCommand();
 Command PropsetCommand();
 Command PropgetCommand();
 Command PropdelCommand();

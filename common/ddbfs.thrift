@@ -936,6 +936,12 @@ struct ServerStatus {
   5: i64 used_bytes
   6: i64 chunks
   7: i64 last_heartbeat_ms_ago
+  // ddbfs server drain (docs/repair.md, "Draining"): it gets no new chunk,
+  // and its replicas are moved off; drain_chunks_left counts the replica
+  // rows it still holds (0: the drain is done, `ddbfs server remove` may
+  // forget it once it is stopped).
+  8: optional bool draining
+  9: optional i64 drain_chunks_left
 }
 
 struct ClusterStatusRequest {
@@ -963,6 +969,9 @@ struct ClusterStatusResponse {
   16: i64 repair_copies_failed     // source or target failed: tried again
   17: i64 repair_copies_discarded  // the chunk changed during the copy: not recorded
   18: i64 repair_replicas_trimmed  // extra replicas over goal dropped and deleted
+  // Passes that scanned the chunk map (a pass is skipped while nothing
+  // changed since one that found nothing; docs/repair.md, "A pass").
+  19: optional i64 repair_scans
 }
 
 // --------------------------------------------------------- client sessions
@@ -1124,6 +1133,111 @@ struct FindDuplicatesResponse {
   4: optional binary page_token  // absent: the listing is complete
 }
 
+// ------------------------------------------------------------------- goals
+// Goals per file, directory and tag (docs/repair.md, "Goals"): a chunk's
+// goal is the highest of its file's own goal and the goals of the rules of
+// the tags the file carries.
+
+// The effective goal of a node and where it comes from. Needs nothing but
+// reaching the node.
+struct GetGoalRequest {
+  1: RequestContext ctx
+  2: i64 inode
+}
+struct GetGoalResponse {
+  1: RpcStatus status
+  2: i32 goal              // the effective goal (what the repair keeps)
+  3: i32 own_goal          // the node's own goal (ddbfs.inodes.goal)
+  // Where `goal` comes from: "node" (set on it), "directory" (copied from
+  // its directory when it was created; source_path is the nearest
+  // directory above with a goal set, "" when none), "default" (the cluster
+  // default: nothing on the way up was ever set), "tag" (a tag rule higher
+  // than the node's own goal: source_tag).
+  4: string source
+  5: string source_path
+  6: string source_tag
+  7: i32 source_goal       // "directory": that directory's goal now
+  8: i32 tag_goal          // the highest goal of its tags' rules (0: none)
+}
+
+// Sets the goal (1..9) of the node `inode`; with `children`, of the entries
+// of the directory `inode` after `after_name` instead, at most `limit` of
+// them (0 or more than 1000: 1000), so that `ddbfs goal set -r` changes a
+// tree in bounded steps. Needs write permission on each node changed: a
+// child without it is skipped and counted in `denied`; the node itself
+// without it is NOT_PERMITTED.
+struct SetGoalRequest {
+  1: RequestContext ctx
+  2: i64 inode
+  3: i32 goal
+  4: bool children = false
+  5: string after_name = ""
+  6: i32 limit = 0
+}
+struct SetGoalResponse {
+  1: RpcStatus status
+  2: i32 changed             // nodes whose goal changed
+  3: i32 denied              // children skipped: no write permission
+  4: list<i64> directories   // children: the subdirectories of the page
+  5: string last_name        // children: the page's last entry (after_name of the next)
+  6: bool more               // children: entries follow last_name
+}
+
+// A tag rule: documents carrying `tag` (any value) have at least `goal`.
+struct GoalRule {
+  1: string tag
+  2: i32 goal
+  3: i64 documents         // documents carrying the tag now
+}
+// Sets the rule of `tag` (goal 1..9; the tag name is created if new) or
+// removes it (goal 0; NOT_FOUND if there is none). Needs an admin acting as
+// root, like tag rename.
+struct SetGoalRuleRequest {
+  1: RequestContext ctx
+  2: string tag
+  3: i32 goal
+}
+struct SetGoalRuleResponse {
+  1: RpcStatus status
+  2: i64 documents         // documents carrying the tag
+}
+struct ListGoalRulesRequest {
+  1: RequestContext ctx
+}
+struct ListGoalRulesResponse {
+  1: RpcStatus status
+  2: list<GoalRule> rules  // by tag name; at most 10000
+}
+
+// -------------------------------------------------------- draining servers
+// docs/repair.md, "Draining". Admins only.
+
+// drain: the server gets no new chunk or repair copy, its replicas stop
+// counting toward goals, the repair copies each of its chunks elsewhere and
+// then drops its replica. !drain (undrain): back to normal (replicas it
+// still holds count again; the extras are trimmed).
+struct DrainServerRequest {
+  1: RequestContext ctx
+  2: i32 server_id
+  3: bool drain
+}
+struct DrainServerResponse {
+  1: RpcStatus status
+  2: i64 chunks_left       // replica rows the server still holds
+}
+
+// Forgets a chunk server (its row, its queued deletions). BUSY while it is
+// alive (stop it first: it would register again); NOT_EMPTY while it still
+// has replica rows of written chunks (drain it first; the message says how
+// many are the only live copy).
+struct RemoveServerRequest {
+  1: RequestContext ctx
+  2: i32 server_id
+}
+struct RemoveServerResponse {
+  1: RpcStatus status
+}
+
 service MetaService {
   LookupResponse Lookup(1: LookupRequest req)
   ResolvePathResponse ResolvePath(1: ResolvePathRequest req)
@@ -1179,6 +1293,12 @@ service MetaService {
   FindDuplicatesResponse FindDuplicates(1: FindDuplicatesRequest req)
   CheckReplicasResponse CheckReplicas(1: CheckReplicasRequest req)
   FsckResponse Fsck(1: FsckRequest req)
+  GetGoalResponse GetGoal(1: GetGoalRequest req)
+  SetGoalResponse SetGoal(1: SetGoalRequest req)
+  SetGoalRuleResponse SetGoalRule(1: SetGoalRuleRequest req)
+  ListGoalRulesResponse ListGoalRules(1: ListGoalRulesRequest req)
+  DrainServerResponse DrainServer(1: DrainServerRequest req)
+  RemoveServerResponse RemoveServer(1: RemoveServerRequest req)
 }
 
 // ---------------------------------------------------------------- chunk server

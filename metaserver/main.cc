@@ -116,6 +116,12 @@ int main(int argc, char** argv) {
                  "back to it and trims replicas over it (docs/repair.md); 0: no repair")
       ->capture_default_str()
       ->check(CLI::Range(0, 3600 * 1000));
+  app.add_option("--repair-idle-scan-ms", repair.idle_scan_ms,
+                 "after a repair pass that found nothing, the next passes skip their scans of "
+                 "the chunk map while nothing changed, but one runs at least this often "
+                 "(docs/repair.md, \"A pass\"); 0: every pass scans")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 24 * 3600 * 1000));
   app.add_option("--repair-copies", repair.max_copies,
                  "chunk copies the repair keeps in flight at once, over the whole cluster")
       ->capture_default_str()

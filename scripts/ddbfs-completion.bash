@@ -6,7 +6,7 @@
 
 _ddbfs_commands="add upload import get download export cat ls list mkdir rm delete remove
 mv move rename info status chmod chown tag untag tags proplist query find dupes propset
-propget propdel key whoami help"
+propget propdel key whoami fsck goal server help"
 
 # Options of each command (global ones are added everywhere).
 _ddbfs_options() {
@@ -21,6 +21,9 @@ _ddbfs_options() {
     tags | proplist) echo "--json --names --within --values" ;;
     query | find) echo "-l --count --sort --limit --print0 --json" ;;
     dupes) echo "-S --size --empty --json" ;;
+    fsck) echo "--repair --wait --json" ;;
+    goal) echo "-r --recursive --tag --json" ;;
+    server) echo "--json" ;;
   esac
   echo "--meta -q --quiet -h --help"
 }
@@ -133,6 +136,15 @@ _ddbfs() {
       ;;
     query | find) _ddbfs_tags "$cur" ;;
     dupes) if ((args == 0)); then _ddbfs_remote "$cur"; fi ;;
+    goal)
+      # goal get|set|rm|list, then paths (a tag after --tag: above).
+      if ((args == 0)); then
+        COMPREPLY=($(compgen -W "get set rm list" -- "$cur"))
+      elif [[ $cur == /* ]]; then
+        _ddbfs_remote "$cur"
+      fi
+      ;;
+    server) if ((args == 0)); then COMPREPLY=($(compgen -W "list drain undrain remove" -- "$cur")); fi ;;
     propset | propget | propdel)
       if ((args == 0)); then _ddbfs_tags "$cur"; elif [[ $cur == /* ]]; then _ddbfs_remote "$cur"; fi
       ;;

@@ -655,6 +655,8 @@ Result<ClusterView> Client::ClusterStatus() {
     sv.used_bytes = static_cast<uint64_t>(std::max<int64_t>(srv.used_bytes, 0));
     sv.chunks = srv.chunks;
     sv.last_heartbeat_ms_ago = srv.last_heartbeat_ms_ago;
+    sv.draining = srv.__isset.draining && srv.draining;
+    if (srv.__isset.drain_chunks_left) sv.drain_chunks_left = srv.drain_chunks_left;
     v.servers.push_back(std::move(sv));
   }
   v.files = resp.files;
@@ -673,6 +675,7 @@ Result<ClusterView> Client::ClusterStatus() {
   v.repair_copies_failed = resp.repair_copies_failed;
   v.repair_copies_discarded = resp.repair_copies_discarded;
   v.repair_replicas_trimmed = resp.repair_replicas_trimmed;
+  if (resp.__isset.repair_scans) v.repair_scans = resp.repair_scans;
   return v;
 }
 

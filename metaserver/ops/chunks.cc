@@ -298,6 +298,8 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
                                                  mtime_ns.value_or(now), now, whole));
     return Status();
   }));
+  // A replica that missed the write was dropped; the lease is gone.
+  MarkRepairDirty(ctx);
   return out;
 }
 

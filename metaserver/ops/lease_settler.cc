@@ -10,6 +10,7 @@
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/content_hash.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/repairer.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/store/chunk_store.h"
 #include "metaserver/store/inode_store.h"
@@ -100,6 +101,8 @@ int LeaseSettler::SettleExpired() {
     return 0;
   }
   int done = 0;
+  // A settled chunk may be left under goal, and its lease no longer hides it.
+  if (!expired.empty()) MarkRepairDirty(ctx_);
   for (int64_t id : expired) {
     Status r = SettleChunk(id);
     if (r.ok()) {

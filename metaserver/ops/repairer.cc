@@ -38,6 +38,10 @@ int CopyTimeoutMs(const RepairOptions& o) {
 
 }  // namespace
 
+void MarkRepairDirty(OpContext& ctx) {
+  if (ctx.repairer) ctx.repairer->MarkDirty();
+}
+
 Repairer::Repairer(OpContext& ctx, RepairOptions options)
     : ctx_(ctx), options_(options), copy_timeout_ms_(CopyTimeoutMs(options)) {
   stats_.enabled = options_.interval_ms > 0;
@@ -74,6 +78,21 @@ void Repairer::Kick() {
   cv_.notify_all();
 }
 
+void Repairer::MarkDirty() {
+  std::lock_guard<std::mutex> lock(mu_);
+  dirty_ = true;
+}
+
+std::string Repairer::ServerSignature() const {
+  std::string out;
+  for (const ServerState& s : ctx_.servers.Snapshot()) {
+    out += std::to_string(s.record.id) + (s.alive ? "a" : "d") +
+           (s.inventory_complete ? "c" : "i") + (s.record.draining ? "D" : "-") +
+           std::to_string(s.session) + ",";
+  }
+  return out;
+}
+
 bool Repairer::stopping() const {
   std::lock_guard<std::mutex> lock(mu_);
   return stopping_;
@@ -105,14 +124,30 @@ Repairer::ChunkPool& Repairer::Pool(const std::string& host, int port) {
 }
 
 void Repairer::Loop() {
+  std::string servers;
+  auto last_scan = Clock::now();
   while (true) {
+    bool scan = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait_for(lock, std::chrono::milliseconds(options_.interval_ms),
                    [this] { return stopping_ || kicked_; });
       if (stopping_) return;
+      scan = kicked_ || dirty_ || pending_;
       kicked_ = false;
+      dirty_ = false;
     }
+    // Nothing changed since a pass that found nothing: skip the scans,
+    // but not for longer than idle_scan_ms.
+    std::string now_servers = ServerSignature();
+    if (now_servers != servers) scan = true;
+    if (options_.idle_scan_ms <= 0 ||
+        Clock::now() - last_scan >= std::chrono::milliseconds(options_.idle_scan_ms)) {
+      scan = true;
+    }
+    if (!scan) continue;
+    servers = std::move(now_servers);
+    last_scan = Clock::now();
     // More to do right away while passes find work; else wait.
     while (Pass() > 0 && !stopping()) {
     }
@@ -133,6 +168,8 @@ void Repairer::Worker() {
     lock.lock();
     --in_flight_;
     busy_.erase(copy.chunk_id);
+    // The chunk may need another copy, or this one again.
+    dirty_ = true;
     if (s.ok()) {
       ++stats_.copied;
       stats_.bytes_copied += copy.length;
@@ -155,8 +192,17 @@ int Repairer::Pass() {
   std::lock_guard<std::mutex> serial(pass_mu_);
   // After a start, the servers known from the database must register again
   // first: until then their replicas look lost (and then over goal).
-  if (!ctx_.servers.PlacementReady().ok()) return 0;
-  Trim();
+  if (!ctx_.servers.PlacementReady().ok()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = true;
+    return 0;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++stats_.scans;
+  }
+  bool found = false;
+  const int64_t trimmed = Trim(&found);
   std::vector<int64_t> skip;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -170,15 +216,31 @@ int Repairer::Pass() {
     skip.assign(busy_.begin(), busy_.end());
     for (const auto& [id, when] : failed_at_) skip.push_back(id);
   }
-  const std::vector<int32_t> alive = ctx_.servers.AliveIds();
+  // Replicas on servers being drained do not count toward the goal, but
+  // may be copied from.
+  std::vector<int32_t> counted, readable;
+  for (const ServerState& st : ctx_.servers.Snapshot()) {
+    if (!st.alive) continue;
+    readable.push_back(st.record.id);
+    if (!st.record.draining) counted.push_back(st.record.id);
+  }
   std::vector<store::UnderGoalChunk> under;
   Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(under, store::UnderGoalChunks(tx, alive, skip, options_.batch));
+    ASSIGN_OR_RETURN(under, store::UnderGoalChunks(tx, counted, readable, skip, options_.batch));
     return Status();
   });
   if (!s.ok()) {
     LOG(kWarn) << "repair: cannot list the chunks under goal: " << s;
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = true;
     return 0;
+  }
+  {
+    // Chunks listed (copied now or not placeable yet), trimmed, or left
+    // out (a copy in flight, or one that failed lately): look again next
+    // interval. Nothing: idle until something changes.
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = found || trimmed > 0 || !under.empty() || !skip.empty();
   }
   int queued = 0;
   int unplaced = 0;
@@ -217,7 +279,12 @@ std::optional<Repairer::Copy> Repairer::Plan(const store::UnderGoalChunk& c) {
   }
   if (sources.empty()) return std::nullopt;
   std::set<int32_t> exclude(c.holders.begin(), c.holders.end());
-  const std::set<int32_t> avoid(sources.begin(), sources.end());
+  // The labels of the replicas that stay: a drained one is going away.
+  std::set<int32_t> avoid;
+  for (int32_t id : sources) {
+    std::optional<ServerState> st = ctx_.servers.Get(id);
+    if (st && !st->record.draining) avoid.insert(id);
+  }
   std::vector<int32_t> target = ctx_.servers.ChooseServers(1, exclude, avoid);
   if (target.empty()) return std::nullopt;
   Copy copy;
@@ -292,25 +359,33 @@ Status Repairer::Run(const Copy& copy, bool* discarded) {
   return Status();
 }
 
-int64_t Repairer::Trim() {
+int64_t Repairer::Trim(bool* found) {
   // Only servers whose inventory is reconciled count: a returning server's
   // rows are not confirmed before that, so no replica is dropped in favour
   // of one that may not exist.
-  std::vector<int32_t> confirmed;
+  // Servers being drained (alive or not) neither count nor keep anything
+  // once the chunk has its goal elsewhere.
+  std::vector<int32_t> confirmed, draining;
   std::map<int32_t, ServerState> state;
   for (ServerState& s : ctx_.servers.Snapshot()) {
-    if (s.alive && s.inventory_complete) confirmed.push_back(s.record.id);
+    if (s.record.draining) {
+      draining.push_back(s.record.id);
+    } else if (s.alive && s.inventory_complete) {
+      confirmed.push_back(s.record.id);
+    }
     state.emplace(s.record.id, std::move(s));
   }
   std::vector<store::OverGoalChunk> over;
   Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(over, store::OverGoalChunks(tx, confirmed, options_.batch));
+    ASSIGN_OR_RETURN(over, store::OverGoalChunks(tx, confirmed, draining, options_.batch));
     return Status();
   });
   if (!s.ok()) {
     LOG(kWarn) << "repair: cannot list the chunks over goal: " << s;
+    *found = true;  // look again
     return 0;
   }
+  if (!over.empty()) *found = true;
   int64_t dropped = 0;
   for (const store::OverGoalChunk& c : over) {
     if (stopping()) break;
@@ -338,10 +413,11 @@ int64_t Repairer::Trim() {
     for (int32_t id : live) {
       if (!keep.count(id)) extra.push_back(id);
     }
+    extra.insert(extra.end(), c.drained.begin(), c.drained.end());
     if (extra.empty()) continue;
     int64_t n = 0;
     Status t = ctx_.writer.Run([&](store::Tx& tx) -> Status {
-      ASSIGN_OR_RETURN(n, store::TrimReplicas(tx, c.id, c.version, extra));
+      ASSIGN_OR_RETURN(n, store::TrimReplicas(tx, c.id, c.version, extra, c.drained));
       return Status();
     });
     if (!t.ok()) {
@@ -350,7 +426,8 @@ int64_t Repairer::Trim() {
     }
     if (n > 0) {
       LOG(kInfo) << "repair: chunk " << c.id << " had " << live.size() << " live replicas for goal "
-                 << c.goal << ": " << n << " over goal dropped and queued for deletion";
+                 << c.goal << " and " << c.drained.size() << " on servers being drained: " << n
+                 << " dropped and queued for deletion";
     }
     dropped += n;
   }

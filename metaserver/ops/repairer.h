@@ -34,6 +34,12 @@ struct RepairOptions {
   int64_t bytes_per_s = 128ll << 20;
   // Chunks looked at per pass (under goal, then over goal).
   int batch = 256;
+  // A pass scans the whole chunk map twice (seconds at a million chunks):
+  // after a pass that found nothing, the next ones are skipped while
+  // nothing changed - no kick, no MarkDirty, the same servers alive,
+  // reconciled and drained - but one runs at least every idle_scan_ms
+  // (0: every interval, whatever happened).
+  int idle_scan_ms = 30000;
 };
 
 // What `ddbfs status` shows of the repair. Counters are since this process
@@ -47,6 +53,7 @@ struct RepairStats {
   int64_t failed = 0;        // copies that failed (source or target)
   int64_t discarded = 0;     // copies made but not recorded (the chunk moved on)
   int64_t trimmed = 0;       // replicas over goal dropped and queued for deletion
+  int64_t scans = 0;         // passes that scanned the chunk map
 };
 
 // The background repair (docs/repair.md): brings every chunk back to its
@@ -65,7 +72,13 @@ struct RepairStats {
 // only after the copy succeeded, at the version copied, and only if the
 // chunk is still at that version with no write lease and the target is
 // alive; otherwise the copy is queued for deletion on the target. Chunks
-// under a write lease wait until it is committed or settled. Nothing runs
+// under a write lease wait until it is committed or settled.
+//
+// A chunk's goal is its file's effective goal: the file's own, or the
+// highest goal of the rules of its tags (docs/repair.md, "Goals"). Replicas
+// on servers being drained do not count toward it (they are copied from,
+// never to) and are dropped once the chunk has its goal elsewhere
+// ("Draining"). Nothing runs
 // before the chunk servers known from the database have re-registered after
 // a start (ServerRegistry::PlacementReady).
 //
@@ -77,7 +90,12 @@ class Repairer {
 
   void Start();
   void Stop();
+  // A pass now.
   void Kick();
+  // Something that may leave a chunk off its goal was committed (a write,
+  // a settled lease, a tag or goal change, confirmed deletions): the next
+  // interval's pass scans. Cheap; call after the commit.
+  void MarkDirty();
 
   // One pass: trims, then queues copies of the chunks under goal, and
   // returns (how many copies it queued) once a worker is free to take more.
@@ -96,14 +114,18 @@ class Repairer {
   };
   void Loop();
   void Worker();
-  // Trims every chunk over goal; returns the replicas dropped.
-  int64_t Trim();
+  // Trims every chunk over goal; returns the replicas dropped. Sets *found
+  // when it listed any (or could not list).
+  int64_t Trim(bool* found);
   // The copy of one chunk, or nullopt when no target or source is usable.
   std::optional<Copy> Plan(const store::UnderGoalChunk& chunk);
   // Runs one copy and records it. Sets *discarded when the copy was made but
   // not recorded (the chunk moved on, or the target died).
   Status Run(const Copy& copy, bool* discarded);
   bool stopping() const;
+  // Who is alive, reconciled and drained, as text: a pass scans when it
+  // changed.
+  std::string ServerSignature() const;
   ChunkPool& Pool(const std::string& host, int port);
 
   OpContext& ctx_;
@@ -117,6 +139,8 @@ class Repairer {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // kicks, stop, queue and completions
   bool kicked_ = false;         // GUARDED_BY(mu_)
+  bool dirty_ = true;           // GUARDED_BY(mu_): see MarkDirty
+  bool pending_ = true;         // GUARDED_BY(mu_): the last pass found work (or could not look)
   bool stopping_ = false;       // GUARDED_BY(mu_)
   std::deque<Copy> queue_;      // GUARDED_BY(mu_)
   std::set<int64_t> busy_;      // GUARDED_BY(mu_): chunks queued or copying
@@ -129,5 +153,8 @@ class Repairer {
   std::thread thread_;
   std::vector<std::thread> workers_;  // set by Start() only; none: Pass() only plans and trims
 };
+
+// ctx.repairer->MarkDirty(), when a repair runs.
+void MarkRepairDirty(OpContext& ctx);
 
 }  // namespace ddbfs::meta

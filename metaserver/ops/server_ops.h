@@ -117,6 +117,8 @@ struct ServerStatusEntry {
   int64_t used_bytes = 0;
   int64_t chunks = 0;
   int64_t last_heartbeat_ms_ago = -1;  // -1: never
+  bool draining = false;
+  int64_t drain_chunks_left = 0;  // draining: its replica rows of written chunks
 };
 
 struct ClusterStatusResult {
@@ -126,6 +128,16 @@ struct ClusterStatusResult {
 };
 
 Result<ClusterStatusResult> ClusterStatus(OpContext& ctx);
+
+// ddbfs server drain / undrain (docs/repair.md, "Draining"): sets the
+// server's flag in the database and the registry and kicks the repair.
+// Returns its replica rows of written chunks. kNotFound for an unknown id.
+Result<int64_t> DrainServer(OpContext& ctx, int32_t server_id, bool drain);
+
+// ddbfs server remove: forgets the server. kBusy while it is alive (it
+// would register again), kNotEmpty while it has replica rows of written
+// chunks (the message says how many are the only live copy).
+Status RemoveServer(OpContext& ctx, int32_t server_id);
 
 // Loads the registered servers into ctx.servers (at start).
 Status LoadServers(OpContext& ctx);

@@ -92,7 +92,9 @@ int64_t ServerRegistry::Registered(const store::ServerRecord& record) {
   std::lock_guard<std::mutex> lock(mu_);
   ServerState& s = servers_[record.id];
   auto now = Clock::now();
+  const bool draining = s.record.draining;  // the database's, not the server's
   s.record = record;
+  s.record.draining = draining;
   s.record.last_heartbeat_unix_ms = UnixNowMs();
   s.registered = true;
   s.last_heartbeat = now;
@@ -196,6 +198,18 @@ ServerState ServerRegistry::ViewLocked(const ServerState& s, Clock::time_point n
   return v;
 }
 
+void ServerRegistry::SetDraining(int32_t id, bool draining) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = servers_.find(id);
+  if (it != servers_.end()) it->second.record.draining = draining;
+}
+
+void ServerRegistry::Forget(int32_t id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  servers_.erase(id);
+  awaited_.erase(id);
+}
+
 bool ServerRegistry::IsAlive(int32_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = servers_.find(id);
@@ -240,7 +254,7 @@ std::vector<int32_t> ServerRegistry::ChooseServers(int count, const std::set<int
   constexpr auto kChunk = static_cast<int64_t>(kChunkSize);
   std::vector<PlacementCandidate> candidates;
   for (const auto& [id, s] : servers_) {
-    if (!AliveLocked(s, now) || exclude.count(id)) continue;
+    if (!AliveLocked(s, now) || s.record.draining || exclude.count(id)) continue;
     int64_t free = s.record.capacity_bytes - s.record.used_bytes;
     if (free < kChunk) continue;
     candidates.push_back({id, s.record.label, free - s.placed_since_heartbeat * kChunk});

@@ -107,13 +107,21 @@ class ServerRegistry {
   // Its figures were written to the database.
   void Flushed(int32_t id);
 
+  // Draining (docs/repair.md, "Draining"): a draining server is never
+  // chosen by ChooseServers; the flag survives registrations (it is loaded
+  // from the database and set here when the database was changed).
+  void SetDraining(int32_t id, bool draining);
+  // Forgets a server (ddbfs server remove, after its row was deleted).
+  void Forget(int32_t id);
+
   bool IsAlive(int32_t id) const;
   std::optional<ServerState> Get(int32_t id) const;
   std::vector<ServerState> Snapshot() const;
   std::vector<int32_t> AliveIds() const;
 
   // Placement of a new chunk's replicas: alive servers with at least one
-  // chunk of free space, not in `exclude` (see ChoosePlacement). Counts the
+  // chunk of free space, not being drained, not in `exclude` (see
+  // ChoosePlacement). Counts the
   // chosen ones as a chunk fuller until their next heartbeat, so that chunks
   // placed between two heartbeats spread out. Servers labelled like one of
   // `avoid` (the servers already holding the chunk) come only after every

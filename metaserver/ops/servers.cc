@@ -213,6 +213,7 @@ Result<InventoryPageResult> ReportInventory(OpContext& ctx, const InventoryPageA
   ctx.servers.EndInventoryPage(args.server_id, args.session, s.ok(), upto, args.last,
                                static_cast<int64_t>(args.entries.size()));
   RETURN_IF_ERROR(s);
+  MarkRepairDirty(ctx);  // rows dropped or adopted
   if (tally.lost || tally.deleted || tally.foreign || tally.kept_stale) {
     LOG(kInfo) << "server " << args.server_id << " inventory (" << after << ", "
                << (args.last ? std::string("end") : std::to_string(upto)) << "]: " << tally.lost
@@ -268,6 +269,8 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
       return Status();
     }));
     if (hb.flush_due) ctx.servers.Flushed(args.server_id);
+    // A server whose deletion of a chunk is confirmed may take a copy of it.
+    if (!args.deleted_chunks.empty()) MarkRepairDirty(ctx);
   }
   if (!args.bad_replicas.empty()) {
     LOG(kWarn) << "chunk server " << args.server_id << " found " << args.bad_replicas.size()
@@ -284,7 +287,7 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
 
 Result<ClusterStatusResult> ClusterStatus(OpContext& ctx) {
   ClusterStatusResult out;
-  std::vector<int32_t> alive;
+  std::vector<int32_t> alive, draining;
   for (const ServerState& s : ctx.servers.Snapshot()) {
     ServerStatusEntry e;
     e.server_id = s.record.id;
@@ -296,15 +299,82 @@ Result<ClusterStatusResult> ClusterStatus(OpContext& ctx) {
     e.used_bytes = s.record.used_bytes;
     e.chunks = s.record.chunk_count;
     e.last_heartbeat_ms_ago = s.last_heartbeat_ms_ago;
+    e.draining = s.record.draining;
     if (s.alive) alive.push_back(s.record.id);
+    if (e.draining) draining.push_back(s.record.id);
     out.servers.push_back(std::move(e));
   }
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(out.counts, store::CountCluster(tx, alive));
+    if (draining.empty()) return Status();
+    ASSIGN_OR_RETURN(auto left, store::ServerReplicaCounts(tx, draining));
+    for (ServerStatusEntry& e : out.servers) {
+      if (e.draining) e.drain_chunks_left = left[e.server_id];
+    }
     return Status();
   }));
   if (ctx.repairer) out.repair = ctx.repairer->stats();
   return out;
+}
+
+Result<int64_t> DrainServer(OpContext& ctx, int32_t server_id, bool drain) {
+  if (server_id <= 0) return InvalidArgument("bad server id " + std::to_string(server_id));
+  int64_t left = 0;
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(bool found, store::SetServerDraining(tx, server_id, drain));
+    if (!found) {
+      return NotFound("no chunk server " + std::to_string(server_id) +
+                      " — ddbfs server list shows them");
+    }
+    ASSIGN_OR_RETURN(auto counts, store::ServerReplicaCounts(tx, {server_id}));
+    left = counts[server_id];
+    return Status();
+  }));
+  // After the commit: a pass that reads the flag finds it in the database
+  // too (a restart loads it from there).
+  ctx.servers.SetDraining(server_id, drain);
+  LOG(kInfo) << "chunk server " << server_id << (drain ? " draining: " : " no longer draining: ")
+             << left << " replicas on it";
+  if (ctx.repairer) ctx.repairer->Kick();
+  return left;
+}
+
+Status RemoveServer(OpContext& ctx, int32_t server_id) {
+  if (server_id <= 0) return InvalidArgument("bad server id " + std::to_string(server_id));
+  const std::string name = "chunk server " + std::to_string(server_id);
+  // The registry knows every server of the database (loaded at start).
+  std::optional<ServerState> st = ctx.servers.Get(server_id);
+  if (!st) return NotFound("no " + name + " — ddbfs server list shows them");
+  if (st->alive) {
+    return Status(ErrorCode::kBusy,
+                  name + " is running (heartbeat " + std::to_string(st->last_heartbeat_ms_ago) +
+                      " ms ago) — drain it (ddbfs server drain " + std::to_string(server_id) +
+                      "), then stop it before removing it: a running server registers again");
+  }
+  const std::vector<int32_t> alive = ctx.servers.AliveIds();
+  RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(auto counts, store::ServerReplicaCounts(tx, {server_id}));
+    if (counts[server_id] > 0) {
+      ASSIGN_OR_RETURN(int64_t only, store::OnlyCopiesOn(tx, server_id, alive));
+      return Status(ErrorCode::kNotEmpty,
+                    name + " still holds " + std::to_string(counts[server_id]) + " replicas (" +
+                        std::to_string(only) +
+                        " of them the only copy: no live server has another) — drain it first: "
+                        "ddbfs server drain " +
+                        std::to_string(server_id) +
+                        " while it runs, and wait until ddbfs status shows 0 chunks left");
+    }
+    ASSIGN_OR_RETURN(bool removed, store::RemoveServer(tx, server_id));
+    if (!removed) {
+      return Status(ErrorCode::kNotEmpty,
+                    name + " was given a replica meanwhile — drain it first: ddbfs server drain " +
+                        std::to_string(server_id));
+    }
+    return Status();
+  }));
+  ctx.servers.Forget(server_id);
+  LOG(kInfo) << name << " removed";
+  return Status();
 }
 
 Status LoadServers(OpContext& ctx) {

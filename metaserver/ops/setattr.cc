@@ -3,6 +3,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/repairer.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/chunk_store.h"
 #include "metaserver/store/inode_store.h"
@@ -63,6 +64,7 @@ Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
     if (apply.size) return RefreshDocumentHash(tx, out);
     return Status();
   }));
+  if (c.goal) MarkRepairDirty(ctx);
   return out;
 }
 

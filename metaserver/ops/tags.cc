@@ -7,8 +7,10 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/repairer.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/bulk_writer.h"
+#include "metaserver/store/goal_store.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/tag_index.h"
@@ -70,6 +72,8 @@ Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId i
     ASSIGN_OR_RETURN(out, store::GetTags(tx, inode));
     return Status();
   }));
+  // A tag with a goal rule changes the document's goal (docs/repair.md).
+  MarkRepairDirty(ctx);
   return out;
 }
 
@@ -228,6 +232,7 @@ Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<Inod
                              std::to_string(kMaxTagManyInGroupCommit) + " here)");
     }
     RETURN_IF_ERROR(ctx.writer.Run(change));
+    MarkRepairDirty(ctx);
     return changed_count;
   }
   // Many documents: one transaction beside the group commit
@@ -237,6 +242,7 @@ Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<Inod
   for (const Tag& t : add) names.insert(t.name);
   for (const Tag& t : remove) names.insert(t.name);
   RETURN_IF_ERROR(ctx.bulk->Run(ids, std::move(names), change));
+  MarkRepairDirty(ctx);
   return changed_count;
 }
 
@@ -309,6 +315,8 @@ Result<int64_t> RunTagAdmin(store::Tx& tx, bool admin, TagAdminOp op, const std:
       ASSIGN_OR_RETURN(int64_t from, ExistingTag(tx, name));
       ASSIGN_OR_RETURN(int64_t into, TagIdCreating(tx, other));
       if (from == into) return InvalidArgument("cannot merge tag '" + name + "' into itself");
+      // Its goal rule goes with its documents (the higher goal if both have one).
+      RETURN_IF_ERROR(store::MoveGoalRule(tx, from, into));
       ASSIGN_OR_RETURN(int64_t documents, store::MergeTagInto(tx, from, into));
       ASSIGN_OR_RETURN(bool cycle, store::ImplicationCycle(tx));
       if (cycle) {
@@ -369,6 +377,7 @@ Result<int64_t> TagAdmin(OpContext& ctx, bool admin, TagAdminOp op, const std::s
     ASSIGN_OR_RETURN(documents, RunTagAdmin(tx, admin, op, name, other));
     return Status();
   }));
+  MarkRepairDirty(ctx);
   return documents;
 }
 

@@ -10,6 +10,7 @@
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/content_hash.h"
 #include "metaserver/ops/fsck.h"
+#include "metaserver/ops/goal_ops.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/server_ops.h"
@@ -73,6 +74,15 @@ store::Deadline MetaServiceHandler::DeadlineOf(const rpc::RequestContext& rc) co
     timeout = std::chrono::milliseconds(std::min(rc.timeout_ms, kMaxTimeoutMs));
   }
   return store::Clock::now() + timeout;
+}
+
+void MetaServiceHandler::RepairAfter(const rpc::RpcStatus& status, bool kick) {
+  if (status.code != rpc::ErrorCode::OK || ctx_.repairer == nullptr) return;
+  if (kick) {
+    ctx_.repairer->Kick();
+  } else {
+    ctx_.repairer->MarkDirty();
+  }
 }
 
 Result<Access> MetaServiceHandler::Authorize(const char* rpc_name, const rpc::RequestContext* rc,
@@ -206,6 +216,7 @@ void MetaServiceHandler::SetAttr(rpc::SetAttrResponse& resp, const rpc::SetAttrR
     if (req.__isset.goal) c.goal = req.goal;
     return Fill(meta::SetAttr(ctx_, a.caller, req.inode, c), &resp.attr, kAttr);
   });
+  if (req.__isset.goal) RepairAfter(resp.status, /*kick=*/true);
 }
 
 void MetaServiceHandler::UpdateAtime(rpc::UpdateAtimeResponse& resp,
@@ -247,6 +258,7 @@ void MetaServiceHandler::SetTags(rpc::SetTagsResponse& resp, const rpc::SetTagsR
     resp.tags = ToRpc(tags);
     return Status();
   });
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsRequest& req) {
@@ -310,6 +322,7 @@ void MetaServiceHandler::TagMany(rpc::TagManyResponse& resp, const rpc::TagManyR
         return Status();
       },
       !bulk);
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdminRequest& req) {
@@ -342,6 +355,7 @@ void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdm
     ASSIGN_OR_RETURN(resp.documents, meta::TagAdmin(ctx_, admin, op, req.name, req.other));
     return Status();
   });
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::ListImplications(rpc::ListImplicationsResponse& resp,
@@ -736,6 +750,7 @@ void MetaServiceHandler::CommitWrite(rpc::CommitWriteResponse& resp,
     return Fill(meta::CommitWrite(ctx_, a.caller, req.inode, chunks, req.size, mtime, hashes),
                 &resp.attr, kAttr);
   });
+  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::ReportBadReplica(rpc::ReportBadReplicaResponse& resp,
@@ -946,6 +961,10 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
       out.used_bytes = s.used_bytes;
       out.chunks = s.chunks;
       out.last_heartbeat_ms_ago = s.last_heartbeat_ms_ago;
+      if (s.draining) {
+        out.__set_draining(true);
+        out.__set_drain_chunks_left(s.drain_chunks_left);
+      }
       resp.servers.push_back(std::move(out));
     }
     resp.files = r.counts.files;
@@ -964,8 +983,86 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
     resp.repair_copies_failed = r.repair.failed;
     resp.repair_copies_discarded = r.repair.discarded;
     resp.repair_replicas_trimmed = r.repair.trimmed;
+    resp.__set_repair_scans(r.repair.scans);
     return Status();
   });
+}
+
+void MetaServiceHandler::GetGoal(rpc::GetGoalResponse& resp, const rpc::GetGoalRequest& req) {
+  Handle("GetGoal", &req.ctx, Need::kUser, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    ASSIGN_OR_RETURN(GoalInfo g, meta::GetGoal(ctx_, req.inode));
+    resp.goal = g.goal;
+    resp.own_goal = g.own_goal;
+    resp.source = g.source;
+    resp.source_path = g.source_path;
+    resp.source_tag = g.source_tag;
+    resp.source_goal = g.source_goal;
+    resp.tag_goal = g.tag_goal;
+    return Status();
+  });
+}
+
+void MetaServiceHandler::SetGoal(rpc::SetGoalResponse& resp, const rpc::SetGoalRequest& req) {
+  Mutate("SetGoal", req.ctx, resp, [&](const Access& a) -> Status {
+    RETURN_IF_ERROR(Confine(a, {req.inode}));
+    if (!req.children) {
+      ASSIGN_OR_RETURN(bool changed, meta::SetGoal(ctx_, a.caller, req.inode, req.goal));
+      resp.changed = changed ? 1 : 0;
+      return Status();
+    }
+    ASSIGN_OR_RETURN(
+        GoalChildrenResult r,
+        meta::SetChildrenGoal(ctx_, a.caller, req.inode, req.goal, req.after_name, req.limit));
+    resp.changed = r.changed;
+    resp.denied = r.denied;
+    resp.directories.assign(r.directories.begin(), r.directories.end());
+    resp.last_name = r.last_name;
+    resp.more = r.more;
+    return Status();
+  });
+  RepairAfter(resp.status, /*kick=*/resp.changed > 0);
+}
+
+void MetaServiceHandler::SetGoalRule(rpc::SetGoalRuleResponse& resp,
+                                     const rpc::SetGoalRuleRequest& req) {
+  Mutate("SetGoalRule", req.ctx, resp, [&](const Access& a) -> Status {
+    // Rules are the whole cluster's: an admin connection acting as root
+    // (as for tag rename).
+    const bool admin = a.admin && a.caller.uid == 0;
+    ASSIGN_OR_RETURN(resp.documents, meta::SetGoalRule(ctx_, admin, req.tag, req.goal));
+    return Status();
+  });
+  RepairAfter(resp.status, /*kick=*/true);
+}
+
+void MetaServiceHandler::ListGoalRules(rpc::ListGoalRulesResponse& resp,
+                                       const rpc::ListGoalRulesRequest& req) {
+  Handle("ListGoalRules", &req.ctx, Need::kUser, resp, [&](const Access&) -> Status {
+    ASSIGN_OR_RETURN(auto rules, meta::ListGoalRules(ctx_));
+    for (auto& r : rules) {
+      rpc::GoalRule out;
+      out.tag = std::move(r.tag);
+      out.goal = r.goal;
+      out.documents = r.documents;
+      resp.rules.push_back(std::move(out));
+    }
+    return Status();
+  });
+}
+
+void MetaServiceHandler::DrainServer(rpc::DrainServerResponse& resp,
+                                     const rpc::DrainServerRequest& req) {
+  Handle("DrainServer", &req.ctx, Need::kAdmin, resp, [&](const Access&) -> Status {
+    ASSIGN_OR_RETURN(resp.chunks_left, meta::DrainServer(ctx_, req.server_id, req.drain));
+    return Status();
+  });
+}
+
+void MetaServiceHandler::RemoveServer(rpc::RemoveServerResponse& resp,
+                                      const rpc::RemoveServerRequest& req) {
+  Handle("RemoveServer", &req.ctx, Need::kAdmin, resp,
+         [&](const Access&) -> Status { return meta::RemoveServer(ctx_, req.server_id); });
 }
 
 rpc::Capability MetaServiceHandler::Sign(int64_t chunk_id, int64_t version, int32_t ops,

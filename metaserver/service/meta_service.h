@@ -94,6 +94,13 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
                       const rpc::GetContentHashRequest& req) override;
   void FindDuplicates(rpc::FindDuplicatesResponse& resp,
                       const rpc::FindDuplicatesRequest& req) override;
+  void GetGoal(rpc::GetGoalResponse& resp, const rpc::GetGoalRequest& req) override;
+  void SetGoal(rpc::SetGoalResponse& resp, const rpc::SetGoalRequest& req) override;
+  void SetGoalRule(rpc::SetGoalRuleResponse& resp, const rpc::SetGoalRuleRequest& req) override;
+  void ListGoalRules(rpc::ListGoalRulesResponse& resp,
+                     const rpc::ListGoalRulesRequest& req) override;
+  void DrainServer(rpc::DrainServerResponse& resp, const rpc::DrainServerRequest& req) override;
+  void RemoveServer(rpc::RemoveServerResponse& resp, const rpc::RemoveServerRequest& req) override;
 
  private:
   // Who may make a request.
@@ -114,6 +121,11 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp, F&& f,
               bool on_writer = true);
   store::Deadline DeadlineOf(const rpc::RequestContext& rc) const;
+  // After a mutation that may move chunks off their goal (a write, a goal,
+  // tag or rule change) succeeded: the repair looks, now (`kick`) or at its
+  // next interval. Called once Mutate returned, that is after the commit,
+  // so the repair's pass sees it (docs/repair.md, "A pass").
+  void RepairAfter(const rpc::RpcStatus& status, bool kick);
   // The session's Access for `rc`, if it may make a request that needs `need`.
   Result<Access> Authorize(const char* rpc_name, const rpc::RequestContext* rc, Need need) const;
   // A capability for `ops` on chunk_id at version, valid from now for

@@ -8,11 +8,16 @@ namespace ddbfs::meta::store {
 
 namespace {
 
-#define DDBFS_FSCK_SELECT                                                             \
-  "SELECT c.id, c.inode, c.idx, c.version, c.length, c.lease_id IS NOT NULL, i.goal," \
-  "       array_to_string(array_agg(r.server_id ORDER BY r.server_id)"                \
-  "         FILTER (WHERE r.server_id IS NOT NULL), ','),"                            \
-  "       array_to_string(array_agg(r.version ORDER BY r.server_id)"                  \
+// The goal is the file's effective goal (docs/repair.md, "Goals"): one
+// index probe of its tags per chunk of the window.
+#define DDBFS_FSCK_SELECT                                                       \
+  "SELECT c.id, c.inode, c.idx, c.version, c.length, c.lease_id IS NOT NULL,"   \
+  "       GREATEST(i.goal, (SELECT max(gr.goal) FROM ddbfs.doc_tags dt"         \
+  "                          JOIN ddbfs.goal_rules gr ON gr.tag_id = dt.tag_id" \
+  "                         WHERE dt.inode = c.inode)),"                        \
+  "       array_to_string(array_agg(r.server_id ORDER BY r.server_id)"          \
+  "         FILTER (WHERE r.server_id IS NOT NULL), ','),"                      \
+  "       array_to_string(array_agg(r.version ORDER BY r.server_id)"            \
   "         FILTER (WHERE r.server_id IS NOT NULL), ',')"
 #define DDBFS_FSCK_GROUP                                                    \
   " JOIN ddbfs.inodes i ON i.id = c.inode"                                  \

@@ -68,6 +68,7 @@ struct ServerRecord {
   int64_t used_bytes = 0;
   int64_t chunk_count = 0;
   std::optional<int64_t> last_heartbeat_unix_ms;
+  bool draining = false;  // ddbfs server drain (docs/repair.md, "Draining")
 };
 
 struct ClusterCounts {

@@ -9,44 +9,64 @@ namespace ddbfs::meta::store {
 
 namespace {
 
-// Per chunk: its live replicas ($1 is the alive set) and every server that
-// holds something of it. The HAVING runs on the grouped rows, so the scan
-// is one pass over chunks joined with their replicas.
-#define DDBFS_LIVE_FILTER \
+// Per chunk: its replicas that count toward the goal ($1: live servers not
+// being drained), its live replicas a copy may be read from ($4: every live
+// server, drained ones too), and every server that holds something of it.
+// The goal is the file's effective goal: its own, or its tags' rules'
+// (ddbfs.tag_goals) when higher. The HAVING runs on the grouped rows, so
+// the scan is one pass over chunks joined with their replicas, plus one
+// hash of the documents carrying a ruled tag.
+#define DDBFS_COUNTED_FILTER \
   "FILTER (WHERE r.version = c.version AND r.server_id = ANY($1::integer[]))"
+#define DDBFS_READABLE_FILTER \
+  "FILTER (WHERE r.version = c.version AND r.server_id = ANY($4::integer[]))"
+#define DDBFS_EFFECTIVE_GOAL "GREATEST(i.goal, tg.goal)"
 
 constexpr Statement kUnderGoal{
     "rep_under_goal",
-    "SELECT c.id, c.inode, c.idx, c.version, c.length, i.goal,"
-    "       array_to_string(array_agg(r.server_id) " DDBFS_LIVE_FILTER
+    "SELECT c.id, c.inode, c.idx, c.version, c.length, " DDBFS_EFFECTIVE_GOAL
+    ","
+    "       array_to_string(array_agg(r.server_id) " DDBFS_READABLE_FILTER
     ", ','),"
     "       array_to_string(array_agg(r.server_id) FILTER (WHERE r.server_id IS NOT NULL)"
     "         || ARRAY(SELECT g.server_id FROM ddbfs.gc_queue g WHERE g.chunk_id = c.id), ',')"
     " FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
+    " LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode"
     " LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
     " WHERE c.lease_id IS NULL AND c.version > 0 AND NOT (c.id = ANY($2::bigint[]))"
-    " GROUP BY c.id, i.goal"
-    " HAVING count(r.server_id) " DDBFS_LIVE_FILTER
-    " BETWEEN 1 AND i.goal - 1"
-    " ORDER BY count(r.server_id) " DDBFS_LIVE_FILTER
+    " GROUP BY c.id, i.goal, tg.goal"
+    " HAVING count(r.server_id) " DDBFS_READABLE_FILTER
+    " >= 1 AND count(r.server_id) " DDBFS_COUNTED_FILTER " < " DDBFS_EFFECTIVE_GOAL
+    " ORDER BY count(r.server_id) " DDBFS_COUNTED_FILTER
     ", c.id"
     " LIMIT $3",
     false};
 
-constexpr Statement kOverGoal{"rep_over_goal",
-                              "SELECT c.id, c.version, i.goal,"
-                              "       array_to_string(array_agg(r.server_id) " DDBFS_LIVE_FILTER
-                              ", ',')"
-                              " FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
-                              " JOIN ddbfs.replicas r ON r.chunk_id = c.id"
-                              " WHERE c.lease_id IS NULL AND c.version > 0"
-                              " GROUP BY c.id, i.goal"
-                              " HAVING count(r.server_id) " DDBFS_LIVE_FILTER
-                              " > i.goal"
-                              " ORDER BY c.id LIMIT $2",
-                              false};
+// Over goal: more counted replicas than the goal ($1: confirmed servers not
+// being drained), or at least the goal and rows on servers being drained
+// ($2, alive or not, any version): those go.
+constexpr Statement kOverGoal{
+    "rep_over_goal",
+    "SELECT c.id, c.version, " DDBFS_EFFECTIVE_GOAL
+    ","
+    "       array_to_string(array_agg(r.server_id) " DDBFS_COUNTED_FILTER
+    ", ','),"
+    "       array_to_string(array_agg(r.server_id)"
+    "         FILTER (WHERE r.server_id = ANY($2::integer[])), ',')"
+    " FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
+    " LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode"
+    " JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+    " WHERE c.lease_id IS NULL AND c.version > 0"
+    " GROUP BY c.id, i.goal, tg.goal"
+    " HAVING count(r.server_id) " DDBFS_COUNTED_FILTER " > " DDBFS_EFFECTIVE_GOAL
+    "     OR (count(r.server_id) " DDBFS_COUNTED_FILTER " >= " DDBFS_EFFECTIVE_GOAL
+    "         AND bool_or(r.server_id = ANY($2::integer[])))"
+    " ORDER BY c.id LIMIT $3",
+    false};
 
-#undef DDBFS_LIVE_FILTER
+#undef DDBFS_COUNTED_FILTER
+#undef DDBFS_READABLE_FILTER
+#undef DDBFS_EFFECTIVE_GOAL
 
 constexpr Statement kRecordRepaired{
     "rep_record",
@@ -65,10 +85,12 @@ constexpr Statement kQueueUnrecorded{
     " ON CONFLICT DO NOTHING",
     true};
 
+// Rows of servers being drained ($4) go whatever their version.
 constexpr Statement kTrim{
     "rep_trim",
     "WITH d AS (DELETE FROM ddbfs.replicas r USING ddbfs.chunks c"
-    "           WHERE r.chunk_id = $1 AND r.server_id = ANY($3::integer[]) AND r.version = $2"
+    "           WHERE r.chunk_id = $1 AND r.server_id = ANY($3::integer[])"
+    "             AND (r.version = $2 OR r.server_id = ANY($4::integer[]))"
     "             AND c.id = r.chunk_id AND c.version = $2 AND c.lease_id IS NULL"
     "           RETURNING r.server_id, r.chunk_id),"
     " q AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
@@ -92,11 +114,13 @@ std::vector<int32_t> ParseIds(const pqxx::field& f) {
 
 }  // namespace
 
-Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<int32_t>& alive,
+Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<int32_t>& counted,
+                                                    const std::vector<int32_t>& readable,
                                                     const std::vector<int64_t>& skip, int limit) {
   return Guard(tx, [&]() -> Result<std::vector<UnderGoalChunk>> {
     std::vector<UnderGoalChunk> out;
-    for (const auto& row : tx.Exec(kUnderGoal, PgArray(alive), PgArray(skip), limit)) {
+    for (const auto& row :
+         tx.Exec(kUnderGoal, PgArray(counted), PgArray(skip), limit, PgArray(readable))) {
       UnderGoalChunk c;
       c.id = row[0].as<int64_t>();
       c.inode = row[1].as<int64_t>();
@@ -112,16 +136,17 @@ Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<in
   });
 }
 
-Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int32_t>& alive,
-                                                  int limit) {
+Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int32_t>& counted,
+                                                  const std::vector<int32_t>& draining, int limit) {
   return Guard(tx, [&]() -> Result<std::vector<OverGoalChunk>> {
     std::vector<OverGoalChunk> out;
-    for (const auto& row : tx.Exec(kOverGoal, PgArray(alive), limit)) {
+    for (const auto& row : tx.Exec(kOverGoal, PgArray(counted), PgArray(draining), limit)) {
       OverGoalChunk c;
       c.id = row[0].as<int64_t>();
       c.version = row[1].as<int64_t>();
       c.goal = row[2].as<int>();
       c.live = ParseIds(row[3]);
+      c.drained = ParseIds(row[4]);
       out.push_back(std::move(c));
     }
     return out;
@@ -142,9 +167,12 @@ Status QueueUnrecordedCopy(Tx& tx, int64_t chunk_id, int32_t server) {
 }
 
 Result<int64_t> TrimReplicas(Tx& tx, int64_t chunk_id, int64_t version,
-                             const std::vector<int32_t>& servers) {
+                             const std::vector<int32_t>& servers,
+                             const std::vector<int32_t>& any_version) {
   return Guard(tx, [&]() -> Result<int64_t> {
-    return tx.Exec(kTrim, chunk_id, version, PgArray(servers)).at(0)[0].as<int64_t>();
+    return tx.Exec(kTrim, chunk_id, version, PgArray(servers), PgArray(any_version))
+        .at(0)[0]
+        .as<int64_t>();
   });
 }
 

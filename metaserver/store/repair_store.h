@@ -8,13 +8,16 @@
 
 // Queries of the repair (metaserver/ops/repairer.h, docs/repair.md): chunks
 // below and above their goal, and the chunk-map changes a repair makes. A
-// replica is *live* when its server is in the `alive` set the caller passes
-// (the registry's view) and it holds the chunk's committed version.
+// replica is *counted* toward the goal when its server is in the `counted`
+// set the caller passes (the registry's view: alive and not being drained)
+// and it holds the chunk's committed version; a replica on a live server
+// being drained is still *readable* (a copy's source).
 namespace ddbfs::meta::store {
 
 class Tx;
 
-// A committed chunk with fewer live replicas than its file's goal.
+// A committed chunk with fewer counted replicas than its file's effective
+// goal (its own, or its tags' rules' when higher; docs/repair.md, "Goals").
 struct UnderGoalChunk {
   int64_t id = 0;
   InodeId inode = 0;
@@ -22,31 +25,36 @@ struct UnderGoalChunk {
   int64_t version = 0;  // committed
   int64_t length = 0;
   int goal = 0;
-  std::vector<int32_t> live;  // servers with a live replica
+  std::vector<int32_t> live;  // servers with a readable replica (drained ones too)
   // Servers that must not receive a copy: every server with a replica row
   // of the chunk (any version, alive or not) or a deletion of it queued.
   std::vector<int32_t> holders;
 };
 
-// Up to `limit` chunks with at least one and fewer than goal live replicas,
-// no write lease, a committed version (> 0), and an id not in `skip` (copies
-// in flight); fewest live replicas first, then by id. A full scan of the
-// chunk map.
-Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<int32_t>& alive,
+// Up to `limit` chunks with at least one readable replica (committed
+// version on a server in `readable`: alive, drained or not) and fewer than
+// goal counted ones (on a server in `counted`: alive and not being
+// drained), no write lease, a committed version (> 0), and an id not in
+// `skip` (copies in flight); fewest counted replicas first, then by id. A
+// full scan of the chunk map.
+Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<int32_t>& counted,
+                                                    const std::vector<int32_t>& readable,
                                                     const std::vector<int64_t>& skip, int limit);
 
-// A chunk with more live replicas than its goal.
+// A chunk with more counted replicas than its goal, or at least its goal
+// and replica rows on servers being drained.
 struct OverGoalChunk {
   int64_t id = 0;
   int64_t version = 0;
   int goal = 0;
-  std::vector<int32_t> live;  // servers with a live replica
+  std::vector<int32_t> live;     // servers in `counted` with a current replica
+  std::vector<int32_t> drained;  // servers in `draining` with a row (any version)
 };
 
-// Up to `limit` chunks with more live replicas than goal and no write lease,
-// by id. A full scan of the chunk map.
-Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int32_t>& alive,
-                                                  int limit);
+// Up to `limit` such chunks with no write lease, by id. A full scan of the
+// chunk map.
+Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int32_t>& counted,
+                                                  const std::vector<int32_t>& draining, int limit);
 
 // Records a replica copied by the repair: a row (chunk_id, server, version)
 // if the chunk still exists at exactly `version` with no write lease and the
@@ -60,8 +68,10 @@ Status QueueUnrecordedCopy(Tx& tx, int64_t chunk_id, int32_t server);
 
 // Drops the replica rows of `servers` (and queues their deletion) if the
 // chunk is still at `version` with no write lease and each row holds that
-// version. Returns how many rows went.
+// version, or its server is in `any_version` (being drained). Returns how
+// many rows went.
 Result<int64_t> TrimReplicas(Tx& tx, int64_t chunk_id, int64_t version,
-                             const std::vector<int32_t>& servers);
+                             const std::vector<int32_t>& servers,
+                             const std::vector<int32_t>& any_version = {});
 
 }  // namespace ddbfs::meta::store

@@ -21,7 +21,7 @@ constexpr Statement kUpsertServer{
 constexpr Statement kLoadServers{
     "srv_load",
     "SELECT id, uuid, host, port, label, capacity_bytes, used_bytes, chunk_count,"
-    " (extract(epoch FROM last_heartbeat) * 1000)::bigint"
+    " (extract(epoch FROM last_heartbeat) * 1000)::bigint, draining"
     " FROM ddbfs.servers ORDER BY id",
     false};
 
@@ -100,15 +100,86 @@ constexpr Statement kCountCluster{
     "      (SELECT count(*) AS chunks, count(*) FILTER (WHERE live < goal) AS under,"
     "              count(*) FILTER (WHERE live = 0) AS missing,"
     "              count(*) FILTER (WHERE live > goal) AS over"
-    "       FROM (SELECT c.id, i.goal,"
+    "       FROM (SELECT c.id, GREATEST(i.goal, tg.goal) AS goal,"
     "                    count(r.server_id) FILTER (WHERE r.version = c.version"
     "                      AND r.server_id = ANY($1::integer[])) AS live"
     "             FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
+    "             LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode"
     "             LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
-    "             GROUP BY c.id, i.goal) per_chunk) h",
+    "             GROUP BY c.id, i.goal, tg.goal) per_chunk) h",
     false};
 
+constexpr Statement kSetDraining{"srv_set_draining",
+                                 "UPDATE ddbfs.servers SET draining = $2 WHERE id = $1", true};
+
+// Per server in $1: its replica rows of written chunks (version > 0).
+constexpr Statement kReplicaCounts{
+    "srv_replica_counts",
+    "SELECT r.server_id, count(*) FROM ddbfs.replicas r JOIN ddbfs.chunks c ON c.id = r.chunk_id"
+    " WHERE r.server_id = ANY($1::integer[]) AND c.version > 0 GROUP BY r.server_id",
+    false};
+
+// The written chunks of which `$1` holds the only current replica on a
+// server in $2 (alive; $1 itself counts whatever its state).
+constexpr Statement kOnlyCopies{
+    "srv_only_copies",
+    "SELECT count(*) FROM ddbfs.replicas r JOIN ddbfs.chunks c ON c.id = r.chunk_id"
+    " WHERE r.server_id = $1 AND c.version > 0 AND r.version = c.version"
+    "   AND NOT EXISTS (SELECT 1 FROM ddbfs.replicas o WHERE o.chunk_id = r.chunk_id"
+    "     AND o.server_id <> $1 AND o.version = c.version AND o.server_id = ANY($2::integer[]))",
+    false};
+
+// Forgets a server: the rows of never-written chunks it had (no data), its
+// queued deletions, its row. Only when it has no row of a written chunk.
+constexpr Statement kRemoveServer{
+    "srv_remove",
+    "WITH blocked AS (SELECT 1 FROM ddbfs.replicas r JOIN ddbfs.chunks c ON c.id = r.chunk_id"
+    "                  WHERE r.server_id = $1 AND c.version > 0 LIMIT 1),"
+    " r AS (DELETE FROM ddbfs.replicas WHERE server_id = $1"
+    "       AND NOT EXISTS (SELECT 1 FROM blocked) RETURNING 1),"
+    " g AS (DELETE FROM ddbfs.gc_queue WHERE server_id = $1"
+    "       AND NOT EXISTS (SELECT 1 FROM blocked) RETURNING 1)"
+    " SELECT NOT EXISTS (SELECT 1 FROM blocked), (SELECT count(*) FROM r), (SELECT count(*) FROM "
+    "g)",
+    true};
+
+constexpr Statement kDeleteServerRow{"srv_delete_row", "DELETE FROM ddbfs.servers WHERE id = $1",
+                                     true};
+
 }  // namespace
+
+Result<bool> SetServerDraining(Tx& tx, int32_t server, bool draining) {
+  return Guard(tx, [&]() -> Result<bool> {
+    return tx.Exec(kSetDraining, server, draining).affected_rows() == 1;
+  });
+}
+
+Result<std::map<int32_t, int64_t>> ServerReplicaCounts(Tx& tx,
+                                                       const std::vector<int32_t>& servers) {
+  return Guard(tx, [&]() -> Result<std::map<int32_t, int64_t>> {
+    std::map<int32_t, int64_t> out;
+    for (int32_t id : servers) out[id] = 0;
+    for (const auto& row : tx.Exec(kReplicaCounts, PgArray(servers))) {
+      out[row[0].as<int32_t>()] = row[1].as<int64_t>();
+    }
+    return out;
+  });
+}
+
+Result<int64_t> OnlyCopiesOn(Tx& tx, int32_t server, const std::vector<int32_t>& alive) {
+  return Guard(tx, [&]() -> Result<int64_t> {
+    return tx.Exec(kOnlyCopies, server, PgArray(alive)).at(0)[0].as<int64_t>();
+  });
+}
+
+Result<bool> RemoveServer(Tx& tx, int32_t server) {
+  return Guard(tx, [&]() -> Result<bool> {
+    pqxx::row row = tx.Exec(kRemoveServer, server).at(0);
+    if (!row[0].as<bool>()) return false;
+    tx.Exec(kDeleteServerRow, server);
+    return true;
+  });
+}
 
 Result<int32_t> UpsertServer(Tx& tx, const ServerRecord& s) {
   return Guard(tx, [&]() -> Result<int32_t> {
@@ -134,6 +205,7 @@ Result<std::vector<ServerRecord>> LoadServers(Tx& tx) {
       s.used_bytes = row[6].as<int64_t>();
       s.chunk_count = row[7].as<int64_t>();
       if (!row[8].is_null()) s.last_heartbeat_unix_ms = row[8].as<int64_t>();
+      s.draining = row[9].as<bool>();
       out.push_back(std::move(s));
     }
     return out;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <vector>
 
@@ -72,5 +73,17 @@ Status ForgetMissingDeletions(Tx& tx, int32_t server, int64_t after, int64_t upt
 // replica is live when its server is in `alive` and it has the committed
 // version.
 Result<ClusterCounts> CountCluster(Tx& tx, const std::vector<int32_t>& alive);
+
+// Draining (docs/repair.md, "Draining"). Returns whether the server exists.
+Result<bool> SetServerDraining(Tx& tx, int32_t server, bool draining);
+// Per server: its replica rows of written chunks (version > 0).
+Result<std::map<int32_t, int64_t>> ServerReplicaCounts(Tx& tx, const std::vector<int32_t>& servers);
+// Written chunks of which `server` holds the only current replica among
+// itself and the servers in `alive`.
+Result<int64_t> OnlyCopiesOn(Tx& tx, int32_t server, const std::vector<int32_t>& alive);
+// Forgets the server (its rows of never-written chunks, queued deletions
+// and its row) unless it holds a row of a written chunk: then false and
+// nothing changes.
+Result<bool> RemoveServer(Tx& tx, int32_t server);
 
 }  // namespace ddbfs::meta::store

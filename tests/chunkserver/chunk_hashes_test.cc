@@ -112,6 +112,32 @@ TEST_F(ChunkHashesTest, ASealedVersionTakesNoOtherBytes) {
   EXPECT_TRUE(store_->Write(4, 1, 3, Span(std::string("d")), false).ok());
 }
 
+// Regression: a replica trimmed over goal and then wanted again (a goal
+// lowered, then raised) was refused by its old seal forever-ish (the
+// capability's lifetime), so the chunk stayed under goal.
+TEST_F(ChunkHashesTest, ACopyMayReplaceADeletedSealedReplicaNotALiveOne) {
+  EXPECT_EQ(SealedWrite(6, 2, 0, "sealed"), Sha("sealed"));
+  auto copy = [&](const std::string& bytes) {
+    auto r = store_->BeginReplica(6, 2);
+    EXPECT_TRUE(r.ok()) << r.status();
+    if (!r.ok()) return r.status();
+    Status w = r->file->Write(0, Span(bytes), 2);
+    if (!w.ok()) {
+      store_->AbortReplica(&*r);
+      return w;
+    }
+    return store_->CommitReplica(&*r);
+  };
+  EXPECT_EQ(copy("sealed").code(), ErrorCode::kPermissionDenied)
+      << "a copy does not replace a sealed replica";
+  ASSERT_TRUE(store_->Delete(6).ok());
+  EXPECT_TRUE(copy("sealed").ok()) << "a copy where the sealed replica was deleted";
+  EXPECT_EQ(Content(6, 2), "sealed");
+  EXPECT_EQ(store_->Write(6, 2, 0, Span(std::string("SEALED")), false).code(),
+            ErrorCode::kPermissionDenied)
+      << "the seal still refuses writes at that version";
+}
+
 TEST_F(ChunkHashesTest, HashReplicaPadsWithZerosCutsAndSeals) {
   const std::string data(100000, 'q');
   ASSERT_TRUE(store_->Write(5, 2, 0, Span(data), false).ok());

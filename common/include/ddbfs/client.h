@@ -121,6 +121,9 @@ struct ServerView {
   uint64_t used_bytes = 0;
   int64_t chunks = 0;
   int64_t last_heartbeat_ms_ago = 0;
+  // ddbfs server drain (docs/repair.md, "Draining"): replicas left on it.
+  bool draining = false;
+  int64_t drain_chunks_left = 0;
 };
 
 struct ClusterView {
@@ -143,6 +146,35 @@ struct ClusterView {
   int64_t repair_copies_failed = 0;
   int64_t repair_copies_discarded = 0;  // the chunk changed during the copy
   int64_t repair_replicas_trimmed = 0;
+  int64_t repair_scans = 0;  // passes that scanned the chunk map
+};
+
+// ddbfs goal get (docs/repair.md, "Goals").
+struct GoalView {
+  int goal = 0;      // effective: what the repair keeps
+  int own_goal = 0;  // the node's own
+  // "node", "directory" (source_path: the nearest directory above with a
+  // goal set, "" none), "default", or "tag" (source_tag).
+  std::string source;
+  std::string source_path;
+  std::string source_tag;
+  int source_goal = 0;  // "directory": that directory's goal now
+  int tag_goal = 0;     // highest goal of its tags' rules (0: none)
+};
+
+// One page of Client::SetGoalChildren.
+struct GoalPage {
+  int changed = 0;
+  int denied = 0;                    // no write permission: skipped
+  std::vector<InodeId> directories;  // the page's subdirectories
+  std::string last_name;             // after_name of the next page
+  bool more = false;
+};
+
+struct GoalRuleView {
+  std::string tag;
+  int goal = 0;
+  int64_t documents = 0;
 };
 
 // ddbfs fsck (docs/repair.md, "fsck"): one window of chunk ids.
@@ -439,6 +471,25 @@ class Client {
   // servers' inventories; with `repair`, what can be fixed is set going.
   Result<FsckPageView> Fsck(const std::string& path, bool repair, int64_t after_chunk_id,
                             int limit);
+
+  // ---- goals (docs/repair.md, "Goals")
+  Result<GoalView> GetGoal(InodeId inode);
+  // The node's own goal (1..9); returns whether it changed.
+  Result<bool> SetGoal(InodeId inode, int goal);
+  // The goal of the entries of directory `dir` after `after_name`, at most
+  // `limit` (0: the server's page, 1000).
+  Result<GoalPage> SetGoalChildren(InodeId dir, int goal, const std::string& after_name,
+                                   int limit = 0);
+  // Tag rules (admins acting as root): goal 1..9 sets, RemoveGoalRule
+  // removes; both return the documents carrying the tag.
+  Result<int64_t> SetGoalRule(const std::string& tag, int goal);
+  Result<int64_t> RemoveGoalRule(const std::string& tag);
+  Result<std::vector<GoalRuleView>> ListGoalRules();
+
+  // ---- chunk servers (admins; docs/repair.md, "Draining"). Return the
+  // replicas the server still holds.
+  Result<int64_t> DrainServer(int server_id, bool drain);
+  Status RemoveServer(int server_id);
 
   // ---- content hashes (docs/content_hash.md): SHA-256 over the SHA-256 of
   // each chunk's bytes, computed by the chunk servers. Needs read permission.
