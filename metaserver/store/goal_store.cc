@@ -143,6 +143,7 @@ Result<std::optional<TagGoal>> TagGoalOf(Tx& tx, InodeId inode) {
 Result<bool> SetNodeGoal(Tx& tx, InodeId inode, int goal, bool goal_set, int64_t now_ns) {
   return Guard(tx, [&]() -> Result<bool> {
     pqxx::result r = tx.Exec(kSetNodeGoal, inode, goal, goal_set, now_ns);
+    tx.ChangedInode(inode);  // goal, ctime (the namespace cache, store/meta_cache.h)
     return !r.empty() && r[0][0].as<bool>();
   });
 }
@@ -164,6 +165,7 @@ Result<std::vector<InodeId>> SetGoals(Tx& tx, const std::vector<int64_t>& inodes
     std::vector<InodeId> out;
     for (const auto& row : tx.Exec(kSetGoals, PgArray(inodes), goal, now_ns)) {
       out.push_back(row[0].as<int64_t>());
+      tx.ChangedInode(out.back());  // goal, ctime
     }
     return out;
   });
