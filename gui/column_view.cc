@@ -1,0 +1,86 @@
+#include "column_view.h"
+
+#include <QAbstractItemView>
+#include <QKeyEvent>
+#include <QListView>
+#include <QPainter>
+#include <QStyledItemDelegate>
+
+#include "browser_model.h"
+
+namespace ddbfs::gui {
+
+namespace {
+
+// Draws a row as usual, its document count (tags, values) right-aligned.
+class CountDelegate : public QStyledItemDelegate {
+ public:
+  using QStyledItemDelegate::QStyledItemDelegate;
+
+  void paint(QPainter* painter, const QStyleOptionViewItem& option,
+             const QModelIndex& index) const override {
+    const qlonglong count = index.data(BrowserModel::CountRole).toLongLong();
+    if (count < 0) return QStyledItemDelegate::paint(painter, option, index);
+    const QString text = QLocale().toString(count);
+    const int width = option.fontMetrics.horizontalAdvance(text) + 8;
+    QStyleOptionViewItem narrowed = option;
+    // Leave room for the count (and the column's arrow, drawn by the view).
+    narrowed.rect.setRight(option.rect.right() - width);
+    QStyledItemDelegate::paint(painter, narrowed, index);
+    painter->save();
+    const bool selected = option.state & QStyle::State_Selected;
+    painter->setPen(
+        option.palette.color(selected ? QPalette::HighlightedText : QPalette::PlaceholderText));
+    QRect r = option.rect;
+    r.setLeft(narrowed.rect.right());
+    r.setRight(option.rect.right() - 4);
+    painter->drawText(r, Qt::AlignVCenter | Qt::AlignRight, text);
+    painter->restore();
+  }
+};
+
+}  // namespace
+
+ColumnView::ColumnView(QWidget* parent) : QColumnView(parent) {
+  setSelectionMode(QAbstractItemView::ExtendedSelection);
+  setDragDropMode(QAbstractItemView::DragDrop);
+  setDefaultDropAction(Qt::CopyAction);
+  setDragEnabled(true);
+  setAcceptDrops(true);
+  setDropIndicatorShown(true);
+  setResizeGripsVisible(true);
+}
+
+QAbstractItemView* ColumnView::createColumn(const QModelIndex& rootIndex) {
+  QAbstractItemView* column = QColumnView::createColumn(rootIndex);
+  column->setItemDelegate(new CountDelegate(column));
+  column->setContextMenuPolicy(Qt::CustomContextMenu);
+  connect(column, &QWidget::customContextMenuRequested, this, [this, column](const QPoint& p) {
+    emit contextMenuRequestedAt(column->viewport()->mapToGlobal(p), column->indexAt(p));
+  });
+  connect(column, &QAbstractItemView::doubleClicked, this, &ColumnView::openRequested);
+  column->installEventFilter(this);
+  return column;
+}
+
+bool ColumnView::eventFilter(QObject* watched, QEvent* event) {
+  if (event->type() == QEvent::KeyPress) {
+    const int key = static_cast<QKeyEvent*>(event)->key();
+    auto* column = qobject_cast<QAbstractItemView*>(watched);
+    if (column && (key == Qt::Key_Return || key == Qt::Key_Enter) &&
+        column->currentIndex().isValid()) {
+      emit openRequested(column->currentIndex());
+      return true;
+    }
+  }
+  return QColumnView::eventFilter(watched, event);
+}
+
+QAbstractItemView* ColumnView::columnFor(const QModelIndex& parent) const {
+  for (QAbstractItemView* v : findChildren<QAbstractItemView*>()) {
+    if (v != this && v->rootIndex() == parent && v->isVisible()) return v;
+  }
+  return nullptr;
+}
+
+}  // namespace ddbfs::gui
