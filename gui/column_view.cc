@@ -3,8 +3,10 @@
 #include <QAbstractItemView>
 #include <QKeyEvent>
 #include <QListView>
+#include <QMouseEvent>
 #include <QPainter>
 #include <QStyledItemDelegate>
+#include <algorithm>
 
 #include "browser_model.h"
 
@@ -60,10 +62,38 @@ QAbstractItemView* ColumnView::createColumn(const QModelIndex& rootIndex) {
   });
   connect(column, &QAbstractItemView::doubleClicked, this, &ColumnView::openRequested);
   column->installEventFilter(this);
+  column->viewport()->installEventFilter(this);
   return column;
 }
 
 bool ColumnView::eventFilter(QObject* watched, QEvent* event) {
+  // Ctrl-click toggles a row and Shift-click extends to it, in its column
+  // only, without changing the current item: QColumnView rebuilds the
+  // columns on a new current item and keeps one selected row per column.
+  if (event->type() == QEvent::MouseButtonPress || event->type() == QEvent::MouseButtonRelease) {
+    auto* mouse = static_cast<QMouseEvent*>(event);
+    const Qt::KeyboardModifiers mods =
+        mouse->modifiers() & (Qt::ControlModifier | Qt::ShiftModifier);
+    auto* column = qobject_cast<QAbstractItemView*>(watched->parent());
+    if (mods && column && column->viewport() == watched && mouse->button() == Qt::LeftButton) {
+      const QModelIndex index = column->indexAt(mouse->position().toPoint());
+      const QModelIndex current = currentIndex();
+      if (index.isValid() && current.isValid() && index.parent() == current.parent()) {
+        if (event->type() == QEvent::MouseButtonPress) {
+          if (mods & Qt::ShiftModifier) {
+            const int a = std::min(index.row(), current.row());
+            const int b = std::max(index.row(), current.row());
+            selectionModel()->select(QItemSelection(model()->index(a, 0, index.parent()),
+                                                    model()->index(b, 0, index.parent())),
+                                     QItemSelectionModel::Select);
+          } else {
+            selectionModel()->select(index, QItemSelectionModel::Toggle);
+          }
+        }
+        return true;
+      }
+    }
+  }
   if (event->type() == QEvent::KeyPress) {
     const int key = static_cast<QKeyEvent*>(event)->key();
     auto* column = qobject_cast<QAbstractItemView*>(watched);

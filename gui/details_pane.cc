@@ -74,6 +74,7 @@ DetailsPane::DetailsPane(Backend* backend, QAbstractItemModel* tag_names, QWidge
   name_->setFont(big);
   name_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   facts_ = new QLabel;
+  facts_->setObjectName("facts");
   facts_->setWordWrap(true);
   facts_->setTextInteractionFlags(Qt::TextSelectableByMouse);
   chips_box_ = new QWidget;

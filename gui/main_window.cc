@@ -561,13 +561,17 @@ void MainWindow::addLocal(const QStringList& local, const QString& folder) {
   backend_->Run<int>(
       this, [local, dest, progress](Client& c) { return Upload(c, local, dest, *progress); },
       [this, guard, progress, folder](Result<int> r) {
-        if (guard) guard->close();
+        const bool cancelled = progress->cancel.load();
+        if (guard) {
+          // Closing a QProgressDialog emits canceled(): not the user's.
+          guard->disconnect();
+          guard->close();
+        }
         if (!r.ok()) return Report(tr("add"), r.status());
-        statusBar()->showMessage(
-            (progress->cancel.load() ? tr("Cancelled after adding %n file(s) to %1", "", *r)
-                                     : tr("Added %n file(s) to %1", "", *r))
-                .arg(folder),
-            8000);
+        statusBar()->showMessage((cancelled ? tr("Cancelled after adding %n file(s) to %1", "", *r)
+                                            : tr("Added %n file(s) to %1", "", *r))
+                                     .arg(folder),
+                                 8000);
         // The folder's column, if it is on the way to the current item.
         for (QModelIndex i = view_->currentIndex(); i.isValid(); i = i.parent()) {
           const Kind k = model_->kindOf(i);
