@@ -1,6 +1,7 @@
 #include "column_view.h"
 
 #include <QAbstractItemView>
+#include <QApplication>
 #include <QKeyEvent>
 #include <QListView>
 #include <QMouseEvent>
@@ -25,6 +26,14 @@ class CountDelegate : public QStyledItemDelegate {
     if (count < 0) return QStyledItemDelegate::paint(painter, option, index);
     const QString text = QLocale().toString(count);
     const int width = option.fontMetrics.horizontalAdvance(text) + 8;
+    // The row's background (selection) over its whole width first.
+    QStyleOptionViewItem full = option;
+    initStyleOption(&full, index);
+    full.text.clear();
+    full.icon = QIcon();
+    const QWidget* widget = option.widget;
+    QStyle* style = widget ? widget->style() : QApplication::style();
+    style->drawPrimitive(QStyle::PE_PanelItemViewItem, &full, painter, widget);
     QStyleOptionViewItem narrowed = option;
     // Leave room for the count (and the column's arrow, drawn by the view).
     narrowed.rect.setRight(option.rect.right() - width);

@@ -7,6 +7,7 @@
 #include <QLabel>
 #include <QLineEdit>
 #include <QLocale>
+#include <QPainter>
 #include <QPdfDocument>
 #include <QPlainTextEdit>
 #include <QStackedWidget>
@@ -24,7 +25,8 @@ namespace {
 // read whole up to 16 MiB (larger ones are not previewed).
 constexpr size_t kTextPreviewBytes = 64 << 10;
 constexpr uint64_t kWholePreviewBytes = 16 << 20;
-constexpr int kPreviewWidth = 320;
+constexpr int kPreviewWidth = 300;
+constexpr int kPreviewHeight = 420;
 
 QString TimeText(int64_t ns) {
   return QLocale().toString(QDateTime::fromMSecsSinceEpoch(ns / 1000000), QLocale::ShortFormat);
@@ -64,7 +66,7 @@ Result<std::string> ReadHead(Client& c, const Attr& attr) {
 DetailsPane::DetailsPane(Backend* backend, QAbstractItemModel* tag_names, QWidget* parent)
     : QWidget(parent), backend_(backend) {
   setObjectName("details");
-  setMinimumWidth(kPreviewWidth + 20);
+  setMinimumWidth(kPreviewWidth + 10);
   auto* layout = new QVBoxLayout(this);
   name_ = new QLabel;
   name_->setWordWrap(true);
@@ -196,14 +198,19 @@ void DetailsPane::Show(const Loaded& d) {
   }
   chips_box_->updateGeometry();
   ShowPreview(d.head, name_->text());
+  // QColumnView keeps its preview widget's height (and scrolls it): take
+  // the column's height, or more when the contents need it.
+  if (QWidget* column = parentWidget()) {
+    resize(width(), std::max(column->height(), layout()->minimumSize().height()));
+  }
 }
 
 void DetailsPane::ShowPreview(const std::string& head, const QString& name) {
   const QByteArray bytes = QByteArray::fromStdString(head);
   QImage image;
   if (!bytes.isEmpty() && image.loadFromData(bytes)) {
-    image_->setPixmap(QPixmap::fromImage(
-        image.scaled(kPreviewWidth, kPreviewWidth, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
+    image_->setPixmap(QPixmap::fromImage(image.scaled(
+        kPreviewWidth, kPreviewHeight, Qt::KeepAspectRatio, Qt::SmoothTransformation)));
     preview_->setCurrentWidget(image_);
     preview_kind_ = "image";
     return;
@@ -216,9 +223,18 @@ void DetailsPane::ShowPreview(const std::string& head, const QString& name) {
     pdf.load(&buffer);
     if (pdf.status() == QPdfDocument::Status::Ready && pdf.pageCount() > 0) {
       const QSizeF points = pdf.pagePointSize(0);
-      const double scale = kPreviewWidth / std::max(1.0, points.width());
+      const double scale = std::min(kPreviewWidth / std::max(1.0, points.width()),
+                                    kPreviewHeight / std::max(1.0, points.height()));
       const QImage page = pdf.render(0, (points * scale).toSize());
-      image_->setPixmap(QPixmap::fromImage(page));
+      // Pages render on a transparent background: put them on paper.
+      QImage paper(page.size(), QImage::Format_RGB32);
+      paper.fill(Qt::white);
+      QPainter painter(&paper);
+      painter.drawImage(0, 0, page);
+      painter.setPen(Qt::lightGray);
+      painter.drawRect(paper.rect().adjusted(0, 0, -1, -1));
+      painter.end();
+      image_->setPixmap(QPixmap::fromImage(paper));
       preview_->setCurrentWidget(image_);
       preview_kind_ = "pdf";
       return;

@@ -12,11 +12,18 @@ FlowLayout::~FlowLayout() {
   while (QLayoutItem* item = takeAt(0)) delete item;
 }
 
-void FlowLayout::addItem(QLayoutItem* item) { items_.append(item); }
+// QLayout::addWidget does not invalidate: a chip added to a layout that was
+// laid out before would keep its default geometry.
+void FlowLayout::addItem(QLayoutItem* item) {
+  items_.append(item);
+  invalidate();
+}
 int FlowLayout::count() const { return static_cast<int>(items_.size()); }
 QLayoutItem* FlowLayout::itemAt(int index) const { return items_.value(index); }
 QLayoutItem* FlowLayout::takeAt(int index) {
-  return index >= 0 && index < items_.size() ? items_.takeAt(index) : nullptr;
+  if (index < 0 || index >= items_.size()) return nullptr;
+  invalidate();
+  return items_.takeAt(index);
 }
 Qt::Orientations FlowLayout::expandingDirections() const { return {}; }
 bool FlowLayout::hasHeightForWidth() const { return true; }

@@ -17,6 +17,7 @@
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTextStream>
+#include <QToolButton>
 
 #include "column_view.h"
 #include "details_pane.h"
@@ -222,6 +223,15 @@ TEST_F(ActionsTest, DetailsPreviewImagesPdfsAndText) {
     return window_->details()->inode() != 0 && !window_->details()->loading() &&
            window_->details()->previewKind() == "image";
   })) << window_->details()->previewKind().toStdString();
+  // Regression: chips added after the pane was laid out kept their
+  // default geometry (on top of each other) until something resized it.
+  auto chips_laid_out = [&] {
+    for (QToolButton* chip : window_->details()->findChildren<QToolButton*>("chip")) {
+      if (chip->size() != chip->sizeHint()) return false;
+    }
+    return true;
+  };
+  EXPECT_TRUE(WaitFor(chips_laid_out));
   QModelIndex docs = Go(Go({}, "Folders"), "docs");
   ASSERT_TRUE(LoadAll(model(), docs));
   Go(docs, "report.txt");
@@ -251,6 +261,8 @@ TEST_F(ActionsTest, DetailsPreviewImagesPdfsAndText) {
   ASSERT_TRUE(WaitFor([&] {
     return !window_->details()->loading() && window_->details()->previewKind() == "text";
   }));
+  EXPECT_EQ(window_->details()->chipTexts(), (QStringList{"doc", "year=2021"}));
+  EXPECT_TRUE(WaitFor(chips_laid_out));
   // Replica health: n of goal.
   EXPECT_TRUE(window_->details()->findChild<QLabel*>("facts")->text().contains("Replicas: 2 of 2"))
       << window_->details()->findChild<QLabel*>("facts")->text().toStdString();
