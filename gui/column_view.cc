@@ -15,11 +15,66 @@ namespace ddbfs::gui {
 
 namespace {
 
-// Draws a row as usual, its document count (tags, values) right-aligned.
+// A small luggage-tag shape for tag and value rows.
+QIcon TagIcon() {
+  static const QIcon icon = [] {
+    QPixmap pm(16, 16);
+    pm.fill(Qt::transparent);
+    QPainter p(&pm);
+    p.setRenderHint(QPainter::Antialiasing);
+    p.setPen(Qt::NoPen);
+    p.setBrush(QColor(0xe8, 0xa3, 0x3d));
+    const QPointF shape[] = {{2, 4}, {10, 4}, {14, 8}, {10, 12}, {2, 12}};
+    p.drawPolygon(shape, 5);
+    p.setBrush(Qt::white);
+    p.drawEllipse(QPointF(5, 8), 1.5, 1.5);
+    return QIcon(pm);
+  }();
+  return icon;
+}
+
+// Draws a row as usual, with an icon for its kind and its document count
+// (tags, values) right-aligned.
 class CountDelegate : public QStyledItemDelegate {
  public:
   using QStyledItemDelegate::QStyledItemDelegate;
 
+ protected:
+  void initStyleOption(QStyleOptionViewItem* option, const QModelIndex& index) const override {
+    QStyledItemDelegate::initStyleOption(option, index);
+    using Kind = ModelNode::Kind;
+    const auto kind = static_cast<Kind>(index.data(BrowserModel::KindRole).toInt());
+    const QStyle* style = option->widget ? option->widget->style() : QApplication::style();
+    QIcon icon;
+    switch (kind) {
+      case Kind::kFolder:
+      case Kind::kFoldersCategory:
+        icon = style->standardIcon(QStyle::SP_DirIcon);
+        break;
+      case Kind::kDocument:
+        icon = style->standardIcon(QStyle::SP_FileIcon);
+        break;
+      case Kind::kTag:
+      case Kind::kValue:
+      case Kind::kAnyValue:
+      case Kind::kTagsCategory:
+        icon = TagIcon();
+        break;
+      case Kind::kSavedQuery:
+      case Kind::kQueriesCategory:
+      case Kind::kSearch:
+        icon = style->standardIcon(QStyle::SP_FileDialogContentsView);
+        break;
+      case Kind::kRoot:
+        break;
+    }
+    if (!icon.isNull()) {
+      option->icon = icon;
+      option->features |= QStyleOptionViewItem::HasDecoration;
+    }
+  }
+
+ public:
   void paint(QPainter* painter, const QStyleOptionViewItem& option,
              const QModelIndex& index) const override {
     const qlonglong count = index.data(BrowserModel::CountRole).toLongLong();

@@ -7,6 +7,7 @@
 #include <QApplication>
 #include <QLabel>
 #include <QLineEdit>
+#include <QSettings>
 #include <QStatusBar>
 #include <QToolButton>
 
@@ -182,6 +183,23 @@ TEST_F(WindowTest, DeleteAsksFirstAndThenRemovesTheDocument) {
     return !model().childNamed(model().tagsIndex(), "draft").isValid() ||
            CountOf(model().childNamed(model().tagsIndex(), "draft")) == 0;
   }));
+}
+
+TEST_F(WindowTest, RemembersColumnWidthsAndTheClusterAcrossRuns) {
+  QSettings().clear();
+  QModelIndex tags = Click({}, "Tags");
+  ASSERT_TRUE(WaitFor([&] { return window_->columns()->columnFor(tags) != nullptr; }));
+  window_->columns()->setColumnWidths({150, 260});
+  window_->close();
+  EXPECT_EQ(QSettings().value("cluster/last").toString().toStdString(), cluster_->meta_address());
+  window_ = std::make_unique<MainWindow>(BrowserOptions());
+  window_->show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(window_.get()));
+  ASSERT_FALSE(window_->columns()->columnWidths().isEmpty());
+  EXPECT_EQ(window_->columns()->columnWidths()[0], 150);
+  tags = Click({}, "Tags");
+  ASSERT_TRUE(WaitFor([&] { return window_->columns()->columnWidths().size() >= 2; }));
+  EXPECT_EQ(window_->columns()->columnWidths()[1], 260);
 }
 
 TEST_F(WindowTest, BannerWhileTheMetaserverIsStoppedThenTheBrowserRecoversInPlace) {
