@@ -15,8 +15,10 @@ namespace {
 using Kind = ModelNode::Kind;
 using Phase = ModelNode::Phase;
 
-// Values of one tag come in one request of at most this many.
+// Values of one tag come in one request of at most this many (the
+// metaserver's largest page of ListTags).
 constexpr int kMaxValues = 100000;
+// The first page of a tag column.
 constexpr int kTagPage = 1000;
 
 std::string JoinPath(const std::string& dir, const std::string& name) {
@@ -354,10 +356,13 @@ void BrowserModel::StartLoad(ModelNode* n) {
       std::optional<std::string> within;
       if (n->current_phase() == Phase::kTags) within = n->query;
       const int offset = n->tag_offset;
+      // The first page small, so that the column shows at once; the rest in
+      // one more call (each call counts the whole selection again).
+      const int limit = offset == 0 ? kTagPage : kMaxValues;
       backend_->Run<Client::TagListPage>(
           this,
-          [within, offset](Client& c) {
-            return c.ListTags(within, std::nullopt, offset, kTagPage);
+          [within, offset, limit](Client& c) {
+            return c.ListTags(within, std::nullopt, offset, limit);
           },
           [this, id, gen](Result<Client::TagListPage> r) {
             ModelNode* n = Finish(id, gen);
