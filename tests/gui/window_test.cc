@@ -5,6 +5,7 @@
 
 #include <QAbstractItemView>
 #include <QApplication>
+#include <QCompleter>
 #include <QLabel>
 #include <QLineEdit>
 #include <QSettings>
@@ -144,6 +145,14 @@ TEST_F(WindowTest, SearchBarRunsAQueryAndPointsAtASyntaxError) {
   QTest::keyClick(field, Qt::Key_Return);  // refused: no search row
   EXPECT_EQ(model().rowCount(), 3);
 
+  // Tag names complete at the word being typed, keeping what is before it.
+  field->clear();
+  QTest::keyClicks(field, "doc and pl");
+  QCompleter* completer = field->completer();
+  ASSERT_NE(completer, nullptr);
+  EXPECT_TRUE(WaitFor([&] { return completer->currentCompletion() == "doc and place"; }))
+      << completer->currentCompletion().toStdString();
+
   field->clear();
   EXPECT_EQ(window_->searchBar()->errorColumn(), 0);
   QTest::keyClicks(field, "photo and year>=2020");
@@ -183,6 +192,25 @@ TEST_F(WindowTest, DeleteAsksFirstAndThenRemovesTheDocument) {
     return !model().childNamed(model().tagsIndex(), "draft").isValid() ||
            CountOf(model().childNamed(model().tagsIndex(), "draft")) == 0;
   }));
+}
+
+TEST_F(WindowTest, KeyboardGoesToAPathAndRefreshes) {
+  window_->set_prompt_hook([](const QString& title, const QString&, const QString&) {
+    return title == "Go to path" ? std::optional<QString>("/photos/cat.jpg") : std::nullopt;
+  });
+  QTest::keyClick(window_.get(), Qt::Key_L, Qt::ControlModifier);
+  EXPECT_TRUE(WaitFor([&] {
+    return window_->columns()->currentIndex().data(BrowserModel::PathRole).toString() ==
+           "/photos/cat.jpg";
+  }));
+  EXPECT_TRUE(WaitFor([&] { return window_->details()->chipTexts().contains("pet"); }));
+  // A file added behind the browser's back shows after F5 in its folder.
+  ASSERT_TRUE(PutTagged(*client_, "/photos/new.jpg", "", {}).ok());
+  const QModelIndex photos = window_->columns()->currentIndex().parent();
+  EXPECT_FALSE(model().childNamed(photos, "new.jpg").isValid());
+  QTest::keyClick(window_.get(), Qt::Key_F5);
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(photos, "new.jpg").isValid(); }));
+  ASSERT_TRUE(client_->Unlink(client_->ResolvePath("/photos")->inode, "new.jpg").ok());
 }
 
 TEST_F(WindowTest, RemembersColumnWidthsAndTheClusterAcrossRuns) {
