@@ -242,6 +242,8 @@ std::optional<QString> MainWindow::Prompt(const QString& title, const QString& l
 void MainWindow::Report(const QString& what, const Status& s) {
   const QString text = tr("%1: %2").arg(what, Q(s.ToString()));
   statusBar()->showMessage(text, 15000);
+  // The banner tells about a lost connection; a window driven through the
+  // test hooks shows failures in the status bar only (no modal box).
   if (s.code() != ErrorCode::kUnavailable && !confirm_hook_) {
     QMessageBox::warning(this, tr("DDBFS Browser"), text);
   }
@@ -538,35 +540,46 @@ void MainWindow::moveSelected() {
 
 // ---- transfers
 
-void MainWindow::addLocal(const QStringList& local, const QString& folder) {
-  auto progress = std::make_shared<TransferProgress>();
-  auto* dialog = new QProgressDialog(tr("Adding to %1…").arg(folder), tr("Cancel"), 0, 1000, this);
-  dialog->setObjectName("addProgress");
+QProgressDialog* MainWindow::ProgressDialog(const std::shared_ptr<TransferProgress>& progress,
+                                            const QString& what) {
+  auto* dialog = new QProgressDialog(what, tr("Cancel"), 0, 1000, this);
+  dialog->setObjectName("transferProgress");
   dialog->setAttribute(Qt::WA_DeleteOnClose);
   dialog->setMinimumDuration(300);
   dialog->setAutoClose(false);
   dialog->setAutoReset(false);
   auto* timer = new QTimer(dialog);
-  connect(timer, &QTimer::timeout, dialog, [dialog, progress]() {
+  connect(timer, &QTimer::timeout, dialog, [dialog, progress, what]() {
     const uint64_t total = progress->bytes_total.load();
     dialog->setValue(total == 0 ? 0 : static_cast<int>(progress->bytes_done.load() * 1000 / total));
-    dialog->setLabelText(QObject::tr("Adding %1 of %2 files…")
-                             .arg(progress->files_done.load())
-                             .arg(progress->files_total.load()));
+    if (progress->files_total.load() > 1) {
+      dialog->setLabelText(QObject::tr("%1 (%2 of %3 files)")
+                               .arg(what)
+                               .arg(progress->files_done.load())
+                               .arg(progress->files_total.load()));
+    }
   });
   connect(dialog, &QProgressDialog::canceled, dialog, [progress]() { progress->cancel = true; });
   timer->start(100);
+  return dialog;
+}
+
+void MainWindow::CloseProgress(QPointer<QProgressDialog> dialog) {
+  if (!dialog) return;
+  // Closing a QProgressDialog emits canceled(): not the user's.
+  dialog->disconnect();
+  dialog->close();
+}
+
+void MainWindow::addLocal(const QStringList& local, const QString& folder) {
+  auto progress = std::make_shared<TransferProgress>();
+  QPointer<QProgressDialog> guard = ProgressDialog(progress, tr("Adding to %1…").arg(folder));
   const std::string dest = folder.toStdString();
-  QPointer<QProgressDialog> guard(dialog);
   backend_->Run<int>(
       this, [local, dest, progress](Client& c) { return Upload(c, local, dest, *progress); },
       [this, guard, progress, folder](Result<int> r) {
         const bool cancelled = progress->cancel.load();
-        if (guard) {
-          // Closing a QProgressDialog emits canceled(): not the user's.
-          guard->disconnect();
-          guard->close();
-        }
+        CloseProgress(guard);
         if (!r.ok()) return Report(tr("add"), r.status());
         statusBar()->showMessage((cancelled ? tr("Cancelled after adding %n file(s) to %1", "", *r)
                                             : tr("Added %n file(s) to %1", "", *r))
@@ -595,14 +608,19 @@ void MainWindow::openCurrent() {
       temp_->filePath(QString::number(inode) + "-" +
                       current.data(BrowserModel::PathRole).toString().section('/', -1));
   auto progress = std::make_shared<TransferProgress>();
+  QPointer<QProgressDialog> dialog =
+      ProgressDialog(progress, tr("Opening %1…").arg(local.section('/', -1)));
   backend_->Run<bool>(
       this,
       [inode, local, progress](Client& c) -> Result<bool> {
         RETURN_IF_ERROR(Download(c, inode, local, *progress));
         return true;
       },
-      [this, local](Result<bool> r) {
+      [this, local, dialog, progress](Result<bool> r) {
+        const bool cancelled = progress->cancel.load();
+        CloseProgress(dialog);
         if (!r.ok()) return Report(tr("open"), r.status());
+        if (cancelled) return;
         if (!QDesktopServices::openUrl(QUrl::fromLocalFile(local))) {
           statusBar()->showMessage(
               tr("No application opens %1 (a copy is at %2)").arg(local.section('/', -1), local),
@@ -620,15 +638,19 @@ void MainWindow::saveCopyOfCurrent() {
       QFileDialog::getSaveFileName(this, tr("Save a copy"), QDir::home().filePath(name));
   if (local.isEmpty()) return;
   auto progress = std::make_shared<TransferProgress>();
+  QPointer<QProgressDialog> dialog = ProgressDialog(progress, tr("Saving %1…").arg(local));
   backend_->Run<bool>(
       this,
       [inode, local, progress](Client& c) -> Result<bool> {
         RETURN_IF_ERROR(Download(c, inode, local, *progress));
         return true;
       },
-      [this, local](Result<bool> r) {
+      [this, local, dialog, progress](Result<bool> r) {
+        const bool cancelled = progress->cancel.load();
+        CloseProgress(dialog);
         if (!r.ok()) return Report(tr("save a copy"), r.status());
-        statusBar()->showMessage(tr("Saved %1").arg(local), 5000);
+        statusBar()->showMessage(
+            cancelled ? tr("Cancelled: %1 not saved").arg(local) : tr("Saved %1").arg(local), 5000);
       });
 }
 

@@ -8,6 +8,8 @@
 // Thread-safety: GUI thread only.
 
 #include <QMainWindow>
+#include <QPointer>
+#include <QProgressDialog>
 #include <QStringListModel>
 #include <QTemporaryDir>
 #include <functional>
@@ -24,6 +26,7 @@ class QAction;
 namespace ddbfs::gui {
 
 class ColumnView;
+struct TransferProgress;
 class DetailsPane;
 class SearchBar;
 
@@ -94,6 +97,11 @@ class MainWindow : public QMainWindow {
   void Report(const QString& what, const Status& s);
   void AfterNamespaceChange(const QModelIndex& column);
   void NavigateStep();
+  // A progress dialog for a transfer (Cancel sets progress->cancel); it
+  // shows after 300 ms. CloseProgress closes it without cancelling.
+  QProgressDialog* ProgressDialog(const std::shared_ptr<TransferProgress>& progress,
+                                  const QString& what);
+  static void CloseProgress(QPointer<QProgressDialog> dialog);
   void SaveSettings() const;
   void RestoreSettings();
 

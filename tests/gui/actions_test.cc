@@ -166,7 +166,7 @@ TEST_F(ActionsTest, AddsLocalFilesWithProgressAndStopsOnCancel) {
   window_->addLocal({local.filePath("many")}, "/");
   QProgressDialog* dialog = nullptr;
   ASSERT_TRUE(WaitFor([&] {
-    dialog = window_->findChild<QProgressDialog*>("addProgress");
+    dialog = window_->findChild<QProgressDialog*>("transferProgress");
     return dialog && Listing("/many").size() >= 3;
   }));
   dialog->findChild<QPushButton*>()->click();  // the dialog's Cancel
