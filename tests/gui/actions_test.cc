@@ -18,6 +18,7 @@
 #include <QTemporaryDir>
 #include <QTextStream>
 #include <QToolButton>
+#include <QUrl>
 
 #include "column_view.h"
 #include "details_pane.h"
@@ -154,6 +155,19 @@ TEST_F(ActionsTest, AddsLocalFilesWithProgressAndStopsOnCancel) {
   EXPECT_EQ(Listing("/photos/trip/day1"), (std::vector<std::string>{"b.txt"}));
   EXPECT_TRUE(window_->statusBar()->currentMessage().contains("Added 2 file(s) to /photos"))
       << window_->statusBar()->currentMessage().toStdString();
+
+  // Files dropped from the desktop on a folder row go into that folder.
+  QFile dropped(local.filePath("dropped.txt"));
+  ASSERT_TRUE(dropped.open(QIODevice::WriteOnly));
+  dropped.write("from the desktop");
+  dropped.close();
+  QMimeData urls;
+  urls.setUrls({QUrl::fromLocalFile(local.filePath("dropped.txt"))});
+  const QModelIndex trip = model().childNamed(photos, "trip");
+  ASSERT_TRUE(model().canDropMimeData(&urls, Qt::CopyAction, -1, -1, trip));
+  EXPECT_FALSE(model().canDropMimeData(&urls, Qt::CopyAction, -1, -1, model().tagsIndex()));
+  ASSERT_TRUE(model().dropMimeData(&urls, Qt::CopyAction, -1, -1, trip));
+  EXPECT_TRUE(WaitFor([&] { return client_->ResolvePath("/photos/trip/dropped.txt").ok(); }));
 
   // Many files; cancel once the first ones are there.
   QDir(local.path()).mkpath("many");
