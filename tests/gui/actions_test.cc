@@ -24,6 +24,7 @@
 #include "details_pane.h"
 #include "gui_fixture.h"
 #include "main_window.h"
+#include "test_files.h"
 
 namespace ddbfs::gui::testing {
 namespace {
@@ -280,6 +281,41 @@ TEST_F(ActionsTest, DetailsPreviewImagesPdfsAndText) {
   // Replica health: n of goal.
   EXPECT_TRUE(window_->details()->findChild<QLabel*>("facts")->text().contains("Replicas: 2 of 2"))
       << window_->details()->findChild<QLabel*>("facts")->text().toStdString();
+}
+
+// Replica health in the details pane, on a cluster whose repair is off so
+// that a lost replica stays lost.
+class HealthTest : public GuiClusterTest<HealthTest> {
+ public:
+  static ClusterOptions Options() {
+    ClusterOptions o;
+    o.metaserver_args = {"--repair-interval-ms", "0"};
+    return o;
+  }
+};
+
+TEST_F(HealthTest, DetailsCountOnlyLiveCurrentReplicasAgainstTheGoal) {
+  MainWindow window(BrowserOptions());
+  window.show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(&window));
+  auto facts = [&] { return window.details()->findChild<QLabel*>("facts")->text(); };
+  window.goToPath("/docs/report.txt");
+  ASSERT_TRUE(WaitFor([&] { return facts().contains("Replicas: 2 of 2"); }))
+      << facts().toStdString();
+
+  auto attr = client_->ResolvePath("/docs/report.txt");
+  ASSERT_TRUE(attr.ok());
+  auto chunks = client_->Chunks(attr->inode);
+  ASSERT_TRUE(chunks.ok());
+  ASSERT_EQ(chunks->size(), 1u);
+  const int victim = ddbfs::testing::IndexOfServer(*cluster_, (*chunks)[0].replicas[0].server_id);
+  ASSERT_GE(victim, 0);
+  cluster_->KillChunkServer(victim);
+  ASSERT_TRUE(cluster_->WaitForAliveServers(2, 20000));
+  window.details()->reload();
+  EXPECT_TRUE(WaitFor([&] { return facts().contains("Replicas: 1 of 2"); }))
+      << facts().toStdString();
+  cluster_->StartChunkServer(victim);
 }
 
 }  // namespace

@@ -27,8 +27,10 @@ using ddbfs::testing::TestCluster;
 template <typename Derived>
 class GuiClusterTest : public ::testing::Test {
  protected:
+  // A fixture may hide this with its own cluster options.
+  static ClusterOptions Options() { return {}; }
   static void SetUpTestSuite() {
-    cluster_ = TestCluster::Start().release();
+    cluster_ = TestCluster::Start(Derived::Options()).release();
     if (!cluster_) return;
     auto c = cluster_->NewClient();
     if (!c) return;
