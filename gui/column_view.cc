@@ -115,6 +115,7 @@ ColumnView::ColumnView(QWidget* parent) : QColumnView(parent) {
   setAcceptDrops(true);
   setDropIndicatorShown(true);
   setResizeGripsVisible(true);
+  setIconSize(QSize(16, 16));  // copied into every column
 }
 
 QAbstractItemView* ColumnView::createColumn(const QModelIndex& rootIndex) {

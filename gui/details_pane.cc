@@ -95,7 +95,7 @@ DetailsPane::DetailsPane(Backend* backend, QAbstractItemModel* tag_names, QWidge
   });
   preview_ = new QStackedWidget;
   image_ = new QLabel;
-  image_->setAlignment(Qt::AlignCenter);
+  image_->setAlignment(Qt::AlignHCenter | Qt::AlignTop);
   text_ = new QPlainTextEdit;
   text_->setReadOnly(true);
   text_->setLineWrapMode(QPlainTextEdit::NoWrap);
