@@ -418,27 +418,45 @@ void MainWindow::tagSelected(bool remove) {
 
 void MainWindow::applyTagChange(const std::vector<InodeId>& inodes, const std::vector<Tag>& add,
                                 const std::vector<Tag>& remove, bool undoable) {
-  backend_->Run<int>(
-      this, [inodes, add, remove](Client& c) { return c.TagMany(inodes, add, remove); },
-      [this, inodes, add, remove, undoable](Result<int> r) {
+  const TagChange change{inodes, add, remove};
+  backend_->Run<AppliedTagChange>(
+      this, [change](Client& c) { return ApplyTagChange(c, change); },
+      [this, undoable](Result<AppliedTagChange> r) {
         if (!r.ok()) return Report(tr("tag"), r.status());
         if (undoable) {
-          last_change_ = TagChange{inodes, add, remove};
-          undo_->setEnabled(true);
+          undo_changes_ = std::move(r->undo);
+          undo_->setEnabled(!undo_changes_.empty());
         }
-        statusBar()->showMessage(tr("Changed the tags of %n document(s)", "", *r), 5000);
-        model_->refreshCounts(view_->currentIndex());
-        details_->reload();
-        LoadTagNames();
+        AfterTagChange(tr("Changed the tags of %n document(s)", "", r->changed));
       });
 }
 
 void MainWindow::undoTagChange() {
-  if (!last_change_) return;
-  const TagChange c = *last_change_;
-  last_change_.reset();
+  if (undo_changes_.empty()) return;
+  std::vector<TagChange> changes = std::move(undo_changes_);
+  undo_changes_.clear();
   undo_->setEnabled(false);
-  applyTagChange(c.inodes, c.remove, c.add, false);
+  backend_->Run<int>(
+      this,
+      [changes](Client& c) -> Result<int> {
+        int changed = 0;
+        for (const TagChange& ch : changes) {
+          ASSIGN_OR_RETURN(int n, c.TagMany(ch.inodes, ch.add, ch.remove));
+          changed += n;
+        }
+        return changed;
+      },
+      [this](Result<int> r) {
+        if (!r.ok()) return Report(tr("undo"), r.status());
+        AfterTagChange(tr("Undid the tag change of %n document(s)", "", *r));
+      });
+}
+
+void MainWindow::AfterTagChange(const QString& message) {
+  statusBar()->showMessage(message, 5000);
+  model_->refreshCounts(view_->currentIndex());
+  details_->reload();
+  LoadTagNames();
 }
 
 // ---- namespace changes

@@ -19,6 +19,7 @@
 
 #include "backend.h"
 #include "browser_model.h"
+#include "tag_undo.h"
 
 class QLabel;
 class QAction;
@@ -96,6 +97,8 @@ class MainWindow : public QMainWindow {
                                 const QString& initial = {});
   void Report(const QString& what, const Status& s);
   void AfterNamespaceChange(const QModelIndex& column);
+  // After tags changed: the message, counts, details, completions.
+  void AfterTagChange(const QString& message);
   void NavigateStep();
   // A progress dialog for a transfer (Cancel sets progress->cancel); it
   // shows after 300 ms. CloseProgress closes it without cancelling.
@@ -119,12 +122,8 @@ class MainWindow : public QMainWindow {
   ConfirmHook confirm_hook_;
   PromptHook prompt_hook_;
   std::unique_ptr<QTemporaryDir> temp_;  // copies opened with other programs
-  struct TagChange {
-    std::vector<InodeId> inodes;
-    std::vector<Tag> add;
-    std::vector<Tag> remove;
-  };
-  std::optional<TagChange> last_change_;
+  // The changes that undo the last tag change (empty: nothing to undo).
+  std::vector<TagChange> undo_changes_;
   // Go to path (Ctrl+L): the names still to walk from navigate_at_.
   QStringList navigate_rest_;
   QPersistentModelIndex navigate_at_;

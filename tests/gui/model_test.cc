@@ -7,6 +7,7 @@
 #include <QSignalSpy>
 
 #include "gui_fixture.h"
+#include "tag_undo.h"
 
 namespace ddbfs::gui::testing {
 namespace {
@@ -177,6 +178,48 @@ TEST_F(ModelTest, ModelTesterFindsNothingWrongWhileEveryBranchLoads) {
   ASSERT_TRUE(WaitFor([&] { return model_->outstanding() == 0; }));
   EXPECT_EQ(tester_failures.load(), failures_before);
   ASSERT_TRUE(client_->DeleteQuery("photos").ok());
+}
+
+// The undo of a tag change puts back exactly what each document had.
+TEST(TagUndoTest, InverseRestoresEachDocumentsOwnTags) {
+  // Change: add "pet" and "favourite", remove "year" (a name: every value).
+  std::map<InodeId, std::vector<Tag>> before = {
+      {1, {T("pet"), T("year", "2020")}},                  // had pet already
+      {2, {T("favourite", "yes"), T("year", "2021")}},     // a value of favourite
+      {3, {T("pet"), T("favourite"), T("year", "2019")}},  // had both
+      {4, {T("pet"), T("year", "2020")}}};                 // as document 1
+  std::map<InodeId, std::vector<Tag>> after = {
+      {1, {T("favourite"), T("pet")}},
+      {2, {T("favourite"), T("favourite", "yes"), T("pet")}},
+      {3, {T("favourite"), T("pet")}},
+      {4, {T("favourite"), T("pet")}}};
+  std::vector<TagChange> undo = InverseOf(before, after);
+  // Apply the undo the way the metaserver does (remove first, a name alone
+  // taking its values off, then add) and compare with before.
+  std::map<InodeId, std::vector<Tag>> result = after;
+  for (const TagChange& ch : undo) {
+    for (InodeId i : ch.inodes) {
+      std::vector<Tag>& tags = result[i];
+      for (const Tag& r : ch.remove) {
+        std::erase_if(tags, [&](const Tag& t) { return t.name == r.name && (!r.value || t == r); });
+      }
+      for (const Tag& a : ch.add) {
+        if (std::find(tags.begin(), tags.end(), a) == tags.end()) tags.push_back(a);
+      }
+    }
+  }
+  for (auto& [inode, tags] : result) {
+    std::vector<Tag> want = before[inode];
+    auto key = [](const Tag& t) { return TagText(t); };
+    std::sort(tags.begin(), tags.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+    std::sort(want.begin(), want.end(), [&](auto& a, auto& b) { return key(a) < key(b); });
+    EXPECT_EQ(tags, want) << "document " << inode;
+  }
+  // Documents 1 and 4 need the same undo: one call for both.
+  ASSERT_EQ(undo.size(), 3u);
+  EXPECT_TRUE(std::any_of(undo.begin(), undo.end(), [](const TagChange& ch) {
+    return ch.inodes == std::vector<InodeId>{1, 4};
+  }));
 }
 
 }  // namespace

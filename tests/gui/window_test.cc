@@ -109,7 +109,8 @@ TEST_F(WindowTest, AddingATagChangesTheCountsAndUndoTakesItBack) {
   ASSERT_EQ(CountOf(model().childNamed(photo, "place")), 2);
 
   QLineEdit* field = window_->details()->addTagField();
-  QTest::keyClicks(field, "place=home");
+  // "pet" is on cat.jpg already: the undo must leave it there.
+  QTest::keyClicks(field, "pet place=home");
   QTest::keyClick(field, Qt::Key_Return);
   EXPECT_TRUE(WaitFor([&] { return CountOf(model().childNamed(tags, "place")) == 3; }))
       << CountOf(model().childNamed(tags, "place"));
@@ -119,6 +120,8 @@ TEST_F(WindowTest, AddingATagChangesTheCountsAndUndoTakesItBack) {
   window_->undoTagChange();
   EXPECT_TRUE(WaitFor([&] { return CountOf(model().childNamed(tags, "place")) == 2; }));
   EXPECT_TRUE(WaitFor([&] { return !window_->details()->chipTexts().contains("place=home"); }));
+  EXPECT_EQ(window_->details()->chipTexts(), (QStringList{"pet", "photo", "year=2019"}));
+  EXPECT_EQ(CountOf(model().childNamed(tags, "pet")), 1);
 
   // A chip's button takes its tag off.
   QTest::keyClicks(field, "draft");
