@@ -120,6 +120,33 @@ TEST_F(ActionsTest, TagsEverySelectedDocumentOfTheColumnAtOnce) {
   EXPECT_TRUE(WaitFor([&] { return TagCount("reviewed") == 3; }));
 }
 
+// The view, not the test, asks for the next page as it scrolls to the end
+// (a column that is not full asks at once: the window is made small).
+TEST_F(ActionsTest, ScrollingAColumnToItsEndLoadsTheNextPage) {
+  window_->resize(700, 180);
+  model().set_page_size(5);
+  QModelIndex bulk = Go(Go({}, "Tags"), "bulk");
+  QAbstractItemView* column = nullptr;
+  ASSERT_TRUE(WaitFor([&] {
+    column = window_->columns()->columnFor(bulk);
+    return column && model().rowCount(bulk) > 0 && model().outstanding() == 0;
+  }));
+  QTest::qWait(300);
+  auto documents = [&] {
+    int n = 0;
+    for (int r = 0; r < model().rowCount(bulk); ++r) {
+      n += model().kindOf(model().index(r, 0, bulk)) == ModelNode::Kind::kDocument ? 1 : 0;
+    }
+    return n;
+  };
+  EXPECT_LT(documents(), 12) << "the whole column came without scrolling";
+  EXPECT_TRUE(WaitFor([&] {
+    column->scrollToBottom();
+    return !model().canFetchMore(bulk) && model().outstanding() == 0;
+  }));
+  EXPECT_EQ(documents(), 12);
+}
+
 TEST_F(ActionsTest, DocumentsDroppedOnATagGetIt) {
   QModelIndex tags = Go({}, "Tags");
   ASSERT_TRUE(LoadAll(model(), tags));
