@@ -1,0 +1,259 @@
+// The main window driven as a user would, offscreen, against a real
+// cluster: clicking through tag columns, tagging in the details pane (and
+// undoing it), the search bar, deleting with confirmation, and the banner
+// while the metaserver is stopped and after it is back.
+
+#include <QAbstractItemView>
+#include <QApplication>
+#include <QCompleter>
+#include <QLabel>
+#include <QLineEdit>
+#include <QSettings>
+#include <QStatusBar>
+#include <QToolButton>
+
+#include "column_view.h"
+#include "details_pane.h"
+#include "gui_fixture.h"
+#include "main_window.h"
+#include "search_bar.h"
+
+namespace ddbfs::gui::testing {
+namespace {
+
+class WindowTest : public GuiClusterTest<WindowTest> {
+ protected:
+  void SetUp() override {
+    GuiClusterTest::SetUp();
+    window_ = std::make_unique<MainWindow>(BrowserOptions());
+    window_->set_confirm_hook([this](const QString& q) {
+      questions_ << q;
+      return confirm_answer_;
+    });
+    window_->set_prompt_hook(
+        [](const QString&, const QString&, const QString&) { return std::nullopt; });
+    window_->set_status_interval_ms(300);
+    window_->backend()->set_probe_interval_ms(300);
+    window_->show();
+    ASSERT_TRUE(QTest::qWaitForWindowExposed(window_.get()));
+    window_->activateWindow();
+    ASSERT_TRUE(QTest::qWaitForWindowActive(window_.get()));
+  }
+  void TearDown() override { window_.reset(); }
+
+  BrowserModel& model() { return *window_->model(); }
+
+  // Clicks the row `name` of the column showing parent's children, waiting
+  // for the column and the row to appear.
+  QModelIndex Click(const QModelIndex& parent, const QString& name) {
+    QAbstractItemView* column = nullptr;
+    QModelIndex row;
+    const bool shown = WaitFor([&] {
+      column = window_->columns()->columnFor(parent);
+      row = model().childNamed(parent, name);
+      return column && row.isValid();
+    });
+    EXPECT_TRUE(shown) << "no row " << name.toStdString() << " shown";
+    if (!shown) return {};
+    column->scrollTo(row);
+    QTest::mouseClick(column->viewport(), Qt::LeftButton, {}, column->visualRect(row).center());
+    EXPECT_EQ(window_->columns()->currentIndex(), row);
+    return row;
+  }
+  // The rows the column of `parent` shows, once it is loaded.
+  std::vector<std::string> Shown(const QModelIndex& parent) {
+    EXPECT_TRUE(WaitFor([&] {
+      return window_->columns()->columnFor(parent) && model().outstanding() == 0 &&
+             !model().canFetchMore(parent);
+    }));
+    QAbstractItemView* column = window_->columns()->columnFor(parent);
+    std::vector<std::string> out;
+    if (!column) return out;
+    for (int r = 0; r < column->model()->rowCount(column->rootIndex()); ++r) {
+      out.push_back(
+          column->model()->index(r, 0, column->rootIndex()).data().toString().toStdString());
+    }
+    return out;
+  }
+
+  std::unique_ptr<MainWindow> window_;
+  QStringList questions_;
+  bool confirm_answer_ = false;
+};
+
+TEST_F(WindowTest, ClickingATagOpensItsColumnWithCoOccurringCounts) {
+  QModelIndex tags = Click({}, "Tags");
+  QModelIndex photo = Click(tags, "photo");
+  ASSERT_TRUE(photo.isValid());
+  EXPECT_EQ(CountOf(photo), 3);
+  EXPECT_EQ(Shown(photo),
+            (std::vector<std::string>{"pet", "place", "year", "beach.jpg", "city.jpg", "cat.jpg"}));
+  EXPECT_EQ(CountOf(model().childNamed(photo, "place")), 2);
+  // A valued tag's column: its values, numbers in order.
+  QModelIndex year = Click(photo, "year");
+  EXPECT_EQ(Shown(year), (std::vector<std::string>{"(any value)", "=2019", "=2020", "=2021"}));
+  // A document shows its details.
+  QModelIndex cat = Click(photo, "cat.jpg");
+  ASSERT_TRUE(cat.isValid());
+  EXPECT_TRUE(WaitFor([&] { return !window_->details()->loading(); }));
+  EXPECT_EQ(window_->details()->inode(), cat.data(BrowserModel::InodeRole).toLongLong());
+  EXPECT_EQ(window_->details()->chipTexts(), (QStringList{"pet", "photo", "year=2019"}));
+}
+
+TEST_F(WindowTest, AddingATagChangesTheCountsAndUndoTakesItBack) {
+  QModelIndex tags = Click({}, "Tags");
+  QModelIndex photo = Click(tags, "photo");
+  Click(photo, "cat.jpg");
+  ASSERT_TRUE(WaitFor([&] { return !window_->details()->loading(); }));
+  ASSERT_EQ(CountOf(model().childNamed(tags, "place")), 2);
+  ASSERT_EQ(CountOf(model().childNamed(photo, "place")), 2);
+
+  QLineEdit* field = window_->details()->addTagField();
+  // "pet" is on cat.jpg already: the undo must leave it there.
+  QTest::keyClicks(field, "pet place=home");
+  QTest::keyClick(field, Qt::Key_Return);
+  EXPECT_TRUE(WaitFor([&] { return CountOf(model().childNamed(tags, "place")) == 3; }))
+      << CountOf(model().childNamed(tags, "place"));
+  EXPECT_TRUE(WaitFor([&] { return CountOf(model().childNamed(photo, "place")) == 3; }));
+  EXPECT_TRUE(WaitFor([&] { return window_->details()->chipTexts().contains("place=home"); }));
+
+  window_->undoTagChange();
+  EXPECT_TRUE(WaitFor([&] { return CountOf(model().childNamed(tags, "place")) == 2; }));
+  EXPECT_TRUE(WaitFor([&] { return !window_->details()->chipTexts().contains("place=home"); }));
+  EXPECT_EQ(window_->details()->chipTexts(), (QStringList{"pet", "photo", "year=2019"}));
+  EXPECT_EQ(CountOf(model().childNamed(tags, "pet")), 1);
+
+  // A chip's button takes its tag off.
+  QTest::keyClicks(field, "draft");
+  QTest::keyClick(field, Qt::Key_Return);
+  ASSERT_TRUE(WaitFor([&] { return CountOf(model().childNamed(tags, "draft")) == 2; }));
+  ASSERT_TRUE(WaitFor([&] { return window_->details()->chipTexts().contains("draft"); }));
+  QToolButton* chip = nullptr;
+  for (QToolButton* b : window_->details()->findChildren<QToolButton*>("chip")) {
+    if (b->property("tag").toString() == "draft") chip = b;
+  }
+  ASSERT_NE(chip, nullptr);
+  QTest::mouseClick(chip, Qt::LeftButton);
+  EXPECT_TRUE(WaitFor([&] { return CountOf(model().childNamed(tags, "draft")) == 1; }));
+}
+
+TEST_F(WindowTest, SearchBarRunsAQueryAndPointsAtASyntaxError) {
+  QTest::keyClick(window_.get(), Qt::Key_F, Qt::ControlModifier);
+  QLineEdit* field = window_->searchBar()->field();
+  EXPECT_TRUE(WaitFor([&] { return QApplication::focusWidget() == field; }));
+  QTest::keyClicks(field, "photo and and year");
+  EXPECT_EQ(window_->searchBar()->errorColumn(), 11);
+  EXPECT_TRUE(window_->searchBar()->errorText().contains("column 11"))
+      << window_->searchBar()->errorText().toStdString();
+  QTest::keyClick(field, Qt::Key_Return);  // refused: no search row
+  EXPECT_EQ(model().rowCount(), 3);
+
+  // Tag names complete at the word being typed, keeping what is before it.
+  field->clear();
+  QTest::keyClicks(field, "doc and pl");
+  QCompleter* completer = field->completer();
+  ASSERT_NE(completer, nullptr);
+  EXPECT_TRUE(WaitFor([&] { return completer->currentCompletion() == "doc and place"; }))
+      << completer->currentCompletion().toStdString();
+
+  field->clear();
+  EXPECT_EQ(window_->searchBar()->errorColumn(), 0);
+  QTest::keyClicks(field, "photo and year>=2020");
+  EXPECT_TRUE(window_->searchBar()->errorText().isEmpty());
+  QTest::keyClick(field, Qt::Key_Return);
+  ASSERT_EQ(model().rowCount(), 4);
+  const QModelIndex search = model().index(3, 0);
+  EXPECT_EQ(window_->columns()->currentIndex(), search);
+  EXPECT_EQ(Shown(search),
+            (std::vector<std::string>{"photo", "place", "year", "beach.jpg", "city.jpg"}));
+}
+
+TEST_F(WindowTest, DeleteAsksFirstAndThenRemovesTheDocument) {
+  QModelIndex folders = Click({}, "Folders");
+  QModelIndex docs = Click(folders, "docs");
+  QModelIndex notes = Click(docs, "notes.txt");
+  ASSERT_TRUE(notes.isValid());
+  QAbstractItemView* column = window_->columns()->columnFor(docs);
+  ASSERT_NE(column, nullptr);
+  column->setFocus();
+
+  confirm_answer_ = false;  // "Cancel"
+  QTest::keyClick(column, Qt::Key_Delete);
+  ASSERT_EQ(questions_.size(), 1);
+  EXPECT_TRUE(questions_[0].contains("/docs/notes.txt")) << questions_[0].toStdString();
+  QTest::qWait(300);
+  EXPECT_TRUE(client_->ResolvePath("/docs/notes.txt").ok());
+  EXPECT_TRUE(model().childNamed(docs, "notes.txt").isValid());
+
+  confirm_answer_ = true;  // "Yes"
+  QTest::keyClick(column, Qt::Key_Delete);
+  ASSERT_EQ(questions_.size(), 2);
+  EXPECT_TRUE(WaitFor([&] { return !model().childNamed(docs, "notes.txt").isValid(); }))
+      << window_->statusBar()->currentMessage().toStdString();
+  EXPECT_EQ(client_->ResolvePath("/docs/notes.txt").status().code(), ErrorCode::kNotFound);
+  EXPECT_TRUE(WaitFor([&] {
+    return !model().childNamed(model().tagsIndex(), "draft").isValid() ||
+           CountOf(model().childNamed(model().tagsIndex(), "draft")) == 0;
+  }));
+}
+
+TEST_F(WindowTest, KeyboardGoesToAPathAndRefreshes) {
+  window_->set_prompt_hook([](const QString& title, const QString&, const QString&) {
+    return title == "Go to path" ? std::optional<QString>("/photos/cat.jpg") : std::nullopt;
+  });
+  QTest::keyClick(window_.get(), Qt::Key_L, Qt::ControlModifier);
+  EXPECT_TRUE(WaitFor([&] {
+    return window_->columns()->currentIndex().data(BrowserModel::PathRole).toString() ==
+           "/photos/cat.jpg";
+  }));
+  EXPECT_TRUE(WaitFor([&] { return window_->details()->chipTexts().contains("pet"); }));
+  // A file added behind the browser's back shows after F5 in its folder.
+  ASSERT_TRUE(PutTagged(*client_, "/photos/new.jpg", "", {}).ok());
+  const QModelIndex photos = window_->columns()->currentIndex().parent();
+  EXPECT_FALSE(model().childNamed(photos, "new.jpg").isValid());
+  QTest::keyClick(window_.get(), Qt::Key_F5);
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(photos, "new.jpg").isValid(); }));
+  ASSERT_TRUE(client_->Unlink(client_->ResolvePath("/photos")->inode, "new.jpg").ok());
+}
+
+TEST_F(WindowTest, RemembersColumnWidthsAndTheClusterAcrossRuns) {
+  QSettings().clear();
+  QModelIndex tags = Click({}, "Tags");
+  ASSERT_TRUE(WaitFor([&] { return window_->columns()->columnFor(tags) != nullptr; }));
+  window_->columns()->setColumnWidths({150, 260});
+  window_->close();
+  EXPECT_EQ(QSettings().value("cluster/last").toString().toStdString(), cluster_->meta_address());
+  window_ = std::make_unique<MainWindow>(BrowserOptions());
+  window_->show();
+  ASSERT_TRUE(QTest::qWaitForWindowExposed(window_.get()));
+  ASSERT_FALSE(window_->columns()->columnWidths().isEmpty());
+  EXPECT_EQ(window_->columns()->columnWidths()[0], 150);
+  tags = Click({}, "Tags");
+  ASSERT_TRUE(WaitFor([&] { return window_->columns()->columnWidths().size() >= 2; }));
+  EXPECT_EQ(window_->columns()->columnWidths()[1], 260);
+}
+
+TEST_F(WindowTest, BannerWhileTheMetaserverIsStoppedThenTheBrowserRecoversInPlace) {
+  QModelIndex tags = Click({}, "Tags");
+  QModelIndex photo = Click(tags, "photo");
+  ASSERT_EQ(Shown(photo).size(), 6u);
+  EXPECT_TRUE(window_->banner()->isHidden());
+  EXPECT_TRUE(WaitFor([&] { return window_->clusterStatus()->text().contains("3 of 3"); }))
+      << window_->clusterStatus()->text().toStdString();
+
+  cluster_->StopMetaserver();
+  ASSERT_TRUE(WaitFor([&] { return window_->banner()->isVisible(); }, 20000));
+  EXPECT_TRUE(window_->banner()->text().contains("Reconnecting"));
+  // The user's place is kept while it is down.
+  EXPECT_EQ(window_->columns()->currentIndex(), photo);
+
+  cluster_->StartMetaserver();
+  EXPECT_TRUE(WaitFor([&] { return window_->banner()->isHidden(); }, 30000));
+  EXPECT_EQ(window_->columns()->currentIndex(), photo);
+  // And it works again: a new column loads.
+  QModelIndex pet = Click(photo, "pet");
+  EXPECT_EQ(Shown(pet), (std::vector<std::string>{"year", "cat.jpg"}));
+}
+
+}  // namespace
+}  // namespace ddbfs::gui::testing
