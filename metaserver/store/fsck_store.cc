@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 
+#include "metaserver/store/row_util.h"
 #include "metaserver/store/tx.h"
 
 namespace ddbfs::meta::store {
@@ -72,20 +73,6 @@ constexpr Statement kQueueOrphans{
     " SELECT u.id, q.chunk_id IS NOT NULL FROM u LEFT JOIN q ON q.chunk_id = u.id ORDER BY u.id",
     true};
 
-std::vector<int64_t> ParseList(const pqxx::field& f) {
-  std::vector<int64_t> out;
-  if (f.is_null()) return out;
-  const std::string text = f.as<std::string>();
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(std::strtoll(text.c_str() + start, nullptr, 10));
-    start = end + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<std::vector<FsckChunkRow>> FsckChunks(Tx& tx, int64_t after, int limit, InodeId subtree) {
@@ -102,8 +89,8 @@ Result<std::vector<FsckChunkRow>> FsckChunks(Tx& tx, int64_t after, int limit, I
       c.length = row[4].as<int64_t>();
       c.leased = row[5].as<bool>();
       c.goal = row[6].as<int>();
-      const std::vector<int64_t> servers = ParseList(row[7]);
-      const std::vector<int64_t> versions = ParseList(row[8]);
+      const std::vector<int64_t> servers = ParseIntList<int64_t>(row[7]);
+      const std::vector<int64_t> versions = ParseIntList<int64_t>(row[8]);
       for (size_t i = 0; i < servers.size() && i < versions.size(); ++i) {
         c.replicas.push_back(ReplicaRecord{static_cast<int32_t>(servers[i]), versions[i]});
       }

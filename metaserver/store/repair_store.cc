@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "metaserver/store/row_util.h"
 #include "metaserver/store/tx.h"
 
 namespace ddbfs::meta::store {
@@ -98,20 +99,6 @@ constexpr Statement kTrim{
     " SELECT count(*) FROM d",
     true};
 
-std::vector<int32_t> ParseIds(const pqxx::field& f) {
-  std::vector<int32_t> out;
-  if (f.is_null()) return out;
-  const std::string text = f.as<std::string>();
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find(',', start);
-    if (end == std::string::npos) end = text.size();
-    out.push_back(static_cast<int32_t>(std::strtol(text.c_str() + start, nullptr, 10)));
-    start = end + 1;
-  }
-  return out;
-}
-
 }  // namespace
 
 Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<int32_t>& counted,
@@ -128,8 +115,8 @@ Result<std::vector<UnderGoalChunk>> UnderGoalChunks(Tx& tx, const std::vector<in
       c.version = row[3].as<int64_t>();
       c.length = row[4].as<int64_t>();
       c.goal = row[5].as<int>();
-      c.live = ParseIds(row[6]);
-      c.holders = ParseIds(row[7]);
+      c.live = ParseIntList<int32_t>(row[6]);
+      c.holders = ParseIntList<int32_t>(row[7]);
       out.push_back(std::move(c));
     }
     return out;
@@ -145,8 +132,8 @@ Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int3
       c.id = row[0].as<int64_t>();
       c.version = row[1].as<int64_t>();
       c.goal = row[2].as<int>();
-      c.live = ParseIds(row[3]);
-      c.drained = ParseIds(row[4]);
+      c.live = ParseIntList<int32_t>(row[3]);
+      c.drained = ParseIntList<int32_t>(row[4]);
       out.push_back(std::move(c));
     }
     return out;

@@ -1,9 +1,11 @@
 #pragma once
 
 #include <cstdio>
+#include <cstdlib>
 #include <optional>
 #include <string>
 #include <type_traits>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -39,6 +41,22 @@ inline Attr ParseAttr(const pqxx::row& row, int first) {
   a.allocated = static_cast<uint64_t>(row[first + 12].as<int64_t>());
   a.has_xattrs = row[first + 13].as<bool>();
   return a;
+}
+
+// A comma-separated list of integers (string_agg of ids), empty for NULL.
+template <typename T>
+std::vector<T> ParseIntList(const pqxx::field& f) {
+  std::vector<T> out;
+  if (f.is_null()) return out;
+  const std::string text = f.as<std::string>();
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    out.push_back(static_cast<T>(std::strtoll(text.c_str() + start, nullptr, 10)));
+    start = end + 1;
+  }
+  return out;
 }
 
 // A nullable parameter: libpqxx sends a null `const char*` as SQL NULL.
