@@ -42,24 +42,7 @@ std::shared_ptr<const Transport>& PeerTransport() {
 }
 
 Result<std::string> ReadReplica(const std::string& address, const ChunkView& chunk) {
-  std::string host;
-  int port = 0;
-  RETURN_IF_ERROR(ParseHostPort(address, &host, &port));
-  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000, PeerTransport());
-  std::string out;
-  while (out.size() < chunk.length) {
-    rpc::ReadChunkRequest req;
-    req.chunk_id = chunk.chunk_id;
-    req.version = chunk.version;
-    req.offset = static_cast<int64_t>(out.size());
-    req.length = static_cast<int32_t>(std::min<uint64_t>(kMaxIoSize, chunk.length - out.size()));
-    rpc::ReadChunkResponse resp;
-    RETURN_IF_ERROR(conn.Call([&](rpc::ChunkServiceClient& c) { c.ReadChunk(resp, req); }));
-    RETURN_IF_ERROR(FromRpc(resp.status));
-    if (resp.data.empty()) return IoError("short replica");
-    out += resp.data;
-  }
-  return out;
+  return ddbfs::testing::ReadReplica(PeerTransport(), address, chunk);
 }
 
 // The last `lines` lines of a log file (for failure messages).

@@ -224,10 +224,15 @@ void TestCluster::StartMetaserver() {
 // chunk server at the committed version (no failover), as a peer server.
 Result<std::string> ReadReplica(TestCluster& cluster, const std::string& address,
                                 const ChunkView& chunk) {
+  return ReadReplica(cluster.cluster_transport(), address, chunk);
+}
+
+Result<std::string> ReadReplica(const std::shared_ptr<const Transport>& transport,
+                                const std::string& address, const ChunkView& chunk) {
   std::string host;
   int port = 0;
   RETURN_IF_ERROR(ParseHostPort(address, &host, &port));
-  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000, cluster.cluster_transport());
+  RpcConnection<rpc::ChunkServiceClient> conn(host, port, 10000, transport);
   std::string out;
   while (out.size() < chunk.length) {
     rpc::ReadChunkRequest req;

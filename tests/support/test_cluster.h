@@ -110,5 +110,8 @@ class TestCluster {
 // chunk server at the committed version (no failover), as a peer server.
 Result<std::string> ReadReplica(TestCluster& cluster, const std::string& address,
                                 const ChunkView& chunk);
+// The same over connections made by `transport` (null: plain TCP).
+Result<std::string> ReadReplica(const std::shared_ptr<const Transport>& transport,
+                                const std::string& address, const ChunkView& chunk);
 
 }  // namespace ddbfs::testing
