@@ -61,6 +61,34 @@ void MetaCache::FillEntry(uint64_t read_epoch, InodeId parent, const std::string
   PutEntryLocked(std::make_pair(parent, name), entry_inode);
 }
 
+std::optional<std::pair<InodeId, std::string>> MetaCache::OnlyName(InodeId inode) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto hint = names_.find(inode);
+  if (hint == names_.end()) return std::nullopt;
+  auto row = inodes_.find(inode);
+  if (row == inodes_.end()) return std::nullopt;
+  if (row->second.type != FileType::kDirectory && row->second.nlink != 1) return std::nullopt;
+  auto entry = entries_.find(hint->second);
+  if (entry == entries_.end() || entry->second != inode) return std::nullopt;
+  return hint->second;
+}
+
+void MetaCache::HintNameLocked(InodeId inode, const std::pair<InodeId, std::string>& key) {
+  if (max_inodes_ == 0) return;
+  auto it = names_.find(inode);
+  if (it != names_.end()) {
+    it->second = key;
+    return;
+  }
+  if (names_.size() >= max_inodes_) names_.erase(names_.begin());
+  names_.emplace(inode, key);
+}
+
+void MetaCache::HintName(InodeId inode, InodeId parent, const std::string& name) {
+  std::lock_guard<std::mutex> lock(mu_);
+  HintNameLocked(inode, std::make_pair(parent, name));
+}
+
 void MetaCache::Apply(const Changes& changes, bool committed) {
   std::lock_guard<std::mutex> lock(mu_);
   epoch_.fetch_add(1, std::memory_order_acq_rel);
@@ -79,6 +107,7 @@ void MetaCache::Apply(const Changes& changes, bool committed) {
   for (const auto& [key, inode] : changes.entries) {
     if (committed && inode) {
       PutEntryLocked(key, *inode);
+      if (*inode != 0) HintNameLocked(*inode, key);
     } else {
       EraseEntryLocked(key);
     }
@@ -91,6 +120,7 @@ void MetaCache::Clear() {
   inodes_.clear();
   entries_.clear();
   complete_.clear();
+  names_.clear();
 }
 
 bool SameAttr(const Attr& a, const Attr& b) {

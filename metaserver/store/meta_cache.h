@@ -71,6 +71,16 @@ class MetaCache {
   void FillInode(uint64_t read_epoch, const Attr& attr);
   void FillEntry(uint64_t read_epoch, InodeId parent, const std::string& name, InodeId entry_inode);
 
+  // The name of `inode` in its parent, for the ways up of queries and tag
+  // listings, when it is its only name: a directory, or a file with one
+  // link. Names are kept as hints (from committed entries and from reads)
+  // and each answer is checked against the entry cache, which is coherent:
+  // the hint (parent, name) is returned only while the entry (parent, name)
+  // names `inode` and the inode's row is cached. So a hint never needs
+  // dropping when the name changes; it just stops being answered.
+  std::optional<std::pair<InodeId, std::string>> OnlyName(InodeId inode) const;
+  void HintName(InodeId inode, InodeId parent, const std::string& name);
+
   // The end of a writer transaction: committed, its known rows replace the
   // cached ones and the rest is dropped; not committed (or in doubt), every
   // key it touched is dropped. Moves the epoch either way.
@@ -93,6 +103,7 @@ class MetaCache {
   void PutInodeLocked(const Attr& attr);
   void PutEntryLocked(const std::pair<InodeId, std::string>& key, InodeId inode);
   void EraseEntryLocked(const std::pair<InodeId, std::string>& key);
+  void HintNameLocked(InodeId inode, const std::pair<InodeId, std::string>& key);
 
   const size_t max_inodes_;
   const size_t max_entries_;
@@ -102,6 +113,8 @@ class MetaCache {
   std::unordered_map<InodeId, Attr> inodes_;
   std::unordered_map<std::pair<InodeId, std::string>, InodeId, EntryKeyHash> entries_;
   std::unordered_set<InodeId> complete_;  // directories whose every entry is in entries_
+  // inode -> (parent, name) it was last seen under (OnlyName checks it).
+  std::unordered_map<InodeId, std::pair<InodeId, std::string>> names_;
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
 };

@@ -1,8 +1,8 @@
 // The metaserver's namespace cache (metaserver/store/meta_cache.h;
 // docs/metadata.md, "The namespace cache"): its rules on their own, and a
 // randomized run of every kind of namespace change after which every lookup
-// and getattr (answered from the cache where it can) must equal what
-// PostgreSQL holds.
+// and getattr, and the way up of every inode to the root (answered from the
+// cache where it can), must equal what PostgreSQL holds.
 
 #include <map>
 #include <random>
@@ -19,6 +19,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/store/meta_cache.h"
+#include "metaserver/store/query_store.h"
 #include "metaserver/store/row_util.h"
 
 namespace ddbfs::meta::testing {
@@ -105,6 +106,44 @@ TEST(MetaCacheRules, ANewDirectoryKnowsItsAbsentNamesUntilOneOfItsEntriesIsDropp
   EXPECT_EQ(small.Entry(7, "c"), std::optional<InodeId>(0));
   small.FillEntry(small.epoch(), 1, "other", 3);  // evicts one of 7's
   EXPECT_FALSE(small.Entry(7, "c").has_value());
+}
+
+TEST(MetaCacheRules, ANameIsAnsweredOnlyWhileItsEntryNamesTheInodeAndItIsTheOnlyName) {
+  MetaCache cache(100, 100);
+  Attr dir = AttrOf(5, 0);
+  dir.type = FileType::kDirectory;
+  dir.nlink = 3;
+  Attr file = AttrOf(6, 0);
+  file.type = FileType::kRegular;
+  file.nlink = 1;
+  // Committed entries give the names.
+  MetaCache::Changes c;
+  c.inodes[5] = dir;
+  c.inodes[6] = file;
+  c.entries[{1, "d"}] = 5;
+  c.entries[{5, "f"}] = 6;
+  cache.Apply(c, /*committed=*/true);
+  EXPECT_EQ(cache.OnlyName(5), (std::optional<std::pair<InodeId, std::string>>({1, "d"})));
+  EXPECT_EQ(cache.OnlyName(6), (std::optional<std::pair<InodeId, std::string>>({5, "f"})));
+  // A rename whose new name is not known: the old name is no longer answered.
+  MetaCache::Changes r;
+  r.entries[{1, "d"}] = 0;
+  r.entries[{1, "e"}] = std::nullopt;
+  cache.Apply(r, /*committed=*/true);
+  EXPECT_FALSE(cache.OnlyName(5).has_value());
+  // A second link: a file's name is no longer its only one.
+  MetaCache::Changes l;
+  file.nlink = 2;
+  l.inodes[6] = file;
+  l.entries[{1, "g"}] = 6;
+  cache.Apply(l, /*committed=*/true);
+  EXPECT_FALSE(cache.OnlyName(6).has_value());
+  // A hint from a read is checked the same way.
+  cache.HintName(5, 1, "d");
+  EXPECT_FALSE(cache.OnlyName(5).has_value());
+  cache.FillEntry(cache.epoch(), 1, "e", 5);
+  cache.HintName(5, 1, "e");
+  EXPECT_EQ(cache.OnlyName(5), (std::optional<std::pair<InodeId, std::string>>({1, "e"})));
 }
 
 TEST(MetaCacheRules, StaysWithinItsBound) {
@@ -245,6 +284,40 @@ TEST_F(MetaCacheTest, EveryLookupAndGetattrMatchesTheDatabaseAfterEveryKindOfCha
         }
         ++checks;
       }
+    }
+    // The way up of every inode (queries and tag listings print it), from
+    // the cache where it can: the first name at each level, as SQL says.
+    std::vector<InodeId> all(seen.begin(), seen.end());
+    std::map<InodeId, store::WayUp> ways;
+    ASSERT_TRUE(ctx()
+                    .reader
+                    .Run([&](store::Tx& tx) -> Status {
+                      ASSIGN_OR_RETURN(ways, store::WaysUpOf(tx, all));
+                      return Status();
+                    })
+                    .ok());
+    std::map<InodeId, std::pair<InodeId, std::string>> first;
+    for (const auto& [key, inode] : entries) first.emplace(inode, key);  // lowest key first
+    for (InodeId id : all) {
+      std::vector<std::string> want;
+      InodeId at = id;
+      bool named = id == kRootInode;
+      for (int depth = 0; depth < 100 && at != kRootInode; ++depth) {
+        auto f = first.find(at);
+        if (f == first.end()) break;
+        want.push_back(f->second.second);
+        at = f->second.first;
+        named = at == kRootInode;
+      }
+      if (!inodes.count(id)) continue;  // gone: nothing to say
+      const store::WayUp& got = ways[id];
+      std::vector<std::string> got_names;
+      for (const auto& s : got.steps) got_names.push_back(s.name);
+      EXPECT_EQ(got.named, named) << "step " << step << ": inode " << id;
+      if (named) {
+        EXPECT_EQ(got_names, want) << "step " << step << ": way up of inode " << id;
+      }
+      ++checks;
     }
     for (InodeId id : seen) {
       auto got = GetAttr(ctx(), caller_, id);
