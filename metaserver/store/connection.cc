@@ -56,7 +56,8 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
              // about 11 s, also in the middle of a statement.
              "; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2"
              "; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 10000"
-             "; SET client_connection_check_interval = 2000");
+             "; SET client_connection_check_interval = 2000" +
+             (limits.generic_plans ? "; SET plan_cache_mode = force_generic_plan" : ""));
   } catch (const std::exception& e) {
     return Unavailable("cannot set session limits: " + FirstLine(e.what()));
   }

@@ -191,7 +191,9 @@ void WriteQueue::MaybePrune() {
 
 Status WriteQueue::EnsureConnection() {
   if (conn_) return Status();
-  auto conn = Connection::Open(url_, options_.session);
+  SessionLimits session = options_.session;
+  session.generic_plans = true;  // see SessionLimits
+  auto conn = Connection::Open(url_, session);
   if (!conn.ok()) {
     return Unavailable(std::string(kDatabaseUnavailable) + " (" + conn.status().message() + ")");
   }
