@@ -91,6 +91,12 @@ $$;
   -- Only the roles that need it may connect (superusers always can).
   REVOKE CONNECT, TEMPORARY ON DATABASE :"db" FROM PUBLIC;
   GRANT CONNECT ON DATABASE :"db" TO ddbfs, ddbfs_reader;
+  -- No JIT compilation in this database: its queries (the metaserver's, and
+  -- the analysts' on the views) read a few rows by index, and PostgreSQL's
+  -- cost estimate of a view's recursive path walk over 1,000,000 documents
+  -- crossed jit_above_cost: 11 ms of JIT for a query that runs in 1 ms
+  -- (bench/README.md). A shared database keeps its own settings.
+  ALTER DATABASE :"db" SET jit = off;
 \endif
 
 \connect :"db"
