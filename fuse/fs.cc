@@ -1271,6 +1271,30 @@ void FileSystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_i
   ReplyStatus(req, s);
 }
 
+// lseek(2) with SEEK_DATA or SEEK_HOLE (the kernel answers the other
+// whences itself): at chunk granularity, from the chunk map, after this
+// mount's uncommitted writes to the file are committed (docs/fuse.md,
+// "Holes").
+void FileSystem::Lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
+  (void)ino;
+  if (whence != SEEK_DATA && whence != SEEK_HOLE) return (void)fuse_reply_err(req, EINVAL);
+  if (off < 0) return (void)fuse_reply_err(req, ENXIO);
+  OpenInode* st = HandleOf(fi)->st.get();
+  std::optional<uint64_t> at;
+  Status s = [&]() -> Status {
+    if (st->dirty) {
+      std::lock_guard<std::mutex> lock(st->mu);
+      RETURN_IF_ERROR(FlushLocked(st, nullptr));
+    }
+    ASSIGN_OR_RETURN(
+        at, client_->SeekDataOrHole(st->id, static_cast<uint64_t>(off), whence == SEEK_DATA));
+    return Status();
+  }();
+  if (!s.ok()) return ReplyStatus(req, s);
+  if (!at) return (void)fuse_reply_err(req, ENXIO);
+  fuse_reply_lseek(req, static_cast<off_t>(*at));
+}
+
 // fallocate(2). DDBFS cannot reserve space on the chunk servers: mode 0
 // only sets the size (the new range is a hole and reads as zeros), so a
 // later write into it can still fail with ENOSPC, reported by that write or
@@ -1533,6 +1557,9 @@ void OpFallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t l
                  fuse_file_info* fi) {
   Fs(req)->Fallocate(req, ino, mode, offset, length, fi);
 }
+void OpLseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, fuse_file_info* fi) {
+  Fs(req)->Lseek(req, ino, off, whence, fi);
+}
 void OpRelease(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   Fs(req)->Release(req, ino, fi);
 }
@@ -1586,6 +1613,7 @@ fuse_lowlevel_ops MakeOps() {
   ops.release = OpRelease;
   ops.fsync = OpFsync;
   ops.fallocate = OpFallocate;
+  ops.lseek = OpLseek;
   ops.opendir = OpOpenDir;
   ops.readdir = OpReadDir;
   ops.readdirplus = OpReadDirPlus;

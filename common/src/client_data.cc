@@ -129,4 +129,39 @@ Result<std::vector<ChunkView>> Client::Chunks(InodeId inode) {
   return out;
 }
 
+Result<std::optional<uint64_t>> Client::SeekDataOrHole(InodeId inode, uint64_t offset, bool data) {
+  constexpr int kMaxPages = 64;  // 16,384 chunks: 1 TiB
+  const int64_t from = static_cast<int64_t>(offset / kChunkSize);
+  uint64_t size = 0;
+  for (int page = 0; page < kMaxPages; ++page) {
+    const int64_t first = from + int64_t{page} * kChunkPage;
+    rpc::GetChunksResponse resp;
+    RETURN_IF_ERROR(impl_->GetChunks(inode, first, kChunkPage, false, &resp));
+    if (page == 0) size = static_cast<uint64_t>(std::max<int64_t>(resp.attr.size, 0));
+    if (offset >= size) return std::optional<uint64_t>();
+    std::vector<int64_t> present;
+    // A chunk of length 0 (chunk 0 placed at a create, never written) holds
+    // no data.
+    for (const auto& c : resp.chunks) {
+      if (c.length > 0) present.push_back(c.index);
+    }
+    std::sort(present.begin(), present.end());
+    const int64_t last = static_cast<int64_t>((size - 1) / kChunkSize);  // last index in the file
+    for (int64_t index = first; index < first + kChunkPage && index <= last; ++index) {
+      const bool exists = std::binary_search(present.begin(), present.end(), index);
+      if (exists == data) {
+        return std::optional<uint64_t>(std::max(offset, static_cast<uint64_t>(index) * kChunkSize));
+      }
+    }
+    if (first + kChunkPage > last) {
+      // Scanned to the end: no data after `offset`, or the end is the hole.
+      return data ? std::optional<uint64_t>() : std::optional<uint64_t>(size);
+    }
+  }
+  // Bounded scan: for SEEK_DATA what follows is called data; for SEEK_HOLE
+  // every scanned chunk exists and the end of the file is the hole.
+  const uint64_t next = static_cast<uint64_t>(from + int64_t{kMaxPages} * kChunkPage) * kChunkSize;
+  return data ? std::optional<uint64_t>(std::max(offset, next)) : std::optional<uint64_t>(size);
+}
+
 }  // namespace ddbfs

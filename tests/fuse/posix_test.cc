@@ -532,6 +532,44 @@ TEST_F(PosixTest, SparseFileOverFourGiB) {
   EXPECT_EQ(Stat(P("huge")).st_blocks, 0);
 }
 
+TEST_F(PosixTest, SeekDataAndSeekHoleFollowTheChunksThatExist) {
+  constexpr off_t kChunk = 64LL << 20;
+  Fd fd(::open(P("holes").c_str(), O_CREAT | O_RDWR, 0644));
+  ASSERT_GE(fd, 0);
+  // Data in chunk 0 and chunk 3; chunks 1 and 2 are a hole. Not closed:
+  // the writes are still this mount's own when lseek asks.
+  ASSERT_EQ(::pwrite(fd, "a", 1, 10), 1);
+  const off_t far = 3 * kChunk + 100;
+  ASSERT_EQ(::pwrite(fd, "b", 1, far), 1);
+  const off_t size = far + 1;
+  EXPECT_EQ(::lseek(fd, 0, SEEK_DATA), 0);
+  EXPECT_EQ(::lseek(fd, 5, SEEK_DATA), 5);
+  EXPECT_EQ(::lseek(fd, 0, SEEK_HOLE), kChunk);
+  EXPECT_EQ(::lseek(fd, kChunk + 7, SEEK_HOLE), kChunk + 7);
+  EXPECT_EQ(::lseek(fd, kChunk, SEEK_DATA), 3 * kChunk);
+  EXPECT_EQ(::lseek(fd, 3 * kChunk, SEEK_HOLE), size);  // the end is a hole
+  errno = 0;
+  EXPECT_EQ(::lseek(fd, size, SEEK_DATA), -1);
+  EXPECT_EQ(errno, ENXIO);
+  errno = 0;
+  EXPECT_EQ(::lseek(fd, size + 5, SEEK_HOLE), -1);
+  EXPECT_EQ(errno, ENXIO);
+  ASSERT_EQ(fd.Close(), 0);
+  // A file without any chunk is one hole: no data at all.
+  Fd empty(::open(P("allhole").c_str(), O_CREAT | O_RDWR, 0644));
+  ASSERT_GE(empty, 0);
+  ASSERT_EQ(::ftruncate(empty, 2 * kChunk), 0);
+  errno = 0;
+  EXPECT_EQ(::lseek(empty, 0, SEEK_DATA), -1);
+  EXPECT_EQ(errno, ENXIO);
+  EXPECT_EQ(::lseek(empty, 0, SEEK_HOLE), 0);
+  ASSERT_EQ(empty.Close(), 0);
+  // cp skips the hole: the copy of 192 MiB takes far less than one chunk.
+  ASSERT_EQ(std::system(("cp --sparse=auto " + P("holes") + " " + P("holes.copy")).c_str()), 0);
+  EXPECT_LT(Stat(P("holes.copy")).st_blocks * 512, kChunk);
+  EXPECT_EQ(ReadFile(P("holes.copy")), ReadFile(P("holes")));
+}
+
 // ---- timestamps
 
 TEST_F(PosixTest, WriteUpdatesMtimeAndCtime) {

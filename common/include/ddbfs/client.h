@@ -465,6 +465,14 @@ class Client {
   // ---- inspection
   // Chunk map with every replica (current or stale, alive or dead).
   Result<std::vector<ChunkView>> Chunks(InodeId inode);
+  // lseek(2)'s SEEK_DATA (`data`) and SEEK_HOLE at chunk granularity
+  // (docs/fuse.md, "Holes"): the first offset at or after `offset` inside a
+  // chunk that exists (data), or inside one that does not or at the end of
+  // the file (hole). nullopt: `offset` is at or past the end, or no data
+  // follows it (ENXIO). A hole inside a chunk reads as zeros but counts as
+  // data; past 1 TiB of scanned holes the rest is called data (allowed: a
+  // file system may treat any hole as data).
+  Result<std::optional<uint64_t>> SeekDataOrHole(InodeId inode, uint64_t offset, bool data);
   Result<ClusterView> ClusterStatus();
   // One window of fsck (admins only): the chunks after `after_chunk_id`
   // (at most `limit`) under `path` ("" everything) compared with the chunk
