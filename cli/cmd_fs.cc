@@ -42,35 +42,6 @@ Status MkdirParents(Client& client, const std::string& path) {
   return Status();
 }
 
-// Removes everything inside directory `dir` (at `path`), files in parallel.
-Status RemoveContents(Client& client, InodeId dir, const std::string& path) {
-  while (true) {
-    // Entries go away as we remove them: always read the first page.
-    auto page = client.ReadDir(dir, "", 1000);
-    if (!page.ok()) return page.status();
-    if (page->entries.empty()) return Status();
-    std::vector<Status> results(page->entries.size());
-    ParallelFor(page->entries.size(), kRemoveJobs, [&](size_t i) {
-      const DirEntry& e = page->entries[i];
-      if (e.attr.type == FileType::kDirectory) return;
-      results[i] = client.Unlink(dir, e.name);
-    });
-    for (size_t i = 0; i < page->entries.size(); ++i) {
-      const DirEntry& e = page->entries[i];
-      if (e.attr.type != FileType::kDirectory) {
-        if (!results[i].ok() && results[i].code() != ErrorCode::kNotFound) {
-          return results[i].WithContext(JoinPath(path, e.name));
-        }
-        continue;
-      }
-      const std::string sub = JoinPath(path, e.name);
-      RETURN_IF_ERROR(RemoveContents(client, e.attr.inode, sub));
-      Status s = client.Rmdir(dir, e.name);
-      if (!s.ok() && s.code() != ErrorCode::kNotFound) return s.WithContext(sub);
-    }
-  }
-}
-
 int RunMkdir(Context& ctx, const std::vector<std::string>& paths, bool parents) {
   return ctx.ForEachPath(paths, [&](Client& client, const std::string& path) {
     if (path == "/") {
@@ -120,7 +91,7 @@ int RunRm(Context& ctx, const std::vector<std::string>& paths, bool recursive) {
         ctx.FailText(path, ErrorCode::kIsDir, "is a directory; use rm -r");
         return;
       }
-      Status s = RemoveContents(client, attr->inode, path);
+      Status s = client.RemoveContents(attr->inode, path, kRemoveJobs);
       if (s.ok()) s = client.Rmdir(pn->parent.inode, pn->name);
       if (!s.ok()) ctx.Fail(path, s);
       return;

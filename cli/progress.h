@@ -1,7 +1,6 @@
 #pragma once
 
-// One updating progress line on stderr for `add` and `get`, and the
-// ParallelFor helper they share.
+// One updating progress line on stderr for `add` and `get`.
 
 #include <atomic>
 #include <chrono>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "context.h"
+#include "ddbfs/parallel.h"
 
 namespace ddbfs::cli {
 
@@ -50,7 +50,6 @@ class Progress {
   std::thread thread_;
 };
 
-// Runs fn(i) for every i in [0, n) on up to `jobs` threads.
-void ParallelFor(size_t n, int jobs, const std::function<void(size_t)>& fn);
+using ddbfs::ParallelFor;  // ddbfs/parallel.h
 
 }  // namespace ddbfs::cli

@@ -471,11 +471,17 @@ void MainWindow::deleteSelected() {
   const std::vector<Selected> docs = SelectedDocuments();
   if (docs.empty()) return;
   QStringList names;
-  for (const Selected& d : docs) names << d.path;
-  if (!Confirm(tr("Delete %n item(s)? This cannot be undone.\n\n", "", int(docs.size())) +
-               names.mid(0, 10).join('\n'))) {
-    return;
+  int folders = 0;
+  for (const Selected& d : docs) {
+    names << d.path + (d.folder ? "/" : "");
+    folders += d.folder ? 1 : 0;
   }
+  const QString what =
+      folders == 0 ? tr("Delete %n item(s)? This cannot be undone.", "", int(docs.size()))
+                   : tr("Delete %n item(s)? Folders are deleted with everything in them. This "
+                        "cannot be undone.",
+                        "", int(docs.size()));
+  if (!Confirm(what + "\n\n" + names.mid(0, 10).join('\n'))) return;
   const QModelIndex column = view_->currentIndex().parent();
   backend_->Run<std::vector<InodeId>>(
       this,
@@ -484,7 +490,13 @@ void MainWindow::deleteSelected() {
         for (const Selected& d : docs) {
           ASSIGN_OR_RETURN(Attr parent, c.ResolvePath(ParentPath(d.path).toStdString()));
           const std::string name = d.path.section('/', -1).toStdString();
-          Status s = d.folder ? c.Rmdir(parent.inode, name) : c.Unlink(parent.inode, name);
+          Status s;
+          if (d.folder) {
+            s = c.RemoveContents(d.inode, d.path.toStdString());
+            if (s.ok()) s = c.Rmdir(parent.inode, name);
+          } else {
+            s = c.Unlink(parent.inode, name);
+          }
           if (!s.ok()) return s.WithContext(d.path.toStdString());
           gone.push_back(d.inode);
         }

@@ -197,6 +197,35 @@ TEST_F(WindowTest, DeleteAsksFirstAndThenRemovesTheDocument) {
   }));
 }
 
+TEST_F(WindowTest, DeletingAFolderAsksFirstAndRemovesEverythingInIt) {
+  // A folder with a subfolder, files at both levels and a tagged file.
+  ASSERT_TRUE(client_->Mkdir(1, "old", 0755).ok());
+  ASSERT_TRUE(client_->Mkdir(client_->ResolvePath("/old")->inode, "deep", 0755).ok());
+  ASSERT_TRUE(PutTagged(*client_, "/old/a.txt", "a", {}).ok());
+  ASSERT_TRUE(PutTagged(*client_, "/old/deep/b.txt", "b", {Tag{"oldtag", std::nullopt}}).ok());
+  QModelIndex folders = Click({}, "Folders");
+  QModelIndex old = Click(folders, "old");
+  ASSERT_TRUE(old.isValid());
+  QAbstractItemView* column = window_->columns()->columnFor(folders);
+  ASSERT_NE(column, nullptr);
+  column->setFocus();
+
+  confirm_answer_ = false;
+  QTest::keyClick(column, Qt::Key_Delete);
+  ASSERT_EQ(questions_.size(), 1);
+  EXPECT_TRUE(questions_[0].contains("everything in them")) << questions_[0].toStdString();
+  EXPECT_TRUE(questions_[0].contains("/old/")) << questions_[0].toStdString();
+  QTest::qWait(300);
+  EXPECT_TRUE(client_->ResolvePath("/old/deep/b.txt").ok());
+
+  confirm_answer_ = true;
+  QTest::keyClick(column, Qt::Key_Delete);
+  ASSERT_EQ(questions_.size(), 2);
+  EXPECT_TRUE(WaitFor([&] { return !model().childNamed(folders, "old").isValid(); }))
+      << window_->statusBar()->currentMessage().toStdString();
+  EXPECT_EQ(client_->ResolvePath("/old").status().code(), ErrorCode::kNotFound);
+}
+
 TEST_F(WindowTest, KeyboardGoesToAPathAndRefreshes) {
   window_->set_prompt_hook([](const QString& title, const QString&, const QString&) {
     return title == "Go to path" ? std::optional<QString>("/photos/cat.jpg") : std::nullopt;

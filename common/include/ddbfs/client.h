@@ -432,6 +432,11 @@ class Client {
   Result<InodeId> Rename(InodeId parent, std::string_view name, InodeId new_parent,
                          std::string_view new_name, int flags, const KeepOpen& keep);
   Result<DirPage> ReadDir(InodeId dir, std::string_view after, int limit = 1000);
+  // Removes everything inside the directory `dir` (`path` names it in
+  // errors), like `rm -r` of its entries: a page of entries at a time, the
+  // files `jobs` at a time, folders depth first; an entry that someone else
+  // removed meanwhile is no error. The directory itself stays.
+  Status RemoveContents(InodeId dir, const std::string& path, int jobs = 8);
   // Every entry of a directory (pages internally).
   Result<std::vector<DirEntry>> ListDir(InodeId dir);
 
