@@ -74,7 +74,8 @@ Result<BackupHeader> ParseBackupHeader(std::string_view bytes) {
     return InvalidArgument("not a DDBFS backup (it does not start with a DDBFS-BACKUP header)");
   }
   std::map<std::string, std::string> fields;
-  std::istringstream in(std::string(bytes.substr(kMagic.size(), kBackupHeaderBytes - kMagic.size())));
+  std::istringstream in(
+      std::string(bytes.substr(kMagic.size(), kBackupHeaderBytes - kMagic.size())));
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty() || line[0] == '#') continue;

@@ -117,12 +117,9 @@ Result<BackupHeader> Dump(const std::string& url, int fd, const std::string& pat
     if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
       return IoError(std::string("cannot make a pipe: ") + std::strerror(errno));
     }
-    std::vector<std::string> argv{"pg_dump",
-                                  "--format=custom",
-                                  "--snapshot=" + snapshot,
-                                  "--schema=ddbfs",
-                                  "--lock-wait-timeout=60000",
-                                  "--dbname=" + url};
+    std::vector<std::string> argv{
+        "pg_dump",        "--format=custom",           "--snapshot=" + snapshot,
+        "--schema=ddbfs", "--lock-wait-timeout=60000", "--dbname=" + url};
     if (secrets) argv.insert(argv.begin() + 4, "--schema=ddbfs_secret");
     auto tool = PgTool::Start(argv, -1, pipe_fds[1]);
     ::close(pipe_fds[1]);

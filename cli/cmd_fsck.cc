@@ -144,7 +144,9 @@ void PrintText(const Report& r, bool repair) {
     out << "orphan: server " << o.server_id << " chunk " << o.chunk_id << " version " << o.version
         << ", " << HumanBytes(static_cast<uint64_t>(o.length)) << ", " << o.age_ms / 1000
         << " s old, " << (o.known_chunk ? "unrecorded copy" : "chunk not in the metadata")
-        << (o.held ? ", deletion held for the retention" : o.queued ? ", deletion queued" : "")
+        << (o.held     ? ", deletion held for the retention"
+            : o.queued ? ", deletion queued"
+                       : "")
         << '\n';
   }
   if (r.orphans_not_listed > 0) {

@@ -39,8 +39,7 @@ namespace {
 // Sequences of ids that chunk servers (chunk ids) or clients (inodes,
 // leases, sessions) may hold from the time after the backup: moved past
 // anything that can have been handed out since (docs/backup.md, "Ids").
-constexpr const char* kSequences[] = {"chunk_ids", "inode_ids", "lease_ids",
-                                      "client_session_ids"};
+constexpr const char* kSequences[] = {"chunk_ids", "inode_ids", "lease_ids", "client_session_ids"};
 // Ids a sequence may have handed out per second since the backup was
 // taken (a million chunks per second is 64 TiB/s of new chunks), and a
 // minute's worth more for clocks that disagree.
@@ -86,7 +85,8 @@ Result<BackupHeader> CheckFile(int fd, const std::string& path) {
   RETURN_IF_ERROR(ReadFull(fd, head.data(), head.size(), path));
   auto h = ParseBackupHeader(head);
   if (!h.ok()) {
-    return InvalidArgument(path + ": " + h.status().message() + " — give a file made by ddbfs backup");
+    return InvalidArgument(path + ": " + h.status().message() +
+                           " — give a file made by ddbfs backup");
   }
   struct stat st;
   if (::fstat(fd, &st) != 0) return FileError("cannot read", path, errno, "check the backup file");
@@ -106,8 +106,9 @@ Result<BackupHeader> CheckFile(int fd, const std::string& path) {
     sha.Update(std::string_view(buf.data(), static_cast<size_t>(n)));
   }
   if (ToHex(sha.Digest()) != h->archive_sha256) {
-    return InvalidArgument(path + " is damaged: its archive's SHA-256 does not match its header"
-                                  " — give an intact backup");
+    return InvalidArgument(path +
+                           " is damaged: its archive's SHA-256 does not match its header"
+                           " — give an intact backup");
   }
   if (::lseek(fd, kBackupHeaderBytes, SEEK_SET) < 0) {
     return FileError("cannot read", path, errno, "check the backup file");
@@ -197,8 +198,7 @@ std::string Postlude(const BackupHeader& h, const Target& t, int64_t now_ms) {
       "DO $ddbfs$ DECLARE n bigint; BEGIN\n"
       "  SELECT count(*) INTO n FROM ddbfs.inodes WHERE type = 1;\n"
       "  IF n <> " +
-      std::to_string(h.files) +
-      " THEN RAISE EXCEPTION 'restored % files, the backup header says " +
+      std::to_string(h.files) + " THEN RAISE EXCEPTION 'restored % files, the backup header says " +
       std::to_string(h.files) +
       "', n; END IF;\n"
       "END $ddbfs$;\n";
@@ -293,12 +293,12 @@ int RunRestore(Context& ctx, const RestoreArgs& a) {
     return ctx.exit_code();
   }
   if (target->other_sessions > 0) {
-    ctx.Fail("", Status(ErrorCode::kBusy,
-                        "database " + target->name + " has " +
-                            std::to_string(target->other_sessions) + " other session(s) (" +
-                            target->who +
-                            ") — stop every metaserver (and other clients of the database) "
-                            "before a restore; nothing was changed"));
+    ctx.Fail("",
+             Status(ErrorCode::kBusy,
+                    "database " + target->name + " has " + std::to_string(target->other_sessions) +
+                        " other session(s) (" + target->who +
+                        ") — stop every metaserver (and other clients of the database) "
+                        "before a restore; nothing was changed"));
     return ctx.exit_code();
   }
   if (target->has_metadata && !a.force) {

@@ -29,7 +29,8 @@ Result<int> TempErrFile() {
   const char* tmp = std::getenv("TMPDIR");
   std::string path = std::string(tmp && *tmp ? tmp : "/tmp") + "/ddbfs-pgtool-XXXXXX";
   int fd = ::mkostemp(path.data(), O_CLOEXEC);
-  if (fd < 0) return IoError("cannot create a temporary file in " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return IoError("cannot create a temporary file in " + path + ": " + std::strerror(errno));
   ::unlink(path.c_str());
   return fd;
 }
@@ -81,8 +82,9 @@ Result<std::string> FindPgProgram(const std::string& name) {
     if (!dir.empty() && Executable(dir + "/" + name)) return dir + "/" + name;
     start = end + 1;
   }
-  return NotFound(name + " not found on PATH — install PostgreSQL's client programs "
-                         "(apt-get install postgresql-client) or set DDBFS_PG_BIN");
+  return NotFound(name +
+                  " not found on PATH — install PostgreSQL's client programs "
+                  "(apt-get install postgresql-client) or set DDBFS_PG_BIN");
 }
 
 std::string UrlWithoutPassword(const std::string& url) {

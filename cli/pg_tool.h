@@ -39,7 +39,8 @@ class PgTool {
   const std::string& name() const { return name_; }
 
  private:
-  PgTool(std::string name, pid_t pid, int err_fd) : name_(std::move(name)), pid_(pid), err_fd_(err_fd) {}
+  PgTool(std::string name, pid_t pid, int err_fd)
+      : name_(std::move(name)), pid_(pid), err_fd_(err_fd) {}
 
   std::string name_;
   pid_t pid_ = -1;  // -1 once reaped

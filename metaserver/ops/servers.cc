@@ -231,8 +231,7 @@ Result<InventoryPageResult> ReportInventory(OpContext& ctx, const InventoryPageA
                << " replicas it does not hold dropped from the map, " << tally.deleted
                << " deleted or stale replicas to delete, " << tally.held
                << " replicas of chunks not in the metadata held for the retention, "
-               << tally.kept_stale
-               << " stale kept (only copy or write open), " << tally.foreign
+               << tally.kept_stale << " stale kept (only copy or write open), " << tally.foreign
                << " ids never allocated here left alone, " << tally.adopted << " replicas recorded";
   }
   if (args.last) {

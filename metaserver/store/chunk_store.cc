@@ -170,11 +170,10 @@ constexpr Statement kPendingDeletions{
     " ORDER BY queued_at, chunk_id LIMIT $2",
     false};
 
-constexpr Statement kQueueHeld{
-    "gc_queue_held",
-    "INSERT INTO ddbfs.gc_queue (server_id, chunk_id, held)"
-    " SELECT $1, unnest($2::bigint[]), true ON CONFLICT DO NOTHING",
-    true};
+constexpr Statement kQueueHeld{"gc_queue_held",
+                               "INSERT INTO ddbfs.gc_queue (server_id, chunk_id, held)"
+                               " SELECT $1, unnest($2::bigint[]), true ON CONFLICT DO NOTHING",
+                               true};
 
 constexpr Statement kConfirmDeletions{
     "gc_confirm",
@@ -345,8 +344,7 @@ Result<PendingDeletionList> PendingDeletions(Tx& tx, int32_t server, int limit,
                                              int64_t retention_ms, bool release_held) {
   return Guard(tx, [&]() -> Result<PendingDeletionList> {
     PendingDeletionList out;
-    for (const auto& row :
-         tx.Exec(kPendingDeletions, server, limit, retention_ms, release_held)) {
+    for (const auto& row : tx.Exec(kPendingDeletions, server, limit, retention_ms, release_held)) {
       out.chunk_ids.push_back(row[0].as<int64_t>());
       out.held += row[1].as<bool>() ? 1 : 0;
     }

@@ -49,7 +49,9 @@ std::set<std::string> DamagedFiles(const std::string& out) {
   return files;
 }
 
-int Lines(const std::string& text) { return static_cast<int>(std::count(text.begin(), text.end(), '\n')); }
+int Lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
 
 // `data` at offset 0 and, with `second`, 100 KiB more in chunk 1.
 Result<Attr> Put(Client& c, const std::string& name, const std::string& data,
@@ -115,12 +117,14 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
     std::string data, second;
     InodeId inode = 0;
   };
-  std::vector<File> files = {
-      {"keep", Bytes(200 << 10, 1), ""},          {"deleted1", Bytes(300 << 10, 2), Bytes(100 << 10, 3)},
-      {"deleted2", Bytes(50 << 10, 4), ""},       {"rewritten1", Bytes(200 << 10, 5), ""},
-      {"rewritten2", Bytes(300 << 10, 6), Bytes(100 << 10, 7)},
-      {"truncated", Bytes(300 << 10, 8), Bytes(100 << 10, 9)},
-      {"emptied", Bytes(200 << 10, 10), ""},      {"renamed", Bytes(100 << 10, 11), ""}};
+  std::vector<File> files = {{"keep", Bytes(200 << 10, 1), ""},
+                             {"deleted1", Bytes(300 << 10, 2), Bytes(100 << 10, 3)},
+                             {"deleted2", Bytes(50 << 10, 4), ""},
+                             {"rewritten1", Bytes(200 << 10, 5), ""},
+                             {"rewritten2", Bytes(300 << 10, 6), Bytes(100 << 10, 7)},
+                             {"truncated", Bytes(300 << 10, 8), Bytes(100 << 10, 9)},
+                             {"emptied", Bytes(200 << 10, 10), ""},
+                             {"renamed", Bytes(100 << 10, 11), ""}};
   for (File& f : files) {
     auto a = Put(*client, f.name, f.data, f.second);
     ASSERT_TRUE(a.ok()) << f.name << ": " << a.status();
