@@ -173,7 +173,10 @@ Result<Target> Inspect(const std::string& url) {
 
 // What psql runs before the archive's SQL.
 std::string Prelude() {
+  // A session that connected after the check and holds the tables makes
+  // the DROP fail after lock_timeout instead of waiting for ever.
   return "SET client_min_messages = warning;\n"
+         "SET lock_timeout = '30s';\n"
          "DROP SCHEMA IF EXISTS ddbfs CASCADE;\n"
          "DROP SCHEMA IF EXISTS ddbfs_secret CASCADE;\n";
 }
@@ -252,9 +255,14 @@ Status Load(int fd, const std::string& url, const std::string& prelude,
   }
   ::close(from_restore[0]);
   Status restored = (*restore)->Wait();
-  if (!restored.ok()) {
-    psql->reset();  // killed before its input ended: nothing is committed
+  if (!piped.ok() || !restored.ok()) {
+    // Killed before its input ends, so it cannot commit; if it stopped on
+    // an error of its own (why the pipe broke), that error is the answer.
+    (*psql)->Kill();
     ::close(to_psql[1]);
+    Status own = (*psql)->Wait();
+    if (!piped.ok())
+      return own.message().find("killed by signal") == std::string::npos ? own : piped;
     return restored;
   }
   if (piped.ok()) piped = WriteAll(to_psql[1], postlude);

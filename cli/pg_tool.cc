@@ -160,6 +160,10 @@ PgTool::~PgTool() {
   if (err_fd_ >= 0) ::close(err_fd_);
 }
 
+void PgTool::Kill() {
+  if (pid_ > 0) ::kill(pid_, SIGKILL);
+}
+
 Status PgTool::Wait() {
   if (pid_ <= 0) return Internal(name_ + " was already waited for");
   int status = 0;

@@ -35,6 +35,8 @@ class PgTool {
   // is "<program>: <its first error line>" (kUnavailable when it could not
   // connect to the server, else kIoError).
   Status Wait();
+  // Sends SIGKILL (nothing if it exited already); Wait() reaps it.
+  void Kill();
 
   const std::string& name() const { return name_; }
 

@@ -100,9 +100,10 @@ void RestoreAndRestart(TestCluster& c, const std::string& file) {
   ASSERT_TRUE(c.WaitForAliveServers(c.chunk_server_count(), 30000));
 }
 
-// Files deleted, truncated, emptied and rewritten from scratch after the
-// backup read back byte-identical from the restored metadata (the retention
-// held their chunks); files rewritten in place are named as changed, and
+// Files deleted, truncated (at a chunk boundary), emptied and rewritten from
+// scratch, or renamed after the backup read back byte-identical from the
+// restored metadata (the retention held their chunks); files rewritten in
+// place (a write, or a truncation inside a chunk) are named as changed, and
 // nothing else is named.
 TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewrittenFiles) {
   ClusterOptions o;
@@ -124,6 +125,7 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
                              {"rewritten2", Bytes(300 << 10, 6), Bytes(100 << 10, 7)},
                              {"truncated", Bytes(300 << 10, 8), Bytes(100 << 10, 9)},
                              {"emptied", Bytes(200 << 10, 10), ""},
+                             {"shortened", Bytes(200 << 10, 13), ""},
                              {"renamed", Bytes(100 << 10, 11), ""}};
   for (File& f : files) {
     auto a = Put(*client, f.name, f.data, f.second);
@@ -137,7 +139,7 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
   EXPECT_EQ(Lines(r.out), 1) << Show(r);
   EXPECT_EQ(r.out.rfind(dump + ": ", 0), 0u) << Show(r);
   EXPECT_NE(r.out.find(", taken "), std::string::npos) << Show(r);
-  EXPECT_NE(r.out.find("8 files"), std::string::npos) << Show(r);
+  EXPECT_NE(r.out.find("9 files"), std::string::npos) << Show(r);
   {
     std::ifstream in(dump);
     std::string first;
@@ -147,17 +149,28 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
   EXPECT_FALSE(std::filesystem::exists(dump + ".partial"));
 
   // After the backup.
+  auto inode = [&](const std::string& name) {
+    for (const File& f : files) {
+      if (f.name == name) return f.inode;
+    }
+    return InodeId{0};
+  };
   ASSERT_TRUE(client->Unlink(kRootInode, "deleted1").ok());
   ASSERT_TRUE(client->Unlink(kRootInode, "deleted2").ok());
-  ASSERT_TRUE(Rewrite(*client, files[3].inode, Bytes(200 << 10, 105)).ok());
-  ASSERT_TRUE(Rewrite(*client, files[4].inode, Bytes(300 << 10, 106)).ok());
+  ASSERT_TRUE(Rewrite(*client, inode("rewritten1"), Bytes(200 << 10, 105)).ok());
+  ASSERT_TRUE(Rewrite(*client, inode("rewritten2"), Bytes(300 << 10, 106)).ok());
   AttrChanges shrink;
-  shrink.size = 100 << 10;  // chunk 1 dropped
-  ASSERT_TRUE(client->SetAttr(files[5].inode, shrink).ok());
+  shrink.size = kChunkSize;  // chunk 1 dropped, chunk 0 untouched
+  ASSERT_TRUE(client->SetAttr(inode("truncated"), shrink).ok());
+  // Shortened inside its chunk: the chunk is cut on its replicas under a
+  // new version (a write), as a rewrite in place.
+  AttrChanges cut;
+  cut.size = 100 << 10;
+  ASSERT_TRUE(client->SetAttr(inode("shortened"), cut).ok());
   AttrChanges empty;
   empty.size = 0;  // chunk 0 dropped, then written anew (as open(O_TRUNC) does)
-  ASSERT_TRUE(client->SetAttr(files[6].inode, empty).ok());
-  ASSERT_TRUE(Rewrite(*client, files[6].inode, Bytes(150 << 10, 110)).ok());
+  ASSERT_TRUE(client->SetAttr(inode("emptied"), empty).ok());
+  ASSERT_TRUE(Rewrite(*client, inode("emptied"), Bytes(150 << 10, 110)).ok());
   ASSERT_TRUE(client->Rename(kRootInode, "renamed", kRootInode, "moved").ok());
   ASSERT_TRUE(Put(*client, "new", Bytes(100 << 10, 12)).ok());
   // 5 chunks left the metadata (deleted1: 2, deleted2, truncated's chunk 1,
@@ -172,7 +185,7 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
   client = cluster->NewClient();
   ASSERT_TRUE(client);
   for (const File& f : files) {
-    if (f.name.rfind("rewritten", 0) == 0) continue;
+    if (f.name.rfind("rewritten", 0) == 0 || f.name == "shortened") continue;
     auto a = client->Lookup(kRootInode, f.name);
     ASSERT_TRUE(a.ok()) << f.name << ": " << a.status();
     EXPECT_EQ(a->inode, f.inode) << f.name;
@@ -187,7 +200,8 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
   r = Ddbfs(*cluster, {"fsck"});
   EXPECT_EQ(r.exit_code, 8) << Show(r);
   EXPECT_EQ(DamagedFiles(r.out),
-            (std::set<std::string>{"changed: /rewritten1", "changed: /rewritten2"}))
+            (std::set<std::string>{"changed: /rewritten1", "changed: /rewritten2",
+                                   "changed: /shortened"}))
       << Show(r);
   EXPECT_NE(r.out.find("status: NOT clean"), std::string::npos) << Show(r);
 }
