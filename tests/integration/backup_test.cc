@@ -4,6 +4,7 @@
 // and ddbfs fsck names exactly what was changed or lost since. Bad input is
 // refused with one line and changes nothing.
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -172,7 +173,15 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
   ASSERT_TRUE(client->SetAttr(inode("emptied"), empty).ok());
   ASSERT_TRUE(Rewrite(*client, inode("emptied"), Bytes(150 << 10, 110)).ok());
   ASSERT_TRUE(client->Rename(kRootInode, "renamed", kRootInode, "moved").ok());
-  ASSERT_TRUE(Put(*client, "new", Bytes(100 << 10, 12)).ok());
+  auto fresh = Put(*client, "new", Bytes(100 << 10, 12));
+  ASSERT_TRUE(fresh.ok()) << fresh.status();
+  // The chunks written after the backup: "new"'s and "emptied"'s new one.
+  std::vector<int64_t> later;
+  for (const std::string name : {"new", "emptied"}) {
+    auto chunks = client->Chunks(inode(name) ? inode(name) : fresh->inode);
+    ASSERT_TRUE(chunks.ok() && chunks->size() == 1u);
+    later.push_back(chunks->at(0).chunk_id);
+  }
   // 5 chunks left the metadata (deleted1: 2, deleted2, truncated's chunk 1,
   // emptied's chunk 0), 2 replicas each: held, not deleted.
   auto st = client->ClusterStatus();
@@ -196,6 +205,27 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
   }
   EXPECT_EQ(client->Lookup(kRootInode, "moved").status().code(), ErrorCode::kNotFound);
   EXPECT_EQ(client->Lookup(kRootInode, "new").status().code(), ErrorCode::kNotFound);
+  // The chunks written after the backup are unknown to the restored
+  // metadata: their deletion is queued when their servers register, held
+  // for the retention (2 chunks, 2 replicas each), and they stay on disk.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto st = client->ClusterStatus();
+        return st.ok() && st->held_replicas == 4;
+      },
+      std::chrono::seconds(20)))
+      << "the replicas written after the backup are not held";
+  for (int64_t id : later) EXPECT_EQ(ChunkFilesOnDisk(*cluster, id), 2) << "chunk " << id;
+  // A file written after the restore gets a chunk id none of them had.
+  const std::string after = Bytes(100 << 10, 14);
+  auto written = Put(*client, "after", after);
+  ASSERT_TRUE(written.ok()) << written.status();
+  auto after_chunks = client->Chunks(written->inode);
+  ASSERT_TRUE(after_chunks.ok() && after_chunks->size() == 1u);
+  EXPECT_GT(after_chunks->at(0).chunk_id, *std::max_element(later.begin(), later.end()));
+  auto back = ReadAll(*client, written->inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == after);
 
   r = Ddbfs(*cluster, {"fsck"});
   EXPECT_EQ(r.exit_code, 8) << Show(r);
