@@ -156,6 +156,8 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
     }
     return InodeId{0};
   };
+  auto deleted_chunks = client->Chunks(inode("deleted1"));
+  ASSERT_TRUE(deleted_chunks.ok() && deleted_chunks->size() == 2u);
   ASSERT_TRUE(client->Unlink(kRootInode, "deleted1").ok());
   ASSERT_TRUE(client->Unlink(kRootInode, "deleted2").ok());
   ASSERT_TRUE(Rewrite(*client, inode("rewritten1"), Bytes(200 << 10, 105)).ok());
@@ -189,6 +191,25 @@ TEST(BackupTest, ARestoredBackupServesWhatWasDeletedSinceAndFsckNamesTheRewritte
   EXPECT_EQ(st->held_replicas, 10);
   EXPECT_EQ(st->chunk_retention_s, 3600);
   EXPECT_EQ(st->pending_deletions, 0);
+  // Every chunk server heartbeats at least once more (a deletion due would
+  // be in a reply by then, and done): deleted1's replicas are still there.
+  const auto changed_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto s = client->ClusterStatus();
+        const int64_t since = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                  std::chrono::steady_clock::now() - changed_at)
+                                  .count();
+        if (!s.ok()) return false;
+        for (const ServerView& v : s->servers) {
+          if (!v.alive || v.last_heartbeat_ms_ago + 1000 > since) return false;
+        }
+        return true;
+      },
+      std::chrono::seconds(20)));
+  for (const ChunkView& ch : *deleted_chunks) {
+    EXPECT_EQ(ChunkFilesOnDisk(*cluster, ch.chunk_id), 2) << "chunk " << ch.chunk_id;
+  }
 
   RestoreAndRestart(*cluster, dump);
   client = cluster->NewClient();
