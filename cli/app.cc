@@ -56,7 +56,8 @@ std::vector<Command> AllCommands() {
           RmCommand(),     MvCommand(),      InfoCommand(),    StatusCommand(),  ChmodCommand(),
           ChownCommand(),  TagCommand(),     UntagCommand(),   TagsCommand(),    QueryCommand(),
           DupesCommand(),  PropsetCommand(), PropgetCommand(), PropdelCommand(), KeyCommand(),
-          WhoAmICommand(), FsckCommand(),    GoalCommand(),    ServerCommand()};
+          WhoAmICommand(), FsckCommand(),    GoalCommand(),    ServerCommand(),  BackupCommand(),
+          RestoreCommand()};
 }
 
 int Main(int argc, char** argv) {

@@ -1,6 +1,7 @@
 // ddbfs fsck [--repair] [--json] [PATH]: compares the chunk map with every
 // live chunk server's inventory (docs/repair.md, "fsck"; docs/cli.md).
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <map>
@@ -44,20 +45,22 @@ struct Report {
     }
     return n;
   }
-  // Nothing missing, corrupt or under goal, and every live server checked.
+  // Nothing missing, changed, corrupt or under goal, and every live server
+  // checked.
   bool clean() const {
-    return Count("missing") == 0 && Count("corrupt") == 0 && Count("under_goal") == 0 &&
-           not_checked.empty();
+    return Count("missing") == 0 && Count("changed") == 0 && Count("corrupt") == 0 &&
+           Count("under_goal") == 0 && not_checked.empty();
   }
   // Everything repair can fix is fixed: the chunks left with a problem
   // have no good replica to copy from, and no orphan whose deletion was
-  // queued is left.
+  // queued is left (a held deletion waits for the retention:
+  // docs/backup.md).
   bool settled(const std::set<std::pair<int, int64_t>>& queued) const {
     for (const auto& c : chunks) {
       if (c.good > 0) return false;
     }
     for (const auto& o : orphans) {
-      if (queued.count({o.server_id, o.chunk_id})) return false;
+      if (!o.held && queued.count({o.server_id, o.chunk_id})) return false;
     }
     return true;
   }
@@ -99,13 +102,28 @@ std::string NameOf(const FsckChunkView& c) {
   return out;
 }
 
-// Files with a chunk no good replica is left of.
-std::vector<std::string> LostFiles(const Report& r) {
-  std::set<std::string> out;
+// Files with a chunk no good replica is left of, each "lost" (a chunk has
+// no replica at all) or "changed" (a server holds only a later version of a
+// chunk than the metadata's: the file was written after the backup that
+// was restored; docs/backup.md). Lost wins over changed.
+std::map<std::string, std::string> DamagedFiles(const Report& r) {
+  std::map<std::string, std::string> out;
   for (const auto& c : r.chunks) {
-    if (c.good == 0) out.insert(NameOf(c));
+    if (c.good > 0) continue;
+    const bool changed =
+        std::find(c.problems.begin(), c.problems.end(), "changed") != c.problems.end();
+    std::string& kind = out[NameOf(c)];
+    if (kind != "lost") kind = changed ? "changed" : "lost";
   }
-  return {out.begin(), out.end()};
+  return out;
+}
+
+std::vector<std::string> FilesOfKind(const Report& r, const std::string& kind) {
+  std::vector<std::string> out;
+  for (const auto& [name, k] : DamagedFiles(r)) {
+    if (k == kind) out.push_back(name);
+  }
+  return out;
 }
 
 void PrintText(const Report& r, bool repair) {
@@ -126,7 +144,10 @@ void PrintText(const Report& r, bool repair) {
     out << "orphan: server " << o.server_id << " chunk " << o.chunk_id << " version " << o.version
         << ", " << HumanBytes(static_cast<uint64_t>(o.length)) << ", " << o.age_ms / 1000
         << " s old, " << (o.known_chunk ? "unrecorded copy" : "chunk not in the metadata")
-        << (o.queued ? ", deletion queued" : "") << '\n';
+        << (o.held     ? ", deletion held for the retention"
+            : o.queued ? ", deletion queued"
+                       : "")
+        << '\n';
   }
   if (r.orphans_not_listed > 0) {
     out << "orphans not listed: " << r.orphans_not_listed << '\n';
@@ -137,13 +158,14 @@ void PrintText(const Report& r, bool repair) {
   out << "chunks checked: " << r.checked << ", missing: " << r.Count("missing")
       << ", corrupt: " << r.Count("corrupt") << ", stale: " << r.Count("stale")
       << ", under goal: " << r.Count("under_goal") << ", over goal: " << r.Count("over_goal")
+      << ", changed: " << r.Count("changed")
       << ", orphans: " << r.orphans.size() + static_cast<size_t>(r.orphans_not_listed) << '\n';
+  const std::map<std::string, std::string> damaged = DamagedFiles(r);
   if (repair) {
-    const std::vector<std::string> lost = LostFiles(r);
     out << "repair: " << r.actions << " actions; files that lost data: "
-        << (lost.empty() ? "none" : std::to_string(lost.size())) << '\n';
-    for (const auto& f : lost) out << "lost: " << f << '\n';
+        << (damaged.empty() ? "none" : std::to_string(damaged.size())) << '\n';
   }
+  for (const auto& [f, kind] : damaged) out << kind << ": " << f << '\n';
   out << "status: " << (r.clean() ? "clean" : "NOT clean") << '\n';
   std::cout << out.str() << std::flush;
 }
@@ -194,6 +216,7 @@ void PrintJson(const Report& r, bool repair) {
                    .Add("age_ms", o.age_ms)
                    .Add("known_chunk", o.known_chunk)
                    .Add("queued", o.queued)
+                   .Add("held", o.held)
                    .str();
   }
   orphans += r.orphans.empty() ? "]" : "\n  ]";
@@ -205,6 +228,7 @@ void PrintJson(const Report& r, bool repair) {
             << JsonObject()
                    .Add("chunks_checked", r.checked)
                    .Add("missing", r.Count("missing"))
+                   .Add("changed", r.Count("changed"))
                    .Add("corrupt", r.Count("corrupt"))
                    .Add("stale", r.Count("stale"))
                    .Add("under_goal", r.Count("under_goal"))
@@ -213,11 +237,10 @@ void PrintJson(const Report& r, bool repair) {
                    .Add("clean", r.clean())
                    .str()
             << ",\n  \"servers_not_checked\": " << servers << ",\n  \"chunks\": " << chunks
-            << ",\n  \"orphans\": " << orphans;
-  if (repair) {
-    std::cout << ",\n  \"repair_actions\": " << r.actions
-              << ",\n  \"lost_files\": " << JsonStrings(LostFiles(r));
-  }
+            << ",\n  \"orphans\": " << orphans
+            << ",\n  \"lost_files\": " << JsonStrings(FilesOfKind(r, "lost"))
+            << ",\n  \"changed_files\": " << JsonStrings(FilesOfKind(r, "changed"));
+  if (repair) std::cout << ",\n  \"repair_actions\": " << r.actions;
   std::cout << "\n}" << std::endl;
 }
 
@@ -276,9 +299,9 @@ int RunFsck(Context& ctx, const FsckArgs& a) {
 Command FsckCommand() {
   return {"fsck",
           {},
-          "compare the chunk map with every chunk server's replicas: missing, corrupt, stale, "
-          "orphaned, under and over goal chunks with their paths (exit 8 unless every chunk is "
-          "at goal and nothing is missing or corrupt; admins only)",
+          "compare the chunk map with every chunk server's replicas: missing, changed, corrupt, "
+          "stale, orphaned, under and over goal chunks with their paths (exit 8 unless every "
+          "chunk is at goal and nothing is missing, changed or corrupt; admins only)",
           [](CLI::App* app) {
             auto a = std::make_shared<FsckArgs>();
             app->add_option("PATH", a->path, "only the files under this DDBFS path (default /)");
@@ -290,8 +313,8 @@ Command FsckCommand() {
                 ->capture_default_str()
                 ->check(CLI::Range(0, 86400));
             app->add_flag("--json", a->json,
-                          "one JSON object: summary, servers_not_checked, chunks, orphans (and "
-                          "repair_actions, lost_files)");
+                          "one JSON object: summary, servers_not_checked, chunks, orphans, "
+                          "lost_files, changed_files (and repair_actions)");
             return Runner([=](Context& ctx) { return RunFsck(ctx, *a); });
           }};
 }

@@ -224,6 +224,9 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("chunks_missing", st->chunks_missing)
                      .Add("pending_deletions", st->pending_deletions)
                      .Add("chunks_over_goal", st->chunks_over_goal)
+                     .Add("held_replicas", st->held_replicas)
+                     .Add("held_bytes", st->held_bytes)
+                     .Add("chunk_retention_s", st->chunk_retention_s)
                      .str()
               << ",\n  \"repair\": "
               << JsonObject()
@@ -264,6 +267,15 @@ int RunStatus(Context& ctx, bool json) {
       << "chunks: " << st->chunks << ", under goal: " << st->chunks_under_goal
       << ", over goal: " << st->chunks_over_goal << ", missing: " << st->chunks_missing
       << ", pending deletions: " << st->pending_deletions << '\n';
+  if (st->chunk_retention_s > 0 || st->held_replicas > 0) {
+    // docs/backup.md, "Deletion retention".
+    const int64_t r = st->chunk_retention_s;
+    const std::string retention = r % 3600 == 0 ? std::to_string(r / 3600) + " h"
+                                  : r % 60 == 0 ? std::to_string(r / 60) + " min"
+                                                : std::to_string(r) + " s";
+    out << "held for retention (" << retention << "): " << st->held_replicas << " replicas, "
+        << HumanBytes(static_cast<uint64_t>(st->held_bytes)) << '\n';
+  }
   for (const auto& s : st->servers) {
     if (!s.draining) continue;
     out << "drain: server " << s.server_id << (s.alive ? "" : " (DEAD)") << ": "

@@ -47,6 +47,8 @@ Command DupesCommand();
 Command FsckCommand();
 Command GoalCommand();
 Command ServerCommand();
+Command BackupCommand();
+Command RestoreCommand();
 Command PropsetCommand();
 Command PropgetCommand();
 Command PropdelCommand();

@@ -915,6 +915,10 @@ struct FsckOrphan {
   5: i64 age_ms
   6: bool known_chunk         // the chunk exists (an unrecorded copy), else it was deleted
   7: bool queued              // its deletion is queued (repair, or older than the grace)
+  // Its deletion is queued but held for the metaserver's --chunk-retention-s
+  // (the chunk is not in the metadata: a restored backup may still need it;
+  // docs/backup.md). Also set when a held deletion was queued earlier.
+  8: optional bool held
 }
 struct FsckResponse {
   1: RpcStatus status
@@ -972,6 +976,13 @@ struct ClusterStatusResponse {
   // Passes that scanned the chunk map (a pass is skipped while nothing
   // changed since one that found nothing; docs/repair.md, "A pass").
   19: optional i64 repair_scans
+  // Deletion retention (docs/backup.md): replicas of chunks the metadata no
+  // longer has, kept on their servers for --chunk-retention-s so that a
+  // restored backup still finds them. held_bytes counts the replicas whose
+  // size is known (those of deleted files and truncations).
+  20: optional i64 held_replicas
+  21: optional i64 held_bytes
+  22: optional i64 chunk_retention_s
 }
 
 // --------------------------------------------------------- client sessions

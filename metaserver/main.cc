@@ -147,6 +147,21 @@ int main(int argc, char** argv) {
                  "docs/repair.md, \"Orphans\")")
       ->capture_default_str()
       ->check(CLI::Range(0, 365 * 86400));
+  int64_t chunk_retention_s = 86400;
+  app.add_option("--chunk-retention-s", chunk_retention_s,
+                 "replicas of chunks the metadata no longer has (deleted and truncated files, "
+                 "chunks a server reports that the metadata does not know) stay on their chunk "
+                 "server this long before they are deleted, so that a restored metadata backup "
+                 "still finds them; 0: delete at once (docs/backup.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{0}, int64_t{3650} * 86400));
+  int retention_min_free_pct = 5;
+  app.add_option("--chunk-retention-min-free-pct", retention_min_free_pct,
+                 "a chunk server with less free space than this percentage of its capacity has "
+                 "its held replicas deleted before the retention, oldest first; 0: never "
+                 "(docs/backup.md)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 100));
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
   AddSecurityFlags(app, &security_flags);
@@ -235,6 +250,10 @@ int main(int argc, char** argv) {
   meta::Repairer repairer((*core)->ctx(), repair);
   (*core)->ctx().repairer = &repairer;
   (*core)->ctx().orphan_grace_ms = int64_t{orphan_grace_s} * 1000;
+  (*core)->ctx().chunk_retention_ms = chunk_retention_s * 1000;
+  (*core)->ctx().retention_min_free_pct = retention_min_free_pct;
+  LOG(kInfo) << "replicas of deleted chunks are kept " << chunk_retention_s
+             << " s before they are deleted (--chunk-retention-s)";
   repairer.Start();
   std::thread local_thread;
   if (local) local_thread = std::thread([&] { local->Serve(); });

@@ -6,7 +6,7 @@
 
 _ddbfs_commands="add upload import get download export cat ls list mkdir rm delete remove
 mv move rename info status chmod chown tag untag tags proplist query find dupes propset
-propget propdel key whoami fsck goal server help"
+propget propdel key whoami fsck goal server backup restore help"
 
 # Options of each command (global ones are added everywhere).
 _ddbfs_options() {
@@ -24,6 +24,8 @@ _ddbfs_options() {
     fsck) echo "--repair --wait --json" ;;
     goal) echo "-r --recursive --tag --json" ;;
     server) echo "--json" ;;
+    backup) echo "--db" ;;
+    restore) echo "--db --force" ;;
   esac
   echo "--meta -q --quiet -h --help"
 }
@@ -145,6 +147,7 @@ _ddbfs() {
       fi
       ;;
     server) if ((args == 0)); then COMPREPLY=($(compgen -W "list drain undrain remove" -- "$cur")); fi ;;
+    backup | restore) COMPREPLY=($(compgen -f -- "$cur")) ;;  # a local backup file
     propset | propget | propdel)
       if ((args == 0)); then _ddbfs_tags "$cur"; elif [[ $cur == /* ]]; then _ddbfs_remote "$cur"; fi
       ;;

@@ -676,6 +676,9 @@ Result<ClusterView> Client::ClusterStatus() {
   v.repair_copies_discarded = resp.repair_copies_discarded;
   v.repair_replicas_trimmed = resp.repair_replicas_trimmed;
   if (resp.__isset.repair_scans) v.repair_scans = resp.repair_scans;
+  if (resp.__isset.held_replicas) v.held_replicas = resp.held_replicas;
+  if (resp.__isset.held_bytes) v.held_bytes = resp.held_bytes;
+  if (resp.__isset.chunk_retention_s) v.chunk_retention_s = resp.chunk_retention_s;
   return v;
 }
 

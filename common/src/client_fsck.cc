@@ -44,7 +44,7 @@ Result<FsckPageView> Client::Fsck(const std::string& path, bool repair, int64_t 
   }
   for (const rpc::FsckOrphan& o : resp.orphans) {
     out.orphans.push_back(FsckOrphanView{o.server_id, o.chunk_id, o.version, o.length, o.age_ms,
-                                         o.known_chunk, o.queued});
+                                         o.known_chunk, o.queued, o.__isset.held && o.held});
   }
   out.chunks_checked = resp.chunks_checked;
   out.orphans_not_listed = resp.orphans_not_listed;

@@ -109,11 +109,16 @@ Result<CheckReplicasResult> CheckReplicas(OpContext& ctx, int32_t server_id, int
     return Status();
   }));
   out.unknown = static_cast<int64_t>(verdicts.size());
-  for (const store::OrphanVerdict& v : verdicts) out.queued += v.queued ? 1 : 0;
+  int64_t held = 0;
+  for (const store::OrphanVerdict& v : verdicts) {
+    out.queued += v.queued ? 1 : 0;
+    held += v.held ? 1 : 0;
+  }
   if (out.queued > 0) {
     LOG(kInfo) << "orphan check of server " << server_id << ": " << out.queued
                << " replica(s) the metadata does not know, older than the grace, queued for "
-                  "deletion";
+                  "deletion ("
+               << held << " of chunks not in the metadata: held for the retention)";
   }
   return out;
 }
@@ -168,6 +173,9 @@ Result<FsckPage> Fsck(OpContext& ctx, const FsckArgs& args) {
     c.length = row.length;
     c.goal = row.goal;
     std::set<int32_t> with_row;
+    // A server holds a version above the committed one while no write is
+    // open: after a restore, the bytes of a later state (docs/backup.md).
+    bool newer_on_disk = false;
     for (const store::ReplicaRecord& r : row.replicas) {
       with_row.insert(r.server_id);
       FsckReplicaView v;
@@ -201,7 +209,8 @@ Result<FsckPage> Fsck(OpContext& ctx, const FsckArgs& args) {
       } else if (l->version < row.version || r.version < row.version) {
         v.state = "stale";
       } else if (l->version > row.version && !row.leased) {
-        v.state = "newer";  // an unsettled write generation
+        v.state = "newer";  // an unsettled write generation, or a state after a backup
+        newer_on_disk = true;
       } else {
         v.state = "good";
       }
@@ -224,6 +233,7 @@ Result<FsckPage> Fsck(OpContext& ctx, const FsckArgs& args) {
       v.corrupt = it->second.corrupt;
       v.state = it->second.version < row.version ? "stale" : "unrecorded";
       if (v.state == "stale") AddProblem(&c, "stale");
+      if (it->second.version > row.version && !row.leased) newer_on_disk = true;
       c.replicas.push_back(v);
       if (page.orphans.size() < kMaxFsckOrphans) {
         page.orphans.push_back(FsckOrphanView{server_id, row.id, it->second.version,
@@ -234,7 +244,11 @@ Result<FsckPage> Fsck(OpContext& ctx, const FsckArgs& args) {
       orphan_entries[server_id].push_back(
           store::OrphanEntry{row.id, it->second.version, it->second.age_ms >= ctx.orphan_grace_ms});
     }
-    if (c.good == 0) AddProblem(&c, "missing");
+    // No good replica: "changed" when a server holds a later version (the
+    // file was written after the backup that was restored: the bytes of
+    // the committed version are gone, the later ones belong to a state the
+    // metadata no longer has), else "missing".
+    if (c.good == 0) AddProblem(&c, newer_on_disk ? "changed" : "missing");
     if (c.good > 0 && c.good < c.goal) AddProblem(&c, "under_goal");
     if (c.good > c.goal) AddProblem(&c, "over_goal");
     if (args.repair && c.good > 0 && !row.leased) {
@@ -281,18 +295,44 @@ Result<FsckPage> Fsck(OpContext& ctx, const FsckArgs& args) {
                          store::QueueOrphans(tx, server_id, entries, last_id, true));
         for (const store::OrphanVerdict& v : verdicts) {
           if (v.queued) {
-            queued[{server_id, v.chunk_id}] = true;
+            queued[{server_id, v.chunk_id}] = v.held;
             ++page.repair_actions;
           }
         }
       }
       return Status();
     }));
-    for (FsckOrphanView& o : page.orphans) o.queued = queued.count({o.server_id, o.chunk_id}) > 0;
+    for (FsckOrphanView& o : page.orphans) {
+      auto it = queued.find({o.server_id, o.chunk_id});
+      o.queued = it != queued.end();
+      o.held = o.queued && it->second;
+    }
     LOG(kInfo) << "fsck --repair: " << drops.size() << " bad or stale replica rows dropped, "
                << queued.size() << " orphan replicas queued for deletion";
   }
   if (args.repair && ctx.repairer) ctx.repairer->Kick();
+
+  // Orphans whose held deletion was queued before (docs/backup.md): kept
+  // until the retention passes.
+  std::map<int32_t, std::vector<int64_t>> orphan_ids;
+  for (const FsckOrphanView& o : page.orphans) {
+    if (!o.held && !o.known_chunk) orphan_ids[o.server_id].push_back(o.chunk_id);
+  }
+  if (!orphan_ids.empty()) {
+    std::set<std::pair<int32_t, int64_t>> held;
+    RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
+      held.clear();
+      for (const auto& [server_id, chunk_ids] : orphan_ids) {
+        ASSIGN_OR_RETURN(std::vector<int64_t> ids,
+                         store::HeldDeletionsOf(tx, server_id, chunk_ids));
+        for (int64_t id : ids) held.insert({server_id, id});
+      }
+      return Status();
+    }));
+    for (FsckOrphanView& o : page.orphans) {
+      if (held.count({o.server_id, o.chunk_id})) o.held = true;
+    }
+  }
 
   // The paths of the chunks with a problem.
   std::map<InodeId, std::vector<std::string>> paths;

@@ -73,6 +73,7 @@ struct FsckOrphanView {
   int64_t age_ms = 0;
   bool known_chunk = false;
   bool queued = false;
+  bool held = false;  // queued, but held for the retention (docs/backup.md)
 };
 
 struct FsckPage {

@@ -64,6 +64,14 @@ struct OpContext {
   // A replica file the metadata does not know is deleted once it is older
   // than this (docs/repair.md, "Orphans").
   int64_t orphan_grace_ms = 3600 * 1000;
+  // Deletion retention (docs/backup.md): a replica of a chunk the metadata
+  // no longer has is deleted only this long after its deletion was queued,
+  // so that a restored backup still finds it; 0: at once.
+  int64_t chunk_retention_ms = 0;
+  // A server with less free space than this percentage of its capacity
+  // gets its held deletions now, oldest first (0: never before the
+  // retention).
+  int retention_min_free_pct = 5;
   // The namespace cache (store/meta_cache.h): lookups and getattrs it can
   // answer need no database connection at all; null: none.
   store::MetaCache* cache = nullptr;

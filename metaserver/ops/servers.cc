@@ -52,14 +52,19 @@ struct PageTally {
   int64_t lost = 0;        // rows dropped: the server does not hold them
   int64_t adopted = 0;     // rows added or set to the reported version
   int64_t deleted = 0;     // deletion orders (deleted chunks, stale replicas)
+  int64_t held = 0;        // of deleted chunks, queued as held deletions (retention)
   int64_t foreign = 0;     // ids never allocated here: left alone
   int64_t kept_stale = 0;  // stale, but the only copy left (or under a lease)
 };
 
 // One page in one transaction; see ReportInventory. May run more than once.
+// A replica of a chunk the metadata does not have is deleted at once when
+// retention_ms is 0, else its deletion is queued, held for the retention
+// (docs/backup.md: after a restore these are the chunks written after the
+// backup, and a later restore of a newer backup may still need them).
 Status ReconcilePage(store::Tx& tx, int32_t server, int64_t after, int64_t upto,
-                     const std::vector<InventoryItem>& entries, InventoryPageResult* out,
-                     PageTally* tally) {
+                     const std::vector<InventoryItem>& entries, int64_t retention_ms,
+                     InventoryPageResult* out, PageTally* tally) {
   *out = InventoryPageResult();
   *tally = PageTally();
   std::vector<int64_t> ids, versions;
@@ -72,13 +77,16 @@ Status ReconcilePage(store::Tx& tx, int32_t server, int64_t after, int64_t upto,
   ASSIGN_OR_RETURN(int64_t last_id, store::LastChunkId(tx));
   ASSIGN_OR_RETURN(std::vector<store::InventoryEntryState> states,
                    store::InventoryStates(tx, server, ids, versions));
-  std::vector<int64_t> set_ids, set_versions, drop_rows;
+  std::vector<int64_t> set_ids, set_versions, drop_rows, held;
   for (const store::InventoryEntryState& e : states) {
     // A deletion already ordered stands (a corrupt or stale copy, or a
     // deleted chunk): the heartbeats deliver it.
     if (e.deletion_queued) continue;
     if (!e.chunk_exists) {
-      if (e.chunk_id <= last_id) {
+      if (e.chunk_id <= last_id && retention_ms > 0) {
+        held.push_back(e.chunk_id);  // the chunk was deleted: held for the retention
+        ++tally->held;
+      } else if (e.chunk_id <= last_id) {
         out->delete_chunks.push_back(e.chunk_id);  // the chunk was deleted
         ++tally->deleted;
       } else {
@@ -103,7 +111,9 @@ Status ReconcilePage(store::Tx& tx, int32_t server, int64_t after, int64_t upto,
     RETURN_IF_ERROR(store::UpsertServerReplicas(tx, server, set_ids, set_versions));
   }
   if (!drop_rows.empty()) RETURN_IF_ERROR(store::DeleteServerReplicas(tx, server, drop_rows));
-  return store::ForgetMissingDeletions(tx, server, after, upto, ids);
+  RETURN_IF_ERROR(store::ForgetMissingDeletions(tx, server, after, upto, ids));
+  if (!held.empty()) RETURN_IF_ERROR(store::QueueHeldDeletions(tx, server, held));
+  return Status();
 }
 
 Status ValidateRegister(const RegisterArgs& a) {
@@ -208,18 +218,20 @@ Result<InventoryPageResult> ReportInventory(OpContext& ctx, const InventoryPageA
   InventoryPageResult out;
   PageTally tally;
   Status s = ctx.writer.Run([&](store::Tx& tx) -> Status {
-    return ReconcilePage(tx, args.server_id, after, upto, args.entries, &out, &tally);
+    return ReconcilePage(tx, args.server_id, after, upto, args.entries, ctx.chunk_retention_ms,
+                         &out, &tally);
   });
   ctx.servers.EndInventoryPage(args.server_id, args.session, s.ok(), upto, args.last,
                                static_cast<int64_t>(args.entries.size()));
   RETURN_IF_ERROR(s);
   MarkRepairDirty(ctx);  // rows dropped or adopted
-  if (tally.lost || tally.deleted || tally.foreign || tally.kept_stale) {
+  if (tally.lost || tally.deleted || tally.held || tally.foreign || tally.kept_stale) {
     LOG(kInfo) << "server " << args.server_id << " inventory (" << after << ", "
                << (args.last ? std::string("end") : std::to_string(upto)) << "]: " << tally.lost
                << " replicas it does not hold dropped from the map, " << tally.deleted
-               << " deleted or stale replicas to delete, " << tally.kept_stale
-               << " stale kept (only copy or write open), " << tally.foreign
+               << " deleted or stale replicas to delete, " << tally.held
+               << " replicas of chunks not in the metadata held for the retention, "
+               << tally.kept_stale << " stale kept (only copy or write open), " << tally.foreign
                << " ids never allocated here left alone, " << tally.adopted << " replicas recorded";
   }
   if (args.last) {
@@ -277,11 +289,25 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
                << " bad replica(s)";
     RETURN_IF_ERROR(DropBadReplicas(ctx, args.server_id, args.bad_replicas));
   }
+  // Held deletions (docs/backup.md) go once their retention passed, or all
+  // of them, oldest first, while the server is short of space.
+  const bool short_of_space =
+      ctx.retention_min_free_pct > 0 && args.capacity_bytes > 0 &&
+      (args.capacity_bytes - std::min(args.used_bytes, args.capacity_bytes)) * 100 <
+          args.capacity_bytes * ctx.retention_min_free_pct;
+  store::PendingDeletionList due;
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(out.delete_chunks,
-                     store::PendingDeletions(tx, args.server_id, kMaxDeletionsPerHeartbeat));
+    ASSIGN_OR_RETURN(due, store::PendingDeletions(tx, args.server_id, kMaxDeletionsPerHeartbeat,
+                                                  ctx.chunk_retention_ms, short_of_space));
     return Status();
   }));
+  if (short_of_space && due.held > 0 && ctx.chunk_retention_ms > 0) {
+    LOG(kWarn) << "chunk server " << args.server_id << " has less than "
+               << ctx.retention_min_free_pct << "% free space: " << due.held
+               << " held replica(s) of deleted chunks deleted before the retention, oldest "
+                  "first (a restored backup will not find them)";
+  }
+  out.delete_chunks = std::move(due.chunk_ids);
   return out;
 }
 
@@ -305,7 +331,7 @@ Result<ClusterStatusResult> ClusterStatus(OpContext& ctx) {
     out.servers.push_back(std::move(e));
   }
   RETURN_IF_ERROR(ctx.reader.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(out.counts, store::CountCluster(tx, alive));
+    ASSIGN_OR_RETURN(out.counts, store::CountCluster(tx, alive, ctx.chunk_retention_ms));
     if (draining.empty()) return Status();
     ASSIGN_OR_RETURN(auto left, store::ServerReplicaCounts(tx, draining));
     for (ServerStatusEntry& e : out.servers) {

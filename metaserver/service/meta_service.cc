@@ -934,6 +934,7 @@ void MetaServiceHandler::Fsck(rpc::FsckResponse& resp, const rpc::FsckRequest& r
       out.age_ms = o.age_ms;
       out.known_chunk = o.known_chunk;
       out.queued = o.queued;
+      if (o.held) out.__set_held(true);
       resp.orphans.push_back(out);
     }
     resp.chunks_checked = page.chunks_checked;
@@ -984,6 +985,9 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
     resp.repair_copies_discarded = r.repair.discarded;
     resp.repair_replicas_trimmed = r.repair.trimmed;
     resp.__set_repair_scans(r.repair.scans);
+    resp.__set_held_replicas(r.counts.held_replicas);
+    resp.__set_held_bytes(r.counts.held_bytes);
+    resp.__set_chunk_retention_s(ctx_.chunk_retention_ms / 1000);
     return Status();
   });
 }

@@ -67,18 +67,20 @@ constexpr Statement kCommitChunk{
     " SELECT inode FROM old",
     true};
 
-// Also sets the file's allocated bytes to what the chunks left hold.
+// Also sets the file's allocated bytes to what the chunks left hold. The
+// dropped chunks' replicas are held for the retention (docs/backup.md).
 constexpr Statement kTruncateChunks{
     "chk_truncate",
-    "WITH gone AS (SELECT id FROM ddbfs.chunks WHERE inode = $1 AND idx >= $2),"
+    "WITH gone AS (SELECT id, version, length FROM ddbfs.chunks WHERE inode = $1 AND idx >= $2),"
     " al AS (UPDATE ddbfs.inodes SET allocated ="
     "          (SELECT COALESCE(sum(CASE WHEN idx = $3 THEN LEAST(length, $4) ELSE length END), 0)"
     "           FROM ddbfs.chunks WHERE inode = $1 AND idx < $2)"
     "        WHERE id = $1),"
     " rep AS (DELETE FROM ddbfs.replicas WHERE chunk_id IN (SELECT id FROM gone)"
     "         RETURNING server_id, chunk_id),"
-    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
-    "        SELECT server_id, chunk_id FROM rep ON CONFLICT DO NOTHING),"
+    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id, held, bytes)"
+    "        SELECT rep.server_id, rep.chunk_id, g.version > 0, g.length"
+    "        FROM rep JOIN gone g ON g.id = rep.chunk_id ON CONFLICT DO NOTHING),"
     " del AS (DELETE FROM ddbfs.chunks WHERE id IN (SELECT id FROM gone))"
     " UPDATE ddbfs.chunks SET length = LEAST(length, $4) WHERE inode = $1 AND idx = $3",
     true};
@@ -152,10 +154,26 @@ constexpr Statement kExpiredLeases{"chk_expired_leases",
                                    " ORDER BY lease_expires_ms LIMIT $2",
                                    false};
 
-constexpr Statement kPendingDeletions{"gc_pending",
-                                      "SELECT chunk_id FROM ddbfs.gc_queue WHERE server_id = $1"
-                                      " ORDER BY queued_at, chunk_id LIMIT $2",
-                                      false};
+// Deletions due now: the ones not held, and the held ones queued before
+// the retention ($3 ms ago; with $4, every held one: the server is short of
+// space), oldest first. Two index range scans (gc_queue_due, gc_queue_held).
+constexpr Statement kPendingDeletions{
+    "gc_pending",
+    "SELECT chunk_id, held FROM ("
+    "  (SELECT chunk_id, queued_at, false AS held FROM ddbfs.gc_queue"
+    "    WHERE server_id = $1 AND NOT held ORDER BY queued_at, chunk_id LIMIT $2)"
+    "  UNION ALL"
+    "  (SELECT chunk_id, queued_at, true FROM ddbfs.gc_queue"
+    "    WHERE server_id = $1 AND held"
+    "      AND ($4::boolean OR queued_at <= now() - $3::bigint * interval '1 millisecond')"
+    "    ORDER BY queued_at, chunk_id LIMIT $2)) d"
+    " ORDER BY queued_at, chunk_id LIMIT $2",
+    false};
+
+constexpr Statement kQueueHeld{"gc_queue_held",
+                               "INSERT INTO ddbfs.gc_queue (server_id, chunk_id, held)"
+                               " SELECT $1, unnest($2::bigint[]), true ON CONFLICT DO NOTHING",
+                               true};
 
 constexpr Statement kConfirmDeletions{
     "gc_confirm",
@@ -322,13 +340,22 @@ Status DropReplica(Tx& tx, int64_t chunk_id, int32_t server_id) {
   });
 }
 
-Result<std::vector<int64_t>> PendingDeletions(Tx& tx, int32_t server, int limit) {
-  return Guard(tx, [&]() -> Result<std::vector<int64_t>> {
-    std::vector<int64_t> out;
-    for (const auto& row : tx.Exec(kPendingDeletions, server, limit)) {
-      out.push_back(row[0].as<int64_t>());
+Result<PendingDeletionList> PendingDeletions(Tx& tx, int32_t server, int limit,
+                                             int64_t retention_ms, bool release_held) {
+  return Guard(tx, [&]() -> Result<PendingDeletionList> {
+    PendingDeletionList out;
+    for (const auto& row : tx.Exec(kPendingDeletions, server, limit, retention_ms, release_held)) {
+      out.chunk_ids.push_back(row[0].as<int64_t>());
+      out.held += row[1].as<bool>() ? 1 : 0;
     }
     return out;
+  });
+}
+
+Status QueueHeldDeletions(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kQueueHeld, server, PgArray(chunk_ids));
+    return Status();
   });
 }
 

@@ -77,7 +77,8 @@ Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
                    const std::optional<std::string>& sha256 = std::nullopt);
 
 // Drops the chunks of `inode` with index >= first_dropped (queueing their
-// replicas for GC) and caps the length of chunk `last_index` at `last_length`.
+// replicas for GC, held for the retention: docs/backup.md) and caps the
+// length of chunk `last_index` at `last_length`.
 Status TruncateChunks(Tx& tx, InodeId inode, int64_t first_dropped, int64_t last_index,
                       int64_t last_length);
 
@@ -91,8 +92,19 @@ Result<ChunkMap> GetChunkMap(Tx& tx, InodeId inode, int64_t first, int64_t end);
 // Deletes one replica row and queues it for GC.
 Status DropReplica(Tx& tx, int64_t chunk_id, int32_t server_id);
 
-// Up to `limit` chunk ids queued for deletion on `server`, oldest first.
-Result<std::vector<int64_t>> PendingDeletions(Tx& tx, int32_t server, int limit);
+struct PendingDeletionList {
+  std::vector<int64_t> chunk_ids;
+  int64_t held = 0;  // of them, held deletions (their retention passed, or released)
+};
+// Up to `limit` chunk ids queued for deletion on `server` that are due,
+// oldest first: those not held, and the held ones (ddbfs.gc_queue.held,
+// docs/backup.md) queued more than retention_ms ago - or all of them with
+// release_held (the server is short of space).
+Result<PendingDeletionList> PendingDeletions(Tx& tx, int32_t server, int limit,
+                                             int64_t retention_ms, bool release_held);
+// Queues held deletions of these chunks on `server` (chunks the metadata
+// does not have, reported by the server); a queued one stays as it is.
+Status QueueHeldDeletions(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids);
 // The server deleted these: remove them from the queue.
 Status ConfirmDeletions(Tx& tx, int32_t server, const std::vector<int64_t>& chunk_ids);
 

@@ -65,15 +65,33 @@ constexpr Statement kQueueOrphans{
     "                           WHERE r.chunk_id = o.id AND r.server_id = $1)"
     "          AND NOT EXISTS (SELECT 1 FROM ddbfs.gc_queue g"
     "                           WHERE g.chunk_id = o.id AND g.server_id = $1)),"
-    " q AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
-    "       SELECT $1, u.id FROM u"
+    " q AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id, held)"
+    "       SELECT $1, u.id, NOT EXISTS (SELECT 1 FROM ddbfs.chunks c WHERE c.id = u.id) FROM u"
     "        WHERE u.aged OR ($6::boolean AND NOT EXISTS (SELECT 1 FROM ddbfs.chunks c"
     "                                     WHERE c.id = u.id AND c.version <= u.version))"
-    "       ON CONFLICT DO NOTHING RETURNING chunk_id)"
-    " SELECT u.id, q.chunk_id IS NOT NULL FROM u LEFT JOIN q ON q.chunk_id = u.id ORDER BY u.id",
+    "       ON CONFLICT DO NOTHING RETURNING chunk_id, held)"
+    " SELECT u.id, q.chunk_id IS NOT NULL, COALESCE(q.held, false)"
+    " FROM u LEFT JOIN q ON q.chunk_id = u.id ORDER BY u.id",
     true};
 
+constexpr Statement kHeldDeletionsOf{
+    "fsck_held_of",
+    "SELECT chunk_id FROM ddbfs.gc_queue"
+    " WHERE server_id = $1 AND held AND chunk_id = ANY($2::bigint[]) ORDER BY chunk_id",
+    false};
+
 }  // namespace
+
+Result<std::vector<int64_t>> HeldDeletionsOf(Tx& tx, int32_t server,
+                                             const std::vector<int64_t>& chunk_ids) {
+  return Guard(tx, [&]() -> Result<std::vector<int64_t>> {
+    std::vector<int64_t> out;
+    for (const auto& row : tx.Exec(kHeldDeletionsOf, server, PgArray(chunk_ids))) {
+      out.push_back(row[0].as<int64_t>());
+    }
+    return out;
+  });
+}
 
 Result<std::vector<FsckChunkRow>> FsckChunks(Tx& tx, int64_t after, int limit, InodeId subtree) {
   return Guard(tx, [&]() -> Result<std::vector<FsckChunkRow>> {
@@ -124,7 +142,7 @@ Result<std::vector<OrphanVerdict>> QueueOrphans(Tx& tx, int32_t server,
     std::vector<OrphanVerdict> out;
     for (const auto& row : tx.Exec(kQueueOrphans, server, PgArray(ids), PgArray(versions), aged,
                                    last_chunk_id, dead_now)) {
-      out.push_back(OrphanVerdict{row[0].as<int64_t>(), row[1].as<bool>()});
+      out.push_back(OrphanVerdict{row[0].as<int64_t>(), row[1].as<bool>(), row[2].as<bool>()});
     }
     return out;
   });

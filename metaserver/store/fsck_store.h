@@ -41,6 +41,7 @@ struct OrphanEntry {
 struct OrphanVerdict {
   int64_t chunk_id = 0;
   bool queued = false;
+  bool held = false;  // queued as a held deletion: the chunk is gone (docs/backup.md)
 };
 
 // Of `entries` (replicas on `server`), those the metadata does not know -
@@ -48,9 +49,15 @@ struct OrphanVerdict {
 // no deletion queued for it - each with whether its deletion was queued
 // now: when aged, or with `dead_now` when its chunk is gone or at a higher
 // committed version (it can never become a replica). Checked and queued in
-// one statement, so a row recorded meanwhile keeps its file.
+// one statement, so a row recorded meanwhile keeps its file. The deletion
+// of a replica whose chunk the metadata does not have is held for the
+// retention (docs/backup.md): a restored backup may reference it.
 Result<std::vector<OrphanVerdict>> QueueOrphans(Tx& tx, int32_t server,
                                                 const std::vector<OrphanEntry>& entries,
                                                 int64_t last_chunk_id, bool dead_now);
+
+// Of `chunk_ids`, those with a held deletion queued on `server`.
+Result<std::vector<int64_t>> HeldDeletionsOf(Tx& tx, int32_t server,
+                                             const std::vector<int64_t>& chunk_ids);
 
 }  // namespace ddbfs::meta::store

@@ -145,13 +145,17 @@ void FollowSize(Tx& tx, const Attr& a) {
   tx.AfterCommit([index, inode, size] { index->SizeIs(inode, size); });
 }
 
+// The chunks' replicas are queued for deletion, held for the retention
+// (docs/backup.md) when the chunk was written. Every part of the statement
+// sees the chunks as they were before it.
 constexpr Statement kDeleteInode{
     "ino_delete",
     "WITH gone AS (DELETE FROM ddbfs.replicas"
     "              WHERE chunk_id IN (SELECT id FROM ddbfs.chunks WHERE inode = $1)"
     "              RETURNING server_id, chunk_id),"
-    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
-    "        SELECT server_id, chunk_id FROM gone ON CONFLICT DO NOTHING),"
+    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id, held, bytes)"
+    "        SELECT g.server_id, g.chunk_id, c.version > 0, c.length"
+    "        FROM gone g JOIN ddbfs.chunks c ON c.id = g.chunk_id ON CONFLICT DO NOTHING),"
     " ch AS (DELETE FROM ddbfs.chunks WHERE inode = $1)"
     " DELETE FROM ddbfs.inodes WHERE id = $1",
     true};

@@ -80,6 +80,10 @@ struct ClusterCounts {
   int64_t chunks_over_goal = 0;  // more live up-to-date replicas than goal
   int64_t pending_deletions = 0;
   int64_t logical_bytes = 0;
+  // Queued deletions still held for the retention (docs/backup.md), and
+  // the bytes of those whose size is known.
+  int64_t held_replicas = 0;
+  int64_t held_bytes = 0;
 };
 
 }  // namespace ddbfs::meta::store

@@ -91,8 +91,8 @@ constexpr Statement kForgetMissingDeletions{
 // chunk once, grouped with its replicas.
 constexpr Statement kCountCluster{
     "srv_count_cluster",
-    "SELECT n.files, n.dirs, n.bytes, (SELECT count(*) FROM ddbfs.gc_queue),"
-    "       h.chunks, h.under, h.missing, h.over"
+    "SELECT n.files, n.dirs, n.bytes, g.due, h.chunks, h.under, h.missing, h.over,"
+    "       g.held, g.held_bytes"
     " FROM (SELECT count(*) FILTER (WHERE type = 1) AS files,"
     "              count(*) FILTER (WHERE type = 2) AS dirs,"
     "              COALESCE(sum(size) FILTER (WHERE type = 1), 0)::bigint AS bytes"
@@ -106,7 +106,13 @@ constexpr Statement kCountCluster{
     "             FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
     "             LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode"
     "             LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
-    "             GROUP BY c.id, i.goal, tg.goal) per_chunk) h",
+    "             GROUP BY c.id, i.goal, tg.goal) per_chunk) h,"
+    "      (SELECT count(*) FILTER (WHERE NOT held OR queued_at <= cutoff) AS due,"
+    "              count(*) FILTER (WHERE held AND queued_at > cutoff) AS held,"
+    "              COALESCE(sum(bytes) FILTER (WHERE held AND queued_at > cutoff), 0)::bigint"
+    "                AS held_bytes"
+    "       FROM ddbfs.gc_queue, (SELECT now() - $2::bigint * interval '1 millisecond') t(cutoff))"
+    "      g",
     false};
 
 constexpr Statement kSetDraining{"srv_set_draining",
@@ -278,9 +284,10 @@ Status ForgetMissingDeletions(Tx& tx, int32_t server, int64_t after, int64_t upt
   });
 }
 
-Result<ClusterCounts> CountCluster(Tx& tx, const std::vector<int32_t>& alive) {
+Result<ClusterCounts> CountCluster(Tx& tx, const std::vector<int32_t>& alive,
+                                   int64_t retention_ms) {
   return Guard(tx, [&]() -> Result<ClusterCounts> {
-    pqxx::row row = tx.Exec(kCountCluster, PgArray(alive)).at(0);
+    pqxx::row row = tx.Exec(kCountCluster, PgArray(alive), retention_ms).at(0);
     ClusterCounts c;
     c.files = row[0].as<int64_t>();
     c.directories = row[1].as<int64_t>();
@@ -290,6 +297,8 @@ Result<ClusterCounts> CountCluster(Tx& tx, const std::vector<int32_t>& alive) {
     c.chunks_under_goal = row[5].as<int64_t>();
     c.chunks_missing = row[6].as<int64_t>();
     c.chunks_over_goal = row[7].as<int64_t>();
+    c.held_replicas = row[8].as<int64_t>();
+    c.held_bytes = row[9].as<int64_t>();
     return c;
   });
 }

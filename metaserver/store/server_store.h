@@ -71,8 +71,9 @@ Status ForgetMissingDeletions(Tx& tx, int32_t server, int64_t after, int64_t upt
 
 // Files, directories, bytes, pending deletions, and chunk health, where a
 // replica is live when its server is in `alive` and it has the committed
-// version.
-Result<ClusterCounts> CountCluster(Tx& tx, const std::vector<int32_t>& alive);
+// version. Held deletions queued less than retention_ms ago count as held,
+// not pending (docs/backup.md).
+Result<ClusterCounts> CountCluster(Tx& tx, const std::vector<int32_t>& alive, int64_t retention_ms);
 
 // Draining (docs/repair.md, "Draining"). Returns whether the server exists.
 Result<bool> SetServerDraining(Tx& tx, int32_t server, bool draining);

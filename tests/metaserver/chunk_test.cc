@@ -268,6 +268,55 @@ TEST_F(ChunkTest, UnlinkQueuesGcAndHeartbeatsHandOutTheChunks) {
   EXPECT_EQ(status->counts.pending_deletions, 2);
 }
 
+// Deletion retention (docs/backup.md): the replicas of a deleted file are
+// held until --chunk-retention-s passed, then handed out; a server short of
+// space gets its held deletions at once, oldest first.
+TEST_F(ChunkTest, HeldDeletionsWaitForTheRetentionUnlessTheServerIsShortOfSpace) {
+  ctx().chunk_retention_ms = 3600 * 1000;
+  ctx().retention_min_free_pct = 5;
+  int32_t a = AddServer("ua", "a");
+  int32_t b = AddServer("ub", "b");
+  Attr f = MustCreate(kRootInode, "f");
+  Attr g = MustCreate(kRootInode, "g");
+  const int64_t cf = MustWriteChunk(f.inode, 0, int64_t(kChunkSize), int64_t(kChunkSize)).chunk_id;
+  const int64_t cg = MustWriteChunk(g.inode, 0, 5, 5).chunk_id;
+  ASSERT_TRUE(Unlink(ctx(), caller_, kRootInode, "f").ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.gc_queue WHERE held"), 2);
+  constexpr int64_t kRoomy = 1ll << 40;
+  for (int32_t server : {a, b}) {
+    auto hb = Heartbeat(ctx(), HeartbeatArgs{server, kRoomy, 0, 2, {}});
+    ASSERT_TRUE(hb.ok()) << hb.status();
+    EXPECT_TRUE(hb->delete_chunks.empty()) << "handed out before the retention";
+  }
+  auto status = ClusterStatus(ctx());
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->counts.held_replicas, 2);
+  EXPECT_EQ(status->counts.held_bytes, 2 * int64_t(kChunkSize));
+  EXPECT_EQ(status->counts.pending_deletions, 0);
+
+  // The retention passed for f's replicas.
+  QueryInt(
+      "WITH u AS (UPDATE ddbfs.gc_queue SET queued_at = now() - interval '2 hours'"
+      " RETURNING 1) SELECT count(*) FROM u");
+  auto hb = Heartbeat(ctx(), HeartbeatArgs{a, kRoomy, 0, 2, {}});
+  ASSERT_TRUE(hb.ok()) << hb.status();
+  EXPECT_EQ(hb->delete_chunks, std::vector<int64_t>{cf});
+  status = ClusterStatus(ctx());
+  ASSERT_TRUE(status.ok());
+  EXPECT_EQ(status->counts.held_replicas, 0);
+  EXPECT_EQ(status->counts.pending_deletions, 2);
+
+  // g's replicas are held; server b, 1 % free, gets both of its held
+  // deletions at once, the older first; server a, roomy, keeps g's.
+  ASSERT_TRUE(Unlink(ctx(), caller_, kRootInode, "g").ok());
+  hb = Heartbeat(ctx(), HeartbeatArgs{b, 100, 99, 2, {}});
+  ASSERT_TRUE(hb.ok()) << hb.status();
+  EXPECT_EQ(hb->delete_chunks, (std::vector<int64_t>{cf, cg}));
+  hb = Heartbeat(ctx(), HeartbeatArgs{a, kRoomy, 0, 2, {cf}});
+  ASSERT_TRUE(hb.ok()) << hb.status();
+  EXPECT_TRUE(hb->delete_chunks.empty());
+}
+
 TEST_F(ChunkTest, TruncateDropsWholeChunksAndShortensTheLastOne) {
   AddServer("ua", "a");
   Attr f = MustCreate(kRootInode, "f");

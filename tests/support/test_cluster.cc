@@ -130,6 +130,7 @@ bool TestCluster::StartMetaserverProcess() {
                   "--listen", meta_tcp_address(), "--unix-socket", dir() + "/meta.sock", "--db",
                   db_url_, "--heartbeat-timeout-ms", std::to_string(options_.heartbeat_timeout_ms),
                   "--lease-ms", std::to_string(options_.lease_ms), "--log-level", "info",
+                  "--chunk-retention-s", std::to_string(options_.chunk_retention_s),
                   // Every cache hit of the writer is checked against PostgreSQL.
                   "--meta-cache-verify"},
               SessionArgs()),

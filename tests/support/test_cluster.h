@@ -29,6 +29,10 @@ struct ClusterOptions {
   // TLS on every TCP connection: a private CA and server certificate are
   // made with scripts/tls-certs into <dir>/tls; NewClient() trusts the CA.
   bool tls = false;
+  // How long replicas of deleted chunks are kept (ddbfs-metaserver
+  // --chunk-retention-s, docs/backup.md): 0 here, so that tests of garbage
+  // collection see deletions at once; the metaserver's default is a day.
+  int chunk_retention_s = 0;
   // More ddbfs-metaserver flags (e.g. {"--rehash-interval-ms", "100"}).
   std::vector<std::string> metaserver_args;
   // More ddbfs-chunkserver flags, for every chunk server (e.g.

@@ -147,6 +147,11 @@ struct ClusterView {
   int64_t repair_copies_discarded = 0;  // the chunk changed during the copy
   int64_t repair_replicas_trimmed = 0;
   int64_t repair_scans = 0;  // passes that scanned the chunk map
+  // Deletion retention (docs/backup.md): replicas of deleted chunks still
+  // kept on the chunk servers, their known bytes, and the retention.
+  int64_t held_replicas = 0;
+  int64_t held_bytes = 0;
+  int64_t chunk_retention_s = 0;
 };
 
 // ddbfs goal get (docs/repair.md, "Goals").
@@ -208,6 +213,9 @@ struct FsckOrphanView {
   int64_t age_ms = 0;
   bool known_chunk = false;  // an unrecorded copy of a chunk that exists
   bool queued = false;       // its deletion is queued
+  // ...but held for the retention: the chunk is not in the metadata, and a
+  // restored backup may still need it (docs/backup.md).
+  bool held = false;
 };
 struct FsckPageView {
   std::vector<FsckChunkView> chunks;  // chunks of the window with a problem
