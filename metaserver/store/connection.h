@@ -52,6 +52,10 @@ class Connection {
 
   pqxx::connection& raw() { return *conn_; }
 
+  // Sets `limits` on the session (what Open(url, limits) does after
+  // connecting). kUnavailable if the connection failed meanwhile.
+  Status SetLimits(const SessionLimits& limits);
+
   // Prepares `s` on this connection unless done already. Throws pqxx errors
   // (callers run inside Guard()).
   void Prepare(const Statement& s);

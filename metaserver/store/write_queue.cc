@@ -191,7 +191,7 @@ void WriteQueue::MaybePrune() {
 
 Status WriteQueue::EnsureConnection() {
   if (conn_) return Status();
-  auto conn = Connection::Open(url_, options_.session);
+  auto conn = options_.connect ? options_.connect() : Connection::Open(url_, options_.session);
   if (!conn.ok()) {
     return Unavailable(std::string(kDatabaseUnavailable) + " (" + conn.status().message() + ")");
   }
