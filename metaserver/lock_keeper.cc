@@ -206,7 +206,9 @@ void LockKeeper::Loop() {
     std::string why;
     if (Check(&why)) {
       confirmed_ns_ = started;
-      if (failing) LOG(kInfo) << "the active lock is confirmed again; serving";
+      if (failing) {
+        LOG(kInfo) << "the active lock is confirmed again; serving";
+      }
       failing = false;
     } else {
       {

@@ -48,7 +48,7 @@ struct MetaOptions {
   // Opens the writer's connection (store::WriteQueueOptions::connect):
   // LockKeeper::Connect in a metaserver, so that the writer's session is
   // the one that holds the active lock (docs/ha.md); unset: plain.
-  std::function<Result<std::unique_ptr<store::Connection>>()> writer_connect;
+  std::function<Result<std::unique_ptr<store::Connection>>()> writer_connect = nullptr;
   // The active epoch that bulk changes prove before COMMIT
   // (store::ProveActive); 0: none (tests without a LockKeeper).
   int64_t active_epoch = 0;

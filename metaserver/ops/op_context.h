@@ -73,7 +73,7 @@ struct OpContext {
   // OK while this metaserver may serve: it is the active one and has
   // confirmed its lock recently (LockKeeper::Serving, docs/ha.md); every
   // request is refused with its status otherwise. Unset: always serving.
-  std::function<Status()> check_active;
+  std::function<Status()> check_active = nullptr;
 };
 
 }  // namespace ddbfs::meta

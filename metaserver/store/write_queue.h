@@ -39,7 +39,7 @@ struct WriteQueueOptions {
   // session that holds the active lock, and takes the lock again on every
   // later connection or stops the process (docs/ha.md, "Fencing"). Called
   // on the writer thread only.
-  std::function<Result<std::unique_ptr<Connection>>()> connect;
+  std::function<Result<std::unique_ptr<Connection>>()> connect = nullptr;
 };
 
 // Group commit (DESIGN decision 1). One writer thread owns the write

@@ -5,11 +5,13 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -179,7 +181,8 @@ TEST(HaTest, KillOfTheActiveDuringCreatesWritesAndRenamesFailsOverWithoutAnError
         if (!standby_only) standby_only = ConnectTo(cluster->meta_socket_address(1), 0);
         return standby_only && standby_only->ResolvePath("/ha").ok();
       },
-      std::chrono::milliseconds(10000) - (Steady::now() - killed_at)))
+      std::chrono::milliseconds(10000) -
+          std::chrono::duration_cast<std::chrono::milliseconds>(Steady::now() - killed_at)))
       << cluster->metaserver_process(1)->LogTail();
   const double takeover_s = std::chrono::duration<double>(Steady::now() - killed_at).count();
   EXPECT_LT(takeover_s, 10.0);
@@ -326,7 +329,16 @@ TEST(HaTest, SecondMetaserverStartedWhileOneIsActiveStaysStandbyAndChangesNothin
   std::filesystem::remove(log_path);
   Process* active = cluster->metaserver_process(0);
   ASSERT_EQ(::kill(active->pid(), SIGSTOP), 0);
-  const std::string before = DatabaseDigest(cluster->db_url());
+  // A COMMIT it sent just before may land a moment later: wait until two
+  // digests in a row agree.
+  std::string before = DatabaseDigest(cluster->db_url());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        std::string now = DatabaseDigest(cluster->db_url());
+        std::swap(now, before);
+        return now == before;
+      },
+      std::chrono::seconds(10)));
   cluster->StartMetaserver(1);
   Process* standby = cluster->metaserver_process(1);
   const bool waiting =
@@ -346,7 +358,9 @@ TEST(HaTest, SecondMetaserverStartedWhileOneIsActiveStaysStandbyAndChangesNothin
   EXPECT_FALSE(changed) << "the standby changed the database or serves";
   EXPECT_TRUE(standby_running) << standby->LogTail();
   EXPECT_EQ(LockHolder(cluster->db_url()), holder);
-  // The active one serves on.
+  // The active one serves on (the chunk servers, silent towards it while
+  // it was stopped, register again).
+  EXPECT_TRUE(cluster->WaitForAliveServers(2, 30000));
   auto client = ConnectTo(cluster->meta_address());
   ASSERT_TRUE(client);
   auto doc = client->ResolvePath("/doc");
