@@ -35,7 +35,7 @@ struct LockKeeperOptions {
   std::chrono::milliseconds valid_for{1500};
   // A lock session that broke is replaced, and the lock taken again, no
   // sooner than this: a waiting standby takes it first.
-  std::chrono::milliseconds retake_delay{1000};
+  std::chrono::milliseconds retake_delay{2000};
   // Who this is, for the database row and the logs ("host 127.0.0.1:9400
   // pid 42").
   std::string holder;
