@@ -1,5 +1,8 @@
 #include "metaserver/lock_keeper.h"
 
+#include <signal.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 
@@ -26,6 +29,19 @@ int64_t Ms(std::chrono::milliseconds d) { return static_cast<int64_t>(d.count())
 
 // The liveness check waits at most this long for PostgreSQL per statement.
 constexpr int kCheckStatementMs = 1000;
+
+// Whether `previous` ("HOST ADDRESS pid N", LockKeeperOptions::holder)
+// names a process of this host (`self` has the same first word) that no
+// longer exists: it answers nothing any more, so there is nothing to wait
+// for. (Each metaserver host has its own name.)
+bool GoneFromThisHost(const std::string& previous, const std::string& self) {
+  const size_t host_end = previous.find(' ');
+  const size_t pid_at = previous.rfind(" pid ");
+  if (host_end == std::string::npos || pid_at == std::string::npos) return false;
+  if (previous.substr(0, host_end) != self.substr(0, self.find(' '))) return false;
+  const int pid = std::atoi(previous.c_str() + pid_at + 5);
+  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+}
 
 }  // namespace
 
@@ -89,7 +105,10 @@ Result<std::unique_ptr<LockKeeper>> LockKeeper::Acquire(const LockKeeperOptions&
   // (store::ProveActive).
   RETURN_IF_ERROR(store::ApplyMigrations(*conn, store::EmbeddedMigrations()));
   ASSIGN_OR_RETURN(store::ActiveEpoch epoch, store::BeginActiveEpoch(*conn, o.holder));
-  if (!epoch.released) {
+  if (!epoch.released && GoneFromThisHost(epoch.holder, o.holder)) {
+    LOG(kInfo) << "the previous active metaserver (" << epoch.holder
+               << ") did not stop cleanly; it was on this host and is gone";
+  } else if (!epoch.released) {
     // The previous holder may still be answering from its caches until its
     // liveness check fails, which is within valid_for of losing the lock.
     LOG(kInfo) << "the previous active metaserver (" << epoch.holder

@@ -31,13 +31,14 @@ struct LockKeeperOptions {
   std::chrono::milliseconds check_interval{500};
   // ... and the metaserver serves only while a check that started less
   // than this long ago confirmed the lock. A metaserver taking over from
-  // one that did not stop cleanly waits this long before it serves.
+  // one that did not stop cleanly waits this long before it serves, unless
+  // that one was a process of this host that is gone.
   std::chrono::milliseconds valid_for{1500};
   // A lock session that broke is replaced, and the lock taken again, no
   // sooner than this: a waiting standby takes it first.
   std::chrono::milliseconds retake_delay{2000};
-  // Who this is, for the database row and the logs ("host 127.0.0.1:9400
-  // pid 42").
+  // Who this is, for the database row and the logs: "HOST ADDRESS pid N"
+  // ("host1 10.0.0.1:9400 pid 42"), HOST this host's name.
   std::string holder;
 };
 
