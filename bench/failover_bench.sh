@@ -77,11 +77,16 @@ start_meta() {  # start_meta I
   if [[ $TWO_HOSTS == 1 && $1 == 1 ]]; then
     wrap=(unshare --uts sh -c 'hostname ddbfs-bench-other-host && exec "$0" "$@"')
   fi
-  "${wrap[@]}" "$BIN/ddbfs-metaserver" --listen "127.0.0.1:${META_PORTS[$1]}" --unix-socket "$WORK/meta$1.sock" \
-    --db "$DB" --cluster-key-file "$WORK/cluster.key" --heartbeat-timeout-ms 3000 \
-    >> "$WORK/logs/metaserver$1.log" 2>&1 &
-  META_PIDS[$1]=$!
-  PIDS+=($!)
+  # Started from a subshell, so that it is not a job of this shell (whose
+  # "Killed" notices would clutter the output).
+  (
+    "${wrap[@]}" "$BIN/ddbfs-metaserver" --listen "127.0.0.1:${META_PORTS[$1]}" \
+      --unix-socket "$WORK/meta$1.sock" --db "$DB" --cluster-key-file "$WORK/cluster.key" \
+      --heartbeat-timeout-ms 3000 >> "$WORK/logs/metaserver$1.log" 2>&1 &
+    echo $! > "$WORK/meta$1.pid"
+  )
+  META_PIDS[$1]=$(cat "$WORK/meta$1.pid")
+  PIDS+=("${META_PIDS[$1]}")
 }
 start_meta 0
 wait_port "${META_PORTS[0]}" 60 || { tail "$WORK/logs/metaserver0.log" >&2; exit 1; }
@@ -126,7 +131,7 @@ for ((round = 1; round <= ROUNDS; round++)); do
   times+=("$s")
   printf 'round %d: metaserver %d killed, first operation through metaserver %d after %.2f s\n' \
     "$round" "$active" "$standby" "$s"
-  wait "${META_PIDS[$active]}" 2> /dev/null || :
+  while kill -0 "${META_PIDS[$active]}" 2> /dev/null; do sleep 0.01; done
   : > "$WORK/logs/metaserver$active.log"
   start_meta "$active"
   active=$standby

@@ -5,6 +5,8 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 
 #include "ddbfs/log.h"
 #include "metaserver/store/active_lock.h"
@@ -40,7 +42,14 @@ bool GoneFromThisHost(const std::string& previous, const std::string& self) {
   if (host_end == std::string::npos || pid_at == std::string::npos) return false;
   if (previous.substr(0, host_end) != self.substr(0, self.find(' '))) return false;
   const int pid = std::atoi(previous.c_str() + pid_at + 5);
-  return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH;
+  if (pid <= 0) return false;
+  if (::kill(pid, 0) != 0 && errno == ESRCH) return true;
+  // A zombie (killed, not reaped yet by its parent) answers nothing either.
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  const size_t state_at = text.rfind(") ");
+  return state_at != std::string::npos && state_at + 2 < text.size() &&
+         (text[state_at + 2] == 'Z' || text[state_at + 2] == 'X');
 }
 
 }  // namespace
