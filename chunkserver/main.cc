@@ -57,7 +57,10 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen,
                  "HOST:PORT to serve on; also the address given to the metaserver")
       ->capture_default_str();
-  app.add_option("--meta", meta, "HOST:PORT of the metaserver")->capture_default_str();
+  app.add_option("--meta", meta,
+                 "HOST:PORT of the metaserver; several, comma-separated: the active one and its "
+                 "standbys (docs/ha.md)")
+      ->capture_default_str();
   app.add_option("--data", data_dirs, "data folder (repeat for several; created if missing)")
       ->required()
       ->take_all();
@@ -99,13 +102,14 @@ int main(int argc, char** argv) {
 
   LogLevel level;
   if (!ParseLogLevel(log_level, &level)) return Usage("unknown --log-level '" + log_level + "'");
-  std::string listen_host, meta_host;
-  int listen_port = 0, meta_port = 0;
+  std::string listen_host;
+  int listen_port = 0;
   if (Status s = ParseHostPort(listen, &listen_host, &listen_port); !s.ok()) {
     return Usage("bad --listen '" + listen + "': expected HOST:PORT");
   }
-  if (Status s = ParseHostPort(meta, &meta_host, &meta_port); !s.ok()) {
-    return Usage("bad --meta '" + meta + "': expected HOST:PORT");
+  Result<std::vector<Endpoint>> metas = ParseAddressList(meta);
+  if (!metas.ok()) {
+    return Usage("bad --meta '" + meta + "': expected HOST:PORT[,HOST:PORT...]");
   }
   SetLogLevel(level);
   SetLogProgram("chunkserver");
@@ -144,8 +148,7 @@ int main(int argc, char** argv) {
   handler->set_self_address(listen_host, server->port());
 
   chunkserver::MetaLinkOptions link_options;
-  link_options.meta_host = meta_host;
-  link_options.meta_port = meta_port;
+  link_options.metas = *metas;
   link_options.host = listen_host;
   link_options.port = server->port();
   link_options.label = label;

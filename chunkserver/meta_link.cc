@@ -109,8 +109,12 @@ MetaLink::MetaLink(MetaLinkOptions options, std::shared_ptr<ChunkStore> store,
                    std::function<void(int32_t)> on_registered)
     : options_(std::move(options)),
       store_(std::move(store)),
-      on_registered_(std::move(on_registered)),
-      conn_(options_.meta_host, options_.meta_port, options_.rpc_timeout_ms, options_.transport) {}
+      on_registered_(std::move(on_registered)) {
+  for (const Endpoint& e : options_.metas) {
+    conns_.push_back(std::make_unique<RpcConnection<rpc::MetaServiceClient>>(
+        e.host, e.port, options_.rpc_timeout_ms, options_.transport));
+  }
+}
 
 MetaLink::~MetaLink() { Stop(); }
 
@@ -133,8 +137,11 @@ bool MetaLink::Pause(int ms) {
   return !stopping_;
 }
 
-std::string MetaLink::meta_address() const {
-  return options_.meta_host + ":" + std::to_string(options_.meta_port);
+std::string MetaLink::meta_address() const { return conns_[current_]->address(); }
+
+void MetaLink::MoveOn() {
+  conn().Close();
+  current_ = (current_ + 1) % conns_.size();
 }
 
 void MetaLink::Run() {
@@ -150,7 +157,7 @@ void MetaLink::Run() {
     if (!Pause(heartbeat_interval_ms_)) break;
     registered_ = Heartbeat();
   }
-  conn_.Close();
+  for (auto& c : conns_) c->Close();
 }
 
 int MetaLink::Register() {
@@ -167,13 +174,22 @@ int MetaLink::Register() {
   // so far.
   std::vector<int64_t> deleted_before = std::move(deleted_);
   deleted_.clear();
-  Result<Registration> r = RegisterWithMetaserver(
-      conn_, who, inventory, options_.max_page_entries,
-      [this](int32_t id) {
-        server_id_ = id;
-        if (on_registered_) on_registered_(id);
-      },
-      [this](const std::vector<int64_t>& ids) { DeleteChunks(ids); });
+  // Every address in turn, from the current one, until one accepts: a
+  // standby does not answer, a fenced metaserver answers "unavailable".
+  Result<Registration> r = Unavailable("no metaserver address");
+  for (size_t tried = 0; tried < conns_.size(); ++tried) {
+    r = RegisterWithMetaserver(
+        conn(), who, inventory, options_.max_page_entries,
+        [this](int32_t id) {
+          server_id_ = id;
+          if (on_registered_) on_registered_(id);
+        },
+        [this](const std::vector<int64_t>& ids) { DeleteChunks(ids); });
+    if (r.ok() || r.status().code() != ErrorCode::kUnavailable || conns_.size() == 1) break;
+    LOG(kDebug) << "cannot register with the metaserver at " << meta_address() << ": " << r.status()
+                << "; trying the next address";
+    MoveOn();
+  }
   if (!r.ok()) {
     // Deletions not yet reported stay to be reported.
     deleted_.insert(deleted_.begin(), deleted_before.begin(), deleted_before.end());
@@ -219,10 +235,14 @@ bool MetaLink::Heartbeat() {
     req.__set_bad_replicas(ToWire(bad.data(), bad.data() + bad.size()));
   }
   rpc::HeartbeatResponse resp;
-  Status s = conn_.Call([&](rpc::MetaServiceClient& c) { c.Heartbeat(resp, req); });
-  if (!s.ok()) {
-    LOG(kWarn) << "lost the metaserver at " << meta_address() << ": " << s
-               << "; registering again when it is back";
+  Status s = conn().Call([&](rpc::MetaServiceClient& c) { c.Heartbeat(resp, req); });
+  if (!s.ok() || (resp.status.code == rpc::ErrorCode::UNAVAILABLE && conns_.size() > 1)) {
+    if (s.ok()) s = FromRpc(resp.status);
+    const std::string lost = meta_address();
+    if (conns_.size() > 1) MoveOn();
+    LOG(kWarn) << "lost the metaserver at " << lost << ": " << s
+               << (conns_.size() > 1 ? "; registering with the next address"
+                                     : "; registering again when it is back");
     return false;
   }
   s = FromRpc(resp.status);
@@ -273,7 +293,7 @@ void MetaLink::CheckInventoryPage() {
     req.entries.push_back(e);
   }
   rpc::CheckReplicasResponse resp;
-  Status s = conn_.Call([&](rpc::MetaServiceClient& c) { c.CheckReplicas(resp, req); });
+  Status s = conn().Call([&](rpc::MetaServiceClient& c) { c.CheckReplicas(resp, req); });
   if (s.ok()) s = FromRpc(resp.status);
   if (!s.ok()) {
     // Tried again from the start after an interval (a metaserver that

@@ -5,7 +5,10 @@
 // id (docs/metadata.md, "Chunk servers and liveness"), then heartbeats,
 // deletes the replicas the metaserver orders deleted and reports them back.
 // While the metaserver cannot be reached it retries every second and the
-// chunk server keeps serving; a refused registration (another live server
+// chunk server keeps serving. Given several metaserver addresses (the active
+// one and its standbys, docs/ha.md), it registers with the first that
+// accepts, trying them in turn, and moves to the next one when the current
+// one cannot be reached or answers "unavailable"; a refused registration (another live server
 // holds this uuid) is logged as an error and retried every
 // `refused_retry_ms`.
 //
@@ -30,8 +33,9 @@
 namespace ddbfs::chunkserver {
 
 struct MetaLinkOptions {
-  std::string meta_host = "127.0.0.1";
-  int meta_port = 9400;
+  // The metaserver's addresses: the active one and its standbys, in any
+  // order.
+  std::vector<Endpoint> metas{{"127.0.0.1", 9400}};
   // The address this server advertises to clients and peers.
   std::string host;
   int port = 0;
@@ -137,8 +141,13 @@ class MetaLink {
   std::atomic<int64_t> heartbeats_{0};
   std::atomic<int64_t> inventory_checks_{0};
 
-  // Used by the link's thread only.
-  RpcConnection<rpc::MetaServiceClient> conn_;
+  // Used by the link's thread only. One connection per metaserver address;
+  // current_ is the one registered with (or tried next).
+  RpcConnection<rpc::MetaServiceClient>& conn() { return *conns_[current_]; }
+  // Closes the current connection; the next one becomes current.
+  void MoveOn();
+  std::vector<std::unique_ptr<RpcConnection<rpc::MetaServiceClient>>> conns_;
+  size_t current_ = 0;
   int heartbeat_interval_ms_ = 1000;
   std::vector<int64_t> deleted_;  // deleted since the last heartbeat
   // The orphan check: the next one starts at next_check_; while one runs,

@@ -74,9 +74,11 @@ int Main(int argc, char** argv) {
   app.footer(
       "Run `ddbfs help COMMAND` (or `ddbfs COMMAND --help`) for a command's options.\n"
       "The metaserver is --meta, else $DDBFS_META, else `meta = HOST:PORT` in $DDBFS_CONFIG,\n"
-      "~/.config/ddbfs/client.conf or /etc/ddbfs/client.conf, else 127.0.0.1:9400.");
+      "~/.config/ddbfs/client.conf or /etc/ddbfs/client.conf, else 127.0.0.1:9400. Several\n"
+      "comma-separated addresses (the active metaserver and its standbys) are tried in turn.");
   GlobalOptions globals;
-  app.add_option("--meta", globals.meta, "metaserver address HOST:PORT");
+  app.add_option("--meta", globals.meta,
+                 "metaserver address HOST:PORT or unix:/path; several, comma-separated");
   app.add_flag("-q,--quiet", globals.quiet, "no progress or summary output");
 
   std::map<const CLI::App*, Runner> runners;

@@ -72,7 +72,8 @@ Client* Context::client() {
   auto c = Client::Connect(*copts);
   if (!c.ok()) {
     const bool bad_address = c.status().code() == ErrorCode::kInvalidArgument;
-    Fail("", c.status(), bad_address ? "give --meta HOST:PORT, e.g. 127.0.0.1:9400" : "");
+    Fail("", c.status(),
+         bad_address ? "give --meta HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:9400" : "");
     return nullptr;
   }
   client_ = std::move(c).value();

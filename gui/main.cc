@@ -23,8 +23,9 @@ int main(int argc, char** argv) {
   args.addHelpOption();
   args.addVersionOption();
   QCommandLineOption meta("meta",
-                          "The metaserver (default: $DDBFS_META, the client config file, then "
-                          "/run/ddbfs/meta.sock).",
+                          "The metaserver; several comma-separated addresses (the active one and "
+                          "its standbys) are tried in turn (default: $DDBFS_META, the client "
+                          "config file, then /run/ddbfs/meta.sock).",
                           "HOST:PORT");
   args.addOption(meta);
   args.process(app);

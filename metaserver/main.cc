@@ -1,5 +1,7 @@
 // ddbfs-metaserver: the metadata server (docs/metadata.md).
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -13,11 +15,22 @@
 #include "ddbfs/rpc.h"
 #include "ddbfs/rpc_server.h"
 #include "ddbfs/server_flags.h"
+#include "metaserver/lock_keeper.h"
 #include "metaserver/meta_core.h"
 #include "metaserver/ops/content_rehasher.h"
 #include "metaserver/ops/repairer.h"
 #include "metaserver/service/meta_service.h"
 #include "metaserver/service/security.h"
+
+namespace {
+
+std::string HostName() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "?";
+  return name;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace ddbfs;
@@ -188,6 +201,23 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  // A standby until this process holds the active lock: it binds nothing,
+  // so clients and chunk servers given several addresses find the active
+  // one (docs/ha.md).
+  meta::LockKeeperOptions lock_options;
+  lock_options.db_url = db;
+  lock_options.session = options.session;
+  lock_options.db_wait = std::chrono::milliseconds(db_wait_ms);
+  lock_options.holder = HostName() + " " + listen + " pid " + std::to_string(::getpid());
+  auto keeper = meta::LockKeeper::Acquire(lock_options);
+  if (!keeper.ok()) {
+    std::fprintf(stderr, "ddbfs-metaserver: %s\n", keeper.status().ToString().c_str());
+    return 1;
+  }
+  (*keeper)->Start();
+  options.writer_connect = [k = keeper->get()] { return k->Connect(); };
+  options.active_epoch = (*keeper)->epoch();
+
   options.db_url = db;
   options.peers = security->peers;
   options.request_log_retention = std::chrono::seconds(request_log_retention_s);
@@ -201,6 +231,8 @@ int main(int argc, char** argv) {
     return 1;
   }
 
+  (*keeper)->set_writer(&(*core)->writer());
+  (*core)->ctx().check_active = [k = keeper->get()] { return k->Serving(); };
   if (startup_grace_ms >= 0) {
     (*core)->servers().set_startup_grace(std::chrono::milliseconds(startup_grace_ms));
   }
@@ -237,8 +269,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   RpcServer::StopOnSignals({server->get(), local.get()});
-  LOG(kInfo) << "serving on " << host << ":" << (*server)->port()
-             << (security->tls.enabled ? " (TLS)" : "")
+  LOG(kInfo) << "active (epoch " << (*keeper)->epoch() << "), serving on " << host << ":"
+             << (*server)->port() << (security->tls.enabled ? " (TLS)" : "")
              << (unix_socket.empty() ? "" : " and " + unix_socket) << ", heartbeat timeout "
              << heartbeat_timeout_ms << " ms, startup grace "
              << (*core)->servers().startup_grace().count() << " ms";
@@ -263,6 +295,9 @@ int main(int argc, char** argv) {
   repairer.Stop();
   rehasher.Stop();
   keys.Stop();
+  // Nothing is served any more: the next active metaserver need not wait.
+  (*keeper)->Release((*core)->writer());
+  (*keeper)->Stop();
   (*core)->Stop();
   LOG(kInfo) << "stopped; " << (*core)->writer().ops() << " writes in "
              << (*core)->writer().transactions() << " transactions";

@@ -41,7 +41,8 @@ Result<std::unique_ptr<store::Connection>> ConnectWithRetry(const MetaOptions& o
 }  // namespace
 
 MetaCore::MetaCore(const MetaOptions& o)
-    : writer_(o.db_url, store::WriteQueueOptions{o.max_batch, o.session, o.request_log_retention}),
+    : writer_(o.db_url, store::WriteQueueOptions{o.max_batch, o.session, o.request_log_retention,
+                                                 o.writer_connect}),
       reader_(o.db_url, o.read_connections, o.session),
       servers_(o.heartbeat_timeout),
       ctx_{writer_, reader_, servers_, o.leases, o.sessions, nullptr, o.peers} {
@@ -58,6 +59,7 @@ MetaCore::MetaCore(const MetaOptions& o)
     bulk_limits.statement_timeout_ms = std::max(bulk_limits.statement_timeout_ms, 120000);
   }
   bulk_ = std::make_unique<store::BulkWriter>(o.db_url, bulk_limits, writer_);
+  bulk_->set_active_epoch(o.active_epoch);
   writer_.set_bulk_guard(&bulk_->guard());
   ctx_.bulk = bulk_.get();
   ctx_.bulk_threshold = o.bulk_threshold;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -43,6 +45,13 @@ struct MetaOptions {
   // of the writer against PostgreSQL (tests).
   size_t cache_entries = 1000000;
   bool cache_verify = false;
+  // Opens the writer's connection (store::WriteQueueOptions::connect):
+  // LockKeeper::Connect in a metaserver, so that the writer's session is
+  // the one that holds the active lock (docs/ha.md); unset: plain.
+  std::function<Result<std::unique_ptr<store::Connection>>()> writer_connect = nullptr;
+  // The active epoch that bulk changes prove before COMMIT
+  // (store::ProveActive); 0: none (tests without a LockKeeper).
+  int64_t active_epoch = 0;
 };
 
 // Everything behind the RPC layer of one metaserver: the writer (group

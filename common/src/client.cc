@@ -75,9 +75,7 @@ Client::~Client() = default;
 const ClientOptions& Client::options() const { return impl_->options; }
 
 Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
-  std::string host;
-  int port = 0;
-  RETURN_IF_ERROR(ParseHostPort(options.meta_address, &host, &port));
+  ASSIGN_OR_RETURN(std::vector<Endpoint> metas, ParseAddressList(options.meta_address));
   RouteThriftOutput();
   ClientOptions opts = options;
   if (opts.caller.uid == 0 && opts.caller.gid == 0) {
@@ -97,31 +95,40 @@ Result<std::unique_ptr<Client>> Client::Connect(const ClientOptions& options) {
                    Transport::Create(opts.tls, opts.key));
   ASSIGN_OR_RETURN(std::shared_ptr<const Transport> chunk_transport,
                    Transport::Create(opts.tls, std::nullopt));
-  auto impl = std::make_unique<Impl>(opts, host, port, transport);
+  auto impl = std::make_unique<Impl>(opts, metas, transport);
   impl->chunk_transport = chunk_transport;
-  // One attempt only: a front end started against a stopped metaserver
-  // should say so at once rather than wait out the retry window.
+  // One attempt only (at each address): a front end started against a
+  // stopped metaserver should say so at once rather than wait out the
+  // retry window.
   // (ResolvePath of "/": a key limited to a subtree reaches that one.)
   rpc::ResolvePathRequest req;
   req.__set_ctx(impl->ReadContext());
   req.path = "/";
   rpc::ResolvePathResponse resp;
-  Status call = impl->meta.Call([&](rpc::MetaServiceClient& c) { c.ResolvePath(resp, req); });
-  if (!call.ok()) {
-    if (call.code() == ErrorCode::kUnavailable) {
-      return Unavailable(impl->UnreachableMessage(call.message()));
+  Status answer;
+  for (size_t round = 0; round < impl->meta.size(); ++round) {
+    size_t used = 0;
+    Status call = impl->meta.Call([&](rpc::MetaServiceClient& c) { c.ResolvePath(resp, req); },
+                                  /*retry=*/true, &used);
+    if (!call.ok()) {
+      if (call.code() == ErrorCode::kUnavailable) {
+        return Unavailable(impl->UnreachableMessage(call.message()));
+      }
+      return call;
     }
-    return call;
+    answer = FromRpc(resp.status);
+    // A metaserver that is not (or no longer) the active one: the next.
+    if (answer.code() != ErrorCode::kUnavailable) break;
+    impl->meta.MoveOn(used);
   }
-  Status answer = FromRpc(resp.status);
   if (answer.code() == ErrorCode::kUnauthenticated) {
     return Status(ErrorCode::kUnauthenticated,
-                  "metaserver at " + impl->meta.address() +
+                  "metaserver at " + impl->meta.current_address() +
                       " wants a key — put the `key = ...` line that `ddbfs key add` printed into "
                       "~/.config/ddbfs/client.conf, or use its Unix socket (docs/security.md)");
   }
   if (!answer.ok()) {
-    return answer.WithContext("metaserver at " + impl->meta.address() + " is not ready");
+    return answer.WithContext("metaserver at " + impl->meta.current_address() + " is not ready");
   }
   return std::unique_ptr<Client>(new Client(std::move(impl)));
 }

@@ -50,13 +50,11 @@ std::string NewClientId() {
 
 }  // namespace
 
-Client::Impl::Impl(ClientOptions opts, std::string host, int port,
+Client::Impl::Impl(ClientOptions opts, const std::vector<Endpoint>& metas,
                    std::shared_ptr<const Transport> transport_config)
     : options(std::move(opts)),
-      meta_host(std::move(host)),
-      meta_port(port),
       transport(std::move(transport_config)),
-      meta(meta_host, meta_port, options.rpc_timeout_ms, 16, transport),
+      meta(metas, options.rpc_timeout_ms, 16, transport),
       client_id_(NewClientId()) {}
 
 std::string Client::Impl::UnreachableMessage(const std::string& transport_error) const {
@@ -71,9 +69,13 @@ Status Client::Impl::MetaLoop(std::string_view what,
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(retry_ms);
   auto backoff = kFirstBackoff;
   for (int attempt = 1;; ++attempt) {
-    Status transport = meta.Call(rpc);
+    size_t used = 0;
+    Status transport = meta.Call(rpc, /*retry=*/true, &used);
     Status s = transport.ok() ? answer() : transport;
     if (s.code() != ErrorCode::kUnavailable && s.code() != ErrorCode::kTimedOut) return s;
+    // A metaserver that answers "unavailable" may have lost the active
+    // lock: the next attempt starts at the next address.
+    if (transport.ok() && s.code() == ErrorCode::kUnavailable) meta.MoveOn(used);
     if (std::chrono::steady_clock::now() + backoff >= deadline) {
       if (!transport.ok()) return Unavailable(UnreachableMessage(transport.message()));
       return s;

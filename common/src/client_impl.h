@@ -21,21 +21,23 @@
 
 namespace ddbfs {
 
-using MetaPool = RpcPool<rpc::MetaServiceClient>;
+using MetaPool = RpcFailoverPool<rpc::MetaServiceClient>;
 using ChunkPool = RpcPool<rpc::ChunkServiceClient>;
 
 // Thread-safe: every member is either immutable after construction or
 // guarded by its own mutex (the pools lock internally).
 struct Client::Impl {
-  Impl(ClientOptions opts, std::string host, int port,
+  Impl(ClientOptions opts, const std::vector<Endpoint>& metas,
        std::shared_ptr<const Transport> transport_config);
 
   // Runs one metaserver RPC: `call(client, *resp)` fills the response, whose
   // status is returned. A transport failure or an UNAVAILABLE or TIMED_OUT
   // answer is retried with backoff (100 ms doubling to 1 s) until
   // options.meta_retry_ms has passed; each attempt waits at most
-  // options.rpc_timeout_ms. Retries re-send the same request, so a mutation
-  // keeps its request id (Context()). `what` names the operation in logs.
+  // options.rpc_timeout_ms. With several metaserver addresses, each attempt
+  // tries them in turn from the current one, and an UNAVAILABLE answer
+  // moves the next attempt to the next address (docs/ha.md). Retries re-send the same request, so a
+  // mutation keeps its request id (Context()). `what` names the operation in logs.
   template <typename Resp, typename Call>
   Status Meta(std::string_view what, Resp* resp, Call call) {
     return MetaLoop(
@@ -67,13 +69,12 @@ struct Client::Impl {
   // read continues from another replica whatever the answer).
   void ReportBadReplica(int64_t chunk_id, int server_id, ErrorCode reason);
 
-  // "cannot reach metaserver at H:P (reason) — is it running? ..."
+  // "cannot reach metaserver at H:P[,H:P...] (reason) — is it running? ..."
   std::string UnreachableMessage(const std::string& transport_error) const;
 
   const ClientOptions options;
-  const std::string meta_host;
-  const int meta_port;
-  // Connections to the metaserver (TLS, the key) and to chunk servers (TLS).
+  // Connections to the metaserver (TLS, the key; every address it was
+  // given) and to chunk servers (TLS).
   const std::shared_ptr<const Transport> transport;
   std::shared_ptr<const Transport> chunk_transport;
   MetaPool meta;

@@ -80,6 +80,37 @@ std::string FormatAddress(const std::string& host, int port) {
   return host + ":" + std::to_string(port);
 }
 
+Result<std::vector<Endpoint>> ParseAddressList(const std::string& text) {
+  std::vector<Endpoint> out;
+  size_t start = 0;
+  while (true) {
+    const size_t comma = text.find(',', start);
+    std::string entry =
+        text.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    const size_t b = entry.find_first_not_of(" \t");
+    const size_t e = entry.find_last_not_of(" \t");
+    entry = b == std::string::npos ? "" : entry.substr(b, e - b + 1);
+    if (entry.empty()) {
+      return InvalidArgument("address list '" + text + "' has an empty entry");
+    }
+    Endpoint ep;
+    RETURN_IF_ERROR(ParseHostPort(entry, &ep.host, &ep.port));
+    out.push_back(std::move(ep));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+std::string FormatAddressList(const std::vector<Endpoint>& addresses) {
+  std::string out;
+  for (const Endpoint& e : addresses) {
+    if (!out.empty()) out += ",";
+    out += FormatAddress(e.host, e.port);
+  }
+  return out;
+}
+
 namespace {
 
 using apache::thrift::transport::AccessManager;

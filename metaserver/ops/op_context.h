@@ -1,6 +1,9 @@
 #pragma once
 
+#include <functional>
 #include <memory>
+
+#include "ddbfs/status.h"
 
 namespace ddbfs {
 class Transport;
@@ -75,6 +78,10 @@ struct OpContext {
   // The namespace cache (store/meta_cache.h): lookups and getattrs it can
   // answer need no database connection at all; null: none.
   store::MetaCache* cache = nullptr;
+  // OK while this metaserver may serve: it is the active one and has
+  // confirmed its lock recently (LockKeeper::Serving, docs/ha.md); every
+  // request is refused with its status otherwise. Unset: always serving.
+  std::function<Status()> check_active = nullptr;
 };
 
 }  // namespace ddbfs::meta

@@ -76,6 +76,10 @@ store::Deadline MetaServiceHandler::DeadlineOf(const rpc::RequestContext& rc) co
   return store::Clock::now() + timeout;
 }
 
+Status MetaServiceHandler::Active() const {
+  return ctx_.check_active ? ctx_.check_active() : Status();
+}
+
 void MetaServiceHandler::RepairAfter(const rpc::RpcStatus& status, bool kick) {
   if (status.code != rpc::ErrorCode::OK || ctx_.repairer == nullptr) return;
   if (kick) {
@@ -104,6 +108,10 @@ Result<Access> MetaServiceHandler::Authorize(const char* rpc_name, const rpc::Re
 template <typename Resp, typename F>
 void MetaServiceHandler::Handle(const char* rpc_name, const rpc::RequestContext* rc, Need need,
                                 Resp& resp, F&& f) {
+  if (Status active = Active(); !active.ok()) {
+    resp.status = ToRpc(active);
+    return;
+  }
   Result<Access> access = Authorize(rpc_name, rc, need);
   if (!access.ok()) {
     resp.status = ToRpc(access.status());
@@ -117,6 +125,10 @@ void MetaServiceHandler::Handle(const char* rpc_name, const rpc::RequestContext*
 template <typename Resp, typename F>
 void MetaServiceHandler::Mutate(const char* rpc_name, const rpc::RequestContext& rc, Resp& resp,
                                 F&& f, bool on_writer) {
+  if (Status active = Active(); !active.ok()) {
+    resp.status = ToRpc(active);
+    return;
+  }
   Result<Access> access = Authorize(rpc_name, &rc, Need::kUser);
   if (access.ok() && access->read_only) {
     access = Status(ErrorCode::kReadOnly, std::string(rpc_name) + " changes the file system, and " +

@@ -126,6 +126,9 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   // next interval. Called once Mutate returned, that is after the commit,
   // so the repair's pass sees it (docs/repair.md, "A pass").
   void RepairAfter(const rpc::RpcStatus& status, bool kick);
+  // OK while this metaserver serves (OpContext::check_active): every
+  // request is refused with its status otherwise (docs/ha.md).
+  Status Active() const;
   // The session's Access for `rc`, if it may make a request that needs `need`.
   Result<Access> Authorize(const char* rpc_name, const rpc::RequestContext* rc, Need need) const;
   // A capability for `ops` on chunk_id at version, valid from now for

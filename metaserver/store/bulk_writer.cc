@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "ddbfs/log.h"
+#include "metaserver/store/active_lock.h"
 #include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
 #include "metaserver/store/write_queue.h"
@@ -125,6 +126,10 @@ Status BulkWriter::Run(std::vector<InodeId> inodes, std::set<std::string> names,
       Tx tx(*conn_, txn);
       tx.set_tag_index(tag_index_.load());
       Status s = op(tx);
+      // Last, so that the row lock it takes is held only up to the COMMIT.
+      if (const int64_t epoch = active_epoch_.load(); s.ok() && !tx.failed() && epoch != 0) {
+        s = ProveActive(tx, epoch);
+      }
       if (tx.failed()) {
         error.status = tx.failure();
         error.broken = tx.broken();

@@ -80,6 +80,10 @@ class BulkWriter {
   ~BulkWriter();
 
   void set_tag_index(TagIndex* index) { tag_index_.store(index); }
+  // The epoch of the active metaserver (store/active_lock.h): when set, a
+  // bulk change proves it before COMMIT (ProveActive), since it does not
+  // commit on the session that holds the active lock; 0: no proof (tests).
+  void set_active_epoch(int64_t epoch) { active_epoch_.store(epoch); }
   BulkGuard& guard() { return guard_; }
 
   // `inodes` and `names`: every document whose tags `op` changes and every
@@ -95,6 +99,7 @@ class BulkWriter {
   WriteQueue& writer_;
   BulkGuard guard_;
   std::atomic<TagIndex*> tag_index_{nullptr};
+  std::atomic<int64_t> active_epoch_{0};
   std::timed_mutex run_mu_;           // one bulk change at a time
   std::unique_ptr<Connection> conn_;  // GUARDED_BY(run_mu_)
   std::atomic<uint64_t> committed_{0};

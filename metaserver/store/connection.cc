@@ -45,8 +45,13 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url) {
 Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
                                                      const SessionLimits& limits) {
   ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Open(url));
+  RETURN_IF_ERROR(conn->SetLimits(limits));
+  return conn;
+}
+
+Status Connection::SetLimits(const SessionLimits& limits) {
   try {
-    pqxx::nontransaction txn(conn->raw());
+    pqxx::nontransaction txn(*conn_);
     txn.exec("SET statement_timeout = " + std::to_string(limits.statement_timeout_ms) +
              "; SET lock_timeout = " + std::to_string(limits.lock_timeout_ms) +
              "; SET idle_in_transaction_session_timeout = " +
@@ -56,12 +61,11 @@ Result<std::unique_ptr<Connection>> Connection::Open(const std::string& url,
              // about 11 s, also in the middle of a statement.
              "; SET tcp_keepalives_idle = 5; SET tcp_keepalives_interval = 2"
              "; SET tcp_keepalives_count = 3; SET tcp_user_timeout = 10000"
-             "; SET client_connection_check_interval = 2000" +
-             (limits.generic_plans ? "; SET plan_cache_mode = force_generic_plan" : ""));
+             "; SET client_connection_check_interval = 2000");
   } catch (const std::exception& e) {
     return Unavailable("cannot set session limits: " + FirstLine(e.what()));
   }
-  return conn;
+  return Status();
 }
 
 void Connection::Prepare(const Statement& s) {

@@ -28,11 +28,6 @@ struct SessionLimits {
   int statement_timeout_ms = 10000;
   int lock_timeout_ms = 5000;
   int idle_in_transaction_timeout_ms = 60000;
-  // plan_cache_mode = force_generic_plan: every execution of a prepared
-  // statement reuses one plan. For the writer, whose statements are short
-  // lookups and changes by key, PostgreSQL's default kept planning each
-  // execution anew (a custom plan), 0.2-0.3 ms of a create's ~1 ms.
-  bool generic_plans = false;
 
   static SessionLimits None() { return SessionLimits{0, 0, 0}; }
 };
@@ -56,6 +51,10 @@ class Connection {
                                                   const SessionLimits& limits);
 
   pqxx::connection& raw() { return *conn_; }
+
+  // Sets `limits` on the session (what Open(url, limits) does after
+  // connecting). kUnavailable if the connection failed meanwhile.
+  Status SetLimits(const SessionLimits& limits);
 
   // Prepares `s` on this connection unless done already. Throws pqxx errors
   // (callers run inside Guard()).

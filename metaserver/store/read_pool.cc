@@ -4,6 +4,25 @@
 
 namespace ddbfs::meta::store {
 
+namespace {
+
+// Reads only: PostgreSQL refuses any change on a read connection, so every
+// commit of the metaserver goes through the writer (the session that holds
+// the active lock) or proves the lock itself (docs/ha.md, "Fencing").
+Result<std::unique_ptr<Connection>> OpenReadOnly(const std::string& url,
+                                                 const SessionLimits& limits) {
+  ASSIGN_OR_RETURN(std::unique_ptr<Connection> conn, Connection::Open(url, limits));
+  try {
+    pqxx::nontransaction txn(conn->raw());
+    txn.exec("SET default_transaction_read_only = on");
+  } catch (const std::exception& e) {
+    return Unavailable("cannot make the session read-only: " + FirstLine(e.what()));
+  }
+  return conn;
+}
+
+}  // namespace
+
 ReadPool::ReadPool(std::string url, size_t size, SessionLimits limits)
     : url_(std::move(url)), size_(size == 0 ? 1 : size), limits_(limits) {}
 
@@ -41,7 +60,7 @@ Status ReadPool::Run(const Fn& fn) {
   Status result;
   for (int attempt = 0; attempt < 2; ++attempt) {
     if (!conn) {
-      auto opened = Connection::Open(url_, limits_);
+      auto opened = OpenReadOnly(url_, limits_);
       if (!opened.ok()) {
         result =
             Unavailable(std::string(kDatabaseUnavailable) + " (" + opened.status().message() + ")");

@@ -34,6 +34,12 @@ struct WriteQueueOptions {
   // Request-log answers older than this are pruned by the writer (in
   // batches, between write batches); 0 keeps them for ever.
   std::chrono::seconds request_log_retention{3600};
+  // Opens the writer's connection; unset: Connection::Open(url, session).
+  // The active metaserver's hook (LockKeeper::Connect) hands over the
+  // session that holds the active lock, and takes the lock again on every
+  // later connection or stops the process (docs/ha.md, "Fencing"). Called
+  // on the writer thread only.
+  std::function<Result<std::unique_ptr<Connection>>()> connect = nullptr;
 };
 
 // Group commit (DESIGN decision 1). One writer thread owns the write

@@ -145,8 +145,7 @@ class MetaLinkTest : public ::testing::Test {
   }
   void StartLink() {
     MetaLinkOptions options;
-    options.meta_host = "127.0.0.1";
-    options.meta_port = meta_port_;
+    options.metas = {{"127.0.0.1", meta_port_}};
     options.host = "127.0.0.1";
     options.port = 9999;
     options.label = "rack7";

@@ -324,16 +324,36 @@ TEST_F(MetaserverProcessTest, StartingTwiceKeepsOneSetOfMigrations) {
     pqxx::nontransaction t(c);
     return t.exec1("SELECT count(*) FROM ddbfs.schema_migrations")[0].as<int>();
   };
-  // Two at once on a fresh database, then one more later.
-  auto first = StartDefault();
+  auto accepts = [](int port) {
+    return ddbfs::testing::WaitForPort(port, std::chrono::seconds(0));
+  };
+  const std::vector<std::string> args{"--db", db_url_, "--heartbeat-timeout-ms", "10000"};
+  // Two at once on a fresh database: one becomes the active metaserver, the
+  // other waits as a standby without serving (docs/ha.md); then the
+  // standby takes over, and one more starts later.
+  auto first = Start(args, false);
   const int first_port = port_;
-  auto second = StartDefault();
-  EXPECT_TRUE(first->running());
-  EXPECT_TRUE(second->running());
+  auto second = Start(args, false);
+  const int second_port = port_;
+  ASSERT_TRUE(WaitFor([&] { return accepts(first_port) || accepts(second_port); },
+                      std::chrono::seconds(30)))
+      << first->LogTail();
+  const bool first_active = accepts(first_port);
+  Process& active = first_active ? *first : *second;
+  Process& standby = first_active ? *second : *first;
+  const int standby_port = first_active ? second_port : first_port;
+  EXPECT_TRUE(WaitFor([&] { return standby.Log().find("standby: ") != std::string::npos; },
+                      std::chrono::seconds(10)))
+      << active.LogTail();
+  EXPECT_TRUE(standby.running());
+  EXPECT_FALSE(accepts(standby_port));
   int n = count();
   EXPECT_GE(n, 1);
-  first->Stop(SIGTERM);
-  second->Stop(SIGTERM);
+  active.Stop(SIGTERM);
+  EXPECT_TRUE(ddbfs::testing::WaitForPort(standby_port, std::chrono::seconds(30)))
+      << standby.LogTail();
+  EXPECT_EQ(count(), n);
+  standby.Stop(SIGTERM);
   auto third = StartDefault();
   EXPECT_NE(port_, first_port);
   EXPECT_EQ(count(), n);
@@ -382,10 +402,12 @@ TEST_F(MetaserverProcessTest, DatabaseOutagesAreUnavailableNotCrashes) {
   EXPECT_EQ(down.code, rpc::ErrorCode::UNAVAILABLE);
   EXPECT_NE(down.message.find("metadata database unavailable"), std::string::npos) << down.message;
   // A read that needs the database fails cleanly (inode 424242 is in no
-  // cache); what the namespace cache holds (the root, which the create
-  // changed) is still answered.
+  // cache); so does, once the metaserver cannot confirm its active lock
+  // (docs/ha.md, "Fencing"), what the namespace cache holds (the root,
+  // which the create changed): it might no longer be the active one.
   EXPECT_EQ(getattr(424242).code, rpc::ErrorCode::UNAVAILABLE);
-  EXPECT_EQ(getattr(kRootInode).code, rpc::ErrorCode::OK);
+  EXPECT_TRUE(WaitFor([&] { return getattr(kRootInode).code == rpc::ErrorCode::UNAVAILABLE; },
+                      std::chrono::seconds(5)));
   EXPECT_TRUE(meta->running());
   PgInstance::Shared().Start();
   EXPECT_TRUE(

@@ -30,7 +30,8 @@ std::unique_ptr<TestCluster> TestCluster::Start(const ClusterOptions& o) {
   std::unique_ptr<TestCluster> c(new TestCluster());
   c->options_ = o;
   c->db_url_ = PgInstance::Shared().NewDatabaseUrl();
-  c->meta_port_ = FreePort();
+  c->metas_.resize(1 + static_cast<size_t>(std::max(0, o.standby_metaservers)));
+  for (Metaserver& m : c->metas_) m.port = FreePort();
   c->key_file_ = WriteClusterKey(c->dir());
   if (o.tls) {
     auto made =
@@ -41,7 +42,9 @@ std::unique_ptr<TestCluster> TestCluster::Start(const ClusterOptions& o) {
       return nullptr;
     }
   }
-  if (!c->StartMetaserverProcess()) return nullptr;
+  for (int i = 0; i < c->metaserver_count(); ++i) {
+    if (!c->StartMetaserverProcess(i, /*serving=*/i == 0)) return nullptr;
+  }
   for (int i = 0; i < o.chunk_servers; ++i) {
     ChunkServer cs;
     cs.port = FreePort();
@@ -60,7 +63,8 @@ std::unique_ptr<TestCluster> TestCluster::Start(const ClusterOptions& o) {
     if (!c->StartChunkServerProcess(i)) return nullptr;
   }
   if (!c->WaitForAliveServers(o.chunk_servers, 30000)) {
-    ADD_FAILURE() << "chunk servers did not all register; metaserver log:\n" << c->meta_->LogTail();
+    ADD_FAILURE() << "chunk servers did not all register; metaserver log:\n"
+                  << c->metas_[0].process->LogTail();
     return nullptr;
   }
   return c;
@@ -71,17 +75,35 @@ TestCluster::~TestCluster() {
     if (cs.process) cs.process->Stop(SIGKILL);
     if (cs.tmpfs) ::umount2(cs.data_dir.c_str(), MNT_DETACH);
   }
-  if (meta_) meta_->Stop(SIGKILL);
+  for (auto& m : metas_) {
+    if (m.process) m.process->Stop(SIGKILL);
+  }
 }
 
 std::string TestCluster::bin(const std::string& program) const {
   return std::string(DDBFS_BINARY_DIR) + "/bin/" + program;
 }
 
-std::string TestCluster::meta_address() const { return "unix:" + dir() + "/meta.sock"; }
+std::string TestCluster::meta_socket_address(int i) const {
+  return "unix:" + dir() + (i == 0 ? "/meta.sock" : "/meta" + std::to_string(i + 1) + ".sock");
+}
+
+std::string TestCluster::meta_tcp_address(int i) const {
+  return "127.0.0.1:" + std::to_string(metas_.at(i).port);
+}
+
+std::string TestCluster::meta_address() const {
+  std::string out;
+  for (int i = 0; i < metaserver_count(); ++i) {
+    out += (i == 0 ? "" : ",") + meta_socket_address(i);
+  }
+  return out;
+}
 
 std::string TestCluster::meta_tcp_address() const {
-  return "127.0.0.1:" + std::to_string(meta_port_);
+  std::string out;
+  for (int i = 0; i < metaserver_count(); ++i) out += (i == 0 ? "" : ",") + meta_tcp_address(i);
+  return out;
 }
 
 std::shared_ptr<const Transport> TestCluster::cluster_transport() const {
@@ -121,23 +143,38 @@ std::vector<std::string> TestCluster::SessionArgs() const {
   return {"--session-timeout-ms", std::to_string(options_.session_timeout_ms)};
 }
 
-bool TestCluster::StartMetaserverProcess() {
-  meta_ = std::make_unique<Process>(
+void TestCluster::LaunchMetaserver(int i) {
+  Metaserver& m = metas_.at(i);
+  const std::string suffix = i == 0 ? "" : std::to_string(i + 1);
+  m.process = std::make_unique<Process>(
       bin("ddbfs-metaserver"),
-      Concat(
-          Concat(
-              std::vector<std::string>{
-                  "--listen", meta_tcp_address(), "--unix-socket", dir() + "/meta.sock", "--db",
-                  db_url_, "--heartbeat-timeout-ms", std::to_string(options_.heartbeat_timeout_ms),
-                  "--lease-ms", std::to_string(options_.lease_ms), "--log-level", "info",
-                  "--chunk-retention-s", std::to_string(options_.chunk_retention_s),
-                  // Every cache hit of the writer is checked against PostgreSQL.
-                  "--meta-cache-verify"},
-              SessionArgs()),
-          Concat(SecurityArgs(), options_.metaserver_args)),
-      dir() + "/metaserver.log");
-  if (!WaitForPort(meta_port_, kStartTimeout)) {
-    ADD_FAILURE() << "metaserver did not start listening; log:\n" << meta_->LogTail();
+      Concat(Concat(std::vector<std::string>{"--listen", meta_tcp_address(i), "--unix-socket",
+                                             meta_socket_address(i).substr(5), "--db", db_url_,
+                                             "--heartbeat-timeout-ms",
+                                             std::to_string(options_.heartbeat_timeout_ms),
+                                             "--lease-ms", std::to_string(options_.lease_ms),
+                                             "--log-level", "info", "--chunk-retention-s",
+                                             std::to_string(options_.chunk_retention_s),
+                                             // Every cache hit of the writer is checked
+                                             // against PostgreSQL.
+                                             "--meta-cache-verify"},
+                    SessionArgs()),
+             Concat(SecurityArgs(), options_.metaserver_args)),
+      dir() + "/metaserver" + suffix + ".log");
+}
+
+bool TestCluster::StartMetaserverProcess(int i, bool serving) {
+  LaunchMetaserver(i);
+  Metaserver& m = metas_.at(i);
+  if (serving && !WaitForPort(m.port, kStartTimeout)) {
+    ADD_FAILURE() << "metaserver " << i << " did not start listening; log:\n"
+                  << m.process->LogTail();
+    return false;
+  }
+  if (!serving && !WaitFor([&] { return m.process->Log().find("standby: ") != std::string::npos; },
+                           kStartTimeout)) {
+    ADD_FAILURE() << "metaserver " << i << " did not become a standby; log:\n"
+                  << m.process->LogTail();
     return false;
   }
   return true;
@@ -147,7 +184,7 @@ bool TestCluster::StartChunkServerProcess(int i) {
   ChunkServer& cs = chunks_.at(i);
   cs.process = std::make_unique<Process>(
       bin("ddbfs-chunkserver"),
-      Concat(std::vector<std::string>{"--listen", chunk_address(i), "--meta", meta_tcp_address(),
+      Concat(std::vector<std::string>{"--listen", chunk_address(i), "--meta", ChunkServerMetaArg(),
                                       "--data", cs.data_dir, "--label", cs.label, "--log-level",
                                       "info"},
              Concat(SecurityArgs(), options_.chunkserver_args)),
@@ -212,13 +249,31 @@ void TestCluster::StartChunkServer(int i) {
   StartChunkServerProcess(i);
 }
 
-void TestCluster::StopMetaserver(int sig) {
-  if (meta_) meta_->Stop(sig);
-}
+void TestCluster::StopMetaserver(int sig) { StopMetaserver(0, sig); }
 
 void TestCluster::StartMetaserver() {
-  StopMetaserver(SIGKILL);
-  StartMetaserverProcess();
+  StopMetaserver(0, SIGKILL);
+  StartMetaserverProcess(0, /*serving=*/true);
+}
+
+void TestCluster::StopMetaserver(int i, int sig) {
+  auto& p = metas_.at(i).process;
+  if (p) p->Stop(sig);
+}
+
+void TestCluster::StartMetaserver(int i) {
+  StopMetaserver(i, SIGKILL);
+  LaunchMetaserver(i);
+}
+
+std::string TestCluster::ChunkServerMetaArg() const {
+  // With standbys, the standbys first: every chunk server then also moves
+  // past addresses that do not answer before it finds the active one.
+  std::string out;
+  for (int i = metaserver_count() - 1; i >= 0; --i) {
+    out += (out.empty() ? "" : ",") + meta_tcp_address(i);
+  }
+  return out;
 }
 
 // The committed bytes [0, length) of one replica, read straight from its

@@ -38,6 +38,10 @@ struct ClusterOptions {
   // More ddbfs-chunkserver flags, for every chunk server (e.g.
   // {"--scrub-interval-s", "1"}).
   std::vector<std::string> chunkserver_args;
+  // More metaservers against the same database, started once metaserver 0
+  // is active: standbys (docs/ha.md), each with its own ports. Clients and
+  // chunk servers are then given every address.
+  int standby_metaservers = 0;
 };
 
 // A real cluster for one test: a fresh database on the test binary's private
@@ -52,10 +56,16 @@ class TestCluster {
   ~TestCluster();
 
   // Where clients reach the metaserver: its Unix socket, where a process is
-  // known by its uid (root here: an admin and a cluster member).
+  // known by its uid (root here: an admin and a cluster member). With
+  // standbys, every metaserver's socket, comma-separated.
   std::string meta_address() const;
-  // Its TCP address: chunk servers, and clients with a key.
+  // Its TCP address: chunk servers, and clients with a key (with standbys,
+  // every metaserver's, comma-separated).
   std::string meta_tcp_address() const;
+  // The Unix socket and TCP address of metaserver i alone.
+  std::string meta_socket_address(int i) const;
+  std::string meta_tcp_address(int i) const;
+  int meta_port(int i) const { return metas_.at(i).port; }
   // The cluster key file the servers were started with, and connections
   // that prove it (for tests that talk to servers directly).
   const std::string& cluster_key_file() const { return key_file_; }
@@ -78,8 +88,17 @@ class TestCluster {
   void KillChunkServer(int i, int sig = SIGKILL);
   void StartChunkServer(int i);  // same port, same data folder
 
+  // Metaserver 0: stopped, and started again (waiting until it serves).
   void StopMetaserver(int sig = SIGTERM);
   void StartMetaserver();
+  // Metaserver i (0 is the first active one, then the standbys): stopped
+  // with `sig` (waiting for its exit), and started again without waiting
+  // (it becomes the active one or a standby).
+  int metaserver_count() const { return static_cast<int>(metas_.size()); }
+  void StopMetaserver(int i, int sig);
+  void StartMetaserver(int i);
+  // Its process (null once stopped): pid, log, exit status.
+  Process* metaserver_process(int i) { return metas_.at(i).process.get(); }
 
   // True once exactly `n` chunk servers are reported alive by the metaserver.
   bool WaitForAliveServers(int n, int timeout_ms);
@@ -93,8 +112,18 @@ class TestCluster {
     std::unique_ptr<Process> process;
   };
 
+  struct Metaserver {
+    int port = 0;
+    std::unique_ptr<Process> process;
+  };
+
   TestCluster() = default;
-  bool StartMetaserverProcess();
+  // Starts metaserver i and waits: with `serving`, until it serves (the
+  // first one); else until it says it is a standby.
+  bool StartMetaserverProcess(int i, bool serving);
+  void LaunchMetaserver(int i);  // no wait
+  // --meta of the chunk servers.
+  std::string ChunkServerMetaArg() const;
   // --cluster-key-file and, with tls, the --tls flags.
   std::vector<std::string> SecurityArgs() const;
   // --session-timeout-ms when ClusterOptions::session_timeout_ms is set.
@@ -104,9 +133,8 @@ class TestCluster {
   ClusterOptions options_;
   TempDir dir_{"ddbfs-cluster"};
   std::string db_url_;
-  int meta_port_ = 0;
   std::string key_file_;
-  std::unique_ptr<Process> meta_;
+  std::vector<Metaserver> metas_;
   std::vector<ChunkServer> chunks_;
 };
 

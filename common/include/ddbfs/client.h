@@ -229,7 +229,9 @@ struct FsckPageView {
 };
 
 struct ClientOptions {
-  std::string meta_address = "127.0.0.1:9400";  // host:port
+  // host:port or unix:/path; several, comma-separated: the active
+  // metaserver and its standbys, in any order (docs/ha.md).
+  std::string meta_address = "127.0.0.1:9400";
   int rpc_timeout_ms = 30000;
   // How long calls keep retrying while the metaserver is unreachable (for
   // example while it restarts) before failing with kUnavailable.

@@ -4,6 +4,7 @@
 // connection pool, conversion of RpcStatus, and catching of Thrift exceptions
 // at this one boundary (STYLE.md: transport errors become a Status here).
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <memory>
@@ -42,6 +43,18 @@ Status ParseHostPort(const std::string& text, std::string* host, int* port);
 inline bool IsUnixAddress(const std::string& host) { return host.rfind("unix:", 0) == 0; }
 // "host:port", or "unix:/path" for a Unix socket.
 std::string FormatAddress(const std::string& host, int port);
+
+// One address of a server: host "unix:/path" (port 0) for a Unix socket.
+struct Endpoint {
+  std::string host;
+  int port = 0;
+};
+// "a:9400,b:9400" (spaces around the commas allowed; any entry may be
+// "unix:/path"): the addresses in order. InvalidArgument naming the bad
+// entry if one is malformed or empty.
+Result<std::vector<Endpoint>> ParseAddressList(const std::string& text);
+// "a:9400,b:9400".
+std::string FormatAddressList(const std::vector<Endpoint>& addresses);
 
 // TLS settings of one process (docs/security.md, "TLS").
 struct TlsOptions {
@@ -248,6 +261,67 @@ class RpcPool {
   const std::shared_ptr<const Transport> transport_;
   std::mutex mu_;
   std::vector<std::unique_ptr<Conn>> idle_;  // GUARDED_BY(mu_)
+};
+
+// Connections to a service that answers at one of several addresses (the
+// active metaserver among its standbys, docs/ha.md). Calls go to the
+// address that answered last; when it cannot be reached, the next ones are
+// tried in turn, each once per call, and the one that answers becomes the
+// current one. With one address it is an RpcPool. Thread-safe.
+template <typename ClientT>
+class RpcFailoverPool {
+ public:
+  RpcFailoverPool(const std::vector<Endpoint>& addresses, int timeout_ms, size_t max_idle = 16,
+                  std::shared_ptr<const Transport> transport = nullptr) {
+    for (const Endpoint& e : addresses) {
+      pools_.push_back(
+          std::make_unique<RpcPool<ClientT>>(e.host, e.port, timeout_ms, max_idle, transport));
+    }
+  }
+
+  size_t size() const { return pools_.size(); }
+  // Every address: "a:9400,b:9400".
+  std::string address() const {
+    std::string out;
+    for (const auto& p : pools_) out += (out.empty() ? "" : ",") + p->address();
+    return out;
+  }
+  // The address calls go to now.
+  std::string current_address() const { return pools_[current_.load() % size()]->address(); }
+
+  // Runs fn at the current address (see RpcConnection::Call); when that
+  // one is unreachable (kUnavailable), at each other address in turn. A call
+  // that is not safe to repeat (!retry) is tried at the current address
+  // only. `*used`: the index of the address that answered (or failed last),
+  // for MoveOn.
+  Status Call(const std::function<void(ClientT&)>& fn, bool retry = true, size_t* used = nullptr) {
+    const size_t n = size();
+    const size_t start = current_.load() % n;
+    Status s;
+    for (size_t k = 0; k < (retry ? n : 1); ++k) {
+      const size_t i = (start + k) % n;
+      if (used != nullptr) *used = i;
+      s = pools_[i]->Call(fn, retry);
+      if (s.code() != ErrorCode::kUnavailable) {
+        if (k > 0) current_.store(i);  // stick to the one that answered
+        return s;
+      }
+    }
+    if (!retry && n > 1) MoveOn(start);
+    return s;
+  }
+
+  // The server at `used` answered that it is unavailable (a standby, or a
+  // metaserver that lost its lock): later calls start at the next address,
+  // unless another caller moved already.
+  void MoveOn(size_t used) {
+    size_t expected = used;
+    current_.compare_exchange_strong(expected, (used + 1) % size());
+  }
+
+ private:
+  std::vector<std::unique_ptr<RpcPool<ClientT>>> pools_;
+  std::atomic<size_t> current_{0};
 };
 
 }  // namespace ddbfs
