@@ -30,6 +30,7 @@ struct RegisterArgs {
   std::string host;
   int32_t port = 0;
   std::string label;  // "" means host
+  std::string rack;   // "": none
   std::string uuid;
   int64_t capacity_bytes = 0;
   int64_t used_bytes = 0;
@@ -112,6 +113,7 @@ struct ServerStatusEntry {
   std::string host;
   int32_t port = 0;
   std::string label;
+  std::string rack;
   bool alive = false;
   int64_t capacity_bytes = 0;
   int64_t used_bytes = 0;
