@@ -186,11 +186,12 @@ TEST(DeployTest, ExampleConfigsStartTheProgramsAndAClientConnects) {
   const int meta_port = FreePort();
   const std::string meta = "127.0.0.1:" + std::to_string(meta_port);
   const std::string meta_conf = dir.path() + "/metaserver.conf";
-  Spit(meta_conf, WithValues(Slurp(kDeploy + "/metaserver.conf"),
-                             {{"listen", meta},
-                              {"unix-socket", dir.path() + "/meta.sock"},
-                              {"db", MultiHostUrl(PgInstance::Shared().NewDatabaseUrl())},
-                              {"cluster-key-file", key}}));
+  Spit(meta_conf,
+       WithValues(Slurp(kDeploy + "/metaserver.conf"),
+                  {{"listen", meta},
+                   {"unix-socket", dir.path() + "/meta.sock"},
+                   {"db", '"' + MultiHostUrl(PgInstance::Shared().NewDatabaseUrl()) + '"'},
+                   {"cluster-key-file", key}}));
   Process metaserver(kBin + "/ddbfs-metaserver", {"--config", meta_conf},
                      dir.path() + "/metaserver.log");
   ASSERT_TRUE(WaitForPort(meta_port, std::chrono::seconds(60))) << metaserver.LogTail();
