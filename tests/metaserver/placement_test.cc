@@ -14,7 +14,7 @@ namespace {
 TEST(PlacementTest, DistinctLabelsComeBeforeDistinctServers) {
   std::mt19937_64 rng(1);
   for (int i = 0; i < 50; ++i) {
-    std::vector<PlacementCandidate> c = {{1, "a", 500}, {2, "a", 400}, {3, "b", 100}};
+    std::vector<PlacementCandidate> c = {{1, "a", 500, ""}, {2, "a", 400, ""}, {3, "b", 100, ""}};
     std::vector<int32_t> two = ChoosePlacement(c, 2, rng);
     EXPECT_EQ(std::set<int32_t>(two.begin(), two.end()), (std::set<int32_t>{1, 3}));
     std::vector<int32_t> three = ChoosePlacement(c, 3, rng);
@@ -25,10 +25,10 @@ TEST(PlacementTest, DistinctLabelsComeBeforeDistinctServers) {
 
 TEST(PlacementTest, MostFreeSpaceFirstWithRandomTies) {
   std::mt19937_64 rng(2);
-  std::vector<PlacementCandidate> c = {{1, "x", 100}, {2, "y", 300}, {3, "z", 200}};
+  std::vector<PlacementCandidate> c = {{1, "x", 100, ""}, {2, "y", 300, ""}, {3, "z", 200, ""}};
   EXPECT_EQ(ChoosePlacement(c, 1, rng), std::vector<int32_t>{2});
   EXPECT_EQ(ChoosePlacement(c, 2, rng), (std::vector<int32_t>{2, 3}));
-  std::vector<PlacementCandidate> tie = {{1, "x", 100}, {2, "y", 100}};
+  std::vector<PlacementCandidate> tie = {{1, "x", 100, ""}, {2, "y", 100, ""}};
   std::map<int32_t, int> picked;
   for (int i = 0; i < 200; ++i) ++picked[ChoosePlacement(tie, 1, rng).at(0)];
   EXPECT_GT(picked[1], 20);
