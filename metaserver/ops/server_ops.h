@@ -30,7 +30,6 @@ struct RegisterArgs {
   std::string host;
   int32_t port = 0;
   std::string label;  // "" means host
-  std::string rack;   // "": none
   std::string uuid;
   int64_t capacity_bytes = 0;
   int64_t used_bytes = 0;
@@ -41,6 +40,7 @@ struct RegisterArgs {
   std::vector<InventoryItem> inventory;
   bool paged_inventory = false;
   int64_t chunk_count = 0;
+  std::string rack = "";  // "": none (last: older aggregate initializers stay valid)
 };
 
 struct RegisterResult {
