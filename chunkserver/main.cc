@@ -47,6 +47,7 @@ int main(int argc, char** argv) {
   std::string meta = "127.0.0.1:" + std::to_string(kDefaultMetaPort);
   std::vector<std::string> data_dirs;
   std::string label = HostName();
+  std::string rack;
   std::string log_level = "info";
   RpcServerLimits limits;
   SecurityFlags security_flags;
@@ -66,6 +67,9 @@ int main(int argc, char** argv) {
       ->take_all();
   app.add_option("--label", label, "host label used to keep replicas on distinct hosts")
       ->capture_default_str();
+  app.add_option("--rack", rack,
+                 "rack label: replicas go to distinct hosts, then to distinct racks "
+                 "(default: none, the host counts as a rack of its own)");
   app.add_option("--log-level", log_level, "debug, info, warn or error")->capture_default_str();
   AddServerLimitFlags(app, &limits);
   AddSecurityFlags(app, &security_flags);
@@ -90,6 +94,8 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 365 * 86400));
   app.set_config("--config", "", "read options from an INI file (key = value, long flag names)");
   app.config_formatter(std::make_shared<CLI::ConfigINI>());
+  // A misspelt key in the config file is an error, not silently ignored.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -152,6 +158,7 @@ int main(int argc, char** argv) {
   link_options.host = listen_host;
   link_options.port = server->port();
   link_options.label = label;
+  link_options.rack = rack;
   link_options.transport = security->peers;
   link_options.inventory_check_interval_ms = int64_t{inventory_check_interval_s} * 1000;
   link_options.on_session = [handler](int32_t id, int64_t session) {
@@ -168,7 +175,8 @@ int main(int argc, char** argv) {
   scrubber.Start();
 
   LOG(kInfo) << "listening on " << listen_host << ":" << server->port() << " (metaserver " << meta
-             << ", label " << label << (security->tls.enabled ? ", TLS" : "") << ")";
+             << ", label " << label << (rack.empty() ? "" : ", rack " + rack)
+             << (security->tls.enabled ? ", TLS" : "") << ")";
   server->Serve();
   scrubber.Stop();
   link.Stop();

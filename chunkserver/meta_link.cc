@@ -55,6 +55,7 @@ Result<Registration> RegisterWithMetaserver(
   req.host = who.host;
   req.port = who.port;
   req.label = who.label;
+  if (!who.rack.empty()) req.__set_rack(who.rack);
   req.uuid = who.uuid;
   req.capacity_bytes = who.capacity_bytes;
   req.used_bytes = who.used_bytes;
@@ -165,6 +166,7 @@ int MetaLink::Register() {
   who.host = options_.host;
   who.port = options_.port;
   who.label = options_.label;
+  who.rack = options_.rack;
   who.uuid = store_->uuid();
   SpaceInfo space = store_->Space();
   who.capacity_bytes = static_cast<int64_t>(space.capacity_bytes);

@@ -40,6 +40,7 @@ struct MetaLinkOptions {
   std::string host;
   int port = 0;
   std::string label;
+  std::string rack;  // "": none
   // Pause between registration attempts while the metaserver is away.
   int retry_ms = 1000;
   // Pause after the metaserver refused the registration (PERMISSION_DENIED).
@@ -64,6 +65,7 @@ struct ServerIdentity {
   std::string host;
   int port = 0;
   std::string label;
+  std::string rack;  // "": not sent
   std::string uuid;
   int64_t capacity_bytes = 0;
   int64_t used_bytes = 0;

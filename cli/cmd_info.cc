@@ -200,6 +200,7 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("server_id", s.server_id)
                      .Add("address", s.address)
                      .Add("label", s.label)
+                     .Add("rack", s.rack)
                      .Add("alive", s.alive)
                      .Add("capacity_bytes", s.capacity_bytes)
                      .Add("used_bytes", s.used_bytes)

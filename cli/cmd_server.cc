@@ -43,8 +43,8 @@ int RunList(Context& ctx, bool json) {
     return ctx.exit_code();
   }
   if (!json) {
-    std::printf("%-4s %-21s %-12s %-8s %8s %s\n", "ID", "ADDRESS", "LABEL", "STATE", "CHUNKS",
-                "DRAIN");
+    std::printf("%-4s %-21s %-12s %-10s %-8s %8s %s\n", "ID", "ADDRESS", "LABEL", "RACK", "STATE",
+                "CHUNKS", "DRAIN");
   }
   for (const ServerView& s : st->servers) {
     if (json) {
@@ -52,6 +52,7 @@ int RunList(Context& ctx, bool json) {
                        .Add("server_id", s.server_id)
                        .Add("address", s.address)
                        .Add("label", s.label)
+                       .Add("rack", s.rack)
                        .Add("alive", s.alive)
                        .Add("chunks", s.chunks)
                        .Add("draining", s.draining)
@@ -62,8 +63,9 @@ int RunList(Context& ctx, bool json) {
     }
     const std::string drain =
         s.draining ? std::to_string(s.drain_chunks_left) + " chunks left" : "-";
-    std::printf("%-4d %-21s %-12s %-8s %8lld %s\n", s.server_id, s.address.c_str(), s.label.c_str(),
-                s.alive ? "alive" : "DEAD", static_cast<long long>(s.chunks), drain.c_str());
+    std::printf("%-4d %-21s %-12s %-10s %-8s %8lld %s\n", s.server_id, s.address.c_str(),
+                s.label.c_str(), s.rack.empty() ? "-" : s.rack.c_str(), s.alive ? "alive" : "DEAD",
+                static_cast<long long>(s.chunks), drain.c_str());
   }
   std::fflush(stdout);
   return ctx.exit_code();

@@ -800,6 +800,8 @@ struct RegisterServerRequest {
   7: list<ChunkVersion> inventory  // every chunk stored; empty when paged_inventory
   8: optional bool paged_inventory // the inventory follows in ReportInventory pages
   9: optional i64 chunk_count      // how many chunks the pages will carry (for status)
+  10: optional string rack         // rack label for placement (absent or "": none; each
+                                   // unlabelled host then counts as a rack of its own)
 }
 struct RegisterServerResponse {
   1: RpcStatus status
@@ -946,6 +948,7 @@ struct ServerStatus {
   // forget it once it is stopped).
   8: optional bool draining
   9: optional i64 drain_chunks_left
+  10: optional string rack  // the rack label given at registration (absent: none)
 }
 
 struct ClusterStatusRequest {

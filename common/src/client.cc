@@ -657,6 +657,7 @@ Result<ClusterView> Client::ClusterStatus() {
     sv.server_id = srv.address.server_id;
     sv.address = AddressOf(srv.address);
     sv.label = srv.label;
+    if (srv.__isset.rack) sv.rack = srv.rack;
     sv.alive = srv.alive;
     sv.capacity_bytes = static_cast<uint64_t>(std::max<int64_t>(srv.capacity_bytes, 0));
     sv.used_bytes = static_cast<uint64_t>(std::max<int64_t>(srv.used_bytes, 0));

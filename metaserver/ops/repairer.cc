@@ -6,6 +6,7 @@
 #include "ddbfs/constants.h"
 #include "ddbfs/log.h"
 #include "metaserver/ops/chunk_ops.h"
+#include "metaserver/ops/placement.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/repair_store.h"
@@ -261,6 +262,16 @@ int Repairer::Pass() {
     LOG(kDebug) << "repair: " << under.size() << " chunk(s) under goal listed, " << queued
                 << " copies queued, " << unplaced << " without a usable source or target";
   }
+  // Chunks at goal but badly spread, when the chunks under goal leave room.
+  if (static_cast<int>(under.size()) < options_.batch) {
+    const int spread = QueueMisplaced(options_.batch - static_cast<int>(under.size()));
+    if (spread > 0) {
+      queued += spread;
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+      cv_.notify_all();
+    }
+  }
   // Plan again (in a fresh order: a chunk that just lost another replica
   // goes first) once a worker is free and the queue runs short.
   const size_t copies = static_cast<size_t>(std::max(1, options_.max_copies));
@@ -292,6 +303,130 @@ std::optional<Repairer::Copy> Repairer::Plan(const store::UnderGoalChunk& c) {
   copy.version = c.version;
   copy.length = c.length;
   // Spread reads over the live replicas.
+  copy.source = sources[static_cast<size_t>(c.id) % sources.size()];
+  copy.target = target.front();
+  return copy;
+}
+
+int Repairer::QueueMisplaced(int limit) {
+  // Host and rack groups of the servers whose replicas count, and those
+  // with a server that could take a copy (as ChooseServers would).
+  store::PlacementGroups groups;
+  std::map<std::string, int32_t> host_ids, rack_ids;
+  std::set<int32_t> room_hosts, room_racks;
+  auto id_of = [](std::map<std::string, int32_t>& ids, const std::string& key) {
+    return ids.emplace(key, static_cast<int32_t>(ids.size())).first->second;
+  };
+  for (const ServerState& st : ctx_.servers.Snapshot()) {
+    if (!st.alive || st.record.draining) continue;
+    const int32_t host = id_of(host_ids, st.record.label);
+    const int32_t rack = id_of(rack_ids, PlacementRackKey(st.record.label, st.record.rack));
+    groups.ids.push_back(st.record.id);
+    groups.hosts.push_back(host);
+    groups.racks.push_back(rack);
+    if (st.record.capacity_bytes - st.record.used_bytes >= static_cast<int64_t>(kChunkSize)) {
+      room_hosts.insert(host);
+      room_racks.insert(rack);
+    }
+  }
+  // Every server on a host and a rack of its own: nothing can be misplaced,
+  // and the scan is saved.
+  if (host_ids.size() == groups.ids.size() && rack_ids.size() == groups.ids.size()) return 0;
+  if (room_hosts.empty()) return 0;
+  groups.room_hosts.assign(room_hosts.begin(), room_hosts.end());
+  groups.room_racks.assign(room_racks.begin(), room_racks.end());
+  std::vector<int64_t> skip;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    skip.assign(busy_.begin(), busy_.end());
+    for (const auto& [id, when] : failed_at_) skip.push_back(id);
+  }
+  std::vector<store::MisplacedChunk> misplaced;
+  Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(misplaced, store::MisplacedChunks(tx, groups, skip, limit));
+    return Status();
+  });
+  if (!s.ok()) {
+    LOG(kWarn) << "repair: cannot list the chunks to spread over hosts and racks: " << s;
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = true;
+    return 0;
+  }
+  int queued = 0;
+  for (const store::MisplacedChunk& c : misplaced) {
+    std::optional<Copy> copy = PlanSpread(c);
+    if (!copy) continue;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (busy_.count(c.id)) continue;
+    busy_.insert(c.id);
+    queue_.push_back(*copy);
+    ++stats_.spread;
+    ++queued;
+  }
+  if (!misplaced.empty()) {
+    LOG(kDebug) << "repair: " << misplaced.size()
+                << " chunk(s) at goal with replicas sharing a host or rack, " << queued
+                << " copies queued to spread them";
+  }
+  return queued;
+}
+
+namespace {
+
+// (distinct host labels, distinct racks) of some servers: the bigger, the
+// better spread (hosts first).
+std::pair<size_t, size_t> SpreadOf(const std::vector<ServerState>& servers) {
+  std::set<std::string> hosts, racks;
+  for (const ServerState& s : servers) {
+    hosts.insert(s.record.label);
+    racks.insert(PlacementRackKey(s.record.label, s.record.rack));
+  }
+  return {hosts.size(), racks.size()};
+}
+
+}  // namespace
+
+std::optional<Repairer::Copy> Repairer::PlanSpread(const store::MisplacedChunk& c) {
+  std::vector<ServerState> live;
+  std::vector<int32_t> sources;
+  for (int32_t id : c.live) {
+    std::optional<ServerState> st = ctx_.servers.Get(id);
+    if (!st || !st->alive) continue;
+    sources.push_back(id);
+    live.push_back(std::move(*st));
+  }
+  if (sources.empty()) return std::nullopt;
+  std::set<int32_t> exclude(c.holders.begin(), c.holders.end());
+  std::set<int32_t> avoid(sources.begin(), sources.end());
+  std::vector<int32_t> target = ctx_.servers.ChooseServers(1, exclude, avoid);
+  if (target.empty()) return std::nullopt;
+  std::optional<ServerState> t = ctx_.servers.Get(target.front());
+  if (!t) return std::nullopt;
+  // Only a copy that the trim will keep and that spreads the chunk better
+  // than now, judged the way Trim() chooses (most free space first): so a
+  // copy is never made only to be trimmed again (labels that disagree,
+  // one host in two racks, could otherwise make a cycle).
+  std::vector<ServerState> after = live;
+  after.push_back(*t);
+  auto free_of = [](const ServerState& s) { return s.record.capacity_bytes - s.record.used_bytes; };
+  std::sort(after.begin(), after.end(), [&](const ServerState& a, const ServerState& b) {
+    return std::make_pair(-free_of(a), a.record.id) < std::make_pair(-free_of(b), b.record.id);
+  });
+  std::vector<std::pair<std::string, std::string>> where;
+  for (const ServerState& s : after) {
+    where.emplace_back(s.record.label, PlacementRackKey(s.record.label, s.record.rack));
+  }
+  std::vector<ServerState> kept;
+  bool target_kept = false;
+  for (size_t i : ChooseKept(where, static_cast<int>(live.size()))) {
+    target_kept = target_kept || after[i].record.id == t->record.id;
+    kept.push_back(after[i]);
+  }
+  if (!target_kept || SpreadOf(kept) <= SpreadOf(live)) return std::nullopt;
+  Copy copy;
+  copy.chunk_id = c.id;
+  copy.version = c.version;
+  copy.length = c.length;
   copy.source = sources[static_cast<size_t>(c.id) % sources.size()];
   copy.target = target.front();
   return copy;
@@ -389,8 +524,9 @@ int64_t Repairer::Trim(bool* found) {
   int64_t dropped = 0;
   for (const store::OverGoalChunk& c : over) {
     if (stopping()) break;
-    // Keep one replica per label first, then fill up to the goal; within a
-    // round the server with the most free space first.
+    // Keep distinct hosts on distinct racks first, then distinct hosts,
+    // then fill up to the goal; within a round the server with the most
+    // free space first.
     std::vector<int32_t> live = c.live;
     auto free_of = [&](int32_t id) {
       const ServerState& st = state[id];
@@ -399,16 +535,13 @@ int64_t Repairer::Trim(bool* found) {
     std::sort(live.begin(), live.end(), [&](int32_t a, int32_t b) {
       return std::make_pair(-free_of(a), a) < std::make_pair(-free_of(b), b);
     });
-    std::set<std::string> labels;
-    std::set<int32_t> keep;
-    for (int round = 0; round < 2; ++round) {
-      for (int32_t id : live) {
-        if (static_cast<int>(keep.size()) >= c.goal) break;
-        if (keep.count(id)) continue;
-        if (round == 0 && !labels.insert(state[id].record.label).second) continue;
-        keep.insert(id);
-      }
+    std::vector<std::pair<std::string, std::string>> where;
+    for (int32_t id : live) {
+      const store::ServerRecord& r = state[id].record;
+      where.emplace_back(r.label, PlacementRackKey(r.label, r.rack));
     }
+    std::set<int32_t> keep;
+    for (size_t i : ChooseKept(where, c.goal)) keep.insert(live[i]);
     std::vector<int32_t> extra;
     for (int32_t id : live) {
       if (!keep.count(id)) extra.push_back(id);

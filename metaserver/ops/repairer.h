@@ -22,7 +22,8 @@ namespace ddbfs::meta {
 
 namespace store {
 struct UnderGoalChunk;
-}
+struct MisplacedChunk;
+}  // namespace store
 
 struct RepairOptions {
   // Pause between two passes (0: no repair at all).
@@ -53,6 +54,7 @@ struct RepairStats {
   int64_t failed = 0;        // copies that failed (source or target)
   int64_t discarded = 0;     // copies made but not recorded (the chunk moved on)
   int64_t trimmed = 0;       // replicas over goal dropped and queued for deletion
+  int64_t spread = 0;        // copies queued to spread a chunk over more hosts or racks
   int64_t scans = 0;         // passes that scanned the chunk map
 };
 
@@ -73,6 +75,12 @@ struct RepairStats {
 // chunk is still at that version with no write lease and the target is
 // alive; otherwise the copy is queued for deletion on the target. Chunks
 // under a write lease wait until it is committed or settled.
+//
+// Placement is checked again (docs/repair.md, "Placement by host and
+// rack"): when the chunks under goal leave room in a pass, a chunk at its
+// goal whose replicas share a host (or a rack) while a host (or rack) with
+// room holds none of them gets one more copy there, chosen as above; the
+// next pass's trim then drops a replica of the shared host or rack.
 //
 // A chunk's goal is its file's effective goal: the file's own, or the
 // highest goal of the rules of its tags (docs/repair.md, "Goals"). Replicas
@@ -119,6 +127,11 @@ class Repairer {
   int64_t Trim(bool* found);
   // The copy of one chunk, or nullopt when no target or source is usable.
   std::optional<Copy> Plan(const store::UnderGoalChunk& chunk);
+  // Lists up to `limit` misplaced chunks and queues a copy of each that
+  // has a target on a new host or rack; returns how many it queued.
+  int QueueMisplaced(int limit);
+  // The copy that spreads one misplaced chunk, or nullopt.
+  std::optional<Copy> PlanSpread(const store::MisplacedChunk& chunk);
   // Runs one copy and records it. Sets *discarded when the copy was made but
   // not recorded (the chunk moved on, or the target died).
   Status Run(const Copy& copy, bool* discarded);

@@ -40,6 +40,7 @@ struct RegisterArgs {
   std::vector<InventoryItem> inventory;
   bool paged_inventory = false;
   int64_t chunk_count = 0;
+  std::string rack = "";  // "": none (last: older aggregate initializers stay valid)
 };
 
 struct RegisterResult {
@@ -112,6 +113,7 @@ struct ServerStatusEntry {
   std::string host;
   int32_t port = 0;
   std::string label;
+  std::string rack;
   bool alive = false;
   int64_t capacity_bytes = 0;
   int64_t used_bytes = 0;

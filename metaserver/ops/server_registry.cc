@@ -246,10 +246,12 @@ std::vector<int32_t> ServerRegistry::ChooseServers(int count, const std::set<int
                                                    const std::set<int32_t>& avoid) {
   std::lock_guard<std::mutex> lock(mu_);
   auto now = Clock::now();
-  std::set<std::string> taken_labels;
+  std::set<std::string> taken_labels, taken_racks;
   for (int32_t id : avoid) {
     auto it = servers_.find(id);
-    if (it != servers_.end()) taken_labels.insert(it->second.record.label);
+    if (it == servers_.end()) continue;
+    taken_labels.insert(it->second.record.label);
+    taken_racks.insert(PlacementRackKey(it->second.record.label, it->second.record.rack));
   }
   constexpr auto kChunk = static_cast<int64_t>(kChunkSize);
   std::vector<PlacementCandidate> candidates;
@@ -257,9 +259,11 @@ std::vector<int32_t> ServerRegistry::ChooseServers(int count, const std::set<int
     if (!AliveLocked(s, now) || s.record.draining || exclude.count(id)) continue;
     int64_t free = s.record.capacity_bytes - s.record.used_bytes;
     if (free < kChunk) continue;
-    candidates.push_back({id, s.record.label, free - s.placed_since_heartbeat * kChunk});
+    candidates.push_back(
+        {id, s.record.label, free - s.placed_since_heartbeat * kChunk, s.record.rack});
   }
-  std::vector<int32_t> chosen = ChoosePlacement(std::move(candidates), count, rng_, taken_labels);
+  std::vector<int32_t> chosen =
+      ChoosePlacement(std::move(candidates), count, rng_, taken_labels, taken_racks);
   for (int32_t id : chosen) ++servers_[id].placed_since_heartbeat;
   return chosen;
 }

@@ -123,9 +123,9 @@ class ServerRegistry {
   // chunk of free space, not being drained, not in `exclude` (see
   // ChoosePlacement). Counts the
   // chosen ones as a chunk fuller until their next heartbeat, so that chunks
-  // placed between two heartbeats spread out. Servers labelled like one of
-  // `avoid` (the servers already holding the chunk) come only after every
-  // other label.
+  // placed between two heartbeats spread out. The host labels and racks of
+  // `avoid` (the servers already holding the chunk) count as taken: a new
+  // host on a new rack first, then a new host, then the rest.
   std::vector<int32_t> ChooseServers(int count, const std::set<int32_t>& exclude,
                                      const std::set<int32_t>& avoid = {});
 

@@ -131,6 +131,8 @@ Status ValidateRegister(const RegisterArgs& a) {
   RETURN_IF_ERROR(ValidateText(a.uuid, "uuid"));
   if (a.label.size() > kMaxHostLength) return InvalidArgument("label is too long");
   RETURN_IF_ERROR(ValidateText(a.label, "label"));
+  if (a.rack.size() > kMaxHostLength) return InvalidArgument("rack is too long");
+  RETURN_IF_ERROR(ValidateText(a.rack, "rack"));
   if (a.capacity_bytes < 0 || a.used_bytes < 0) {
     return InvalidArgument("negative capacity or use");
   }
@@ -164,6 +166,7 @@ Result<RegisterResult> RegisterServer(OpContext& ctx, const RegisterArgs& args) 
   record.host = args.host;
   record.port = args.port;
   record.label = args.label.empty() ? args.host : args.label;
+  record.rack = args.rack;
   record.capacity_bytes = args.capacity_bytes;
   record.used_bytes = args.used_bytes;
   record.chunk_count =
@@ -186,8 +189,9 @@ Result<RegisterResult> RegisterServer(OpContext& ctx, const RegisterArgs& args) 
   out.heartbeat_interval_ms = ctx.servers.heartbeat_interval_ms();
   out.max_page_entries = kMaxInventoryPage;
   LOG(kInfo) << "chunk server " << out.server_id << " registered: " << record.host << ":"
-             << record.port << " label " << record.label << ", " << record.chunk_count << " chunks"
-             << (args.paged_inventory ? " to come in pages" : "");
+             << record.port << " label " << record.label
+             << (record.rack.empty() ? "" : " rack " + record.rack) << ", " << record.chunk_count
+             << " chunks" << (args.paged_inventory ? " to come in pages" : "");
   if (args.paged_inventory) return out;
 
   // An inline inventory goes through the same pages.
@@ -320,6 +324,7 @@ Result<ClusterStatusResult> ClusterStatus(OpContext& ctx) {
     e.host = s.record.host;
     e.port = s.record.port;
     e.label = s.record.label;
+    e.rack = s.record.rack;
     e.alive = s.alive;
     e.capacity_bytes = s.record.capacity_bytes;
     e.used_bytes = s.record.used_bytes;

@@ -837,6 +837,7 @@ void MetaServiceHandler::RegisterServer(rpc::RegisterServerResponse& resp,
     args.host = req.host;
     args.port = req.port;
     args.label = req.label;
+    if (req.__isset.rack) args.rack = req.rack;
     args.uuid = req.uuid;
     args.capacity_bytes = req.capacity_bytes;
     args.used_bytes = req.used_bytes;
@@ -969,6 +970,7 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
       out.address.host = s.host;
       out.address.port = s.port;
       out.label = s.label;
+      if (!s.rack.empty()) out.__set_rack(s.rack);
       out.alive = s.alive;
       out.capacity_bytes = s.capacity_bytes;
       out.used_bytes = s.used_bytes;

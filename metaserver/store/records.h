@@ -64,6 +64,7 @@ struct ServerRecord {
   std::string host;
   int32_t port = 0;
   std::string label;
+  std::string rack;  // "": none (docs/repair.md, "Placement")
   int64_t capacity_bytes = 0;
   int64_t used_bytes = 0;
   int64_t chunk_count = 0;

@@ -65,6 +65,37 @@ constexpr Statement kOverGoal{
     " ORDER BY c.id LIMIT $3",
     false};
 
+// Misplaced: $1-$3 the counted servers with their host and rack groups,
+// $4/$5 the host and rack groups with room, $6 chunks to skip. The inner
+// query keeps the chunks at goal whose replicas repeat a host or a rack
+// (one pass over chunks joined with their current replicas); the outer one
+// those for which a group with room holds none of them.
+constexpr Statement kMisplaced{
+    "rep_misplaced",
+    "WITH s AS (SELECT * FROM unnest($1::integer[], $2::integer[], $3::integer[])"
+    "             AS s(id, host, rack)),"
+    " m AS (SELECT c.id, c.version, c.length, count(*) AS n,"
+    "              array_agg(r.server_id ORDER BY r.server_id) AS live,"
+    "              array_agg(DISTINCT s.host) AS hosts, array_agg(DISTINCT s.rack) AS racks"
+    "         FROM ddbfs.chunks c JOIN ddbfs.inodes i ON i.id = c.inode"
+    "         LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode"
+    "         JOIN ddbfs.replicas r ON r.chunk_id = c.id AND r.version = c.version"
+    "         JOIN s ON s.id = r.server_id"
+    "        WHERE c.lease_id IS NULL AND c.version > 0 AND NOT (c.id = ANY($6::bigint[]))"
+    "        GROUP BY c.id, i.goal, tg.goal"
+    "       HAVING count(*) = " DDBFS_EFFECTIVE_GOAL
+    "          AND (count(DISTINCT s.host) < count(*) OR count(DISTINCT s.rack) < count(*)))"
+    "SELECT m.id, m.version, m.length, array_to_string(m.live, ','),"
+    "       array_to_string(ARRAY(SELECT r.server_id FROM ddbfs.replicas r WHERE r.chunk_id = m.id)"
+    "         || ARRAY(SELECT g.server_id FROM ddbfs.gc_queue g WHERE g.chunk_id = m.id), ',')"
+    "  FROM m"
+    " WHERE (cardinality(m.hosts) < m.n"
+    "        AND EXISTS (SELECT 1 FROM unnest($4::integer[]) h WHERE h <> ALL (m.hosts)))"
+    "    OR (cardinality(m.racks) < m.n"
+    "        AND EXISTS (SELECT 1 FROM unnest($5::integer[]) k WHERE k <> ALL (m.racks)))"
+    " ORDER BY m.id LIMIT $7",
+    false};
+
 #undef DDBFS_COUNTED_FILTER
 #undef DDBFS_READABLE_FILTER
 #undef DDBFS_EFFECTIVE_GOAL
@@ -134,6 +165,25 @@ Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int3
       c.goal = row[2].as<int>();
       c.live = ParseIntList<int32_t>(row[3]);
       c.drained = ParseIntList<int32_t>(row[4]);
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<MisplacedChunk>> MisplacedChunks(Tx& tx, const PlacementGroups& groups,
+                                                    const std::vector<int64_t>& skip, int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<MisplacedChunk>> {
+    std::vector<MisplacedChunk> out;
+    for (const auto& row :
+         tx.Exec(kMisplaced, PgArray(groups.ids), PgArray(groups.hosts), PgArray(groups.racks),
+                 PgArray(groups.room_hosts), PgArray(groups.room_racks), PgArray(skip), limit)) {
+      MisplacedChunk c;
+      c.id = row[0].as<int64_t>();
+      c.version = row[1].as<int64_t>();
+      c.length = row[2].as<int64_t>();
+      c.live = ParseIntList<int32_t>(row[3]);
+      c.holders = ParseIntList<int32_t>(row[4]);
       out.push_back(std::move(c));
     }
     return out;

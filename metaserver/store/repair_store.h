@@ -56,6 +56,36 @@ struct OverGoalChunk {
 Result<std::vector<OverGoalChunk>> OverGoalChunks(Tx& tx, const std::vector<int32_t>& counted,
                                                   const std::vector<int32_t>& draining, int limit);
 
+// A chunk at its goal whose counted replicas could be spread better
+// (docs/repair.md, "Placement by host and rack"): two of them share a host
+// while a host with room has none, or share a rack while a rack with room
+// has none.
+struct MisplacedChunk {
+  int64_t id = 0;
+  int64_t version = 0;  // committed
+  int64_t length = 0;
+  std::vector<int32_t> live;     // servers with a counted replica
+  std::vector<int32_t> holders;  // as UnderGoalChunk::holders
+};
+
+// Where the counted servers are, for MisplacedChunks: server `ids[i]` is
+// on host group `hosts[i]` and rack group `racks[i]` (small integers the
+// caller assigns: equal numbers, same host or rack). `room_hosts` and
+// `room_racks` are the groups with a server that could take a copy.
+struct PlacementGroups {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> hosts;
+  std::vector<int32_t> racks;
+  std::vector<int32_t> room_hosts;
+  std::vector<int32_t> room_racks;
+};
+
+// Up to `limit` misplaced chunks with exactly their goal of counted
+// replicas (on servers in groups.ids, at the committed version), no write
+// lease, an id not in `skip`; by id. A full scan of the chunk map.
+Result<std::vector<MisplacedChunk>> MisplacedChunks(Tx& tx, const PlacementGroups& groups,
+                                                    const std::vector<int64_t>& skip, int limit);
+
 // Records a replica copied by the repair: a row (chunk_id, server, version)
 // if the chunk still exists at exactly `version` with no write lease and the
 // server has no row of it and no deletion of it queued. Returns whether it

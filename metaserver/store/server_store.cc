@@ -9,10 +9,10 @@ namespace {
 constexpr Statement kUpsertServer{
     "srv_upsert",
     "INSERT INTO ddbfs.servers (uuid, host, port, label, capacity_bytes, used_bytes, chunk_count,"
-    "                           last_heartbeat)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, now())"
+    "                           last_heartbeat, rack)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, now(), $8)"
     " ON CONFLICT (uuid) DO UPDATE SET host = EXCLUDED.host, port = EXCLUDED.port,"
-    "   label = EXCLUDED.label, capacity_bytes = EXCLUDED.capacity_bytes,"
+    "   label = EXCLUDED.label, rack = EXCLUDED.rack, capacity_bytes = EXCLUDED.capacity_bytes,"
     "   used_bytes = EXCLUDED.used_bytes, chunk_count = EXCLUDED.chunk_count,"
     "   last_heartbeat = EXCLUDED.last_heartbeat"
     " RETURNING id",
@@ -21,7 +21,7 @@ constexpr Statement kUpsertServer{
 constexpr Statement kLoadServers{
     "srv_load",
     "SELECT id, uuid, host, port, label, capacity_bytes, used_bytes, chunk_count,"
-    " (extract(epoch FROM last_heartbeat) * 1000)::bigint, draining"
+    " (extract(epoch FROM last_heartbeat) * 1000)::bigint, draining, rack"
     " FROM ddbfs.servers ORDER BY id",
     false};
 
@@ -191,7 +191,7 @@ Result<int32_t> UpsertServer(Tx& tx, const ServerRecord& s) {
   return Guard(tx, [&]() -> Result<int32_t> {
     return tx
         .Exec(kUpsertServer, s.uuid, s.host, s.port, s.label, s.capacity_bytes, s.used_bytes,
-              s.chunk_count)
+              s.chunk_count, s.rack)
         .at(0)[0]
         .as<int32_t>();
   });
@@ -212,6 +212,7 @@ Result<std::vector<ServerRecord>> LoadServers(Tx& tx) {
       s.chunk_count = row[7].as<int64_t>();
       if (!row[8].is_null()) s.last_heartbeat_unix_ms = row[8].as<int64_t>();
       s.draining = row[9].as<bool>();
+      s.rack = row[10].as<std::string>();
       out.push_back(std::move(s));
     }
     return out;

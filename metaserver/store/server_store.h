@@ -15,7 +15,7 @@ class Tx;
 // Queries on the chunk-server registry (ddbfs.servers), a server's replica
 // rows (for inventory reconciliation), and the cluster-wide counters.
 
-// Inserts or updates the server with record.uuid (host, port, label,
+// Inserts or updates the server with record.uuid (host, port, label, rack,
 // capacity, use, chunk count; last_heartbeat = now); returns its id, the
 // same one for the same uuid forever.
 Result<int32_t> UpsertServer(Tx& tx, const ServerRecord& record);

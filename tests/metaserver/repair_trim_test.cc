@@ -109,7 +109,8 @@ TEST_F(RepairTrimTest, NothingIsTrimmedUnderALeaseOrOnUnconfirmedInventories) {
 
 TEST(RepairPlacementTest, TakenLabelsComeLast) {
   std::mt19937_64 rng(1);
-  std::vector<PlacementCandidate> c = {{1, "hostA", 900}, {2, "hostB", 100}, {3, "hostA", 800}};
+  std::vector<PlacementCandidate> c = {
+      {1, "hostA", 900, ""}, {2, "hostB", 100, ""}, {3, "hostA", 800, ""}};
   // The chunk's live replica is on hostA: hostB first despite less space.
   EXPECT_EQ(ChoosePlacement(c, 1, rng, {"hostA"}), std::vector<int32_t>{2});
   EXPECT_EQ(ChoosePlacement(c, 2, rng, {"hostA"}), (std::vector<int32_t>{2, 1}));

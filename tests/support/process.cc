@@ -183,12 +183,18 @@ int FreePort() {
 }
 
 bool WaitForPort(int port, std::chrono::milliseconds timeout) {
+  return WaitForPort("127.0.0.1", port, timeout);
+}
+
+bool WaitForPort(const std::string& host, int port, std::chrono::milliseconds timeout) {
+  in_addr ip{};
+  if (::inet_pton(AF_INET, host.c_str(), &ip) != 1) return false;
   return WaitFor(
-      [port] {
+      [port, ip] {
         int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
         sockaddr_in addr{};
         addr.sin_family = AF_INET;
-        addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        addr.sin_addr = ip;
         addr.sin_port = htons(static_cast<uint16_t>(port));
         bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
         ::close(fd);

@@ -55,6 +55,8 @@ CommandResult RunCommand(const std::vector<std::string>& argv, const std::string
 int FreePort();
 // True once something accepts connections on 127.0.0.1:port.
 bool WaitForPort(int port, std::chrono::milliseconds timeout);
+// The same on host:port (an IPv4 address).
+bool WaitForPort(const std::string& host, int port, std::chrono::milliseconds timeout);
 
 // Polls `cond` every 20 ms until it is true or `timeout` passes.
 template <typename F>

@@ -49,6 +49,9 @@ std::unique_ptr<TestCluster> TestCluster::Start(const ClusterOptions& o) {
     ChunkServer cs;
     cs.port = FreePort();
     cs.label = i < static_cast<int>(o.labels.size()) ? o.labels[i] : "host" + std::to_string(i + 1);
+    if (i < static_cast<int>(o.racks.size())) cs.rack = o.racks[i];
+    if (i < static_cast<int>(o.chunk_hosts.size())) cs.host = o.chunk_hosts[i];
+    if (i < static_cast<int>(o.chunk_wrappers.size())) cs.wrapper = o.chunk_wrappers[i];
     cs.data_dir = c->dir() + "/chunk" + std::to_string(i + 1);
     std::filesystem::create_directories(cs.data_dir);
     if (o.data_tmpfs_mib > 0) {
@@ -89,7 +92,7 @@ std::string TestCluster::meta_socket_address(int i) const {
 }
 
 std::string TestCluster::meta_tcp_address(int i) const {
-  return "127.0.0.1:" + std::to_string(metas_.at(i).port);
+  return options_.meta_host + ":" + std::to_string(metas_.at(i).port);
 }
 
 std::string TestCluster::meta_address() const {
@@ -135,7 +138,7 @@ std::vector<std::string> TestCluster::SecurityArgs() const {
 std::string TestCluster::chunk_data_dir(int i) const { return chunks_.at(i).data_dir; }
 
 std::string TestCluster::chunk_address(int i) const {
-  return "127.0.0.1:" + std::to_string(chunks_.at(i).port);
+  return chunks_.at(i).host + ":" + std::to_string(chunks_.at(i).port);
 }
 
 std::vector<std::string> TestCluster::SessionArgs() const {
@@ -166,7 +169,7 @@ void TestCluster::LaunchMetaserver(int i) {
 bool TestCluster::StartMetaserverProcess(int i, bool serving) {
   LaunchMetaserver(i);
   Metaserver& m = metas_.at(i);
-  if (serving && !WaitForPort(m.port, kStartTimeout)) {
+  if (serving && !WaitForPort(options_.meta_host, m.port, kStartTimeout)) {
     ADD_FAILURE() << "metaserver " << i << " did not start listening; log:\n"
                   << m.process->LogTail();
     return false;
@@ -182,15 +185,41 @@ bool TestCluster::StartMetaserverProcess(int i, bool serving) {
 
 bool TestCluster::StartChunkServerProcess(int i) {
   ChunkServer& cs = chunks_.at(i);
+  if (!cs.wrapper.empty()) return StartWrappedChunkServer(i);
   cs.process = std::make_unique<Process>(
       bin("ddbfs-chunkserver"),
       Concat(std::vector<std::string>{"--listen", chunk_address(i), "--meta", ChunkServerMetaArg(),
                                       "--data", cs.data_dir, "--label", cs.label, "--log-level",
                                       "info"},
-             Concat(SecurityArgs(), options_.chunkserver_args)),
+             Concat(SecurityArgs(), ChunkServerArgs(i))),
       dir() + "/chunkserver" + std::to_string(i + 1) + ".log");
-  if (!WaitForPort(cs.port, kStartTimeout)) {
+  if (!WaitForPort(cs.host, cs.port, kStartTimeout)) {
     ADD_FAILURE() << "chunk server " << i << " did not start listening; log:\n"
+                  << cs.process->LogTail();
+    return false;
+  }
+  return true;
+}
+
+std::vector<std::string> TestCluster::ChunkServerArgs(int i) const {
+  const ChunkServer& cs = chunks_.at(i);
+  std::vector<std::string> args;
+  if (!cs.rack.empty()) args = {"--rack", cs.rack};
+  return Concat(args, options_.chunkserver_args);
+}
+
+bool TestCluster::StartWrappedChunkServer(int i) {
+  ChunkServer& cs = chunks_.at(i);
+  std::vector<std::string> args(cs.wrapper.begin() + 1, cs.wrapper.end());
+  args = Concat(
+      args, {bin("ddbfs-chunkserver"), "--listen", chunk_address(i), "--meta", ChunkServerMetaArg(),
+             "--data", cs.data_dir, "--label", cs.label, "--log-level", "info"});
+  cs.process = std::make_unique<Process>(cs.wrapper.front(),
+                                         Concat(args, Concat(SecurityArgs(), ChunkServerArgs(i))),
+                                         dir() + "/chunkserver" + std::to_string(i + 1) + ".log");
+  if (!WaitForPort(cs.host, cs.port, kStartTimeout)) {
+    ADD_FAILURE() << "chunk server " << i << " did not start listening at " << chunk_address(i)
+                  << " through " << cs.wrapper.front() << "; log:\n"
                   << cs.process->LogTail();
     return false;
   }

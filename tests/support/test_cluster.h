@@ -23,6 +23,17 @@ struct ClusterOptions {
   int session_timeout_ms = 0;
   // Host label of chunk server i is labels[i] when given, else "host<i+1>".
   std::vector<std::string> labels;
+  // Rack of chunk server i (--rack) is racks[i] when given and not "".
+  std::vector<std::string> racks;
+  // Several hosts (tests/integration/hosts_test.cc): the address the
+  // metaserver serves TCP on, chunk server i's address (chunk_hosts[i],
+  // default 127.0.0.1), and the command that chunk server i is started
+  // through (chunk_wrappers[i], e.g. {"/sbin/ip", "netns", "exec", "ns1"}: a
+  // full path, and a command that execs the program, so that its pid is the
+  // chunk server's).
+  std::string meta_host = "127.0.0.1";
+  std::vector<std::string> chunk_hosts;
+  std::vector<std::vector<std::string>> chunk_wrappers;
   // When > 0, each chunk server's data folder is a tmpfs of this size (for
   // full-disk tests); unmounted by the destructor.
   int data_tmpfs_mib = 0;
@@ -106,7 +117,10 @@ class TestCluster {
  private:
   struct ChunkServer {
     int port = 0;
+    std::string host = "127.0.0.1";
     std::string label;
+    std::string rack;
+    std::vector<std::string> wrapper;
     std::string data_dir;
     bool tmpfs = false;
     std::unique_ptr<Process> process;
@@ -129,6 +143,10 @@ class TestCluster {
   // --session-timeout-ms when ClusterOptions::session_timeout_ms is set.
   std::vector<std::string> SessionArgs() const;
   bool StartChunkServerProcess(int i);
+  // Chunk server i's --rack and ClusterOptions::chunkserver_args.
+  std::vector<std::string> ChunkServerArgs(int i) const;
+  // StartChunkServerProcess through ClusterOptions::chunk_wrappers[i].
+  bool StartWrappedChunkServer(int i);
 
   ClusterOptions options_;
   TempDir dir_{"ddbfs-cluster"};

@@ -116,6 +116,7 @@ struct ServerView {
   int server_id = 0;
   std::string address;
   std::string label;
+  std::string rack;  // "" when its chunk server was given no --rack
   bool alive = false;
   uint64_t capacity_bytes = 0;
   uint64_t used_bytes = 0;
