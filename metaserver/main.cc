@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
   meta::RepairOptions repair;
   int repair_mib_per_s = static_cast<int>(repair.bytes_per_s >> 20);
   app.set_config("--config", "", "INI file with these options as 'key = value' lines");
+  // A misspelt key in the config file is an error, not silently ignored.
+  app.allow_config_extras(CLI::config_extras_mode::error);
   app.add_option("--listen", listen, "HOST:PORT to serve on")->capture_default_str();
   app.add_option("--unix-socket", unix_socket,
                  "also serve on this Unix socket; a local process connecting there is "
