@@ -14,7 +14,6 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${DDBFS_BUILD_DIR:-$ROOT/build}/bin
-PG_BIN=/usr/lib/postgresql/15/bin
 GIB=1
 MIB_PER_S=16
 while (($#)); do
@@ -24,55 +23,12 @@ while (($#)); do
     *) echo "usage: $0 [GIB] [--mib-per-s N]" >&2; exit 2 ;;
   esac
 done
-[[ $(id -u) -eq 0 ]] || { echo "scrub_bench: run as root (PostgreSQL runs as postgres)" >&2; exit 2; }
-for b in ddbfs ddbfs-metaserver ddbfs-chunkserver; do
-  [[ -x $BIN/$b ]] || { echo "scrub_bench: $BIN/$b not built" >&2; exit 1; }
-done
-
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/ddbfs-scrub-bench.XXXXXX")
-chmod 755 "$WORK"
-PIDS=()
-cleanup() {
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || :; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || :; done
-  if [[ -d $WORK/pg/data ]]; then
-    runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -m immediate -w stop > /dev/null 2>&1 || :
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# A free loopback port (bound by nobody right now).
-free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {  # wait_port PORT SECONDS
-  local deadline=$((SECONDS + $2))
-  while ((SECONDS < deadline)); do
-    (exec 3<> "/dev/tcp/127.0.0.1/$1") 2> /dev/null && return 0
-    sleep 0.1
-  done
-  return 1
-}
-now() { date +%s.%N; }
-since() { echo "$(now) - $1" | bc -l; }
-
-echo "scrub_bench: private cluster in $WORK"
-mkdir -p "$WORK/pg" "$WORK/logs"
-chown postgres: "$WORK/pg"
-PG_PORT=$(free_port)
-runuser -u postgres -- "$PG_BIN/initdb" -D "$WORK/pg/data" -U postgres --auth=trust -E UTF8 \
-  --locale=C.UTF-8 -N > "$WORK/logs/initdb.log" 2>&1
-runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$WORK/pg/data" -l "$WORK/pg/server.log" -w -t 60 \
-  -o "-c listen_addresses=127.0.0.1 -c port=$PG_PORT -c unix_socket_directories=$WORK/pg" \
-  start > /dev/null
-runuser -u postgres -- "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres ddbfs
-
-(umask 077; head -c 32 /dev/urandom | od -An -v -tx1 | tr -d ' \n' > "$WORK/cluster.key")
+NAME=scrub_bench
+source "$ROOT/bench/private_cluster.sh"
 META_PORT=$(free_port)
 SOCK=$WORK/meta.sock
 "$BIN/ddbfs-metaserver" --listen "127.0.0.1:$META_PORT" --unix-socket "$SOCK" \
-  --db "postgresql://postgres@127.0.0.1:$PG_PORT/ddbfs" --cluster-key-file "$WORK/cluster.key" \
+  --db "$DB" --cluster-key-file "$WORK/cluster.key" \
   > "$WORK/logs/metaserver.log" 2>&1 &
 PIDS+=($!)
 wait_port "$META_PORT" 60 || { tail "$WORK/logs/metaserver.log" >&2; exit 1; }
