@@ -113,6 +113,8 @@ DROP ROLE IF EXISTS ddbfs_test_analyst;
 CREATE ROLE ddbfs_test_analyst LOGIN PASSWORD '%s' IN ROLE ddbfs_reader;\n" "$apw" | SUPER > /dev/null
   [[ $(ANALYST -c "SELECT current_user") == ddbfs_test_analyst ]] ||
     fail "$when: a login role in ddbfs_reader cannot connect"
+  # No JIT in the database: it cost 11 ms on a 1 ms view query (docs/sql.md, "Cost").
+  [[ $(ANALYST -c "SHOW jit") == off ]] || fail "$when: jit is not off in the database ddbfs"
   local view out
   for view in documents document_tags tag_stats chunk_health server_usage; do
     out=$(ANALYST -c "SELECT count(*) FROM ddbfs.$view" 2>&1) ||
