@@ -229,6 +229,7 @@ bool LockKeeper::Check(std::string* why) {
 
 void LockKeeper::Loop() {
   bool failing = false;
+  std::chrono::steady_clock::time_point failing_since;
   while (true) {
     const int64_t started = NowNs();
     std::string why;
@@ -236,9 +237,16 @@ void LockKeeper::Loop() {
       confirmed_ns_ = started;
       if (failing) {
         LOG(kInfo) << "the active lock is confirmed again; serving";
+        std::function<void(std::chrono::steady_clock::time_point)> resume;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          resume = on_resume_;
+        }
+        if (resume) resume(failing_since);
       }
       failing = false;
     } else {
+      if (!failing) failing_since = std::chrono::steady_clock::now();
       {
         std::lock_guard<std::mutex> lock(mu_);
         last_failure_ = why;

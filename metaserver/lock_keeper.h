@@ -4,6 +4,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -84,6 +85,14 @@ class LockKeeper {
   // when no write comes.
   void Start();
   void set_writer(store::WriteQueue* writer) { writer_.store(writer); }
+  // Called (on the check thread) when the lock is confirmed again after
+  // checks failed, with the start of the first failed check: everything
+  // this metaserver refused meanwhile (chunk servers' heartbeats above all)
+  // was refused by it, not missing.
+  void set_on_resume(std::function<void(std::chrono::steady_clock::time_point)> fn) {
+    std::lock_guard<std::mutex> lock(mu_);
+    on_resume_ = std::move(fn);
+  }
   void Stop();
 
   // OK while the lock is confirmed (see above); else kUnavailable.
@@ -110,6 +119,7 @@ class LockKeeper {
   std::atomic<int> writer_pid_{0};
   // Start of the latest check that confirmed the lock (steady clock, ns).
   std::atomic<int64_t> confirmed_ns_{0};
+  std::function<void(std::chrono::steady_clock::time_point)> on_resume_;  // GUARDED_BY(mu_)
   std::atomic<store::WriteQueue*> writer_{nullptr};
 
   std::unique_ptr<store::Connection> check_conn_;  // the check thread's

@@ -234,6 +234,10 @@ int main(int argc, char** argv) {
   }
 
   (*keeper)->set_writer(&(*core)->writer());
+  (*keeper)->set_on_resume(
+      [servers = &(*core)->servers()](std::chrono::steady_clock::time_point since) {
+        servers->ForgiveSilenceSince(since);
+      });
   (*core)->ctx().check_active = [k = keeper->get()] { return k->Serving(); };
   if (startup_grace_ms >= 0) {
     (*core)->servers().set_startup_grace(std::chrono::milliseconds(startup_grace_ms));

@@ -41,8 +41,15 @@ Result<std::unique_ptr<store::Connection>> ConnectWithRetry(const MetaOptions& o
 }  // namespace
 
 MetaCore::MetaCore(const MetaOptions& o)
-    : writer_(o.db_url, store::WriteQueueOptions{o.max_batch, o.session, o.request_log_retention,
-                                                 o.writer_connect}),
+    : writer_(o.db_url,
+              store::WriteQueueOptions{
+                  o.max_batch, o.session, o.request_log_retention, o.writer_connect,
+                  // As at a start (Open): while PostgreSQL was out of reach
+                  // no writer could renew its lease, no client its session.
+                  [leases = o.leases, sessions = o.sessions](store::Tx& tx) -> Status {
+                    RETURN_IF_ERROR(store::ExtendAllLeases(tx, NowMs() + leases.lease_ms));
+                    return store::ExtendAllClientSessions(tx, NowMs() + sessions.timeout_ms);
+                  }}),
       reader_(o.db_url, o.read_connections, o.session),
       servers_(o.heartbeat_timeout),
       ctx_{writer_, reader_, servers_, o.leases, o.sessions, nullptr, o.peers} {

@@ -210,6 +210,14 @@ void ServerRegistry::Forget(int32_t id) {
   awaited_.erase(id);
 }
 
+void ServerRegistry::ForgiveSilenceSince(std::chrono::steady_clock::time_point since) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const auto now = Clock::now();
+  for (auto& [id, s] : servers_) {
+    if (AliveLocked(s, since)) s.last_heartbeat = std::max(s.last_heartbeat, now);
+  }
+}
+
 bool ServerRegistry::IsAlive(int32_t id) const {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = servers_.find(id);

@@ -114,6 +114,13 @@ class ServerRegistry {
   // Forgets a server (ddbfs server remove, after its row was deleted).
   void Forget(int32_t id);
 
+  // The metaserver refused every heartbeat since `since` (it could not
+  // confirm it was the active one): a server that was alive then counts as
+  // heard from now, so that the metaserver's own outage does not make the
+  // whole cluster look dead. One that is really gone is dead one heartbeat
+  // timeout later, as after a restart.
+  void ForgiveSilenceSince(std::chrono::steady_clock::time_point since);
+
   bool IsAlive(int32_t id) const;
   std::optional<ServerState> Get(int32_t id) const;
   std::vector<ServerState> Snapshot() const;

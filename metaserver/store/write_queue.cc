@@ -204,6 +204,23 @@ Status WriteQueue::EnsureConnection() {
   } catch (const std::exception& e) {
     return Unavailable(std::string(kDatabaseUnavailable) + " (" + e.what() + ")");
   }
+  if (connected_before_ && options_.after_reconnect) {
+    Status s;
+    try {
+      pqxx::work txn((*conn)->raw());
+      Tx tx(**conn, txn);
+      s = options_.after_reconnect(tx);
+      if (s.ok() && tx.failed()) s = tx.failure();
+      if (s.ok()) txn.commit();
+    } catch (...) {
+      s = ClassifyDbError(std::current_exception()).status;
+    }
+    if (!s.ok()) {
+      return Unavailable(std::string(kDatabaseUnavailable) +
+                         " (after reconnecting: " + s.message() + ")");
+    }
+  }
+  connected_before_ = true;
   conn_ = std::move(conn).value();
   return Status();
 }

@@ -40,6 +40,11 @@ struct WriteQueueOptions {
   // later connection or stops the process (docs/ha.md, "Fencing"). Called
   // on the writer thread only.
   std::function<Result<std::unique_ptr<Connection>>()> connect = nullptr;
+  // Runs in a transaction of its own on every new connection after the
+  // first (the old one broke: PostgreSQL restarted or was out of reach),
+  // before any batch. The metaserver gives every write lease and client
+  // session a whole period from now, since nobody could renew them meanwhile.
+  std::function<Status(Tx&)> after_reconnect = nullptr;
 };
 
 // Group commit (DESIGN decision 1). One writer thread owns the write
@@ -199,6 +204,7 @@ class WriteQueue {
   const std::string url_;
   const WriteQueueOptions options_;
   std::unique_ptr<Connection> conn_;  // owned by the writer thread
+  bool connected_before_ = false;     // writer thread
   Deadline next_prune_;               // writer thread only
 
   mutable std::mutex mu_;
