@@ -228,6 +228,23 @@ bool FileSystem::KernelSizeStale(InodeId id, uint64_t size) {
          it->second.size < size;
 }
 
+void FileSystem::ForgetKernelAttr(fuse_ino_t ino) {
+  LOG(kDebug) << "the kernel may cache too small a size of inode " << ToDdbfs(ino)
+              << ": it forgets the attributes";
+  {
+    std::lock_guard<std::mutex> lock(kernel_mu_);
+    kernel_sizes_.erase(ToDdbfs(ino));
+  }
+  fuse_session* se = fuse_session_.load();
+  if (se == nullptr) return;
+  // Attributes only (a negative offset): never waits for pages.
+  const int rc = fuse_lowlevel_notify_inval_inode(se, ino, -1, 0);
+  if (rc != 0 && rc != -ENOENT) {
+    LOG(kWarn) << "telling the kernel to forget the attributes of inode " << ToDdbfs(ino)
+               << " failed: " << std::strerror(-rc);
+  }
+}
+
 void FileSystem::ReplyEntry(fuse_req_t req, const Attr& a) {
   fuse_entry_param e;
   std::memset(&e, 0, sizeof e);
@@ -239,15 +256,17 @@ void FileSystem::ReplyEntry(fuse_req_t req, const Attr& a) {
 }
 
 void FileSystem::ReplyStatus(fuse_req_t req, const Status& s) {
-  if (!s.ok() && s.code() != ErrorCode::kNotFound && s.code() != ErrorCode::kExists) {
-    LOG(kDebug) << "request failed: " << s;
-  }
   int err = s.ok() ? 0 : ErrnoFor(s.code());
   if (s.code() == ErrorCode::kUnavailable || s.code() == ErrorCode::kTimedOut) {
     // An outage that outlasted -o io_timeout: EIO, as programs expect of a
     // file system (not EHOSTUNREACH/ETIMEDOUT).
     LOG(kWarn) << "request failed after the I/O timeout: " << s;
     err = EIO;
+  } else if (err == EIO) {
+    // A program sees only "I/O error": the log says what it was.
+    LOG(kWarn) << "request failed with EIO: " << s;
+  } else if (!s.ok() && s.code() != ErrorCode::kNotFound && s.code() != ErrorCode::kExists) {
+    LOG(kDebug) << "request failed: " << s;
   }
   fuse_reply_err(req, err);
 }
@@ -864,10 +883,14 @@ void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (h->writable) h->st->writable_handles++;
     h->reader_gen = h->st->gen.load();  // uncommitted data: Read flushes, gen moves
   }
-  // Close-to-open: drop cached pages at every open, and read around the
-  // page cache while the kernel may cut reads at an older, smaller size.
+  // Close-to-open: drop cached pages at every open. The kernel may still
+  // cache an older, smaller size (another client grew the file within
+  // attr_timeout) and would cut reads, stat and mmap at it: it forgets the
+  // attributes now and asks again at the next stat or read past that end.
+  // (Reading around the page cache instead would make mmap(MAP_SHARED) of
+  // the descriptor fail with ENODEV.)
   fi->keep_cache = 0;
-  if (reader && KernelSizeStale(id, reader->size())) fi->direct_io = 1;
+  if (reader && KernelSizeStale(id, reader->size())) ForgetKernelAttr(ino);
   // O_APPEND: the kernel puts a write at the size it caches, which another
   // client may have grown within attr_timeout (the write would land on its
   // data). The mount places such writes itself, at the end it knows, and

@@ -59,6 +59,9 @@ class FileSystem {
 
   // The client to use from now on (after fork; before the session loop).
   void SetClient(Client* client) { client_ = client; }
+  // The FUSE session, for notifications to the kernel (before the loop;
+  // nullptr before unmounting).
+  void SetSession(fuse_session* se) { fuse_session_ = se; }
 
   // The operation table for fuse_session_new (userdata: this).
   static const fuse_lowlevel_ops& Ops();
@@ -130,8 +133,11 @@ class FileSystem {
   // True if the kernel may still trust a size below `size` (the committed
   // size at an open): another client grew the file within attr_timeout. The
   // kernel cuts page-cache reads at the size it caches, so such an open
-  // reads around the page cache (direct_io) to see the new data.
+  // makes it forget the attributes (ForgetKernelAttr).
   bool KernelSizeStale(InodeId id, uint64_t size);
+  // Tells the kernel to drop its cached attributes of `ino` (it asks again
+  // at the next stat, or read past the size it had).
+  void ForgetKernelAttr(fuse_ino_t ino);
   // Whether a first read of a file with attributes `a` updates its atime.
   bool AtimeDue(Attr a);
   void ReplyEntry(fuse_req_t req, const Attr& a);
@@ -244,6 +250,7 @@ class FileSystem {
   // Regular files whose size the kernel may still cache (expired entries
   // are swept when the map has doubled since the last sweep).
   std::unordered_map<InodeId, KernelSize> kernel_sizes_;
+  std::atomic<fuse_session*> fuse_session_{nullptr};
   size_t kernel_sweep_at_ = 4096;
 
   // A directory's attributes as the metaserver sent them with a change of

@@ -280,6 +280,7 @@ int Main(int argc, char** argv) {
     }
     fs.SetClient(client.get());
   }
+  fs.SetSession(se);
   LOG(kInfo) << "mounted " << (a.meta.empty() ? client->options().meta_address : a.meta) << " at "
              << mountpoint << (a.mount.read_only ? " read-only" : "");
 
@@ -292,6 +293,7 @@ int Main(int argc, char** argv) {
     ret = fuse_session_loop_mt(se, cfg);
     fuse_loop_cfg_destroy(cfg);
   }
+  fs.SetSession(nullptr);
   fuse_session_unmount(se);
   fuse_remove_signal_handlers(se);
   fuse_session_destroy(se);

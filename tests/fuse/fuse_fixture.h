@@ -18,6 +18,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <set>
@@ -180,6 +181,13 @@ class FuseTest : public ::testing::Test {
     name_ = ::testing::UnitTest::GetInstance()->current_test_info()->name();
     dir_ = mnt_ + "/" + name_;
     ASSERT_EQ(::mkdir(dir_.c_str(), 0755), 0) << std::strerror(errno);
+  }
+
+  // A failed test shows what the mount logged (an EIO's cause, say).
+  void TearDown() override {
+    if (HasFailure() && mount_ != nullptr) {
+      std::cout << "ddbfs-mount log (tail):\n" << mount_->LogTail() << "\n";
+    }
   }
 
   std::string P(const std::string& rel) const { return dir_ + "/" + rel; }

@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 #include <pwd.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -534,6 +535,45 @@ TEST_F(ProgramsTest, AppendsFromTwoMountsWithinTheAttributeTimeoutKeepEveryByte)
   const std::string want = "first line\nfrom A\nfrom B\nB again\n";
   EXPECT_EQ(ReadFile(fa), want);
   EXPECT_EQ(ReadFile(fb), want);
+  Unmount(a, pa.release());
+  Unmount(b, pb.release());
+}
+
+// A file another mount grew within B's attribute timeout: B's open learns
+// the new size (stat shows it at once), and a shared writable mapping of it
+// (SQLite's -shm, any mmap-based program) works and holds the new data; a
+// store through it reaches A after msync and close.
+TEST_F(ProgramsTest, SharedMmapOfAFileAnotherMountJustGrew) {
+  const std::string a = work_->path() + "/mm-a";
+  const std::string b = work_->path() + "/mm-b";
+  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
+  std::unique_ptr<Process> pa = Mount(a, {"-o", "attr_timeout=60,entry_timeout=60"});
+  std::unique_ptr<Process> pb = Mount(b, {"-o", "attr_timeout=60,entry_timeout=60"});
+  ASSERT_NE(pa, nullptr);
+  ASSERT_NE(pb, nullptr);
+  const std::string fa = a + "/" + name_ + "/shm";
+  const std::string fb = b + "/" + name_ + "/shm";
+  ASSERT_EQ(WriteFile(fa, "tiny"), 0);
+  EXPECT_EQ(Stat(fb).st_size, 4);  // B's kernel now caches size 4 for 60 s
+  const std::string grown = RandomData(32768, 71);
+  ASSERT_EQ(WriteFile(fa, grown), 0);
+
+  const int fd = ::open(fb.c_str(), O_RDWR | O_CLOEXEC);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  struct stat st;
+  ASSERT_EQ(::fstat(fd, &st), 0);
+  EXPECT_EQ(st.st_size, 32768) << "B's open did not learn the new size";
+  void* m = ::mmap(nullptr, grown.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(m, MAP_FAILED) << "mmap(MAP_SHARED) on B: " << std::strerror(errno);
+  EXPECT_EQ(std::memcmp(m, grown.data(), grown.size()), 0);
+  std::memcpy(static_cast<char*>(m) + 20000, "stored through B", 16);
+  EXPECT_EQ(::msync(m, grown.size(), MS_SYNC), 0) << std::strerror(errno);
+  EXPECT_EQ(::munmap(m, grown.size()), 0);
+  EXPECT_EQ(::close(fd), 0);
+  std::string want = grown;
+  want.replace(20000, 16, "stored through B");
+  EXPECT_TRUE(ReadFile(fa) == want);
   Unmount(a, pa.release());
   Unmount(b, pb.release());
 }
