@@ -70,6 +70,7 @@ struct FileSystem::DirHandle {
   std::mutex mu;
   std::vector<DirEntry> entries;  // ".", "..", then the directory's entries
   bool fresh = false;             // loaded by opendir, not read yet
+  uint64_t listed_seq = 0;        // commit_seq_ before the entries were listed
 };
 
 namespace {
@@ -375,11 +376,13 @@ void FileSystem::FailWriters(OpenInode* st, const Status& s, Handle* except) {
 Status FileSystem::FlushLocked(OpenInode* st, Handle* h) {
   if (!st->writer || !st->dirty) return Status();
   Status s = st->writer->Flush();
+  commit_seq_++;
   st->dirty = false;
   st->gen++;
   if (!s.ok()) {
     FailWriters(st, s, h);
     (void)st->writer->Close();  // the same error again
+    commit_seq_++;
     st->writer.reset();
     st->written_end = 0;
     st->unsynced = false;
@@ -391,6 +394,7 @@ Status FileSystem::RetireWriterLocked(OpenInode* st, Handle* h) {
   if (!st->writer) return Status();
   Status s = st->unsynced ? st->writer->Sync() : Status();
   Status c = st->writer->Close();
+  commit_seq_++;
   if (s.ok()) s = c;
   st->writer.reset();
   st->gen++;
@@ -571,9 +575,15 @@ void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     if (!r.ok()) return ReplyStatus(req, r.status());
     return ReplyEntry(req, *r);
   }
-  Result<Attr> r = client_->Lookup(ToDdbfs(parent), name);
-  if (!r.ok()) return ReplyStatus(req, r.status());
-  ReplyEntry(req, *r);
+  fuse_entry_param e;
+  std::memset(&e, 0, sizeof e);
+  Attr a;
+  Status s = FreshKernelStat([&] { return client_->Lookup(ToDdbfs(parent), name); }, &e.attr, &a);
+  if (!s.ok()) return ReplyStatus(req, s);
+  e.ino = ToFuse(a.inode);
+  e.attr_timeout = options_.attr_timeout;
+  e.entry_timeout = options_.entry_timeout;
+  fuse_reply_entry(req, &e);
 }
 
 void FileSystem::BeginDirChange(InodeId dir) {
@@ -624,10 +634,23 @@ void FileSystem::GetAttr(fuse_req_t req, fuse_ino_t ino) {
     struct stat st = KernelStat(*kept);
     return (void)fuse_reply_attr(req, &st, ttl);
   }
-  Result<Attr> r = client_->GetAttr(ToDdbfs(ino));
-  if (!r.ok()) return ReplyStatus(req, r.status());
-  struct stat st = KernelStat(*r);
+  struct stat st;
+  Status s = FreshKernelStat([&] { return client_->GetAttr(ToDdbfs(ino)); }, &st);
+  if (!s.ok()) return ReplyStatus(req, s);
   fuse_reply_attr(req, &st, options_.attr_timeout);
+}
+
+Status FileSystem::FreshKernelStat(const std::function<Result<Attr>()>& fetch, struct stat* out,
+                                   Attr* attr) {
+  for (int tries = 0;; ++tries) {
+    const uint64_t seq = commit_seq_.load();
+    ASSIGN_OR_RETURN(Attr a, fetch());
+    *out = KernelStat(a);
+    if (attr != nullptr) *attr = a;
+    // A commit during the fetch may have dropped the written end that
+    // Overlay added while the fetched size is from before the commit.
+    if (commit_seq_.load() == seq || tries == 3) return Status();
+  }
 }
 
 void FileSystem::SetAttr(fuse_req_t req, fuse_ino_t ino, const struct stat* attr, int to_set,
@@ -1230,6 +1253,7 @@ Status FileSystem::WriteLocked(OpenInode* st, Handle* h, uint64_t off, std::span
     // This write reports it; earlier writes of other handles at their close.
     FailWriters(st, w, h);
     (void)st->writer->Close();
+    commit_seq_++;
     st->writer.reset();
     st->written_end = 0;
     st->dirty = false;
@@ -1275,6 +1299,7 @@ void FileSystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_i
     std::lock_guard<std::mutex> lock(st->mu);
     if (st->writer && st->unsynced) {
       s = st->writer->Sync();
+      commit_seq_++;
       if (st->dirty) st->gen++;
       st->dirty = false;
       if (s.ok()) {
@@ -1282,6 +1307,7 @@ void FileSystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_i
       } else {
         FailWriters(st, s, h);
         (void)st->writer->Close();
+        commit_seq_++;
         st->writer.reset();
         st->written_end = 0;
         st->unsynced = false;
@@ -1385,6 +1411,7 @@ void FileSystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (h->writable && --st->writable_handles == 0 && st->writer) {
       // Flush (close) reported errors already; nothing can report them now.
       Status s = st->writer->Close();
+      commit_seq_++;
       if (!s.ok()) {
         LOG(kError) << "closing inode " << st->id << ": " << s;
       }
@@ -1412,9 +1439,11 @@ bool FileSystem::ReservedName(fuse_ino_t parent, std::string_view name) const {
 }
 
 void FileSystem::OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+  const uint64_t seq = commit_seq_.load();
   Result<std::vector<DirEntry>> r = ListEntries(req, ino);
   if (!r.ok()) return ReplyStatus(req, r.status());
   auto* d = new DirHandle();
+  d->listed_seq = seq;
   d->entries = std::move(r).value();
   d->fresh = true;
   fi->fh = reinterpret_cast<uint64_t>(d);
@@ -1428,6 +1457,7 @@ void FileSystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
   size_t used = 0;
   std::unique_lock<std::mutex> lock(d->mu);
   if (off == 0 && !d->fresh) {  // rewinddir: read the directory again
+    d->listed_seq = commit_seq_.load();
     Result<std::vector<DirEntry>> r = ListEntries(req, ino);
     if (!r.ok()) {
       lock.unlock();
@@ -1455,11 +1485,16 @@ void FileSystem::ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
     if (plus) {
       fuse_entry_param e;
       std::memset(&e, 0, sizeof e);
-      if (i >= 2) {
+      // A file's size listed before a commit of this mount may be too small
+      // (FreshKernelStat): no attributes then (ino 0), the kernel looks it
+      // up when it needs them.
+      if (i >= 2 && (attr.type != FileType::kRegular || commit_seq_.load() == d->listed_seq)) {
         e.ino = ToFuse(attr.inode);
         e.attr = KernelStat(attr);
         e.attr_timeout = options_.attr_timeout;
         e.entry_timeout = options_.entry_timeout;
+      } else if (i >= 2) {
+        e.attr = ToStat(attr);  // the type and inode number of the entry only
       } else {
         e.attr = ToStat(attr);  // "." and "..": the kernel looks them up itself
         e.attr.st_ino = i == 0 ? ino : FUSE_ROOT_ID;

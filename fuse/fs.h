@@ -128,6 +128,12 @@ class FileSystem {
   // ToStat(Overlay(a)) for a reply to the kernel, which caches it for
   // attr_timeout: remembers the size it was told (see KernelSizeStale).
   struct stat KernelStat(const Attr& a);
+  // KernelStat of what `fetch` returns (`attr`: that, if not null), fetched
+  // again when this mount committed a writer meanwhile: a size from before
+  // that commit, without the written end Overlay adds until then, would
+  // show the file shorter than it is (and the kernel would cut its pages).
+  Status FreshKernelStat(const std::function<Result<Attr>()>& fetch, struct stat* out,
+                         Attr* attr = nullptr);
   // A write through this mount grew the file: the kernel knows.
   void KernelSizeGrew(InodeId id, uint64_t end);
   // True if the kernel may still trust a size below `size` (the committed
@@ -251,6 +257,9 @@ class FileSystem {
   // are swept when the map has doubled since the last sweep).
   std::unordered_map<InodeId, KernelSize> kernel_sizes_;
   std::atomic<fuse_session*> fuse_session_{nullptr};
+  // Bumped after every commit or close of a writer, before its written end
+  // is dropped (FreshKernelStat).
+  std::atomic<uint64_t> commit_seq_{0};
   size_t kernel_sweep_at_ = 4096;
 
   // A directory's attributes as the metaserver sent them with a change of

@@ -10,12 +10,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <functional>
+#include <iostream>
+#include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -576,6 +580,57 @@ TEST_F(ProgramsTest, SharedMmapOfAFileAnotherMountJustGrew) {
   EXPECT_TRUE(ReadFile(fa) == want);
   Unmount(a, pa.release());
   Unmount(b, pb.release());
+}
+
+// A file that only grows never shows a smaller size: stat on a mount with
+// attr_timeout=0 (every stat asks the mount) while the same mount appends
+// and closes over and over. A stat racing with a commit must not hand the
+// kernel the size from before that commit (the kernel would believe it,
+// cut its cached pages there and end reads at it).
+TEST_F(ProgramsTest, StatNeverShowsAGrowingFileShrink) {
+  const std::string m = work_->path() + "/grow";
+  ASSERT_EQ(::mkdir(m.c_str(), 0755), 0);
+  std::unique_ptr<Process> pm = Mount(m, {"-o", "attr_timeout=0,entry_timeout=0"});
+  ASSERT_NE(pm, nullptr);
+  const std::string f = m + "/" + name_ + "/log";
+  ASSERT_EQ(WriteFile(f, ""), 0);
+  constexpr int kAppends = 1500;
+  std::atomic<bool> done{false};
+  std::atomic<int> shrinks{0};
+  std::atomic<int> stats{0};
+  std::string first_shrink;
+  std::mutex mu;
+  auto watch = [&] {
+    off_t last = 0;
+    while (!done.load()) {
+      struct stat st;
+      if (::stat(f.c_str(), &st) != 0) continue;
+      stats++;
+      if (st.st_size < last) {
+        std::lock_guard<std::mutex> lock(mu);
+        if (shrinks++ == 0) {
+          first_shrink = std::to_string(last) + " -> " + std::to_string(st.st_size);
+        }
+      }
+      last = std::max(last, st.st_size);
+    }
+  };
+  std::thread w1(watch), w2(watch);
+  const std::string line(100, 'x');
+  int failed = 0;
+  for (int i = 0; i < kAppends; ++i) {
+    const int fd = ::open(f.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0 || ::write(fd, line.data(), line.size()) != 100) failed++;
+    if (fd >= 0 && ::close(fd) != 0) failed++;
+  }
+  done = true;
+  w1.join();
+  w2.join();
+  EXPECT_EQ(failed, 0);
+  EXPECT_EQ(shrinks.load(), 0) << "first: " << first_shrink << " (" << stats.load() << " stats)";
+  EXPECT_EQ(Stat(f).st_size, static_cast<off_t>(kAppends * line.size()));
+  std::cout << kAppends << " appends and closes, " << stats.load() << " stats\n";
+  Unmount(m, pm.release());
 }
 
 }  // namespace
