@@ -3,10 +3,19 @@
 // chunk server processes.
 
 #include <fcntl.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
 
 #include <gtest/gtest.h>
 
+#include "ddbfs/constants.h"
+#include "process.h"
 #include "test_cluster.h"
 #include "test_files.h"
 
@@ -96,6 +105,106 @@ TEST(FaultTest, FlippedByteInOneReplicaIsDetectedAndServedFromTheOther) {
       EXPECT_NE(r.server_id, ch.replicas[0].server_id);
     }
   }
+}
+
+// A client (the ddbfs CLI adding a 300 MiB file, goal 2) killed with SIGKILL
+// in the middle of its write, once its first chunk is committed: after its
+// lease ran out and was settled, every chunk of the file is at its goal
+// with byte-identical replicas, the file holds a prefix of what was being
+// written (nothing mixed, nothing from another offset), and fsck is clean.
+TEST(FaultTest, ClientKilledMidWriteLeavesEveryChunkAtGoalIdenticalAndFsckClean) {
+  auto cluster = TestCluster::Start();
+  ASSERT_TRUE(cluster);
+  auto client = cluster->NewClient();
+  ASSERT_TRUE(client);
+  TempDir local("ddbfs-client-kill");
+  const std::string src = local.path() + "/big.bin";
+  const std::string data = Bytes(300u << 20, 77);
+  {
+    std::ofstream out(src, std::ios::binary);
+    out.write(data.data(), static_cast<std::streamsize>(data.size()));
+    ASSERT_TRUE(out.good());
+  }
+  Process cli(cluster->bin("ddbfs"), {"--meta", cluster->meta_address(), "add", src, "/"},
+              local.path() + "/cli.log");
+  // The moment: the file exists with its first chunk committed, the rest is
+  // being written.
+  InodeId inode = 0;
+  uint64_t size_at_kill = 0;
+  const bool mid = WaitFor(
+      [&] {
+        auto a = client->ResolvePath("/big.bin");
+        if (!a.ok()) return false;
+        inode = a->inode;
+        size_at_kill = a->size;
+        return a->size >= (64u << 20);
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(mid) << "the add never committed a chunk; log:\n" << cli.LogTail();
+  // Into the next chunk's pieces (the add writes some 100 MB/s here).
+  std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  const int status = cli.Stop(SIGKILL);
+  if (auto a = client->GetAttr(inode); a.ok()) size_at_kill = a->size;
+  ASSERT_LT(size_at_kill, data.size()) << "the add finished before it could be killed";
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+      << "the add ended by itself (status " << status << "); log:\n"
+      << cli.LogTail();
+
+  // The dead writer's lease (2 s here) runs out; the metaserver settles the
+  // chunk it held and repair restores the goal.
+  Attr after;
+  std::vector<ChunkView> chunks;
+  const bool settled = WaitFor(
+      [&] {
+        auto a = client->GetAttr(inode);
+        auto c = client->Chunks(inode);
+        if (!a.ok() || !c.ok()) return false;
+        after = *a;
+        chunks = *c;
+        for (const ChunkView& ch : chunks) {
+          // Version 0: the dead writer's chunk, not settled yet.
+          if (ch.version == 0 || CurrentReplicas(ch) != 2) return false;
+        }
+        return !chunks.empty();
+      },
+      std::chrono::seconds(60));
+  ASSERT_TRUE(settled) << "chunks never back at goal 2";
+  EXPECT_GE(after.size, size_at_kill);
+  EXPECT_LE(after.size, data.size());
+  int compared = 0;
+  for (const ChunkView& ch : chunks) {
+    // Bytes past the file's size were never acknowledged: not kept.
+    const uint64_t start = static_cast<uint64_t>(ch.index) * kChunkSize;
+    const uint64_t extent =
+        after.size > start ? std::min<uint64_t>(after.size - start, kChunkSize) : 0;
+    EXPECT_LE(ch.length, extent) << "chunk " << ch.index << " keeps bytes past the file's end";
+    std::optional<std::string> first;
+    for (const ReplicaView& r : ch.replicas) {
+      if (!r.current) continue;
+      auto bytes = ReadReplica(*cluster, r.address, ch);
+      ASSERT_TRUE(bytes.ok()) << "chunk " << ch.index << " on server " << r.server_id << ": "
+                              << bytes.status();
+      ++compared;
+      if (!first) {
+        first = *bytes;
+      } else {
+        EXPECT_TRUE(*first == *bytes)
+            << "replicas of chunk " << ch.index << " differ: " << FirstDifference(*bytes, *first);
+      }
+    }
+  }
+  EXPECT_GE(compared, 2 * static_cast<int>(chunks.size()));
+  auto back = ReadAll(*client, inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  ASSERT_EQ(back->size(), after.size);
+  EXPECT_TRUE(*back == data.substr(0, back->size()))
+      << FirstDifference(*back, data.substr(0, back->size()));
+  CommandResult fsck =
+      RunCommand({cluster->bin("ddbfs"), "--meta", cluster->meta_address(), "fsck"}, "",
+                 std::chrono::seconds(120));
+  EXPECT_EQ(fsck.exit_code, 0) << fsck.out << fsck.err;
+  std::cout << "killed at " << (size_at_kill >> 20) << " MiB committed; the file settled at "
+            << (after.size >> 20) << " MiB in " << chunks.size() << " chunks\n";
 }
 
 // Every chunk server on a 100 MiB tmpfs: a 256 MiB upload (goal 2) cannot

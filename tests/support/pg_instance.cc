@@ -144,20 +144,24 @@ bool PgInstance::StartLocked(std::string* error) {
   return true;
 }
 
-void PgInstance::StopLocked() {
+void PgInstance::StopLocked(bool crash) {
   if (!running_) return;
-  CommandResult r = RunCommand(AsPostgres({std::string(kPgBin) + "pg_ctl", "-D", dir_ + "/data",
-                                           "-m", "fast", "-w", "-t", "60", "stop"}),
-                               "", kCommandTimeout);
+  // The shutdown checkpoint of the shared instance writes every test
+  // database's dirty pages with fsync on: on a loaded machine that once took
+  // longer than pg_ctl's default minute.
+  CommandResult r =
+      RunCommand(AsPostgres({std::string(kPgBin) + "pg_ctl", "-D", dir_ + "/data", "-m",
+                             crash ? "immediate" : "fast", "-w", "-t", "300", "stop"}),
+                 "", std::chrono::seconds(320));
   if (r.exit_code != 0) {
     Fail("pg_ctl stop failed", Describe(r) + "server log:\n" + ReadFile(dir_ + "/server.log"));
   }
   running_ = false;
 }
 
-void PgInstance::Stop() {
+void PgInstance::Stop(bool crash) {
   std::lock_guard<std::mutex> lock(mu_);
-  StopLocked();
+  StopLocked(crash);
 }
 
 void PgInstance::Start() {

@@ -25,8 +25,11 @@ class PgInstance {
 
   // Stop / start the server (same data dir, same port): for "PostgreSQL
   // down" tests. Stop() waits until the server is gone (open sessions are
-  // terminated); Start() until it accepts connections.
-  void Stop();
+  // terminated); Start() until it accepts connections. A crash stop
+  // (`pg_ctl -m immediate`: no shutdown checkpoint, recovery at the next
+  // start) takes the server away at once even on a loaded machine, where
+  // a clean stop's checkpoint can take many seconds.
+  void Stop(bool crash = false);
   void Start();
 
   PgInstance(const PgInstance&) = delete;
@@ -39,7 +42,7 @@ class PgInstance {
   void Init();
   // REQUIRES: mu_ held. False (log in *error) if pg_ctl start failed.
   bool StartLocked(std::string* error);
-  void StopLocked();
+  void StopLocked(bool crash = false);
   void Fail(const std::string& what, const std::string& log);
 
   std::mutex mu_;
