@@ -52,6 +52,28 @@ class ProgramsTest : public FuseTest {
     return r.out.substr(0, 4000);
   }
 
+  // Two more mounts of the cluster, at work_/PREFIX-a and -b, with `-o
+  // options`; `ok` is false (and the test has failed) if one did not mount.
+  struct MountPair {
+    std::string a, b;
+    std::unique_ptr<Process> pa, pb;
+    bool ok() const { return pa != nullptr && pb != nullptr; }
+  };
+  static MountPair MountTwo(const std::string& prefix, const std::string& options) {
+    MountPair m;
+    m.a = work_->path() + "/" + prefix + "-a";
+    m.b = work_->path() + "/" + prefix + "-b";
+    EXPECT_EQ(::mkdir(m.a.c_str(), 0755), 0);
+    EXPECT_EQ(::mkdir(m.b.c_str(), 0755), 0);
+    m.pa = Mount(m.a, {"-o", options});
+    m.pb = Mount(m.b, {"-o", options});
+    return m;
+  }
+  static void UnmountTwo(MountPair& m) {
+    Unmount(m.a, m.pa.release());
+    Unmount(m.b, m.pb.release());
+  }
+
   // Elapsed seconds since `start`, for the log.
   static double Since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
@@ -442,14 +464,10 @@ TEST_F(ProgramsTest, MakeAsUnprivilegedUser) {
 // ---- two mounts of one cluster
 
 TEST_F(ProgramsTest, TwoMountsCloseToOpenAndNamespace) {
-  const std::string a = work_->path() + "/mnt-a";
-  const std::string b = work_->path() + "/mnt-b";
-  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
-  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
-  std::unique_ptr<Process> pa = Mount(a, {"-o", "attr_timeout=1,entry_timeout=1"});
-  std::unique_ptr<Process> pb = Mount(b, {"-o", "attr_timeout=1,entry_timeout=1"});
-  ASSERT_NE(pa, nullptr);
-  ASSERT_NE(pb, nullptr);
+  MountPair m = MountTwo("mnt", "attr_timeout=1,entry_timeout=1");
+  ASSERT_TRUE(m.ok());
+  const std::string& a = m.a;
+  const std::string& b = m.b;
   const std::string da = a + "/" + name_;
   const std::string db = b + "/" + name_;
 
@@ -504,8 +522,7 @@ TEST_F(ProgramsTest, TwoMountsCloseToOpenAndNamespace) {
   EXPECT_TRUE(visible([&] { return ListNames(db) == ListNames(da); }));
   EXPECT_EQ(ListNames(db), (std::set<std::string>{"big", "sym", "synced"}));
 
-  Unmount(a, pa.release());
-  Unmount(b, pb.release());
+  UnmountTwo(m);
 }
 
 // Appends from two mounts, one after the other (close-to-open), while the
@@ -514,14 +531,10 @@ TEST_F(ProgramsTest, TwoMountsCloseToOpenAndNamespace) {
 // over the first mount's appended bytes. The mount places O_APPEND writes at
 // the end it knows instead.
 TEST_F(ProgramsTest, AppendsFromTwoMountsWithinTheAttributeTimeoutKeepEveryByte) {
-  const std::string a = work_->path() + "/app-a";
-  const std::string b = work_->path() + "/app-b";
-  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
-  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
-  std::unique_ptr<Process> pa = Mount(a, {"-o", "attr_timeout=60,entry_timeout=60"});
-  std::unique_ptr<Process> pb = Mount(b, {"-o", "attr_timeout=60,entry_timeout=60"});
-  ASSERT_NE(pa, nullptr);
-  ASSERT_NE(pb, nullptr);
+  MountPair m = MountTwo("app", "attr_timeout=60,entry_timeout=60");
+  ASSERT_TRUE(m.ok());
+  const std::string& a = m.a;
+  const std::string& b = m.b;
   const std::string fa = a + "/" + name_ + "/log";
   const std::string fb = b + "/" + name_ + "/log";
   ASSERT_EQ(WriteFile(fa, "first line\n"), 0);
@@ -539,8 +552,7 @@ TEST_F(ProgramsTest, AppendsFromTwoMountsWithinTheAttributeTimeoutKeepEveryByte)
   const std::string want = "first line\nfrom A\nfrom B\nB again\n";
   EXPECT_EQ(ReadFile(fa), want);
   EXPECT_EQ(ReadFile(fb), want);
-  Unmount(a, pa.release());
-  Unmount(b, pb.release());
+  UnmountTwo(m);
 }
 
 // A file another mount grew within B's attribute timeout: B's open learns
@@ -548,14 +560,10 @@ TEST_F(ProgramsTest, AppendsFromTwoMountsWithinTheAttributeTimeoutKeepEveryByte)
 // (SQLite's -shm, any mmap-based program) works and holds the new data; a
 // store through it reaches A after msync and close.
 TEST_F(ProgramsTest, SharedMmapOfAFileAnotherMountJustGrew) {
-  const std::string a = work_->path() + "/mm-a";
-  const std::string b = work_->path() + "/mm-b";
-  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
-  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
-  std::unique_ptr<Process> pa = Mount(a, {"-o", "attr_timeout=60,entry_timeout=60"});
-  std::unique_ptr<Process> pb = Mount(b, {"-o", "attr_timeout=60,entry_timeout=60"});
-  ASSERT_NE(pa, nullptr);
-  ASSERT_NE(pb, nullptr);
+  MountPair m = MountTwo("mm", "attr_timeout=60,entry_timeout=60");
+  ASSERT_TRUE(m.ok());
+  const std::string& a = m.a;
+  const std::string& b = m.b;
   const std::string fa = a + "/" + name_ + "/shm";
   const std::string fb = b + "/" + name_ + "/shm";
   ASSERT_EQ(WriteFile(fa, "tiny"), 0);
@@ -568,18 +576,17 @@ TEST_F(ProgramsTest, SharedMmapOfAFileAnotherMountJustGrew) {
   struct stat st;
   ASSERT_EQ(::fstat(fd, &st), 0);
   EXPECT_EQ(st.st_size, 32768) << "B's open did not learn the new size";
-  void* m = ::mmap(nullptr, grown.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-  ASSERT_NE(m, MAP_FAILED) << "mmap(MAP_SHARED) on B: " << std::strerror(errno);
-  EXPECT_EQ(std::memcmp(m, grown.data(), grown.size()), 0);
-  std::memcpy(static_cast<char*>(m) + 20000, "stored through B", 16);
-  EXPECT_EQ(::msync(m, grown.size(), MS_SYNC), 0) << std::strerror(errno);
-  EXPECT_EQ(::munmap(m, grown.size()), 0);
+  void* map = ::mmap(nullptr, grown.size(), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ASSERT_NE(map, MAP_FAILED) << "mmap(MAP_SHARED) on B: " << std::strerror(errno);
+  EXPECT_EQ(std::memcmp(map, grown.data(), grown.size()), 0);
+  std::memcpy(static_cast<char*>(map) + 20000, "stored through B", 16);
+  EXPECT_EQ(::msync(map, grown.size(), MS_SYNC), 0) << std::strerror(errno);
+  EXPECT_EQ(::munmap(map, grown.size()), 0);
   EXPECT_EQ(::close(fd), 0);
   std::string want = grown;
   want.replace(20000, 16, "stored through B");
   EXPECT_TRUE(ReadFile(fa) == want);
-  Unmount(a, pa.release());
-  Unmount(b, pb.release());
+  UnmountTwo(m);
 }
 
 // A file that only grows never shows a smaller size: stat on a mount with
