@@ -37,7 +37,10 @@ ClusterOptions RebalanceCluster(int repair_mib_per_s) {
   ClusterOptions o;
   o.chunk_servers = 3;
   o.heartbeat_timeout_ms = 1000;
-  o.metaserver_args = {"--repair-interval-ms",   "200",
+  // No idle-scan safety net within the test: a new server must start the
+  // rebalancing by itself, and moves must keep the passes going.
+  o.metaserver_args = {"--repair-idle-scan-ms",  "600000",
+                       "--repair-interval-ms",   "200",
                        "--rebalance-margin-pct", std::to_string(kMargin),
                        "--repair-mib-per-s",     std::to_string(repair_mib_per_s)};
   // 256 MiB each: a few dozen MiB of replicas make a usage of some percent.
