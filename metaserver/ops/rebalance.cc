@@ -52,7 +52,7 @@ const BalanceServer* MostUsed(const std::vector<BalanceServer>& servers) {
 
 std::vector<BalanceMove> PlanRebalance(std::vector<BalanceServer> servers,
                                        const std::vector<BalanceChunk>& chunks, int32_t source,
-                                       double margin_pct, int max_moves) {
+                                       double margin_pct, int max_moves, bool fallback) {
   std::vector<BalanceMove> moves;
   std::map<int32_t, size_t> index;
   for (size_t i = 0; i < servers.size(); ++i) index[servers[i].id] = i;
@@ -60,9 +60,16 @@ std::vector<BalanceMove> PlanRebalance(std::vector<BalanceServer> servers,
   std::set<int64_t> moved;
   while (static_cast<int>(moves.size()) < max_moves) {
     if (UsageGapPct(servers) <= margin_pct) break;
-    const BalanceServer* most = MostUsed(servers);
-    if (most == nullptr || most->id != source) break;  // another server's turn: next pass
     BalanceServer& from = servers[index[source]];
+    if (fallback) {
+      // Only while it is above the least used by more than the margin.
+      double least = 2;
+      for (const BalanceServer& s : servers) least = std::min(least, UsageOf(s));
+      if ((UsageOf(from) - least) * 100.0 <= margin_pct) break;
+    } else {
+      const BalanceServer* most = MostUsed(servers);
+      if (most == nullptr || most->id != source) break;  // another server's turn: next pass
+    }
     // Targets: the least used first (ties: the lowest id).
     std::vector<size_t> order;
     for (size_t i = 0; i < servers.size(); ++i) {

@@ -54,8 +54,11 @@ struct BalanceMove {
 // and the move narrows the gap between the two (the target ends less used
 // than the source was, and the two end closer than they were: so a move
 // is never undone by the next one). Usage is projected after each move.
+// With `fallback` (the most used server had no chunk that could move: a
+// next one is tried), `source` need not be the most used: it gives while
+// it is more used than the least used by more than the margin.
 std::vector<BalanceMove> PlanRebalance(std::vector<BalanceServer> servers,
                                        const std::vector<BalanceChunk>& chunks, int32_t source,
-                                       double margin_pct, int max_moves);
+                                       double margin_pct, int max_moves, bool fallback = false);
 
 }  // namespace ddbfs::meta

@@ -39,6 +39,9 @@ int CopyTimeoutMs(const RepairOptions& o) {
   return static_cast<int>(std::min<int64_t>(ms, 24ll * 3600 * 1000));
 }
 
+// Rebalancing: servers tried as the source in one pass, the most used first.
+constexpr size_t kRebalanceSources = 3;
+
 // The servers that rebalancing moves between: alive, inventory reconciled,
 // not being drained, with a capacity; used_bytes as they last reported.
 std::vector<BalanceServer> BalanceServers(const std::vector<ServerState>& states) {
@@ -542,32 +545,42 @@ int Repairer::QueueRebalance() {
   }
   for (BalanceServer& b : servers) b.used_bytes = std::max<int64_t>(0, used[b.id]);
   if (UsageGapPct(servers) <= options_.rebalance_margin_pct) return 0;
-  // From the most used server (ties: the lowest id).
-  const BalanceServer* most = &servers.front();
-  for (const BalanceServer& b : servers) {
-    if (UsageOf(b) > UsageOf(*most) || (UsageOf(b) == UsageOf(*most) && b.id < most->id)) {
-      most = &b;
-    }
-  }
-  const int32_t source = most->id;
-  std::vector<store::MisplacedChunk> listed;
-  s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
-    ASSIGN_OR_RETURN(listed, store::RebalanceChunks(tx, source, ids, skip, options_.batch));
-    return Status();
+  // From the most used server (ties: the lowest id); when none of its
+  // chunks can move (host or rack spread, holders, sizes), from the next
+  // ones while they are above the least used by more than the margin.
+  std::vector<const BalanceServer*> order;
+  for (const BalanceServer& b : servers) order.push_back(&b);
+  std::sort(order.begin(), order.end(), [](const BalanceServer* a, const BalanceServer* b) {
+    return std::make_pair(-UsageOf(*a), a->id) < std::make_pair(-UsageOf(*b), b->id);
   });
-  if (!s.ok()) {
-    LOG(kWarn) << "rebalance: cannot list the chunks of server " << source << ": " << s;
-    std::lock_guard<std::mutex> lock(mu_);
-    pending_ = true;
-    return 0;
-  }
-  std::vector<BalanceChunk> chunks;
-  for (const store::MisplacedChunk& c : listed) {
-    chunks.push_back(BalanceChunk{c.id, c.version, c.length, c.live, c.holders});
-  }
   const double gap = UsageGapPct(servers);
-  std::vector<BalanceMove> plan =
-      PlanRebalance(servers, chunks, source, options_.rebalance_margin_pct, slots);
+  std::vector<BalanceMove> plan;
+  size_t listed = 0;
+  int32_t source = 0;
+  for (size_t i = 0; i < order.size() && i < kRebalanceSources && plan.empty(); ++i) {
+    if ((UsageOf(*order[i]) - UsageOf(*order.back())) * 100.0 <= options_.rebalance_margin_pct) {
+      break;
+    }
+    source = order[i]->id;
+    std::vector<store::MisplacedChunk> found;
+    s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(found, store::RebalanceChunks(tx, source, ids, skip, options_.batch));
+      return Status();
+    });
+    if (!s.ok()) {
+      LOG(kWarn) << "rebalance: cannot list the chunks of server " << source << ": " << s;
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+      return 0;
+    }
+    listed += found.size();
+    std::vector<BalanceChunk> chunks;
+    for (const store::MisplacedChunk& c : found) {
+      chunks.push_back(BalanceChunk{c.id, c.version, c.length, c.live, c.holders});
+    }
+    plan = PlanRebalance(servers, chunks, source, options_.rebalance_margin_pct, slots,
+                         /*fallback=*/i > 0);
+  }
   int queued = 0;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -588,8 +601,8 @@ int Repairer::QueueRebalance() {
     if (queued > 0) pending_ = true;
   }
   LOG(kDebug) << "rebalance: usage gap " << gap << " points (margin "
-              << options_.rebalance_margin_pct << "), server " << source << " most used, "
-              << listed.size() << " chunk(s) listed, " << queued << " move(s) queued";
+              << options_.rebalance_margin_pct << "), from server " << source << ", " << listed
+              << " chunk(s) listed, " << queued << " move(s) queued";
   return queued;
 }
 

@@ -131,5 +131,28 @@ TEST(RebalancePlanTest, RacksStayAsSpread) {
   EXPECT_EQ(m[0].target, 4);
 }
 
+TEST(RebalancePlanTest, ANextServerGivesWhenTheMostUsedCannot) {
+  // The most used server (rack r1) holds chunks whose other replica is on
+  // rack r2, where the new server is: moving them would leave one rack.
+  // The next one (r2) can give to the new server (r2) without losing a
+  // rack, while it is more than the margin above it.
+  std::vector<BalanceServer> servers = {Server(1, 300, "a"), Server(2, 250, "b"),
+                                        Server(3, 0, "c")};
+  servers[0].rack = "r1";
+  servers[1].rack = "r2";
+  servers[2].rack = "r2";
+  std::vector<BalanceChunk> chunks;
+  for (int i = 0; i < 40; ++i) chunks.push_back(Chunk(i + 1, 10, {1, 2}));
+  EXPECT_TRUE(PlanRebalance(servers, chunks, 1, 5, 100).empty());
+  EXPECT_TRUE(PlanRebalance(servers, chunks, 2, 5, 100).empty());  // not the most used
+  std::vector<BalanceMove> m = PlanRebalance(servers, chunks, 2, 5, 100, /*fallback=*/true);
+  // 25 % vs 0 %: until 2 is within 5 points of 3 (15 % vs 10 %).
+  ASSERT_EQ(m.size(), 10u);
+  for (const BalanceMove& move : m) {
+    EXPECT_EQ(move.source, 2);
+    EXPECT_EQ(move.target, 3);
+  }
+}
+
 }  // namespace
 }  // namespace ddbfs::meta::testing
