@@ -328,6 +328,8 @@ Status ChunkService::CopyFrom(const rpc::ServerAddress& source, PendingReplica* 
                     std::to_string(state.length));
   }
   const uint64_t total = static_cast<uint64_t>(state.length);
+  // A copy past --capacity-gib is refused before it starts.
+  RETURN_IF_ERROR(store_->CheckRoom(total));
   // A paced copy reads pieces of at most a second's worth (whole blocks),
   // and after each piece waits until its bytes are due; the replica is
   // committed only after that wait.

@@ -214,12 +214,14 @@ void ChunkStore::ScanDir(size_t dir_index) {
       }
       const Entry found{dir_index, (*file)->version(), (*file)->length(),
                         ChangedMsOf(entry.path().string())};
-      auto [it, inserted] = chunks_.emplace(id, found);
-      if (!inserted) {
+      auto it = chunks_.find(id);
+      if (it == chunks_.end()) {
+        PutEntryLocked(id, found);
+      } else {
         LOG(kWarn) << "chunk " << ChunkIdHex(id) << " is stored twice ("
                    << dirs_[it->second.dir_index] << ", " << dirs_[dir_index]
                    << "); using the newer version";
-        if ((*file)->version() > it->second.version) it->second = found;
+        if ((*file)->version() > it->second.version) PutEntryLocked(id, found);
       }
     }
     if (sub_ec) {
@@ -248,17 +250,50 @@ size_t ChunkStore::PickDir() const {
 }
 
 SpaceInfo ChunkStore::Space() const {
-  SpaceInfo space;
+  uint64_t free_bytes = 0;
   std::set<dev_t> seen;
   for (const auto& dir : dirs_) {
     struct stat sb {};
     struct statvfs st {};
     if (::stat(dir.c_str(), &sb) != 0 || ::statvfs(dir.c_str(), &st) != 0) continue;
     if (!seen.insert(sb.st_dev).second) continue;
-    space.capacity_bytes += static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
-    space.used_bytes += static_cast<uint64_t>(st.f_blocks - st.f_bfree) * st.f_frsize;
+    free_bytes += static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
   }
+  SpaceInfo space;
+  space.used_bytes = stored_bytes();
+  space.capacity_bytes = free_bytes + space.used_bytes;
+  if (capacity_limit_ > 0) space.capacity_bytes = std::min(space.capacity_bytes, capacity_limit_);
   return space;
+}
+
+uint64_t ChunkStore::stored_bytes() const {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  return stored_bytes_;
+}
+
+Status ChunkStore::CheckRoom(uint64_t more) const {
+  if (capacity_limit_ == 0 || more == 0) return Status();
+  const uint64_t stored = stored_bytes();
+  if (stored + more <= capacity_limit_) return Status();
+  return Status(ErrorCode::kNoSpace, "no space left: the replicas hold " + std::to_string(stored) +
+                                         " bytes of a capacity of " +
+                                         std::to_string(capacity_limit_) + " (--capacity-gib)");
+}
+
+void ChunkStore::PutEntryLocked(uint64_t chunk_id, const Entry& entry) {
+  auto [it, inserted] = chunks_.try_emplace(chunk_id, entry);
+  if (!inserted) {
+    stored_bytes_ -= it->second.length;
+    it->second = entry;
+  }
+  stored_bytes_ += entry.length;
+}
+
+void ChunkStore::EraseEntryLocked(uint64_t chunk_id) {
+  auto it = chunks_.find(chunk_id);
+  if (it == chunks_.end()) return;
+  stored_bytes_ -= it->second.length;
+  chunks_.erase(it);
 }
 
 Status ChunkStore::CheckUsable(uint64_t chunk_id, size_t* dir_index) const {
@@ -310,7 +345,7 @@ void ChunkStore::KeepOpen(uint64_t chunk_id, FilePtr file) {
 void ChunkStore::MarkCorrupt(uint64_t chunk_id) {
   hashes_.Forget(chunk_id);
   std::lock_guard<std::mutex> lock(map_mu_);
-  chunks_.erase(chunk_id);
+  EraseEntryLocked(chunk_id);
   open_.erase(chunk_id);
   corrupt_.insert(chunk_id);
 }
@@ -335,7 +370,7 @@ Result<ChunkStore::FilePtr> ChunkStore::Acquire(uint64_t chunk_id, size_t* dir_i
       if (opened.status().code() == ErrorCode::kNotFound) {
         // Removed behind the server's back.
         std::lock_guard<std::mutex> lock(map_mu_);
-        chunks_.erase(chunk_id);
+        EraseEntryLocked(chunk_id);
       }
       return opened.status();
     }
@@ -391,7 +426,7 @@ Result<ChunkStore::FilePtr> ChunkStore::OpenForWrite(uint64_t chunk_id, uint64_t
 
 void ChunkStore::Remember(uint64_t chunk_id, size_t dir_index, uint64_t version, uint64_t length) {
   std::lock_guard<std::mutex> lock(map_mu_);
-  chunks_[chunk_id] = Entry{dir_index, version, length, SteadyMs()};
+  PutEntryLocked(chunk_id, Entry{dir_index, version, length, SteadyMs()});
 }
 
 Status ChunkStore::Mutate(uint64_t chunk_id, uint64_t version, bool sync,
@@ -442,6 +477,8 @@ Status ChunkStore::Write(uint64_t chunk_id, uint64_t version, uint64_t offset,
     if (!data.empty()) RETURN_IF_ERROR(hashes_.CheckUnsealed(chunk_id, version, UnixNowMs()));
     // Does this write go on with the replica's running hash?
     const uint64_t old_len = file.length();
+    // Past --capacity-gib: refused before anything changes.
+    if (offset + data.size() > old_len) RETURN_IF_ERROR(CheckRoom(offset + data.size() - old_len));
     std::optional<Sha256> running = hashes_.Take(chunk_id);
     if (running && running->length() != old_len) running.reset();
     uint64_t gap = 0;  // a hole between the old end and the data
@@ -496,6 +533,7 @@ Status ChunkStore::Truncate(uint64_t chunk_id, uint64_t version, uint64_t length
     if (length != old_len) {
       RETURN_IF_ERROR(hashes_.CheckUnsealed(chunk_id, version, UnixNowMs()));
     }
+    if (length > old_len) RETURN_IF_ERROR(CheckRoom(length - old_len));
     std::optional<Sha256> running = Resized(hashes_.Take(chunk_id), old_len, length);
     RETURN_IF_ERROR(file.Truncate(length, version));
     if (running) hashes_.Put(chunk_id, std::move(*running));
@@ -663,7 +701,7 @@ Status ChunkStore::CommitReplica(PendingReplica* r) {
   {
     // From here on the new file is the replica, whatever the folder sync says.
     std::lock_guard<std::mutex> map_lock(map_mu_);
-    chunks_[r->chunk_id] = Entry{r->dir_index, r->version, copied, SteadyMs()};
+    PutEntryLocked(r->chunk_id, Entry{r->dir_index, r->version, copied, SteadyMs()});
     corrupt_.erase(r->chunk_id);
     bad_.erase(r->chunk_id);
     open_.erase(r->chunk_id);
@@ -696,7 +734,7 @@ Status ChunkStore::Delete(uint64_t chunk_id) {
   }
   {
     std::lock_guard<std::mutex> map_lock(map_mu_);
-    chunks_.erase(chunk_id);
+    EraseEntryLocked(chunk_id);
     corrupt_.erase(chunk_id);
     bad_.erase(chunk_id);
     open_.erase(chunk_id);
@@ -823,7 +861,7 @@ bool ChunkStore::ConfirmOnDisk(uint64_t chunk_id) {
     if (it == chunks_.end() || it->second.dir_index != dir_index) return true;
     if (::access(ChunkPath(dir_index, chunk_id).c_str(), F_OK) == 0) return true;
     version = it->second.version;
-    chunks_.erase(it);
+    EraseEntryLocked(chunk_id);
     open_.erase(chunk_id);
     bad_[chunk_id] = Bad{version, false};
   }

@@ -54,8 +54,13 @@ enum class ScrubResult {
   kStopped,  // the pacing callback asked to stop
 };
 
+// What a chunk server reports of its space (docs/repair.md, "Rebalancing"):
+// `used_bytes` is what its replicas hold (their lengths), `capacity_bytes`
+// the free space of its data folders' file systems plus that, capped by
+// --capacity-gib when set. Chunk servers sharing one disk thus still differ
+// by what they store.
 struct SpaceInfo {
-  uint64_t capacity_bytes = 0;  // sum over the distinct file systems
+  uint64_t capacity_bytes = 0;
   uint64_t used_bytes = 0;
 };
 
@@ -184,14 +189,27 @@ class ChunkStore {
   // Notes a replica as bad (the scrubber; tests).
   void NoteBad(uint64_t chunk_id, uint64_t version);
   size_t chunk_count() const;
-  // statvfs over the data folders (a file system shared by folders counts once).
+  // The bytes of the replicas (see SpaceInfo) and the capacity: the free
+  // space of the data folders (statvfs; a file system shared by folders
+  // counts once) plus the replicas' bytes, at most the limit if one is set.
   SpaceInfo Space() const;
+  // --capacity-gib: the replicas may hold at most `bytes` (0: no limit but
+  // the disks'). Call before serving.
+  void set_capacity_limit(uint64_t bytes) { capacity_limit_ = bytes; }
+  uint64_t capacity_limit() const { return capacity_limit_; }
+  // OK when `more` bytes of new replica data fit under the capacity limit,
+  // else kNoSpace. Concurrent writers may each pass and together go past
+  // the limit by what they have in flight.
+  Status CheckRoom(uint64_t more) const;
+  // The bytes the replicas hold (the sum of their lengths).
+  uint64_t stored_bytes() const;
   const std::vector<std::string>& dirs() const { return dirs_; }
 
   // Path of the chunk file in folder `dir_index`.
   std::string ChunkPath(size_t dir_index, uint64_t chunk_id) const;
 
  private:
+  struct Entry;
   static constexpr size_t kLockStripes = 256;
   // Chunk files kept open at most.
   static constexpr size_t kMaxOpenFiles = 256;
@@ -234,6 +252,10 @@ class ChunkStore {
   Status Mutate(uint64_t chunk_id, uint64_t version, bool sync,
                 const std::function<Status(ChunkFile&)>& op,
                 const std::function<void(ChunkFile&)>& done = {});
+  // Sets or removes an inventory entry, keeping stored_bytes_ in step.
+  // REQUIRES: map_mu_ held.
+  void PutEntryLocked(uint64_t chunk_id, const Entry& entry);
+  void EraseEntryLocked(uint64_t chunk_id);
   // Records the outcome of a mutation. REQUIRES: the chunk's stripe held.
   void Remember(uint64_t chunk_id, size_t dir_index, uint64_t version, uint64_t length);
   Status CheckUsable(uint64_t chunk_id, size_t* dir_index) const;
@@ -258,6 +280,8 @@ class ChunkStore {
   };
   mutable std::mutex map_mu_;
   std::map<uint64_t, Entry> chunks_;  // GUARDED_BY(map_mu_)
+  uint64_t stored_bytes_ = 0;         // GUARDED_BY(map_mu_): sum of chunks_' lengths
+  uint64_t capacity_limit_ = 0;       // 0: none
   std::set<uint64_t> corrupt_;        // GUARDED_BY(map_mu_): bad or foreign header
   std::map<uint64_t, Bad> bad_;       // GUARDED_BY(map_mu_): found bad by the scrubber
   std::map<uint64_t, FilePtr> open_;  // GUARDED_BY(map_mu_): open files, at most kMaxOpenFiles

@@ -55,6 +55,7 @@ int main(int argc, char** argv) {
   int scrub_interval_s = 3600;
   int scrub_mib_per_s = 16;
   int inventory_check_interval_s = 600;
+  double capacity_gib = 0;
   app.add_option("--listen", listen,
                  "HOST:PORT to serve on; also the address given to the metaserver")
       ->capture_default_str();
@@ -92,6 +93,12 @@ int main(int argc, char** argv) {
                  "metaserver so that replicas it does not know are deleted (0: never)")
       ->capture_default_str()
       ->check(CLI::Range(0, 365 * 86400));
+  app.add_option("--capacity-gib", capacity_gib,
+                 "the replicas may hold at most this many GiB (fractions allowed): new chunk data "
+                 "past it is refused (no space left) and the capacity reported to the metaserver "
+                 "is at most this; 0: the free space of the data folders' disks")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 1024.0 * 1024.0));
   app.set_config("--config", "", "read options from an INI file (key = value, long flag names)");
   app.config_formatter(std::make_shared<CLI::ConfigINI>());
   // A misspelt key in the config file is an error, not silently ignored.
@@ -134,6 +141,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::shared_ptr<chunkserver::ChunkStore> store = std::move(store_or).value();
+  store->set_capacity_limit(static_cast<uint64_t>(capacity_gib * static_cast<double>(1ull << 30)));
   chunkserver::ChunkAuth auth;
   auth.cluster_secret = security->cluster_secret;
   auth.capabilities = CapabilityKey(security->cluster_secret);

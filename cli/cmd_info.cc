@@ -1,5 +1,6 @@
 // Inspection commands: ddbfs info PATH, ddbfs status.
 
+#include <cstdio>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -13,6 +14,13 @@
 namespace ddbfs::cli {
 
 namespace {
+
+// A percentage for JSON, two decimals.
+std::string JsonNumber(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", v);
+  return buf;
+}
 
 std::string ReplicaJson(const ReplicaView& r) {
   return JsonObject()
@@ -241,6 +249,16 @@ int RunStatus(Context& ctx, bool json) {
                      .Add("replicas_trimmed", st->repair_replicas_trimmed)
                      .Add("scans", st->repair_scans)
                      .str()
+              << ",\n  \"rebalance\": "
+              << JsonObject()
+                     .Add("enabled", st->rebalance_margin_pct > 0)
+                     .AddRaw("margin_pct", JsonNumber(st->rebalance_margin_pct))
+                     .AddRaw("gap_pct", JsonNumber(st->rebalance_gap_pct))
+                     .Add("moves_in_flight", static_cast<int64_t>(st->rebalance_moves_in_flight))
+                     .Add("chunks_moved", st->rebalance_chunks_moved)
+                     .Add("bytes_moved", st->rebalance_bytes_moved)
+                     .Add("bytes_per_s", st->rebalance_bytes_per_s)
+                     .str()
               << "\n}" << std::endl;
     return ctx.exit_code();
   }
@@ -295,6 +313,17 @@ int RunStatus(Context& ctx, bool json) {
         << st->repair_replicas_trimmed << " extra replicas trimmed\n";
   } else {
     out << "repair: off\n";
+  }
+  if (st->rebalance_margin_pct > 0) {
+    // docs/repair.md, "Rebalancing".
+    std::snprintf(line, sizeof line, "rebalance: on, usage gap %.1f%% (margin %g%%), ",
+                  st->rebalance_gap_pct, st->rebalance_margin_pct);
+    out << line << st->rebalance_moves_in_flight << " moves in flight, "
+        << st->rebalance_chunks_moved << " chunks moved ("
+        << HumanBytes(static_cast<uint64_t>(st->rebalance_bytes_moved)) << "), "
+        << HumanBytes(static_cast<uint64_t>(st->rebalance_bytes_per_s)) << "/s\n";
+  } else {
+    out << "rebalance: off\n";
   }
   std::cout << out.str() << std::flush;
   return ctx.exit_code();

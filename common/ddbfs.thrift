@@ -986,6 +986,18 @@ struct ClusterStatusResponse {
   20: optional i64 held_replicas
   21: optional i64 held_bytes
   22: optional i64 chunk_retention_s
+  // Rebalancing (docs/repair.md, "Rebalancing"): the margin in percentage
+  // points (0: off), the usage gap now between the alive, reconciled,
+  // undrained servers (from their reports), moves queued or copying, and
+  // the moves recorded since this metaserver process started (chunks,
+  // bytes, bytes per second over the last 10 s). Not set by older
+  // metaservers.
+  23: optional double rebalance_margin_pct
+  24: optional double rebalance_gap_pct
+  25: optional i32 rebalance_moves_in_flight
+  26: optional i64 rebalance_chunks_moved
+  27: optional i64 rebalance_bytes_moved
+  28: optional i64 rebalance_bytes_per_s
 }
 
 // --------------------------------------------------------- client sessions

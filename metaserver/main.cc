@@ -146,6 +146,12 @@ int main(int argc, char** argv) {
                  "copy is paced to this / --repair-copies); 0: no limit")
       ->capture_default_str()
       ->check(CLI::Range(0, 1 << 20));
+  app.add_option("--rebalance-margin-pct", repair.rebalance_margin_pct,
+                 "the repair moves chunks from the most used chunk server to the least used "
+                 "while their usage (bytes of replicas / capacity) differs by more than this "
+                 "many percentage points (docs/repair.md, \"Rebalancing\"); 0: no rebalancing")
+      ->capture_default_str()
+      ->check(CLI::Range(0.0, 100.0));
   app.add_option("--meta-cache-entries", options.cache_entries,
                  "inodes and directory entries the metaserver keeps in memory to answer lookups "
                  "and getattrs without PostgreSQL (each; about 250 bytes apiece; 0: no cache; "

@@ -687,6 +687,14 @@ Result<ClusterView> Client::ClusterStatus() {
   if (resp.__isset.held_replicas) v.held_replicas = resp.held_replicas;
   if (resp.__isset.held_bytes) v.held_bytes = resp.held_bytes;
   if (resp.__isset.chunk_retention_s) v.chunk_retention_s = resp.chunk_retention_s;
+  if (resp.__isset.rebalance_margin_pct) v.rebalance_margin_pct = resp.rebalance_margin_pct;
+  if (resp.__isset.rebalance_gap_pct) v.rebalance_gap_pct = resp.rebalance_gap_pct;
+  if (resp.__isset.rebalance_moves_in_flight) {
+    v.rebalance_moves_in_flight = resp.rebalance_moves_in_flight;
+  }
+  if (resp.__isset.rebalance_chunks_moved) v.rebalance_chunks_moved = resp.rebalance_chunks_moved;
+  if (resp.__isset.rebalance_bytes_moved) v.rebalance_bytes_moved = resp.rebalance_bytes_moved;
+  if (resp.__isset.rebalance_bytes_per_s) v.rebalance_bytes_per_s = resp.rebalance_bytes_per_s;
   return v;
 }
 

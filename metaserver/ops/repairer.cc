@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <optional>
+#include <tuple>
 
 #include "ddbfs/constants.h"
 #include "ddbfs/log.h"
 #include "metaserver/ops/chunk_ops.h"
 #include "metaserver/ops/placement.h"
+#include "metaserver/ops/rebalance.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/repair_store.h"
@@ -35,6 +37,43 @@ int CopyTimeoutMs(const RepairOptions& o) {
   int64_t ms = 60000;
   if (rate > 0) ms += 2 * static_cast<int64_t>(kChunkSize) * 1000 / rate;
   return static_cast<int>(std::min<int64_t>(ms, 24ll * 3600 * 1000));
+}
+
+// Rebalancing: servers tried as the source in one pass, the most used first.
+constexpr size_t kRebalanceSources = 3;
+
+// The servers that rebalancing moves between: alive, inventory reconciled,
+// not being drained, with a capacity; used_bytes as they last reported.
+std::vector<BalanceServer> BalanceServers(const std::vector<ServerState>& states) {
+  std::vector<BalanceServer> out;
+  for (const ServerState& st : states) {
+    if (!st.alive || !st.inventory_complete || st.record.draining) continue;
+    if (st.record.capacity_bytes <= 0) continue;
+    BalanceServer b;
+    b.id = st.record.id;
+    b.host = st.record.label;
+    b.rack = PlacementRackKey(st.record.label, st.record.rack);
+    b.capacity_bytes = st.record.capacity_bytes;
+    b.used_bytes = st.record.used_bytes;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
+// Bytes of the entries of the last kRateWindow, per second; drops older ones.
+int64_t RateOf(const std::deque<std::pair<Clock::time_point, int64_t>>& recent) {
+  const auto since = Clock::now() - kRateWindow;
+  int64_t bytes = 0;
+  for (const auto& [when, n] : recent) {
+    if (when >= since) bytes += n;
+  }
+  return bytes / std::chrono::duration_cast<std::chrono::seconds>(kRateWindow).count();
+}
+
+void Remember(std::deque<std::pair<Clock::time_point, int64_t>>* recent, int64_t bytes) {
+  const auto now = Clock::now();
+  recent->emplace_back(now, bytes);
+  while (!recent->empty() && recent->front().first < now - kRateWindow) recent->pop_front();
 }
 
 }  // namespace
@@ -100,15 +139,16 @@ bool Repairer::stopping() const {
 }
 
 RepairStats Repairer::stats() const {
+  const double gap = UsageGapPct(BalanceServers(ctx_.servers.Snapshot()));
   std::lock_guard<std::mutex> lock(mu_);
   RepairStats out = stats_;
   out.in_flight = in_flight_;
-  const auto since = Clock::now() - kRateWindow;
-  int64_t bytes = 0;
-  for (const auto& [when, n] : recent_) {
-    if (when >= since) bytes += n;
-  }
-  out.bytes_per_s = bytes / std::chrono::duration_cast<std::chrono::seconds>(kRateWindow).count();
+  out.bytes_per_s = RateOf(recent_);
+  out.rebalance_margin_pct = stats_.enabled ? options_.rebalance_margin_pct : 0;
+  out.rebalance_gap_pct = gap;
+  out.rebalance_in_flight = 0;
+  for (const auto& [id, m] : moves_) out.rebalance_in_flight += m.recorded ? 0 : 1;
+  out.rebalance_bytes_per_s = RateOf(recent_moves_);
   return out;
 }
 
@@ -171,12 +211,24 @@ void Repairer::Worker() {
     busy_.erase(copy.chunk_id);
     // The chunk may need another copy, or this one again.
     dirty_ = true;
-    if (s.ok()) {
+    if (copy.rebalance) {
+      // Recorded: its source's replica goes with the next trim. Else the
+      // move is forgotten (planned again from the new figures).
+      auto m = moves_.find(copy.chunk_id);
+      if (m != moves_.end() && s.ok()) {
+        m->second.recorded = true;
+      } else if (m != moves_.end()) {
+        moves_.erase(m);
+      }
+    }
+    if (s.ok() && copy.rebalance) {
+      ++stats_.rebalanced;
+      stats_.bytes_rebalanced += copy.length;
+      Remember(&recent_moves_, copy.length);
+    } else if (s.ok()) {
       ++stats_.copied;
       stats_.bytes_copied += copy.length;
-      const auto now = Clock::now();
-      recent_.emplace_back(now, copy.length);
-      while (!recent_.empty() && recent_.front().first < now - kRateWindow) recent_.pop_front();
+      Remember(&recent_, copy.length);
     } else if (s.code() == ErrorCode::kStaleVersion && discarded) {
       ++stats_.discarded;
     } else {
@@ -208,7 +260,10 @@ int Repairer::Pass() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     // Copies not started yet are planned again below, in the new order.
-    for (const Copy& c : queue_) busy_.erase(c.chunk_id);
+    for (const Copy& c : queue_) {
+      busy_.erase(c.chunk_id);
+      if (c.rebalance) moves_.erase(c.chunk_id);
+    }
     queue_.clear();
     const auto recent = Clock::now() - std::chrono::milliseconds(options_.interval_ms);
     for (auto it = failed_at_.begin(); it != failed_at_.end();) {
@@ -269,6 +324,14 @@ int Repairer::Pass() {
       queued += spread;
       std::lock_guard<std::mutex> lock(mu_);
       pending_ = true;
+      cv_.notify_all();
+    }
+  }
+  // Rebalancing: only when the repair has nothing else in this pass.
+  if (options_.rebalance_margin_pct > 0 && under.empty() && queued == 0) {
+    const int moves = QueueRebalance();
+    if (moves > 0) {
+      queued += moves;
       cv_.notify_all();
     }
   }
@@ -403,14 +466,19 @@ std::optional<Repairer::Copy> Repairer::PlanSpread(const store::MisplacedChunk& 
   std::optional<ServerState> t = ctx_.servers.Get(target.front());
   if (!t) return std::nullopt;
   // Only a copy that the trim will keep and that spreads the chunk better
-  // than now, judged the way Trim() chooses (most free space first): so a
+  // than now, judged the way Trim() chooses (least used first): so a
   // copy is never made only to be trimmed again (labels that disagree,
   // one host in two racks, could otherwise make a cycle).
   std::vector<ServerState> after = live;
   after.push_back(*t);
-  auto free_of = [](const ServerState& s) { return s.record.capacity_bytes - s.record.used_bytes; };
+  auto usage_of = [](const ServerState& s) {
+    BalanceServer b;
+    b.capacity_bytes = s.record.capacity_bytes;
+    b.used_bytes = s.record.used_bytes;
+    return UsageOf(b);
+  };
   std::sort(after.begin(), after.end(), [&](const ServerState& a, const ServerState& b) {
-    return std::make_pair(-free_of(a), a.record.id) < std::make_pair(-free_of(b), b.record.id);
+    return std::make_pair(usage_of(a), a.record.id) < std::make_pair(usage_of(b), b.record.id);
   });
   std::vector<std::pair<std::string, std::string>> where;
   for (const ServerState& s : after) {
@@ -430,6 +498,112 @@ std::optional<Repairer::Copy> Repairer::PlanSpread(const store::MisplacedChunk& 
   copy.source = sources[static_cast<size_t>(c.id) % sources.size()];
   copy.target = target.front();
   return copy;
+}
+
+int Repairer::QueueRebalance() {
+  std::vector<BalanceServer> servers = BalanceServers(ctx_.servers.Snapshot());
+  int slots = 0;
+  std::vector<int64_t> skip;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // Moves under way keep the passes coming (the idle-scan skip must not
+    // stop a rebalance in progress).
+    if (!moves_.empty()) pending_ = true;
+    slots = std::max(1, options_.max_copies) - static_cast<int>(queue_.size()) - in_flight_;
+    skip.assign(busy_.begin(), busy_.end());
+    for (const auto& [id, when] : failed_at_) skip.push_back(id);
+    for (const auto& [id, m] : moves_) skip.push_back(id);
+  }
+  // The servers' own reports decide whether to look at all (cheap).
+  if (slots <= 0 || servers.size() < 2 || UsageGapPct(servers) <= options_.rebalance_margin_pct) {
+    return 0;
+  }
+  // The chunk map's figures (exact as of now, unlike the reports, which lag
+  // a heartbeat or two behind copies and deletions), with the moves under
+  // way projected: so that the passes do not overshoot.
+  std::vector<int32_t> ids;
+  for (const BalanceServer& b : servers) ids.push_back(b.id);
+  std::vector<std::pair<int32_t, int64_t>> bytes;
+  Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(bytes, store::ServerReplicaBytes(tx, ids));
+    return Status();
+  });
+  if (!s.ok()) {
+    LOG(kWarn) << "rebalance: cannot sum the servers' replicas: " << s;
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_ = true;
+    return 0;
+  }
+  std::map<int32_t, int64_t> used;
+  for (const auto& [id, n] : bytes) used[id] = n;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, m] : moves_) {
+      if (!m.recorded) used[m.target] += m.length;  // not in the chunk map yet
+      used[m.source] -= m.length;                   // its row goes with the next trim
+    }
+  }
+  for (BalanceServer& b : servers) b.used_bytes = std::max<int64_t>(0, used[b.id]);
+  if (UsageGapPct(servers) <= options_.rebalance_margin_pct) return 0;
+  // From the most used server (ties: the lowest id); when none of its
+  // chunks can move (host or rack spread, holders, sizes), from the next
+  // ones while they are above the least used by more than the margin.
+  std::vector<const BalanceServer*> order;
+  for (const BalanceServer& b : servers) order.push_back(&b);
+  std::sort(order.begin(), order.end(), [](const BalanceServer* a, const BalanceServer* b) {
+    return std::make_pair(-UsageOf(*a), a->id) < std::make_pair(-UsageOf(*b), b->id);
+  });
+  const double gap = UsageGapPct(servers);
+  std::vector<BalanceMove> plan;
+  size_t listed = 0;
+  int32_t source = 0;
+  for (size_t i = 0; i < order.size() && i < kRebalanceSources && plan.empty(); ++i) {
+    if ((UsageOf(*order[i]) - UsageOf(*order.back())) * 100.0 <= options_.rebalance_margin_pct) {
+      break;
+    }
+    source = order[i]->id;
+    std::vector<store::MisplacedChunk> found;
+    s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(found, store::RebalanceChunks(tx, source, ids, skip, options_.batch));
+      return Status();
+    });
+    if (!s.ok()) {
+      LOG(kWarn) << "rebalance: cannot list the chunks of server " << source << ": " << s;
+      std::lock_guard<std::mutex> lock(mu_);
+      pending_ = true;
+      return 0;
+    }
+    listed += found.size();
+    std::vector<BalanceChunk> chunks;
+    for (const store::MisplacedChunk& c : found) {
+      chunks.push_back(BalanceChunk{c.id, c.version, c.length, c.live, c.holders});
+    }
+    plan = PlanRebalance(servers, chunks, source, options_.rebalance_margin_pct, slots,
+                         /*fallback=*/i > 0);
+  }
+  int queued = 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const BalanceMove& m : plan) {
+      if (busy_.count(m.chunk_id)) continue;
+      busy_.insert(m.chunk_id);
+      Copy copy;
+      copy.chunk_id = m.chunk_id;
+      copy.version = m.version;
+      copy.length = m.length;
+      copy.source = m.source;
+      copy.target = m.target;
+      copy.rebalance = true;
+      queue_.push_back(copy);
+      moves_[m.chunk_id] = Move{m.source, m.target, m.length, false};
+      ++queued;
+    }
+    if (queued > 0) pending_ = true;
+  }
+  LOG(kDebug) << "rebalance: usage gap " << gap << " points (margin "
+              << options_.rebalance_margin_pct << "), from server " << source << ", " << listed
+              << " chunk(s) listed, " << queued << " move(s) queued";
+  return queued;
 }
 
 Status Repairer::Run(const Copy& copy, bool* discarded) {
@@ -510,6 +684,14 @@ int64_t Repairer::Trim(bool* found) {
     }
     state.emplace(s.record.id, std::move(s));
   }
+  // Rebalancing moves recorded so far: their sources' replicas go first.
+  std::map<int64_t, int32_t> moved_from;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, m] : moves_) {
+      if (m.recorded) moved_from[id] = m.source;
+    }
+  }
   std::vector<store::OverGoalChunk> over;
   Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(over, store::OverGoalChunks(tx, confirmed, draining, options_.batch));
@@ -525,16 +707,20 @@ int64_t Repairer::Trim(bool* found) {
   for (const store::OverGoalChunk& c : over) {
     if (stopping()) break;
     // Keep distinct hosts on distinct racks first, then distinct hosts,
-    // then fill up to the goal; within a round the server with the most
-    // free space first.
+    // then fill up to the goal; within a round the least used server
+    // (bytes of replicas / capacity) first, and the source of a recorded
+    // rebalancing move last.
     std::vector<int32_t> live = c.live;
-    auto free_of = [&](int32_t id) {
+    auto moved = moved_from.find(c.id);
+    const int32_t last = moved == moved_from.end() ? -1 : moved->second;
+    auto rank = [&](int32_t id) {
       const ServerState& st = state[id];
-      return st.record.capacity_bytes - st.record.used_bytes;
+      BalanceServer b;
+      b.capacity_bytes = st.record.capacity_bytes;
+      b.used_bytes = st.record.used_bytes;
+      return std::make_tuple(id == last, UsageOf(b), id);
     };
-    std::sort(live.begin(), live.end(), [&](int32_t a, int32_t b) {
-      return std::make_pair(-free_of(a), a) < std::make_pair(-free_of(b), b);
-    });
+    std::sort(live.begin(), live.end(), [&](int32_t a, int32_t b) { return rank(a) < rank(b); });
     std::vector<std::pair<std::string, std::string>> where;
     for (int32_t id : live) {
       const store::ServerRecord& r = state[id].record;
@@ -564,9 +750,12 @@ int64_t Repairer::Trim(bool* found) {
     }
     dropped += n;
   }
-  if (dropped > 0) {
+  {
     std::lock_guard<std::mutex> lock(mu_);
     stats_.trimmed += dropped;
+    // Trimmed now (or no longer over goal): their sources' rows are gone
+    // from the chunk map, which the planning reads from here on.
+    for (const auto& [id, source] : moved_from) moves_.erase(id);
   }
   return dropped;
 }

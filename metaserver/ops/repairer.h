@@ -41,6 +41,11 @@ struct RepairOptions {
   // reconciled and drained - but one runs at least every idle_scan_ms
   // (0: every interval, whatever happened).
   int idle_scan_ms = 30000;
+  // Rebalancing (docs/repair.md, "Rebalancing"): while the usage of the
+  // alive, reconciled, undrained servers differs by more than this many
+  // percentage points, chunks move from the most used to the least used
+  // (0: no rebalancing).
+  double rebalance_margin_pct = 5;
 };
 
 // What `ddbfs status` shows of the repair. Counters are since this process
@@ -56,6 +61,15 @@ struct RepairStats {
   int64_t trimmed = 0;       // replicas over goal dropped and queued for deletion
   int64_t spread = 0;        // copies queued to spread a chunk over more hosts or racks
   int64_t scans = 0;         // passes that scanned the chunk map
+  // Rebalancing: the margin (0: off), the gap now (percentage points,
+  // from the servers' reports), moves queued or copying, and the moves
+  // recorded (chunks, bytes, bytes per second over the last 10 s).
+  double rebalance_margin_pct = 0;
+  double rebalance_gap_pct = 0;
+  int rebalance_in_flight = 0;
+  int64_t rebalanced = 0;
+  int64_t bytes_rebalanced = 0;
+  int64_t rebalance_bytes_per_s = 0;
 };
 
 // The background repair (docs/repair.md): brings every chunk back to its
@@ -64,7 +78,7 @@ struct RepairStats {
 //
 // A pass (every interval_ms and when kicked) first trims: a chunk with more
 // live replicas than its goal loses the extras (keeping distinct host labels,
-// then the most free space); only replicas on servers whose inventory is
+// then the least used servers); only replicas on servers whose inventory is
 // reconciled count. Then it lists chunks under goal, fewest live replicas
 // first, and queues one copy per chunk; up to max_copies worker threads tell
 // a target chunk server (chosen as for a new chunk: distinct labels from the
@@ -81,6 +95,16 @@ struct RepairStats {
 // goal whose replicas share a host (or a rack) while a host (or rack) with
 // room holds none of them gets one more copy there, chosen as above; the
 // next pass's trim then drops a replica of the shared host or rack.
+//
+// Rebalancing (docs/repair.md, "Rebalancing"): when a pass has no chunk
+// under goal and none to spread, and copy slots are spare, chunks at their
+// goal move from the most used server to the least used one (usage: bytes
+// of replicas / capacity) while the gap is above the margin: one extra
+// copy each (planned by PlanRebalance, rebalance.h, on usage projected
+// after the moves under way), through the same queue, workers and
+// bandwidth; the next pass's trim drops the source's replica (a recorded
+// move's source is the first the trim lets go; otherwise the most used
+// server's, by usage fraction).
 //
 // A chunk's goal is its file's effective goal: the file's own, or the
 // highest goal of the rules of its tags (docs/repair.md, "Goals"). Replicas
@@ -119,6 +143,14 @@ class Repairer {
     int64_t length = 0;
     int32_t source = 0;
     int32_t target = 0;
+    bool rebalance = false;  // a rebalancing move (its source's replica goes after the record)
+  };
+  // A rebalancing move from queueing until the trim after its record.
+  struct Move {
+    int32_t source = 0;
+    int32_t target = 0;
+    int64_t length = 0;
+    bool recorded = false;
   };
   void Loop();
   void Worker();
@@ -132,6 +164,9 @@ class Repairer {
   int QueueMisplaced(int limit);
   // The copy that spreads one misplaced chunk, or nullopt.
   std::optional<Copy> PlanSpread(const store::MisplacedChunk& chunk);
+  // Rebalancing: queues up to the spare copy slots of moves; returns how
+  // many it queued.
+  int QueueRebalance();
   // Runs one copy and records it. Sets *discarded when the copy was made but
   // not recorded (the chunk moved on, or the target died).
   Status Run(const Copy& copy, bool* discarded);
@@ -163,6 +198,10 @@ class Repairer {
   RepairStats stats_;                                                   // GUARDED_BY(mu_)
   // Recorded copies of the last 10 s (time, bytes), for bytes_per_s.
   std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>> recent_;  // GUARDED_BY(mu_)
+  // The same for rebalancing moves.
+  std::deque<std::pair<std::chrono::steady_clock::time_point, int64_t>>
+      recent_moves_;               // GUARDED_BY(mu_)
+  std::map<int64_t, Move> moves_;  // GUARDED_BY(mu_): by chunk id
   std::thread thread_;
   std::vector<std::thread> workers_;  // set by Start() only; none: Pass() only plans and trims
 };

@@ -1002,6 +1002,12 @@ void MetaServiceHandler::ClusterStatus(rpc::ClusterStatusResponse& resp,
     resp.__set_held_replicas(r.counts.held_replicas);
     resp.__set_held_bytes(r.counts.held_bytes);
     resp.__set_chunk_retention_s(ctx_.chunk_retention_ms / 1000);
+    resp.__set_rebalance_margin_pct(r.repair.rebalance_margin_pct);
+    resp.__set_rebalance_gap_pct(r.repair.rebalance_gap_pct);
+    resp.__set_rebalance_moves_in_flight(r.repair.rebalance_in_flight);
+    resp.__set_rebalance_chunks_moved(r.repair.rebalanced);
+    resp.__set_rebalance_bytes_moved(r.repair.bytes_rebalanced);
+    resp.__set_rebalance_bytes_per_s(r.repair.rebalance_bytes_per_s);
     return Status();
   });
 }

@@ -96,6 +96,38 @@ constexpr Statement kMisplaced{
     " ORDER BY m.id LIMIT $7",
     false};
 
+// Rebalancing: $1 the servers whose bytes are summed.
+constexpr Statement kServerBytes{
+    "rep_server_bytes",
+    "SELECT r.server_id, sum(c.length)::bigint"
+    "  FROM ddbfs.replicas r JOIN ddbfs.chunks c ON c.id = r.chunk_id AND c.version = r.version"
+    " WHERE r.server_id = ANY($1::integer[])"
+    " GROUP BY r.server_id",
+    false};
+
+// Rebalancing: chunks with a current replica on server $1 that have exactly
+// their goal of current replicas on the counted servers $2, not in $3.
+constexpr Statement kRebalanceChunks{
+    "rep_rebalance_chunks",
+    "WITH m AS (SELECT c.id, c.version, c.length,"
+    "                  array_agg(r.server_id ORDER BY r.server_id) AS live"
+    "             FROM ddbfs.replicas mine"
+    "             JOIN ddbfs.chunks c ON c.id = mine.chunk_id AND c.version = mine.version"
+    "             JOIN ddbfs.inodes i ON i.id = c.inode"
+    "             LEFT JOIN ddbfs.tag_goals tg ON tg.inode = c.inode"
+    "             JOIN ddbfs.replicas r ON r.chunk_id = c.id AND r.version = c.version"
+    "                                  AND r.server_id = ANY($2::integer[])"
+    "            WHERE mine.server_id = $1 AND c.lease_id IS NULL AND c.version > 0"
+    "              AND NOT (c.id = ANY($3::bigint[]))"
+    "            GROUP BY c.id, i.goal, tg.goal"
+    "           HAVING count(*) = " DDBFS_EFFECTIVE_GOAL
+    "            ORDER BY c.length DESC, c.id LIMIT $4)"
+    "SELECT m.id, m.version, m.length, array_to_string(m.live, ','),"
+    "       array_to_string(ARRAY(SELECT r.server_id FROM ddbfs.replicas r WHERE r.chunk_id = m.id)"
+    "         || ARRAY(SELECT g.server_id FROM ddbfs.gc_queue g WHERE g.chunk_id = m.id), ',')"
+    "  FROM m ORDER BY m.length DESC, m.id",
+    false};
+
 #undef DDBFS_COUNTED_FILTER
 #undef DDBFS_READABLE_FILTER
 #undef DDBFS_EFFECTIVE_GOAL
@@ -178,6 +210,36 @@ Result<std::vector<MisplacedChunk>> MisplacedChunks(Tx& tx, const PlacementGroup
     for (const auto& row :
          tx.Exec(kMisplaced, PgArray(groups.ids), PgArray(groups.hosts), PgArray(groups.racks),
                  PgArray(groups.room_hosts), PgArray(groups.room_racks), PgArray(skip), limit)) {
+      MisplacedChunk c;
+      c.id = row[0].as<int64_t>();
+      c.version = row[1].as<int64_t>();
+      c.length = row[2].as<int64_t>();
+      c.live = ParseIntList<int32_t>(row[3]);
+      c.holders = ParseIntList<int32_t>(row[4]);
+      out.push_back(std::move(c));
+    }
+    return out;
+  });
+}
+
+Result<std::vector<std::pair<int32_t, int64_t>>> ServerReplicaBytes(
+    Tx& tx, const std::vector<int32_t>& servers) {
+  return Guard(tx, [&]() -> Result<std::vector<std::pair<int32_t, int64_t>>> {
+    std::vector<std::pair<int32_t, int64_t>> out;
+    for (const auto& row : tx.Exec(kServerBytes, PgArray(servers))) {
+      out.emplace_back(row[0].as<int32_t>(), row[1].as<int64_t>());
+    }
+    return out;
+  });
+}
+
+Result<std::vector<MisplacedChunk>> RebalanceChunks(Tx& tx, int32_t server,
+                                                    const std::vector<int32_t>& counted,
+                                                    const std::vector<int64_t>& skip, int limit) {
+  return Guard(tx, [&]() -> Result<std::vector<MisplacedChunk>> {
+    std::vector<MisplacedChunk> out;
+    for (const auto& row :
+         tx.Exec(kRebalanceChunks, server, PgArray(counted), PgArray(skip), limit)) {
       MisplacedChunk c;
       c.id = row[0].as<int64_t>();
       c.version = row[1].as<int64_t>();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "ddbfs/client.h"
@@ -84,6 +85,22 @@ struct PlacementGroups {
 // replicas (on servers in groups.ids, at the committed version), no write
 // lease, an id not in `skip`; by id. A full scan of the chunk map.
 Result<std::vector<MisplacedChunk>> MisplacedChunks(Tx& tx, const PlacementGroups& groups,
+                                                    const std::vector<int64_t>& skip, int limit);
+
+// Rebalancing (docs/repair.md, "Rebalancing"): the bytes of the current
+// replicas (rows at the chunk's committed version) of each of `servers`,
+// as (server, bytes) pairs; a server with none is left out. A scan of the
+// replica rows joined with the chunk map.
+Result<std::vector<std::pair<int32_t, int64_t>>> ServerReplicaBytes(
+    Tx& tx, const std::vector<int32_t>& servers);
+
+// Up to `limit` chunks with a current replica on `server` and exactly their
+// goal of counted replicas (at the committed version, on servers in
+// `counted`), no write lease, an id not in `skip`; the biggest first, then
+// by id. Reads the server's replica rows (index replicas_server_chunk),
+// not the whole chunk map.
+Result<std::vector<MisplacedChunk>> RebalanceChunks(Tx& tx, int32_t server,
+                                                    const std::vector<int32_t>& counted,
                                                     const std::vector<int64_t>& skip, int limit);
 
 // Records a replica copied by the repair: a row (chunk_id, server, version)

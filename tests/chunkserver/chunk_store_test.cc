@@ -68,6 +68,48 @@ TEST(ChunkStoreTest, VersionRules) {
   EXPECT_EQ(store->Inventory()[0].version, 7u);
 }
 
+// --capacity-gib (docs/repair.md, "Rebalancing"): the space reported is the
+// replicas' bytes, the capacity at most the limit, and new data past it is
+// refused (kNoSpace) while overwrites go on; a delete makes room again.
+TEST(ChunkStoreTest, CapacityLimitCountsReplicaBytesAndRefusesNewDataPastIt) {
+  TempDir dir;
+  {
+    auto store = OpenStore({dir.path()});
+    ASSERT_NE(store, nullptr);
+    EXPECT_EQ(store->Space().used_bytes, 0u);
+    store->set_capacity_limit(10000);
+    ASSERT_TRUE(store->Write(1, 1, 0, Span(std::string(6000, 'a')), false).ok());
+    ASSERT_TRUE(store->Write(2, 1, 0, Span(std::string(3000, 'b')), false).ok());
+    SpaceInfo space = store->Space();
+    EXPECT_EQ(space.used_bytes, 9000u);
+    EXPECT_EQ(space.capacity_bytes, 10000u);
+    // 1001 more bytes: refused, and nothing changed (a new chunk is not made).
+    EXPECT_EQ(store->Write(3, 1, 0, Span(std::string(1001, 'c')), false).code(),
+              ErrorCode::kNoSpace);
+    EXPECT_EQ(store->Write(2, 1, 3000, Span(std::string(1001, 'c')), false).code(),
+              ErrorCode::kNoSpace);
+    EXPECT_EQ(store->Truncate(2, 1, 4001).code(), ErrorCode::kNoSpace);
+    EXPECT_EQ(store->Inventory().size(), 2u);
+    EXPECT_EQ(store->CheckRoom(1001).code(), ErrorCode::kNoSpace);
+    EXPECT_TRUE(store->CheckRoom(1000).ok());
+    // Overwrites need no new space; growing up to the limit is fine.
+    ASSERT_TRUE(store->Write(1, 1, 0, Span(std::string(6000, 'z')), false).ok());
+    ASSERT_TRUE(store->Write(2, 1, 3000, Span(std::string(1000, 'c')), false).ok());
+    EXPECT_EQ(store->Space().used_bytes, 10000u);
+    ASSERT_TRUE(store->Delete(1).ok());
+    EXPECT_EQ(store->Space().used_bytes, 4000u);
+    ASSERT_TRUE(store->Truncate(2, 2, 100).ok());
+    EXPECT_EQ(store->Space().used_bytes, 100u);
+  }
+  // Counted again from the files at start; without a limit the capacity is
+  // the disk's free space plus the replicas.
+  auto store = OpenStore({dir.path()});
+  ASSERT_NE(store, nullptr);
+  SpaceInfo space = store->Space();
+  EXPECT_EQ(space.used_bytes, 100u);
+  EXPECT_GT(space.capacity_bytes, 100u);
+}
+
 TEST(ChunkStoreTest, AbsentChunksAndDelete) {
   TempDir dir;
   auto store = OpenStore({dir.path()});

@@ -419,11 +419,15 @@ TEST_F(CommandsTest, QueryListingOptions) {
 TEST_F(CommandsTest, StatusListsServersAndTotals) {
   auto r = Ddbfs(Meta(), {"status"});
   ASSERT_EQ(r.exit_code, 0) << Show(r);
-  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 9) << r.out;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 10) << r.out;
   EXPECT_NE(r.out.find("servers: 3 (3 alive, 0 dead)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("missing: 0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("over goal: 0"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\nrepair: 0 copies in flight, "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nrebalance: on, usage gap "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("(margin 5%), 0 moves in flight, 0 chunks moved (0 B), 0 B/s\n"),
+            std::string::npos)
+      << r.out;
   r = Ddbfs(Meta(), {"status", "--json"});
   ASSERT_EQ(r.exit_code, 0) << Show(r);
   size_t alive = 0;
@@ -434,6 +438,9 @@ TEST_F(CommandsTest, StatusListsServersAndTotals) {
   EXPECT_EQ(alive, 3u) << r.out;
   EXPECT_NE(r.out.find(R"("chunks_missing": 0)"), std::string::npos);
   EXPECT_NE(r.out.find(R"("repair": {"enabled": true, "copies_in_flight": 0)"), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find(R"("rebalance": {"enabled": true, "margin_pct": 5.00, "gap_pct": )"),
+            std::string::npos)
       << r.out;
 }
 

@@ -71,6 +71,33 @@ TEST_F(RepairTrimTest, ExtraReplicasAreTrimmedKeepingDistinctHosts) {
   EXPECT_EQ(st->counts.chunks_over_goal, 0);
 }
 
+// The trim keeps the least used servers (bytes of replicas / capacity, as
+// reported), not the most free bytes (docs/repair.md, "Rebalancing"), and
+// still distinct hosts first.
+TEST_F(RepairTrimTest, TheMostUsedReplicaGoesByUsageFractionWithinTheHostRule) {
+  constexpr int64_t kMiB = 1 << 20;
+  const int32_t a = AddServer("ua", "hostA");
+  const int32_t a2 = AddServer("ua2", "hostA");
+  const int32_t b = AddServer("ub", "hostB");
+  const int32_t c = AddServer("uc", "hostC");
+  servers_ = {a, a2, b, c};
+  ctx().servers.Heartbeat(a, 1000 * kMiB, 500 * kMiB, 1);    // 50 %, 500 MiB free
+  ctx().servers.Heartbeat(a2, 1000 * kMiB, 100 * kMiB, 1);   // 10 %
+  ctx().servers.Heartbeat(b, 100 * kMiB, 60 * kMiB, 1);      // 60 %, 40 MiB free
+  ctx().servers.Heartbeat(c, 10000 * kMiB, 9000 * kMiB, 1);  // 90 %, the most free bytes
+  Attr f = MustCreate(kRootInode, "f");                      // goal 2
+  // Three hosts: the 90 % one goes, though it has the most free space.
+  const int64_t three_hosts = PutChunk(f.inode, 0, 1, {a, b, c});
+  // Two replicas on hostA and one on hostC: hostC stays (distinct hosts
+  // first) though most used, and of hostA the less used one.
+  const int64_t shared_host = PutChunk(f.inode, 1, 1, {a, a2, c});
+  Repairer repairer(ctx(), RepairOptions{});
+  repairer.Pass();
+  EXPECT_EQ(Holders(three_hosts), (std::set<int64_t>{a, b}));
+  EXPECT_EQ(Holders(shared_host), (std::set<int64_t>{a2, c}));
+  EXPECT_EQ(repairer.stats().trimmed, 2);
+}
+
 TEST_F(RepairTrimTest, NothingIsTrimmedUnderALeaseOrOnUnconfirmedInventories) {
   const int32_t a = AddServer("ua", "hostA");
   const int32_t b = AddServer("ub", "hostB");

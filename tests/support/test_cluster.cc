@@ -205,7 +205,20 @@ std::vector<std::string> TestCluster::ChunkServerArgs(int i) const {
   const ChunkServer& cs = chunks_.at(i);
   std::vector<std::string> args;
   if (!cs.rack.empty()) args = {"--rack", cs.rack};
-  return Concat(args, options_.chunkserver_args);
+  return Concat(Concat(args, options_.chunkserver_args), cs.args);
+}
+
+int TestCluster::AddChunkServer(const std::vector<std::string>& args) {
+  const int i = chunk_server_count();
+  ChunkServer cs;
+  cs.port = FreePort();
+  cs.label = "host" + std::to_string(i + 1);
+  cs.args = args;
+  cs.data_dir = dir() + "/chunk" + std::to_string(i + 1);
+  std::filesystem::create_directories(cs.data_dir);
+  chunks_.push_back(std::move(cs));
+  if (!StartChunkServerProcess(i)) return -1;
+  return i;
 }
 
 bool TestCluster::StartWrappedChunkServer(int i) {

@@ -98,6 +98,10 @@ class TestCluster {
   bool chunk_server_running(int i) const;
   void KillChunkServer(int i, int sig = SIGKILL);
   void StartChunkServer(int i);  // same port, same data folder
+  // Starts one more chunk server (empty data folder, label "host<N>", the
+  // cluster's chunkserver_args plus `args`) and returns its index once it
+  // listens (-1 and a test failure if it does not). It registers by itself.
+  int AddChunkServer(const std::vector<std::string>& args = {});
 
   // Metaserver 0: stopped, and started again (waiting until it serves).
   void StopMetaserver(int sig = SIGTERM);
@@ -121,6 +125,7 @@ class TestCluster {
     std::string label;
     std::string rack;
     std::vector<std::string> wrapper;
+    std::vector<std::string> args;  // AddChunkServer's own flags
     std::string data_dir;
     bool tmpfs = false;
     std::unique_ptr<Process> process;

@@ -153,6 +153,15 @@ struct ClusterView {
   int64_t held_replicas = 0;
   int64_t held_bytes = 0;
   int64_t chunk_retention_s = 0;
+  // Rebalancing (docs/repair.md, "Rebalancing"): the margin (0: off), the
+  // usage gap now (percentage points), moves queued or copying, and the
+  // moves recorded since the metaserver started.
+  double rebalance_margin_pct = 0;
+  double rebalance_gap_pct = 0;
+  int rebalance_moves_in_flight = 0;
+  int64_t rebalance_chunks_moved = 0;
+  int64_t rebalance_bytes_moved = 0;
+  int64_t rebalance_bytes_per_s = 0;  // over the last 10 s
 };
 
 // ddbfs goal get (docs/repair.md, "Goals").
