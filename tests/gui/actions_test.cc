@@ -19,6 +19,7 @@
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTextStream>
+#include <QTimer>
 #include <QToolButton>
 #include <QUrl>
 
@@ -202,8 +203,18 @@ TEST_F(ActionsTest, DragOutCopiesTheDocumentsOnlyWhenAskedForFiles) {
   EXPECT_EQ(drag->copies(), 0);
   EXPECT_EQ(copies_in_cache(), before);
 
+  // The copy runs off the GUI thread: events are handled meanwhile, and the
+  // progress dialog is up.
+  bool events_during_copy = false;
+  bool dialog_during_copy = false;
+  QTimer::singleShot(0, window_.get(), [&] {
+    events_during_copy = true;
+    dialog_during_copy = window_->findChild<QProgressDialog*>("transferProgress") != nullptr;
+  });
   const QList<QByteArray> lines = mime->data("text/uri-list").split('\n');
   EXPECT_EQ(drag->copies(), 1);
+  EXPECT_TRUE(events_during_copy);
+  EXPECT_TRUE(dialog_during_copy);
   QStringList files;
   for (const QByteArray& l : lines) {
     if (!l.trimmed().isEmpty()) files << QUrl::fromEncoded(l.trimmed()).toLocalFile();
