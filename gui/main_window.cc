@@ -57,18 +57,18 @@ QString TagList(const std::vector<Tag>& tags) {
 // What a tag change does, for the Edit menu: "add tag 'x' to 3 documents".
 QString DescribeTagChange(const std::vector<Tag>& add, const std::vector<Tag>& remove,
                           size_t documents) {
-  const int n = static_cast<int>(documents);
+  const QString docs =
+      documents == 1 ? QObject::tr("1 document") : QObject::tr("%1 documents").arg(documents);
   if (remove.empty()) {
-    return (add.size() == 1 ? QObject::tr("add tag %1 to %n document(s)", "", n)
-                            : QObject::tr("add tags %1 to %n document(s)", "", n))
-        .arg(TagList(add));
+    return (add.size() == 1 ? QObject::tr("add tag %1 to %2") : QObject::tr("add tags %1 to %2"))
+        .arg(TagList(add), docs);
   }
   if (add.empty()) {
-    return (remove.size() == 1 ? QObject::tr("remove tag %1 from %n document(s)", "", n)
-                               : QObject::tr("remove tags %1 from %n document(s)", "", n))
-        .arg(TagList(remove));
+    return (remove.size() == 1 ? QObject::tr("remove tag %1 from %2")
+                               : QObject::tr("remove tags %1 from %2"))
+        .arg(TagList(remove), docs);
   }
-  return QObject::tr("change the tags of %n document(s)", "", n);
+  return QObject::tr("change the tags of %1").arg(docs);
 }
 
 }  // namespace

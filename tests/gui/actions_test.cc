@@ -247,6 +247,33 @@ TEST_F(ActionsTest, DragOutCopiesTheDocumentsOnlyWhenAskedForFiles) {
   EXPECT_FALSE(model().canDropMimeData(folder.get(), Qt::CopyAction, -1, -1, a));
 }
 
+// Cancel in the progress dialog: the drop gets no files, and the partial
+// copy is gone.
+TEST_F(ActionsTest, CancelledDragCopyGivesNoFilesAndLeavesNothing) {
+  QModelIndex photos = Go(Go({}, "Folders"), "photos");
+  ASSERT_TRUE(LoadAll(model(), photos));
+  std::shared_ptr<TransferProgress> seen;
+  bool ended = false;
+  model().set_drag_progress_hook([&](std::shared_ptr<TransferProgress> progress,
+                                     const QString&) -> std::function<void(const Status&, bool)> {
+    seen = progress;
+    progress->cancel = true;  // as the dialog's Cancel does
+    return [&](const Status& s, bool cancelled) {
+      EXPECT_TRUE(s.ok()) << s;
+      EXPECT_TRUE(cancelled);
+      ended = true;
+    };
+  });
+  std::unique_ptr<QMimeData> mime(model().mimeData({photos}));
+  EXPECT_TRUE(mime->data("text/uri-list").isEmpty());
+  EXPECT_TRUE(mime->urls().isEmpty());
+  ASSERT_NE(seen, nullptr);
+  EXPECT_TRUE(ended);
+  const QString folder = qobject_cast<DragMimeData*>(mime.get())->folder();
+  ASSERT_FALSE(folder.isEmpty());
+  EXPECT_FALSE(QFileInfo::exists(folder));
+}
+
 // At start-up the browser removes the copies of drags older than a day.
 TEST(DragCacheTest, RemovesOnlyCopiesOlderThanADay) {
   const QDir cache(DragMimeData::CacheFolder());
@@ -289,12 +316,12 @@ TEST_F(ActionsTest, UndoAndRedoTagChangesStepByStep) {
   window_->applyTagChange(u, {T("ux")}, {}, true);
   ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 1; }));
   EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
-  EXPECT_EQ(window_->undoAction()->text(), "&Undo add tag 'ux' to 3 document(s)");
+  EXPECT_EQ(window_->undoAction()->text(), "&Undo add tag 'ux' to 3 documents");
   EXPECT_FALSE(window_->redoAction()->isEnabled());
   window_->undoTagChange();
   ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1 && model().outstanding() == 0; }));
   EXPECT_EQ(state(), start) << "only the two that gained ux lose it";
-  EXPECT_EQ(window_->redoAction()->text(), "&Redo add tag 'ux' to 3 document(s)");
+  EXPECT_EQ(window_->redoAction()->text(), "&Redo add tag 'ux' to 3 documents");
   window_->redoTagChange();
   ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 1; }));
   EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
@@ -302,7 +329,7 @@ TEST_F(ActionsTest, UndoAndRedoTagChangesStepByStep) {
   // A second change (a chip's removal), undone twice, redone once.
   window_->applyTagChange({u[1]}, {}, {T("keep")}, true);
   ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 2; }));
-  EXPECT_EQ(window_->undoAction()->text(), "&Undo remove tag 'keep' from 1 document(s)");
+  EXPECT_EQ(window_->undoAction()->text(), "&Undo remove tag 'keep' from 1 document");
   EXPECT_EQ(state(), "keep ux | ux | keep ux ");
   window_->undoTagChange();
   ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1; }));
@@ -314,7 +341,7 @@ TEST_F(ActionsTest, UndoAndRedoTagChangesStepByStep) {
   // (A step leaves its stack at once and reaches the other one when done.)
   ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1 && window_->undoSteps() == 1; }));
   EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
-  EXPECT_EQ(window_->redoAction()->text(), "&Redo remove tag 'keep' from 1 document(s)");
+  EXPECT_EQ(window_->redoAction()->text(), "&Redo remove tag 'keep' from 1 document");
 
   // More than 20 steps deep; a new change drops what could be redone.
   constexpr int kSteps = 21;
@@ -328,6 +355,9 @@ TEST_F(ActionsTest, UndoAndRedoTagChangesStepByStep) {
     ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1u + i; }));
   }
   EXPECT_EQ(state(), start);
+  QTest::keyClick(window_.get(), Qt::Key_Y, Qt::ControlModifier);  // redo, too
+  ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 1; }));
+  EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
 }
 
 TEST_F(ActionsTest, AddsLocalFilesWithProgressAndStopsOnCancel) {
