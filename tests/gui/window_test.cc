@@ -300,6 +300,28 @@ TEST_F(WindowTest, LiveRefreshShowsAnotherClientsChangesKeepingTheSelection) {
   EXPECT_TRUE(WaitFor([&] { return CountOf(live) == 2; }, 3000));
 }
 
+// A folder's column follows too: entries added, renamed and removed by
+// another client, in place.
+TEST_F(WindowTest, LiveRefreshFollowsAFolderColumn) {
+  window_->set_refresh_interval_ms(300);
+  QModelIndex folders = Click({}, "Folders");
+  QModelIndex ratings = Click(folders, "ratings");
+  ASSERT_FALSE(Shown(ratings).empty());
+  const QPersistentModelIndex r9 = Click(ratings, "r9");
+  int resets = 0;
+  QObject::connect(&model(), &QAbstractItemModel::modelAboutToBeReset, [&] { ++resets; });
+  const InodeId dir = client_->ResolvePath("/ratings")->inode;
+  ASSERT_TRUE(PutTagged(*client_, "/ratings/r7", "", {}).ok());
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(ratings, "r7").isValid(); }, 3000));
+  ASSERT_TRUE(client_->Rename(dir, "r7", dir, "r8", Client::kRenameNoReplace).ok());
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(ratings, "r8").isValid(); }, 3000));
+  EXPECT_FALSE(model().childNamed(ratings, "r7").isValid());
+  ASSERT_TRUE(client_->Unlink(dir, "r8").ok());
+  EXPECT_TRUE(WaitFor([&] { return !model().childNamed(ratings, "r8").isValid(); }, 3000));
+  EXPECT_EQ(window_->columns()->currentIndex(), QModelIndex(r9));
+  EXPECT_EQ(resets, 0);
+}
+
 TEST_F(WindowTest, RemembersColumnWidthsAndTheClusterAcrossRuns) {
   QSettings().clear();
   QModelIndex tags = Click({}, "Tags");
