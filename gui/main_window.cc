@@ -168,6 +168,12 @@ void MainWindow::Attach(ClientOptions options) {
   model_ = std::move(model);
   if (backend_) backend_->WaitIdle();
   backend_ = std::move(backend);
+  // Tag changes of another cluster cannot be undone here; the answer of an
+  // undo still running went with the old backend.
+  undo_steps_.clear();
+  redo_steps_.clear();
+  stepping_ = false;
+  UpdateUndoActions();
   setWindowTitle(tr("DDBFS Browser — %1").arg(Q(options_.meta_address)));
 
   connect(view_->selectionModel(), &QItemSelectionModel::currentChanged, this,
@@ -185,8 +191,12 @@ void MainWindow::Attach(ClientOptions options) {
         return [self, dialog](const Status& s, bool cancelled) {
           CloseProgress(dialog);
           if (!self) return;
-          if (!s.ok()) return self->Report(tr("drag out"), s);
-          if (cancelled) self->statusBar()->showMessage(tr("Cancelled the copy of the drag"), 5000);
+          // In the status bar only: a message box would wait inside the drop.
+          if (!s.ok()) {
+            self->statusBar()->showMessage(tr("drag out: %1").arg(Q(s.ToString())), 15000);
+          } else if (cancelled) {
+            self->statusBar()->showMessage(tr("Cancelled the copy of the drag"), 5000);
+          }
         };
       });
   connect(model_.get(), &BrowserModel::loadFailed, this, [this](const QString& message) {

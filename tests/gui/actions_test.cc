@@ -245,6 +245,8 @@ TEST_F(ActionsTest, DragOutCopiesTheDocumentsOnlyWhenAskedForFiles) {
   // Dropped back on the browser's window or on a folder row, a drag out is
   // not taken for local files.
   EXPECT_FALSE(model().canDropMimeData(folder.get(), Qt::CopyAction, -1, -1, a));
+  QDir(drag->folder()).removeRecursively();
+  QDir(qobject_cast<DragMimeData*>(folder.get())->folder()).removeRecursively();
 }
 
 // Cancel in the progress dialog: the drop gets no files, and the partial
@@ -358,6 +360,11 @@ TEST_F(ActionsTest, UndoAndRedoTagChangesStepByStep) {
   QTest::keyClick(window_.get(), Qt::Key_Y, Qt::ControlModifier);  // redo, too
   ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 1; }));
   EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
+  // Connecting (again, or to another cluster) forgets the steps.
+  window_->connectTo(window_->backend()->address());
+  EXPECT_EQ(window_->undoSteps() + window_->redoSteps(), 0u);
+  EXPECT_FALSE(window_->undoAction()->isEnabled());
+  EXPECT_EQ(window_->undoAction()->text(), "&Undo");
 }
 
 TEST_F(ActionsTest, AddsLocalFilesWithProgressAndStopsOnCancel) {
