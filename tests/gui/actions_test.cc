@@ -180,6 +180,7 @@ TEST_F(ActionsTest, DragOutCopiesTheDocumentsOnlyWhenAskedForFiles) {
   for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 3);
   ASSERT_TRUE(PutTagged(*client_, "/dragA/same.bin", big, {}).ok());
   ASSERT_TRUE(PutTagged(*client_, "/dragB/same.bin", "the other one\n", {}).ok());
+  ASSERT_TRUE(client_->Symlink(client_->ResolvePath("/dragB")->inode, "link", "same.bin").ok());
   QModelIndex folders = Go({}, "Folders");
   QModelIndex a = Go(folders, "dragA");
   ASSERT_TRUE(LoadAll(model(), a));
@@ -242,6 +243,7 @@ TEST_F(ActionsTest, DragOutCopiesTheDocumentsOnlyWhenAskedForFiles) {
   const QString local_b = folder->urls()[0].toLocalFile();
   EXPECT_TRUE(QFileInfo(local_b).isDir());
   EXPECT_EQ(read(local_b + "/same.bin"), "the other one\n");
+  EXPECT_EQ(QFileInfo(local_b + "/link").symLinkTarget(), local_b + "/same.bin");
   // Dropped back on the browser's window or on a folder row, a drag out is
   // not taken for local files.
   EXPECT_FALSE(model().canDropMimeData(folder.get(), Qt::CopyAction, -1, -1, a));
