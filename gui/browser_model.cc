@@ -18,8 +18,6 @@ using Phase = ModelNode::Phase;
 // Values of one tag come in one request of at most this many (the
 // metaserver's largest page of ListTags).
 constexpr int kMaxValues = 100000;
-// The first page of a tag column.
-constexpr int kTagPage = 1000;
 
 std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
@@ -365,7 +363,7 @@ void BrowserModel::StartLoad(ModelNode* n) {
       const int offset = n->tag_offset;
       // The first page small, so that the column shows at once; the rest in
       // one more call (each call counts the whole selection again).
-      const int limit = offset == 0 ? kTagPage : kMaxValues;
+      const int limit = offset == 0 ? tag_page_size_ : kMaxValues;
       backend_->Run<Client::TagListPage>(
           this,
           [within, offset, limit](Client& c) {
@@ -508,11 +506,9 @@ void BrowserModel::refreshCounts(const QModelIndex& current) {
   std::vector<ModelNode*> nodes{root_->children[0].get()};
   for (ModelNode* n = node(current); n && n != root_.get(); n = n->parent) nodes.push_back(n);
   for (ModelNode* n : nodes) {
-    // A column whose tags were listed (even none: new ones may come).
-    const auto tags_phase = std::find(n->phases.begin(), n->phases.end(), Phase::kTags);
-    const bool tags_listed = tags_phase != n->phases.end() &&
-                             n->phase > static_cast<size_t>(tags_phase - n->phases.begin());
-    if (n->kind != Kind::kTagsCategory && !ListsValues(n) && !tags_listed) continue;
+    // A column with tag rows, or whose tags were listed (even none: new
+    // ones may come).
+    if (n->kind != Kind::kTagsCategory && n->tag_rows == 0 && !TagsListed(n)) continue;
     const uint64_t id = ids_.at(n);
     const uint64_t gen = n->generation;
     std::optional<std::string> within;
@@ -530,7 +526,9 @@ void BrowserModel::refreshCounts(const QModelIndex& current) {
           --outstanding_;
           auto it = live_.find(id);
           if (it == live_.end() || it->second->generation != gen || !r.ok()) return;
-          MergeCounts(it->second, r->tags);
+          // New tags only into a column listed to its end: a column still
+          // paging gets them from its next page.
+          MergeCounts(it->second, r->tags, TagsListed(it->second));
           emit pageLoaded(indexOf(it->second));
         });
   }
@@ -655,7 +653,14 @@ bool BrowserModel::ListsValues(const ModelNode* n) {
   return n->kind == Kind::kTag && n->tag_rows > 0 && n->children[0]->kind == Kind::kAnyValue;
 }
 
-void BrowserModel::MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh) {
+bool BrowserModel::TagsListed(const ModelNode* n) {
+  if (ListsValues(n)) return true;
+  const auto at = std::find_if(n->phases.begin(), n->phases.end(),
+                               [](Phase p) { return p == Phase::kTagList || p == Phase::kTags; });
+  return at != n->phases.end() && n->phase > static_cast<size_t>(at - n->phases.begin());
+}
+
+void BrowserModel::MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh, bool insert_new) {
   std::map<std::string, const TagCount*> by_key;
   for (const TagCount& t : fresh) by_key[RowKey(t.name, t.value)] = &t;
   // Rows that are there: new counts (0 when gone: the row stays, so that a
@@ -675,6 +680,7 @@ void BrowserModel::MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh)
       emit dataChanged(ci, ci, {CountRole, Qt::ToolTipRole});
     }
   }
+  if (!insert_new) return;
   // New rows, each at its place in the order.
   const bool values = ListsValues(n);
   for (const auto& [key, t] : by_key) {

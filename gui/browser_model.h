@@ -47,6 +47,7 @@ class BrowserModel : public QAbstractItemModel {
   };
   static constexpr char kInodesMime[] = "application/x-ddbfs-inodes";
   static constexpr int kDefaultPageSize = 500;
+  static constexpr int kDefaultTagPageSize = 1000;  // a tag column's first page
 
   explicit BrowserModel(Backend* backend, QObject* parent = nullptr);
   ~BrowserModel() override;
@@ -104,6 +105,7 @@ class BrowserModel : public QAbstractItemModel {
 
   int page_size() const { return page_size_; }
   void set_page_size(int n) { page_size_ = n; }
+  void set_tag_page_size(int n) { tag_page_size_ = n; }
   // Requests out (tests wait for 0).
   int outstanding() const { return outstanding_; }
 
@@ -137,7 +139,10 @@ class BrowserModel : public QAbstractItemModel {
                                         const Attr& attr) const;
   // Whether n's tag rows are a valued tag's values.
   static bool ListsValues(const ModelNode* n);
-  void MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh);
+  // Whether n's tag rows are complete (its tag listing came to its end).
+  static bool TagsListed(const ModelNode* n);
+  // New counts for n's tag rows; with insert_new, rows for new tags too.
+  void MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh, bool insert_new);
   // Lists n's loaded documents or entries again (refreshLive).
   void RefreshEntries(ModelNode* n);
   // Makes n's entry rows (after its tag rows) those of `fresh`, which is in
@@ -151,6 +156,7 @@ class BrowserModel : public QAbstractItemModel {
   std::unordered_map<const ModelNode*, uint64_t> ids_;
   uint64_t next_id_ = 1;
   int page_size_ = kDefaultPageSize;
+  int tag_page_size_ = kDefaultTagPageSize;
   int outstanding_ = 0;
   DragMimeData::ProgressHook drag_hook_;
   mutable std::vector<QPointer<QMimeData>> drags_;  // alive while dragged
