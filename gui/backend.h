@@ -42,22 +42,20 @@ class Backend : public QObject {
   template <typename T>
   void Run(QObject* receiver, std::function<Result<T>(Client&)> work,
            std::function<void(Result<T>)> done) {
-    QPointer<QObject> guard(receiver);
-    Submit([this, guard, work = std::move(work), done = std::move(done)]() {
-      std::shared_ptr<Client> client = ClientOrConnect();
-      auto result = std::make_shared<Result<T>>(
-          client ? work(*client) : Result<T>(Status(ErrorCode::kUnavailable, LastError())));
-      NoteOutcome(result->ok() ? Status() : result->status());
-      QMetaObject::invokeMethod(
-          this,
-          [guard, done, result]() {
-            if (guard) done(std::move(*result));
-          },
-          Qt::QueuedConnection);
-    });
+    RunCounted<T>(receiver, std::move(work), std::move(done), true);
+  }
+  // Like Run, for the polls that run by themselves (the status bar): not
+  // counted by pending().
+  template <typename T>
+  void RunPoll(QObject* receiver, std::function<Result<T>(Client&)> work,
+               std::function<void(Result<T>)> done) {
+    RunCounted<T>(receiver, std::move(work), std::move(done), false);
   }
 
   bool connected() const { return connected_.load(); }
+  // Calls of Run (not RunPoll) whose outcome has not reached the GUI
+  // thread yet.
+  int pending() const { return pending_; }
   QString address() const { return QString::fromStdString(options_.meta_address); }
   // Waits until no work runs (tests, shutdown).
   void WaitIdle();
@@ -69,6 +67,26 @@ class Backend : public QObject {
   void connectionRestored();
 
  private:
+  template <typename T>
+  void RunCounted(QObject* receiver, std::function<Result<T>(Client&)> work,
+                  std::function<void(Result<T>)> done, bool counted) {
+    QPointer<QObject> guard(receiver);
+    if (counted) ++pending_;
+    Submit([this, guard, counted, work = std::move(work), done = std::move(done)]() {
+      std::shared_ptr<Client> client = ClientOrConnect();
+      auto result = std::make_shared<Result<T>>(
+          client ? work(*client) : Result<T>(Status(ErrorCode::kUnavailable, LastError())));
+      NoteOutcome(result->ok() ? Status() : result->status());
+      QMetaObject::invokeMethod(
+          this,
+          [this, guard, counted, done, result]() {
+            if (counted) --pending_;
+            if (guard) done(std::move(*result));
+          },
+          Qt::QueuedConnection);
+    });
+  }
+
   void Submit(std::function<void()> task);
   // The shared client, connecting first if there is none (any thread).
   std::shared_ptr<Client> ClientOrConnect();
@@ -83,6 +101,7 @@ class Backend : public QObject {
   QThreadPool pool_;
   QTimer probe_timer_;
   bool probing_ = false;  // GUI thread only
+  int pending_ = 0;       // GUI thread only
   mutable std::mutex mu_;
   std::shared_ptr<Client> client_;  // GUARDED_BY(mu_)
   std::string last_error_;          // GUARDED_BY(mu_)

@@ -18,8 +18,6 @@ using Phase = ModelNode::Phase;
 // Values of one tag come in one request of at most this many (the
 // metaserver's largest page of ListTags).
 constexpr int kMaxValues = 100000;
-// The first page of a tag column.
-constexpr int kTagPage = 1000;
 
 std::string JoinPath(const std::string& dir, const std::string& name) {
   return dir == "/" ? "/" + name : dir + "/" + name;
@@ -216,15 +214,20 @@ QStringList BrowserModel::mimeTypes() const { return {kInodesMime, "text/uri-lis
 QMimeData* BrowserModel::mimeData(const QModelIndexList& indexes) const {
   QStringList inodes;
   QStringList paths;
+  std::vector<CopyOutItem> items;
   for (const QModelIndex& i : indexes) {
     const ModelNode* n = node(i);
     if (n->kind != Kind::kDocument && n->kind != Kind::kFolder) continue;
     inodes << QString::number(n->attr.inode);
     paths << QString::fromStdString(n->path);
+    items.push_back({n->attr.inode, n->path, n->kind == Kind::kFolder});
   }
-  auto* m = new QMimeData;
+  // text/uri-list: local copies, made when a drop target asks for them.
+  auto* m = new DragMimeData(backend_, std::move(items), drag_hook_);
   m->setData(kInodesMime, inodes.join('\n').toUtf8());
   m->setText(paths.join('\n'));
+  std::erase_if(drags_, [](const QPointer<QMimeData>& d) { return d.isNull(); });
+  drags_.emplace_back(m);
   return m;
 }
 
@@ -232,6 +235,8 @@ bool BrowserModel::canDropMimeData(const QMimeData* data, Qt::DropAction, int, i
                                    const QModelIndex& parent) const {
   const ModelNode* n = node(parent);
   if (data->hasFormat(kInodesMime)) return n->kind == Kind::kTag || n->kind == Kind::kValue;
+  // Local files from outside (a drag out of the browser also offers
+  // text/uri-list, but carries the inode format and is handled above).
   if (data->hasUrls()) return n->kind == Kind::kFolder || n->kind == Kind::kFoldersCategory;
   return false;
 }
@@ -358,7 +363,7 @@ void BrowserModel::StartLoad(ModelNode* n) {
       const int offset = n->tag_offset;
       // The first page small, so that the column shows at once; the rest in
       // one more call (each call counts the whole selection again).
-      const int limit = offset == 0 ? kTagPage : kMaxValues;
+      const int limit = offset == 0 ? tag_page_size_ : kMaxValues;
       backend_->Run<Client::TagListPage>(
           this,
           [within, offset, limit](Client& c) {
@@ -501,7 +506,9 @@ void BrowserModel::refreshCounts(const QModelIndex& current) {
   std::vector<ModelNode*> nodes{root_->children[0].get()};
   for (ModelNode* n = node(current); n && n != root_.get(); n = n->parent) nodes.push_back(n);
   for (ModelNode* n : nodes) {
-    if (n->tag_rows == 0 && n->kind != Kind::kTagsCategory) continue;
+    // A column with tag rows, or whose tags were listed (even none: new
+    // ones may come).
+    if (n->kind != Kind::kTagsCategory && n->tag_rows == 0 && !TagsListed(n)) continue;
     const uint64_t id = ids_.at(n);
     const uint64_t gen = n->generation;
     std::optional<std::string> within;
@@ -519,9 +526,126 @@ void BrowserModel::refreshCounts(const QModelIndex& current) {
           --outstanding_;
           auto it = live_.find(id);
           if (it == live_.end() || it->second->generation != gen || !r.ok()) return;
-          MergeCounts(it->second, r->tags);
+          // New tags only into a column listed to its end: a column still
+          // paging gets them from its next page.
+          MergeCounts(it->second, r->tags, TagsListed(it->second));
           emit pageLoaded(indexOf(it->second));
         });
+  }
+}
+
+bool BrowserModel::dragging() const {
+  std::erase_if(drags_, [](const QPointer<QMimeData>& d) { return d.isNull(); });
+  return !drags_.empty();
+}
+
+void BrowserModel::refreshLive(const QModelIndex& current) {
+  refreshCounts(current);
+  for (ModelNode* n = node(current); n && n != root_.get(); n = n->parent) RefreshEntries(n);
+}
+
+void BrowserModel::RefreshEntries(ModelNode* n) {
+  if (n->loading || n->failed || ListsValues(n)) return;
+  const auto at = std::find_if(n->phases.begin(), n->phases.end(), [](Phase p) {
+    return p == Phase::kDocuments || p == Phase::kDirectory;
+  });
+  if (at == n->phases.end()) return;
+  const size_t entry_phase = static_cast<size_t>(at - n->phases.begin());
+  if (n->phase < entry_phase) return;  // no entries asked for yet
+  const bool by_inode = *at == Phase::kDocuments;
+  const bool complete = n->phase > entry_phase;
+  // Only what was loaded: up to the paging cursor unless the list is done.
+  const InodeId doc_bound = n->doc_after;
+  const std::string dir_bound = n->dir_after;
+  if (!complete && (by_inode ? doc_bound == 0 : dir_bound.empty())) return;
+  const uint64_t id = ids_.at(n);
+  const uint64_t gen = n->generation;
+  const size_t phase = n->phase;
+  const std::string q = n->query;
+  const InodeId dir = n->attr.inode;
+  const std::string path = n->path;
+  const int limit = page_size_;
+  struct Entry {
+    std::string path;
+    Attr attr;
+  };
+  ++outstanding_;
+  backend_->Run<std::vector<Entry>>(
+      this,
+      [=](Client& c) -> Result<std::vector<Entry>> {
+        std::vector<Entry> out;
+        if (by_inode) {
+          InodeId after = 0;
+          while (true) {
+            ASSIGN_OR_RETURN(Client::QueryPage p, c.Query(q, after, limit));
+            for (Client::QueryHit& h : p.hits) {
+              if (!complete && h.attr.inode > doc_bound) return out;
+              out.push_back({std::move(h.path), h.attr});
+            }
+            if (!p.more) return out;
+            after = p.next_after;
+          }
+        }
+        std::string after;
+        while (true) {
+          ASSIGN_OR_RETURN(DirPage p, c.ReadDir(dir, after, limit));
+          if (!p.entries.empty()) after = p.entries.back().name;
+          for (DirEntry& e : p.entries) {
+            out.push_back({JoinPath(path, e.name), e.attr});
+            if (!complete && e.name == dir_bound) return out;
+          }
+          if (!p.more) return out;
+        }
+      },
+      [this, id, gen, phase, doc_bound, dir_bound, by_inode](Result<std::vector<Entry>> r) {
+        --outstanding_;
+        auto it = live_.find(id);
+        if (it == live_.end() || !r.ok()) return;
+        ModelNode* n = it->second;
+        // A page loaded or a reload meanwhile: this answer is out of date.
+        if (n->generation != gen || n->loading || n->phase != phase || n->doc_after != doc_bound ||
+            n->dir_after != dir_bound) {
+          return;
+        }
+        std::vector<std::unique_ptr<ModelNode>> fresh;
+        for (const Entry& e : *r) fresh.push_back(EntryChild(n, e.path, e.attr));
+        MergeEntries(n, std::move(fresh), by_inode);
+      });
+}
+
+void BrowserModel::MergeEntries(ModelNode* n, std::vector<std::unique_ptr<ModelNode>> fresh,
+                                bool by_inode) {
+  auto key = [by_inode](const ModelNode& e) {
+    return by_inode ? std::to_string(e.attr.inode) : e.name;
+  };
+  std::map<std::string, ModelNode*> by_key;
+  for (auto& f : fresh) by_key[key(*f)] = f.get();
+  // Rows that are gone, from the end (one removal each: the view keeps
+  // the rows around them, their selection and its scroll position).
+  for (size_t i = n->children.size(); i-- > n->tag_rows;) {
+    if (!by_key.contains(key(*n->children[i]))) RemoveChildren(n, i, 1);
+  }
+  // What stays is in the metaserver's order, like `fresh`: walk both,
+  // updating rows in place and inserting the new ones where they go.
+  size_t row = n->tag_rows;
+  for (auto& f : fresh) {
+    if (row < n->children.size() && key(*n->children[row]) == key(*f)) {
+      ModelNode* c = n->children[row].get();
+      if (c->name != f->name || c->path != f->path || c->attr.size != f->attr.size ||
+          c->attr.mtime_ns != f->attr.mtime_ns || c->attr.ctime_ns != f->attr.ctime_ns) {
+        c->name = f->name;
+        c->path = f->path;
+        c->attr = f->attr;
+        const QModelIndex ci = indexOf(c);
+        emit dataChanged(ci, ci);
+      }
+      ++row;
+      continue;
+    }
+    std::vector<std::unique_ptr<ModelNode>> one;
+    one.push_back(std::move(f));
+    InsertChildren(n, row, std::move(one));
+    ++row;
   }
 }
 
@@ -529,7 +653,14 @@ bool BrowserModel::ListsValues(const ModelNode* n) {
   return n->kind == Kind::kTag && n->tag_rows > 0 && n->children[0]->kind == Kind::kAnyValue;
 }
 
-void BrowserModel::MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh) {
+bool BrowserModel::TagsListed(const ModelNode* n) {
+  if (ListsValues(n)) return true;
+  const auto at = std::find_if(n->phases.begin(), n->phases.end(),
+                               [](Phase p) { return p == Phase::kTagList || p == Phase::kTags; });
+  return at != n->phases.end() && n->phase > static_cast<size_t>(at - n->phases.begin());
+}
+
+void BrowserModel::MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh, bool insert_new) {
   std::map<std::string, const TagCount*> by_key;
   for (const TagCount& t : fresh) by_key[RowKey(t.name, t.value)] = &t;
   // Rows that are there: new counts (0 when gone: the row stays, so that a
@@ -549,6 +680,7 @@ void BrowserModel::MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh)
       emit dataChanged(ci, ci, {CountRole, Qt::ToolTipRole});
     }
   }
+  if (!insert_new) return;
   // New rows, each at its place in the order.
   const bool values = ListsValues(n);
   for (const auto& [key, t] : by_key) {

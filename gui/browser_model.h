@@ -18,6 +18,7 @@
 // Thread-safety: GUI thread only (the Backend runs the requests).
 
 #include <QAbstractItemModel>
+#include <QPointer>
 #include <QStringList>
 #include <cstdint>
 #include <memory>
@@ -25,6 +26,7 @@
 #include <vector>
 
 #include "backend.h"
+#include "drag_mime.h"
 #include "model_node.h"
 
 namespace ddbfs::gui {
@@ -45,6 +47,7 @@ class BrowserModel : public QAbstractItemModel {
   };
   static constexpr char kInodesMime[] = "application/x-ddbfs-inodes";
   static constexpr int kDefaultPageSize = 500;
+  static constexpr int kDefaultTagPageSize = 1000;  // a tag column's first page
 
   explicit BrowserModel(Backend* backend, QObject* parent = nullptr);
   ~BrowserModel() override;
@@ -81,6 +84,14 @@ class BrowserModel : public QAbstractItemModel {
   // Lists again the counts of the tag columns on the way to `current` and
   // of the Tags column, updating rows in place (after a tag change).
   void refreshCounts(const QModelIndex& current);
+  // The live refresh (docs/browser.md, "Live refresh"): refreshCounts(current)
+  // and, for the columns on the way to `current` (and its own), the
+  // documents or folder entries loaded so far listed again and merged in
+  // place: rows inserted, removed or updated, never a reset, so the
+  // selection, the scroll position and the current item stay.
+  void refreshLive(const QModelIndex& current);
+  // Whether a drag out of the browser is going on (its data still alive).
+  bool dragging() const;
   // Forgets what `index` has loaded and loads it again.
   void reload(const QModelIndex& index);
   // Removes the rows of `inode` from every loaded column (after a delete).
@@ -88,8 +99,13 @@ class BrowserModel : public QAbstractItemModel {
   // Loads again what failed (after the connection came back).
   void retryFailed();
 
+  // Shows the progress of the copies a drag out of the browser makes (the
+  // window's progress dialog); see DragMimeData.
+  void set_drag_progress_hook(DragMimeData::ProgressHook hook) { drag_hook_ = std::move(hook); }
+
   int page_size() const { return page_size_; }
   void set_page_size(int n) { page_size_ = n; }
+  void set_tag_page_size(int n) { tag_page_size_ = n; }
   // Requests out (tests wait for 0).
   int outstanding() const { return outstanding_; }
 
@@ -123,7 +139,16 @@ class BrowserModel : public QAbstractItemModel {
                                         const Attr& attr) const;
   // Whether n's tag rows are a valued tag's values.
   static bool ListsValues(const ModelNode* n);
-  void MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh);
+  // Whether n's tag rows are complete (its tag listing came to its end).
+  static bool TagsListed(const ModelNode* n);
+  // New counts for n's tag rows; with insert_new, rows for new tags too.
+  void MergeCounts(ModelNode* n, const std::vector<TagCount>& fresh, bool insert_new);
+  // Lists n's loaded documents or entries again (refreshLive).
+  void RefreshEntries(ModelNode* n);
+  // Makes n's entry rows (after its tag rows) those of `fresh`, which is in
+  // the order the metaserver lists them; rows match by inode (documents of a
+  // query) or by name (a folder's entries).
+  void MergeEntries(ModelNode* n, std::vector<std::unique_ptr<ModelNode>> fresh, bool by_inode);
 
   Backend* backend_;
   std::unique_ptr<ModelNode> root_;
@@ -131,7 +156,10 @@ class BrowserModel : public QAbstractItemModel {
   std::unordered_map<const ModelNode*, uint64_t> ids_;
   uint64_t next_id_ = 1;
   int page_size_ = kDefaultPageSize;
+  int tag_page_size_ = kDefaultTagPageSize;
   int outstanding_ = 0;
+  DragMimeData::ProgressHook drag_hook_;
+  mutable std::vector<QPointer<QMimeData>> drags_;  // alive while dragged
 };
 
 }  // namespace ddbfs::gui

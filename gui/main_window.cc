@@ -26,6 +26,7 @@
 
 #include "column_view.h"
 #include "details_pane.h"
+#include "drag_mime.h"
 #include "search_bar.h"
 #include "transfer.h"
 
@@ -36,6 +37,9 @@ namespace {
 using Kind = ModelNode::Kind;
 
 constexpr int kDefaultStatusMs = 5000;
+constexpr int kDefaultRefreshMs = 5000;
+// A refresh tick that finds the user busy tries again this much later.
+constexpr int kRefreshRetryMs = 200;
 
 QString ParentPath(const QString& path) {
   const int slash = static_cast<int>(path.lastIndexOf('/'));
@@ -43,6 +47,29 @@ QString ParentPath(const QString& path) {
 }
 
 QString Q(const std::string& s) { return QString::fromStdString(s); }
+
+QString TagList(const std::vector<Tag>& tags) {
+  QStringList out;
+  for (const Tag& t : tags) out << QStringLiteral("'%1'").arg(Q(TagText(t)));
+  return out.join(", ");
+}
+
+// What a tag change does, for the Edit menu: "add tag 'x' to 3 documents".
+QString DescribeTagChange(const std::vector<Tag>& add, const std::vector<Tag>& remove,
+                          size_t documents) {
+  const QString docs =
+      documents == 1 ? QObject::tr("1 document") : QObject::tr("%1 documents").arg(documents);
+  if (remove.empty()) {
+    return (add.size() == 1 ? QObject::tr("add tag %1 to %2") : QObject::tr("add tags %1 to %2"))
+        .arg(TagList(add), docs);
+  }
+  if (add.empty()) {
+    return (remove.size() == 1 ? QObject::tr("remove tag %1 from %2")
+                               : QObject::tr("remove tags %1 from %2"))
+        .arg(TagList(remove), docs);
+  }
+  return QObject::tr("change the tags of %1").arg(docs);
+}
 
 }  // namespace
 
@@ -69,6 +96,10 @@ MainWindow::MainWindow(ClientOptions options, QWidget* parent)
   status_timer_ = new QTimer(this);
   status_timer_->setInterval(kDefaultStatusMs);
   connect(status_timer_, &QTimer::timeout, this, &MainWindow::PollStatus);
+  refresh_timer_ = new QTimer(this);
+  connect(refresh_timer_, &QTimer::timeout, this, &MainWindow::LiveRefresh);
+  // Copies of earlier drags out of the browser, left in the cache.
+  DragMimeData::CleanCache();
 
   connect(search_, &SearchBar::searchRequested, this, &MainWindow::runSearch);
   connect(search_, &SearchBar::saveRequested, this, [this](const QString& q) {
@@ -112,6 +143,10 @@ MainWindow::MainWindow(ClientOptions options, QWidget* parent)
   view_->setPreviewWidget(details_);
   RestoreSettings();
   status_timer_->start();
+  bool env_ok = false;
+  const int env_ms = qEnvironmentVariableIntValue("DDBFS_BROWSER_REFRESH_MS", &env_ok);
+  set_refresh_interval_ms(
+      env_ok ? env_ms : QSettings().value("refresh/interval_ms", kDefaultRefreshMs).toInt());
 }
 
 MainWindow::~MainWindow() {
@@ -133,6 +168,12 @@ void MainWindow::Attach(ClientOptions options) {
   model_ = std::move(model);
   if (backend_) backend_->WaitIdle();
   backend_ = std::move(backend);
+  // Tag changes of another cluster cannot be undone here; the answer of an
+  // undo still running went with the old backend.
+  undo_steps_.clear();
+  redo_steps_.clear();
+  stepping_ = false;
+  UpdateUndoActions();
   setWindowTitle(tr("DDBFS Browser — %1").arg(Q(options_.meta_address)));
 
   connect(view_->selectionModel(), &QItemSelectionModel::currentChanged, this,
@@ -142,6 +183,22 @@ void MainWindow::Attach(ClientOptions options) {
             applyTagChange(inodes, {tag}, {}, true);
           });
   connect(model_.get(), &BrowserModel::filesDropRequested, this, &MainWindow::addLocal);
+  model_->set_drag_progress_hook(
+      [this](std::shared_ptr<TransferProgress> progress,
+             const QString& what) -> std::function<void(const Status&, bool)> {
+        QPointer<QProgressDialog> dialog = ProgressDialog(progress, what);
+        QPointer<MainWindow> self(this);
+        return [self, dialog](const Status& s, bool cancelled) {
+          CloseProgress(dialog);
+          if (!self) return;
+          // In the status bar only: a message box would wait inside the drop.
+          if (!s.ok()) {
+            self->statusBar()->showMessage(tr("drag out: %1").arg(Q(s.ToString())), 15000);
+          } else if (cancelled) {
+            self->statusBar()->showMessage(tr("Cancelled the copy of the drag"), 5000);
+          }
+        };
+      });
   connect(model_.get(), &BrowserModel::loadFailed, this, [this](const QString& message) {
     if (backend_->connected()) statusBar()->showMessage(message, 10000);
     navigate_rest_.clear();
@@ -197,9 +254,10 @@ void MainWindow::BuildActions() {
   add(file, tr("&Quit"), QKeySequence::Quit, [this]() { close(); });
 
   QMenu* edit = menuBar()->addMenu(tr("&Edit"));
-  undo_ =
-      add(edit, tr("&Undo the last tag change"), QKeySequence::Undo, [this]() { undoTagChange(); });
-  undo_->setEnabled(false);
+  undo_ = add(edit, tr("&Undo"), QKeySequence::Undo, [this]() { undoTagChange(); });
+  redo_ = add(edit, tr("&Redo"), QKeySequence(), [this]() { redoTagChange(); });
+  redo_->setShortcuts({QKeySequence(tr("Ctrl+Shift+Z")), QKeySequence(tr("Ctrl+Y"))});
+  UpdateUndoActions();
   edit->addSeparator();
   add(edit, tr("&Tag…"), QKeySequence(tr("Ctrl+T")), [this]() { tagSelected(false); });
   add(edit, tr("U&ntag…"), QKeySequence(tr("Ctrl+Shift+T")), [this]() { tagSelected(true); });
@@ -222,6 +280,36 @@ void MainWindow::BuildActions() {
 // ---- small helpers
 
 void MainWindow::set_status_interval_ms(int ms) { status_timer_->setInterval(ms); }
+
+void MainWindow::set_refresh_interval_ms(int ms) {
+  refresh_timer_->stop();
+  if (ms <= 0) return;
+  refresh_timer_->setInterval(ms);
+  refresh_timer_->start();
+}
+
+int MainWindow::refresh_interval_ms() const {
+  return refresh_timer_->isActive() ? refresh_timer_->interval() : 0;
+}
+
+void MainWindow::LiveRefresh() {
+  if (!backend_->connected()) return;  // the reconnect refreshes
+  // Never under the user's hands: a drag (out of the browser or inside it),
+  // a pressed button, a tag being typed, or any request still out.
+  const bool busy = model_->dragging() || QApplication::mouseButtons() != Qt::NoButton ||
+                    !details_->addTagField()->text().isEmpty() || model_->outstanding() > 0 ||
+                    backend_->pending() > 0;
+  if (busy) {
+    QTimer::singleShot(kRefreshRetryMs, this, [this]() {
+      // Only if no regular tick comes first.
+      if (refresh_timer_->isActive() && refresh_timer_->remainingTime() > kRefreshRetryMs) {
+        LiveRefresh();
+      }
+    });
+    return;
+  }
+  model_->refreshLive(view_->currentIndex());
+}
 
 bool MainWindow::Confirm(const QString& question) {
   if (confirm_hook_) return confirm_hook_(question);
@@ -282,7 +370,7 @@ QString MainWindow::CurrentFolder() const {
 }
 
 void MainWindow::LoadTagNames() {
-  backend_->Run<std::vector<std::string>>(
+  backend_->RunPoll<std::vector<std::string>>(
       this,
       [](Client& c) -> Result<std::vector<std::string>> {
         std::vector<std::string> names;
@@ -302,7 +390,7 @@ void MainWindow::LoadTagNames() {
 }
 
 void MainWindow::PollStatus() {
-  backend_->Run<ClusterView>(
+  backend_->RunPoll<ClusterView>(
       this, [](Client& c) { return c.ClusterStatus(); },
       [this](Result<ClusterView> r) {
         if (!r.ok()) return;
@@ -419,37 +507,51 @@ void MainWindow::tagSelected(bool remove) {
 void MainWindow::applyTagChange(const std::vector<InodeId>& inodes, const std::vector<Tag>& add,
                                 const std::vector<Tag>& remove, bool undoable) {
   const TagChange change{inodes, add, remove};
+  const QString label = DescribeTagChange(add, remove, inodes.size());
   backend_->Run<AppliedTagChange>(
       this, [change](Client& c) { return ApplyTagChange(c, change); },
-      [this, undoable](Result<AppliedTagChange> r) {
+      [this, undoable, label](Result<AppliedTagChange> r) {
         if (!r.ok()) return Report(tr("tag"), r.status());
-        if (undoable) {
-          undo_changes_ = std::move(r->undo);
-          undo_->setEnabled(!undo_changes_.empty());
+        if (undoable && !r->undo.empty()) {
+          undo_steps_.push_back({label, std::move(r->undo), std::move(r->redo)});
+          if (undo_steps_.size() > kUndoDepth) undo_steps_.erase(undo_steps_.begin());
+          redo_steps_.clear();
+          UpdateUndoActions();
         }
         AfterTagChange(tr("Changed the tags of %n document(s)", "", r->changed));
       });
 }
 
-void MainWindow::undoTagChange() {
-  if (undo_changes_.empty()) return;
-  std::vector<TagChange> changes = std::move(undo_changes_);
-  undo_changes_.clear();
-  undo_->setEnabled(false);
+void MainWindow::undoTagChange() { StepTagChange(false); }
+void MainWindow::redoTagChange() { StepTagChange(true); }
+
+void MainWindow::StepTagChange(bool redo) {
+  std::vector<TagStep>& from = redo ? redo_steps_ : undo_steps_;
+  if (stepping_ || from.empty()) return;
+  TagStep step = std::move(from.back());
+  from.pop_back();
+  stepping_ = true;
+  UpdateUndoActions();
+  const std::vector<TagChange> changes = redo ? step.redo : step.undo;
   backend_->Run<int>(
-      this,
-      [changes](Client& c) -> Result<int> {
-        int changed = 0;
-        for (const TagChange& ch : changes) {
-          ASSIGN_OR_RETURN(int n, c.TagMany(ch.inodes, ch.add, ch.remove));
-          changed += n;
-        }
-        return changed;
-      },
-      [this](Result<int> r) {
-        if (!r.ok()) return Report(tr("undo"), r.status());
-        AfterTagChange(tr("Undid the tag change of %n document(s)", "", *r));
+      this, [changes](Client& c) { return ApplyTagChanges(c, changes); },
+      [this, redo, step = std::move(step)](Result<int> r) mutable {
+        stepping_ = false;
+        const QString label = step.label;
+        // Done: the step moves to the other stack; failed: it stays where it
+        // was, to be tried again.
+        (r.ok() == redo ? undo_steps_ : redo_steps_).push_back(std::move(step));
+        UpdateUndoActions();
+        if (!r.ok()) return Report(redo ? tr("redo") : tr("undo"), r.status());
+        AfterTagChange(redo ? tr("Redid: %1").arg(label) : tr("Undid: %1").arg(label));
       });
+}
+
+void MainWindow::UpdateUndoActions() {
+  undo_->setEnabled(!stepping_ && !undo_steps_.empty());
+  redo_->setEnabled(!stepping_ && !redo_steps_.empty());
+  undo_->setText(undo_steps_.empty() ? tr("&Undo") : tr("&Undo %1").arg(undo_steps_.back().label));
+  redo_->setText(redo_steps_.empty() ? tr("&Redo") : tr("&Redo %1").arg(redo_steps_.back().label));
 }
 
 void MainWindow::AfterTagChange(const QString& message) {
@@ -685,10 +787,15 @@ void MainWindow::saveCopyOfCurrent() {
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
-  if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+  if (event->mimeData()->hasUrls() && !event->mimeData()->hasFormat(BrowserModel::kInodesMime)) {
+    event->acceptProposedAction();
+  }
 }
 
 void MainWindow::dropEvent(QDropEvent* event) {
+  // A drag out of the browser dropped back on it: not local files (asking
+  // for its URLs would copy the documents out).
+  if (event->mimeData()->hasFormat(BrowserModel::kInodesMime)) return;
   QStringList local;
   for (const QUrl& u : event->mimeData()->urls()) {
     if (u.isLocalFile()) local << u.toLocalFile();

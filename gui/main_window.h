@@ -55,6 +55,17 @@ class MainWindow : public QMainWindow {
   QLabel* clusterStatus() const { return status_; }
   // How often the status bar asks the cluster (ms).
   void set_status_interval_ms(int ms);
+  // How often the live refresh lists the shown columns again (ms; 0: never).
+  // Default: $DDBFS_BROWSER_REFRESH_MS, else the setting refresh/interval_ms,
+  // else 5000.
+  void set_refresh_interval_ms(int ms);
+  int refresh_interval_ms() const;
+  QAction* undoAction() const { return undo_; }
+  QAction* redoAction() const { return redo_; }
+  // Tag changes that can be undone / redone (the undo stack's depth).
+  static constexpr size_t kUndoDepth = 50;
+  size_t undoSteps() const { return undo_steps_.size(); }
+  size_t redoSteps() const { return redo_steps_.size(); }
 
   // Actions (also bound to menus, shortcuts and context menus).
   void runSearch(const QString& query);
@@ -62,6 +73,7 @@ class MainWindow : public QMainWindow {
   void applyTagChange(const std::vector<InodeId>& inodes, const std::vector<Tag>& add,
                       const std::vector<Tag>& remove, bool undoable);
   void undoTagChange();
+  void redoTagChange();
   void deleteSelected();
   void renameCurrent();
   void moveSelected();
@@ -89,6 +101,8 @@ class MainWindow : public QMainWindow {
   void OnCurrentChanged(const QModelIndex& current);
   void ShowContextMenu(const QPoint& global, const QModelIndex& index);
   void PollStatus();
+  // The live refresh's tick: refreshLive() unless the user is busy.
+  void LiveRefresh();
   void LoadTagNames();
   std::vector<Selected> SelectedDocuments() const;
   QString CurrentFolder() const;
@@ -118,12 +132,25 @@ class MainWindow : public QMainWindow {
   QLabel* banner_ = nullptr;
   QLabel* status_ = nullptr;
   QTimer* status_timer_ = nullptr;
+  QTimer* refresh_timer_ = nullptr;
   QAction* undo_ = nullptr;
+  QAction* redo_ = nullptr;
   ConfirmHook confirm_hook_;
   PromptHook prompt_hook_;
   std::unique_ptr<QTemporaryDir> temp_;  // copies opened with other programs
-  // The changes that undo the last tag change (empty: nothing to undo).
-  std::vector<TagChange> undo_changes_;
+  // One undoable tag change: what it did ("add tag 'x' to 3 documents") and
+  // the changes that take its documents back and forth.
+  struct TagStep {
+    QString label;
+    std::vector<TagChange> undo;
+    std::vector<TagChange> redo;
+  };
+  void UpdateUndoActions();
+  // Undoes (redo = false) or redoes the last step of its stack.
+  void StepTagChange(bool redo);
+  std::vector<TagStep> undo_steps_;  // the last is undone first
+  std::vector<TagStep> redo_steps_;  // the last is redone first
+  bool stepping_ = false;            // an undo or redo is running
   // Go to path (Ctrl+L): the names still to walk from navigate_at_.
   QStringList navigate_rest_;
   QPersistentModelIndex navigate_at_;

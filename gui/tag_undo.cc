@@ -60,6 +60,7 @@ Result<AppliedTagChange> ApplyTagChange(Client& c, const TagChange& change) {
   if (change.inodes.size() > kUndoTrackLimit) {
     ASSIGN_OR_RETURN(applied.changed, c.TagMany(change.inodes, change.add, change.remove));
     applied.undo.push_back(TagChange{change.inodes, change.remove, change.add});
+    applied.redo.push_back(change);
     return applied;
   }
   std::map<InodeId, std::vector<Tag>> before;
@@ -72,7 +73,17 @@ Result<AppliedTagChange> ApplyTagChange(Client& c, const TagChange& change) {
     ASSIGN_OR_RETURN(after[i], c.GetTags(i));
   }
   applied.undo = InverseOf(before, after);
+  applied.redo = InverseOf(after, before);
   return applied;
+}
+
+Result<int> ApplyTagChanges(Client& c, const std::vector<TagChange>& changes) {
+  int changed = 0;
+  for (const TagChange& ch : changes) {
+    ASSIGN_OR_RETURN(int n, c.TagMany(ch.inodes, ch.add, ch.remove));
+    changed += n;
+  }
+  return changed;
 }
 
 }  // namespace ddbfs::gui

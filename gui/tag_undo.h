@@ -31,11 +31,19 @@ inline constexpr size_t kUndoTrackLimit = 2000;
 std::vector<TagChange> InverseOf(const std::map<InodeId, std::vector<Tag>>& before,
                                  const std::map<InodeId, std::vector<Tag>>& after);
 
-// Applies `change` (one TagMany) and returns the changes that undo it.
+// Applies `change` (one TagMany) and returns the changes that undo it and
+// those that redo it: both only for the documents whose tags changed (a
+// document that already carried an added tag is in neither), each taking
+// the documents exactly to their tags before (undo) or after (redo).
 struct AppliedTagChange {
   int changed = 0;  // documents whose tags changed
   std::vector<TagChange> undo;
+  std::vector<TagChange> redo;
 };
 Result<AppliedTagChange> ApplyTagChange(Client& c, const TagChange& change);
+
+// Applies `changes` in order (one TagMany each); returns how many documents
+// changed.
+Result<int> ApplyTagChanges(Client& c, const std::vector<TagChange>& changes);
 
 }  // namespace ddbfs::gui

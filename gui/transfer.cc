@@ -115,10 +115,16 @@ Result<int> Upload(Client& c, const QStringList& local, const std::string& folde
   return added;
 }
 
-Status Download(Client& c, InodeId inode, const QString& local, TransferProgress& progress) {
+namespace {
+
+// Writes `inode` to `local`, counting into progress (not its totals).
+Status CopyOut(Client& c, InodeId inode, const QString& local, TransferProgress& progress,
+               bool set_total) {
   ASSIGN_OR_RETURN(auto reader, c.OpenReader(inode));
-  progress.bytes_total = reader->size();
-  progress.files_total = 1;
+  if (set_total) {
+    progress.bytes_total = reader->size();
+    progress.files_total = 1;
+  }
   QFile out(local);
   if (!out.open(QIODevice::WriteOnly | QIODevice::Truncate)) {
     return IoError("cannot write " + local.toStdString() + ": " + out.errorString().toStdString());
@@ -141,6 +147,95 @@ Status Download(Client& c, InodeId inode, const QString& local, TransferProgress
   }
   ++progress.files_done;
   return Status();
+}
+
+}  // namespace
+
+Status Download(Client& c, InodeId inode, const QString& local, TransferProgress& progress) {
+  return CopyOut(c, inode, local, progress, true);
+}
+
+QString DistinctName(const QString& name, QStringList& taken) {
+  QString out = name;
+  // The extension starts at the first dot that is not the first character.
+  const qsizetype dot = name.indexOf('.', 1);
+  const QString stem = dot < 0 ? name : name.left(dot);
+  const QString ext = dot < 0 ? QString() : name.mid(dot);
+  for (int i = 2; taken.contains(out); ++i)
+    out = QStringLiteral("%1 (%2)%3").arg(stem, QString::number(i), ext);
+  taken << out;
+  return out;
+}
+
+Result<QStringList> DownloadTo(Client& c, const std::vector<CopyOutItem>& items, const QString& dir,
+                               TransferProgress& progress) {
+  // Plan first (folders walked, sizes known), so that the progress knows
+  // the total before a byte is copied.
+  struct Step {
+    enum { kFile, kFolder, kLink } what;
+    InodeId inode;
+    QString local;
+  };
+  std::vector<Step> steps;
+  QStringList top;
+  QStringList taken;
+  uint64_t bytes = 0;
+  int files = 0;
+  // Folders still to walk: (inode, local path).
+  std::vector<std::pair<InodeId, QString>> folders;
+  auto plan = [&](InodeId inode, const Attr& a, const QString& local) {
+    if (a.type == FileType::kDirectory) {
+      steps.push_back({Step::kFolder, inode, local});
+      folders.emplace_back(inode, local);
+    } else if (a.type == FileType::kSymlink) {
+      steps.push_back({Step::kLink, inode, local});
+    } else if (a.type == FileType::kRegular) {
+      steps.push_back({Step::kFile, inode, local});
+      bytes += a.size;
+      ++files;
+    }  // fifos, sockets and devices have no bytes to copy
+  };
+  for (const CopyOutItem& it : items) {
+    ASSIGN_OR_RETURN(Attr a, c.GetAttr(it.inode));
+    const size_t slash = it.path.rfind('/');
+    QString name =
+        QString::fromStdString(slash == std::string::npos ? it.path : it.path.substr(slash + 1));
+    if (name.isEmpty()) name = QStringLiteral("ddbfs");  // "/"
+    const QString local = QDir(dir).filePath(DistinctName(name, taken));
+    top << local;
+    plan(it.inode, a, local);
+  }
+  while (!folders.empty()) {
+    auto [inode, local] = folders.back();
+    folders.pop_back();
+    if (progress.cancel.load()) return top;
+    ASSIGN_OR_RETURN(std::vector<DirEntry> entries, c.ListDir(inode));
+    for (const DirEntry& e : entries) {
+      plan(e.attr.inode, e.attr, QDir(local).filePath(QString::fromStdString(e.name)));
+    }
+  }
+  progress.bytes_total = bytes;
+  progress.files_total = files;
+  // A folder's step comes before what is in it (planned after it).
+  for (const Step& s : steps) {
+    if (progress.cancel.load()) break;
+    switch (s.what) {
+      case Step::kFolder:
+        if (!QDir().mkpath(s.local)) return IoError("cannot make " + s.local.toStdString());
+        break;
+      case Step::kLink: {
+        ASSIGN_OR_RETURN(std::string target, c.Readlink(s.inode));
+        if (!QFile::link(QString::fromStdString(target), s.local)) {
+          return IoError("cannot make the link " + s.local.toStdString());
+        }
+        break;
+      }
+      case Step::kFile:
+        RETURN_IF_ERROR(CopyOut(c, s.inode, s.local, progress, false));
+        break;
+    }
+  }
+  return top;
 }
 
 }  // namespace ddbfs::gui

@@ -2,7 +2,8 @@
 
 // Copies between the local disk and the cluster for the browser's actions:
 // adding files and folders (dialog, drag and drop) and downloading a copy
-// (open with the default application, save a copy). They run on a Backend
+// (open with the default application, save a copy, drag out to the
+// desktop). They run on a Backend
 // worker; progress is read from atomics by the GUI thread, and a cancel flag
 // stops a transfer between pieces.
 
@@ -11,6 +12,7 @@
 #include <atomic>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "ddbfs/client.h"
 
@@ -35,5 +37,24 @@ Result<int> Upload(Client& c, const QStringList& local, const std::string& folde
 // Writes the document `inode` to the local file `local` (replacing it); a
 // cancelled download removes `local` and returns OK.
 Status Download(Client& c, InodeId inode, const QString& local, TransferProgress& progress);
+
+// A document or folder of the cluster to copy out.
+struct CopyOutItem {
+  InodeId inode = 0;
+  std::string path;  // its DDBFS path (the local name is its last part)
+  bool folder = false;
+};
+
+// Copies `items` into the local folder `dir` (which exists), folders with
+// everything in them, symbolic links as links. Each item keeps its name;
+// a name already taken in `dir` gets " (2)", " (3)", … before its
+// extension ("beach (2).jpg"). Returns the local paths of the items, in
+// order. A cancelled copy (progress.cancel) stops and returns OK with what
+// it wrote so far (the caller removes `dir`).
+Result<QStringList> DownloadTo(Client& c, const std::vector<CopyOutItem>& items, const QString& dir,
+                               TransferProgress& progress);
+
+// `name` made distinct from `taken` (which it is then added to).
+QString DistinctName(const QString& name, QStringList& taken);
 
 }  // namespace ddbfs::gui

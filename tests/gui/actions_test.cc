@@ -4,9 +4,11 @@
 // details pane's previews.
 
 #include <QAbstractItemView>
+#include <QAction>
 #include <QBuffer>
 #include <QDir>
 #include <QFile>
+#include <QFileInfo>
 #include <QImage>
 #include <QLabel>
 #include <QMimeData>
@@ -17,11 +19,15 @@
 #include <QStatusBar>
 #include <QTemporaryDir>
 #include <QTextStream>
+#include <QTimer>
 #include <QToolButton>
 #include <QUrl>
 
+#include <sys/time.h>
+
 #include "column_view.h"
 #include "details_pane.h"
+#include "drag_mime.h"
 #include "gui_fixture.h"
 #include "main_window.h"
 #include "test_files.h"
@@ -163,6 +169,204 @@ TEST_F(ActionsTest, DocumentsDroppedOnATagGetIt) {
   EXPECT_TRUE(WaitFor([&] { return TagCount("pet") == 3; })) << TagCount("pet");
   window_->undoTagChange();
   EXPECT_TRUE(WaitFor([&] { return TagCount("pet") == 1; }));
+}
+
+// Dragging documents out offers text/uri-list of local copies, made only
+// when a drop target asks for that format.
+TEST_F(ActionsTest, DragOutCopiesTheDocumentsOnlyWhenAskedForFiles) {
+  for (const char* dir : {"dragA", "dragB"})
+    ASSERT_TRUE(client_->Mkdir(kRootInode, dir, 0755).ok());
+  std::string big(3 * 1024 * 1024 + 17, '\0');
+  for (size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 7919) >> 3);
+  ASSERT_TRUE(PutTagged(*client_, "/dragA/same.bin", big, {}).ok());
+  ASSERT_TRUE(PutTagged(*client_, "/dragB/same.bin", "the other one\n", {}).ok());
+  ASSERT_TRUE(client_->Symlink(client_->ResolvePath("/dragB")->inode, "link", "same.bin").ok());
+  QModelIndex folders = Go({}, "Folders");
+  QModelIndex a = Go(folders, "dragA");
+  ASSERT_TRUE(LoadAll(model(), a));
+  QModelIndex b = Go(folders, "dragB");
+  ASSERT_TRUE(LoadAll(model(), b));
+  const QModelIndex doc_a = model().childNamed(a, "same.bin");
+  const QModelIndex doc_b = model().childNamed(b, "same.bin");
+  const QDir cache(DragMimeData::CacheFolder());
+  auto copies_in_cache = [&] { return cache.entryList(QDir::Dirs | QDir::NoDotAndDotDot).size(); };
+  const qsizetype before = copies_in_cache();
+
+  std::unique_ptr<QMimeData> mime(model().mimeData({doc_a, doc_b}));
+  auto* drag = qobject_cast<DragMimeData*>(mime.get());
+  ASSERT_NE(drag, nullptr);
+  EXPECT_TRUE(mime->hasUrls());
+  EXPECT_TRUE(mime->formats().contains(BrowserModel::kInodesMime));
+  // The browser's own format (dropping on a tag) copies nothing.
+  EXPECT_EQ(mime->data(BrowserModel::kInodesMime),
+            QByteArray::number(doc_a.data(BrowserModel::InodeRole).toLongLong()) + "\n" +
+                QByteArray::number(doc_b.data(BrowserModel::InodeRole).toLongLong()));
+  EXPECT_EQ(drag->copies(), 0);
+  EXPECT_EQ(copies_in_cache(), before);
+
+  // The copy runs off the GUI thread: events are handled meanwhile, and the
+  // progress dialog is up.
+  bool events_during_copy = false;
+  bool dialog_during_copy = false;
+  QTimer::singleShot(0, window_.get(), [&] {
+    events_during_copy = true;
+    dialog_during_copy = window_->findChild<QProgressDialog*>("transferProgress") != nullptr;
+  });
+  const QList<QByteArray> lines = mime->data("text/uri-list").split('\n');
+  EXPECT_EQ(drag->copies(), 1);
+  EXPECT_TRUE(events_during_copy);
+  EXPECT_TRUE(dialog_during_copy);
+  QStringList files;
+  for (const QByteArray& l : lines) {
+    if (!l.trimmed().isEmpty()) files << QUrl::fromEncoded(l.trimmed()).toLocalFile();
+  }
+  ASSERT_EQ(files.size(), 2) << lines.join("|").toStdString();
+  EXPECT_TRUE(files[0].startsWith(DragMimeData::CacheFolder() + "/")) << files[0].toStdString();
+  // Same name from two folders: distinct local names.
+  EXPECT_EQ(QFileInfo(files[0]).fileName(), "same.bin");
+  EXPECT_EQ(QFileInfo(files[1]).fileName(), "same (2).bin");
+  auto read = [](const QString& path) {
+    QFile f(path);
+    return f.open(QIODevice::ReadOnly) ? f.readAll().toStdString() : std::string("(unreadable)");
+  };
+  EXPECT_TRUE(read(files[0]) == big);
+  EXPECT_EQ(read(files[1]), "the other one\n");
+  // Asked again (as QMimeData::urls() does): the same copies, not new ones.
+  ASSERT_EQ(mime->urls().size(), 2);
+  EXPECT_EQ(mime->urls()[1].toLocalFile(), files[1]);
+  EXPECT_EQ(drag->copies(), 1);
+  EXPECT_EQ(copies_in_cache(), before + 1);
+
+  // A folder comes with everything in it.
+  std::unique_ptr<QMimeData> folder(model().mimeData({b}));
+  ASSERT_EQ(folder->urls().size(), 1);
+  const QString local_b = folder->urls()[0].toLocalFile();
+  EXPECT_TRUE(QFileInfo(local_b).isDir());
+  EXPECT_EQ(read(local_b + "/same.bin"), "the other one\n");
+  EXPECT_EQ(QFileInfo(local_b + "/link").symLinkTarget(), local_b + "/same.bin");
+  // Dropped back on the browser's window or on a folder row, a drag out is
+  // not taken for local files.
+  EXPECT_FALSE(model().canDropMimeData(folder.get(), Qt::CopyAction, -1, -1, a));
+  QDir(drag->folder()).removeRecursively();
+  QDir(qobject_cast<DragMimeData*>(folder.get())->folder()).removeRecursively();
+}
+
+// Cancel in the progress dialog: the drop gets no files, and the partial
+// copy is gone.
+TEST_F(ActionsTest, CancelledDragCopyGivesNoFilesAndLeavesNothing) {
+  QModelIndex photos = Go(Go({}, "Folders"), "photos");
+  ASSERT_TRUE(LoadAll(model(), photos));
+  std::shared_ptr<TransferProgress> seen;
+  bool ended = false;
+  model().set_drag_progress_hook([&](std::shared_ptr<TransferProgress> progress,
+                                     const QString&) -> std::function<void(const Status&, bool)> {
+    seen = progress;
+    progress->cancel = true;  // as the dialog's Cancel does
+    return [&](const Status& s, bool cancelled) {
+      EXPECT_TRUE(s.ok()) << s;
+      EXPECT_TRUE(cancelled);
+      ended = true;
+    };
+  });
+  std::unique_ptr<QMimeData> mime(model().mimeData({photos}));
+  EXPECT_TRUE(mime->data("text/uri-list").isEmpty());
+  EXPECT_TRUE(mime->urls().isEmpty());
+  ASSERT_NE(seen, nullptr);
+  EXPECT_TRUE(ended);
+  const QString folder = qobject_cast<DragMimeData*>(mime.get())->folder();
+  ASSERT_FALSE(folder.isEmpty());
+  EXPECT_FALSE(QFileInfo::exists(folder));
+}
+
+// At start-up the browser removes the copies of drags older than a day.
+TEST(DragCacheTest, RemovesOnlyCopiesOlderThanADay) {
+  const QDir cache(DragMimeData::CacheFolder());
+  ASSERT_TRUE(cache.mkpath("old/inside") && cache.mkpath("recent"));
+  const QByteArray old = cache.filePath("old").toLocal8Bit();
+  struct timeval two_days_ago[2];
+  gettimeofday(&two_days_ago[0], nullptr);
+  two_days_ago[0].tv_sec -= 2 * 24 * 3600;
+  two_days_ago[1] = two_days_ago[0];
+  ASSERT_EQ(utimes(old.constData(), two_days_ago), 0);
+  EXPECT_GE(DragMimeData::CleanCache(), 1);
+  EXPECT_FALSE(cache.exists("old"));
+  EXPECT_TRUE(cache.exists("recent"));
+  QDir(cache.filePath("recent")).removeRecursively();
+}
+
+// Undo and redo of tag changes, several steps deep, each taking the
+// documents exactly back (a document that had the tag keeps it).
+TEST_F(ActionsTest, UndoAndRedoTagChangesStepByStep) {
+  ASSERT_TRUE(client_->Mkdir(kRootInode, "undo", 0755).ok());
+  std::vector<InodeId> u;
+  for (const char* f : {"/undo/u1", "/undo/u2", "/undo/u3"}) {
+    auto a = PutTagged(*client_, f, "",
+                       std::string(f) == "/undo/u2" ? std::vector<Tag>{T("ux"), T("keep")}
+                                                    : std::vector<Tag>{T("keep")});
+    ASSERT_TRUE(a.ok());
+    u.push_back(a->inode);
+  }
+  auto tags_of = [&](InodeId i) {
+    auto tags = client_->GetTags(i);
+    if (!tags.ok()) return tags.status().ToString();
+    std::string out;
+    for (const Tag& t : tags.value()) out += TagText(t) + " ";
+    return out;
+  };
+  auto state = [&] { return tags_of(u[0]) + "| " + tags_of(u[1]) + "| " + tags_of(u[2]); };
+  const std::string start = "keep | keep ux | keep ";
+  ASSERT_EQ(state(), start);
+
+  window_->applyTagChange(u, {T("ux")}, {}, true);
+  ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 1; }));
+  EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
+  EXPECT_EQ(window_->undoAction()->text(), "&Undo add tag 'ux' to 3 documents");
+  EXPECT_FALSE(window_->redoAction()->isEnabled());
+  window_->undoTagChange();
+  ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1 && model().outstanding() == 0; }));
+  EXPECT_EQ(state(), start) << "only the two that gained ux lose it";
+  EXPECT_EQ(window_->redoAction()->text(), "&Redo add tag 'ux' to 3 documents");
+  window_->redoTagChange();
+  ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 1; }));
+  EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
+
+  // A second change (a chip's removal), undone twice, redone once.
+  window_->applyTagChange({u[1]}, {}, {T("keep")}, true);
+  ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 2; }));
+  EXPECT_EQ(window_->undoAction()->text(), "&Undo remove tag 'keep' from 1 document");
+  EXPECT_EQ(state(), "keep ux | ux | keep ux ");
+  window_->undoTagChange();
+  ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1; }));
+  window_->undoTagChange();
+  ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 2; }));
+  EXPECT_EQ(state(), start);
+  window_->columns()->setFocus();  // not a line edit, which has its own Ctrl+Z
+  QTest::keyClick(window_.get(), Qt::Key_Z, Qt::ControlModifier | Qt::ShiftModifier);
+  // (A step leaves its stack at once and reaches the other one when done.)
+  ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1 && window_->undoSteps() == 1; }));
+  EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
+  EXPECT_EQ(window_->redoAction()->text(), "&Redo remove tag 'keep' from 1 document");
+
+  // More than 20 steps deep; a new change drops what could be redone.
+  constexpr int kSteps = 21;
+  for (int i = 0; i < kSteps; ++i) {
+    window_->applyTagChange({u[2]}, {T("step" + std::to_string(i))}, {}, true);
+    ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 2u + i; }));
+  }
+  EXPECT_EQ(window_->redoSteps(), 0u);
+  for (int i = 0; i < kSteps + 1; ++i) {
+    QTest::keyClick(window_.get(), Qt::Key_Z, Qt::ControlModifier);
+    ASSERT_TRUE(WaitFor([&] { return window_->redoSteps() == 1u + i; }));
+  }
+  EXPECT_EQ(state(), start);
+  QTest::keyClick(window_.get(), Qt::Key_Y, Qt::ControlModifier);  // redo, too
+  ASSERT_TRUE(WaitFor([&] { return window_->undoSteps() == 1; }));
+  EXPECT_EQ(state(), "keep ux | keep ux | keep ux ");
+  // Connecting (again, or to another cluster) forgets the steps.
+  window_->connectTo(window_->backend()->address());
+  EXPECT_EQ(window_->undoSteps() + window_->redoSteps(), 0u);
+  EXPECT_FALSE(window_->undoAction()->isEnabled());
+  EXPECT_EQ(window_->undoAction()->text(), "&Undo");
 }
 
 TEST_F(ActionsTest, AddsLocalFilesWithProgressAndStopsOnCancel) {

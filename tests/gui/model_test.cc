@@ -5,6 +5,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QSignalSpy>
+#include <set>
 
 #include "gui_fixture.h"
 #include "tag_undo.h"
@@ -145,6 +146,31 @@ TEST_F(ModelTest, CountsFollowATagChange) {
   EXPECT_TRUE(
       WaitFor([&] { return CountOf(model_->childNamed(model_->tagsIndex(), "pet")) == 2; }));
   ASSERT_TRUE(client_->SetTags(city->inode, {}, {T("pet"), T("favourite")}).ok());
+}
+
+// The live refresh of a tag column still paging updates the counts of its
+// rows but leaves new rows to the next page: no row comes twice.
+TEST_F(ModelTest, LiveRefreshOfAColumnStillPagingAddsNoRowTwice) {
+  model_->set_tag_page_size(3);
+  const QModelIndex tags = model_->tagsIndex();
+  model_->fetchMore(tags);
+  ASSERT_TRUE(WaitFor([&] { return model_->outstanding() == 0 && model_->rowCount(tags) == 3; }));
+  ASSERT_TRUE(model_->canFetchMore(tags));
+  ASSERT_EQ(Names(*model_, tags)[1], "doc");
+  const int64_t docs = CountOf(model_->childNamed(tags, "doc"));
+  auto f11 = client_->ResolvePath("/bulk/f11");
+  ASSERT_TRUE(f11.ok());
+  ASSERT_TRUE(client_->SetTags(f11->inode, {T("doc")}, {}).ok());
+  model_->refreshLive({});
+  EXPECT_TRUE(WaitFor([&] {
+    return model_->outstanding() == 0 && CountOf(model_->childNamed(tags, "doc")) == docs + 1;
+  }));
+  EXPECT_EQ(model_->rowCount(tags), 3);
+  ASSERT_TRUE(LoadAll(*model_, tags));
+  const std::vector<std::string> names = Names(*model_, tags);
+  EXPECT_EQ(std::set<std::string>(names.begin(), names.end()).size(), names.size());
+  EXPECT_GT(names.size(), 3u);
+  ASSERT_TRUE(client_->SetTags(f11->inode, {}, {T("doc")}).ok());
 }
 
 // QAbstractItemModelTester checks every signal and answer while the model

@@ -245,6 +245,83 @@ TEST_F(WindowTest, KeyboardGoesToAPathAndRefreshes) {
   ASSERT_TRUE(client_->Unlink(client_->ResolvePath("/photos")->inode, "new.jpg").ok());
 }
 
+// Changes made by another client show without F5, in place: the selection
+// and the current document stay.
+TEST_F(WindowTest, LiveRefreshShowsAnotherClientsChangesKeepingTheSelection) {
+  ASSERT_TRUE(PutTagged(*client_, "/docs/live1.txt", "one", {T("live")}).ok());
+  window_->set_refresh_interval_ms(300);
+  QModelIndex tags = Click({}, "Tags");
+  QModelIndex live = Click(tags, "live");
+  ASSERT_EQ(Shown(live), (std::vector<std::string>{"live1.txt"}));
+  const QPersistentModelIndex live1 = Click(live, "live1.txt");
+  ASSERT_EQ(CountOf(live), 1);
+  // The selected row of each column, by name.
+  auto selection = [&] {
+    QStringList names;
+    for (const QModelIndex& i : window_->columns()->selectionModel()->selectedIndexes()) {
+      names << i.data().toString();
+    }
+    names.sort();
+    return names;
+  };
+  const QStringList selected = selection();
+  ASSERT_EQ(selected, (QStringList{"Tags", "live", "live1.txt"}));
+  int resets = 0;
+  int removed = 0;
+  QObject::connect(&model(), &QAbstractItemModel::modelAboutToBeReset, [&] { ++resets; });
+  QObject::connect(&model(), &QAbstractItemModel::rowsAboutToBeRemoved, [&] { ++removed; });
+
+  // Another client adds a document tagged live, and a new tag appears.
+  ASSERT_TRUE(PutTagged(*client_, "/docs/live2.txt", "two", {T("live"), T("fresh")}).ok());
+  EXPECT_TRUE(WaitFor([&] { return CountOf(live) == 2; }, 3000)) << CountOf(live);
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(live, "live2.txt").isValid(); }, 3000));
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(live, "fresh").isValid(); }, 3000));
+  EXPECT_TRUE(model().childNamed(tags, "fresh").isValid());
+  EXPECT_EQ(window_->columns()->currentIndex(), QModelIndex(live1));
+  EXPECT_EQ(selection(), selected);
+  EXPECT_EQ(window_->details()->inode(), live1.data(BrowserModel::InodeRole).toLongLong());
+  EXPECT_EQ(resets, 0);
+  EXPECT_EQ(removed, 0);
+
+  // It goes away the same way; the current row stays.
+  ASSERT_TRUE(client_->Unlink(client_->ResolvePath("/docs")->inode, "live2.txt").ok());
+  EXPECT_TRUE(WaitFor([&] { return !model().childNamed(live, "live2.txt").isValid(); }, 3000));
+  EXPECT_TRUE(WaitFor([&] { return CountOf(live) == 1; }, 3000));
+  EXPECT_EQ(window_->columns()->currentIndex(), QModelIndex(live1));
+  EXPECT_EQ(selection(), selected);
+  EXPECT_EQ(resets, 0);
+
+  // Not while a tag is being typed in the details pane.
+  window_->details()->addTagField()->setText("typing");
+  ASSERT_TRUE(PutTagged(*client_, "/docs/live3.txt", "three", {T("live")}).ok());
+  QTest::qWait(1000);
+  EXPECT_EQ(CountOf(live), 1);
+  window_->details()->addTagField()->clear();
+  EXPECT_TRUE(WaitFor([&] { return CountOf(live) == 2; }, 3000));
+}
+
+// A folder's column follows too: entries added, renamed and removed by
+// another client, in place.
+TEST_F(WindowTest, LiveRefreshFollowsAFolderColumn) {
+  window_->set_refresh_interval_ms(300);
+  QModelIndex folders = Click({}, "Folders");
+  QModelIndex ratings = Click(folders, "ratings");
+  ASSERT_FALSE(Shown(ratings).empty());
+  const QPersistentModelIndex r9 = Click(ratings, "r9");
+  int resets = 0;
+  QObject::connect(&model(), &QAbstractItemModel::modelAboutToBeReset, [&] { ++resets; });
+  const InodeId dir = client_->ResolvePath("/ratings")->inode;
+  ASSERT_TRUE(PutTagged(*client_, "/ratings/r7", "", {}).ok());
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(ratings, "r7").isValid(); }, 3000));
+  ASSERT_TRUE(client_->Rename(dir, "r7", dir, "r8", Client::kRenameNoReplace).ok());
+  EXPECT_TRUE(WaitFor([&] { return model().childNamed(ratings, "r8").isValid(); }, 3000));
+  EXPECT_FALSE(model().childNamed(ratings, "r7").isValid());
+  ASSERT_TRUE(client_->Unlink(dir, "r8").ok());
+  EXPECT_TRUE(WaitFor([&] { return !model().childNamed(ratings, "r8").isValid(); }, 3000));
+  EXPECT_EQ(window_->columns()->currentIndex(), QModelIndex(r9));
+  EXPECT_EQ(resets, 0);
+}
+
 TEST_F(WindowTest, RemembersColumnWidthsAndTheClusterAcrossRuns) {
   QSettings().clear();
   QModelIndex tags = Click({}, "Tags");
