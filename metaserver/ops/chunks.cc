@@ -247,7 +247,14 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
     for (const auto& r : records) by_id[r.id] = &r;
     for (const ChunkCommitArgs& c : chunks) {
       auto it = by_id.find(c.chunk_id);
-      if (it == by_id.end()) return NotFound("no chunk " + std::to_string(c.chunk_id));
+      if (it == by_id.end()) {
+        // Gone with its lease: settled before anything was written to it
+        // (it is dropped then), or cut off by a truncate.
+        return Status(ErrorCode::kLeaseExpired,
+                      "the write lease on chunk " + std::to_string(c.index) + " (id " +
+                          std::to_string(c.chunk_id) +
+                          ") was lost (the chunk no longer exists): the write is not committed");
+      }
       const store::ChunkRecord& r = *it->second;
       if (r.inode != inode || r.index != c.index) {
         return InvalidArgument("chunk " + std::to_string(c.chunk_id) + " is not chunk " +

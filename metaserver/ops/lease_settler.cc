@@ -246,16 +246,29 @@ Status LeaseSettler::SettleChunk(int64_t chunk_id) {
       ASSIGN_OR_RETURN(std::optional<store::ChunkRecord> c, store::GetChunk(tx, chunk_id));
       ours = c && c->lease_id == claim;
       if (!ours) return Status();
-      // The bytes may have changed: the chunk's hash is stale, and so is
-      // the file's (docs/content_hash.md).
-      RETURN_IF_ERROR(store::CommitChunk(tx, chunk_id, new_version, length, settled));
+      if (chunk.version == 0 && settled.empty()) {
+        // Never committed and nothing on any replica (a file created for
+        // writing and closed empty, a writer that died before its first
+        // piece): the chunk goes; a version with no replica would count
+        // as missing and fsck would call the file lost.
+        RETURN_IF_ERROR(store::DropChunk(tx, chunk_id));
+      } else {
+        // The bytes may have changed: the chunk's hash is stale, and so is
+        // the file's (docs/content_hash.md).
+        RETURN_IF_ERROR(store::CommitChunk(tx, chunk_id, new_version, length, settled));
+      }
       ASSIGN_OR_RETURN(std::optional<Attr> file, store::GetInode(tx, chunk.inode));
       return file ? RefreshDocumentHash(tx, *file) : Status();
     }));
     if (!ours) return Internal("lost the settling claim on chunk " + std::to_string(chunk_id));
-    LOG(kInfo) << "settled chunk " << chunk_id << " (index " << chunk.index << " of inode "
-               << chunk.inode << "): version " << chunk.version << " -> " << new_version
-               << ", length " << length << ", " << settled.size() << " replica(s)";
+    if (chunk.version == 0 && settled.empty()) {
+      LOG(kInfo) << "settled chunk " << chunk_id << " (index " << chunk.index << " of inode "
+                 << chunk.inode << "): never written, dropped";
+    } else {
+      LOG(kInfo) << "settled chunk " << chunk_id << " (index " << chunk.index << " of inode "
+                 << chunk.inode << "): version " << chunk.version << " -> " << new_version
+                 << ", length " << length << ", " << settled.size() << " replica(s)";
+    }
     std::lock_guard<std::mutex> lock(mu_);
     ++settled_;
     return Status();

@@ -110,7 +110,8 @@ Result<RecoverPlan> RecoverWrite(OpContext& ctx, const Caller& caller, const Rec
     // the optional here.)
     ASSIGN_OR_RETURN(std::vector<store::ChunkRecord> found, store::GetChunksById(tx, {a.chunk_id}));
     const store::ChunkRecord* chunk = found.empty() ? nullptr : &found.front();
-    if (!chunk || chunk->inode != a.inode || chunk->index != a.index) {
+    if (!chunk) return LeaseLost(a.chunk_id);  // settled unwritten (dropped) or truncated away
+    if (chunk->inode != a.inode || chunk->index != a.index) {
       return NotFound("no chunk " + std::to_string(a.chunk_id) + " at index " +
                       std::to_string(a.index) + " of inode " + std::to_string(a.inode));
     }

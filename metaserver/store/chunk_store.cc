@@ -85,6 +85,14 @@ constexpr Statement kTruncateChunks{
     " UPDATE ddbfs.chunks SET length = LEAST(length, $4) WHERE inode = $1 AND idx = $3",
     true};
 
+constexpr Statement kDropChunk{
+    "chk_drop",
+    "WITH rep AS (DELETE FROM ddbfs.replicas WHERE chunk_id = $1 RETURNING server_id, chunk_id),"
+    " gc AS (INSERT INTO ddbfs.gc_queue (server_id, chunk_id)"
+    "        SELECT server_id, chunk_id FROM rep ON CONFLICT DO NOTHING)"
+    " DELETE FROM ddbfs.chunks WHERE id = $1",
+    true};
+
 constexpr Statement kChunkMap{
     "chk_map",
     "SELECT " DDBFS_ATTR_COLUMNS(
@@ -318,6 +326,13 @@ Status TruncateChunks(Tx& tx, InodeId inode, int64_t first_dropped, int64_t last
   return Guard(tx, [&]() -> Status {
     tx.Exec(kTruncateChunks, inode, first_dropped, last_index, last_length);
     tx.ChangedInode(inode);  // its allocated bytes
+    return Status();
+  });
+}
+
+Status DropChunk(Tx& tx, int64_t chunk_id) {
+  return Guard(tx, [&]() -> Status {
+    tx.Exec(kDropChunk, chunk_id);
     return Status();
   });
 }

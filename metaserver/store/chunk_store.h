@@ -82,6 +82,11 @@ Status CommitChunk(Tx& tx, int64_t chunk_id, int64_t version, int64_t length,
 Status TruncateChunks(Tx& tx, InodeId inode, int64_t first_dropped, int64_t last_index,
                       int64_t last_length);
 
+// Deletes a chunk that never held committed data (version 0, length 0):
+// its row, and its replica rows, queued for GC. What is left reads as a
+// hole, as before the chunk was placed.
+Status DropChunk(Tx& tx, int64_t chunk_id);
+
 struct ChunkMap {
   std::optional<Attr> attr;  // nullopt: no such inode
   std::vector<ChunkRecord> chunks;

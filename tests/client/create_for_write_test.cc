@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "process.h"
 #include "test_cluster.h"
 #include "test_files.h"
 
@@ -91,6 +92,49 @@ TEST_F(CreateForWriteTest, ALateFirstWriteCommitsAndAnUnusedLeaseIsGivenBack) {
   ASSERT_TRUE((*next)->Close().ok());
   EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::milliseconds(lease_ms / 2))
       << "the next writer waited for the unused lease";
+}
+
+// A file created for writing and closed empty (`touch`, a lock file): the
+// lease on its placed chunk 0 is given back, and the chunk, which never held
+// a byte, goes with it. A chunk with no replica left behind would count as
+// missing in `ddbfs status` and make fsck call the empty file lost.
+TEST_F(CreateForWriteTest, AFileClosedEmptyKeepsNoChunkAndFsckIsClean) {
+  auto f = client_->CreateForWrite(kRootInode, "touched", 0644);
+  ASSERT_TRUE(f.ok()) << f.status();
+  ASSERT_TRUE(f->writer->Close().ok());
+  // Giving the lease back settles the chunk at once (no lease to wait out).
+  std::vector<ChunkView> left;
+  const bool settled = WaitFor(
+      [&] {
+        auto c = client_->Chunks(f->attr.inode);
+        if (!c.ok()) return false;
+        left = *c;
+        return left.empty() || left.front().version != 0;
+      },
+      std::chrono::seconds(10));
+  ASSERT_TRUE(settled);
+  EXPECT_TRUE(left.empty()) << "chunk " << left.front().chunk_id << " version "
+                            << left.front().version << " with " << CurrentCount(left.front())
+                            << " current replicas left behind";
+  auto fsck = client_->Fsck("/touched", false, 0, 100);
+  ASSERT_TRUE(fsck.ok()) << fsck.status();
+  for (const FsckChunkView& c : fsck->chunks) {
+    ADD_FAILURE() << "fsck: chunk " << c.chunk_id << ": " << ::testing::PrintToString(c.problems);
+  }
+  auto attr = client_->GetAttr(f->attr.inode);
+  ASSERT_TRUE(attr.ok()) << attr.status();
+  EXPECT_EQ(attr->size, 0u);
+  auto back = ReadAll(*client_, f->attr.inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, "");
+  // And it takes data later, as any empty file.
+  auto w = client_->OpenWriter(f->attr.inode);
+  ASSERT_TRUE(w.ok()) << w.status();
+  ASSERT_TRUE(WriteAt(**w, 0, "later").ok());
+  ASSERT_TRUE((*w)->Close().ok());
+  back = ReadAll(*client_, f->attr.inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, "later");
 }
 
 TEST_F(CreateForWriteTest, MultiChunkFileReadsBackByteIdentical) {
