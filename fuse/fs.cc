@@ -246,11 +246,13 @@ void FileSystem::ForgetKernelAttr(fuse_ino_t ino) {
   }
 }
 
-void FileSystem::ReplyEntry(fuse_req_t req, const Attr& a) {
+void FileSystem::ReplyEntry(fuse_req_t req, const Attr& a) { ReplyEntry(req, a, KernelStat(a)); }
+
+void FileSystem::ReplyEntry(fuse_req_t req, const Attr& a, const struct stat& st) {
   fuse_entry_param e;
   std::memset(&e, 0, sizeof e);
   e.ino = ToFuse(a.inode);
-  e.attr = KernelStat(a);
+  e.attr = st;
   e.attr_timeout = options_.attr_timeout;
   e.entry_timeout = options_.entry_timeout;
   fuse_reply_entry(req, &e);
@@ -575,15 +577,11 @@ void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
     if (!r.ok()) return ReplyStatus(req, r.status());
     return ReplyEntry(req, *r);
   }
-  fuse_entry_param e;
-  std::memset(&e, 0, sizeof e);
+  struct stat st;
   Attr a;
-  Status s = FreshKernelStat([&] { return client_->Lookup(ToDdbfs(parent), name); }, &e.attr, &a);
+  Status s = FreshKernelStat([&] { return client_->Lookup(ToDdbfs(parent), name); }, &st, &a);
   if (!s.ok()) return ReplyStatus(req, s);
-  e.ino = ToFuse(a.inode);
-  e.attr_timeout = options_.attr_timeout;
-  e.entry_timeout = options_.entry_timeout;
-  fuse_reply_entry(req, &e);
+  ReplyEntry(req, a, st);
 }
 
 void FileSystem::BeginDirChange(InodeId dir) {

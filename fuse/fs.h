@@ -147,6 +147,8 @@ class FileSystem {
   // Whether a first read of a file with attributes `a` updates its atime.
   bool AtimeDue(Attr a);
   void ReplyEntry(fuse_req_t req, const Attr& a);
+  // The same with the attributes already made for the kernel (KernelStat).
+  void ReplyEntry(fuse_req_t req, const Attr& a, const struct stat& st);
   void ReplyStatus(fuse_req_t req, const Status& s);
   // The calling process's identity (uid, gid, groups) on a root mount, for
   // Client::ActingAs around creates: the metaserver then makes the new node
