@@ -1,5 +1,9 @@
 #include "ddbfs/rpc.h"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
 #include <charconv>
 
 namespace ddbfs {
@@ -151,6 +155,18 @@ Result<std::shared_ptr<const Transport>> Transport::Create(const TlsOptions& tls
     }
   }
   return std::shared_ptr<const Transport>(std::move(t));
+}
+
+void DetectDeadPeer(int fd) {
+  if (fd < 0) return;
+  const int on = 1, idle_s = 2, interval_s = 1, probes = 3;
+  const unsigned int user_timeout_ms = 5000;
+  // Best effort: a socket that refuses an option keeps the kernel's default.
+  ::setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof on);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle_s, sizeof idle_s);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval_s, sizeof interval_s);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof probes);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout_ms, sizeof user_timeout_ms);
 }
 
 std::shared_ptr<const Transport> Transport::Plain() {

@@ -387,6 +387,8 @@ struct RpcServer::Impl {
     if (!unix_socket) {
       const int one = 1;
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      // A client whose host is cut off holds no connection for long.
+      DetectDeadPeer(fd);
     }
     if (ssl_ctx) {
       c->ssl = SSL_new(ssl_ctx.get());

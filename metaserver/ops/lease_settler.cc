@@ -90,7 +90,16 @@ LeaseSettler::ChunkPool& LeaseSettler::Pool(const std::string& host, int port) {
   return *pool;
 }
 
+bool LeaseSettler::SettlingAllowed() {
+  if (!ctx_.servers.PlacementReady().ok()) return false;
+  const int64_t now = NowMs();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (ready_at_ms_ == 0) ready_at_ms_ = now;
+  return now >= ready_at_ms_ + ctx_.leases.lease_ms;
+}
+
 int LeaseSettler::SettleExpired() {
+  if (!SettlingAllowed()) return 0;
   std::vector<int64_t> expired;
   Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(expired, store::ExpiredLeases(tx, NowMs(), kChunksPerPass));

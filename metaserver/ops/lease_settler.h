@@ -39,6 +39,9 @@ class LeaseSettler {
   void Kick();
 
   // One pass over the expired leases; returns how many chunks were settled.
+  // Nothing is settled until the chunk servers have registered with this
+  // metaserver (ServerRegistry::PlacementReady) and a lease time has passed
+  // since: see SettlingAllowed.
   int SettleExpired();
   // Settles one chunk if its lease expired; OK (and nothing done) if not.
   Status SettleChunk(int64_t chunk_id);
@@ -53,6 +56,12 @@ class LeaseSettler {
 
  private:
   void Loop();
+  // False while chunk servers are still registering after this metaserver
+  // started or took over, and for one lease time after: until then a
+  // replica looks absent only because its server has not said it is back,
+  // and a writer whose lease ran out during the takeover has had no chance
+  // to commit yet.
+  bool SettlingAllowed();
 
   OpContext& ctx_;
   const int rpc_timeout_ms_;
@@ -62,6 +71,7 @@ class LeaseSettler {
 
   // Serializes passes (the thread and direct SettleChunk calls).
   std::mutex settle_mu_;
+  int64_t ready_at_ms_ = 0;  // GUARDED_BY(mu_); when placement became ready
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

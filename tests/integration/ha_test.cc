@@ -18,6 +18,8 @@
 #include <pqxx/pqxx>
 
 #include "ddbfs/constants.h"
+#include "net_hosts.h"
+#include "pg_instance.h"
 #include "process.h"
 #include "test_cluster.h"
 #include "test_files.h"
@@ -307,6 +309,185 @@ TEST(HaTest, TerminatedLockSessionFencesTheActiveAndTheStandbyTakesOver) {
   EXPECT_EQ(late_acked, 0) << "the old active acknowledged creates after losing its lock";
   EXPECT_EQ(late_present, 0) << "creates sent to the old active after the termination committed";
   EXPECT_EQ(early_missing, 0) << "acknowledged creates are missing";
+}
+
+// The active metaserver runs on a host of its own (a network namespace) and
+// is cut off from PostgreSQL, and from everyone else, by taking its link down
+// while two clients create and write files: one reaches the metaservers over
+// TCP (the old one is then unreachable), one over their Unix sockets (the old
+// one still answers it, and must stop serving). PostgreSQL ends the lock's
+// session by its keepalives, the standby takes over within 10 s of the cut,
+// both clients carry on without an error, every acknowledged file is there
+// with its content, and the old one, connected again, finds another holder
+// and stops (exit 3) without having committed anything after the cut.
+TEST(HaTest, ActiveCutOffFromPostgresByTheNetworkIsReplacedWithin10Seconds) {
+  auto net = NetHosts::Create(1);
+  ASSERT_TRUE(net);
+  PgInstance::Shared().ListenAlso(net->bridge_address());
+  struct ListenOnLoopbackAgain {
+    ~ListenOnLoopbackAgain() { PgInstance::Shared().ListenAlso(""); }
+  } restore_listen;
+  ClusterOptions o = HaCluster();
+  o.meta0_wrapper = net->wrapper(0);
+  o.meta0_host = net->host_address(0);
+  o.meta0_db_host = net->bridge_address();
+  auto cluster = TestCluster::Start(o);
+  ASSERT_TRUE(cluster);
+  auto setup = cluster->NewClient();
+  ASSERT_TRUE(setup);
+  auto dir = setup->Mkdir(kRootInode, "cut", 0777);
+  ASSERT_TRUE(dir.ok()) << dir.status();
+  const InodeId dir_inode = dir->inode;
+  {
+    // The old active's lock session comes from its own host.
+    pqxx::connection c(cluster->db_url());
+    pqxx::nontransaction t(c);
+    const int holder = LockHolder(cluster->db_url());
+    ASSERT_NE(holder, 0);
+    EXPECT_EQ(
+        t.exec_params1("SELECT host(client_addr) FROM pg_stat_activity WHERE pid = $1", holder)[0]
+            .as<std::string>(""),
+        net->host_address(0));
+  }
+  ExportKeyInfo info;
+  info.name = "cut-test";
+  auto key = setup->AddKey(info);
+  ASSERT_TRUE(key.ok()) << key.status();
+
+  struct Writer {
+    std::string name;
+    ClientOptions options;
+    std::map<std::string, std::string> acked;  // file -> content
+    std::string error;
+    std::atomic<int> done{0};
+    double longest_s = 0;  // the longest create + write + close
+  };
+  Writer writers[2];
+  writers[0].name = "tcp";
+  writers[0].options.meta_address = cluster->meta_tcp_address();
+  writers[0].options.key = Credential{key->first.key_id, key->second};
+  writers[1].name = "unix";
+  writers[1].options.meta_address = cluster->meta_address();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> threads;
+  for (Writer& w : writers) {
+    threads.emplace_back([&] {
+      auto client = Client::Connect(w.options);
+      if (!client.ok()) {
+        w.error = "connect: " + client.status().ToString();
+        return;
+      }
+      for (int i = 0; !stop.load(); ++i) {
+        const std::string name = w.name + std::to_string(i);
+        const std::string data = Bytes(1 + static_cast<size_t>(i * 7919) % 9000, 5000u + i);
+        const auto started = Steady::now();
+        auto attr = (*client)->Create(dir_inode, name, 0644);
+        Status s = attr.ok() ? Status() : attr.status();
+        if (s.ok()) {
+          auto fw = (*client)->OpenWriter(attr->inode);
+          s = fw.ok() ? WriteAt(**fw, 0, data) : fw.status();
+          if (s.ok()) s = (*fw)->Close();
+        }
+        if (!s.ok()) {
+          w.error = name + ": " + s.ToString();
+          return;
+        }
+        w.acked[name] = data;
+        w.longest_s =
+            std::max(w.longest_s, std::chrono::duration<double>(Steady::now() - started).count());
+        w.done.fetch_add(1);
+      }
+    });
+  }
+  auto stop_writers = [&] {
+    stop = true;
+    for (auto& th : threads) th.join();
+    threads.clear();
+  };
+  if (!WaitFor([&] { return writers[0].done >= 20 && writers[1].done >= 20; },
+               std::chrono::seconds(30))) {
+    stop_writers();
+    FAIL() << "the writers did not get going: " << writers[0].error << " / " << writers[1].error;
+  }
+
+  ASSERT_TRUE(net->SetLink(0, false));
+  const auto cut_at = Steady::now();
+  std::unique_ptr<Client> standby_only;
+  const bool took_over = WaitFor(
+      [&] {
+        if (!standby_only) standby_only = ConnectTo(cluster->meta_socket_address(1), 0);
+        return standby_only && standby_only->ResolvePath("/cut").ok();
+      },
+      std::chrono::seconds(20));
+  const double takeover_s = std::chrono::duration<double>(Steady::now() - cut_at).count();
+  EXPECT_TRUE(took_over) << cluster->metaserver_process(1)->LogTail();
+  EXPECT_LT(takeover_s, 10.0) << cluster->metaserver_process(1)->LogTail();
+  // Both writers get on through the new active.
+  const int done_at_takeover[2] = {writers[0].done.load(), writers[1].done.load()};
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return writers[0].done >= done_at_takeover[0] + 20 &&
+               writers[1].done >= done_at_takeover[1] + 20;
+      },
+      std::chrono::seconds(60)))
+      << writers[0].error << " / " << writers[1].error;
+  stop_writers();
+  for (const Writer& w : writers) {
+    EXPECT_EQ(w.error, "") << w.name << " writer; the new active's log:\n"
+                           << cluster->metaserver_process(1)->LogTail();
+    // Waiting out the takeover, plus its next attempt (backoff at most 1 s)
+    // and, over TCP, noticing that the old one is gone (about 5 s, but
+    // overlapping the takeover).
+    EXPECT_LT(w.longest_s, 12.0) << w.name << " writer waited that long for one file";
+  }
+
+  // Connected again, the old active stops.
+  ASSERT_TRUE(net->SetLink(0, true));
+  Process* old_active = cluster->metaserver_process(0);
+  const auto link_up = Steady::now();
+  std::optional<int> status = old_active->Wait(std::chrono::seconds(60));
+  const double fenced_s = std::chrono::duration<double>(Steady::now() - link_up).count();
+  EXPECT_TRUE(status && WIFEXITED(*status) &&
+              WEXITSTATUS(*status) == 3)  // LockKeeper::kFencedExitCode
+      << old_active->LogTail();
+  EXPECT_NE(old_active->Log().find("fenced: "), std::string::npos) << old_active->LogTail();
+
+  // Every acknowledged file, and nothing else than what the writers tried.
+  auto check = cluster->NewClient();
+  ASSERT_TRUE(check);
+  auto entries = check->ListDir(dir_inode);
+  ASSERT_TRUE(entries.ok()) << entries.status();
+  std::map<std::string, InodeId> present;
+  for (const DirEntry& e : *entries) present[e.name] = e.attr.inode;
+  int missing = 0, wrong = 0;
+  size_t acked = 0;
+  std::string first_problem;
+  for (const Writer& w : writers) {
+    acked += w.acked.size();
+    for (const auto& [name, content] : w.acked) {
+      auto it = present.find(name);
+      auto back =
+          it == present.end() ? Result<std::string>(NotFound(name)) : ReadAll(*check, it->second);
+      if (!back.ok() || *back != content) {
+        (it == present.end() ? missing : wrong) += 1;
+        if (first_problem.empty()) {
+          first_problem = name + ": " +
+                          (back.ok() ? FirstDifference(*back, content) : back.status().ToString());
+        }
+      }
+    }
+  }
+  EXPECT_EQ(missing, 0) << first_problem;
+  EXPECT_EQ(wrong, 0) << first_problem;
+  EXPECT_LE(present.size(), acked + 2) << "names no writer made";
+  std::string why;
+  EXPECT_TRUE(WaitFor([&] { return FsckClean(*check, &why); }, std::chrono::seconds(60))) << why;
+  std::printf(
+      "takeover %.2f s after the cut (files before it: %d tcp, %d unix; %zu acknowledged in all);"
+      " longest file: %.2f s tcp, %.2f s unix; the old active stopped %.2f s after its link came"
+      " back\n",
+      takeover_s, done_at_takeover[0], done_at_takeover[1], acked, writers[0].longest_s,
+      writers[1].longest_s, fenced_s);
 }
 
 // A second metaserver started while one is active waits as a standby: it

@@ -60,6 +60,58 @@ TEST(RestartTest, AllDataSurvivesStoppingAndStartingEveryServer) {
   EXPECT_EQ(st->chunks_under_goal, 0);
 }
 
+// A write lease that runs out while the metaserver restarts, before the
+// chunk servers holding the write's first piece have registered with it, is
+// not settled then (the replicas only look absent): the writer commits once
+// they are back, and every byte reads back. Settling at that moment dropped
+// the never-committed chunk and the close failed with a lost lease.
+TEST(RestartTest, WriteLeaseIsNotSettledBeforeTheChunkServersRegisterAgain) {
+  auto cluster = TestCluster::Start();  // lease 2 s, startup grace 6 s
+  ASSERT_TRUE(cluster);
+  auto client = cluster->NewClient();
+  ASSERT_TRUE(client);
+  auto f = client->Create(kRootInode, "w", 0644);
+  ASSERT_TRUE(f.ok()) << f.status();
+  auto w = client->OpenWriter(f->inode);
+  ASSERT_TRUE(w.ok()) << w.status();
+  const std::string data = Bytes(5u << 20, 7);  // a whole 4 MiB piece goes out before the close
+  ASSERT_TRUE(WriteAt(**w, 0, data).ok());
+  // The first piece is on the replicas (a chunk file holding 4 MiB), not
+  // committed.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < cluster->chunk_server_count(); ++i) {
+          for (const auto& e :
+               std::filesystem::recursive_directory_iterator(cluster->chunk_data_dir(i))) {
+            if (e.path().extension() == ".chunk" && e.file_size() >= (4u << 20)) return true;
+          }
+        }
+        return false;
+      },
+      std::chrono::seconds(10)))
+      << "no replica of the first piece";
+  auto before = client->GetAttr(f->inode);
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->size, 0u) << "the write was committed already";
+
+  for (int i = 0; i < cluster->chunk_server_count(); ++i) {
+    cluster->chunk_server_process(i)->Signal(SIGSTOP);
+  }
+  cluster->StopMetaserver(SIGKILL);
+  cluster->StartMetaserver();
+  // Past the lease (extended to 2 s from the start), within the grace.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+  for (int i = 0; i < cluster->chunk_server_count(); ++i) {
+    cluster->chunk_server_process(i)->Signal(SIGCONT);
+  }
+  ASSERT_TRUE(cluster->WaitForAliveServers(3, 30000));
+  Status closed = (*w)->Close();
+  EXPECT_TRUE(closed.ok()) << closed;
+  auto back = ReadAll(*client, f->inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == data) << FirstDifference(*back, data);
+}
+
 // A replica whose server was down during an overwrite is stale: it is never
 // read, even when it is the only other copy the client could try.
 TEST(RestartTest, StaleReplicaOfAServerThatMissedAWriteIsNeverServed) {

@@ -110,6 +110,9 @@ void PgInstance::Init() {
                              "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8", "-N"}),
                  "", kCommandTimeout);
   if (init.exit_code != 0) Fail("initdb failed", Describe(init));
+  // The private addresses of the network namespaces tests make
+  // (tests/integration/net_hosts.h); listened on only after ListenAlso.
+  std::ofstream(dir_ + "/data/pg_hba.conf", std::ios::app) << "host all all 10.99.0.0/16 trust\n";
 
   std::lock_guard<std::mutex> lock(mu_);
   std::string log;
@@ -124,9 +127,10 @@ void PgInstance::Init() {
 }
 
 bool PgInstance::StartLocked(std::string* error) {
-  const std::string options = "-c listen_addresses=127.0.0.1 -c port=" + std::to_string(port_) +
-                              " -c unix_socket_directories=" + dir_ +
-                              " -c max_connections=300 -c fsync=on";
+  const std::string listen = also_listen_.empty() ? "127.0.0.1" : "127.0.0.1," + also_listen_;
+  const std::string options =
+      "-c listen_addresses=" + listen + " -c port=" + std::to_string(port_) +
+      " -c unix_socket_directories=" + dir_ + " -c max_connections=300 -c fsync=on";
   const std::string server_log = dir_ + "/server.log";
   CommandResult r =
       RunCommand(AsPostgres({std::string(kPgBin) + "pg_ctl", "-D", dir_ + "/data", "-l", server_log,
@@ -169,6 +173,15 @@ void PgInstance::Start() {
   if (running_) return;
   std::string error;
   if (!StartLocked(&error)) Fail("restart on port " + std::to_string(port_) + " failed", error);
+}
+
+void PgInstance::ListenAlso(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (address == also_listen_ && running_) return;
+  StopLocked(/*crash=*/true);
+  also_listen_ = address;
+  std::string error;
+  if (!StartLocked(&error)) Fail("restart listening also on '" + address + "' failed", error);
 }
 
 std::string PgInstance::NewDatabaseUrl() {

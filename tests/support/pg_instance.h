@@ -32,6 +32,13 @@ class PgInstance {
   void Stop(bool crash = false);
   void Start();
 
+  // Also listen on `address` (the bridge address of a test's network
+  // namespaces, tests/integration/net_hosts.h), from which connections are
+  // trusted like loopback ones (10.99.0.0/16); "" listens on 127.0.0.1
+  // alone again. Restarts the server as a crash would (sessions of clusters
+  // still running break; their metaservers reconnect).
+  void ListenAlso(const std::string& address);
+
   PgInstance(const PgInstance&) = delete;
   PgInstance& operator=(const PgInstance&) = delete;
 
@@ -46,10 +53,11 @@ class PgInstance {
   void Fail(const std::string& what, const std::string& log);
 
   std::mutex mu_;
-  std::string dir_;       // temp root: data/, sockets, logs
-  int port_ = 0;          // fixed once Init() succeeded
-  bool running_ = false;  // GUARDED_BY(mu_)
-  int next_db_ = 0;       // GUARDED_BY(mu_)
+  std::string dir_;          // temp root: data/, sockets, logs
+  int port_ = 0;             // fixed once Init() succeeded
+  bool running_ = false;     // GUARDED_BY(mu_)
+  int next_db_ = 0;          // GUARDED_BY(mu_)
+  std::string also_listen_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace ddbfs::testing

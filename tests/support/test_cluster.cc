@@ -91,8 +91,12 @@ std::string TestCluster::meta_socket_address(int i) const {
   return "unix:" + dir() + (i == 0 ? "/meta.sock" : "/meta" + std::to_string(i + 1) + ".sock");
 }
 
+const std::string& TestCluster::meta_host(int i) const {
+  return i == 0 && !options_.meta0_host.empty() ? options_.meta0_host : options_.meta_host;
+}
+
 std::string TestCluster::meta_tcp_address(int i) const {
-  return options_.meta_host + ":" + std::to_string(metas_.at(i).port);
+  return meta_host(i) + ":" + std::to_string(metas_.at(i).port);
 }
 
 std::string TestCluster::meta_address() const {
@@ -149,27 +153,38 @@ std::vector<std::string> TestCluster::SessionArgs() const {
 void TestCluster::LaunchMetaserver(int i) {
   Metaserver& m = metas_.at(i);
   const std::string suffix = i == 0 ? "" : std::to_string(i + 1);
-  m.process = std::make_unique<Process>(
-      bin("ddbfs-metaserver"),
-      Concat(Concat(std::vector<std::string>{"--listen", meta_tcp_address(i), "--unix-socket",
-                                             meta_socket_address(i).substr(5), "--db", db_url_,
-                                             "--heartbeat-timeout-ms",
-                                             std::to_string(options_.heartbeat_timeout_ms),
-                                             "--lease-ms", std::to_string(options_.lease_ms),
-                                             "--log-level", "info", "--chunk-retention-s",
-                                             std::to_string(options_.chunk_retention_s),
-                                             // Every cache hit of the writer is checked
-                                             // against PostgreSQL.
-                                             "--meta-cache-verify"},
-                    SessionArgs()),
-             Concat(SecurityArgs(), options_.metaserver_args)),
-      dir() + "/metaserver" + suffix + ".log");
+  std::string db = db_url_;
+  if (i == 0 && !options_.meta0_db_host.empty()) {
+    const size_t at = db.find("@127.0.0.1:");
+    if (at != std::string::npos) db.replace(at + 1, 9, options_.meta0_db_host);
+  }
+  std::vector<std::string> args = Concat(
+      Concat(
+          std::vector<std::string>{
+              "--listen", meta_tcp_address(i), "--unix-socket", meta_socket_address(i).substr(5),
+              "--db", db, "--heartbeat-timeout-ms", std::to_string(options_.heartbeat_timeout_ms),
+              "--lease-ms", std::to_string(options_.lease_ms), "--log-level", "info",
+              "--chunk-retention-s", std::to_string(options_.chunk_retention_s),
+              // Every cache hit of the writer is checked
+              // against PostgreSQL.
+              "--meta-cache-verify"},
+          SessionArgs()),
+      Concat(SecurityArgs(), options_.metaserver_args));
+  const std::string log = dir() + "/metaserver" + suffix + ".log";
+  if (i == 0 && !options_.meta0_wrapper.empty()) {
+    const std::vector<std::string>& w = options_.meta0_wrapper;
+    std::vector<std::string> wrapped(w.begin() + 1, w.end());
+    wrapped.push_back(bin("ddbfs-metaserver"));
+    m.process = std::make_unique<Process>(w.front(), Concat(wrapped, args), log);
+  } else {
+    m.process = std::make_unique<Process>(bin("ddbfs-metaserver"), args, log);
+  }
 }
 
 bool TestCluster::StartMetaserverProcess(int i, bool serving) {
   LaunchMetaserver(i);
   Metaserver& m = metas_.at(i);
-  if (serving && !WaitForPort(options_.meta_host, m.port, kStartTimeout)) {
+  if (serving && !WaitForPort(meta_host(i), m.port, kStartTimeout)) {
     ADD_FAILURE() << "metaserver " << i << " did not start listening; log:\n"
                   << m.process->LogTail();
     return false;

@@ -53,6 +53,13 @@ struct ClusterOptions {
   // is active: standbys (docs/ha.md), each with its own ports. Clients and
   // chunk servers are then given every address.
   int standby_metaservers = 0;
+  // Metaserver 0 on a host of its own (HaTest's network cut): started
+  // through meta0_wrapper (as chunk_wrappers), serving TCP on meta0_host
+  // (default meta_host), and reaching PostgreSQL at meta0_db_host (an
+  // address PgInstance::ListenAlso added; default its loopback address).
+  std::vector<std::string> meta0_wrapper;
+  std::string meta0_host;
+  std::string meta0_db_host;
 };
 
 // A real cluster for one test: a fresh database on the test binary's private
@@ -114,6 +121,7 @@ class TestCluster {
   void StartMetaserver(int i);
   // Its process (null once stopped): pid, log, exit status.
   Process* metaserver_process(int i) { return metas_.at(i).process.get(); }
+  Process* chunk_server_process(int i) { return chunks_.at(i).process.get(); }
 
   // True once exactly `n` chunk servers are reported alive by the metaserver.
   bool WaitForAliveServers(int n, int timeout_ms);
@@ -143,6 +151,8 @@ class TestCluster {
   void LaunchMetaserver(int i);  // no wait
   // --meta of the chunk servers.
   std::string ChunkServerMetaArg() const;
+  // The host metaserver i serves TCP on.
+  const std::string& meta_host(int i) const;
   // --cluster-key-file and, with tls, the --tls flags.
   std::vector<std::string> SecurityArgs() const;
   // --session-timeout-ms when ClusterOptions::session_timeout_ms is set.

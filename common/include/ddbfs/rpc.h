@@ -64,6 +64,16 @@ struct TlsOptions {
   std::string key_file;   // its private key
 };
 
+// Makes a connected TCP socket fail within about 5 s when its peer becomes
+// unreachable (a host cut off by the network, which sends no reset): TCP
+// keepalives after 2 s idle, every second, 3 unanswered close it, and data
+// left unacknowledged for 5 s does too (TCP_USER_TIMEOUT). Without it a
+// call waiting for a reply from a cut-off server waits for its whole
+// timeout (30 s), and Linux's default keepalive starts after two hours.
+// A live server that is slow to answer is not affected: its kernel answers
+// the probes.
+void DetectDeadPeer(int fd);
+
 // How a process opens connections: plain TCP or TLS, and the key it proves
 // on every new connection (Hello + Authenticate). Shared by all the pools of
 // a process; immutable once made.
@@ -130,26 +140,29 @@ class RpcConnection {
   std::string address() const { return FormatAddress(host_, port_); }
 
   // Runs fn(client). A transport error (refused, reset, timeout) closes the
-  // connection and returns kUnavailable; when `retry` is set the call is
-  // tried once more on a fresh connection first (only for calls that are
-  // safe to repeat). Any other Thrift exception becomes kInternal. A new
-  // connection first authenticates (Handshake); a refusal, or a TLS peer
-  // whose certificate does not verify, is kUnauthenticated, not retried.
+  // connection and returns kUnavailable; when `retry` is set and the
+  // connection was an open one, the call is tried once more on a fresh
+  // connection first (only for calls that are safe to repeat); a
+  // connection that cannot be opened fails at once. Any other Thrift exception becomes kInternal. A
+  // new connection first authenticates (Handshake); a refusal, or a TLS peer whose certificate does
+  // not verify, is kUnauthenticated, not retried.
   Status Call(const std::function<void(ClientT&)>& fn, bool retry = true) {
     for (int attempt = 0;; ++attempt) {
       std::string error;
+      // A connection that cannot be opened is not retried here (the retry
+      // is for a pooled connection the server closed meanwhile): a second
+      // connect to a host that does not answer would only double the wait
+      // before a caller moves on to another address.
+      bool opening = false;
       try {
         if (!client_) {
+          opening = true;
           Status s = Open();
           if (!s.ok()) {
             Close();
-            if (s.code() == ErrorCode::kUnavailable || s.code() == ErrorCode::kTimedOut) {
-              error = s.message();
-              if (!retry || attempt >= 1) return s;
-              continue;
-            }
             return s;
           }
+          opening = false;
         }
         fn(*client_);
         return Status();
@@ -168,7 +181,7 @@ class RpcConnection {
         error = e.what();
       }
       Close();
-      if (!retry || attempt >= 1) {
+      if (!retry || attempt >= 1 || opening) {
         return Status(ErrorCode::kUnavailable, "cannot reach " + address() + " (" + error + ")");
       }
     }
@@ -188,15 +201,20 @@ class RpcConnection {
   ~RpcConnection() { Close(); }
 
  private:
+  static constexpr int kConnectTimeoutMs = 2000;
+
   Status Open() {
     auto socket = transport_config_->NewSocket(host_, port_);
-    socket->setConnTimeout(std::min(timeout_ms_, 5000));
+    // A server that is up answers a connect within milliseconds; a host that
+    // is down or cut off would hold every failover attempt for this long.
+    socket->setConnTimeout(std::min(timeout_ms_, kConnectTimeoutMs));
     socket->setRecvTimeout(timeout_ms_);
     socket->setSendTimeout(timeout_ms_);
     if (!IsUnixAddress(host_)) socket->setNoDelay(true);
     transport_ = std::make_shared<apache::thrift::transport::TFramedTransport>(socket);
     auto protocol = std::make_shared<apache::thrift::protocol::TBinaryProtocol>(transport_);
     transport_->open();
+    if (!IsUnixAddress(host_)) DetectDeadPeer(socket->getSocketFD());
     client_ = std::make_unique<ClientT>(protocol);
     if (transport_config_->credential() && !IsUnixAddress(host_)) {
       Status s = Handshake(*client_, *transport_config_->credential());
@@ -237,7 +255,15 @@ class RpcPool {
   Status Call(const std::function<void(ClientT&)>& fn, bool retry = true) {
     std::unique_ptr<Conn> conn = Take();
     Status s = conn->Call(fn, retry);
-    if (s.code() != ErrorCode::kUnavailable) Give(std::move(conn));
+    if (s.code() != ErrorCode::kUnavailable) {
+      Give(std::move(conn));
+    } else {
+      // The server went away (restarted, died, cut off): the idle
+      // connections to it are as dead, and each would cost the next calls
+      // a timeout before a fresh connection is tried.
+      std::lock_guard<std::mutex> lock(mu_);
+      idle_.clear();
+    }
     return s;
   }
 
@@ -307,7 +333,9 @@ class RpcFailoverPool {
         return s;
       }
     }
-    if (!retry && n > 1) MoveOn(start);
+    // None answered: the next call starts at the next address, so that a
+    // server that cannot be reached is not always the first one tried.
+    if (n > 1) MoveOn(start);
     return s;
   }
 
