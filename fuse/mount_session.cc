@@ -111,8 +111,9 @@ void MountSession::Released(InodeId inode) {
       release_due_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReleaseDelayMs);
     }
     released_.push_back(inode);
-    if (released_.size() < kMaxReleaseBatch) return;
-    release_due_ = std::chrono::steady_clock::now();
+    if (released_.size() >= kMaxReleaseBatch) release_due_ = std::chrono::steady_clock::now();
+    // The thread may be asleep until the next renewal.
+    if (released_.size() > 1 && released_.size() < kMaxReleaseBatch) return;
   }
   cv_.notify_all();
 }

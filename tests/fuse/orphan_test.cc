@@ -156,29 +156,33 @@ TEST_F(OrphanFuseTest, FileUnlinkedOnOneMountIsFreedWhenTheHoldingMountDies) {
 TEST_F(OrphanFuseTest, FileOpenOnAnotherMountSurvivesAMetaserverRestart) {
   std::unique_ptr<Process> b = MountB();
   ASSERT_NE(b, nullptr);
-  const std::string head1 = RandomData(kMiB, 8);
-  const std::string head2 = RandomData(kMiB + 3, 9);
-  ASSERT_EQ(WriteFile(P("before"), head1), 0);
-  ASSERT_EQ(WriteFile(P("after"), head2), 0);
-  const InodeId inode1 = static_cast<InodeId>(Stat(P("before")).st_ino);
-  const InodeId inode2 = static_cast<InodeId>(Stat(P("after")).st_ino);
-  const int fd1 = ::open(PB("before").c_str(), O_RDWR);
-  const int fd2 = ::open(PB("after").c_str(), O_RDWR);
-  ASSERT_GE(fd1, 0) << std::strerror(errno);
-  ASSERT_GE(fd2, 0) << std::strerror(errno);
-  // One loses its name before the restart (its holders are in PostgreSQL),
-  // the other after it, once B has declared its open files to the new
-  // metaserver (they were in the old one's memory only).
+  // Three files open on B lose their names: one before the restart (its
+  // holders are in PostgreSQL), one right after it (B has most likely not
+  // declared its open files to the new metaserver yet: every session from
+  // before counts as holding it), one once B has declared them again (they
+  // were in the old metaserver's memory only).
+  const std::vector<std::string> names = {"before", "during", "after"};
+  std::vector<std::string> heads;
+  std::vector<InodeId> inodes;
+  std::vector<int> fds;
+  for (size_t i = 0; i < names.size(); ++i) {
+    heads.push_back(RandomData(kMiB + i, 8 + static_cast<int>(i)));
+    ASSERT_EQ(WriteFile(P(names[i]), heads[i]), 0);
+    inodes.push_back(static_cast<InodeId>(Stat(P(names[i])).st_ino));
+    // O_CLOEXEC: the metaserver started below must not inherit it.
+    fds.push_back(::open(PB(names[i]).c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_GE(fds.back(), 0) << std::strerror(errno);
+  }
   ASSERT_EQ(::unlink(P("before").c_str()), 0) << std::strerror(errno);
   const size_t declared = b->Log().size();
   const size_t declared_a = mount_->Log().size();
   cluster_->StopMetaserver();
   cluster_->StartMetaserver();
+  ASSERT_EQ(::unlink(P("during").c_str()), 0) << std::strerror(errno);
   EXPECT_TRUE(WaitFor(
-      [&] { return b->Log().find("declared the 2 file(s) open", declared) != std::string::npos; },
+      [&] { return b->Log().find("declared the 3 file(s) open", declared) != std::string::npos; },
       std::chrono::seconds(20)))
-      << "mount B did not declare its open files again; log:
-         "
+      << "mount B did not declare its open files again; log:\n"
       << b->LogTail();
   // A's session too, else it would count as holding every file.
   EXPECT_TRUE(WaitFor(
@@ -189,8 +193,15 @@ TEST_F(OrphanFuseTest, FileOpenOnAnotherMountSurvivesAMetaserverRestart) {
   ASSERT_EQ(::unlink(P("after").c_str()), 0) << std::strerror(errno);
   auto client = cluster_->NewClient();
   ASSERT_NE(client, nullptr);
-  UseOnBThenClose(fd1, inode1, head1, *client);
-  UseOnBThenClose(fd2, inode2, head2, *client);
+  for (size_t i = 0; i < names.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    UseOnBThenClose(fds[i], inodes[i], heads[i], *client);
+  }
+  if (HasFailure()) {
+    std::cout << "mount B log:\n"
+              << b->LogTail(8000) << "\nmetaserver log:\n"
+              << cluster_->metaserver_process(0)->LogTail(8000) << "\n";
+  }
   Unmount(mnt_b_, b.release());
 }
 
