@@ -128,7 +128,14 @@ void MountSession::NeedOpenSet() {
 
 void MountSession::SendOpenFiles(bool whole) {
   // No open is between its declaration and its entry in the open set now.
-  std::unique_lock<std::shared_mutex> declaring(declare_mu_);
+  std::unique_lock<std::shared_timed_mutex> declaring(declare_mu_, std::defer_lock);
+  if (!declaring.try_lock_for(std::chrono::milliseconds(kDeclareWaitMs))) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!released_.empty()) {
+      release_due_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(kReleaseDelayMs);
+    }
+    return;  // open_set_needed_ stays set
+  }
   int64_t session = 0;
   std::vector<InodeId> released;
   {

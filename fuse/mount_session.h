@@ -48,6 +48,7 @@ class MountSession {
   static constexpr int kReleaseDelayMs = 200;
   // Most releases in one call (the metaserver takes 4096).
   static constexpr size_t kMaxReleaseBatch = 4096;
+  static constexpr int kDeclareWaitMs = 200;
   ~MountSession();  // Stop()
   // How long Stop() tries to close the session with an unreachable metaserver.
   static constexpr int kCloseRetryMs = 2000;
@@ -82,7 +83,7 @@ class MountSession {
 
    private:
     MountSession* const owner_;
-    std::shared_lock<std::shared_mutex> lock_;
+    std::shared_lock<std::shared_timed_mutex> lock_;
     int64_t session_;
     std::optional<Client::DeclaringOpen> scope_;
   };
@@ -117,8 +118,10 @@ class MountSession {
   std::chrono::steady_clock::time_point release_due_;  // GUARDED_BY(mu_)
   bool open_set_needed_ = false;                       // GUARDED_BY(mu_)
   // Shared by an open while it declares itself; exclusive while a batch or
-  // the whole set is built and sent.
-  std::shared_mutex declare_mu_;
+  // the whole set is built and sent. The thread waits for it at most
+  // kDeclareWaitMs (a stream of opens must not hold up the renewals): the
+  // batch or the set is tried again later.
+  std::shared_timed_mutex declare_mu_;
   std::thread thread_;
   std::mutex replace_mu_;  // one Replace at a time
 };
