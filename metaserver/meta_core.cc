@@ -98,15 +98,18 @@ Result<std::unique_ptr<MetaCore>> MetaCore::Open(const MetaOptions& options) {
   // that ran before: each session counts as holding every file until its
   // client sends its open set again (ops/open_files.h).
   std::vector<std::pair<int64_t, std::string>> sessions;
+  std::vector<std::pair<InodeId, int64_t>> holds;
   RETURN_IF_ERROR(core->writer_.Run([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(store::ExtendAllLeases(tx, NowMs() + options.leases.lease_ms));
     RETURN_IF_ERROR(store::ExtendAllClientSessions(tx, NowMs() + options.sessions.timeout_ms));
     ASSIGN_OR_RETURN(std::vector<store::ClientSessionRecord> all, store::AllClientSessions(tx));
     sessions.clear();
     for (const auto& s : all) sessions.emplace_back(s.id, s.principal);
+    ASSIGN_OR_RETURN(holds, store::AllOrphanHolders(tx));
     return Status();
   }));
   core->open_files_->LoadIncomplete(sessions);
+  for (const auto& [inode, session] : holds) core->open_files_->MarkHeld({session}, inode);
   if (!sessions.empty()) {
     LOG(kInfo) << sessions.size()
                << " client session(s) from before this start: each holds every file that loses "

@@ -112,12 +112,19 @@ Result<OpenFilesUpdate> UpdateOpenFiles(OpContext& ctx, const std::string& owner
   // Orphans this session held and no longer has open: its rows go, and the
   // files no other session holds with them. With full_set every row of an
   // inode outside the set (those it got while it was incomplete).
-  if (full_set || !released.empty()) {
-    RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
+  // A batch of releases with no orphan among it needs no transaction.
+  std::vector<InodeId> held;
+  if (!full_set) held = files.TakeHeld(session, released);
+  if (full_set || !held.empty()) {
+    Status s = ctx.writer.Run([&](store::Tx& tx) -> Status {
       ASSIGN_OR_RETURN(out.orphans_deleted,
-                       DropHolds(tx, session, full_set ? opened : released, full_set));
+                       DropHolds(tx, session, full_set ? opened : held, full_set));
       return Status();
-    }));
+    });
+    if (!s.ok()) {
+      for (InodeId i : held) files.MarkHeld({session}, i);
+      return s;
+    }
   }
   if (out.orphans_deleted > 0) {
     LOG(kInfo) << "client session " << session << " released " << out.orphans_deleted

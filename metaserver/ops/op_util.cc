@@ -113,6 +113,7 @@ Result<bool> DropLinkOrKeep(OpContext& ctx, store::Tx& tx, const Attr& inode, In
   RETURN_IF_ERROR(
       store::ChangeNlink(tx, inode.inode, -static_cast<int>(inode.nlink), now_ns).status());
   RETURN_IF_ERROR(store::InsertOrphans(tx, inode.inode, sessions, parent, now_ns / 1000000));
+  if (ctx.open_files != nullptr) ctx.open_files->MarkHeld(sessions, inode.inode);
   return holder != nullptr &&
          std::find(sessions.begin(), sessions.end(), holder->session) != sessions.end();
 }

@@ -103,6 +103,25 @@ bool OpenFiles::Complete(int64_t session) const {
   return it != sessions_.end() && it->second.complete;
 }
 
+void OpenFiles::MarkHeld(const std::vector<int64_t>& sessions, InodeId inode) {
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int64_t id : sessions) {
+    auto it = sessions_.find(id);
+    if (it != sessions_.end()) it->second.held.insert(inode);
+  }
+}
+
+std::vector<InodeId> OpenFiles::TakeHeld(int64_t session, const std::vector<InodeId>& inodes) {
+  std::vector<InodeId> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = sessions_.find(session);
+  if (it == sessions_.end()) return out;
+  for (InodeId i : inodes) {
+    if (it->second.held.erase(i) > 0) out.push_back(i);
+  }
+  return out;
+}
+
 std::vector<int64_t> OpenFiles::Holders(InodeId inode) const {
   std::vector<int64_t> out;
   std::lock_guard<std::mutex> lock(mu_);

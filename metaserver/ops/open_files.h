@@ -58,6 +58,14 @@ class OpenFiles {
   // incomplete one (ascending).
   std::vector<int64_t> Holders(InodeId inode) const;
 
+  // Orphan rows: `sessions` may hold a row of `inode` in ddbfs.orphans (set
+  // inside the transaction that inserts them, and at start from the table;
+  // a mark whose transaction rolled back only costs a needless statement).
+  void MarkHeld(const std::vector<int64_t>& sessions, InodeId inode);
+  // Those of `inodes` the session may hold a row of, unmarked: a release
+  // of no such inode needs no transaction.
+  std::vector<InodeId> TakeHeld(int64_t session, const std::vector<InodeId>& inodes);
+
   size_t max_per_session() const { return max_per_session_; }
 
  private:
@@ -65,6 +73,7 @@ class OpenFiles {
     std::string owner;
     bool complete = false;
     std::unordered_set<InodeId> inodes;
+    std::unordered_set<InodeId> held;  // MarkHeld
   };
   // REQUIRES: mu_ held.
   Result<Session*> FindLocked(int64_t session, const std::string& owner);
