@@ -40,6 +40,8 @@ enum ErrorCode {
   CAPABILITY_EXPIRED = 22,// a chunk capability's time window passed: ask the
                           // metaserver for a fresh one
   NO_ATTRIBUTE = 23,      // the node has no extended attribute of that name (ENODATA)
+  TOO_MANY_OPEN = 24,     // a client session declared more open files than the
+                          // metaserver allows (--max-open-files-per-session; ENFILE)
 }
 
 struct RpcStatus {
@@ -444,6 +446,9 @@ struct CreateRequest {
   // Tags of the new file, set in the create's own transaction (as SetTags,
   // without its permission check: the creator may tag what it creates).
   8: optional list<Tag> tags
+  // The caller's client session has the new file open (see UpdateOpenFiles):
+  // it is declared open in the same call.
+  9: optional i64 open_session
 }
 struct CreateResponse {
   1: RpcStatus status
@@ -454,6 +459,10 @@ struct CreateResponse {
   // and the writer calls PrepareWrite, which reports the error.
   3: optional ChunkPlacement first_chunk
   4: optional Attr dir_attr  // the parent directory after the change
+  // open_session was given but the metaserver does not hold that session's
+  // whole open set (it restarted, or the session expired): send it again
+  // with UpdateOpenFiles(full_set).
+  5: optional bool open_set_needed
 }
 
 // A FIFO, socket or device node (not a regular file: Create; not a
@@ -638,11 +647,16 @@ struct GetChunksRequest {
   3: i32 count            // chunks to return starting at first_index
   4: bool all_replicas
   5: optional RequestContext ctx
+  // The caller's client session opens this file: it is declared open as by
+  // UpdateOpenFiles.opened, before the chunk map is read (an open costs no
+  // extra round trip).
+  6: optional i64 open_session
 }
 struct GetChunksResponse {
   1: RpcStatus status
   2: Attr attr
   3: list<ChunkInfo> chunks  // only chunks that exist; holes are absent
+  4: optional bool open_set_needed  // as in CreateResponse
 }
 
 // Starts a write to one chunk of a file: allocates the chunk (placing `goal`
@@ -1027,6 +1041,7 @@ struct RenewSessionRequest {
 struct RenewSessionResponse {
   1: RpcStatus status
   2: i32 timeout_ms
+  3: optional bool open_set_needed  // send UpdateOpenFiles(full_set)
 }
 
 // Deletes every orphan of the session (as a last unlink does), then the
@@ -1049,6 +1064,33 @@ struct ReleaseOrphanRequest {
 }
 struct ReleaseOrphanResponse {
   1: RpcStatus status
+}
+
+// The files a client session has open (docs/metadata.md, "Open files of
+// client sessions"): a regular file that loses its last name while any live
+// session has it open is kept as an orphan of each such session and deleted
+// when the last of them releases it or dies. The metaserver keeps the open
+// sets in memory: after its start (or a failover) it asks every session for
+// its whole set again (open_set_needed), and until a session has sent it,
+// that session counts as holding every file.
+// opened: inodes opened (an open that sent no GetChunks or Create with
+// open_session; or the whole set with full_set). released: inodes no longer
+// open (batched by the client). With full_set the session's set becomes
+// exactly `opened` and its orphans not in it are released.
+// LEASE_EXPIRED for an unknown or expired session, PERMISSION_DENIED for
+// another principal's, TOO_MANY_OPEN past the metaserver's limit (nothing
+// changes then).
+struct UpdateOpenFilesRequest {
+  1: RequestContext ctx
+  2: i64 session_id
+  3: list<i64> opened
+  4: list<i64> released
+  5: bool full_set = false
+}
+struct UpdateOpenFilesResponse {
+  1: RpcStatus status
+  2: bool open_set_needed   // the metaserver still lacks the whole set
+  3: i32 orphans_deleted    // orphans whose last holder this release was
 }
 
 // ------------------------------------------------------------- export keys
@@ -1315,6 +1357,7 @@ service MetaService {
   RenewSessionResponse RenewSession(1: RenewSessionRequest req)
   CloseSessionResponse CloseSession(1: CloseSessionRequest req)
   ReleaseOrphanResponse ReleaseOrphan(1: ReleaseOrphanRequest req)
+  UpdateOpenFilesResponse UpdateOpenFiles(1: UpdateOpenFilesRequest req)
   GetContentHashResponse GetContentHash(1: GetContentHashRequest req)
   FindDuplicatesResponse FindDuplicates(1: FindDuplicatesRequest req)
   CheckReplicasResponse CheckReplicas(1: CheckReplicasRequest req)

@@ -308,6 +308,8 @@ void FileSystem::ReleaseInode(const std::shared_ptr<OpenInode>& st) {
     open_.erase(st->id);
     orphan_session = st->orphan_session;
   }
+  // The metaserver learns it in the next batch (MountSession).
+  if (session_) session_->Released(st->id);
   if (orphan_session != 0) {
     // Its writer committed at its close: the file and its data go now.
     Status s = client_->ReleaseOrphan(orphan_session, st->id);
@@ -525,15 +527,27 @@ void FileSystem::Init(fuse_conn_info* conn) {
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
   StartCommitter();
   // Here, after a detaching mount forked (threads do not survive fork).
-  if (!options_.read_only && !session_) {
+  // A read-only mount has one too: a file it has open stays when another
+  // client removes its last name.
+  if (!session_) {
     char host[256] = "?";
     ::gethostname(host, sizeof host - 1);
-    session_ = std::make_unique<MountSession>(client_, "ddbfs-mount " + options_.mountpoint +
-                                                           " on " + host + " (pid " +
-                                                           std::to_string(::getpid()) + ")");
+    session_ = std::make_unique<MountSession>(
+        client_,
+        "ddbfs-mount " + options_.mountpoint + " on " + host + " (pid " +
+            std::to_string(::getpid()) + ")",
+        [this](InodeId id) { return Find(id) != nullptr; },
+        [this] {
+          std::vector<InodeId> ids;
+          std::lock_guard<std::mutex> lock(open_mu_);
+          ids.reserve(open_.size());
+          for (const auto& [id, st] : open_) ids.push_back(id);
+          return ids;
+        });
     if (Status s = session_->Start(); !s.ok()) {
       LOG(kWarn) << "no client session (" << s
-                 << "): a file unlinked while open on this mount loses its data at once";
+                 << "): a file removed while open on this mount (here or by another client) "
+                    "loses its data at once";
       session_.reset();
     }
   }
@@ -888,16 +902,25 @@ void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   if (Writable(fi->flags) && options_.read_only) return (void)fuse_reply_err(req, EROFS);
   const InodeId id = ToDdbfs(ino);
   std::unique_ptr<FileReader> reader;
+  // The metaserver learns that this mount has the file open (so that it
+  // keeps it when another client removes its last name) in the GetChunks
+  // a readable open sends anyway, or in one call for a write-only open of
+  // a file not open here yet; until Acquire no batch of releases is sent.
+  std::optional<MountSession::Declaring> declaring;
+  if (session_) declaring.emplace(session_.get());
   if (Readable(fi->flags)) {
     // Opened now so that open(2) reports what reading would (and the
     // reader sees the data committed at open: close-to-open).
     Result<std::unique_ptr<FileReader>> r = client_->OpenReader(id);
     if (!r.ok()) return ReplyStatus(req, r.status());
     reader = std::move(r).value();
+  } else if (declaring && !Find(id)) {
+    if (Status s = session_->DeclareOne(*declaring, id); !s.ok()) return ReplyStatus(req, s);
   }
   auto* h = new Handle();
   h->writable = Writable(fi->flags);
   h->st = Acquire(id);
+  declaring.reset();
   {
     std::lock_guard<std::mutex> lock(h->st->mu);
     h->st->handles.insert(h);
@@ -949,6 +972,9 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   const bool writable = Writable(fi->flags);
   Result<Attr> created = InvalidArgument("");
   std::unique_ptr<FileWriter> writer;
+  // The Create declares the new file open (see Open); Acquire below.
+  std::optional<MountSession::Declaring> declaring;
+  if (session_) declaring.emplace(session_.get());
   {
     std::optional<Client::ActingAs> as;
     if (auto c = CallerOf(req)) as.emplace(*c);
@@ -971,6 +997,7 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   auto* h = new Handle();
   h->writable = writable;
   h->st = Acquire(attr.inode);
+  declaring.reset();
   {
     std::lock_guard<std::mutex> lock(h->st->mu);
     h->st->handles.insert(h);

@@ -91,6 +91,11 @@ int main(int argc, char** argv) {
                  "kept open after their unlink are deleted with their data")
       ->capture_default_str()
       ->check(CLI::Range(300, 24 * 3600 * 1000));
+  app.add_option("--max-open-files-per-session", options.sessions.max_open_files,
+                 "most files one client session (a mount) may declare open; an open past it "
+                 "fails with ENFILE (each costs the metaserver about 50 bytes of memory)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 10000000));
   app.add_option("--request-timeout-ms", request_timeout_ms,
                  "deadline of a request whose client sends none (RequestContext.timeout_ms)")
       ->capture_default_str()

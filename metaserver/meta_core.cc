@@ -56,6 +56,8 @@ MetaCore::MetaCore(const MetaOptions& o)
   settler_ = std::make_unique<LeaseSettler>(ctx_);
   ctx_.settler = settler_.get();
   reaper_ = std::make_unique<SessionReaper>(ctx_);
+  open_files_ = std::make_unique<OpenFiles>(o.sessions.max_open_files);
+  ctx_.open_files = open_files_.get();
   if (o.tag_index) {
     tag_index_ = std::make_unique<store::TagIndex>(o.db_url);
     ctx_.tag_index = tag_index_.get();
@@ -92,10 +94,27 @@ Result<std::unique_ptr<MetaCore>> MetaCore::Open(const MetaOptions& options) {
   // Client sessions likewise: a client could not renew its session while
   // the metaserver was down; one that does not come back is reaped after
   // the timeout.
-  RETURN_IF_ERROR(core->writer_.Run([&](store::Tx& tx) {
+  // The open files of the sessions were in the memory of the metaserver
+  // that ran before: each session counts as holding every file until its
+  // client sends its open set again (ops/open_files.h).
+  std::vector<std::pair<int64_t, std::string>> sessions;
+  std::vector<std::pair<InodeId, int64_t>> holds;
+  RETURN_IF_ERROR(core->writer_.Run([&](store::Tx& tx) -> Status {
     RETURN_IF_ERROR(store::ExtendAllLeases(tx, NowMs() + options.leases.lease_ms));
-    return store::ExtendAllClientSessions(tx, NowMs() + options.sessions.timeout_ms);
+    RETURN_IF_ERROR(store::ExtendAllClientSessions(tx, NowMs() + options.sessions.timeout_ms));
+    ASSIGN_OR_RETURN(std::vector<store::ClientSessionRecord> all, store::AllClientSessions(tx));
+    sessions.clear();
+    for (const auto& s : all) sessions.emplace_back(s.id, s.principal);
+    ASSIGN_OR_RETURN(holds, store::AllOrphanHolders(tx));
+    return Status();
   }));
+  core->open_files_->LoadIncomplete(sessions);
+  for (const auto& [inode, session] : holds) core->open_files_->MarkHeld({session}, inode);
+  if (!sessions.empty()) {
+    LOG(kInfo) << sessions.size()
+               << " client session(s) from before this start: each holds every file that loses "
+                  "its last name until its client has sent its open files again";
+  }
   core->settler_->Start();
   core->reaper_->Start();
   if (core->tag_index_) {

@@ -9,6 +9,7 @@
 #include "ddbfs/status.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/op_context.h"
+#include "metaserver/ops/open_files.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/session_reaper.h"
 #include "metaserver/store/bulk_writer.h"
@@ -73,6 +74,7 @@ class MetaCore {
   // The namespace cache; null when --meta-cache-entries is 0.
   store::MetaCache* cache() { return cache_.get(); }
   SessionReaper& reaper() { return *reaper_; }
+  OpenFiles& open_files() { return *open_files_; }
 
   // Commits what is queued and stops the writer; later writes fail.
   void Stop();
@@ -86,6 +88,7 @@ class MetaCore {
   OpContext ctx_;
   std::unique_ptr<LeaseSettler> settler_;
   std::unique_ptr<SessionReaper> reaper_;
+  std::unique_ptr<OpenFiles> open_files_;
   std::unique_ptr<store::TagIndex> tag_index_;
   std::unique_ptr<store::BulkWriter> bulk_;
   std::unique_ptr<store::MetaCache> cache_;

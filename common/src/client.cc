@@ -64,7 +64,13 @@ Status CallCreate(Client::Impl* impl, InodeId parent, std::string_view name, uin
   if (mtime_ns) req.__set_mtime_ns(*mtime_ns);
   req.prepare_first_chunk = prepare_first_chunk;
   if (!tags.empty()) req.__set_tags(ToRpc(tags));
-  return impl->Meta("Create", resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); });
+  if (const int64_t session = Client::Impl::DeclaringSession(); session != 0) {
+    req.__set_open_session(session);
+  }
+  Status s =
+      impl->Meta("Create", resp, [&](rpc::MetaServiceClient& c, auto& r) { c.Create(r, req); });
+  Client::Impl::NoteOpenSetNeeded(s.ok() && resp->__isset.open_set_needed && resp->open_set_needed);
+  return s;
 }
 
 }  // namespace
@@ -562,13 +568,14 @@ Result<ClientSession> Client::OpenSession(std::string_view description) {
   return ClientSession{resp.session_id, resp.timeout_ms};
 }
 
-Status Client::RenewSession(int64_t session) {
+Result<bool> Client::RenewSession(int64_t session) {
   rpc::RenewSessionRequest req;
   req.ctx = impl_->Context();
   req.session_id = session;
   rpc::RenewSessionResponse resp;
-  return impl_->Meta("RenewSession", &resp,
-                     [&](rpc::MetaServiceClient& c, auto& r) { c.RenewSession(r, req); });
+  RETURN_IF_ERROR(impl_->Meta("RenewSession", &resp,
+                              [&](rpc::MetaServiceClient& c, auto& r) { c.RenewSession(r, req); }));
+  return resp.__isset.open_set_needed && resp.open_set_needed;
 }
 
 Result<int> Client::CloseSession(int64_t session) {
@@ -589,6 +596,21 @@ Status Client::ReleaseOrphan(int64_t session, InodeId inode) {
   rpc::ReleaseOrphanResponse resp;
   return impl_->Meta("ReleaseOrphan", &resp,
                      [&](rpc::MetaServiceClient& c, auto& r) { c.ReleaseOrphan(r, req); });
+}
+
+Result<bool> Client::UpdateOpenFiles(int64_t session, const std::vector<InodeId>& opened,
+                                     const std::vector<InodeId>& released, bool full_set) {
+  rpc::UpdateOpenFilesRequest req;
+  req.ctx = impl_->Context();
+  req.session_id = session;
+  req.opened = opened;
+  req.released = released;
+  req.full_set = full_set;
+  rpc::UpdateOpenFilesResponse resp;
+  RETURN_IF_ERROR(impl_->Meta("UpdateOpenFiles", &resp, [&](rpc::MetaServiceClient& c, auto& r) {
+    c.UpdateOpenFiles(r, req);
+  }));
+  return resp.open_set_needed;
 }
 
 Result<DirPage> Client::ReadDir(InodeId dir, std::string_view after, int limit) {

@@ -113,6 +113,32 @@ Client::ActingAs::ActingAs(const Caller& caller) : previous_(t_acting_as), calle
 
 Client::ActingAs::~ActingAs() { t_acting_as = previous_; }
 
+namespace {
+// Client::DeclaringOpen on this thread (0: none), and whether an answer
+// asked for the whole open set.
+thread_local int64_t t_declaring_open = 0;
+thread_local bool t_open_set_needed = false;
+}  // namespace
+
+Client::DeclaringOpen::DeclaringOpen(int64_t session)
+    : previous_(t_declaring_open), previous_needed_(t_open_set_needed) {
+  t_declaring_open = session;
+  t_open_set_needed = false;
+}
+
+Client::DeclaringOpen::~DeclaringOpen() {
+  t_declaring_open = previous_;
+  t_open_set_needed = previous_needed_ || t_open_set_needed;
+}
+
+bool Client::DeclaringOpen::open_set_needed() const { return t_open_set_needed; }
+
+int64_t Client::Impl::DeclaringSession() { return t_declaring_open; }
+
+void Client::Impl::NoteOpenSetNeeded(bool needed) {
+  if (needed) t_open_set_needed = true;
+}
+
 Client::RetryingFor::RetryingFor(int ms) : previous_(t_meta_retry_ms) { t_meta_retry_ms = ms; }
 
 Client::RetryingFor::~RetryingFor() { t_meta_retry_ms = previous_; }
@@ -146,8 +172,10 @@ Status Client::Impl::GetChunks(InodeId inode, int64_t first, int count, bool all
   req.first_index = first;
   req.count = count;
   req.all_replicas = all_replicas;
+  if (const int64_t session = DeclaringSession(); session != 0) req.__set_open_session(session);
   RETURN_IF_ERROR(
       Meta("GetChunks", out, [&](rpc::MetaServiceClient& c, auto& r) { c.GetChunks(r, req); }));
+  NoteOpenSetNeeded(out->__isset.open_set_needed && out->open_set_needed);
   auto& chunks = out->chunks;
   chunks.erase(std::remove_if(chunks.begin(), chunks.end(),
                               [&](const rpc::ChunkInfo& c) {

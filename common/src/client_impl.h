@@ -64,6 +64,10 @@ struct Client::Impl {
   // window (if the server returns more) are dropped, holes are absent.
   Status GetChunks(InodeId inode, int64_t first, int count, bool all_replicas,
                    rpc::GetChunksResponse* out);
+  // Client::DeclaringOpen of this thread: its session (0: none), and
+  // recording an answer's open_set_needed.
+  static int64_t DeclaringSession();
+  static void NoteOpenSetNeeded(bool needed);
 
   // Tells the metaserver a replica is corrupt or missing (best effort: the
   // read continues from another replica whatever the answer).

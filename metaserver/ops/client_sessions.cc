@@ -3,6 +3,7 @@
 
 #include "ddbfs/log.h"
 #include "metaserver/ops/op_util.h"
+#include "metaserver/ops/open_files.h"
 #include "metaserver/ops/session_ops.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
@@ -23,12 +24,24 @@ Status NotOwner(int64_t session) {
                 "client session " + std::to_string(session) + " belongs to another principal");
 }
 
-// Deletes every orphan of `session` and the session row; returns the count.
-Result<int> DropSession(store::Tx& tx, int64_t session) {
-  ASSIGN_OR_RETURN(std::vector<InodeId> orphans, store::OrphansOf(tx, session));
-  for (InodeId inode : orphans) RETURN_IF_ERROR(store::DeleteInode(tx, inode));
+// Drops the session's rows of `inodes` (or of every inode but them) and
+// deletes the orphans that no session holds any more; returns how many.
+Result<int> DropHolds(store::Tx& tx, int64_t session, const std::vector<InodeId>& inodes,
+                      bool all_but) {
+  ASSIGN_OR_RETURN(std::vector<InodeId> gone, store::DropOrphanRows(tx, session, inodes, all_but));
+  for (InodeId inode : gone) RETURN_IF_ERROR(store::DeleteInode(tx, inode));
+  return static_cast<int>(gone.size());
+}
+
+// Drops every orphan row of `session` (deleting the orphans nobody else
+// holds) and the session row; returns how many orphans were deleted. The
+// session leaves the open sets first, so that no unlink run after this in
+// the writer names it as a holder.
+Result<int> DropSession(OpContext& ctx, store::Tx& tx, int64_t session) {
+  if (ctx.open_files != nullptr) ctx.open_files->DropSession(session);
+  ASSIGN_OR_RETURN(int deleted, DropHolds(tx, session, {}, /*all_but=*/true));
   RETURN_IF_ERROR(store::DeleteClientSession(tx, session));
-  return static_cast<int>(orphans.size());
+  return deleted;
 }
 
 }  // namespace
@@ -47,6 +60,7 @@ Result<OpenedSession> OpenClientSession(OpContext& ctx, const std::string& owner
     const int64_t now = NowMs();
     ASSIGN_OR_RETURN(out.id,
                      store::InsertClientSession(tx, owner, d, now, now + ctx.sessions.timeout_ms));
+    if (ctx.open_files != nullptr) ctx.open_files->AddSession(out.id, owner);
     return Status();
   }));
   LOG(kInfo) << "client session " << out.id << " opened by " << owner << ": " << d;
@@ -65,6 +79,61 @@ Result<int> RenewClientSession(OpContext& ctx, const std::string& owner, int64_t
   return ctx.sessions.timeout_ms;
 }
 
+bool OpenSetNeeded(OpContext& ctx, int64_t session) {
+  return ctx.open_files != nullptr && !ctx.open_files->Complete(session);
+}
+
+Result<OpenFilesUpdate> UpdateOpenFiles(OpContext& ctx, const std::string& owner, int64_t session,
+                                        const std::vector<InodeId>& opened,
+                                        const std::vector<InodeId>& released, bool full_set) {
+  RETURN_IF_ERROR(ValidateSessionId(session));
+  if (ctx.open_files == nullptr)
+    return Status(ErrorCode::kNotSupported, "this metaserver keeps no open files");
+  if (opened.size() > ctx.sessions.max_open_files) {
+    return Status(ErrorCode::kTooManyOpen,
+                  "declaring " + std::to_string(opened.size()) + " open files at once; at most " +
+                      std::to_string(ctx.sessions.max_open_files) +
+                      " are allowed (ddbfs-metaserver --max-open-files-per-session)");
+  }
+  if (released.size() > kMaxReleasedPerCall) {
+    return InvalidArgument("more than " + std::to_string(kMaxReleasedPerCall) +
+                           " released files in one call");
+  }
+  for (InodeId i : opened) RETURN_IF_ERROR(ValidateInode(i));
+  for (InodeId i : released) RETURN_IF_ERROR(ValidateInode(i));
+  OpenFiles& files = *ctx.open_files;
+  OpenFilesUpdate out;
+  if (full_set) {
+    RETURN_IF_ERROR(files.Replace(session, owner, opened));
+  } else {
+    RETURN_IF_ERROR(files.Declare(session, owner, opened).status());
+    RETURN_IF_ERROR(files.Release(session, owner, released));
+  }
+  // Orphans this session held and no longer has open: its rows go, and the
+  // files no other session holds with them. With full_set every row of an
+  // inode outside the set (those it got while it was incomplete).
+  // A batch of releases with no orphan among it needs no transaction.
+  std::vector<InodeId> held;
+  if (!full_set) held = files.TakeHeld(session, released);
+  if (full_set || !held.empty()) {
+    Status s = ctx.writer.Run([&](store::Tx& tx) -> Status {
+      ASSIGN_OR_RETURN(out.orphans_deleted,
+                       DropHolds(tx, session, full_set ? opened : held, full_set));
+      return Status();
+    });
+    if (!s.ok()) {
+      for (InodeId i : held) files.MarkHeld({session}, i);
+      return s;
+    }
+  }
+  if (out.orphans_deleted > 0) {
+    LOG(kInfo) << "client session " << session << " released " << out.orphans_deleted
+               << " unlinked file(s) no other session has open: deleted";
+  }
+  out.open_set_needed = !files.Complete(session);
+  return out;
+}
+
 Result<int> CloseClientSession(OpContext& ctx, const std::string& owner, int64_t session) {
   RETURN_IF_ERROR(ValidateSessionId(session));
   int released = 0;
@@ -74,7 +143,7 @@ Result<int> CloseClientSession(OpContext& ctx, const std::string& owner, int64_t
                      store::GetClientSession(tx, session));
     if (!s) return Status();  // closed or reaped already
     if (s->principal != owner) return NotOwner(session);
-    ASSIGN_OR_RETURN(released, DropSession(tx, session));
+    ASSIGN_OR_RETURN(released, DropSession(ctx, tx, session));
     return Status();
   }));
   LOG(kInfo) << "client session " << session << " closed; " << released << " orphan(s) deleted";
@@ -90,13 +159,9 @@ Status ReleaseOrphan(OpContext& ctx, const std::string& owner, int64_t session, 
     // A session that is gone holds no orphan (they went with it).
     if (!s) return Status();
     if (s->principal != owner) return NotOwner(session);
-    ASSIGN_OR_RETURN(std::optional<store::OrphanRecord> o, store::GetOrphan(tx, inode));
-    if (!o) return Status();  // released already (a retry), or not an orphan
-    if (o->session_id != session) {
-      return Status(ErrorCode::kPermissionDenied,
-                    "inode " + std::to_string(inode) + " is held by another client session");
-    }
-    return store::DeleteInode(tx, inode);
+    // Released already (a retry), or not an orphan of this session; other
+    // sessions that hold it keep it.
+    return DropHolds(tx, session, {inode}, /*all_but=*/false).status();
   });
 }
 
@@ -108,7 +173,7 @@ Result<int> ReapExpiredSessions(OpContext& ctx, int limit) {
     orphans.clear();
     ASSIGN_OR_RETURN(reaped, store::ExpiredClientSessions(tx, NowMs(), limit));
     for (const store::ClientSessionRecord& s : reaped) {
-      ASSIGN_OR_RETURN(int n, DropSession(tx, s.id));
+      ASSIGN_OR_RETURN(int n, DropSession(ctx, tx, s.id));
       orphans.push_back(n);
     }
     return Status();

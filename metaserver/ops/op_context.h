@@ -21,6 +21,7 @@ class WriteQueue;
 
 class ServerRegistry;
 class LeaseSettler;
+class OpenFiles;
 class Repairer;
 
 // Write leases (docs/write_protocol.md).
@@ -35,6 +36,8 @@ struct SessionOptions {
   // A client session not renewed for this long is dead: its orphans are
   // deleted.
   int timeout_ms = 60000;
+  // At most this many open files per session (OpenFiles).
+  size_t max_open_files = 65536;
 };
 
 // What every operation runs against. Mutations go through `writer` (group
@@ -75,6 +78,10 @@ struct OpContext {
   // gets its held deletions now, oldest first (0: never before the
   // retention).
   int retention_min_free_pct = 5;
+  // The files client sessions have open (ops/open_files.h): a file losing
+  // its last name is kept for each of them. Null (unit tests): only the
+  // open_inodes an Unlink or Rename names keep a file.
+  OpenFiles* open_files = nullptr;
   // The namespace cache (store/meta_cache.h): lookups and getattrs it can
   // answer need no database connection at all; null: none.
   store::MetaCache* cache = nullptr;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "metaserver/ops/open_files.h"
 #include "metaserver/ops/permissions.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/session_store.h"
@@ -88,19 +89,33 @@ Status CheckHolder(store::Tx& tx, const OrphanHolder& holder) {
   return Status();
 }
 
-Result<bool> DropLinkOrKeep(store::Tx& tx, const Attr& inode, InodeId parent, int64_t now_ns,
-                            const OrphanHolder* holder) {
-  const bool keep = holder != nullptr && inode.nlink <= 1 && inode.type == FileType::kRegular &&
-                    std::find(holder->open_inodes.begin(), holder->open_inodes.end(),
-                              inode.inode) != holder->open_inodes.end();
-  if (!keep) {
+Result<bool> DropLinkOrKeep(OpContext& ctx, store::Tx& tx, const Attr& inode, InodeId parent,
+                            int64_t now_ns, const OrphanHolder* holder) {
+  if (inode.nlink > 1 || inode.type != FileType::kRegular) {
+    RETURN_IF_ERROR(DropLink(tx, inode, now_ns));
+    return false;
+  }
+  // Every session that has it open keeps it (docs/metadata.md, "Open files
+  // of client sessions"), the caller's among them when it names the file.
+  std::vector<int64_t> sessions;
+  if (ctx.open_files != nullptr) sessions = ctx.open_files->Holders(inode.inode);
+  const bool caller_keeps =
+      holder != nullptr && std::find(holder->open_inodes.begin(), holder->open_inodes.end(),
+                                     inode.inode) != holder->open_inodes.end();
+  if (caller_keeps &&
+      std::find(sessions.begin(), sessions.end(), holder->session) == sessions.end()) {
+    sessions.push_back(holder->session);
+  }
+  if (sessions.empty()) {
     RETURN_IF_ERROR(DropLink(tx, inode, now_ns));
     return false;
   }
   RETURN_IF_ERROR(
       store::ChangeNlink(tx, inode.inode, -static_cast<int>(inode.nlink), now_ns).status());
-  RETURN_IF_ERROR(store::InsertOrphan(tx, inode.inode, holder->session, parent, now_ns / 1000000));
-  return true;
+  RETURN_IF_ERROR(store::InsertOrphans(tx, inode.inode, sessions, parent, now_ns / 1000000));
+  if (ctx.open_files != nullptr) ctx.open_files->MarkHeld(sessions, inode.inode);
+  return holder != nullptr &&
+         std::find(sessions.begin(), sessions.end(), holder->session) != sessions.end();
 }
 
 }  // namespace ddbfs::meta

@@ -71,10 +71,12 @@ Status ValidateHolder(const OrphanHolder& holder);
 // `holder`'s session exists, has not expired and is holder.owner's
 // (kLeaseExpired / kPermissionDenied).
 Status CheckHolder(store::Tx& tx, const OrphanHolder& holder);
-// DropLink, except that a regular file of holder->open_inodes (holder may be
-// null) losing its last name is kept as an orphan of the holder's session:
-// nlink 0, a row in ddbfs.orphans naming `parent`. True when kept.
-Result<bool> DropLinkOrKeep(store::Tx& tx, const Attr& inode, InodeId parent, int64_t now_ns,
-                            const OrphanHolder* holder);
+// DropLink, except that a regular file losing its last name is kept as an
+// orphan (nlink 0, one row in ddbfs.orphans naming `parent` per holder) when
+// a client session has it open: every session of ctx.open_files->Holders,
+// and the holder's session (holder may be null) when it is one of
+// holder->open_inodes. True when the holder's session is among its holders.
+Result<bool> DropLinkOrKeep(OpContext& ctx, store::Tx& tx, const Attr& inode, InodeId parent,
+                            int64_t now_ns, const OrphanHolder* holder);
 
 }  // namespace ddbfs::meta

@@ -145,7 +145,7 @@ Result<InodeId> DoRename(OpContext& ctx, const Caller& caller, InodeId parent,
         RETURN_IF_ERROR(store::DeleteInode(tx, dst.inode));
         new_parent_delta -= 1;
       } else {
-        ASSIGN_OR_RETURN(bool kept, DropLinkOrKeep(tx, dst, new_parent, now, holder));
+        ASSIGN_OR_RETURN(bool kept, DropLinkOrKeep(ctx, tx, dst, new_parent, now, holder));
         if (kept) orphaned = dst.inode;
       }
     } else {

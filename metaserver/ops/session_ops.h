@@ -34,11 +34,31 @@ Result<int> RenewClientSession(OpContext& ctx, const std::string& owner, int64_t
 // Deletes every orphan of the session with its data, then the session;
 // returns how many orphans. A session that is gone already: 0.
 Result<int> CloseClientSession(OpContext& ctx, const std::string& owner, int64_t session);
-// Deletes orphan `inode` of `session` with its data (its last close). OK and
-// nothing done when it is no orphan (released already, its session expired,
-// or it has a name again: an inode with a name is never deleted here);
-// kPermissionDenied when another session holds it.
+// The session no longer holds orphan `inode` (its last close); the inode
+// goes with its data when no other session holds it. OK and nothing done
+// when the session holds no such orphan (released already, its session
+// expired, or it is no orphan: an inode with a name is never deleted here).
 Status ReleaseOrphan(OpContext& ctx, const std::string& owner, int64_t session, InodeId inode);
+
+// At most this many released inodes in one UpdateOpenFiles.
+inline constexpr size_t kMaxReleasedPerCall = 4096;
+
+struct OpenFilesUpdate {
+  bool open_set_needed = false;  // the metaserver still lacks the whole set
+  int orphans_deleted = 0;
+};
+// UpdateOpenFiles (docs/metadata.md, "Open files of client sessions"):
+// declares `opened` and releases `released` (or, with full_set, makes
+// `opened` the whole set); a release of an orphan drops this session's
+// hold and deletes it when no other session holds it. The caller has
+// checked that the connection may reach every inode of `opened` (as for
+// GetChunks). kNotSupported without ctx.open_files.
+Result<OpenFilesUpdate> UpdateOpenFiles(OpContext& ctx, const std::string& owner, int64_t session,
+                                        const std::vector<InodeId>& opened,
+                                        const std::vector<InodeId>& released, bool full_set);
+// True when the metaserver keeps open sets and lacks `session`'s whole set
+// (after its start, or an unknown session): the client should send it.
+bool OpenSetNeeded(OpContext& ctx, int64_t session);
 // Deletes the orphans and rows of up to `limit` sessions whose expiry has
 // passed (the SessionReaper calls it); returns how many sessions.
 Result<int> ReapExpiredSessions(OpContext& ctx, int limit = 100);

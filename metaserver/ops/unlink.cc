@@ -28,7 +28,7 @@ Result<InodeId> DoUnlink(OpContext& ctx, const Caller& caller, InodeId parent,
     RETURN_IF_ERROR(store::RemoveEntry(tx, parent, n));
     RETURN_IF_ERROR(store::TouchDir(tx, parent, 0, now));
     NoteDirAfter(e.parent, now, 0, dir_after);
-    ASSIGN_OR_RETURN(bool kept, DropLinkOrKeep(tx, *e.entry, parent, now, holder));
+    ASSIGN_OR_RETURN(bool kept, DropLinkOrKeep(ctx, tx, *e.entry, parent, now, holder));
     if (kept) orphaned = e.entry->inode;
     return Status();
   }));

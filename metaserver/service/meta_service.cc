@@ -13,6 +13,7 @@
 #include "metaserver/ops/goal_ops.h"
 #include "metaserver/ops/lease_settler.h"
 #include "metaserver/ops/namespace_ops.h"
+#include "metaserver/ops/open_files.h"
 #include "metaserver/ops/server_ops.h"
 #include "metaserver/ops/server_registry.h"
 #include "metaserver/ops/session_ops.h"
@@ -453,16 +454,34 @@ void MetaServiceHandler::Create(rpc::CreateResponse& resp, const rpc::CreateRequ
     if (req.__isset.mtime_ns) mtime = req.mtime_ns;
     const auto mode = static_cast<uint32_t>(req.mode);
     ASSIGN_OR_RETURN(std::vector<Tag> tags, TagsOf(req.tags, meta::kMaxTagsPerCall));
+    // The creator opens the new file: checked before, declared after.
+    bool declare = false;
+    if (req.__isset.open_session && ctx_.open_files != nullptr) {
+      Status can = ctx_.open_files->CanDeclare(req.open_session, a.owner);
+      if (can.code() == ErrorCode::kLeaseExpired) {
+        resp.__set_open_set_needed(true);  // the client replaces its session
+      } else {
+        RETURN_IF_ERROR(can);
+        declare = true;
+      }
+    }
+    const auto declared = [&](InodeId made) {
+      if (!declare) return;
+      Result<std::vector<InodeId>> d = ctx_.open_files->Declare(req.open_session, a.owner, {made});
+      if (!d.ok() || meta::OpenSetNeeded(ctx_, req.open_session)) resp.__set_open_set_needed(true);
+    };
     Attr dir;
     if (!req.prepare_first_chunk) {
       ASSIGN_OR_RETURN(Attr made, meta::Create(ctx_, a.caller, req.parent, req.name, mode, goal,
                                                mtime, &dir, tags));
+      declared(made.inode);
       resp.attr = ToWire(made);
       resp.__set_dir_attr(ToWire(dir));
       return Status();
     }
     ASSIGN_OR_RETURN(CreateOutcome f, meta::CreateForWrite(ctx_, a.caller, req.parent, req.name,
                                                            mode, goal, mtime, &dir, tags));
+    declared(f.attr.inode);
     resp.attr = ToWire(f.attr);
     resp.__set_dir_attr(ToWire(dir));
     if (f.first_chunk) {
@@ -609,6 +628,7 @@ void MetaServiceHandler::RenewSession(rpc::RenewSessionResponse& resp,
                                       const rpc::RenewSessionRequest& req) {
   Mutate("RenewSession", req.ctx, resp, [&](const Access& a) -> Status {
     ASSIGN_OR_RETURN(resp.timeout_ms, meta::RenewClientSession(ctx_, a.owner, req.session_id));
+    if (meta::OpenSetNeeded(ctx_, req.session_id)) resp.__set_open_set_needed(true);
     return Status();
   });
 }
@@ -625,6 +645,33 @@ void MetaServiceHandler::ReleaseOrphan(rpc::ReleaseOrphanResponse& resp,
                                        const rpc::ReleaseOrphanRequest& req) {
   Mutate("ReleaseOrphan", req.ctx, resp, [&](const Access& a) -> Status {
     return meta::ReleaseOrphan(ctx_, a.owner, req.session_id, req.inode);
+  });
+}
+
+void MetaServiceHandler::UpdateOpenFiles(rpc::UpdateOpenFilesResponse& resp,
+                                         const rpc::UpdateOpenFilesRequest& req) {
+  // Not through the request log: declaring and releasing are idempotent,
+  // and a mount sends them one at a time (fuse/mount_session.h).
+  Handle("UpdateOpenFiles", &req.ctx, Need::kUser, resp, [&](const Access& a) -> Status {
+    if (a.read_only) {
+      return Status(ErrorCode::kReadOnly, "a read-only export holds no client session");
+    }
+    // A declared file is kept after its unlink: only files this connection
+    // may reach (as for GetChunks).
+    if (req.opened.size() > ctx_.sessions.max_open_files) {
+      return Status(ErrorCode::kTooManyOpen,
+                    "declaring " + std::to_string(req.opened.size()) +
+                        " open files at once; at most " +
+                        std::to_string(ctx_.sessions.max_open_files) +
+                        " are allowed (ddbfs-metaserver --max-open-files-per-session)");
+    }
+    RETURN_IF_ERROR(Confine(a, req.opened));
+    ASSIGN_OR_RETURN(OpenFilesUpdate u,
+                     meta::UpdateOpenFiles(ctx_, a.owner, req.session_id, req.opened, req.released,
+                                           req.full_set));
+    resp.open_set_needed = u.open_set_needed;
+    resp.orphans_deleted = u.orphans_deleted;
+    return Status();
   });
 }
 
@@ -692,8 +739,28 @@ void MetaServiceHandler::ReadDir(rpc::ReadDirResponse& resp, const rpc::ReadDirR
 void MetaServiceHandler::GetChunks(rpc::GetChunksResponse& resp, const rpc::GetChunksRequest& req) {
   Handle("GetChunks", CtxOf(req), Need::kUser, resp, [&](const Access& a) -> Status {
     RETURN_IF_ERROR(Confine(a, {req.inode}));
-    ASSIGN_OR_RETURN(ChunkMapView map, meta::GetChunks(ctx_, a.caller, req.inode, req.first_index,
-                                                       req.count, req.all_replicas));
+    // An open declared before the map is read: an unlink that commits after
+    // this read finds the session among the file's holders.
+    std::vector<InodeId> added;
+    if (req.__isset.open_session && ctx_.open_files != nullptr) {
+      Result<std::vector<InodeId>> d =
+          ctx_.open_files->Declare(req.open_session, a.owner, {req.inode});
+      if (d.status().code() == ErrorCode::kLeaseExpired) {
+        resp.__set_open_set_needed(true);  // the client replaces its session
+      } else {
+        RETURN_IF_ERROR(d.status());
+        added = std::move(d).value();
+        if (meta::OpenSetNeeded(ctx_, req.open_session)) resp.__set_open_set_needed(true);
+      }
+    }
+    Result<ChunkMapView> got =
+        meta::GetChunks(ctx_, a.caller, req.inode, req.first_index, req.count, req.all_replicas);
+    if (!got.ok() || got->attr.type != FileType::kRegular) {
+      // Nothing was opened: undo what this call declared.
+      if (!added.empty()) (void)ctx_.open_files->Release(req.open_session, a.owner, added);
+      RETURN_IF_ERROR(got.status());
+    }
+    ChunkMapView map = std::move(got).value();
     resp.attr = ToWire(map.attr);
     for (const ChunkLocation& c : map.chunks) {
       rpc::ChunkInfo info;

@@ -90,6 +90,8 @@ class MetaServiceHandler : public rpc::MetaServiceIf {
   void CloseSession(rpc::CloseSessionResponse& resp, const rpc::CloseSessionRequest& req) override;
   void ReleaseOrphan(rpc::ReleaseOrphanResponse& resp,
                      const rpc::ReleaseOrphanRequest& req) override;
+  void UpdateOpenFiles(rpc::UpdateOpenFilesResponse& resp,
+                       const rpc::UpdateOpenFilesRequest& req) override;
   void GetContentHash(rpc::GetContentHashResponse& resp,
                       const rpc::GetContentHashRequest& req) override;
   void FindDuplicates(rpc::FindDuplicatesResponse& resp,

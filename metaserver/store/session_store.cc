@@ -31,22 +31,52 @@ constexpr Statement kExpiredSessions{
     " WHERE expires_ms < $1 ORDER BY expires_ms LIMIT $2",
     false};
 
+constexpr Statement kAllSessions{
+    "ses_all",
+    "SELECT id, principal, description, created_ms, expires_ms FROM ddbfs.client_sessions"
+    " ORDER BY id",
+    false};
+
 constexpr Statement kExtendAllSessions{
     "ses_extend_all", "UPDATE ddbfs.client_sessions SET expires_ms = GREATEST(expires_ms, $1)",
     true};
 
-constexpr Statement kInsertOrphan{
+constexpr Statement kInsertOrphans{
     "orph_insert",
-    "INSERT INTO ddbfs.orphans (inode, session_id, parent, orphaned_ms) VALUES ($1, $2, $3, $4)",
+    "INSERT INTO ddbfs.orphans (inode, session_id, parent, orphaned_ms)"
+    " SELECT $1, s, $3, $4 FROM unnest($2::bigint[]) AS s ON CONFLICT DO NOTHING",
     true};
 
-constexpr Statement kGetOrphan{
-    "orph_get", "SELECT inode, session_id, parent, orphaned_ms FROM ddbfs.orphans WHERE inode = $1",
+constexpr Statement kGetOrphan{"orph_get",
+                               "SELECT inode, session_id, parent, orphaned_ms FROM ddbfs.orphans"
+                               " WHERE inode = $1 AND session_id = $2",
+                               false};
+
+constexpr Statement kGetAnyOrphan{
+    "orph_get_any",
+    "SELECT inode, session_id, parent, orphaned_ms FROM ddbfs.orphans WHERE inode = $1"
+    " ORDER BY session_id LIMIT 1",
     false};
 
 constexpr Statement kOrphansOf{
     "orph_of_session", "SELECT inode FROM ddbfs.orphans WHERE session_id = $1 ORDER BY inode",
     false};
+
+constexpr Statement kAllOrphanHolders{
+    "orph_all_holders", "SELECT inode, session_id FROM ddbfs.orphans ORDER BY inode, session_id",
+    false};
+
+// Drops the session's rows of the given inodes (all = false) or of every
+// inode except them (all = true); returns the inodes left with no row.
+constexpr Statement kDropOrphanRows{
+    "orph_drop_rows",
+    "WITH d AS (DELETE FROM ddbfs.orphans WHERE session_id = $1"
+    "           AND (inode = ANY($2::bigint[])) <> $3::boolean RETURNING inode)"
+    " SELECT DISTINCT d.inode FROM d"
+    " WHERE NOT EXISTS (SELECT 1 FROM ddbfs.orphans o"
+    "                   WHERE o.inode = d.inode AND o.session_id <> $1)"
+    " ORDER BY d.inode",
+    true};
 
 ClientSessionRecord ParseSession(const pqxx::row& row) {
   ClientSessionRecord s;
@@ -100,6 +130,14 @@ Result<std::vector<ClientSessionRecord>> ExpiredClientSessions(Tx& tx, int64_t n
   });
 }
 
+Result<std::vector<ClientSessionRecord>> AllClientSessions(Tx& tx) {
+  return Guard(tx, [&]() -> Result<std::vector<ClientSessionRecord>> {
+    std::vector<ClientSessionRecord> out;
+    for (const auto& row : tx.Exec(kAllSessions)) out.push_back(ParseSession(row));
+    return out;
+  });
+}
+
 Status ExtendAllClientSessions(Tx& tx, int64_t expires_ms) {
   return Guard(tx, [&]() -> Status {
     tx.Exec(kExtendAllSessions, expires_ms);
@@ -107,23 +145,35 @@ Status ExtendAllClientSessions(Tx& tx, int64_t expires_ms) {
   });
 }
 
-Status InsertOrphan(Tx& tx, InodeId inode, int64_t session_id, InodeId parent, int64_t now_ms) {
+Status InsertOrphans(Tx& tx, InodeId inode, const std::vector<int64_t>& sessions, InodeId parent,
+                     int64_t now_ms) {
   return Guard(tx, [&]() -> Status {
-    tx.Exec(kInsertOrphan, inode, session_id, parent, now_ms);
+    tx.Exec(kInsertOrphans, inode, PgArray(sessions), parent, now_ms);
     return Status();
   });
 }
 
+namespace {
+std::optional<OrphanRecord> ParseOrphan(const pqxx::result& r) {
+  if (r.empty()) return std::nullopt;
+  OrphanRecord o;
+  o.inode = r[0][0].as<int64_t>();
+  o.session_id = r[0][1].as<int64_t>();
+  o.parent = r[0][2].as<int64_t>();
+  o.orphaned_ms = r[0][3].as<int64_t>();
+  return o;
+}
+}  // namespace
+
 Result<std::optional<OrphanRecord>> GetOrphan(Tx& tx, InodeId inode) {
   return Guard(tx, [&]() -> Result<std::optional<OrphanRecord>> {
-    pqxx::result r = tx.Exec(kGetOrphan, inode);
-    if (r.empty()) return std::optional<OrphanRecord>();
-    OrphanRecord o;
-    o.inode = r[0][0].as<int64_t>();
-    o.session_id = r[0][1].as<int64_t>();
-    o.parent = r[0][2].as<int64_t>();
-    o.orphaned_ms = r[0][3].as<int64_t>();
-    return std::optional<OrphanRecord>(o);
+    return ParseOrphan(tx.Exec(kGetAnyOrphan, inode));
+  });
+}
+
+Result<std::optional<OrphanRecord>> GetOrphan(Tx& tx, InodeId inode, int64_t session_id) {
+  return Guard(tx, [&]() -> Result<std::optional<OrphanRecord>> {
+    return ParseOrphan(tx.Exec(kGetOrphan, inode, session_id));
   });
 }
 
@@ -131,6 +181,27 @@ Result<std::vector<InodeId>> OrphansOf(Tx& tx, int64_t session_id) {
   return Guard(tx, [&]() -> Result<std::vector<InodeId>> {
     std::vector<InodeId> out;
     for (const auto& row : tx.Exec(kOrphansOf, session_id)) out.push_back(row[0].as<int64_t>());
+    return out;
+  });
+}
+
+Result<std::vector<std::pair<InodeId, int64_t>>> AllOrphanHolders(Tx& tx) {
+  return Guard(tx, [&]() -> Result<std::vector<std::pair<InodeId, int64_t>>> {
+    std::vector<std::pair<InodeId, int64_t>> out;
+    for (const auto& row : tx.Exec(kAllOrphanHolders)) {
+      out.emplace_back(row[0].as<int64_t>(), row[1].as<int64_t>());
+    }
+    return out;
+  });
+}
+
+Result<std::vector<InodeId>> DropOrphanRows(Tx& tx, int64_t session_id,
+                                            const std::vector<InodeId>& inodes, bool all_but) {
+  return Guard(tx, [&]() -> Result<std::vector<InodeId>> {
+    std::vector<InodeId> out;
+    for (const auto& row : tx.Exec(kDropOrphanRows, session_id, PgArray(inodes), all_but)) {
+      out.push_back(row[0].as<int64_t>());
+    }
     return out;
   });
 }

@@ -1,6 +1,7 @@
 // Files unlinked while open (docs/fuse.md, "Files unlinked while open"):
-// the metaserver keeps them as orphans of the mount's client session, and
-// reclaims them with their chunks when the mount dies.
+// the metaserver keeps them as orphans of every mount's client session that
+// has them open, and reclaims them with their chunks when the last of those
+// mounts closes them or dies.
 
 #include <signal.h>
 
@@ -35,7 +36,174 @@ class OrphanFuseTest : public FuseTest {
     }
     return n;
   }
+
+  // A second mount (another ddbfs-mount process: another client session).
+  std::unique_ptr<Process> MountB() {
+    mnt_b_ = work_->path() + "/b-" + name_;
+    if (::mkdir(mnt_b_.c_str(), 0755) != 0) return nullptr;
+    return Mount(mnt_b_, {"-o", "allow_other"});
+  }
+  std::string PB(const std::string& rel) const { return mnt_b_ + "/" + name_ + "/" + rel; }
+
+  // The one chunk of `inode`.
+  static int64_t OnlyChunk(Client& client, InodeId inode) {
+    auto chunks = client.Chunks(inode);
+    EXPECT_TRUE(chunks.ok()) << chunks.status();
+    if (!chunks.ok() || chunks->size() != 1) return 0;
+    return chunks->front().chunk_id;
+  }
+
+  // The inode and its chunk are gone: metadata, replica files, GC queue.
+  static bool Freed(Client& client, InodeId inode, int64_t chunk_id) {
+    auto st = client.ClusterStatus();
+    return client.GetAttr(inode).status().code() == ErrorCode::kNotFound &&
+           ChunkFilesOnDisk(chunk_id) == 0 && st.ok() && st->pending_deletions == 0;
+  }
+
+  // Mount B has `inode` open after its last name went: it reads what was
+  // there, writes more, syncs and reads it all back; the metaserver keeps
+  // it (no name, nlink 0) and its chunk until B closes it, then frees both.
+  void UseOnBThenClose(int fd, InodeId inode, const std::string& head, Client& client) {
+    Result<Attr> kept = client.GetAttr(inode);
+    ASSERT_TRUE(kept.ok()) << "removed while mount B has it open: " << kept.status();
+    EXPECT_EQ(kept->nlink, 0u);
+    const int64_t chunk_id = OnlyChunk(client, inode);
+    ASSERT_NE(chunk_id, 0);
+    EXPECT_TRUE(PRead(fd, head.size(), 0) == head) << "mount B lost the old data";
+    const std::string tail = RandomData(kMiB + 17, 7);
+    ASSERT_EQ(::pwrite(fd, tail.data(), tail.size(), static_cast<off_t>(head.size())),
+              static_cast<ssize_t>(tail.size()))
+        << std::strerror(errno);
+    ASSERT_EQ(::fsync(fd), 0) << std::strerror(errno);
+    EXPECT_TRUE(PRead(fd, head.size() + tail.size(), 0) == head + tail);
+    Result<Attr> after = client.GetAttr(inode);
+    ASSERT_TRUE(after.ok()) << after.status();
+    EXPECT_EQ(after->size, head.size() + tail.size());
+    EXPECT_GT(ChunkFilesOnDisk(chunk_id), 0);
+    ASSERT_EQ(::close(fd), 0);
+    // B's release goes in a batch (200 ms), then GC removes the replicas.
+    EXPECT_TRUE(WaitFor([&] { return Freed(client, inode, chunk_id); }, std::chrono::seconds(20)))
+        << "the file outlived the close of its last holder";
+  }
+
+  std::string mnt_b_;
 };
+
+TEST_F(OrphanFuseTest, FileUnlinkedOnOneMountStaysReadableAndWritableOnAnotherThatHasItOpen) {
+  std::unique_ptr<Process> b = MountB();
+  ASSERT_NE(b, nullptr);
+  const std::string head = RandomData(3 * kMiB, 3);
+  ASSERT_EQ(WriteFile(P("f"), head), 0);
+  const InodeId inode = static_cast<InodeId>(Stat(P("f")).st_ino);
+  const int fd = ::open(PB("f").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  // Mount A (which never opened it) removes its only name.
+  ASSERT_EQ(::unlink(P("f").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(ErrnoOf([&] { return ::access(P("f").c_str(), F_OK); }), ENOENT);
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  UseOnBThenClose(fd, inode, head, *client);
+  Unmount(mnt_b_, b.release());
+}
+
+TEST_F(OrphanFuseTest, FileRenamedOverOnOneMountStaysReadableAndWritableOnAnotherThatHasItOpen) {
+  std::unique_ptr<Process> b = MountB();
+  ASSERT_NE(b, nullptr);
+  const std::string head = RandomData(2 * kMiB, 4);
+  ASSERT_EQ(WriteFile(P("f"), head), 0);
+  ASSERT_EQ(WriteFile(P("new"), "replacement"), 0);
+  const InodeId inode = static_cast<InodeId>(Stat(P("f")).st_ino);
+  const int fd = ::open(PB("f").c_str(), O_RDWR);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  // Mount A has the file open too, and closes it after the rename: B still
+  // holds it.
+  const int fd_a = ::open(P("f").c_str(), O_RDONLY);
+  ASSERT_GE(fd_a, 0) << std::strerror(errno);
+  ASSERT_EQ(::rename(P("new").c_str(), P("f").c_str()), 0) << std::strerror(errno);
+  EXPECT_EQ(PRead(fd_a, head.size(), 0).size(), head.size());
+  ASSERT_EQ(::close(fd_a), 0);
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  UseOnBThenClose(fd, inode, head, *client);
+  Unmount(mnt_b_, b.release());
+}
+
+TEST_F(OrphanFuseTest, FileUnlinkedOnOneMountIsFreedWhenTheHoldingMountDies) {
+  std::unique_ptr<Process> b = MountB();
+  ASSERT_NE(b, nullptr);
+  ASSERT_EQ(WriteFile(P("f"), RandomData(kMiB, 5)), 0);
+  const InodeId inode = static_cast<InodeId>(Stat(P("f")).st_ino);
+  const int fd = ::open(PB("f").c_str(), O_RDONLY);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ASSERT_EQ(::unlink(P("f").c_str()), 0) << std::strerror(errno);
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  ASSERT_TRUE(client->GetAttr(inode).ok()) << "removed while mount B has it open";
+  const int64_t chunk_id = OnlyChunk(*client, inode);
+  ASSERT_NE(chunk_id, 0);
+  // B dies holding it: nobody will close it.
+  const auto killed = std::chrono::steady_clock::now();
+  b->Stop(SIGKILL);
+  (void)::close(fd);  // fails: the daemon is gone
+  RunCommand({"fusermount3", "-uz", mnt_b_});
+  EXPECT_TRUE(WaitFor([&] { return Freed(*client, inode, chunk_id); }, std::chrono::seconds(30)))
+      << "the file held by the killed mount is still there";
+  EXPECT_GE(std::chrono::steady_clock::now() - killed,
+            std::chrono::milliseconds(kSessionTimeoutMs / 2))
+      << "freed before the killed mount's session could have expired";
+}
+
+TEST_F(OrphanFuseTest, FileOpenOnAnotherMountSurvivesAMetaserverRestart) {
+  std::unique_ptr<Process> b = MountB();
+  ASSERT_NE(b, nullptr);
+  // Three files open on B lose their names: one before the restart (its
+  // holders are in PostgreSQL), one right after it (B has most likely not
+  // declared its open files to the new metaserver yet: every session from
+  // before counts as holding it), one once B has declared them again (they
+  // were in the old metaserver's memory only).
+  const std::vector<std::string> names = {"before", "during", "after"};
+  std::vector<std::string> heads;
+  std::vector<InodeId> inodes;
+  std::vector<int> fds;
+  for (size_t i = 0; i < names.size(); ++i) {
+    heads.push_back(RandomData(kMiB + i, 8 + static_cast<int>(i)));
+    ASSERT_EQ(WriteFile(P(names[i]), heads[i]), 0);
+    inodes.push_back(static_cast<InodeId>(Stat(P(names[i])).st_ino));
+    // O_CLOEXEC: the metaserver started below must not inherit it.
+    fds.push_back(::open(PB(names[i]).c_str(), O_RDWR | O_CLOEXEC));
+    ASSERT_GE(fds.back(), 0) << std::strerror(errno);
+  }
+  ASSERT_EQ(::unlink(P("before").c_str()), 0) << std::strerror(errno);
+  const size_t declared = b->Log().size();
+  const size_t declared_a = mount_->Log().size();
+  cluster_->StopMetaserver();
+  cluster_->StartMetaserver();
+  ASSERT_EQ(::unlink(P("during").c_str()), 0) << std::strerror(errno);
+  EXPECT_TRUE(WaitFor(
+      [&] { return b->Log().find("declared the 3 file(s) open", declared) != std::string::npos; },
+      std::chrono::seconds(20)))
+      << "mount B did not declare its open files again; log:\n"
+      << b->LogTail();
+  // A's session too, else it would count as holding every file.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return mount_->Log().find("declared the 0 file(s) open", declared_a) != std::string::npos;
+      },
+      std::chrono::seconds(20)));
+  ASSERT_EQ(::unlink(P("after").c_str()), 0) << std::strerror(errno);
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  for (size_t i = 0; i < names.size(); ++i) {
+    SCOPED_TRACE(names[i]);
+    UseOnBThenClose(fds[i], inodes[i], heads[i], *client);
+  }
+  if (HasFailure()) {
+    std::cout << "mount B log:\n"
+              << b->LogTail(8000) << "\nmetaserver log:\n"
+              << cluster_->metaserver_process(0)->LogTail(8000) << "\n";
+  }
+  Unmount(mnt_b_, b.release());
+}
 
 TEST_F(OrphanFuseTest, AFileUnlinkedWhileOpenIsReclaimedWhenItsMountIsKilled) {
   // A mount of its own, to be killed.

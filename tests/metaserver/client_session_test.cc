@@ -16,6 +16,7 @@
 #include "ddbfs/constants.h"
 #include "ddbfs/rpc.h"
 #include "meta_test_base.h"
+#include "metaserver/ops/open_files.h"
 #include "metaserver/ops/session_ops.h"
 #include "pg_instance.h"
 #include "process.h"
@@ -152,6 +153,58 @@ TEST_F(ClientSessionTest, ARenameOverAnOpenFileKeepsItUntilTheSessionCloses) {
   EXPECT_EQ(CodeOf(RenewClientSession(ctx(), kOwner, s)), ErrorCode::kLeaseExpired);
 }
 
+TEST_F(ClientSessionTest, AFileOpenInSeveralSessionsGoesWhenTheLastOfThemReleasesIt) {
+  int64_t chunk = 0;
+  const Attr f = MustCreateWritten("f", &chunk);
+  const int64_t a = MustOpenSession();
+  const int64_t b = MustOpenSession();
+  const int64_t c = MustOpenSession();
+  ASSERT_TRUE(UpdateOpenFiles(ctx(), kOwner, b, {f.inode}, {}, false).ok());
+  ASSERT_TRUE(UpdateOpenFiles(ctx(), kOwner, c, {f.inode}, {}, false).ok());
+  // A (which does not have it open) removes its last name: b and c hold it.
+  auto kept = UnlinkKeepingOpen(ctx(), caller_, kRootInode, "f", Holder(a, {}));
+  ASSERT_TRUE(kept.ok()) << kept.status();
+  EXPECT_EQ(*kept, 0) << "the unlinking session does not hold it";
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.orphans WHERE inode = " + std::to_string(f.inode)),
+            2);
+  auto released = UpdateOpenFiles(ctx(), kOwner, b, {}, {f.inode}, false);
+  ASSERT_TRUE(released.ok()) << released.status();
+  EXPECT_EQ(released->orphans_deleted, 0);
+  EXPECT_TRUE(Exists(f.inode));
+  EXPECT_EQ(QueuedForGc(chunk), 0);
+  // The last holder's session closes: it goes with its data.
+  ASSERT_EQ(*CloseClientSession(ctx(), kOwner, c), 1);
+  EXPECT_FALSE(Exists(f.inode));
+  EXPECT_EQ(QueuedForGc(chunk), 2);
+  // A file nobody declared goes at once, as before.
+  const Attr g = MustCreate(kRootInode, "g");
+  ASSERT_TRUE(Unlink(ctx(), caller_, kRootInode, "g").ok());
+  EXPECT_FALSE(Exists(g.inode));
+}
+
+// A metaserver that lets a session have 3 files open.
+class OpenFilesLimitTest : public ClientSessionTest {
+ protected:
+  size_t max_open_files() const override { return 3; }
+};
+
+TEST_F(OpenFilesLimitTest, ASessionDeclaresAtMostTheLimitOfOpenFiles) {
+  OpenFiles& files = core_->open_files();
+  const int64_t s = MustOpenSession();
+  ASSERT_TRUE(UpdateOpenFiles(ctx(), kOwner, s, {11, 12}, {}, false).ok());
+  EXPECT_EQ(CodeOf(UpdateOpenFiles(ctx(), kOwner, s, {13, 14}, {}, false)),
+            ErrorCode::kTooManyOpen);
+  EXPECT_EQ(files.Holders(13), std::vector<int64_t>{}) << "a refused declaration changed the set";
+  ASSERT_TRUE(UpdateOpenFiles(ctx(), kOwner, s, {}, {11}, false).ok());
+  EXPECT_TRUE(UpdateOpenFiles(ctx(), kOwner, s, {13, 14}, {}, false).ok());
+  EXPECT_EQ(files.Holders(14), std::vector<int64_t>{s});
+  EXPECT_EQ(CodeOf(UpdateOpenFiles(ctx(), kOwner, s, {1, 2, 3, 4}, {}, true)),
+            ErrorCode::kTooManyOpen);
+  EXPECT_EQ(files.Holders(14), std::vector<int64_t>{s});
+  EXPECT_EQ(CodeOf(UpdateOpenFiles(ctx(), kOwner, s + 1000, {5}, {}, false)),
+            ErrorCode::kLeaseExpired);
+}
+
 TEST_F(ClientSessionTest, AnotherPrincipalCannotUseTheSession) {
   const int64_t s = MustOpenSession(kOwner);
   const Attr f = MustCreate(kRootInode, "f");
@@ -166,9 +219,17 @@ TEST_F(ClientSessionTest, AnotherPrincipalCannotUseTheSession) {
       CodeOf(UnlinkKeepingOpen(ctx(), caller_, kRootInode, "g", Holder(s, {g.inode}, kOther))),
       ErrorCode::kPermissionDenied);
   EXPECT_TRUE(Lookup(ctx(), caller_, kRootInode, "g").ok()) << "a refused unlink removed the name";
-  // Nor does a session of its own release another session's orphan.
+  // Nor does a session of its own release another session's orphan (it
+  // holds none: nothing happens).
   const int64_t theirs = MustOpenSession(kOther);
-  EXPECT_EQ(CodeOf(ReleaseOrphan(ctx(), kOther, theirs, f.inode)), ErrorCode::kPermissionDenied);
+  EXPECT_TRUE(ReleaseOrphan(ctx(), kOther, theirs, f.inode).ok());
+  EXPECT_TRUE(Exists(f.inode));
+  // Nor declare files open in it, nor release them.
+  EXPECT_EQ(CodeOf(UpdateOpenFiles(ctx(), kOther, s, {f.inode}, {}, false)),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(CodeOf(UpdateOpenFiles(ctx(), kOther, s, {}, {f.inode}, false)),
+            ErrorCode::kPermissionDenied);
+  EXPECT_EQ(CodeOf(UpdateOpenFiles(ctx(), kOther, s, {}, {}, true)), ErrorCode::kPermissionDenied);
   EXPECT_TRUE(Exists(f.inode));
   EXPECT_EQ(GetAttr(ctx(), caller_, f.inode)->nlink, 0u);
   // A session id that was never handed out.

@@ -13,6 +13,7 @@ void MetaTest::SetUp() {
   o.db_url = db_url_;
   o.heartbeat_timeout = heartbeat_timeout();
   o.sessions.timeout_ms = session_timeout_ms();
+  o.sessions.max_open_files = max_open_files();
   o.db_wait = std::chrono::seconds(10);
   o.bulk_threshold = bulk_threshold();
   o.cache_verify = true;  // every cache hit of the writer checked against PostgreSQL

@@ -23,6 +23,8 @@ class MetaTest : public ::testing::Test {
   virtual std::chrono::milliseconds heartbeat_timeout() const { return std::chrono::seconds(60); }
   // Client session timeout of the core; tests of expiry use small ones.
   virtual int session_timeout_ms() const { return 60000; }
+  // --max-open-files-per-session.
+  virtual size_t max_open_files() const { return 65536; }
   // The fresh file system's root (root-owned, 0755) is given to caller_ by
   // SetUp, so that tests running as caller_ may create in it; tests of
   // permissions keep it root's.

@@ -346,6 +346,25 @@ class Client {
     int previous_;
   };
 
+  // While alive, the GetChunks of an OpenReader and the Create of a
+  // Create/CreateForWrite made by this thread declare the file open by
+  // client session `session` (docs/metadata.md, "Open files of client
+  // sessions"), in the same call. open_set_needed() says whether an answer
+  // asked for the session's whole open set (UpdateOpenFiles with full_set).
+  // Nests; not shared with other threads.
+  class DeclaringOpen {
+   public:
+    explicit DeclaringOpen(int64_t session);
+    ~DeclaringOpen();
+    DeclaringOpen(const DeclaringOpen&) = delete;
+    DeclaringOpen& operator=(const DeclaringOpen&) = delete;
+    bool open_set_needed() const;
+
+   private:
+    int64_t previous_;
+    bool previous_needed_;
+  };
+
   // Checks the metaserver answers; kUnavailable with a clear message if not.
   static Result<std::unique_ptr<Client>> Connect(const ClientOptions& options);
   ~Client();
@@ -480,12 +499,21 @@ class Client {
   // for a session that expired; kPermissionDenied for another principal's.
   // `description` says who holds it, for the metaserver's logs.
   Result<ClientSession> OpenSession(std::string_view description);
-  Status RenewSession(int64_t session);
+  // Returns whether the metaserver asks for the session's whole open set
+  // (it restarted: UpdateOpenFiles with full_set).
+  Result<bool> RenewSession(int64_t session);
   // Deletes every orphan the session holds, then the session; returns how
   // many orphans.
   Result<int> CloseSession(int64_t session);
-  // The last close of an orphan: the metaserver deletes it with its data.
+  // The last close of an orphan: the session no longer holds it; the
+  // metaserver deletes it with its data unless another session holds it.
   Status ReleaseOrphan(int64_t session, InodeId inode);
+  // Files the session opened (an open that sent no GetChunks or Create
+  // under DeclaringOpen) and no longer has open; with full_set, `opened` is
+  // the whole set. Returns whether the metaserver still asks for the whole
+  // set. kTooManyOpen past the metaserver's limit.
+  Result<bool> UpdateOpenFiles(int64_t session, const std::vector<InodeId>& opened,
+                               const std::vector<InodeId>& released, bool full_set);
 
   // ---- inspection
   // Chunk map with every replica (current or stale, alive or dead).

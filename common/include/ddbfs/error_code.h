@@ -30,7 +30,8 @@ namespace ddbfs {
   X(kReadOnly, 20, EROFS, 10, "read-only export")            \
   X(kUnauthenticated, 21, EACCES, 15, "not authenticated")   \
   X(kCapabilityExpired, 22, EIO, 8, "capability expired")    \
-  X(kNoData, 23, ENODATA, 2, "no such attribute")
+  X(kNoData, 23, ENODATA, 2, "no such attribute")            \
+  X(kTooManyOpen, 24, ENFILE, 16, "too many open files")
 
 enum class ErrorCode : int {
 #define DDBFS_ENUM_ROW(name, value, err, exit_code, text) name = value,
