@@ -185,6 +185,8 @@ void MountSession::SendOpenFiles(bool whole) {
 }
 
 void MountSession::Loop() {
+  // Every call of this thread; see kLoopRetryMs.
+  Client::RetryingFor bound(kLoopRetryMs);
   const auto period = [this] {  // REQUIRES: mu_ held
     return std::chrono::milliseconds(std::max(timeout_ms_ / 3, 100));
   };

@@ -52,6 +52,10 @@ class MountSession {
   ~MountSession();  // Stop()
   // How long Stop() tries to close the session with an unreachable metaserver.
   static constexpr int kCloseRetryMs = 2000;
+  // How long one renewal or batch of declarations of the thread retries an
+  // unreachable metaserver: each is tried again at its next turn anyway, and
+  // Stop() (at unmount) waits for the call in progress.
+  static constexpr int kLoopRetryMs = 2000;
 
   MountSession(const MountSession&) = delete;
   MountSession& operator=(const MountSession&) = delete;
