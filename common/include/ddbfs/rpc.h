@@ -140,19 +140,18 @@ class RpcConnection {
   std::string address() const { return FormatAddress(host_, port_); }
 
   // Runs fn(client). A transport error (refused, reset, timeout) closes the
-  // connection and returns kUnavailable; when `retry` is set and the
-  // connection was an open one, the call is tried once more on a fresh
-  // connection first (only for calls that are safe to repeat); a
-  // connection that cannot be opened fails at once. Any other Thrift exception becomes kInternal. A
-  // new connection first authenticates (Handshake); a refusal, or a TLS peer whose certificate does
-  // not verify, is kUnauthenticated, not retried.
+  // connection and returns kUnavailable. When `retry` is set (calls that
+  // are safe to repeat) and the connection was an open one, which the
+  // server may have closed meanwhile, the call is tried once more on a
+  // fresh connection first; a connection that cannot be opened fails at
+  // once (a second connect to a host that does not answer would only
+  // double the wait before a caller moves on to another address). Any
+  // other Thrift exception becomes kInternal. A new connection first
+  // authenticates (Handshake); a refusal, or a TLS peer whose certificate
+  // does not verify, is kUnauthenticated, not retried.
   Status Call(const std::function<void(ClientT&)>& fn, bool retry = true) {
     for (int attempt = 0;; ++attempt) {
       std::string error;
-      // A connection that cannot be opened is not retried here (the retry
-      // is for a pooled connection the server closed meanwhile): a second
-      // connect to a host that does not answer would only double the wait
-      // before a caller moves on to another address.
       bool opening = false;
       try {
         if (!client_) {
