@@ -24,13 +24,6 @@ constexpr Statement kHighestRecorded{
     "FROM unnest($1::uuid[]) AS k(c)",
     false};
 
-constexpr Statement kRecordAnswers{
-    "request_log_record",
-    "INSERT INTO ddbfs.request_log (client_id, seq, rpc, response) "
-    "SELECT c, s, r, decode(b, 'hex') "
-    "FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::text[]) AS a(c, s, r, b)",
-    true};
-
 constexpr Statement kPruneAnswers{
     "request_log_prune",
     "DELETE FROM ddbfs.request_log WHERE ctid = ANY(ARRAY("
@@ -116,21 +109,19 @@ Result<std::map<std::string, int64_t>> HighestRecordedSeqs(
   });
 }
 
-Status RecordAnswers(Tx& tx, const std::vector<std::pair<RequestKey, LoggedAnswer>>& answers) {
-  return Guard(tx, [&]() -> Status {
-    if (answers.empty()) return Status();
-    std::vector<std::string> ids, rpcs, responses;
-    std::vector<int64_t> seqs;
-    for (const auto& [key, answer] : answers) {
-      ids.push_back(UuidText(key.client_id));
-      seqs.push_back(key.seq);
-      rpcs.push_back(answer.rpc);
-      responses.push_back(Hex(answer.response));
-    }
-    tx.Exec(kRecordAnswers, PgTextArray(ids), PgArray(seqs), PgTextArray(rpcs),
-            PgTextArray(responses));
-    return Status();
-  });
+std::string RecordAnswersSql(const pqxx::transaction_base& txn,
+                             const std::vector<std::pair<RequestKey, LoggedAnswer>>& answers) {
+  if (answers.empty()) return std::string();
+  std::string sql = "INSERT INTO ddbfs.request_log (client_id, seq, rpc, response) VALUES ";
+  bool first = true;
+  for (const auto& [key, answer] : answers) {
+    if (!first) sql += ", ";
+    first = false;
+    sql += "(" + txn.quote(UuidText(key.client_id)) + "::uuid, " + std::to_string(key.seq) + ", " +
+           txn.quote(answer.rpc) + ", decode(" + txn.quote(Hex(answer.response)) + ", 'hex'))";
+  }
+  sql += ";";
+  return sql;
 }
 
 Result<int64_t> PruneAnswers(Tx& tx, std::chrono::seconds retention, int limit) {

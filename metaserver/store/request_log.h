@@ -7,6 +7,8 @@
 #include <utility>
 #include <vector>
 
+#include <pqxx/pqxx>
+
 #include "ddbfs/status.h"
 
 namespace ddbfs::meta::store {
@@ -44,8 +46,12 @@ Result<std::map<RequestKey, LoggedAnswer>> FindAnswers(Tx& tx, const std::vector
 Result<std::map<std::string, int64_t>> HighestRecordedSeqs(
     Tx& tx, const std::vector<std::string>& client_ids);
 
-// Records answers (one statement for all of them).
-Status RecordAnswers(Tx& tx, const std::vector<std::pair<RequestKey, LoggedAnswer>>& answers);
+// The statement that records answers (one for all of them), as SQL text
+// with its values quoted for `txn`'s connection, ending with ';' (empty for
+// no answers): the writer sends it with its COMMIT (WriterTxn), in one round
+// trip.
+std::string RecordAnswersSql(const pqxx::transaction_base& txn,
+                             const std::vector<std::pair<RequestKey, LoggedAnswer>>& answers);
 
 // Deletes up to `limit` answers older than `retention`; returns how many.
 Result<int64_t> PruneAnswers(Tx& tx, std::chrono::seconds retention, int limit);

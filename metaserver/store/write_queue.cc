@@ -6,6 +6,7 @@
 #include "metaserver/store/bulk_writer.h"
 #include "metaserver/store/tag_index.h"
 #include "metaserver/store/tx.h"
+#include "metaserver/store/writer_txn.h"
 
 namespace ddbfs::meta::store {
 
@@ -16,6 +17,10 @@ constexpr int kMaxAttempts = 5;
 // Pause between two prunings of the request log that found little to do.
 constexpr auto kPruneInterval = std::chrono::seconds(10);
 constexpr int kPruneBatch = 10000;
+// How long a transaction begun with the previous COMMIT waits for the next
+// batch before it is rolled back: bounds how old PostgreSQL's now() can be
+// in a writer transaction, and how long the session sits idle in one.
+constexpr auto kChainIdle = std::chrono::milliseconds(50);
 
 // The op the writer thread is running: Run() from inside it joins its
 // transaction instead of queueing (which would wait for itself).
@@ -138,23 +143,50 @@ size_t WriteQueue::pending() const {
 void WriteQueue::Loop() {
   while (true) {
     std::vector<PendingPtr> batch;
+    bool idle_chain = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       auto ready = [&] { return stopping_ || !queue_.empty(); };
-      if (options_.request_log_retention.count() > 0) {
-        cv_.wait_until(lock, next_prune_, ready);
-      } else {
+      Deadline until = kNoDeadline;
+      if (options_.request_log_retention.count() > 0) until = next_prune_;
+      if (chained_since_) until = std::min(until, *chained_since_ + kChainIdle);
+      if (until == kNoDeadline) {
         cv_.wait(lock, ready);
+      } else {
+        cv_.wait_until(lock, until, ready);
       }
-      if (queue_.empty() && stopping_) return;  // stopping and drained
+      if (queue_.empty() && stopping_) {  // stopping and drained
+        lock.unlock();
+        EndChained();
+        return;
+      }
       while (!queue_.empty() && batch.size() < options_.max_batch) {
         PendingPtr p = std::move(queue_.front());
         queue_.pop_front();
         if (Start(*p)) batch.push_back(std::move(p));
       }
+      idle_chain = batch.empty() && chained_since_ && Clock::now() >= *chained_since_ + kChainIdle;
     }
     if (!batch.empty()) RunBatch(batch);
+    if (idle_chain) EndChained();
     MaybePrune();
+  }
+}
+
+bool WriteQueue::TakeChained() {
+  const bool begun = chained_since_.has_value() && conn_ != nullptr;
+  chained_since_.reset();
+  return begun;
+}
+
+void WriteQueue::EndChained() {
+  if (!TakeChained()) return;
+  try {
+    WriterTxn txn(conn_->raw(), /*begun=*/true);
+    txn.abort();
+  } catch (const std::exception& e) {
+    LOG(kWarn) << "ending an unused writer transaction failed: " << FirstLine(e.what());
+    conn_.reset();
   }
 }
 
@@ -333,7 +365,7 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
   bool committing = false;
   size_t counted = 0;
   try {
-    pqxx::work txn(conn_->raw());
+    WriterTxn txn(conn_->raw(), TakeChained());
     Tx tx(*conn_, txn);
     tx.set_tag_index(tag_index_.load());
     tx.set_bulk_guard(bulk_guard_.load());
@@ -355,9 +387,12 @@ WriteQueue::Outcome WriteQueue::TryBatch(std::vector<PendingPtr>& batch,
       (*results)[i] = s;
       if (batch[i]->counted) ++counted;
     }
-    if (!RecordAnswers(tx, journal.recorded).ok()) return failed(tx);
+    // The request log's row travels with COMMIT, and the next BEGIN too.
+    txn.set_commit_prefix(RecordAnswersSql(txn, journal.recorded));
+    txn.set_chain(true);
     committing = true;
     txn.commit();
+    if (txn.chained()) chained_since_ = Clock::now();
     tx.CacheCommitted();
     tx.RunAfterCommit();
   } catch (...) {
@@ -391,7 +426,7 @@ Status WriteQueue::RunAlone(Pending& p) {
     bool committing = false;
     DbError error;
     try {
-      pqxx::work txn(conn_->raw());
+      WriterTxn txn(conn_->raw(), TakeChained());
       Tx tx(*conn_, txn);
       tx.set_tag_index(tag_index_.load());
       tx.set_bulk_guard(bulk_guard_.load());
@@ -399,18 +434,22 @@ Status WriteQueue::RunAlone(Pending& p) {
       Journal journal;
       Status s;
       if (FindKnown(tx, {&p}, &journal).ok()) s = Execute(p, tx, journal);
-      if (!tx.failed() && s.ok()) (void)RecordAnswers(tx, journal.recorded);
       if (tx.failed()) {
         error.status = tx.failure();
         error.broken = tx.broken();
         error.retryable = tx.retryable();
         error.timed_out = tx.timed_out();
       } else if (!s.ok()) {
+        txn.set_chain(true);
         txn.abort();
+        if (txn.chained()) chained_since_ = Clock::now();
         return s;
       } else {
+        txn.set_commit_prefix(RecordAnswersSql(txn, journal.recorded));
+        txn.set_chain(true);
         committing = true;
         txn.commit();
+        if (txn.chained()) chained_since_ = Clock::now();
         tx.CacheCommitted();
         tx.RunAfterCommit();
         if (p.counted) {

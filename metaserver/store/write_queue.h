@@ -74,9 +74,9 @@ struct WriteQueueOptions {
 // transaction. Before running it, the writer looks its key up in the request
 // log (one statement per batch); a recorded answer is replayed instead. After
 // it returned OK, its serialized answer is recorded in the request log in
-// the same transaction (one statement per batch), so a retry - also after a
-// crash between commit and reply - gets the first answer. Errors are not
-// recorded (a failed op changed nothing, so running it again is safe).
+// the same transaction (one statement per batch, sent with COMMIT: WriterTxn), so a retry - also
+// after a crash between commit and reply - gets the first answer. Errors are not recorded (a failed
+// op changed nothing, so running it again is safe).
 //
 // Contract of an op: returns OK, or an error BEFORE its first write
 // (validate, then write). An op that fails after writing is rolled back
@@ -200,12 +200,20 @@ class WriteQueue {
   Status FindKnown(Tx& tx, const std::vector<Pending*>& ops, Journal* journal);
   void MaybePrune();
   Status EnsureConnection();
+  // Whether the connection has a transaction begun with the last COMMIT or
+  // ROLLBACK (WriterTxn); true hands it to the caller's WriterTxn.
+  bool TakeChained();
+  // Ends a begun transaction no batch used (a ROLLBACK).
+  void EndChained();
 
   const std::string url_;
   const WriteQueueOptions options_;
   std::unique_ptr<Connection> conn_;  // owned by the writer thread
   bool connected_before_ = false;     // writer thread
-  Deadline next_prune_;               // writer thread only
+  // When the last COMMIT/ROLLBACK began the next transaction on conn_
+  // (writer thread); ended by EndChained once idle for kChainIdle.
+  std::optional<Clock::time_point> chained_since_;
+  Deadline next_prune_;  // writer thread only
 
   mutable std::mutex mu_;
   std::condition_variable cv_;

@@ -300,5 +300,55 @@ TEST_F(GroupCommitTest, TheRequestLogIsPruned) {
   EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.request_log"), 0);
 }
 
+// The request log's row travels with COMMIT (WriterTxn): when it fails
+// there, nothing of its transaction commits and the writer goes on.
+TEST_F(GroupCommitTest, ARequestLogRowFailingAtCommitRollsBackItsWholeTransaction) {
+  std::string answer;
+  ASSERT_TRUE(core_->writer()
+                  .RunOnce(CreateOnce(ctx(), caller_, 1, "first", &answer), store::kNoDeadline)
+                  .ok());
+  // Someone else recorded seq 2 of this client meanwhile: the writer, which
+  // saw seq 1 last, does not look it up, and its own row conflicts.
+  EXPECT_EQ(QueryInt("INSERT INTO ddbfs.request_log (client_id, seq, rpc, response) VALUES "
+                     "('6b6b6b6b-6b6b-6b6b-6b6b-6b6b6b6b6b6b', 2, 'Create', '\\x00') "
+                     "RETURNING seq"),
+            2);
+  Status s =
+      core_->writer().RunOnce(CreateOnce(ctx(), caller_, 2, "second", &answer), store::kNoDeadline);
+  EXPECT_EQ(s.code(), ErrorCode::kInternal) << s;
+  EXPECT_NE(s.message().find("23505"), std::string::npos) << s;
+  EXPECT_EQ(CodeOf(Lookup(ctx(), caller_, kRootInode, "second")), ErrorCode::kNotFound);
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.dentries WHERE name = 'second'"), 0);
+  // The session is usable: the next write commits.
+  EXPECT_TRUE(Create(ctx(), caller_, kRootInode, "third", 0644, {}, {}).ok());
+  EXPECT_EQ(QueryInt("SELECT count(*) FROM ddbfs.dentries WHERE name = 'third'"), 1);
+}
+
+// COMMIT begins the next transaction in the same round trip; a writer with
+// nothing to do ends it soon, so that its session is not left idle in a
+// transaction (PostgreSQL would end the session after
+// idle_in_transaction_session_timeout) and now() in the next write is
+// fresh.
+TEST_F(GroupCommitTest, ATransactionBegunWithTheLastCommitIsEndedWhenTheWriterIsIdle) {
+  MustMkdir(kRootInode, "a");
+  const char* kIdleInTransaction =
+      "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+      "AND state = 'idle in transaction'";
+  EXPECT_TRUE(ddbfs::testing::WaitFor([&] { return QueryInt(kIdleInTransaction) == 0; },
+                                      std::chrono::seconds(2)));
+  // now() of a write after 300 ms of rest is not the time of the last commit.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const int64_t before_us =
+      QueryInt("SELECT (extract(epoch FROM clock_timestamp()) * 1e6)::bigint");
+  std::string answer;
+  ASSERT_TRUE(core_->writer()
+                  .RunOnce(CreateOnce(ctx(), caller_, 7, "fresh", &answer), store::kNoDeadline)
+                  .ok());
+  const int64_t created_us = QueryInt(
+      "SELECT (extract(epoch FROM created_at) * 1e6)::bigint FROM ddbfs.request_log WHERE seq = 7");
+  EXPECT_GE(created_us, before_us - 100000)
+      << "now() in the write was " << (before_us - created_us) / 1000 << " ms old";
+}
+
 }  // namespace
 }  // namespace ddbfs::meta::testing
