@@ -927,14 +927,23 @@ void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     if (h->writable) h->st->writable_handles++;
     h->reader_gen = h->st->gen.load();  // uncommitted data: Read flushes, gen moves
   }
-  // Close-to-open: drop cached pages at every open. The kernel may still
-  // cache an older, smaller size (another client grew the file within
+  // Close-to-open: cached pages are dropped at an open unless the file's
+  // committed size, mtime and ctime are what this mount's last open for
+  // reading found (keep_cache): then no client changed its data since, and
+  // what the kernel caches is what this mount read or wrote. The kernel may
+  // still cache an older, smaller size (another client grew the file within
   // attr_timeout) and would cut reads, stat and mmap at it: it forgets the
   // attributes now and asks again at the next stat or read past that end.
   // (Reading around the page cache instead would make mmap(MAP_SHARED) of
   // the descriptor fail with ENODEV.)
   fi->keep_cache = 0;
-  if (reader && KernelSizeStale(id, reader->size())) ForgetKernelAttr(ino);
+  if (reader) {
+    const Attr& a = reader->attr();
+    if (SameAsLastOpen(id, OpenStamp{a.size, a.mtime_ns, a.ctime_ns})) fi->keep_cache = 1;
+    if (KernelSizeStale(id, reader->size())) ForgetKernelAttr(ino);
+  } else {
+    ForgetOpenStamp(id);  // written here: the next reader drops the pages
+  }
   // O_APPEND: the kernel puts a write at the size it caches, which another
   // client may have grown within attr_timeout (the write would land on its
   // data). The mount places such writes itself, at the end it knows, and
@@ -950,6 +959,24 @@ void FileSystem::Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
     fuse_file_info copy = *fi;
     Release(nullptr, ino, &copy);
   }
+}
+
+bool FileSystem::SameAsLastOpen(InodeId inode, const OpenStamp& now) {
+  std::lock_guard<std::mutex> lock(stamp_mu_);
+  auto it = open_stamps_.find(inode);
+  if (it != open_stamps_.end()) {
+    const bool same = it->second == now;
+    it->second = now;
+    return same;
+  }
+  if (open_stamps_.size() >= kMaxOpenStamps) open_stamps_.clear();
+  open_stamps_.emplace(inode, now);
+  return false;
+}
+
+void FileSystem::ForgetOpenStamp(InodeId inode) {
+  std::lock_guard<std::mutex> lock(stamp_mu_);
+  open_stamps_.erase(inode);
 }
 
 void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mode_t mode,

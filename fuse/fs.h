@@ -287,6 +287,24 @@ class FileSystem {
   std::unordered_map<InodeId, DirAttr> dir_attrs_;
   std::unordered_map<InodeId, int> dir_changes_;  // changes in flight
 
+  // What the file looked like (committed size, mtime, ctime) at its last
+  // open for reading on this mount. An open that finds the same keeps the
+  // kernel's cached pages (keep_cache): every change of a file's data
+  // commits a new ctime (the metaserver's clock), so the same stamp means
+  // the same bytes. Cleared when it grows past kMaxOpenStamps.
+  struct OpenStamp {
+    uint64_t size = 0;
+    int64_t mtime_ns = 0;
+    int64_t ctime_ns = 0;
+    bool operator==(const OpenStamp&) const = default;
+  };
+  static constexpr size_t kMaxOpenStamps = 65536;
+  // Records `now` for `inode`; true if the last open saw the same.
+  bool SameAsLastOpen(InodeId inode, const OpenStamp& now);
+  void ForgetOpenStamp(InodeId inode);
+  std::mutex stamp_mu_;  // guards open_stamps_
+  std::unordered_map<InodeId, OpenStamp> open_stamps_;
+
   std::mutex absent_mu_;  // guards absent_
   std::unordered_map<InodeId, AbsentXattrs> absent_;
 

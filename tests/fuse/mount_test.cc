@@ -15,8 +15,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <csignal>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -106,6 +108,29 @@ TEST_F(FuseTest, ReadsSeeWritesNotYetClosed) {
   EXPECT_EQ(::close(fd2), 0);
   EXPECT_EQ(::close(fd), 0);
   EXPECT_EQ(ReadFile(P("f")), "abXYef");
+}
+
+// keep_cache: an open that finds the file as this mount's last open for
+// reading found it (no client changed it since) keeps the kernel's pages,
+// so reading it again needs no chunk server. (A file changed on another
+// mount is read afresh: ProgramsTest.TwoMountsCloseToOpenAndNamespace.)
+TEST_F(FuseTest, AFileUnchangedSinceItsLastOpenIsReadFromThePageCache) {
+  const std::string data = RandomData(3 * kMiB + 5, 71);
+  ASSERT_EQ(WriteFile(P("cached"), data), 0);
+  ASSERT_TRUE(ReadFile(P("cached")) == data);  // from the chunk servers, into the page cache
+  // With every chunk server stopped, only the page cache can answer.
+  for (int i = 0; i < 3; ++i) cluster_->chunk_server_process(i)->Signal(SIGSTOP);
+  std::atomic<bool> done{false};
+  std::string again;
+  std::thread reader([&] {
+    again = ReadFile(P("cached"));
+    done = true;
+  });
+  const bool quick = WaitFor([&] { return done.load(); }, std::chrono::seconds(3));
+  for (int i = 0; i < 3; ++i) cluster_->chunk_server_process(i)->Signal(SIGCONT);
+  reader.join();
+  EXPECT_TRUE(quick) << "the second open did not keep the cached pages";
+  EXPECT_TRUE(again == data);
 }
 
 TEST_F(FuseTest, AppendAndExclusiveCreate) {
