@@ -594,6 +594,16 @@ void FileSystem::Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
   struct stat st;
   Attr a;
   Status s = FreshKernelStat([&] { return client_->Lookup(ToDdbfs(parent), name); }, &st, &a);
+  if (s.code() == ErrorCode::kNotFound && options_.negative_timeout > 0) {
+    // An entry with inode 0: the kernel keeps "no such name" for the
+    // timeout (until this mount itself creates the name). Not in the tag
+    // views, whose names come and go with tags set elsewhere.
+    fuse_entry_param e;
+    std::memset(&e, 0, sizeof e);
+    e.ino = 0;
+    e.entry_timeout = options_.negative_timeout;
+    return (void)fuse_reply_entry(req, &e);
+  }
   if (!s.ok()) return ReplyStatus(req, s);
   ReplyEntry(req, a, st);
 }

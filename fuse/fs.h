@@ -43,6 +43,9 @@ enum class AtimeUpdates { kRelatime, kStrict, kNever };
 struct MountOptions {
   double attr_timeout = 1.0;   // seconds the kernel caches attributes
   double entry_timeout = 1.0;  // seconds the kernel caches names
+  // Seconds the kernel caches "no such name" (0: not at all, the default,
+  // as MooseFS's mfsnegentrycacheto and JuiceFS's --negative-entry-cache).
+  double negative_timeout = 0;
   // -o io_timeout: how long a request waits for an unreachable metaserver
   // (retrying) and for any one answer, before it fails with EIO.
   double io_timeout = 60;

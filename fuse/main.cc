@@ -42,6 +42,8 @@ constexpr char kUsage[] =
     "                       in /etc/fuse.conf); the kernel checks permissions\n"
     "  -o attr_timeout=S    seconds the kernel caches attributes (default 1)\n"
     "  -o entry_timeout=S   seconds the kernel caches names (default 1)\n"
+    "  -o negative_timeout=S  seconds the kernel caches that a name does not exist\n"
+    "                       (default 0: not cached)\n"
     "  -o io_timeout=S      seconds a request waits for an unreachable metaserver or a\n"
     "                       silent server before it fails with EIO (default 60)\n"
     "  -o max_threads=N     request threads (default 10)\n"
@@ -85,8 +87,10 @@ void ParseOption(const std::string& opt, Args* a) {
   const size_t eq = opt.find('=');
   const std::string key = opt.substr(0, eq);
   const std::string value = eq == std::string::npos ? "" : opt.substr(eq + 1);
-  if (key == "attr_timeout" || key == "entry_timeout") {
-    double* target = key == "attr_timeout" ? &a->mount.attr_timeout : &a->mount.entry_timeout;
+  if (key == "attr_timeout" || key == "entry_timeout" || key == "negative_timeout") {
+    double* target = key == "attr_timeout"    ? &a->mount.attr_timeout
+                     : key == "entry_timeout" ? &a->mount.entry_timeout
+                                              : &a->mount.negative_timeout;
     if (!ParseSeconds(value, target)) {
       Die(2, "-o " + opt + ": give seconds between 0 and 86400, e.g. " + key + "=1");
     }

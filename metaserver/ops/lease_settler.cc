@@ -98,8 +98,20 @@ bool LeaseSettler::SettlingAllowed() {
   return now >= ready_at_ms_ + ctx_.leases.lease_ms;
 }
 
+void LeaseSettler::Released(const std::vector<int64_t>& chunk_ids) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (released_.size() + chunk_ids.size() > kMaxReleased) released_.clear();
+    released_.insert(chunk_ids.begin(), chunk_ids.end());
+  }
+  Kick();
+}
+
+bool LeaseSettler::ReleasedMayBeSettled() { return ctx_.servers.PlacementReady().ok(); }
+
 int LeaseSettler::SettleExpired() {
-  if (!SettlingAllowed()) return 0;
+  const bool all = SettlingAllowed();
+  if (!all && !ReleasedMayBeSettled()) return 0;
   std::vector<int64_t> expired;
   Status s = ctx_.reader.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(expired, store::ExpiredLeases(tx, NowMs(), kChunksPerPass));
@@ -108,6 +120,16 @@ int LeaseSettler::SettleExpired() {
   if (!s.ok()) {
     LOG(kWarn) << "lease settler: cannot list expired leases: " << s;
     return 0;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (all) {
+      released_.clear();
+    } else {
+      // Within the lease time after a start: only what writers gave back.
+      std::erase_if(expired, [&](int64_t id) { return released_.count(id) == 0; });
+      for (int64_t id : expired) released_.erase(id);
+    }
   }
   int done = 0;
   // A settled chunk may be left under goal, and its lease no longer hides it.

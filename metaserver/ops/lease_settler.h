@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -37,11 +38,16 @@ class LeaseSettler {
   // Runs a pass soon (a PrepareWrite found an expired lease, or a lease was
   // released).
   void Kick();
+  // Leases their writers gave back (ReleaseLeases; committed): settled as
+  // soon as placement is ready, without the lease time SettlingAllowed waits
+  // for after a start (a writer that released a lease is done with it, and
+  // the next writer of the chunk waits until it is settled). Kicks.
+  void Released(const std::vector<int64_t>& chunk_ids);
 
   // One pass over the expired leases; returns how many chunks were settled.
   // Nothing is settled until the chunk servers have registered with this
-  // metaserver (ServerRegistry::PlacementReady) and a lease time has passed
-  // since: see SettlingAllowed.
+  // metaserver (ServerRegistry::PlacementReady), and no lease that expired
+  // by time until a lease time has passed since: see SettlingAllowed.
   int SettleExpired();
   // Settles one chunk if its lease expired; OK (and nothing done) if not.
   Status SettleChunk(int64_t chunk_id);
@@ -62,6 +68,10 @@ class LeaseSettler {
   // and a writer whose lease ran out during the takeover has had no chance
   // to commit yet.
   bool SettlingAllowed();
+  // What SettlingAllowed does not allow yet: leases released by their
+  // writers (chunk ids, Released) may still be settled once placement is
+  // ready. False: nothing may.
+  bool ReleasedMayBeSettled();
 
   OpContext& ctx_;
   const int rpc_timeout_ms_;
@@ -75,9 +85,13 @@ class LeaseSettler {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  bool kicked_ = false;    // GUARDED_BY(mu_)
-  bool stopping_ = false;  // GUARDED_BY(mu_)
-  int64_t settled_ = 0;    // GUARDED_BY(mu_)
+  bool kicked_ = false;  // GUARDED_BY(mu_)
+  // Chunks whose leases were released since the start (Released); cleared
+  // past kMaxReleased (they then wait for the lease time, as before).
+  static constexpr size_t kMaxReleased = 100000;
+  std::set<int64_t> released_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;       // GUARDED_BY(mu_)
+  int64_t settled_ = 0;         // GUARDED_BY(mu_)
   std::thread thread_;
 };
 

@@ -65,7 +65,7 @@ Status UpdateLeases(OpContext& ctx, const Caller& caller, InodeId inode,
                      store::RenewLeases(tx, inode, chunks, ids, expire_now ? 0 : LeaseExpiry(ctx)));
     return Status();
   }));
-  if (expire_now && ctx.settler && !held.empty()) ctx.settler->Kick();
+  if (expire_now && ctx.settler && !held.empty()) ctx.settler->Released(held);
   std::set<int64_t> ok(held.begin(), held.end());
   for (int64_t c : chunks) {
     if (!ok.count(c)) return LeaseLost(c);

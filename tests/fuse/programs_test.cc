@@ -525,6 +525,51 @@ TEST_F(ProgramsTest, TwoMountsCloseToOpenAndNamespace) {
   UnmountTwo(m);
 }
 
+// -o negative_timeout: mount A caches "no such name" for 2 s, so a name
+// mount B creates stays absent on A until then, while a create through A
+// itself is seen at once; B (default 0) caches no absence.
+TEST_F(ProgramsTest, AnAbsentNameIsCachedOnlyWithANegativeTimeout) {
+  const std::string a = work_->path() + "/neg-a";
+  const std::string b = work_->path() + "/neg-b";
+  ASSERT_EQ(::mkdir(a.c_str(), 0755), 0);
+  ASSERT_EQ(::mkdir(b.c_str(), 0755), 0);
+  std::unique_ptr<Process> pa = Mount(a, {"-o", "negative_timeout=2"});
+  std::unique_ptr<Process> pb = Mount(b, {});
+  ASSERT_TRUE(pa && pb);
+  const std::string da = a + "/" + name_;
+  const std::string db = b + "/" + name_;
+  auto exists = [](const std::string& p) {
+    struct stat st;
+    return ::lstat(p.c_str(), &st) == 0;
+  };
+
+  ASSERT_FALSE(exists(da + "/x"));  // cached as absent on A
+  ASSERT_EQ(WriteFile(db + "/x", "made on B"), 0);
+  const auto made = std::chrono::steady_clock::now();
+  EXPECT_FALSE(exists(da + "/x")) << "A did not cache the absence";
+  ASSERT_TRUE(WaitFor([&] { return exists(da + "/x"); }, std::chrono::seconds(5)));
+  const double seen_after = Since(made);
+  EXPECT_GT(seen_after, 0.5);
+  EXPECT_LT(seen_after, 3.5);
+  EXPECT_EQ(ReadFile(da + "/x"), "made on B");
+
+  // A's own create replaces the cached absence at once.
+  ASSERT_FALSE(exists(da + "/y"));
+  ASSERT_EQ(WriteFile(da + "/y", "made on A"), 0);
+  EXPECT_TRUE(exists(da + "/y"));
+  ASSERT_FALSE(exists(da + "/d"));
+  ASSERT_EQ(::mkdir((da + "/d").c_str(), 0755), 0);
+  EXPECT_TRUE(exists(da + "/d"));
+
+  // B caches no absence: A's create is there at B's next lookup.
+  ASSERT_FALSE(exists(db + "/z"));
+  ASSERT_EQ(WriteFile(da + "/z", "z"), 0);
+  EXPECT_TRUE(exists(db + "/z"));
+
+  Unmount(a, pa.release());
+  Unmount(b, pb.release());
+}
+
 // Appends from two mounts, one after the other (close-to-open), while the
 // second mount's kernel still caches the file's old size (a long
 // attr_timeout here): the kernel put the O_APPEND write at that old size,

@@ -112,6 +112,45 @@ TEST(RestartTest, WriteLeaseIsNotSettledBeforeTheChunkServersRegisterAgain) {
   EXPECT_TRUE(*back == data) << FirstDifference(*back, data);
 }
 
+// A lease its writer gives back (a file created and closed empty: the
+// chunk Create prepared) is settled as soon as the chunk servers are
+// registered, also within the first lease time after a start or restart,
+// when leases that ran out by time still wait: the next writer of the file
+// is not held up. With production's 20 s leases, fio's "create and lay out,
+// then write" waited 20 s after every metaserver start.
+TEST(RestartTest, ALeaseGivenBackJustAfterAStartDoesNotHoldUpTheNextWriter) {
+  ClusterOptions options;
+  options.lease_ms = 20000;
+  auto cluster = TestCluster::Start(options);
+  ASSERT_TRUE(cluster);
+  auto client = cluster->NewClient();
+  ASSERT_TRUE(client);
+  auto write_after_empty_create = [&](const std::string& name) -> double {
+    const auto start = std::chrono::steady_clock::now();
+    auto created = client->CreateForWrite(kRootInode, name, 0644);
+    EXPECT_TRUE(created.ok()) << created.status();
+    if (!created.ok()) return 1e9;
+    EXPECT_TRUE(created->writer->Close().ok());  // gives chunk 0's lease back
+    auto w = client->OpenWriter(created->attr.inode);
+    EXPECT_TRUE(w.ok()) << w.status();
+    if (!w.ok()) return 1e9;
+    EXPECT_TRUE(WriteAt(**w, 0, "second writer").ok());
+    Status closed = (*w)->Close();
+    EXPECT_TRUE(closed.ok()) << closed;
+    auto back = ReadAll(*client, created->attr.inode);
+    EXPECT_TRUE(back.ok() && *back == "second writer");
+    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  };
+  const double fresh = write_after_empty_create("fresh");
+  EXPECT_LT(fresh, 5.0) << "right after the cluster started";
+  cluster->StopMetaserver(SIGKILL);
+  cluster->StartMetaserver();
+  ASSERT_TRUE(cluster->WaitForAliveServers(3, 30000));
+  const double restarted = write_after_empty_create("restarted");
+  EXPECT_LT(restarted, 5.0) << "right after a metaserver restart";
+  std::printf("empty create then write: %.2f s fresh, %.2f s after a restart\n", fresh, restarted);
+}
+
 // A replica whose server was down during an overwrite is stale: it is never
 // read, even when it is the only other copy the client could try.
 TEST(RestartTest, StaleReplicaOfAServerThatMissedAWriteIsNeverServed) {
