@@ -254,6 +254,7 @@ Status WriteQueue::EnsureConnection() {
   }
   connected_before_ = true;
   conn_ = std::move(conn).value();
+  chained_since_.reset();  // a new session has no transaction begun
   return Status();
 }
 
