@@ -360,6 +360,14 @@ Status ChunkFile::Apply(Plan* plan) {
   for (const Piece& piece : merged) {
     RETURN_IF_ERROR(disk_->Pwrite(piece.file_offset, piece.data));
   }
+  // A large write goes on to the disk in the background now: the next Sync
+  // (a writer's fsync) then finds little left to write, and the dirty pages
+  // of a long sequential write do not pile up until the kernel's own
+  // threshold (a tenth of the memory) forces them out.
+  for (const Piece& piece : merged) {
+    if (piece.data.size() >= kWritebackMin)
+      disk_->StartWriteback(piece.file_offset, piece.data.size());
+  }
   return StoreHeader(plan->next);
 }
 

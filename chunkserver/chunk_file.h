@@ -32,6 +32,10 @@ inline constexpr uint32_t kHeaderCrcOffset = kHeaderSlotSize - 4;
 // File offset of place A of block 0; place B of block b is kChunkSize later.
 inline constexpr uint64_t kDataOffset = 2 * kHeaderSlotSize;
 
+// Writes of at least this many contiguous bytes start their writeback at
+// once (DiskFile::StartWriteback).
+inline constexpr uint64_t kWritebackMin = 1u << 20;
+
 // Where a block's bytes are (the per-block map of a header).
 enum class BlockPlace : uint8_t { kZero = 0, kA = 1, kB = 2 };
 

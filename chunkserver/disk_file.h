@@ -43,6 +43,11 @@ class DiskFile {
   // Frees [offset, offset+len): it reads as zeros afterwards. Best effort
   // (a file system that cannot punch holes keeps the bytes).
   virtual Status Punch(uint64_t offset, uint64_t len) = 0;
+  // Asks the kernel to start writing [offset, offset+len) to the disk now,
+  // without waiting for it. A hint: nothing about durability changes (only
+  // Sync makes bytes durable); it spreads a large write's disk work over
+  // the write instead of leaving all of it to the next Sync.
+  virtual void StartWriteback(uint64_t /*offset*/, uint64_t /*len*/) {}
 };
 
 // A real file (pread/pwrite/fdatasync/fallocate). Owns its descriptor.
@@ -62,6 +67,7 @@ class PosixDiskFile : public DiskFile {
   Status Sync() override;
   Status Allocate(uint64_t offset, uint64_t len) override;
   Status Punch(uint64_t offset, uint64_t len) override;
+  void StartWriteback(uint64_t offset, uint64_t len) override;
 
  private:
   PosixDiskFile(std::string path, int fd) : path_(std::move(path)), fd_(fd) {}

@@ -322,5 +322,55 @@ TEST_F(ChunkFileTest, EmptyWriteOnlySetsTheVersion) {
   EXPECT_EQ(again->length(), 0u);
 }
 
+// A real file that records the ranges whose writeback was started.
+class WritebackRecorder : public DiskFile {
+ public:
+  explicit WritebackRecorder(std::unique_ptr<DiskFile> inner) : inner_(std::move(inner)) {}
+  const std::string& path() const override { return inner_->path(); }
+  Status Pread(uint64_t offset, std::span<char> buf, size_t* got) override {
+    return inner_->Pread(offset, buf, got);
+  }
+  Status Pwrite(uint64_t offset, std::span<const char> data) override {
+    return inner_->Pwrite(offset, data);
+  }
+  Status Sync() override { return inner_->Sync(); }
+  Status Allocate(uint64_t offset, uint64_t len) override { return inner_->Allocate(offset, len); }
+  Status Punch(uint64_t offset, uint64_t len) override { return inner_->Punch(offset, len); }
+  void StartWriteback(uint64_t offset, uint64_t len) override {
+    ranges->emplace_back(offset, len);
+    inner_->StartWriteback(offset, len);
+  }
+
+  std::shared_ptr<std::vector<std::pair<uint64_t, uint64_t>>> ranges =
+      std::make_shared<std::vector<std::pair<uint64_t, uint64_t>>>();
+
+ private:
+  std::unique_ptr<DiskFile> inner_;
+};
+
+TEST_F(ChunkFileTest, ALargeWriteStartsItsWritebackAndASmallOneDoesNot) {
+  auto disk = PosixDiskFile::Open(path_, /*create=*/true);
+  ASSERT_TRUE(disk.ok()) << disk.status();
+  auto recorder = std::make_unique<WritebackRecorder>(std::move(disk).value());
+  auto ranges = recorder->ranges;
+  auto created = ChunkFile::Create(std::move(recorder), 7, 1);
+  ASSERT_TRUE(created.ok()) << created.status();
+  auto& f = *created;
+  // 4 MiB from offset 1 MiB: one contiguous run of place A.
+  ASSERT_TRUE(f->Write(1u << 20, Span(Pattern(kMaxIoSize, 1)), 1).ok());
+  ASSERT_EQ(ranges->size(), 1u);
+  EXPECT_EQ(ranges->front().first, PlaceOffset(16, BlockPlace::kA));
+  EXPECT_EQ(ranges->front().second, kMaxIoSize);
+  // A small write leaves its writeback to the kernel and the next Sync.
+  ASSERT_TRUE(f->Write(0, Span(Pattern(4096, 2)), 1).ok());
+  EXPECT_EQ(ranges->size(), 1u);
+  ASSERT_TRUE(f->Sync().ok());
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  std::string out;
+  ASSERT_TRUE(again->Read(1u << 20, kMaxIoSize, &out).ok());
+  EXPECT_TRUE(out == Pattern(kMaxIoSize, 1));
+}
+
 }  // namespace
 }  // namespace ddbfs::chunkserver
