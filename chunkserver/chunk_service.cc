@@ -147,16 +147,24 @@ void ChunkService::ServeChained(std::string_view op, const Request& req, Status 
     resp->replicas = {Own(checked)};
     return;
   }
-  HopCall call = [&req, method](rpc::ChunkServiceClient& client,
-                                const std::vector<rpc::ServerAddress>& rest,
-                                std::vector<rpc::ReplicaResult>* replicas) {
-    Request next = req;
-    next.chain = rest;
+  // The request goes down the chain as it came, with only its chain
+  // replaced, so that a write's data (up to 4 MiB) is not copied for the
+  // next hop. The Thrift processor hands the handler its own (non-const)
+  // request object; only the forwarding thread touches `chain` while the
+  // local operation reads the other fields, and the chain is put back
+  // before the handler returns.
+  auto& forwarded = const_cast<Request&>(req);
+  const std::vector<rpc::ServerAddress> chain = req.chain;
+  HopCall call = [&forwarded, method](rpc::ChunkServiceClient& client,
+                                      const std::vector<rpc::ServerAddress>& rest,
+                                      std::vector<rpc::ReplicaResult>* replicas) {
+    forwarded.chain = rest;
     Response r;
-    (client.*method)(r, next);
+    (client.*method)(r, forwarded);
     *replicas = std::move(r.replicas);
   };
-  Status s = RunChained(req.chain, call, local, &resp->replicas);
+  Status s = RunChained(chain, call, local, &resp->replicas);
+  forwarded.chain = chain;
   LogFailure(op, req.chunk_id, s);
   resp->status = ToRpc(s);
 }

@@ -113,7 +113,8 @@ class ChunkService : public rpc::ChunkServiceIf {
   // holds the outcome of the request-specific checks, the chain is checked
   // here), then runs `local` while `method` carries the request down the
   // chain, and fills `resp` (status and replicas). `op` names the request
-  // in the log.
+  // in the log. `req` must be a non-const object (as the Thrift processor's
+  // are): its chain is replaced while it is forwarded, and put back.
   template <typename Request, typename Response>
   void ServeChained(std::string_view op, const Request& req, Status checked,
                     ClientMethod<Request, Response> method, const std::function<Status()>& local,

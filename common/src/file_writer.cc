@@ -24,6 +24,8 @@ namespace {
 
 // Pieces waiting for the sender besides the one in flight.
 constexpr size_t kMaxQueued = 2;
+// A buffer that reaches this size is given room for its whole piece.
+constexpr size_t kReserveWholePiece = 256 << 10;
 // File offsets stay within int64 (the wire type); the metaserver enforces
 // its own, smaller maximum file size.
 constexpr uint64_t kMaxOffset = static_cast<uint64_t>(INT64_MAX);
@@ -152,6 +154,12 @@ class FileWriterImpl final : public FileWriter {
       if (buf_.empty()) buf_off_ = offset;
       const uint64_t piece_end = (buf_off_ / kMaxIoSize + 1) * kMaxIoSize;
       const size_t n = static_cast<size_t>(std::min<uint64_t>(data.size(), piece_end - offset));
+      // A large write gets room for its whole piece at once rather than
+      // moving the bytes each time the buffer doubles; small files keep
+      // small buffers.
+      if (buf_.size() + n >= kReserveWholePiece && buf_.capacity() < piece_end - buf_off_) {
+        buf_.reserve(static_cast<size_t>(piece_end - buf_off_));
+      }
       buf_.append(data.data(), n);
       offset += n;
       data = data.subspan(n);

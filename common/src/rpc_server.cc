@@ -11,12 +11,14 @@
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <csignal>
 #include <cstring>
@@ -24,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <unordered_map>
 
@@ -247,11 +250,58 @@ class FrameBuffer : public TMemoryBuffer {
   }
 };
 
+// Received bytes of a connection. A frame's bytes are read straight into
+// it; once a frame's length is known its whole room is set aside at once
+// (address space only: pages are touched as bytes arrive, so what a peer
+// makes the server hold stays what it sent), so a large frame is neither
+// copied through a bounce buffer nor moved as it grows.
+class InBuffer {
+ public:
+  size_t size() const { return len_; }
+  size_t capacity() const { return cap_; }
+  char* data() { return buf_.get(); }
+  const char* data() const { return buf_.get(); }
+  // Room for `n` more bytes after the ones held; nullptr when the memory
+  // cannot be had (the caller closes the connection).
+  char* Room(size_t n) {
+    if (len_ + n > cap_) {
+      const size_t cap = std::max(len_ + n, size_t{64} << 10);
+      std::unique_ptr<char[]> bigger(new (std::nothrow) char[cap]);
+      if (!bigger) return nullptr;
+      if (len_ > 0) std::memcpy(bigger.get(), buf_.get(), len_);
+      buf_ = std::move(bigger);
+      cap_ = cap;
+    }
+    return buf_.get() + len_;
+  }
+  void Grew(size_t n) { len_ += n; }
+  // Drops the first n bytes.
+  void Consume(size_t n) {
+    if (n < len_) std::memmove(buf_.get(), buf_.get() + n, len_ - n);
+    len_ -= std::min(n, len_);
+  }
+  // Gives a large room back while little is held (a waiting connection
+  // keeps a small buffer, whatever it carried).
+  void ShrinkIfLarge() {
+    if (cap_ <= (size_t{1} << 20) || len_ >= (size_t{64} << 10)) return;
+    std::unique_ptr<char[]> small(len_ > 0 ? new (std::nothrow) char[len_] : nullptr);
+    if (len_ > 0 && !small) return;
+    if (len_ > 0) std::memcpy(small.get(), buf_.get(), len_);
+    buf_ = std::move(small);
+    cap_ = len_;
+  }
+
+ private:
+  std::unique_ptr<char[]> buf_;
+  size_t len_ = 0;
+  size_t cap_ = 0;
+};
+
 struct Conn {
   int fd = -1;
   SSL* ssl = nullptr;
   bool handshake_done = true;  // false until a TLS handshake completed
-  std::string in;              // received bytes not processed yet
+  InBuffer in;                 // received bytes not processed yet
   int64_t last_ms = 0;         // last request answered (or accepted)
   bool busy = false;           // a worker owns it; GUARDED_BY(Server::mu)
   bool closed = false;         // GUARDED_BY(Server::mu)
@@ -260,7 +310,6 @@ struct Conn {
   std::shared_ptr<TProtocol> in_proto;
   std::shared_ptr<TProtocol> out_proto;
   std::shared_ptr<TProcessor> processor;
-  std::string answer;  // frame header + answer, reused
 
   ~Conn() {
     if (ssl != nullptr) SSL_free(ssl);
@@ -270,7 +319,7 @@ struct Conn {
 
 enum class ReadResult { kOk, kClosed };
 
-uint32_t FrameLength(const std::string& in) {
+uint32_t FrameLength(const InBuffer& in) {
   const auto* p = reinterpret_cast<const unsigned char*>(in.data());
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | p[3];
 }
@@ -465,9 +514,8 @@ struct RpcServer::Impl {
   // the first frame. kClosed: the peer ended the connection, an error, or a
   // frame over the limit.
   ReadResult ReadAvailable(Conn& c) {
-    char buf[64 << 10];
     for (;;) {
-      size_t want = sizeof buf;
+      size_t want = 0;
       if (c.in.size() >= 4) {
         const uint32_t len = FrameLength(c.in);
         if (len > static_cast<uint32_t>(limits.max_frame_bytes)) {
@@ -476,9 +524,14 @@ struct RpcServer::Impl {
         }
         const size_t end = 4 + static_cast<size_t>(len);
         if (c.in.size() >= end) return ReadResult::kOk;
-        want = std::min(want, end - c.in.size());
+        want = end - c.in.size();
       } else {
         want = 4 - c.in.size();
+      }
+      char* buf = c.in.Room(want);
+      if (buf == nullptr) {
+        LOG(kWarn) << "closing a connection: no memory for its frame of " << want << " bytes";
+        return ReadResult::kClosed;
       }
       ssize_t n;
       if (c.ssl != nullptr) {
@@ -500,7 +553,7 @@ struct RpcServer::Impl {
           return ReadResult::kClosed;
         }
       }
-      c.in.append(buf, static_cast<size_t>(n));
+      c.in.Grew(static_cast<size_t>(n));
     }
   }
 
@@ -518,14 +571,20 @@ struct RpcServer::Impl {
     }
   }
 
-  // Writes all of `data`; false if the peer is gone or does not read.
-  static bool WriteAll(Conn& c, const std::string& data) {
+  // Writes the frame header and then the body; false if the peer is gone
+  // or does not read. Over plain TCP both go out in one sendmsg (no copy
+  // of the body into one buffer).
+  static bool WriteAll(Conn& c, const char (&header)[4], const char* body, size_t body_len) {
+    const size_t total = 4 + body_len;
     size_t done = 0;
     const int64_t deadline = NowMs() + kSendTimeoutMs;
-    while (done < data.size()) {
+    while (done < total) {
       if (c.ssl != nullptr) {
+        const char* from = done < 4 ? header + done : body + (done - 4);
+        const size_t left_here = done < 4 ? 4 - done : total - done;
         ERR_clear_error();
-        const int r = SSL_write(c.ssl, data.data() + done, static_cast<int>(data.size() - done));
+        const int r =
+            SSL_write(c.ssl, from, static_cast<int>(std::min<size_t>(left_here, INT_MAX)));
         if (r > 0) {
           done += static_cast<size_t>(r);
           continue;
@@ -538,7 +597,17 @@ struct RpcServer::Impl {
           return false;
         }
       } else {
-        const ssize_t n = ::send(c.fd, data.data() + done, data.size() - done, MSG_NOSIGNAL);
+        iovec iov[2];
+        int count = 0;
+        if (done < 4) iov[count++] = {const_cast<char*>(header + done), 4 - done};
+        const size_t body_done = done < 4 ? 0 : done - 4;
+        if (body_done < body_len) {
+          iov[count++] = {const_cast<char*>(body + body_done), body_len - body_done};
+        }
+        msghdr msg{};
+        msg.msg_iov = iov;
+        msg.msg_iovlen = static_cast<size_t>(count);
+        const ssize_t n = ::sendmsg(c.fd, &msg, MSG_NOSIGNAL);
         if (n > 0) {
           done += static_cast<size_t>(n);
           continue;
@@ -597,23 +666,18 @@ struct RpcServer::Impl {
       LOG(kDebug) << "closing a connection after a request it could not decode: " << e.what();
       ok = false;
     }
-    c.in.erase(0, 4 + static_cast<size_t>(len));
+    c.in.Consume(4 + static_cast<size_t>(len));
     if (!ok) return false;
     uint8_t* out = nullptr;
     uint32_t out_len = 0;
     c.out_mem->getBuffer(&out, &out_len);
     c.last_ms = NowMs();
     if (out_len == 0) return true;  // a oneway call
-    c.answer.resize(4 + static_cast<size_t>(out_len));
-    c.answer[0] = static_cast<char>(out_len >> 24);
-    c.answer[1] = static_cast<char>(out_len >> 16);
-    c.answer[2] = static_cast<char>(out_len >> 8);
-    c.answer[3] = static_cast<char>(out_len);
-    std::memcpy(c.answer.data() + 4, out, out_len);
-    const bool written = WriteAll(c, c.answer);
+    const char header[4] = {static_cast<char>(out_len >> 24), static_cast<char>(out_len >> 16),
+                            static_cast<char>(out_len >> 8), static_cast<char>(out_len)};
+    const bool written = WriteAll(c, header, reinterpret_cast<const char*>(out), out_len);
     // A waiting connection keeps small buffers, whatever it carried.
-    if (c.answer.capacity() > (1 << 20)) std::string().swap(c.answer);
-    if (c.in.capacity() > (1 << 20) && c.in.size() < (64 << 10)) c.in.shrink_to_fit();
+    c.in.ShrinkIfLarge();
     if (out_len > (1 << 20)) {
       c.out_mem->resetBuffer(uint32_t{4096});
     } else {

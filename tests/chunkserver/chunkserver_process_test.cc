@@ -575,6 +575,82 @@ TEST_F(ChunkServerProcessTest, MessagesClaimingGigabytesAllocateNothingAndTheSer
   EXPECT_TRUE(Answers(s));
 }
 
+// A frame's room is set aside when its length arrives, but only the bytes
+// that came touch memory: 100 connections that announce the largest frame
+// (16 MiB) and send a few bytes of it hold next to nothing.
+TEST_F(ChunkServerProcessTest, HalfSentLargeFramesHoldOnlyTheBytesSent) {
+  Server& s = Start();
+  ASSERT_TRUE(Answers(s));
+  const int64_t before = PeakRssKib(s.process->pid());
+  ASSERT_GT(before, 0);
+  std::vector<int> fds;
+  for (int i = 0; i < 100; ++i) {
+    int fd = RawConnect(s.port);
+    ASSERT_GE(fd, 0);
+    std::string half;
+    PutBe32(&half, (16u << 20) - 16);
+    half += std::string(1000, 'x');
+    ASSERT_EQ(::send(fd, half.data(), half.size(), MSG_NOSIGNAL),
+              static_cast<ssize_t>(half.size()));
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_TRUE(Answers(s));
+  const int64_t held = PeakRssKib(s.process->pid());
+  for (int fd : fds) ::close(fd);
+  EXPECT_LT(held - before, 32 * 1024)
+      << "peak RSS " << before << " KiB -> " << held << " KiB with 100 half-sent frames of 16 MiB";
+}
+
+// Two calls sent back to back in one packet are both answered, in order
+// (the second frame's bytes arrive with the first's).
+TEST_F(ChunkServerProcessTest, CallsSentBackToBackAreAnsweredInOrder) {
+  Server& s = Start();
+  ASSERT_TRUE(Answers(s));
+  auto call = [](int32_t seq) {
+    std::string b;
+    PutBe32(&b, 0x80010001);
+    PutBe32(&b, 4);
+    b += "Info";
+    PutBe32(&b, static_cast<uint32_t>(seq));
+    b.push_back(12);  // field 1 (req): an empty struct
+    PutBe16(&b, 1);
+    b.push_back(0);  // end of req
+    b.push_back(0);  // end of the arguments
+    std::string f;
+    PutBe32(&f, static_cast<uint32_t>(b.size()));
+    return f + b;
+  };
+  const std::string both = call(7) + call(8);
+  int fd = RawConnect(s.port);
+  ASSERT_GE(fd, 0);
+  ASSERT_EQ(::send(fd, both.data(), both.size(), MSG_NOSIGNAL), static_cast<ssize_t>(both.size()));
+  // Each answer: frame length, then version+type, name "Info", the seq id.
+  std::vector<int32_t> seqs;
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (seqs.size() < 2 && std::chrono::steady_clock::now() < deadline) {
+    char buf[4096];
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 200) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0) << "the server closed the connection";
+    got.append(buf, static_cast<size_t>(n));
+    while (got.size() >= 4) {
+      const auto* u = reinterpret_cast<const unsigned char*>(got.data());
+      const uint32_t len =
+          (uint32_t{u[0]} << 24) | (uint32_t{u[1]} << 16) | (uint32_t{u[2]} << 8) | u[3];
+      if (got.size() < 4 + len) break;
+      const auto* q = u + 4 + 4 + 4 + 4;  // past length, version, name length, "Info"
+      seqs.push_back(static_cast<int32_t>((uint32_t{q[0]} << 24) | (uint32_t{q[1]} << 16) |
+                                          (uint32_t{q[2]} << 8) | q[3]));
+      got.erase(0, 4 + len);
+    }
+  }
+  ::close(fd);
+  EXPECT_EQ(seqs, (std::vector<int32_t>{7, 8}));
+}
+
 TEST_F(ChunkServerProcessTest, RunningOutOfFileDescriptorsDoesNotStopTheServer) {
   // 40 descriptors: the data folder, the listening socket, logs... and room
   // for a few dozen connections before accept() fails with EMFILE.
