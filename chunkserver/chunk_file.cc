@@ -136,6 +136,7 @@ Result<std::unique_ptr<ChunkFile>> ChunkFile::Create(std::unique_ptr<DiskFile> d
   h.version = version;
   h.seq = 1;
   std::vector<char> slots = Serialize(h);
+  file->cur_image_ = slots;
   slots.resize(2 * kHeaderSlotSize, 0);  // slot 1 stays invalid until first used
   RETURN_IF_ERROR(file->disk_->Pwrite(0, slots));
   if (sync) RETURN_IF_ERROR(file->disk_->Sync());
@@ -205,6 +206,8 @@ Status ChunkFile::Recover() {
   }
   cur_ = durable_ = h[chosen];
   cur_slot_ = durable_slot_ = chosen;
+  cur_image_.assign(slots.begin() + chosen * kHeaderSlotSize,
+                    slots.begin() + (chosen + 1) * kHeaderSlotSize);
   if (!changed) return Status();
   // Make the chosen state durable, free what it does not use, and replace
   // the other slot (the rejected header, or the chosen one's base) by a copy
@@ -221,9 +224,10 @@ Status ChunkFile::Recover() {
   sealed.seq = ++max_seq_;
   sealed.base_seq = h[chosen].seq;
   const int target = 1 - chosen;
-  RETURN_IF_ERROR(
-      disk_->Pwrite(static_cast<uint64_t>(target) * kHeaderSlotSize, Serialize(sealed)));
+  std::vector<char> image = Serialize(sealed);
+  RETURN_IF_ERROR(disk_->Pwrite(static_cast<uint64_t>(target) * kHeaderSlotSize, image));
   RETURN_IF_ERROR(disk_->Sync());
+  cur_image_ = std::move(image);
   cur_ = durable_ = sealed;
   cur_slot_ = durable_slot_ = target;
   return Status();
@@ -376,7 +380,8 @@ Status ChunkFile::StoreHeader(Header next) {
   next.seq = max_seq_ + 1;
   next.base_seq = durable_.seq;
   const int slot = 1 - durable_slot_;
-  Status s = disk_->Pwrite(static_cast<uint64_t>(slot) * kHeaderSlotSize, Serialize(next));
+  std::vector<char> image = Serialize(next);
+  Status s = disk_->Pwrite(static_cast<uint64_t>(slot) * kHeaderSlotSize, image);
   if (!s.ok()) {
     // The slot may be torn now; it is not durable, so the durable one still
     // stands, but this object no longer knows what the file says.
@@ -386,6 +391,7 @@ Status ChunkFile::StoreHeader(Header next) {
   max_seq_ = next.seq;
   cur_ = next;
   cur_slot_ = slot;
+  cur_image_ = std::move(image);
   return Status();
 }
 
@@ -530,6 +536,8 @@ Status ChunkFile::CheckIdentity(uint64_t chunk_id) const {
   std::vector<char> slot(kHeaderSlotSize);
   size_t got = 0;
   RETURN_IF_ERROR(disk_->Pread(static_cast<uint64_t>(cur_slot_) * kHeaderSlotSize, slot, &got));
+  // The bytes this object last wrote or read there: nothing changed.
+  if (cur_.chunk_id == chunk_id && slot == cur_image_) return Status();
   Header h;
   Status s = got == kHeaderSlotSize ? Parse(slot.data(), &h) : Corrupt("header is truncated");
   if (!s.ok()) return Corrupt(path() + ": " + s.message());

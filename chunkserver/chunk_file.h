@@ -16,6 +16,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "ddbfs/constants.h"
 #include "ddbfs/status.h"
@@ -145,13 +146,14 @@ class ChunkFile {
   void PunchUnused(const Header& h);
 
   std::unique_ptr<DiskFile> disk_;
-  Header cur_;                  // the state the last header write described
-  Header durable_;              // the header on disk as of the last fdatasync
-  int cur_slot_ = 0;            // the slot holding cur_
-  int durable_slot_ = 0;        // the slot holding durable_
-  uint64_t max_seq_ = 0;        // highest seq ever seen or written
-  Status broken_;               // sticky: a header write failed, the slot may be torn
-  std::string folder_to_sync_;  // fsynced by the next Sync(), then cleared
+  Header cur_;                   // the state the last header write described
+  std::vector<char> cur_image_;  // cur_'s slot as on disk (CheckIdentity compares it)
+  Header durable_;               // the header on disk as of the last fdatasync
+  int cur_slot_ = 0;             // the slot holding cur_
+  int durable_slot_ = 0;         // the slot holding durable_
+  uint64_t max_seq_ = 0;         // highest seq ever seen or written
+  Status broken_;                // sticky: a header write failed, the slot may be torn
+  std::string folder_to_sync_;   // fsynced by the next Sync(), then cleared
 };
 
 }  // namespace ddbfs::chunkserver

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <random>
 #include <string>
 
@@ -310,6 +311,29 @@ TEST_F(ChunkFileTest, FileCutShorterThanItsLengthIsCorrupt) {
   std::string out;
   EXPECT_EQ(Reopen()->Read(0, 3 * kBlockSize, &out).code(), ErrorCode::kChecksumMismatch);
   ASSERT_TRUE(Reopen()->Read(0, kBlockSize, &out).ok());
+}
+
+TEST_F(ChunkFileTest, IdentityCheckCatchesAnOlderCopyOrADamagedHeaderPutUnderAnOpenFile) {
+  auto f = MakeFile(7, 1);
+  ASSERT_TRUE(f->Write(0, Span(std::string(100, 'a')), 1).ok());
+  ASSERT_TRUE(f->Sync().ok());
+  EXPECT_TRUE(f->CheckIdentity(7).ok());
+  EXPECT_EQ(f->CheckIdentity(8).code(), ErrorCode::kChecksumMismatch);
+  const std::string older = dir_.path() + "/older";
+  std::filesystem::copy_file(path_, older);
+  ASSERT_TRUE(f->Write(100, Span(std::string(100, 'b')), 2).ok());
+  ASSERT_TRUE(f->Sync().ok());
+  EXPECT_TRUE(f->CheckIdentity(7).ok());
+  // The older copy of the same chunk, written over the open file in place.
+  std::filesystem::copy_file(older, path_, std::filesystem::copy_options::overwrite_existing);
+  EXPECT_EQ(f->CheckIdentity(7).code(), ErrorCode::kChecksumMismatch);
+  // A fresh object reads it as it now is; then one byte of its current
+  // header slot goes bad.
+  auto again = Reopen();
+  ASSERT_NE(again, nullptr);
+  ASSERT_TRUE(again->CheckIdentity(7).ok());
+  for (uint64_t slot : {0u, 1u}) FlipByte(path_, slot * kHeaderSlotSize + 40);
+  EXPECT_EQ(again->CheckIdentity(7).code(), ErrorCode::kChecksumMismatch);
 }
 
 TEST_F(ChunkFileTest, EmptyWriteOnlySetsTheVersion) {
