@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <deque>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <memory>
@@ -218,7 +219,11 @@ class ChunkStore {
   explicit ChunkStore(std::vector<std::string> dirs) : dirs_(std::move(dirs)) {}
 
   Status LoadOrCreateUuid();
+  // Loads the inventory of data folder `dir_index`: its two-hex-digit
+  // folders, kScanThreads at a time.
   void ScanDir(size_t dir_index);
+  void ScanSubdir(size_t dir_index, const std::filesystem::path& sub);
+  static constexpr size_t kScanThreads = 8;
   // The folder with the most free space (for a new chunk).
   size_t PickDir() const;
   std::shared_mutex& LockFor(uint64_t chunk_id) {

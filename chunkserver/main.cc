@@ -41,6 +41,7 @@ int Usage(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ddbfs::SkipOpenSslCleanupAtExit();
   using namespace ddbfs;
   CLI::App app{"DDBFS chunk server: stores chunk replicas and serves them to clients and peers"};
   std::string listen = "127.0.0.1:" + std::to_string(kDefaultChunkPort);

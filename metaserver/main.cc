@@ -33,6 +33,7 @@ std::string HostName() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ddbfs::SkipOpenSslCleanupAtExit();
   using namespace ddbfs;
   CLI::App app{"ddbfs-metaserver: DDBFS metadata server (namespace, chunk map, chunk servers)"};
   std::string listen = "127.0.0.1:" + std::to_string(kDefaultMetaPort);

@@ -4,6 +4,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <poll.h>
@@ -912,6 +913,8 @@ void OnSignal(int) {
   (void)ignored;
 }
 }  // namespace
+
+void SkipOpenSslCleanupAtExit() { OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr); }
 
 void RpcServer::StopOnSignals(std::vector<RpcServer*> servers) {
   {

@@ -48,6 +48,13 @@ struct PeerInfo {
 // in TConnectionInfo::transport).
 PeerInfo PeerOf(const std::shared_ptr<apache::thrift::transport::TTransport>& transport);
 
+// Call first in main() of a program that runs an RpcServer, before anything
+// else uses OpenSSL: OpenSSL then registers no clean-up at exit. The
+// server's worker threads are detached and may still be exiting when main
+// returns; one whose thread-local OpenSSL state was freed by that clean-up
+// crashed the process (a SIGSEGV in libcrypto after "stopped").
+void SkipOpenSslCleanupAtExit();
+
 // A Thrift server (framed binary protocol) that runs until Stop() or
 // SIGTERM/SIGINT. Thread-safe Stop(). No thread belongs to a connection: one
 // event thread accepts and reads requests of every waiting connection
