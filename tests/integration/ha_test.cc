@@ -328,6 +328,12 @@ TEST(HaTest, ActiveCutOffFromPostgresByTheNetworkIsReplacedWithin10Seconds) {
     ~ListenOnLoopbackAgain() { PgInstance::Shared().ListenAlso(""); }
   } restore_listen;
   ClusterOptions o = HaCluster();
+  // Production's lease (20 s), not the tests' 2 s: the client on the Unix
+  // sockets learns only when the cut-off active's database session breaks,
+  // about 10 s after the cut, that its call there failed; a 2 s lease,
+  // extended by the new active at its start, could expire (and its chunk
+  // be settled) just before that client's commit reaches the new active.
+  o.lease_ms = 20000;
   o.meta0_wrapper = net->wrapper(0);
   o.meta0_host = net->host_address(0);
   o.meta0_db_host = net->bridge_address();
