@@ -61,9 +61,25 @@ export DDBFS_CLUSTER_DIR=$WORK/cluster DDBFS_BUILD_DIR=$BUILD DDBFS_META_PORT=$P
 SOCK=$DDBFS_META_SOCKET
 CS_PIDS=()
 
+# Unmounts this run's mount if it is mounted and stops the chunk servers it
+# started, waiting until they are gone. A failure to unmount or to signal a
+# live server is an error, said on stderr.
+stop_variant() {
+  local p
+  if mountpoint -q "$MNT"; then
+    fusermount3 -u "$MNT" || echo "ab_binaries: cannot unmount $MNT" >&2
+  fi
+  for p in "${CS_PIDS[@]}"; do
+    if kill -0 "$p" 2> /dev/null; then
+      kill -TERM "$p" || echo "ab_binaries: cannot stop chunk server $p" >&2
+    fi
+  done
+  for p in "${CS_PIDS[@]}"; do while kill -0 "$p" 2> /dev/null; do sleep 0.1; done; done
+  CS_PIDS=()
+}
+
 cleanup() {
-  fusermount3 -u "$MNT" 2> /dev/null || true
-  for p in "${CS_PIDS[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
+  stop_variant
   "$ROOT/scripts/cluster" destroy > "$WORK/destroy.log" 2>&1 ||
     echo "ab_binaries: the cluster did not stop cleanly; see $WORK/destroy.log" >&2
   rm -rf "$WORK/mnt" "$WORK/cluster"
@@ -81,11 +97,8 @@ alive() {
 
 # restart BINDIR: the chunk servers and the mount from BINDIR.
 restart() {
-  local bin=$1 i p
-  fusermount3 -u "$MNT" 2> /dev/null || true
-  for p in "${CS_PIDS[@]}"; do kill -TERM "$p" 2> /dev/null || true; done
-  for p in "${CS_PIDS[@]}"; do while kill -0 "$p" 2> /dev/null; do sleep 0.1; done; done
-  CS_PIDS=()
+  local bin=$1 i
+  stop_variant
   for i in 1 2 3; do
     "$bin/ddbfs-chunkserver" --listen "127.0.0.1:$((PORT_BASE + i))" --meta "127.0.0.1:$PORT_BASE" \
       --data "$DDBFS_CLUSTER_DIR/chunk$i" --cluster-key-file "$DDBFS_CLUSTER_DIR/secrets/cluster.key" \

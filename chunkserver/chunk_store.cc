@@ -199,65 +199,62 @@ void ChunkStore::ScanDir(size_t dir_index) {
 
 void ChunkStore::ScanSubdir(size_t dir_index, const fs::path& sub) {
   const std::string sub_name = sub.filename().string();
-  {
-    std::error_code sub_ec;
-    for (const auto& entry : fs::directory_iterator(sub, sub_ec)) {
-      const std::string name = entry.path().filename().string();
-      const size_t suffix = sizeof kChunkSuffix - 1;
-      if (name.size() == 16 + sizeof kTmpSuffix - 1 && IsHex(name.substr(0, 16)) &&
-          name.compare(16, std::string::npos, kTmpSuffix) == 0) {
-        // A copy or an upgrade that did not finish.
-        LOG(kInfo) << "removing unfinished " << entry.path().string();
-        std::error_code rm_ec;
-        fs::remove(entry.path(), rm_ec);
-        continue;
-      }
-      if (name.size() != 16 + suffix || name.compare(16, suffix, kChunkSuffix) != 0 ||
-          !IsHex(name.substr(0, 16))) {
-        continue;
-      }
-      const uint64_t id = std::stoull(name.substr(0, 16), nullptr, 16);
-      if (SubdirName(id) != sub_name) {
-        LOG(kWarn) << "ignoring " << entry.path().string() << ": it belongs in folder "
-                   << SubdirName(id);
-        continue;
-      }
-      if (IsFormat1File(entry.path().string())) {
-        Status up = UpgradeFormat1File(entry.path().string());
-        if (up.ok()) {
-          LOG(kInfo) << "converted " << entry.path().string() << " to chunk format 2";
-        } else {
-          LOG(kWarn) << "cannot convert " << entry.path().string() << " to chunk format 2: " << up;
-        }
-      }
-      auto file = ChunkFile::Open(entry.path().string());
-      if (file.ok() && (*file)->chunk_id() != id) {
-        file =
-            Status(ErrorCode::kChecksumMismatch, entry.path().string() + ": header names chunk " +
-                                                     ChunkIdHex((*file)->chunk_id()));
-      }
-      std::lock_guard<std::mutex> lock(map_mu_);
-      if (!file.ok()) {
-        LOG(kWarn) << "corrupt chunk file: " << file.status().message()
-                   << " (left out of the inventory)";
-        corrupt_.insert(id);
-        continue;
-      }
-      const Entry found{dir_index, (*file)->version(), (*file)->length(),
-                        ChangedMsOf(entry.path().string())};
-      auto it = chunks_.find(id);
-      if (it == chunks_.end()) {
-        PutEntryLocked(id, found);
+  std::error_code sub_ec;
+  for (const auto& entry : fs::directory_iterator(sub, sub_ec)) {
+    const std::string name = entry.path().filename().string();
+    const size_t suffix = sizeof kChunkSuffix - 1;
+    if (name.size() == 16 + sizeof kTmpSuffix - 1 && IsHex(name.substr(0, 16)) &&
+        name.compare(16, std::string::npos, kTmpSuffix) == 0) {
+      // A copy or an upgrade that did not finish.
+      LOG(kInfo) << "removing unfinished " << entry.path().string();
+      std::error_code rm_ec;
+      fs::remove(entry.path(), rm_ec);
+      continue;
+    }
+    if (name.size() != 16 + suffix || name.compare(16, suffix, kChunkSuffix) != 0 ||
+        !IsHex(name.substr(0, 16))) {
+      continue;
+    }
+    const uint64_t id = std::stoull(name.substr(0, 16), nullptr, 16);
+    if (SubdirName(id) != sub_name) {
+      LOG(kWarn) << "ignoring " << entry.path().string() << ": it belongs in folder "
+                 << SubdirName(id);
+      continue;
+    }
+    if (IsFormat1File(entry.path().string())) {
+      Status up = UpgradeFormat1File(entry.path().string());
+      if (up.ok()) {
+        LOG(kInfo) << "converted " << entry.path().string() << " to chunk format 2";
       } else {
-        LOG(kWarn) << "chunk " << ChunkIdHex(id) << " is stored twice ("
-                   << dirs_[it->second.dir_index] << ", " << dirs_[dir_index]
-                   << "); using the newer version";
-        if ((*file)->version() > it->second.version) PutEntryLocked(id, found);
+        LOG(kWarn) << "cannot convert " << entry.path().string() << " to chunk format 2: " << up;
       }
     }
-    if (sub_ec) {
-      LOG(kWarn) << "cannot list " << sub.string() << ": " << sub_ec.message();
+    auto file = ChunkFile::Open(entry.path().string());
+    if (file.ok() && (*file)->chunk_id() != id) {
+      file = Status(ErrorCode::kChecksumMismatch, entry.path().string() + ": header names chunk " +
+                                                      ChunkIdHex((*file)->chunk_id()));
     }
+    std::lock_guard<std::mutex> lock(map_mu_);
+    if (!file.ok()) {
+      LOG(kWarn) << "corrupt chunk file: " << file.status().message()
+                 << " (left out of the inventory)";
+      corrupt_.insert(id);
+      continue;
+    }
+    const Entry found{dir_index, (*file)->version(), (*file)->length(),
+                      ChangedMsOf(entry.path().string())};
+    auto it = chunks_.find(id);
+    if (it == chunks_.end()) {
+      PutEntryLocked(id, found);
+    } else {
+      LOG(kWarn) << "chunk " << ChunkIdHex(id) << " is stored twice ("
+                 << dirs_[it->second.dir_index] << ", " << dirs_[dir_index]
+                 << "); using the newer version";
+      if ((*file)->version() > it->second.version) PutEntryLocked(id, found);
+    }
+  }
+  if (sub_ec) {
+    LOG(kWarn) << "cannot list " << sub.string() << ": " << sub_ec.message();
   }
 }
 

@@ -259,7 +259,6 @@ class FrameBuffer : public TMemoryBuffer {
 class InBuffer {
  public:
   size_t size() const { return len_; }
-  size_t capacity() const { return cap_; }
   char* data() { return buf_.get(); }
   const char* data() const { return buf_.get(); }
   // Room for `n` more bytes after the ones held; nullptr when the memory
