@@ -71,6 +71,11 @@ struct RequestContext {
   // a trusted export key (docs/security.md, "Principals"); otherwise the
   // metaserver uses the identity it established for the connection.
   6: optional list<i32> groups
+  // The caller's umask, for Create, Mkdir and Mknod: those bits of the mode
+  // are cleared unless the parent directory has a default POSIX ACL (then the
+  // ACL shapes the mode; docs/metadata.md, "POSIX ACLs"). Not identity: taken
+  // from any caller. Absent: the mode is used as sent.
+  7: optional i32 umask
 }
 
 enum FileType {

@@ -286,6 +286,18 @@ std::optional<Caller> FileSystem::CallerOf(fuse_req_t req) const {
   return c;
 }
 
+namespace {
+bool IsAclName(std::string_view n) {
+  return n == "system.posix_acl_access" || n == "system.posix_acl_default";
+}
+}  // namespace
+
+Caller FileSystem::CreatorOf(fuse_req_t req) const {
+  Caller c = CallerOf(req).value_or(client_->options().caller);
+  if (req != nullptr && dont_mask_) c.umask = fuse_req_ctx(req)->umask & 0777;
+  return c;
+}
+
 std::shared_ptr<FileSystem::OpenInode> FileSystem::Acquire(InodeId id) {
   std::lock_guard<std::mutex> lock(open_mu_);
   auto& slot = open_[id];
@@ -525,6 +537,14 @@ void FileSystem::Init(fuse_conn_info* conn) {
   // covers direct_io writes, which skip that). libfuse 3.14 never hands
   // HANDLE_KILLPRIV on to the kernel; cleared so that no later one does.
   conn->want &= ~FUSE_CAP_HANDLE_KILLPRIV;
+  // POSIX ACLs (docs/fuse.md, "POSIX ACLs"): the kernel enforces the ACLs the
+  // metaserver keeps and passes system.posix_acl_* through; the umask goes
+  // to the metaserver with each create, which applies it only where no
+  // default ACL does instead.
+  if ((conn->capable & FUSE_CAP_POSIX_ACL) && (conn->capable & FUSE_CAP_DONT_MASK)) {
+    conn->want |= FUSE_CAP_POSIX_ACL | FUSE_CAP_DONT_MASK;
+    dont_mask_ = true;
+  }
   StartCommitter();
   // Here, after a detaching mount forked (threads do not survive fork).
   // A read-only mount has one too: a file it has open stays when another
@@ -742,8 +762,7 @@ void FileSystem::Mknod(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   Result<Attr> r = InvalidArgument("mknod of an unknown file type");
   BeginDirChange(ToDdbfs(parent));
   {
-    std::optional<Client::ActingAs> as;
-    if (auto c = CallerOf(req)) as.emplace(*c);
+    Client::ActingAs as(CreatorOf(req));
     switch (mode & S_IFMT) {
       case 0:
       case S_IFREG:
@@ -776,8 +795,7 @@ void FileSystem::Mkdir(fuse_req_t req, fuse_ino_t parent, const char* name, mode
   if (ReservedName(parent, name)) return (void)fuse_reply_err(req, EEXIST);
   Result<Attr> r = InvalidArgument("");
   {
-    std::optional<Client::ActingAs> as;
-    if (auto c = CallerOf(req)) as.emplace(*c);
+    Client::ActingAs as(CreatorOf(req));
     if (InView(parent)) {
       r = views_.Mkdir(ToDdbfs(parent), name);
       if (!r.ok()) return ReplyStatus(req, r.status());
@@ -1013,8 +1031,7 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
   std::optional<MountSession::Declaring> declaring;
   if (session_) declaring.emplace(session_.get());
   {
-    std::optional<Client::ActingAs> as;
-    if (auto c = CallerOf(req)) as.emplace(*c);
+    Client::ActingAs as(CreatorOf(req));
     BeginDirChange(dir);
     if (writable) {
       Result<CreatedFile> cw = client_->CreateForWrite(dir, name, mode & 07777);
@@ -1066,11 +1083,11 @@ void FileSystem::Create(fuse_req_t req, fuse_ino_t parent, const char* name, mod
 void FileSystem::GetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, size_t size) {
   // The kernel asks for security.capability before every write(2) (to
   // drop it): answered from the cache of files known not to have one.
-  // Only these namespaces exist (POSIX ACLs do not): anything else is
-  // the metaserver's EOPNOTSUPP without asking it (ls -l asks for
-  // system.posix_acl_access of every file).
+  // Only these namespaces and the two POSIX ACLs exist: anything else is
+  // the metaserver's EOPNOTSUPP without asking it.
   const std::string_view n(name);
-  if (!n.starts_with("user.") && !n.starts_with("trusted.") && !n.starts_with("security.")) {
+  if (!n.starts_with("user.") && !n.starts_with("trusted.") && !n.starts_with("security.") &&
+      !IsAclName(n)) {
     return (void)fuse_reply_err(req, EOPNOTSUPP);
   }
   if (InView(ino)) return (void)fuse_reply_err(req, ENODATA);
@@ -1122,8 +1139,17 @@ void FileSystem::SetXattr(fuse_req_t req, fuse_ino_t ino, const char* name, cons
                                                flags & (XATTR_CREATE | XATTR_REPLACE)));
   }
   ForgetAbsent(ToDdbfs(ino));
-  BeginDirChange(ToDdbfs(ino));  // ctime changes
-  Status s = client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f);
+  BeginDirChange(ToDdbfs(ino));  // ctime changes (and the mode, with an access ACL)
+  Status s;
+  {
+    // An ACL as its caller: the metaserver drops S_ISGID when that caller is
+    // not in the node's group (Linux's posix_acl_update_mode).
+    std::optional<Client::ActingAs> as;
+    if (IsAclName(name)) {
+      if (auto c = CallerOf(req)) as.emplace(*c);
+    }
+    s = client_->SetXattr(ToDdbfs(ino), name, std::string_view(value, size), f);
+  }
   EndDirChange(ToDdbfs(ino), std::nullopt);
   ReplyStatus(req, s);
 }
@@ -1135,7 +1161,14 @@ void FileSystem::RemoveXattr(fuse_req_t req, fuse_ino_t ino, const char* name) {
     return ReplyStatus(req, views_.RemoveTagXattr(ToDdbfs(ino), name));
   ForgetAbsent(ToDdbfs(ino));
   BeginDirChange(ToDdbfs(ino));  // ctime changes
-  Status s = client_->RemoveXattr(ToDdbfs(ino), name);
+  Status s;
+  {
+    std::optional<Client::ActingAs> as;
+    if (IsAclName(name)) {
+      if (auto c = CallerOf(req)) as.emplace(*c);
+    }
+    s = client_->RemoveXattr(ToDdbfs(ino), name);
+  }
   EndDirChange(ToDdbfs(ino), std::nullopt);
   ReplyStatus(req, s);
 }

@@ -158,6 +158,10 @@ class FileSystem {
   // that user's (the group of a setgid directory included) and checks that
   // user's rights. nullopt on a mount run by a user (it acts as that user).
   std::optional<Caller> CallerOf(fuse_req_t req) const;
+  // Who creates a node, with the umask of the calling process (the kernel
+  // leaves it to the file system: FUSE_CAP_DONT_MASK, for POSIX ACLs): the
+  // caller on a root mount, else the mount's own identity.
+  Caller CreatorOf(fuse_req_t req) const;
 
   // Extended attributes known to be absent, for attr_timeout: the kernel
   // asks for security.capability before every write (to drop it) and ls -l
@@ -221,9 +225,12 @@ class FileSystem {
   const InodeId root_;
   const MountOptions options_;
   const bool root_mount_;
+  // FUSE_CAP_DONT_MASK was granted (Init): creates carry the caller's umask.
+  std::atomic<bool> dont_mask_{false};
 
   std::mutex open_mu_;
   std::map<InodeId, std::shared_ptr<OpenInode>> open_;
+
   // The metaserver refused an atime update as a change to a read-only
   // mount: no more are tried.
   std::atomic<bool> atime_refused_{false};

@@ -153,6 +153,7 @@ rpc::RequestContext Client::Impl::ReadContext() const {
     for (uint32_t g : caller.groups) groups.push_back(static_cast<int32_t>(g));
     ctx.__set_groups(std::move(groups));
   }
+  if (caller.umask) ctx.__set_umask(static_cast<int32_t>(*caller.umask & 0777u));
   ctx.__set_timeout_ms(options.rpc_timeout_ms);
   return ctx;
 }

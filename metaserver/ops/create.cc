@@ -2,6 +2,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/posix_acl.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/write_queue.h"
@@ -31,6 +32,8 @@ Result<CreateOutcome> CreateFile(OpContext& ctx, const Caller& caller, InodeId p
     store::NewInode file;
     file.type = FileType::kRegular;
     file.mode = own.mode;
+    RETURN_IF_ERROR(InheritAcls(e.parent, caller, FileType::kRegular, &file.mode, &file.acl_access,
+                                &file.acl_default));
     file.uid = own.uid;
     file.gid = own.gid;
     file.atime_ns = file.ctime_ns = NowNs();

@@ -1,6 +1,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/posix_acl.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/write_queue.h"
@@ -20,6 +21,8 @@ Result<Attr> Mkdir(OpContext& ctx, const Caller& caller, InodeId parent, std::st
     store::NewInode dir;
     dir.type = FileType::kDirectory;
     dir.mode = own.mode;
+    RETURN_IF_ERROR(InheritAcls(e.parent, caller, FileType::kDirectory, &dir.mode, &dir.acl_access,
+                                &dir.acl_default));
     dir.uid = own.uid;
     dir.gid = own.gid;
     dir.atime_ns = dir.mtime_ns = dir.ctime_ns = NowNs();

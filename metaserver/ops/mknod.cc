@@ -1,6 +1,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/posix_acl.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/write_queue.h"
@@ -31,6 +32,8 @@ Result<Attr> Mknod(OpContext& ctx, const Caller& caller, InodeId parent, std::st
     store::NewInode node;
     node.type = type;
     node.mode = own.mode;
+    RETURN_IF_ERROR(
+        InheritAcls(e.parent, caller, type, &node.mode, &node.acl_access, &node.acl_default));
     node.uid = own.uid;
     node.gid = own.gid;
     node.atime_ns = node.mtime_ns = node.ctime_ns = NowNs();

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <string>
 
+#include "metaserver/ops/posix_acl.h"
+
 namespace ddbfs::meta {
 
 namespace {
@@ -56,6 +58,15 @@ Status CheckAccess(const Attr& node, const Caller& c, int want, std::string_view
     const bool exec_ok =
         !(want & kMayExec) || node.type == FileType::kDirectory || (node.mode & 0111) != 0;
     if (exec_ok) return Status();
+  } else if (!node.acl_access.empty()) {
+    // The access ACL decides (the mode's bits are a summary of it).
+    Result<Acl> acl = ParseAcl(node.acl_access);
+    if (!acl.ok()) {
+      return Status(ErrorCode::kIoError, std::string(what) + ": the stored POSIX ACL of " +
+                                             Describe(node) +
+                                             " is unreadable: " + acl.status().message());
+    }
+    if (AclPermits(*acl, node, c, want)) return Status();
   } else {
     uint32_t bits;
     if (node.uid == c.uid) {

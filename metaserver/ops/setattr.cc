@@ -3,6 +3,7 @@
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/posix_acl.h"
 #include "metaserver/ops/repairer.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/chunk_store.h"
@@ -60,6 +61,12 @@ Result<Attr> SetAttr(OpContext& ctx, const Caller& caller, InodeId inode,
           store::TruncateChunks(tx, inode, first_dropped, last_index, size - last_index * chunk));
     }
     ASSIGN_OR_RETURN(out, store::UpdateAttr(tx, inode, apply, now));
+    // chmod of a node with an access ACL: the ACL follows the new bits.
+    if (apply.mode && !current->acl_access.empty()) {
+      ASSIGN_OR_RETURN(Acl acl, ParseAcl(current->acl_access));
+      ChmodAcl(&acl, *apply.mode);
+      ASSIGN_OR_RETURN(out, store::SetAccessAcl(tx, inode, EncodeAcl(acl), out.mode, out.ctime_ns));
+    }
     // The chunks' ranges moved with the size (docs/content_hash.md).
     if (apply.size) return RefreshDocumentHash(tx, out);
     return Status();

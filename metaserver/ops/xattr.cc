@@ -2,12 +2,14 @@
 // read and write which namespace follows Linux (fs/xattr.c and the
 // capability checks of security/commoncap.c).
 
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "metaserver/ops/namespace_ops.h"
 #include "metaserver/ops/op_util.h"
 #include "metaserver/ops/permissions.h"
+#include "metaserver/ops/posix_acl.h"
 #include "metaserver/ops/validate.h"
 #include "metaserver/store/inode_store.h"
 #include "metaserver/store/read_pool.h"
@@ -18,7 +20,7 @@ namespace ddbfs::meta {
 
 namespace {
 
-enum class Space { kUser, kTrusted, kSecurity };
+enum class Space { kUser, kTrusted, kSecurity, kAclAccess, kAclDefault };
 
 Result<Space> SpaceOf(std::string_view name) {
   if (name.empty()) return InvalidArgument("empty extended attribute name");
@@ -29,6 +31,8 @@ Result<Space> SpaceOf(std::string_view name) {
   if (name.find('\0') != std::string_view::npos) {
     return InvalidArgument("extended attribute name contains a NUL byte");
   }
+  if (name == kAclAccessXattr) return Space::kAclAccess;
+  if (name == kAclDefaultXattr) return Space::kAclDefault;
   struct Prefix {
     std::string_view text;
     Space space;
@@ -45,8 +49,8 @@ Result<Space> SpaceOf(std::string_view name) {
   }
   return Status(ErrorCode::kNotSupported,
                 "extended attribute '" + std::string(name) +
-                    "': only the user., trusted. and security. namespaces are supported"
-                    " (no POSIX ACLs)");
+                    "': only the user., trusted. and security. namespaces and POSIX ACLs"
+                    " (system.posix_acl_access, system.posix_acl_default) are supported");
 }
 
 bool UserXattrsAllowed(const Attr& node) {
@@ -62,7 +66,9 @@ Status CheckRead(const Attr& node, const Caller& caller, Space space, std::strin
       if (!IsRoot(caller)) return Status(ErrorCode::kNoData, "no attribute " + std::string(name));
       return Status();
     case Space::kSecurity:
-      return Status();
+    case Space::kAclAccess:
+    case Space::kAclDefault:
+      return Status();  // anyone who can find the node reads its ACLs
     case Space::kUser:
       if (!UserXattrsAllowed(node)) {
         return Status(ErrorCode::kNoData, "no attribute " + std::string(name));
@@ -75,6 +81,12 @@ Status CheckRead(const Attr& node, const Caller& caller, Space space, std::strin
 Status CheckWrite(const Attr& node, const Caller& caller, Space space, std::string_view name) {
   const std::string what = "change extended attribute '" + std::string(name) + "'";
   switch (space) {
+    case Space::kAclAccess:
+    case Space::kAclDefault:
+      if (node.type == FileType::kSymlink) {
+        return Status(ErrorCode::kNotSupported, what + ": symbolic links have no ACLs");
+      }
+      return CheckOwner(node, caller, what);
     case Space::kTrusted:
     case Space::kSecurity:
       if (!IsRoot(caller)) {
@@ -98,6 +110,40 @@ Status CheckWrite(const Attr& node, const Caller& caller, Space space, std::stri
   return Status();
 }
 
+bool IsAcl(Space space) { return space == Space::kAclAccess || space == Space::kAclDefault; }
+
+const std::string& StoredAcl(const Attr& node, Space space) {
+  return space == Space::kAclAccess ? node.acl_access : node.acl_default;
+}
+
+// setxattr/removexattr of an ACL (value nullopt: remove), as Linux's
+// set_posix_acl and posix_acl_update_mode: an access ACL that says no more
+// than the mode is not kept, only its bits; the mode's bits follow the ACL;
+// S_ISGID is dropped when a caller outside the node's group (not root) sets
+// an access ACL; a default ACL only on a directory.
+Status SetAclInTx(store::Tx& tx, const Attr& node, const Caller& caller, Space space,
+                  const std::optional<std::string>& value) {
+  Acl acl;
+  if (value) {
+    ASSIGN_OR_RETURN(acl, ParseAcl(*value));
+  }
+  const int64_t now = NowNs();
+  if (space == Space::kAclDefault) {
+    if (node.type != FileType::kDirectory) {
+      if (acl.empty()) return Status();
+      return Status(ErrorCode::kPermissionDenied, "set a default ACL on inode " +
+                                                      std::to_string(node.inode) +
+                                                      ": only directories have one");
+    }
+    return store::SetDefaultAcl(tx, node.inode, acl.empty() ? "" : EncodeAcl(acl), now).status();
+  }
+  if (acl.empty()) return store::SetAccessAcl(tx, node.inode, "", node.mode, now).status();
+  bool equivalent = false;
+  uint32_t mode = (node.mode & ~0777u) | AclModeBits(acl, &equivalent);
+  if (!IsRoot(caller) && !InGroup(caller, node.gid)) mode &= ~kSetGid;
+  return store::SetAccessAcl(tx, node.inode, equivalent ? "" : EncodeAcl(acl), mode, now).status();
+}
+
 }  // namespace
 
 Result<std::string> GetXattr(OpContext& ctx, const Caller& caller, InodeId inode,
@@ -110,6 +156,11 @@ Result<std::string> GetXattr(OpContext& ctx, const Caller& caller, InodeId inode
     ASSIGN_OR_RETURN(std::optional<Attr> node, store::GetInode(tx, inode));
     if (!node) return NotFound("no inode " + std::to_string(inode));
     RETURN_IF_ERROR(CheckRead(*node, caller, space, n));
+    if (IsAcl(space)) {
+      if (StoredAcl(*node, space).empty()) return Status(ErrorCode::kNoData, "no attribute " + n);
+      out = StoredAcl(*node, space);
+      return Status();
+    }
     ASSIGN_OR_RETURN(std::optional<std::string> value, store::GetXattr(tx, inode, n));
     if (!value) return Status(ErrorCode::kNoData, "no attribute " + n);
     out = std::move(*value);
@@ -126,6 +177,8 @@ Result<std::vector<std::string>> ListXattr(OpContext& ctx, const Caller& caller,
     if (!node) return NotFound("no inode " + std::to_string(inode));
     ASSIGN_OR_RETURN(std::vector<std::string> names, store::ListXattrs(tx, inode));
     out.clear();
+    if (!node->acl_access.empty()) out.emplace_back(kAclAccessXattr);
+    if (!node->acl_default.empty()) out.emplace_back(kAclDefaultXattr);
     for (std::string& n : names) {
       // trusted.* names are shown to root only, as Linux does.
       if (n.rfind("trusted.", 0) == 0 && !IsRoot(caller)) continue;
@@ -154,6 +207,8 @@ Status SetXattr(OpContext& ctx, const Caller& caller, InodeId inode, std::string
     ASSIGN_OR_RETURN(std::optional<Attr> node, store::GetInode(tx, inode));
     if (!node) return NotFound("no inode " + std::to_string(inode));
     RETURN_IF_ERROR(CheckWrite(*node, caller, space, n));
+    // Linux's ACL setxattr ignores XATTR_CREATE and XATTR_REPLACE.
+    if (IsAcl(space)) return SetAclInTx(tx, *node, caller, space, v);
     ASSIGN_OR_RETURN(store::XattrUsage usage, store::XattrUsageOf(tx, inode, n));
     if (flags == kXattrCreate && usage.exists) {
       return Status(ErrorCode::kExists, "extended attribute " + n + " exists already");
@@ -181,6 +236,8 @@ Status RemoveXattr(OpContext& ctx, const Caller& caller, InodeId inode, std::str
     ASSIGN_OR_RETURN(std::optional<Attr> node, store::GetInode(tx, inode));
     if (!node) return NotFound("no inode " + std::to_string(inode));
     RETURN_IF_ERROR(CheckWrite(*node, caller, space, n));
+    // Removing an ACL that is not there succeeds, as on ext4.
+    if (IsAcl(space)) return SetAclInTx(tx, *node, caller, space, std::nullopt);
     ASSIGN_OR_RETURN(bool removed, store::DeleteXattr(tx, inode, n));
     if (!removed) return Status(ErrorCode::kNoData, "no attribute " + n);
     return store::TouchCtime(tx, inode, NowNs());

@@ -17,7 +17,7 @@ rpc::Attr ToWire(const Attr& a) {
   out.goal = a.goal;
   out.rdev = static_cast<int64_t>(a.rdev);
   out.allocated = static_cast<int64_t>(a.allocated);
-  out.__set_has_xattrs(a.has_xattrs);
+  out.__set_has_xattrs(a.has_xattrs || !a.acl_access.empty() || !a.acl_default.empty());
   return out;
 }
 

@@ -93,6 +93,8 @@ void MetaServiceHandler::RepairAfter(const rpc::RpcStatus& status, bool kick) {
 Result<Access> MetaServiceHandler::Authorize(const char* rpc_name, const rpc::RequestContext* rc,
                                              Need need) const {
   ASSIGN_OR_RETURN(Access a, session_.Authorize(security_, rc));
+  // Not identity: the mode shaping a create asks for, from whoever calls.
+  if (rc != nullptr && rc->__isset.umask) a.caller.umask = static_cast<uint32_t>(rc->umask) & 0777u;
   if (need == Need::kServer && !a.server) {
     return Status(ErrorCode::kPermissionDenied,
                   std::string(rpc_name) + " is only for chunk servers (the cluster key); " +

@@ -46,7 +46,7 @@ constexpr Statement kListDir{
     "ino_list_dir",
     "SELECT " DDBFS_ATTR_COLUMNS("p.") ", e.name, " DDBFS_ATTR_COLUMNS("e.") " FROM ddbfs.inodes p"
     " LEFT JOIN LATERAL ("
-    "   SELECT d.name, " DDBFS_ATTR_COLUMNS("i.") " FROM ddbfs.dentries d"
+    "   SELECT d.name, i.* FROM ddbfs.dentries d"
     "   JOIN ddbfs.inodes i ON i.id = d.inode"
     "   WHERE d.parent = p.id AND d.name > $2::text COLLATE \"C\""
     "   ORDER BY d.name LIMIT $3) e ON true"
@@ -57,8 +57,9 @@ constexpr Statement kCreateEntry{
     "ino_create_entry",
     "WITH ino AS ("
     "  INSERT INTO ddbfs.inodes (id, type, mode, uid, gid, size, atime_ns, mtime_ns, ctime_ns,"
-    "                           nlink, goal, symlink_target, rdev)"
-    "  VALUES (nextval('ddbfs.inode_ids'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15)"
+    "                           nlink, goal, symlink_target, rdev, acl_access, acl_default)"
+    "  VALUES (nextval('ddbfs.inode_ids'), $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $15,"
+    "          decode($16, 'hex'), decode($17, 'hex'))"
     "  RETURNING *),"
     " ent AS (INSERT INTO ddbfs.dentries (parent, name, inode) SELECT $1, $2, id FROM ino),"
     " par AS (UPDATE ddbfs.inodes SET mtime_ns = $10, ctime_ns = $10, nlink = nlink + $14"
@@ -92,6 +93,20 @@ constexpr Statement kChangeNlink{
     "ino_change_nlink",
     "UPDATE ddbfs.inodes SET nlink = nlink + $2, ctime_ns = $3 WHERE id = $1"
     " RETURNING " DDBFS_ATTR_COLUMNS(""),
+    true};
+
+// An access ACL with the mode it implies, or a default ACL; $2 NULL
+// removes it (docs/metadata.md, "POSIX ACLs").
+constexpr Statement kSetAccessAcl{
+    "ino_set_access_acl",
+    "UPDATE ddbfs.inodes SET acl_access = decode($2, 'hex'), mode = $3, ctime_ns = $4"
+    " WHERE id = $1 RETURNING " DDBFS_ATTR_COLUMNS(""),
+    true};
+
+constexpr Statement kSetDefaultAcl{
+    "ino_set_default_acl",
+    "UPDATE ddbfs.inodes SET acl_default = decode($2, 'hex'), ctime_ns = $3"
+    " WHERE id = $1 RETURNING " DDBFS_ATTR_COLUMNS(""),
     true};
 
 constexpr Statement kTouchCtime{
@@ -375,16 +390,44 @@ Result<Attr> CreateEntry(Tx& tx, InodeId parent, const std::string& name, const 
                          int parent_nlink_delta) {
   return Guard(tx, [&]() -> Result<Attr> {
     const char* target = n.symlink_target ? n.symlink_target->c_str() : nullptr;
-    pqxx::result r = tx.Exec(kCreateEntry, parent, name, static_cast<int>(n.type),
-                             static_cast<int64_t>(n.mode), static_cast<int64_t>(n.uid),
-                             static_cast<int64_t>(n.gid), static_cast<int64_t>(n.size), n.atime_ns,
-                             n.mtime_ns, n.ctime_ns, static_cast<int64_t>(n.nlink), n.goal, target,
-                             parent_nlink_delta, static_cast<int64_t>(n.rdev));
+    const std::string access_hex = ToHex(n.acl_access);
+    const std::string default_hex = ToHex(n.acl_default);
+    pqxx::result r =
+        tx.Exec(kCreateEntry, parent, name, static_cast<int>(n.type), static_cast<int64_t>(n.mode),
+                static_cast<int64_t>(n.uid), static_cast<int64_t>(n.gid),
+                static_cast<int64_t>(n.size), n.atime_ns, n.mtime_ns, n.ctime_ns,
+                static_cast<int64_t>(n.nlink), n.goal, target, parent_nlink_delta,
+                static_cast<int64_t>(n.rdev), n.acl_access.empty() ? nullptr : access_hex.c_str(),
+                n.acl_default.empty() ? nullptr : default_hex.c_str());
     Attr a = ParseAttr(r.at(0), 0);
     tx.Changed(a);
     tx.Changed(ParseAttr(r.at(0), kAttrColumnCount));
     tx.ChangedEntry(parent, name, a.inode);
     if (a.type == FileType::kDirectory) tx.CreatedDir(a.inode);
+    return a;
+  });
+}
+
+Result<Attr> SetAccessAcl(Tx& tx, InodeId inode, const std::string& acl, uint32_t mode,
+                          int64_t ctime_ns) {
+  return Guard(tx, [&]() -> Result<Attr> {
+    const std::string hex = ToHex(acl);
+    pqxx::result r = tx.Exec(kSetAccessAcl, inode, acl.empty() ? nullptr : hex.c_str(),
+                             static_cast<int64_t>(mode), ctime_ns);
+    if (r.empty()) return NotFound("no inode " + std::to_string(inode));
+    Attr a = ParseAttr(r[0], 0);
+    tx.Changed(a);
+    return a;
+  });
+}
+
+Result<Attr> SetDefaultAcl(Tx& tx, InodeId inode, const std::string& acl, int64_t ctime_ns) {
+  return Guard(tx, [&]() -> Result<Attr> {
+    const std::string hex = ToHex(acl);
+    pqxx::result r = tx.Exec(kSetDefaultAcl, inode, acl.empty() ? nullptr : hex.c_str(), ctime_ns);
+    if (r.empty()) return NotFound("no inode " + std::to_string(inode));
+    Attr a = ParseAttr(r[0], 0);
+    tx.Changed(a);
     return a;
   });
 }

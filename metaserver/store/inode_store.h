@@ -49,6 +49,13 @@ Result<DirListing> ListDir(Tx& tx, InodeId dir, const std::string& after, int li
 
 // Inserts a new inode named `name` in `parent` and updates the parent
 // (mtime = ctime = inode.ctime_ns, nlink += parent_nlink_delta).
+// Sets (acl non-empty) or removes the access ACL of `inode` together with
+// the mode it implies, and ctime; returns the new attributes.
+Result<Attr> SetAccessAcl(Tx& tx, InodeId inode, const std::string& acl, uint32_t mode,
+                          int64_t ctime_ns);
+// Sets (non-empty) or removes the default ACL of directory `inode`, and ctime.
+Result<Attr> SetDefaultAcl(Tx& tx, InodeId inode, const std::string& acl, int64_t ctime_ns);
+
 Result<Attr> CreateEntry(Tx& tx, InodeId parent, const std::string& name, const NewInode& inode,
                          int parent_nlink_delta);
 

@@ -128,7 +128,8 @@ bool SameAttr(const Attr& a, const Attr& b) {
          a.gid == b.gid && a.size == b.size && a.atime_ns == b.atime_ns &&
          a.mtime_ns == b.mtime_ns && a.ctime_ns == b.ctime_ns && a.nlink == b.nlink &&
          a.goal == b.goal && a.rdev == b.rdev && a.allocated == b.allocated &&
-         a.has_xattrs == b.has_xattrs;
+         a.has_xattrs == b.has_xattrs && a.acl_access == b.acl_access &&
+         a.acl_default == b.acl_default;
 }
 
 }  // namespace ddbfs::meta::store

@@ -25,6 +25,8 @@ struct NewInode {
   int goal = 0;
   std::optional<std::string> symlink_target;
   uint64_t rdev = 0;
+  std::string acl_access;  // POSIX ACLs in xattr form; empty: none
+  std::string acl_default;
 };
 
 // A directory and, maybe, one of its entries.

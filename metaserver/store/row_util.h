@@ -9,19 +9,21 @@
 
 #include <pqxx/pqxx>
 
+#include "ddbfs/auth.h"
 #include "ddbfs/client.h"
 
 // Helpers shared by the store's query files (private to metaserver/store).
 
 // The columns ParseAttr reads, in order, from the inodes row aliased `p`:
-// DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.has_xattrs".
+// DDBFS_ATTR_COLUMNS("i.") -> "i.id, i.type, ..., i.has_xattrs, <the ACLs as hex>".
 #define DDBFS_ATTR_COLUMNS(p)                                                                   \
   p "id, " p "type, " p "mode, " p "uid, " p "gid, " p "size, " p "atime_ns, " p "mtime_ns, " p \
-    "ctime_ns, " p "nlink, " p "goal, " p "rdev, " p "allocated, " p "has_xattrs"
+    "ctime_ns, " p "nlink, " p "goal, " p "rdev, " p "allocated, " p "has_xattrs, encode(" p    \
+    "acl_access, 'hex'), encode(" p "acl_default, 'hex')"
 
 namespace ddbfs::meta::store {
 
-inline constexpr int kAttrColumnCount = 14;
+inline constexpr int kAttrColumnCount = 16;
 
 // Reads the DDBFS_ATTR_COLUMNS starting at column `first`.
 inline Attr ParseAttr(const pqxx::row& row, int first) {
@@ -40,6 +42,13 @@ inline Attr ParseAttr(const pqxx::row& row, int first) {
   a.rdev = static_cast<uint64_t>(row[first + 11].as<int64_t>());
   a.allocated = static_cast<uint64_t>(row[first + 12].as<int64_t>());
   a.has_xattrs = row[first + 13].as<bool>();
+  // encode(..., 'hex') of PostgreSQL: always valid hex.
+  for (int i = 0; i < 2; ++i) {
+    const pqxx::field f = row[first + 14 + i];
+    if (f.is_null()) continue;
+    Result<std::string> bytes = FromHex(f.c_str());
+    if (bytes.ok()) (i == 0 ? a.acl_access : a.acl_default) = std::move(*bytes);
+  }
   return a;
 }
 

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <gtest/gtest.h>
 
@@ -1089,6 +1091,132 @@ TEST_F(PosixTest, StickyDirectoryProtectsOtherUsersEntries) {
   ASSERT_EQ(::chmod(tmp.c_str(), 0777), 0);
   EXPECT_EQ(AsNobody([&] { return Err(::unlink((tmp + "/rootfile").c_str())); }), 0);
   EXPECT_EQ(ListNames(tmp), std::set<std::string>{"rootdir"});
+}
+
+// ---- POSIX ACLs (docs/fuse.md, "POSIX ACLs"): what ext4 does, through
+// setfacl/getfacl and cp -a, with the kernel and the metaserver both
+// honouring them.
+
+TEST_F(PosixTest, PosixAclsGrantLimitAndFollowChmodLikeExt4) {
+  const std::string f = P("acl-file");
+  ASSERT_EQ(WriteFile(f, "secret"), 0);
+  ASSERT_EQ(::chmod(f.c_str(), 0600), 0);
+  auto read_as_nobody = [&] {
+    return AsNobody([&] {
+      Fd fd(::open(f.c_str(), O_RDONLY));
+      return fd < 0 ? errno : 0;
+    });
+  };
+  auto write_as_nobody = [&] {
+    return AsNobody([&] {
+      Fd fd(::open(f.c_str(), O_WRONLY | O_APPEND));
+      return fd < 0 ? errno : 0;
+    });
+  };
+  EXPECT_EQ(read_as_nobody(), EACCES);
+  CommandResult r = RunCommand({"setfacl", "-m", "u:nobody:r", f});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  struct stat st;
+  ASSERT_EQ(::stat(f.c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0640u) << "the group bits show the mask";
+  EXPECT_EQ(read_as_nobody(), 0);
+  EXPECT_EQ(write_as_nobody(), EACCES);
+  // The mask limits the named entry.
+  ASSERT_EQ(RunCommand({"setfacl", "-m", "m::-", f}).exit_code, 0);
+  EXPECT_EQ(read_as_nobody(), EACCES);
+  // chmod sets the mask again.
+  ASSERT_EQ(::chmod(f.c_str(), 0660), 0);
+  EXPECT_EQ(read_as_nobody(), 0);
+  r = RunCommand({"getfacl", "-c", f});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(r.out, "user::rw-\nuser:nobody:r--\ngroup::---\nmask::rw-\nother::---\n\n");
+  EXPECT_EQ(ClusterMode("acl-file"), 0660u) << "another client sees the mode the ACL set";
+  // Only the owner changes an ACL.
+  EXPECT_EQ(AsNobody([&] {
+              const char v[] = "\x02\0\0\0";
+              return Err(::setxattr(f.c_str(), "system.posix_acl_access", v, 4, 0));
+            }),
+            EPERM);
+  // setfacl -b: back to the mode alone.
+  ASSERT_EQ(RunCommand({"setfacl", "-b", f}).exit_code, 0);
+  char buf[64];
+  EXPECT_EQ(
+      Err(static_cast<int>(::getxattr(f.c_str(), "system.posix_acl_access", buf, sizeof buf))),
+      ENODATA);
+  EXPECT_EQ(read_as_nobody(), EACCES);
+  // A default ACL only on a directory.
+  r = RunCommand({"setfacl", "-d", "-m", "u:nobody:r", f});
+  EXPECT_NE(r.exit_code, 0) << Show(r);
+  // A directory's ACL lets nobody create in root's 0755 directory: the
+  // kernel and the metaserver (which checks creates as the caller) agree.
+  const std::string team = P("acl-team");
+  ASSERT_EQ(::mkdir(team.c_str(), 0755), 0);
+  ASSERT_EQ(RunCommand({"setfacl", "-m", "u:nobody:rwx", team}).exit_code, 0);
+  EXPECT_EQ(AsNobody([&] {
+              Fd c(::open((team + "/mine").c_str(), O_CREAT | O_WRONLY, 0644));
+              return c < 0 ? errno : 0;
+            }),
+            0);
+  ASSERT_EQ(::stat((team + "/mine").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, nobody_uid_);
+}
+
+TEST_F(PosixTest, NewNodesInheritTheDefaultAclAndOtherwiseTheUmaskApplies) {
+  const std::string d = P("acl-dir");
+  ASSERT_EQ(::mkdir(d.c_str(), 0755), 0);
+  CommandResult r = RunCommand({"setfacl", "-d", "-m", "u:nobody:rwx,g::rwx,o::-", d});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  const mode_t old_umask = ::umask(077);
+  const int fd = ::open((d + "/f").c_str(), O_CREAT | O_WRONLY, 0666);
+  const int mk = ::mkdir((d + "/sub").c_str(), 0777);
+  const int fifo = ::mkfifo((d + "/p").c_str(), 0666);
+  const int plain_fd = ::open(P("plain").c_str(), O_CREAT | O_WRONLY, 0666);
+  const int plain_dir = ::mkdir(P("plain-dir").c_str(), 0777);
+  ::umask(old_umask);
+  ASSERT_GE(fd, 0) << std::strerror(errno);
+  ::close(fd);
+  ASSERT_GE(plain_fd, 0);
+  ::close(plain_fd);
+  ASSERT_EQ(mk, 0);
+  ASSERT_EQ(fifo, 0);
+  ASSERT_EQ(plain_dir, 0);
+  struct stat st;
+  // ext4 gives the same: the umask (077) is ignored under a default ACL.
+  ASSERT_EQ(::stat((d + "/f").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  ASSERT_EQ(::stat((d + "/sub").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0770u);
+  ASSERT_EQ(::lstat((d + "/p").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0660u);
+  ASSERT_EQ(::stat(P("plain").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0600u) << "without a default ACL the umask applies";
+  ASSERT_EQ(::stat(P("plain-dir").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0700u);
+  r = RunCommand({"getfacl", "-c", d + "/f"});
+  EXPECT_EQ(r.out,
+            "user::rw-\nuser:nobody:rwx\t#effective:rw-\ngroup::rwx\t#effective:rw-\n"
+            "mask::rw-\nother::---\n\n")
+      << Show(r);
+  r = RunCommand({"getfacl", "-c", "-d", d + "/sub"});
+  EXPECT_EQ(r.out, "user::rwx\nuser:nobody:rwx\ngroup::rwx\nmask::rwx\nother::---\n\n") << Show(r);
+  // nobody writes the new file through its named entry.
+  EXPECT_EQ(AsNobody([&] {
+              Fd w(::open((d + "/f").c_str(), O_WRONLY));
+              if (w < 0) return errno;
+              return ::write(w, "x", 1) == 1 ? 0 : errno;
+            }),
+            0);
+  // cp -a carries the ACLs out to a local folder and back.
+  TempDir local_dir("ddbfs-acl");
+  const std::string local = local_dir.path() + "/acl-copy";
+  r = RunCommand({"cp", "-a", d, local});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  r = RunCommand({"cp", "-a", local, P("acl-back")});
+  ASSERT_EQ(r.exit_code, 0) << Show(r);
+  EXPECT_EQ(RunCommand({"getfacl", "-c", P("acl-back/sub")}).out,
+            RunCommand({"getfacl", "-c", d + "/sub"}).out);
+  EXPECT_EQ(RunCommand({"getfacl", "-c", P("acl-back/f")}).out,
+            RunCommand({"getfacl", "-c", d + "/f"}).out);
 }
 
 }  // namespace

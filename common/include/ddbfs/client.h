@@ -15,6 +15,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "ddbfs/auth.h"
@@ -57,6 +58,11 @@ struct Attr {
   // answers getxattr with ENODATA itself); true when it has some or the
   // metaserver did not say.
   bool has_xattrs = true;
+  // POSIX ACLs in their xattr form (docs/metadata.md, "POSIX ACLs"); empty:
+  // none. Kept by the metaserver, which checks permissions with them; not
+  // sent to clients (they read them as system.posix_acl_* attributes).
+  std::string acl_access;
+  std::string acl_default;
 };
 
 // "name" or "name=value" (Tag: ddbfs/tag.h).
@@ -90,9 +96,16 @@ struct AttrChanges {
 // connection (docs/security.md, "Principals"); uid/gid/groups sent by a
 // client count only under a trusted export key.
 struct Caller {
+  Caller() = default;
+  Caller(uint32_t u, uint32_t g, std::vector<uint32_t> gs = {})
+      : uid(u), gid(g), groups(std::move(gs)) {}
   uint32_t uid = 0;
   uint32_t gid = 0;
   std::vector<uint32_t> groups;  // supplementary groups (gid need not be repeated)
+  // The creating process's umask, for create, mkdir and mknod: the metaserver
+  // clears those bits of the mode unless the directory has a default ACL
+  // (then the ACL decides, as POSIX says). Unset: the mode is used as sent.
+  std::optional<uint32_t> umask;
 };
 
 struct ReplicaView {
