@@ -1384,6 +1384,51 @@ void FileSystem::Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
   ReplyStatus(req, s);
 }
 
+void FileSystem::KeepClosedUnsynced(InodeId inode, std::unique_ptr<FileWriter> writer) {
+  ClosedWriter oldest;
+  {
+    std::lock_guard<std::mutex> lock(closed_mu_);
+    closed_unsynced_.push_back(ClosedWriter{inode, std::move(writer)});
+    if (closed_unsynced_.size() <= kMaxClosedUnsynced) return;
+    oldest = std::move(closed_unsynced_.front());
+    closed_unsynced_.pop_front();
+  }
+  Status s = oldest.writer->SyncAfterClose();
+  if (!s.ok()) {
+    LOG(kWarn) << "sync of inode " << oldest.inode << " after its close: " << s
+               << " (its next fsync reports it)";
+    std::lock_guard<std::mutex> lock(closed_mu_);
+    if (closed_sync_errors_.size() < kMaxClosedUnsynced)
+      closed_sync_errors_.emplace(oldest.inode, s);
+  }
+}
+
+Status FileSystem::SyncClosedWriters(InodeId inode) {
+  std::vector<std::unique_ptr<FileWriter>> mine;
+  Status s;
+  {
+    std::lock_guard<std::mutex> lock(closed_mu_);
+    for (auto it = closed_unsynced_.begin(); it != closed_unsynced_.end();) {
+      if (it->inode == inode) {
+        mine.push_back(std::move(it->writer));
+        it = closed_unsynced_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto e = closed_sync_errors_.find(inode);
+    if (e != closed_sync_errors_.end()) {
+      s = e->second;
+      closed_sync_errors_.erase(e);
+    }
+  }
+  for (auto& w : mine) {
+    Status one = w->SyncAfterClose();
+    if (s.ok()) s = one;
+  }
+  return s;
+}
+
 void FileSystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_info* fi) {
   (void)ino;
   (void)datasync;
@@ -1412,6 +1457,10 @@ void FileSystem::Fsync(fuse_req_t req, fuse_ino_t ino, int datasync, fuse_file_i
     h->error = Status();
     h->dirty = false;
   }
+  // Data of descriptors closed before (their writers committed it at the
+  // close without an fdatasync).
+  Status closed = SyncClosedWriters(st->id);
+  if (s.ok()) s = closed;
   ReplyStatus(req, s);
 }
 
@@ -1509,6 +1558,8 @@ void FileSystem::Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
       commit_seq_++;
       if (!s.ok()) {
         LOG(kError) << "closing inode " << st->id << ": " << s;
+      } else if (st->writer->HasUnsynced()) {
+        KeepClosedUnsynced(st->id, std::move(st->writer));
       }
       st->writer.reset();
       if (st->dirty) st->gen++;

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -231,6 +232,21 @@ class FileSystem {
   std::mutex open_mu_;
   std::map<InodeId, std::shared_ptr<OpenInode>> open_;
 
+  // Writers closed (last writable descriptor) with data committed but never
+  // fdatasynced, oldest first: an fsync through any later descriptor of the
+  // file makes it durable (SyncClosedWriters). At most kMaxClosedUnsynced;
+  // the oldest is synced by the closing thread to make room, and a failure
+  // then is reported by the file's next fsync.
+  static constexpr size_t kMaxClosedUnsynced = 16384;
+  struct ClosedWriter {
+    InodeId inode = 0;
+    std::unique_ptr<FileWriter> writer;
+  };
+  void KeepClosedUnsynced(InodeId inode, std::unique_ptr<FileWriter> writer);
+  Status SyncClosedWriters(InodeId inode);
+  std::mutex closed_mu_;
+  std::deque<ClosedWriter> closed_unsynced_;
+  std::map<InodeId, Status> closed_sync_errors_;
   // The metaserver refused an atime update as a change to a read-only
   // mount: no more are tried.
   std::atomic<bool> atime_refused_{false};

@@ -203,6 +203,51 @@ class FileWriterImpl final : public FileWriter {
 
   uint64_t size() const override { return size_; }
 
+  bool HasUnsynced() const override { return closed_ && !unsynced_.empty(); }
+
+  Status SyncAfterClose() override {
+    if (!closed_) return Sync();
+    // The sender thread has stopped: the owner may touch unsynced_. A
+    // capability that expired cannot sync any more; such data was written
+    // that long ago and left to the chunk servers' own writeback.
+    const int64_t now = UnixNowMs();
+    for (auto it = unsynced_.begin(); it != unsynced_.end();) {
+      if (it->second.cap.expires_ms <= now) {
+        LOG(kInfo) << "sync after close of chunk " << it->first << " (id " << it->second.chunk_id
+                   << ") of inode " << inode_ << ": its write capability has expired; skipped";
+        it = unsynced_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    std::map<int64_t, UnsyncedChunk> todo;
+    todo.swap(unsynced_);
+    for (auto& [index, u] : todo) {
+      rpc::WriteChunkRequest req = SyncRequest(u.chunk_id, u.version, u.cap);
+      ChainOutcome out = SendWrite(impl_, u.chain, req);
+      // A replica at a newer version (a later writer's: its own fsync, or
+      // its close, covers the whole chunk file) or gone with the chunk
+      // (truncated, removed) has nothing of this writer's left to make
+      // durable; one whose server is unreachable is not live.
+      bool settled = !out.ok.empty();
+      bool only_gone_or_dead = true;
+      for (const auto& [server, status] : out.failed) {
+        const ErrorCode c = status.code();
+        if (c == ErrorCode::kStaleVersion || c == ErrorCode::kNotFound) settled = true;
+        if (c != ErrorCode::kStaleVersion && c != ErrorCode::kNotFound &&
+            c != ErrorCode::kUnavailable) {
+          only_gone_or_dead = false;
+        }
+      }
+      if (settled && only_gone_or_dead) continue;
+      return Status(ErrorCode::kIoError,
+                    "sync of chunk " + std::to_string(index) + " (id " +
+                        std::to_string(u.chunk_id) + ") of inode " + std::to_string(inode_) +
+                        " after its close failed: " + DescribeFailures(out.failed));
+    }
+    return Status();
+  }
+
   void SetMtime(int64_t mtime_ns) override {
     std::lock_guard<std::mutex> lock(mu_);
     mtime_ns_ = mtime_ns;

@@ -1219,5 +1219,50 @@ TEST_F(PosixTest, NewNodesInheritTheDefaultAclAndOtherwiseTheUmaskApplies) {
             RunCommand({"getfacl", "-c", d + "/f"}).out);
 }
 
+// fsync(2) makes the file's data durable whichever descriptor wrote it
+// (docs/fuse.md, "Consistency model"): data committed at an earlier close
+// without an fdatasync is synced by an fsync through a later, read-only
+// descriptor. With the servers of its replicas stopped, that fsync cannot
+// confirm it and fails with EIO instead of claiming durability; with them
+// running it succeeds.
+TEST_F(PosixTest, FsyncThroughALaterDescriptorSyncsDataClosedUnsynced) {
+  const std::string f = P("closed-unsynced");
+  ASSERT_EQ(WriteFile(f, std::string(100000, 'c')), 0);  // open, write, close: no fsync
+  // The last close's release reaches the mount just after close(2) returns.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  {
+    Fd fd(::open(f.c_str(), O_RDONLY));
+    ASSERT_GE(fd, 0);
+    EXPECT_EQ(Err(::fsync(fd)), 0);
+  }
+  // Again, and the servers holding the chunk go away before the fsync.
+  ASSERT_EQ(WriteFile(f, std::string(100000, 'd')), 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto client = cluster_->NewClient();
+  ASSERT_NE(client, nullptr);
+  Result<Attr> a = client->ResolvePath(DdbfsPath("closed-unsynced"));
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto chunks = client->Chunks(a->inode);
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  ASSERT_EQ(chunks->size(), 1u);
+  std::vector<int> stopped;
+  for (const auto& r : chunks->front().replicas) {
+    for (int i = 0; i < cluster_->chunk_server_count(); ++i) {
+      if (cluster_->chunk_server_id(i) == r.server_id) stopped.push_back(i);
+    }
+  }
+  ASSERT_EQ(stopped.size(), 2u);
+  {
+    // O_CLOEXEC: the servers started again below must not inherit it (it
+    // would keep the mount busy).
+    Fd fd(::open(f.c_str(), O_RDONLY | O_CLOEXEC));
+    ASSERT_GE(fd, 0);
+    for (int i : stopped) cluster_->KillChunkServer(i, SIGKILL);
+    EXPECT_EQ(Err(::fsync(fd)), EIO);
+  }
+  for (int i : stopped) cluster_->StartChunkServer(i);
+  EXPECT_EQ(ReadFile(f), std::string(100000, 'd'));
+}
+
 }  // namespace
 }  // namespace ddbfs::testing

@@ -635,6 +635,16 @@ class FileWriter {
   // The mtime that later commits record instead of "now" (`ddbfs add`
   // keeps the local file's mtime this way, without an extra SetAttr).
   virtual void SetMtime(int64_t mtime_ns) = 0;
+  // After a successful Close(): whether data this writer committed was
+  // never fdatasynced (it was closed without a Sync).
+  virtual bool HasUnsynced() const = 0;
+  // After Close(): makes that data durable on every live replica, as Sync()
+  // would have before the close (an fsync through another descriptor of the
+  // file, docs/fuse.md "Consistency model"). Uses the write capabilities of
+  // the closed writer: a chunk whose capability has expired since
+  // (--capability-ms, 10 minutes by default) is skipped. Before Close():
+  // Sync().
+  virtual Status SyncAfterClose() = 0;
 };
 
 }  // namespace ddbfs
