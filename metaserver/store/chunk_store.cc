@@ -1,6 +1,11 @@
 #include "metaserver/store/chunk_store.h"
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "ddbfs/auth.h"
+#include "ddbfs/log.h"
 #include "metaserver/store/row_util.h"
 #include "metaserver/store/tx.h"
 
@@ -337,7 +342,9 @@ Status DropChunk(Tx& tx, int64_t chunk_id) {
   });
 }
 
-Result<ChunkMap> GetChunkMap(Tx& tx, InodeId inode, int64_t first, int64_t end) {
+namespace {
+
+Result<ChunkMap> ReadChunkMap(Tx& tx, InodeId inode, int64_t first, int64_t end) {
   return Guard(tx, [&]() -> Result<ChunkMap> {
     pqxx::result r = tx.Exec(kChunkMap, inode, first, end);
     ChunkMap out;
@@ -346,6 +353,69 @@ Result<ChunkMap> GetChunkMap(Tx& tx, InodeId inode, int64_t first, int64_t end) 
     out.chunks = ParseChunks(r, kAttrColumnCount);
     return out;
   });
+}
+
+bool SameChunks(const std::vector<ChunkRecord>& a, const std::vector<ChunkRecord>& b) {
+  auto same_replicas = [](const std::vector<ReplicaRecord>& x,
+                          const std::vector<ReplicaRecord>& y) {
+    return std::equal(x.begin(), x.end(), y.begin(), y.end(),
+                      [](const ReplicaRecord& p, const ReplicaRecord& q) {
+                        return p.server_id == q.server_id && p.version == q.version;
+                      });
+  };
+  return std::equal(
+      a.begin(), a.end(), b.begin(), b.end(), [&](const ChunkRecord& x, const ChunkRecord& y) {
+        return x.id == y.id && x.inode == y.inode && x.index == y.index && x.version == y.version &&
+               x.length == y.length && x.pending_version == y.pending_version &&
+               x.lease_id == y.lease_id && x.lease_expires_ms == y.lease_expires_ms &&
+               same_replicas(x.replicas, y.replicas);
+      });
+}
+
+bool SameMap(const MetaCache::ChunkMapHit& hit, const ChunkMap& read) {
+  return read.attr && SameAttr(hit.attr, *read.attr) && SameChunks(hit.chunks, read.chunks);
+}
+
+// --meta-cache-verify: a chunk map answered from memory is read from
+// PostgreSQL too. A read may see a commit that the cache learns a moment
+// later (its transaction's end drops the maps), so a difference stops the
+// process only when it outlasts that: the same map still cached a while
+// later, and PostgreSQL still saying otherwise.
+Status VerifyChunkMapHit(Tx& tx, InodeId inode, int64_t first, int64_t end,
+                         const MetaCache::ChunkMapHit& hit) {
+  ASSIGN_OR_RETURN(ChunkMap read, ReadChunkMap(tx, inode, first, end));
+  if (SameMap(hit, read)) return Status();
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  std::optional<MetaCache::ChunkMapHit> again = tx.cache()->ChunkMap(inode, first, end);
+  if (!again || !SameAttr(again->attr, hit.attr) || !SameChunks(again->chunks, hit.chunks)) {
+    return Status();
+  }
+  ASSIGN_OR_RETURN(read, ReadChunkMap(tx, inode, first, end));
+  if (SameMap(hit, read)) return Status();
+  LOG(kError) << "chunk map cache out of date for inode " << inode << " [" << first << ", " << end
+              << "): cached " << hit.chunks.size() << " chunks, database "
+              << (read.attr ? std::to_string(read.chunks.size()) + " chunks" : "no inode");
+  std::abort();
+}
+
+}  // namespace
+
+Result<ChunkMap> GetChunkMap(Tx& tx, InodeId inode, int64_t first, int64_t end) {
+  MetaCache* cache = tx.cache();
+  if (cache == nullptr) return ReadChunkMap(tx, inode, first, end);
+  if (std::optional<MetaCache::ChunkMapHit> hit = cache->ChunkMap(inode, first, end)) {
+    cache->CountHit();
+    if (cache->verify()) RETURN_IF_ERROR(VerifyChunkMapHit(tx, inode, first, end, *hit));
+    return ChunkMap{std::move(hit->attr), std::move(hit->chunks)};
+  }
+  cache->CountMiss();
+  const uint64_t epoch = cache->epoch();
+  ASSIGN_OR_RETURN(ChunkMap out, ReadChunkMap(tx, inode, first, end));
+  if (out.attr) {
+    cache->FillInode(epoch, *out.attr);
+    cache->FillChunkMap(epoch, inode, first, end, out.chunks);
+  }
+  return out;
 }
 
 Status DropReplica(Tx& tx, int64_t chunk_id, int32_t server_id) {

@@ -1,5 +1,7 @@
 #include "metaserver/store/meta_cache.h"
 
+#include <algorithm>
+
 namespace ddbfs::meta::store {
 
 MetaCache::MetaCache(size_t max_inodes, size_t max_entries, bool verify)
@@ -89,9 +91,37 @@ void MetaCache::HintName(InodeId inode, InodeId parent, const std::string& name)
   HintNameLocked(inode, std::make_pair(parent, name));
 }
 
+std::optional<MetaCache::ChunkMapHit> MetaCache::ChunkMap(InodeId inode, int64_t first,
+                                                          int64_t end) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto map = chunk_maps_.find(inode);
+  if (map == chunk_maps_.end() || map->second.first != first || map->second.end != end) {
+    return std::nullopt;
+  }
+  auto row = inodes_.find(inode);
+  if (row == inodes_.end()) return std::nullopt;
+  return ChunkMapHit{row->second, map->second.chunks};
+}
+
+void MetaCache::FillChunkMap(uint64_t read_epoch, InodeId inode, int64_t first, int64_t end,
+                             const std::vector<ChunkRecord>& chunks) {
+  if (max_inodes_ == 0 || chunks.size() > kMaxChunksPerMap) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (epoch_.load(std::memory_order_relaxed) != read_epoch) return;
+  auto it = chunk_maps_.find(inode);
+  if (it == chunk_maps_.end()) {
+    if (chunk_maps_.size() >= std::min(max_inodes_, kMaxChunkMaps)) {
+      chunk_maps_.erase(chunk_maps_.begin());
+    }
+    it = chunk_maps_.emplace(inode, CachedChunks{}).first;
+  }
+  it->second = CachedChunks{first, end, chunks};
+}
+
 void MetaCache::Apply(const Changes& changes, bool committed) {
   std::lock_guard<std::mutex> lock(mu_);
   epoch_.fetch_add(1, std::memory_order_acq_rel);
+  if (changes.chunks) chunk_maps_.clear();
   if (committed && max_entries_ > 0 && complete_.size() < max_inodes_) {
     for (InodeId dir : changes.new_dirs) complete_.insert(dir);
   }
@@ -121,6 +151,7 @@ void MetaCache::Clear() {
   entries_.clear();
   complete_.clear();
   names_.clear();
+  chunk_maps_.clear();
 }
 
 bool SameAttr(const Attr& a, const Attr& b) {

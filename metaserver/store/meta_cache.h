@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "ddbfs/client.h"
+#include "metaserver/store/records.h"
 
 namespace ddbfs::meta::store {
 
@@ -32,8 +33,16 @@ namespace ddbfs::meta::store {
 // applied since it started (the epoch moved): a read that raced with a
 // commit must not put the old row back after the commit dropped it.
 //
+// It also keeps chunk maps (what GetChunks, the read of every open, returns:
+// an inode's chunks and their replicas), coarsely: every writer statement
+// that changes ddbfs.chunks or ddbfs.replicas marks its transaction
+// (Tx::Exec), and the end of such a transaction drops every cached map. A
+// map is answered with the inode row cached beside it, under one lock, so
+// the two are of one moment.
+//
 // Bounded: beyond `max_inodes` / `max_entries`, an arbitrary entry goes for
-// each one added. Thread-safe.
+// each one added; at most kMaxChunkMaps maps of at most kMaxChunksPerMap
+// chunks. Thread-safe.
 class MetaCache {
  public:
   // The changes of one transaction. Inodes: the row after the change, or
@@ -46,7 +55,9 @@ class MetaCache {
     std::unordered_map<InodeId, std::optional<Attr>> inodes;
     std::map<std::pair<InodeId, std::string>, std::optional<InodeId>> entries;
     std::vector<InodeId> new_dirs;
-    bool empty() const { return inodes.empty() && entries.empty() && new_dirs.empty(); }
+    // A statement changed ddbfs.chunks or ddbfs.replicas.
+    bool chunks = false;
+    bool empty() const { return inodes.empty() && entries.empty() && new_dirs.empty() && !chunks; }
   };
 
   // `verify`: every hit in the writer is read from PostgreSQL too and a
@@ -80,6 +91,20 @@ class MetaCache {
   // dropping when the name changes; it just stops being answered.
   std::optional<std::pair<InodeId, std::string>> OnlyName(InodeId inode) const;
   void HintName(InodeId inode, InodeId parent, const std::string& name);
+
+  // The cached map of the chunks of `inode` with index in [first, end),
+  // with the inode's cached row; nullopt: either is not cached.
+  struct ChunkMapHit {
+    Attr attr;
+    std::vector<ChunkRecord> chunks;
+  };
+  static constexpr size_t kMaxChunkMaps = 100000;
+  static constexpr size_t kMaxChunksPerMap = 16;
+  std::optional<ChunkMapHit> ChunkMap(InodeId inode, int64_t first, int64_t end) const;
+  // Adds what a read found (a map of at most kMaxChunksPerMap chunks),
+  // unless the epoch moved past `read_epoch`.
+  void FillChunkMap(uint64_t read_epoch, InodeId inode, int64_t first, int64_t end,
+                    const std::vector<ChunkRecord>& chunks);
 
   // The end of a writer transaction: committed, its known rows replace the
   // cached ones and the rest is dropped; not committed (or in doubt), every
@@ -115,6 +140,12 @@ class MetaCache {
   std::unordered_set<InodeId> complete_;  // directories whose every entry is in entries_
   // inode -> (parent, name) it was last seen under (OnlyName checks it).
   std::unordered_map<InodeId, std::pair<InodeId, std::string>> names_;
+  struct CachedChunks {
+    int64_t first = 0;
+    int64_t end = 0;
+    std::vector<ChunkRecord> chunks;
+  };
+  std::unordered_map<InodeId, CachedChunks> chunk_maps_;
   mutable std::atomic<uint64_t> hits_{0};
   mutable std::atomic<uint64_t> misses_{0};
 };

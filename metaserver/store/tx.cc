@@ -1,9 +1,16 @@
 #include "metaserver/store/tx.h"
 
+#include <cstring>
+
 #include "ddbfs/log.h"
 #include "metaserver/store/tag_index.h"
 
 namespace ddbfs::meta::store {
+
+bool ChangesChunkMaps(const Statement& s) {
+  return std::strstr(s.sql, "ddbfs.chunks") != nullptr ||
+         std::strstr(s.sql, "ddbfs.replicas") != nullptr;
+}
 
 Tx::~Tx() {
   if (cache_ != nullptr && !changes_.empty()) cache_->Apply(changes_, /*committed=*/false);

@@ -29,6 +29,11 @@ class BulkGuard;
 // without touching the database (PostgreSQL has aborted the transaction).
 //
 // Not thread-safe; lives on the stack of the thread that runs it.
+// A writing statement that may change a chunk map: it names ddbfs.chunks or
+// ddbfs.replicas (the cached chunk maps, store/meta_cache.h, are dropped at
+// the end of its transaction).
+bool ChangesChunkMaps(const Statement& s);
+
 class Tx {
  public:
   Tx(Connection& conn, pqxx::transaction_base& txn) : conn_(conn), txn_(txn) {}
@@ -42,7 +47,10 @@ class Tx {
   template <typename... Args>
   pqxx::result Exec(const Statement& s, Args&&... args) {
     conn_.Prepare(s);
-    if (s.writes) wrote_ = true;
+    if (s.writes) {
+      wrote_ = true;
+      if (cache_ != nullptr && ChangesChunkMaps(s)) changes_.chunks = true;
+    }
     return txn_.exec_prepared(s.name, std::forward<Args>(args)...);
   }
 

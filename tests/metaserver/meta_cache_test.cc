@@ -21,6 +21,7 @@
 #include "metaserver/store/meta_cache.h"
 #include "metaserver/store/query_store.h"
 #include "metaserver/store/row_util.h"
+#include "metaserver/store/tx.h"
 
 namespace ddbfs::meta::testing {
 namespace {
@@ -146,6 +147,57 @@ TEST(MetaCacheRules, ANameIsAnsweredOnlyWhileItsEntryNamesTheInodeAndItIsTheOnly
   EXPECT_EQ(cache.OnlyName(5), (std::optional<std::pair<InodeId, std::string>>({1, "e"})));
 }
 
+TEST(MetaCacheRules, AChunkMapIsDroppedByAnyChunkChangeAndAnsweredWithItsInode) {
+  MetaCache cache(100, 100);
+  store::ChunkRecord c;
+  c.id = 5;
+  c.inode = 7;
+  c.version = 3;
+  c.replicas = {{1, 3}, {2, 3}};
+  // Without the inode's row nothing is answered.
+  cache.FillChunkMap(cache.epoch(), 7, 0, 16, {c});
+  EXPECT_FALSE(cache.ChunkMap(7, 0, 16).has_value());
+  cache.FillInode(cache.epoch(), AttrOf(7, 10));
+  ASSERT_TRUE(cache.ChunkMap(7, 0, 16).has_value());
+  EXPECT_EQ(cache.ChunkMap(7, 0, 16)->chunks.at(0).version, 3);
+  EXPECT_EQ(cache.ChunkMap(7, 0, 16)->attr.size, 10u);
+  EXPECT_FALSE(cache.ChunkMap(7, 1, 16).has_value());  // another range
+  // A change of the inode alone keeps the map and answers the new row.
+  MetaCache::Changes attr_only;
+  attr_only.inodes[7] = AttrOf(7, 20);
+  cache.Apply(attr_only, /*committed=*/true);
+  ASSERT_TRUE(cache.ChunkMap(7, 0, 16).has_value());
+  EXPECT_EQ(cache.ChunkMap(7, 0, 16)->attr.size, 20u);
+  // A fill that raced with a commit is dropped.
+  const uint64_t before = cache.epoch();
+  cache.Apply(attr_only, /*committed=*/true);
+  cache.FillChunkMap(before, 8, 0, 16, {c});
+  cache.FillInode(cache.epoch(), AttrOf(8, 1));
+  EXPECT_FALSE(cache.ChunkMap(8, 0, 16).has_value());
+  // Any change of chunks or replicas, committed or not, drops every map.
+  MetaCache::Changes chunks;
+  chunks.chunks = true;
+  cache.Apply(chunks, /*committed=*/false);
+  EXPECT_FALSE(cache.ChunkMap(7, 0, 16).has_value());
+  cache.FillChunkMap(cache.epoch(), 7, 0, 16, {c});
+  ASSERT_TRUE(cache.ChunkMap(7, 0, 16).has_value());
+  cache.Apply(chunks, /*committed=*/true);
+  EXPECT_FALSE(cache.ChunkMap(7, 0, 16).has_value());
+  // Large maps are not kept.
+  cache.FillChunkMap(cache.epoch(), 7, 0, 1000,
+                     std::vector<store::ChunkRecord>(MetaCache::kMaxChunksPerMap + 1, c));
+  EXPECT_FALSE(cache.ChunkMap(7, 0, 1000).has_value());
+}
+
+TEST(MetaCacheRules, AWritingStatementOnChunksOrReplicasMarksItsTransaction) {
+  EXPECT_TRUE(store::ChangesChunkMaps(
+      store::Statement{"a", "UPDATE ddbfs.chunks SET version = $2 WHERE id = $1", true}));
+  EXPECT_TRUE(store::ChangesChunkMaps(
+      store::Statement{"b", "DELETE FROM ddbfs.replicas WHERE chunk_id = $1", true}));
+  EXPECT_FALSE(store::ChangesChunkMaps(
+      store::Statement{"c", "UPDATE ddbfs.inodes SET size = $2 WHERE id = $1", true}));
+}
+
 TEST(MetaCacheRules, StaysWithinItsBound) {
   MetaCache cache(10, 5);
   for (InodeId i = 1; i <= 100; ++i) {
@@ -167,6 +219,39 @@ TEST(MetaCacheRules, StaysWithinItsBound) {
 // read path answers with what the database holds.
 class MetaCacheTest : public MetaTest {
  protected:
+  // inode -> its chunks and their replicas, as text, straight from SQL.
+  std::map<InodeId, std::string> ChunkTruth() {
+    pqxx::connection conn(db_url());
+    pqxx::nontransaction txn(conn);
+    std::map<InodeId, std::string> out;
+    int64_t last_chunk = 0;
+    for (const auto& row :
+         txn.exec("SELECT c.inode, c.idx, c.id, c.version, c.length, r.server_id, r.version"
+                  " FROM ddbfs.chunks c LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+                  " ORDER BY c.inode, c.idx, r.server_id")) {
+      std::string& text = out[row[0].as<int64_t>()];
+      if (row[2].as<int64_t>() != last_chunk) {
+        last_chunk = row[2].as<int64_t>();
+        text += "|" + row[1].as<std::string>() + ":" + row[2].as<std::string>() + ":" +
+                row[3].as<std::string>() + ":" + row[4].as<std::string>();
+      }
+      if (!row[5].is_null())
+        text += " " + row[5].as<std::string>() + "@" + row[6].as<std::string>();
+    }
+    return out;
+  }
+  static std::string ChunkText(const ChunkMapView& map) {
+    std::string text;
+    for (const ChunkLocation& c : map.chunks) {
+      text += "|" + std::to_string(c.index) + ":" + std::to_string(c.chunk_id) + ":" +
+              std::to_string(c.version) + ":" + std::to_string(c.length);
+      for (const ReplicaLocation& r : c.replicas) {
+        text += " " + std::to_string(r.address.server_id) + "@" + std::to_string(r.version);
+      }
+    }
+    return text;
+  }
+
   // (parent, name) -> inode, and inode -> attributes, straight from SQL.
   void Truth(std::map<std::pair<InodeId, std::string>, InodeId>* entries,
              std::map<InodeId, Attr>* inodes) {
@@ -182,7 +267,7 @@ class MetaCacheTest : public MetaTest {
   }
 };
 
-TEST_F(MetaCacheTest, EveryLookupAndGetattrMatchesTheDatabaseAfterEveryKindOfChange) {
+TEST_F(MetaCacheTest, EveryLookupGetattrAndChunkMapMatchesTheDatabaseAfterEveryKindOfChange) {
   AddServer("uuid-a", "a");
   AddServer("uuid-b", "b");
   std::mt19937 rng(20261127);
@@ -190,14 +275,14 @@ TEST_F(MetaCacheTest, EveryLookupAndGetattrMatchesTheDatabaseAfterEveryKindOfCha
   const std::vector<std::string> names = {"a", "b", "c", "d", "e"};
   std::vector<InodeId> dirs = {kRootInode};
   std::set<InodeId> seen = {kRootInode};
-  int checks = 0, changes_ok = 0;
+  int checks = 0, changes_ok = 0, chunk_maps = 0;
   for (int step = 0; step < 400; ++step) {
     const InodeId dir = dirs[pick(dirs.size())];
     const std::string name = names[pick(names.size())];
     auto in_dir = Lookup(ctx(), caller_, dir, name);
     const InodeId target = in_dir.ok() ? in_dir->inode : 0;
     bool ok = false;
-    switch (pick(12)) {
+    switch (pick(13)) {
       case 0: {
         auto r = Mkdir(ctx(), caller_, dir, name, 0755);
         if (r.ok()) dirs.push_back(r->inode);
@@ -261,6 +346,18 @@ TEST_F(MetaCacheTest, EveryLookupAndGetattrMatchesTheDatabaseAfterEveryKindOfCha
         break;
       case 11:
         ok = Mknod(ctx(), caller_, dir, name, FileType::kFifo, 0644, 0).ok();
+        break;
+      case 12:
+        // A reader reports a replica bad: the chunk map loses it.
+        if (target != 0 && in_dir->type == FileType::kRegular) {
+          auto map = GetChunks(ctx(), caller_, target, 0, 16, true);
+          if (map.ok() && !map->chunks.empty() && map->chunks[0].replicas.size() > 1) {
+            ok = ReportBadReplica(ctx(), caller_, map->chunks[0].chunk_id,
+                                  map->chunks[0].replicas[0].address.server_id,
+                                  ErrorCode::kChecksumMismatch)
+                     .ok();
+          }
+        }
         break;
     }
     changes_ok += ok;
@@ -333,11 +430,29 @@ TEST_F(MetaCacheTest, EveryLookupAndGetattrMatchesTheDatabaseAfterEveryKindOfCha
       }
       ++checks;
     }
+    // The chunk map of every file (what every open reads), twice: the
+    // first may fill the cache, the second is answered from it.
+    const std::map<InodeId, std::string> chunk_truth = ChunkTruth();
+    for (const auto& [id, a] : inodes) {
+      if (a.type != FileType::kRegular) continue;
+      for (int round = 0; round < 2; ++round) {
+        auto got = GetChunks(ctx(), caller_, id, 0, 16, true);
+        ASSERT_TRUE(got.ok()) << "step " << step << ": chunks of inode " << id << ": "
+                              << got.status();
+        auto want = chunk_truth.find(id);
+        EXPECT_EQ(ChunkText(*got), want == chunk_truth.end() ? "" : want->second)
+            << "step " << step << ": chunks of inode " << id;
+        EXPECT_TRUE(store::SameAttr(got->attr, a)) << "step " << step << ": inode " << id;
+        chunk_maps += !got->chunks.empty();
+        ++checks;
+      }
+    }
     if (HasFailure()) return;
   }
   // The run changed things and the cache answered most reads.
   EXPECT_GT(changes_ok, 80);
   EXPECT_GT(checks, 10000);
+  EXPECT_GT(chunk_maps, 200);
   ASSERT_NE(core_->cache(), nullptr);
   EXPECT_GT(core_->cache()->hits(), core_->cache()->misses());
 }
