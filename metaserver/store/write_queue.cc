@@ -233,6 +233,14 @@ Status WriteQueue::EnsureConnection() {
   try {
     pqxx::nontransaction txn((*conn)->raw());
     txn.exec("SET plan_cache_mode = force_generic_plan");
+    // A generic plan is made once, with the statistics of that moment: on
+    // tables that were nearly empty then (a new cluster, or one whose files
+    // were all deleted before autovacuum's last ANALYZE), PostgreSQL prefers
+    // a sequential scan even for a lookup by primary key, also inside the
+    // foreign-key checks, and keeps it while the table grows. Every writer
+    // statement has an index to use; with sequential scans priced out, it
+    // does (WriterPlansTest; docs/metadata.md).
+    txn.exec("SET enable_seqscan = off");
   } catch (const std::exception& e) {
     return Unavailable(std::string(kDatabaseUnavailable) + " (" + e.what() + ")");
   }
