@@ -20,7 +20,8 @@
 #   - 100 folders with 100 subfolders each: mkdir all (then sync), rmdir all
 #   - `tar x` of a tarball of /usr/include (then sync), `rm -rf` of it
 # The steps that write end with sync, so that every system's data is on disk
-# (DDBFS fdatasyncs at every close anyway); deletes do not (a sync after them
+# (for DDBFS that is the chunk servers' files; its close commits the data but
+# syncs it only at an fsync, like the others); deletes do not (a sync after them
 # would time the disk's discards on the local file systems).
 # The page cache is dropped (sync; echo 3 > /proc/sys/vm/drop_caches) before
 # every step. The file and folder loops are bench/fs_ops.c (plain syscalls).
