@@ -179,7 +179,11 @@ int MetaLink::Register() {
   // Every address in turn, from the current one, until one accepts: a
   // standby does not answer, a fenced metaserver answers "unavailable".
   Result<Registration> r = Unavailable("no metaserver address");
+  const auto round_began = std::chrono::steady_clock::now();
+  // How long each address took to fail (RpcFailoverPool::Call's rule).
+  std::vector<std::chrono::steady_clock::duration> took(conns_.size());
   for (size_t tried = 0; tried < conns_.size(); ++tried) {
+    const auto began = std::chrono::steady_clock::now();
     r = RegisterWithMetaserver(
         conn(), who, inventory, options_.max_page_entries,
         [this](int32_t id) {
@@ -188,6 +192,7 @@ int MetaLink::Register() {
         },
         [this](const std::vector<int64_t>& ids) { DeleteChunks(ids); });
     if (r.ok() || r.status().code() != ErrorCode::kUnavailable || conns_.size() == 1) break;
+    took[current_] = std::chrono::steady_clock::now() - began;
     LOG(kDebug) << "cannot register with the metaserver at " << meta_address() << ": " << r.status()
                 << "; trying the next address";
     MoveOn();
@@ -202,9 +207,26 @@ int MetaLink::Register() {
                   << " ms (serving meanwhile)";
       return std::max(1, options_.refused_retry_ms);
     }
+    if (r.status().code() == ErrorCode::kUnavailable && conns_.size() > 1) {
+      // Every address failed. The next round starts at the one that failed
+      // quickest: a refusal or a standby's answer means that its host is up
+      // (a standby about to take over), a timeout that it cannot be reached,
+      // and starting there would make the new active wait for this server
+      // a timeout longer.
+      const auto [fastest, slowest] = std::minmax_element(took.begin(), took.end());
+      if (*slowest - *fastest >= kSameFailureTime) {
+        conn().Close();
+        current_ = static_cast<size_t>(fastest - took.begin());
+      }
+    }
+    // retry_ms apart from the start of one round to the next: a round that
+    // waited out a timeout has paused already.
+    const auto spent = std::chrono::duration_cast<std::chrono::milliseconds>(
+        std::chrono::steady_clock::now() - round_began);
+    const int pause_ms = std::max<int>(1, options_.retry_ms - static_cast<int>(spent.count()));
     LOG(kWarn) << "cannot register with the metaserver at " << meta_address() << ": " << r.status()
-               << "; retrying in " << options_.retry_ms << " ms (serving meanwhile)";
-    return std::max(1, options_.retry_ms);
+               << "; retrying in " << pause_ms << " ms (serving meanwhile)";
+    return pause_ms;
   }
   session_ = r->session;
   page_entries_ = std::max(1, options_.max_page_entries);

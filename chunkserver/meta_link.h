@@ -7,10 +7,10 @@
 // While the metaserver cannot be reached it retries every second and the
 // chunk server keeps serving. Given several metaserver addresses (the active
 // one and its standbys, docs/ha.md), it registers with the first that
-// accepts, trying them in turn, and moves to the next one when the current
-// one cannot be reached or answers "unavailable"; a refused registration (another live server
-// holds this uuid) is logged as an error and retried every
-// `refused_retry_ms`.
+// accepts, trying them in turn (a round that finds none starts the next one
+// at the address that failed quickest), and moves to the next one when the
+// current one cannot be reached or answers "unavailable"; a refused registration (another live
+// server holds this uuid) is logged as an error and retried every `refused_retry_ms`.
 //
 // Thread-safety: Start/Stop from one thread; the accessors from any thread.
 // Ownership: shares the store with the ChunkService; runs one thread.
@@ -150,6 +150,8 @@ class MetaLink {
   void MoveOn();
   std::vector<std::unique_ptr<RpcConnection<rpc::MetaServiceClient>>> conns_;
   size_t current_ = 0;
+  // Failures of a registration round this close in time count as alike.
+  static constexpr std::chrono::milliseconds kSameFailureTime{100};
   int heartbeat_interval_ms_ = 1000;
   std::vector<int64_t> deleted_;  // deleted since the last heartbeat
   // The orphan check: the next one starts at next_check_; while one runs,

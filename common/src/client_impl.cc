@@ -17,6 +17,10 @@ thread_local int t_meta_retry_ms = -1;  // Client::RetryingFor; -1: the options'
 
 constexpr auto kFirstBackoff = std::chrono::milliseconds(100);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+// When the metaserver answered "unavailable" (it waits for the chunk
+// servers after a start, or for its lock): its answers are cheap, and what
+// it waits for usually takes well under a second.
+constexpr auto kMaxAnsweredBackoff = std::chrono::milliseconds(250);
 
 // Thrift's transport texts ("connect() failed: Connection refused",
 // "No more data to read.") as a short lower-case reason.
@@ -70,6 +74,7 @@ Status Client::Impl::MetaLoop(std::string_view what,
   auto backoff = kFirstBackoff;
   for (int attempt = 1;; ++attempt) {
     size_t used = 0;
+    const auto attempt_began = std::chrono::steady_clock::now();
     Status transport = meta.Call(rpc, /*retry=*/true, &used);
     Status s = transport.ok() ? answer() : transport;
     if (s.code() != ErrorCode::kUnavailable && s.code() != ErrorCode::kTimedOut) return s;
@@ -84,7 +89,11 @@ Status Client::Impl::MetaLoop(std::string_view what,
       LOG(kWarn) << what << ": metaserver unavailable (" << s.message() << "); retrying for up to "
                  << retry_ms << " ms";
     }
-    std::this_thread::sleep_for(backoff);
+    // The backoff counts from the attempt's start: one that waited out an
+    // unreachable address's timeout has waited already.
+    const bool answered_unavailable = transport.ok() && s.code() == ErrorCode::kUnavailable;
+    std::this_thread::sleep_until(
+        attempt_began + (answered_unavailable ? std::min(backoff, kMaxAnsweredBackoff) : backoff));
     backoff = std::min(backoff * 2, kMaxBackoff);
   }
 }

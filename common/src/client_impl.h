@@ -32,7 +32,8 @@ struct Client::Impl {
 
   // Runs one metaserver RPC: `call(client, *resp)` fills the response, whose
   // status is returned. A transport failure or an UNAVAILABLE or TIMED_OUT
-  // answer is retried with backoff (100 ms doubling to 1 s) until
+  // answer is retried with backoff (100 ms doubling to 1 s, at most 250 ms
+  // after an UNAVAILABLE answer; counted from the start of each attempt) until
   // options.meta_retry_ms has passed; each attempt waits at most
   // options.rpc_timeout_ms. With several metaserver addresses, each attempt
   // tries them in turn from the current one, and an UNAVAILABLE answer

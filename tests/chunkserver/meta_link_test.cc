@@ -6,6 +6,11 @@
 
 #include "meta_link.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -143,14 +148,17 @@ class MetaLinkTest : public ::testing::Test {
     if (serve_thread_.joinable()) serve_thread_.join();
     server_.reset();
   }
-  void StartLink() {
+  // `before`: metaserver addresses tried ahead of the stand-in's.
+  void StartLink(std::vector<Endpoint> before = {}, int retry_ms = 50, int rpc_timeout_ms = 5000) {
     MetaLinkOptions options;
-    options.metas = {{"127.0.0.1", meta_port_}};
+    options.metas = std::move(before);
+    options.metas.push_back({"127.0.0.1", meta_port_});
     options.host = "127.0.0.1";
     options.port = 9999;
     options.label = "rack7";
-    options.retry_ms = 50;
+    options.retry_ms = retry_ms;
     options.refused_retry_ms = 100;
+    options.rpc_timeout_ms = rpc_timeout_ms;
     link_ = std::make_unique<MetaLink>(options, store_, [this](int32_t id) { given_id_ = id; });
     link_->Start();
   }
@@ -261,6 +269,39 @@ TEST_F(MetaLinkTest, RegistersAgainWhenAskedAndAfterAnOutage) {
   auto start = std::chrono::steady_clock::now();
   link_->Stop();
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+}
+
+TEST_F(MetaLinkTest, AfterARoundOfFailuresTheAddressThatRefusedIsTriedBeforeTheOneThatTimedOut) {
+  // The old active cut off by the network (its address accepts nothing
+  // and never answers) and a standby that does not serve yet (refuses).
+  // Once the standby serves, the link must register with it without first
+  // waiting out the silent address's timeout again.
+  const int silent_fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(bind(silent_fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  socklen_t len = sizeof a;
+  ASSERT_EQ(getsockname(silent_fd, reinterpret_cast<sockaddr*>(&a), &len), 0);
+  ASSERT_EQ(listen(silent_fd, 64), 0);  // completes connections, never accepts them
+  struct CloseFd {
+    int fd;
+    ~CloseFd() { close(fd); }
+  } close_silent{silent_fd};
+
+  // One round: the silent address (its call and one retry, 0.5 s each),
+  // then the refusing one; then a pause of up to 2 s from the round's start.
+  StartLink({{"127.0.0.1", ntohs(a.sin_port)}}, /*retry_ms=*/2000, /*rpc_timeout_ms=*/500);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1300));  // the first round has ended
+  StartMeta();
+  const auto started = std::chrono::steady_clock::now();
+  ASSERT_TRUE(WaitFor([&] { return link_->registered(); }, kWait));
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  // The next round starts at the stand-in about 0.7 s after it was
+  // started; starting at the silent address again, it would reach the
+  // stand-in a second later.
+  EXPECT_LT(took, 1.4) << "registered " << took << " s after the standby began to serve";
 }
 
 }  // namespace

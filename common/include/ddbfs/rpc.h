@@ -4,6 +4,7 @@
 // connection pool, conversion of RpcStatus, and catching of Thrift exceptions
 // at this one boundary (STYLE.md: transport errors become a Status here).
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -297,7 +298,8 @@ template <typename ClientT>
 class RpcFailoverPool {
  public:
   RpcFailoverPool(const std::vector<Endpoint>& addresses, int timeout_ms, size_t max_idle = 16,
-                  std::shared_ptr<const Transport> transport = nullptr) {
+                  std::shared_ptr<const Transport> transport = nullptr)
+      : slow_failure_(addresses.size()) {
     for (const Endpoint& e : addresses) {
       pools_.push_back(
           std::make_unique<RpcPool<ClientT>>(e.host, e.port, timeout_ms, max_idle, transport));
@@ -323,32 +325,78 @@ class RpcFailoverPool {
     const size_t n = size();
     const size_t start = current_.load() % n;
     Status s;
+    // How long each address took to fail.
+    std::vector<std::chrono::steady_clock::duration> took(n);
     for (size_t k = 0; k < (retry ? n : 1); ++k) {
       const size_t i = (start + k) % n;
       if (used != nullptr) *used = i;
+      const auto began = std::chrono::steady_clock::now();
       s = pools_[i]->Call(fn, retry);
       if (s.code() != ErrorCode::kUnavailable) {
+        slow_failure_[i].store(0);
         if (k > 0) current_.store(i);  // stick to the one that answered
         return s;
       }
+      took[i] = std::chrono::steady_clock::now() - began;
+      if (took[i] >= kSlowFailure) slow_failure_[i].store(NowMs());
     }
-    // None answered: the next call starts at the next address, so that a
-    // server that cannot be reached is not always the first one tried.
-    if (n > 1) MoveOn(start);
+    if (retry && n > 1) {
+      // None answered. A refused connection means that the host is up (a
+      // standby about to take over listens soon), a timeout that it cannot
+      // be reached: the next call starts at the address that failed
+      // quickest, so that it does not wait out a dead host's timeout before
+      // it reaches the new active; when all failed alike, at the next
+      // address, so that none is always the first one tried.
+      const auto [fastest, slowest] = std::minmax_element(took.begin(), took.end());
+      if (*slowest - *fastest < kSameFailureTime) {
+        MoveOn(start);
+      } else {
+        size_t expected = start;
+        current_.compare_exchange_strong(expected, static_cast<size_t>(fastest - took.begin()));
+      }
+    } else if (n > 1) {
+      MoveOn(start);
+    }
     return s;
   }
 
-  // The server at `used` answered that it is unavailable (a standby, or a
-  // metaserver that lost its lock): later calls start at the next address,
-  // unless another caller moved already.
+  // The server at `used` answered that it is unavailable (a metaserver
+  // that lost its lock, or the active one waiting for its chunk servers
+  // after a start): later calls start at the next address that did not
+  // fail slowly (a timeout) in the last kSlowFailureMemory, unless another
+  // caller moved already. When every other address did, they stay at
+  // `used`: asking it again costs a quick answer, a detour a timeout.
   void MoveOn(size_t used) {
-    size_t expected = used;
-    current_.compare_exchange_strong(expected, (used + 1) % size());
+    const size_t n = size();
+    const int64_t now = NowMs();
+    for (size_t k = 1; k < n; ++k) {
+      const size_t i = (used + k) % n;
+      const int64_t failed = slow_failure_[i].load();
+      if (failed != 0 && now - failed < kSlowFailureMemory.count()) continue;
+      size_t expected = used;
+      current_.compare_exchange_strong(expected, i);
+      return;
+    }
   }
 
  private:
+  // Failures this close in time count as alike (Call).
+  static constexpr std::chrono::milliseconds kSameFailureTime{100};
+  // A failure that took this long was a timeout, not a refusal (MoveOn).
+  static constexpr std::chrono::milliseconds kSlowFailure{500};
+  static constexpr std::chrono::milliseconds kSlowFailureMemory{10000};
+
+  static int64_t NowMs() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+
   std::vector<std::unique_ptr<RpcPool<ClientT>>> pools_;
   std::atomic<size_t> current_{0};
+  // Per address: when it last failed slowly (NowMs; 0: not since it last
+  // answered).
+  std::vector<std::atomic<int64_t>> slow_failure_;
 };
 
 }  // namespace ddbfs
