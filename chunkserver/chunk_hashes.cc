@@ -9,25 +9,28 @@ std::optional<Sha256> ChunkHashes::Take(uint64_t chunk_id) {
   auto it = running_.find(chunk_id);
   if (it == running_.end()) return std::nullopt;
   std::optional<Sha256> out(std::move(it->second.hash));
+  order_.erase(it->second.in_order);
   running_.erase(it);
   return out;
 }
 
 void ChunkHashes::Put(uint64_t chunk_id, Sha256 hash) {
   std::lock_guard<std::mutex> lock(mu_);
-  running_[chunk_id] = Running{std::move(hash), ++use_clock_};
+  auto [it, added] = running_.try_emplace(chunk_id);
+  if (!added) order_.erase(it->second.in_order);
+  it->second.hash = std::move(hash);
+  it->second.in_order = order_.insert(order_.end(), chunk_id);
   if (running_.size() <= kMaxRunning) return;
-  // A linear scan, once per Put beyond the bound: a thousand entries.
-  auto oldest = running_.begin();
-  for (auto it = running_.begin(); it != running_.end(); ++it) {
-    if (it->second.used < oldest->second.used) oldest = it;
-  }
-  running_.erase(oldest);
+  running_.erase(order_.front());
+  order_.pop_front();
 }
 
 void ChunkHashes::Forget(uint64_t chunk_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  running_.erase(chunk_id);
+  auto it = running_.find(chunk_id);
+  if (it == running_.end()) return;
+  order_.erase(it->second.in_order);
+  running_.erase(it);
 }
 
 std::optional<Sha256> ChunkHashes::Snapshot(uint64_t chunk_id, uint64_t length) const {

@@ -21,10 +21,12 @@
 // with another change of the same replica.
 
 #include <cstdint>
+#include <list>
 #include <map>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "ddbfs/content_hash.h"
 #include "ddbfs/status.h"
@@ -68,7 +70,7 @@ class ChunkHashes {
  private:
   struct Running {
     Sha256 hash;
-    uint64_t used = 0;  // use_clock_ at the last Put
+    std::list<uint64_t>::iterator in_order;  // its place in order_
   };
   struct SealEntry {
     uint64_t version = 0;
@@ -78,9 +80,10 @@ class ChunkHashes {
   void DropExpiredSealsLocked(int64_t now_ms);
 
   mutable std::mutex mu_;
-  std::map<uint64_t, Running> running_;  // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, Running> running_;  // GUARDED_BY(mu_)
+  // The chunk ids of running_, least recently put first.
+  std::list<uint64_t> order_;            // GUARDED_BY(mu_)
   std::map<uint64_t, SealEntry> seals_;  // GUARDED_BY(mu_)
-  uint64_t use_clock_ = 0;               // GUARDED_BY(mu_)
 };
 
 }  // namespace ddbfs::chunkserver

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "chunk_hashes.h"
 #include "chunk_store.h"
 #include "ddbfs/auth.h"
 #include "process.h"
@@ -157,6 +158,28 @@ TEST_F(ChunkHashesTest, HashReplicaPadsWithZerosCutsAndSeals) {
   EXPECT_EQ(store_->HashReplica(5, 1, 10, kForever, &length).status().code(),
             ErrorCode::kStaleVersion);
   EXPECT_EQ(store_->HashReplica(6, 1, 10, kForever, &length).status().code(), ErrorCode::kNotFound);
+}
+
+TEST(ChunkHashesTable, BeyondItsBoundTheLeastRecentlyPutRunningHashGoesFirst) {
+  ChunkHashes table;
+  const size_t n = ChunkHashes::kMaxRunning;
+  for (uint64_t id = 1; id <= n; ++id) table.Put(id, Sha256());
+  table.Put(1, Sha256());  // 1 used again: 2 is now the least recent
+  EXPECT_TRUE(table.Take(3).has_value());
+  table.Put(3, Sha256());  // taken out and put back: recent too
+  table.Put(n + 1, Sha256());
+  table.Put(n + 2, Sha256());
+  EXPECT_EQ(table.running(), n);
+  EXPECT_FALSE(table.Snapshot(2, 0).has_value()) << "the least recent stays";
+  EXPECT_FALSE(table.Snapshot(4, 0).has_value()) << "the next least recent stays";
+  for (uint64_t id : {uint64_t{1}, uint64_t{3}, uint64_t{5}, uint64_t{n}, n + 1, n + 2}) {
+    EXPECT_TRUE(table.Snapshot(id, 0).has_value()) << id << " was dropped";
+  }
+  table.Forget(5);
+  EXPECT_EQ(table.running(), n - 1);
+  table.Put(n + 3, Sha256());  // room again: nothing else goes
+  EXPECT_TRUE(table.Snapshot(6, 0).has_value());
+  EXPECT_EQ(table.running(), n);
 }
 
 }  // namespace
