@@ -1,11 +1,14 @@
 // FileReader: reads a file piece by piece (kMaxIoSize, aligned) from one
-// replica of each chunk, fails over to the next replica on any error, and
-// prefetches the next piece while the caller consumes the current one. See
+// replica of each chunk, fails over to the next replica on any error, and,
+// while the caller reads on sequentially, keeps up to kMaxAhead following
+// pieces in flight, each from the next replica in turn. See
 // docs/architecture.md, "A read".
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <future>
 #include <map>
 #include <mutex>
@@ -23,6 +26,45 @@ namespace {
 // Chunks fetched per GetChunks call.
 constexpr int kWindow = 16;
 
+// Read-ahead of a sequential reader: after its n-th consecutive piece, n
+// following pieces are in flight, at most kMaxAhead (16 MiB). All readers
+// of the process together keep at most kMaxAheadBytes in flight beyond the
+// first piece ahead of each, so that many streams cannot pile up memory.
+constexpr size_t kMaxAhead = 4;
+constexpr int64_t kMaxAheadBytes = int64_t{256} << 20;
+std::atomic<int64_t> g_ahead_bytes{0};
+
+// Bytes of the process-wide read-ahead budget, given back when destroyed.
+class AheadBudget {
+ public:
+  AheadBudget() = default;
+  static AheadBudget Take(int64_t bytes) {
+    AheadBudget b;
+    if (g_ahead_bytes.fetch_add(bytes) + bytes > kMaxAheadBytes) {
+      g_ahead_bytes.fetch_sub(bytes);
+      return b;
+    }
+    b.bytes_ = bytes;
+    return b;
+  }
+  AheadBudget(AheadBudget&& o) noexcept : bytes_(std::exchange(o.bytes_, 0)) {}
+  AheadBudget& operator=(AheadBudget&& o) noexcept {
+    Release();
+    bytes_ = std::exchange(o.bytes_, 0);
+    return *this;
+  }
+  AheadBudget(const AheadBudget&) = delete;
+  AheadBudget& operator=(const AheadBudget&) = delete;
+  ~AheadBudget() { Release(); }
+  bool taken() const { return bytes_ > 0; }
+
+ private:
+  void Release() {
+    if (bytes_ > 0) g_ahead_bytes.fetch_sub(std::exchange(bytes_, 0));
+  }
+  int64_t bytes_ = 0;
+};
+
 bool IsBadReplica(ErrorCode code) {
   return code == ErrorCode::kChecksumMismatch || code == ErrorCode::kNotFound;
 }
@@ -35,7 +77,12 @@ class FileReaderImpl final : public FileReader {
   FileReaderImpl(Client::Impl* impl, InodeId inode) : impl_(impl), inode_(inode) {}
 
   ~FileReaderImpl() override {
-    if (prefetch_.valid()) prefetch_.wait();
+    for (auto* q : {&ahead_, &dropped_}) {
+      for (auto& a : *q) {
+        // A deferred zero-fill is not run; a read in flight is waited for.
+        if (a.data.wait_for(std::chrono::seconds(0)) != std::future_status::deferred) a.data.wait();
+      }
+    }
   }
 
   // Loads the first window of the chunk map (and the size).
@@ -47,20 +94,16 @@ class FileReaderImpl final : public FileReader {
     size_t done = 0;
     // A small read that neither continues the previous one nor falls in the
     // cached piece (random access: a database page, an O_DIRECT 4 KiB read)
-    // fetches only the blocks it covers, not the whole 4 MiB piece.
+    // fetches only the bytes it asks for, not the whole 4 MiB piece (the
+    // chunk server reads and checks the blocks around them and sends only
+    // these).
     const uint64_t start_piece = offset - offset % kMaxIoSize;
     if (want <= kSmallRead && offset + want <= start_piece + kMaxIoSize && offset != last_end_ &&
-        !(cache_valid_ && cache_off_ == start_piece) &&
-        !(prefetch_.valid() && prefetch_off_ == start_piece)) {
-      const uint64_t lo = offset - offset % kRangeAlign;
-      const uint64_t piece_end = start_piece + PieceLength(start_piece);
-      const uint64_t hi =
-          std::min(piece_end, (offset + want + kRangeAlign - 1) / kRangeAlign * kRangeAlign);
-      Result<std::string> range = Fetch(lo, hi - lo);
+        !(cache_valid_ && cache_off_ == start_piece) && !Queued(start_piece)) {
+      Result<std::string> range = Fetch(offset, want);
       if (!range.ok()) return range.status();
-      if (offset - lo >= range->size()) return size_t{0};  // the file shrank under us
-      const size_t n = std::min<size_t>(want, range->size() - (offset - lo));
-      std::memcpy(out.data(), range->data() + (offset - lo), n);
+      const size_t n = std::min<size_t>(want, range->size());  // fewer: the file shrank under us
+      std::memcpy(out.data(), range->data(), n);
       last_end_ = offset + n;
       return n;
     }
@@ -93,13 +136,20 @@ class FileReaderImpl final : public FileReader {
     if (cache_valid_ && cache_off_ == piece_off) return &cache_;
     const bool sequential =
         piece_off == 0 || (cache_valid_ && piece_off == cache_off_ + kMaxIoSize);
+    // Pieces read ahead for another position are not waited for: they
+    // finish in the background (a few at most, see Drop).
+    while (!ahead_.empty() && ahead_.front().off != piece_off) Drop();
+    if (!sequential) {
+      while (!ahead_.empty()) Drop();
+    }
     bool have = false;
-    if (prefetch_.valid()) {
-      Result<std::string> got = prefetch_.get();
-      if (prefetch_off_ == piece_off && got.ok()) {
+    if (!ahead_.empty()) {  // its front is piece_off
+      Result<std::string> got = ahead_.front().data.get();
+      ahead_.pop_front();
+      if (got.ok()) {
         cache_ = std::move(got).value();
         have = true;
-      }
+      }  // else read it again below, with the failover and waits of Fetch
     }
     if (!have) {
       cache_valid_ = false;
@@ -107,8 +157,47 @@ class FileReaderImpl final : public FileReader {
     }
     cache_off_ = piece_off;
     cache_valid_ = true;
-    if (sequential) StartPrefetch(piece_off + kMaxIoSize);
+    streak_ = sequential ? streak_ + 1 : 0;
+    if (sequential) ReadAhead(piece_off);
     return &cache_;
+  }
+
+  bool Queued(uint64_t piece_off) const {
+    for (const auto& a : ahead_) {
+      if (a.off == piece_off) return true;
+    }
+    return false;
+  }
+
+  // Moves the oldest piece in flight out of the way; past a few of them
+  // the oldest is waited for, so that a reader jumping about cannot keep
+  // an unbounded number of reads going.
+  void Drop() {
+    dropped_.push_back(std::move(ahead_.front()));
+    ahead_.pop_front();
+    std::erase_if(dropped_, [](const Ahead& a) {
+      return a.data.wait_for(std::chrono::seconds(0)) != std::future_status::timeout;
+    });
+    while (dropped_.size() > kMaxAhead) {
+      dropped_.front().data.wait();
+      dropped_.pop_front();
+    }
+  }
+
+  // Keeps min(streak_, kMaxAhead) pieces after piece_off in flight; beyond
+  // the first, only within the process-wide budget.
+  void ReadAhead(uint64_t piece_off) {
+    const size_t depth = std::min<size_t>(static_cast<size_t>(streak_), kMaxAhead);
+    uint64_t next = ahead_.empty() ? piece_off + kMaxIoSize : ahead_.back().off + kMaxIoSize;
+    while (ahead_.size() < depth && next < size_) {
+      AheadBudget budget;
+      if (!ahead_.empty()) {
+        budget = AheadBudget::Take(static_cast<int64_t>(PieceLength(next)));
+        if (!budget.taken()) return;
+      }
+      if (!StartPrefetch(next, std::move(budget))) return;
+      next += kMaxIoSize;
+    }
   }
 
   uint64_t PieceLength(uint64_t piece_off) const {
@@ -119,7 +208,7 @@ class FileReaderImpl final : public FileReader {
   }
 
   // Reads `want` bytes at piece_off (within one piece; fewer at the end of
-  // the file), refreshing the chunk map once if every replica fails.
+  // the file), refreshing the chunk map if every replica fails.
   Result<std::string> Fetch(uint64_t piece_off, uint64_t want) {
     const int64_t index = static_cast<int64_t>(piece_off / kChunkSize);
     RETURN_IF_ERROR(EnsureWindow(index));
@@ -158,19 +247,26 @@ class FileReaderImpl final : public FileReader {
     }
   }
 
-  // Starts reading the piece at piece_off in the background, if it holds data.
-  void StartPrefetch(uint64_t piece_off) {
-    if (piece_off >= size_) return;
+  // Starts reading the piece at piece_off in the background (a hole is
+  // zero-filled when it is taken); false if the chunk map cannot be had.
+  bool StartPrefetch(uint64_t piece_off, AheadBudget budget) {
     const int64_t index = static_cast<int64_t>(piece_off / kChunkSize);
-    if (!EnsureWindow(index).ok()) return;
-    auto it = window_.find(index);
-    if (it == window_.end()) return;  // a hole costs nothing to read later
-    rpc::ChunkInfo chunk = it->second;
+    if (!EnsureWindow(index).ok()) return false;
     const uint64_t len = PieceLength(piece_off);
-    prefetch_off_ = piece_off;
-    prefetch_ = std::async(std::launch::async, [this, chunk = std::move(chunk), piece_off, len] {
-      return ReadPiece(chunk, piece_off, len);
-    });
+    auto it = window_.find(index);
+    Ahead a;
+    a.off = piece_off;
+    if (it == window_.end()) {
+      a.data = std::async(std::launch::deferred,
+                          [len]() -> Result<std::string> { return std::string(len, '\0'); });
+    } else {
+      a.data = std::async(std::launch::async,
+                          [this, chunk = it->second, piece_off, len, budget = std::move(budget)] {
+                            return ReadPiece(chunk, piece_off, len);
+                          });
+    }
+    ahead_.push_back(std::move(a));
+    return true;
   }
 
   // `len` bytes of `chunk` at piece_off, zero-filled past the chunk's
@@ -187,7 +283,9 @@ class FileReaderImpl final : public FileReader {
   }
 
   // Reads [offset, offset + length) of a chunk from the first replica that
-  // answers, trying replicas that failed before last. Thread-safe.
+  // answers, trying replicas that failed before last. Consecutive pieces of
+  // a chunk start at consecutive replicas, so that a sequential reader's
+  // pieces in flight are read by several servers. Thread-safe.
   Result<std::string> ReadReplicas(const rpc::ChunkInfo& chunk, int64_t offset, int32_t length) {
     if (!chunk.__isset.read_cap) {
       return Status(ErrorCode::kPermissionDenied,
@@ -202,6 +300,10 @@ class FileReaderImpl final : public FileReader {
         bool bad = failed_.count({chunk.chunk_id, r.address.server_id}) > 0;
         (bad ? failed_before : order).push_back(r.address);
       }
+    }
+    if (!order.empty()) {
+      const size_t turn = static_cast<size_t>(offset / kMaxIoSize) % order.size();
+      std::rotate(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(turn), order.end());
     }
     order.insert(order.end(), failed_before.begin(), failed_before.end());
     std::vector<std::pair<rpc::ServerAddress, Status>> failures;
@@ -285,9 +387,8 @@ class FileReaderImpl final : public FileReader {
   std::map<int64_t, rpc::ChunkInfo> window_;  // chunks of [window_first_, +kWindow)
 
   // Reads up to this size that do not continue the previous read fetch
-  // only the kRangeAlign blocks they cover.
+  // only the bytes they ask for.
   static constexpr size_t kSmallRead = 256 << 10;
-  static constexpr uint64_t kRangeAlign = 64 << 10;
   uint64_t last_end_ = 0;  // where the previous read ended
   std::string cache_;      // the piece at cache_off_
   uint64_t cache_off_ = 0;
@@ -296,8 +397,17 @@ class FileReaderImpl final : public FileReader {
   std::mutex mu_;
   std::set<std::pair<int64_t, int>> failed_;  // GUARDED_BY(mu_): (chunk id, server id)
 
-  uint64_t prefetch_off_ = 0;
-  std::future<Result<std::string>> prefetch_;  // last: destroyed (joined) first
+  // A piece read ahead (ReadAhead): a background read, or a deferred
+  // zero-fill for a hole.
+  struct Ahead {
+    uint64_t off = 0;
+    std::future<Result<std::string>> data;
+  };
+  int64_t streak_ = 0;         // consecutive pieces read in order
+  std::deque<Ahead> ahead_;    // the pieces after cache_off_, in order
+  std::deque<Ahead> dropped_;  // read ahead for nothing, still running
+  // ahead_ and dropped_ are joined by the destructor, before the members
+  // their reads use are destroyed.
 };
 
 }  // namespace

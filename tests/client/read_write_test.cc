@@ -2,6 +2,7 @@
 // an in-memory model, holes, and truncation inside and across chunks.
 
 #include <algorithm>
+#include <fstream>
 #include <random>
 #include <span>
 
@@ -64,8 +65,8 @@ TEST_F(ReadWriteTest, RandomUnalignedWritesOverThreeChunksMatchAModel) {
     ASSERT_TRUE(part.ok()) << part.status();
     EXPECT_EQ(*part, model.substr(off, 10)) << "at " << off;
   }
-  // One reader, random small reads (the ranged path: only the 64 KiB blocks
-  // a read covers are fetched), some crossing blocks, pieces and chunks,
+  // One reader, random small reads (the ranged path: only the bytes a read
+  // asks for are fetched), some crossing blocks, pieces and chunks,
   // some in holes or at the end: each returns every byte asked for.
   auto reader = client_->OpenReader(a->inode);
   ASSERT_TRUE(reader.ok()) << reader.status();
@@ -85,6 +86,73 @@ TEST_F(ReadWriteTest, RandomUnalignedWritesOverThreeChunksMatchAModel) {
   ASSERT_TRUE(chunks.ok()) << chunks.status();
   ASSERT_EQ(chunks->size(), 3u);
   for (const auto& c : *chunks) EXPECT_EQ(CurrentReplicas(c), 2) << "chunk " << c.index;
+}
+
+// Bytes a process has read through read(2)/pread(2) (rchar of /proc/PID/io).
+uint64_t BytesReadBy(pid_t pid) {
+  std::ifstream io("/proc/" + std::to_string(pid) + "/io");
+  std::string key;
+  uint64_t value = 0;
+  while (io >> key >> value) {
+    if (key == "rchar:") return value;
+  }
+  ADD_FAILURE() << "no rchar in /proc/" << pid << "/io";
+  return 0;
+}
+
+// A sequential reader keeps several 4 MiB pieces in flight and asks the
+// chunk's replicas in turn: both servers holding the chunk do part of the
+// reading (before, the first replica did all of it). Reads that jump back
+// and forth past the pieces read ahead still return the right bytes.
+TEST_F(ReadWriteTest, ASequentialReaderReadsItsPiecesFromEveryReplicaInTurn) {
+  const std::string data = Bytes(40 * kMiB + 12345, 21);  // 11 pieces of one chunk
+  auto a = PutFile(*client_, "spread.bin", data);
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto chunks = client_->Chunks(a->inode);
+  ASSERT_TRUE(chunks.ok()) << chunks.status();
+  ASSERT_EQ(chunks->size(), 1u);
+  ASSERT_EQ(CurrentReplicas(chunks->at(0)), 2);
+  std::vector<pid_t> holders;
+  for (int i = 0; i < cluster_->chunk_server_count(); ++i) {
+    for (const auto& r : chunks->at(0).replicas) {
+      if (r.server_id == cluster_->chunk_server_id(i)) {
+        holders.push_back(cluster_->chunk_server_process(i)->pid());
+      }
+    }
+  }
+  ASSERT_EQ(holders.size(), 2u);
+  const uint64_t before[2] = {BytesReadBy(holders[0]), BytesReadBy(holders[1])};
+
+  auto reader = client_->OpenReader(a->inode);
+  ASSERT_TRUE(reader.ok()) << reader.status();
+  std::string back(data.size(), '\0');
+  for (uint64_t off = 0; off < data.size(); off += kMiB) {  // as the kernel's read-ahead asks
+    const size_t len = static_cast<size_t>(std::min<uint64_t>(kMiB, data.size() - off));
+    auto n = (*reader)->Read(off, std::span<char>(back.data() + off, len));
+    ASSERT_TRUE(n.ok()) << n.status();
+    ASSERT_EQ(*n, len) << "at " << off;
+  }
+  ASSERT_TRUE(back == data) << FirstDifference(back, data);
+  for (int i = 0; i < 2; ++i) {
+    const uint64_t read = BytesReadBy(holders[i]) - before[i];
+    EXPECT_GE(read, 12 * kMiB) << "replica " << i << " read only " << read << " bytes of "
+                               << data.size();
+  }
+
+  // Jumps: into pieces read ahead, back before them, forward past them.
+  const uint64_t jumps[] = {0,        kMiB,      2 * kMiB,  3 * kMiB,  4 * kMiB,
+                            5 * kMiB, 29 * kMiB, 30 * kMiB, 6 * kMiB,  7 * kMiB,
+                            8 * kMiB, 9 * kMiB,  13 * kMiB, 40 * kMiB, 0};
+  auto again = client_->OpenReader(a->inode);
+  ASSERT_TRUE(again.ok()) << again.status();
+  for (uint64_t off : jumps) {
+    std::string buf(kMiB + 1, 'x');
+    auto n = (*again)->Read(off, std::span<char>(buf.data(), buf.size()));
+    ASSERT_TRUE(n.ok()) << n.status();
+    const uint64_t expect = std::min<uint64_t>(buf.size(), data.size() - off);
+    ASSERT_EQ(*n, expect) << "at " << off;
+    ASSERT_TRUE(buf.substr(0, *n) == data.substr(off, *n)) << "at " << off;
+  }
 }
 
 TEST_F(ReadWriteTest, HolesAndBytesPastAChunkReadAsZeros) {
