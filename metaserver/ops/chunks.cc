@@ -144,6 +144,22 @@ int ReachableGoal(const ServerRegistry& registry, const store::ChunkRecord& chun
   return static_cast<int>(writable.size());
 }
 
+// Whether committing a write of `chunk` acknowledged by `written` may leave
+// it off its goal: a replica row that missed the write (dropped by the
+// commit), fewer written replicas than `goal`, or a written replica on a
+// server that is dead or being drained (it does not count toward the goal).
+bool LeavesOffGoal(const ServerRegistry& registry, const store::ChunkRecord& chunk,
+                   const std::vector<int32_t>& written, int goal) {
+  int kept = 0;
+  for (const store::ReplicaRecord& r : chunk.replicas) {
+    if (std::find(written.begin(), written.end(), r.server_id) == written.end()) return true;
+    std::optional<ServerState> st = registry.Get(r.server_id);
+    if (!st || !st->alive || st->record.draining) return true;
+    ++kept;
+  }
+  return kept < goal;
+}
+
 // kBusy while the chunk is under a write lease (live, or expired and not
 // settled yet: the settler is woken).
 Status CheckNoLease(OpContext& ctx, const store::ChunkRecord& chunk) {
@@ -238,11 +254,14 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
     ids.push_back(c.chunk_id);
   }
   Attr out;
+  bool off_goal = false;
   RETURN_IF_ERROR(ctx.writer.Run([&](store::Tx& tx) -> Status {
     ASSIGN_OR_RETURN(std::optional<Attr> attr, store::GetInode(tx, inode));
     RETURN_IF_ERROR(CheckRegular(attr, inode));
     RETURN_IF_ERROR(CheckAccess(*attr, caller, kMayWrite, "commit write"));
-    ASSIGN_OR_RETURN(std::vector<store::ChunkRecord> records, store::GetChunksById(tx, ids));
+    int tag_goal = 0;
+    ASSIGN_OR_RETURN(std::vector<store::ChunkRecord> records,
+                     store::GetChunksWithTagGoal(tx, ids, &tag_goal));
     std::map<int64_t, const store::ChunkRecord*> by_id;
     for (const auto& r : records) by_id[r.id] = &r;
     for (const ChunkCommitArgs& c : chunks) {
@@ -275,6 +294,8 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
         return IoError("none of the servers that acknowledged the write holds chunk " +
                        std::to_string(c.chunk_id));
       }
+      off_goal =
+          off_goal || LeavesOffGoal(ctx.servers, r, c.written, std::max<int>(attr->goal, tag_goal));
     }
     const int64_t now = NowNs();
     // A non-root writer that changes the data drops set-user/group-ID.
@@ -305,8 +326,11 @@ Result<Attr> CommitWrite(OpContext& ctx, const Caller& caller, InodeId inode,
                                                  mtime_ns.value_or(now), now, whole));
     return Status();
   }));
-  // A replica that missed the write was dropped; the lease is gone.
-  MarkRepairDirty(ctx);
+  // A replica that missed the write was dropped, or the chunk was written
+  // below its goal; its lease, which hid it from the repair, is gone. A
+  // commit that leaves every chunk at its goal, as it was before the write,
+  // does not wake the repair: its scans read the whole chunk map.
+  if (off_goal) MarkRepairDirty(ctx);
   return out;
 }
 

@@ -123,6 +123,13 @@ void Repairer::MarkDirty() {
   dirty_ = true;
 }
 
+bool Repairer::TakeDirty() {
+  std::lock_guard<std::mutex> lock(mu_);
+  const bool was = dirty_;
+  dirty_ = false;
+  return was;
+}
+
 std::string Repairer::ServerSignature() const {
   std::string out;
   for (const ServerState& s : ctx_.servers.Snapshot()) {

@@ -128,6 +128,9 @@ class Repairer {
   // a settled lease, a tag or goal change, confirmed deletions): the next
   // interval's pass scans. Cheap; call after the commit.
   void MarkDirty();
+  // Whether MarkDirty was called since the loop last looked (or since the
+  // last TakeDirty); clears it. For tests of who marks.
+  bool TakeDirty();
 
   // One pass: trims, then queues copies of the chunks under goal, and
   // returns (how many copies it queued) once a worker is free to take more.

@@ -285,8 +285,9 @@ Result<HeartbeatResult> Heartbeat(OpContext& ctx, const HeartbeatArgs& args) {
       return Status();
     }));
     if (hb.flush_due) ctx.servers.Flushed(args.server_id);
-    // A server whose deletion of a chunk is confirmed may take a copy of it.
-    if (!args.deleted_chunks.empty()) MarkRepairDirty(ctx);
+    // A confirmed deletion does not wake the repair: a server may take a
+    // copy of the chunk again, but a chunk waiting for that copy was listed
+    // under goal by the last pass, which keeps the passes scanning.
   }
   if (!args.bad_replicas.empty()) {
     LOG(kWarn) << "chunk server " << args.server_id << " found " << args.bad_replicas.size()

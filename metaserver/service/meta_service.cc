@@ -828,10 +828,11 @@ void MetaServiceHandler::CommitWrite(rpc::CommitWriteResponse& resp,
     }
     std::optional<int64_t> mtime;
     if (req.__isset.mtime_ns) mtime = req.mtime_ns;
+    // meta::CommitWrite wakes the repair itself, only when a chunk may be
+    // left off its goal.
     return Fill(meta::CommitWrite(ctx_, a.caller, req.inode, chunks, req.size, mtime, hashes),
                 &resp.attr, kAttr);
   });
-  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::ReportBadReplica(rpc::ReportBadReplicaResponse& resp,

@@ -31,6 +31,16 @@ constexpr Statement kGetChunksById{"chk_get_by_id",
                                    " WHERE c.id = ANY($1::bigint[]) ORDER BY c.id, r.server_id",
                                    false};
 
+constexpr Statement kGetChunksWithTagGoal{
+    "chk_get_with_tag_goal",
+    "SELECT " DDBFS_CHUNK_COLUMNS
+    ", COALESCE((SELECT max(gr.goal) FROM ddbfs.doc_tags dt"
+    "            JOIN ddbfs.goal_rules gr ON gr.tag_id = dt.tag_id WHERE dt.inode = c.inode), 0)"
+    " FROM ddbfs.chunks c"
+    " LEFT JOIN ddbfs.replicas r ON r.chunk_id = c.id"
+    " WHERE c.id = ANY($1::bigint[]) ORDER BY c.id, r.server_id",
+    false};
+
 constexpr Statement kInsertChunk{
     "chk_insert",
     "WITH c AS (INSERT INTO ddbfs.chunks (id, inode, idx, version, length, pending_version,"
@@ -232,6 +242,16 @@ Result<std::optional<ChunkRecord>> GetChunkAt(Tx& tx, InodeId inode, int64_t ind
 Result<std::vector<ChunkRecord>> GetChunksById(Tx& tx, const std::vector<int64_t>& ids) {
   return Guard(tx, [&]() -> Result<std::vector<ChunkRecord>> {
     return ParseChunks(tx.Exec(kGetChunksById, PgArray(ids)), 0);
+  });
+}
+
+Result<std::vector<ChunkRecord>> GetChunksWithTagGoal(Tx& tx, const std::vector<int64_t>& ids,
+                                                      int* tag_goal) {
+  return Guard(tx, [&]() -> Result<std::vector<ChunkRecord>> {
+    pqxx::result r = tx.Exec(kGetChunksWithTagGoal, PgArray(ids));
+    *tag_goal = 0;
+    for (const auto& row : r) *tag_goal = std::max(*tag_goal, row[10].as<int>());
+    return ParseChunks(r, 0);
   });
 }
 

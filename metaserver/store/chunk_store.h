@@ -24,6 +24,12 @@ Result<std::vector<ChunkRecord>> GetChunksById(Tx& tx, const std::vector<int64_t
 // The chunk with this id, nullopt if it does not exist.
 Result<std::optional<ChunkRecord>> GetChunk(Tx& tx, int64_t chunk_id);
 
+// GetChunksById for chunks of one file, and the highest goal of the tag
+// rules matching a tag the file carries (0: none) in *tag_goal, in the same
+// statement (a commit's check of whether it leaves a chunk below goal).
+Result<std::vector<ChunkRecord>> GetChunksWithTagGoal(Tx& tx, const std::vector<int64_t>& ids,
+                                                      int* tag_goal);
+
 struct NewChunk {
   int64_t chunk_id = 0;
   int64_t lease_id = 0;

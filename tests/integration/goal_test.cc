@@ -100,6 +100,35 @@ class GoalTest : public ::testing::Test {
     return out;
   }
 
+  // Passes of the repair that scanned the chunk map (-1: cannot tell).
+  int64_t Scans() {
+    auto s = client_->ClusterStatus();
+    return s.ok() ? s->repair_scans : -1;
+  }
+
+  // Scans() once nothing is left to repair and two looks 600 ms apart (three
+  // intervals) saw no new scan; -1 if that did not come within kRepairWait.
+  int64_t SettledScans() {
+    auto quiet = [&] {
+      auto s = client_->ClusterStatus();
+      return s.ok() && s->chunks_under_goal == 0 && s->chunks_over_goal == 0 &&
+             s->pending_deletions == 0 && s->repair_copies_in_flight == 0;
+    };
+    if (!WaitFor(quiet, kRepairWait)) return -1;
+    int64_t before = -1;
+    const bool settled = WaitFor(
+        [&] {
+          const int64_t now = Scans();
+          const bool still = now == before;
+          before = now;
+          if (still) return true;
+          std::this_thread::sleep_for(std::chrono::milliseconds(600));
+          return false;
+        },
+        kRepairWait);
+    return settled ? before : -1;
+  }
+
   static inline TestCluster* cluster_ = nullptr;
   std::unique_ptr<Client> client_;
 };
@@ -265,36 +294,36 @@ TEST_F(GoalTest, TagRuleRaisesReplicasUntaggingTrimsAndHighestWins) {
 TEST_F(GoalTest, AnIdleRepairDoesNotScanTheChunkMapAgain) {
   auto f = WriteFile(kRootInode, "idle", 40);
   ASSERT_TRUE(f.ok()) << f.status();
-  auto quiet = [&] {
-    auto s = client_->ClusterStatus();
-    return s.ok() && s->chunks_under_goal == 0 && s->chunks_over_goal == 0 &&
-           s->pending_deletions == 0 && s->repair_copies_in_flight == 0;
-  };
-  ASSERT_TRUE(WaitFor(quiet, kRepairWait));
-  auto scans = [&]() -> int64_t {
-    auto s = client_->ClusterStatus();
-    return s.ok() ? s->repair_scans : -1;
-  };
-  // Settled: the scans stop (the interval is 200 ms).
-  int64_t before = -1;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        const int64_t now = scans();
-        const bool still = now == before;
-        before = now;
-        if (still) return true;
-        std::this_thread::sleep_for(std::chrono::milliseconds(600));
-        return false;
-      },
-      kRepairWait));
+  int64_t before = SettledScans();
+  ASSERT_GE(before, 0);
   // Ten intervals: at most one scan (the periodic one).
-  EXPECT_FALSE(WaitFor([&] { return scans() > before + 1; }, std::chrono::seconds(2)))
-      << "an idle repair scanned " << scans() - before << " times in 2 s";
+  EXPECT_FALSE(WaitFor([&] { return Scans() > before + 1; }, std::chrono::seconds(2)))
+      << "an idle repair scanned " << Scans() - before << " times in 2 s";
   // A change is seen at once.
-  before = scans();
+  before = Scans();
   ASSERT_TRUE(client_->SetGoal(f->inode, 3).ok());
   EXPECT_TRUE(WaitForReplicas(f->inode, 3)) << Shown(f->inode);
-  EXPECT_GT(scans(), before);
+  EXPECT_GT(Scans(), before);
+}
+
+// Nor do writes that leave their chunks at goal make it scan: a cluster
+// being written to would otherwise read its whole chunk map every interval
+// (docs/repair.md, "Idle passes").
+TEST_F(GoalTest, WritesThatKeepTheirChunksAtGoalDoNotMakeTheRepairScan) {
+  auto f = WriteFile(kRootInode, "busy0", 50);
+  ASSERT_TRUE(f.ok()) << f.status();
+  const int64_t before = SettledScans();
+  ASSERT_GE(before, 0);
+  // Twelve files (24 chunk commits) over about ten intervals.
+  for (int i = 1; i <= 12; ++i) {
+    auto g = WriteFile(kRootInode, "busy" + std::to_string(i), 50 + 2 * i);
+    ASSERT_TRUE(g.ok()) << g.status();
+    EXPECT_EQ(LiveReplicas(g->inode), (std::vector<int>{2, 2}));
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+  }
+  // At most the periodic scan.
+  EXPECT_LE(Scans(), before + 1) << "the repair scanned " << Scans() - before
+                                 << " times while writes kept their chunks at goal";
 }
 
 TEST_F(GoalTest, PermissionsAndBadInputAreRefused) {

@@ -2,6 +2,8 @@
 
 #include "ddbfs/constants.h"
 #include "meta_test_base.h"
+#include "metaserver/ops/goal_ops.h"
+#include "metaserver/ops/repairer.h"
 
 namespace ddbfs::meta::testing {
 namespace {
@@ -128,6 +130,53 @@ TEST_F(ChunkTest, CommitMakesMissingReplicasStaleAndQueuesThem) {
   // A generation cannot be committed twice: its lease ended with the commit.
   EXPECT_EQ(CodeOf(CommitWrite(ctx(), caller_, f.inode, {c}, 1000, std::nullopt)),
             ErrorCode::kLeaseExpired);
+}
+
+// The repair's scans read the whole chunk map: a commit wakes it only when
+// the chunk may be off its goal afterwards (docs/repair.md, "Idle passes").
+TEST_F(ChunkTest, OnlyACommitThatMayLeaveItsChunkOffGoalWakesTheRepair) {
+  AddServer("ua", "a");
+  AddServer("ub", "b");
+  AddServer("uc", "c");
+  Repairer repairer(ctx(), RepairOptions{});
+  ctx().repairer = &repairer;
+  Attr f = MustCreate(kRootInode, "f");  // goal 2
+  auto commit = [&](InodeId inode, int keep) -> Status {
+    auto plan = PrepareWrite(ctx(), caller_, inode, 0);
+    if (!plan.ok()) return plan.status();
+    ChunkCommitArgs c{0, plan->chunk_id, plan->version, 100, {}, plan->lease_id};
+    for (const ServerAddr& r : plan->replicas) {
+      if (static_cast<int>(c.written.size()) < keep) c.written.push_back(r.server_id);
+    }
+    repairer.TakeDirty();
+    return CommitWrite(ctx(), caller_, inode, {c}, 100, std::nullopt).status();
+  };
+  // Written by both replicas of a goal-2 file: at goal, as before.
+  ASSERT_TRUE(commit(f.inode, 2).ok());
+  EXPECT_FALSE(repairer.TakeDirty()) << "a commit at goal woke the repair";
+  ASSERT_TRUE(commit(f.inode, 2).ok());
+  EXPECT_FALSE(repairer.TakeDirty()) << "a second commit at goal woke the repair";
+  // One replica missed the write: dropped, the chunk is below goal.
+  ASSERT_TRUE(commit(f.inode, 1).ok());
+  EXPECT_TRUE(repairer.TakeDirty()) << "a commit that dropped a replica did not wake the repair";
+  // A tag rule asks for 3: two replicas written are below it.
+  Attr t = MustCreate(kRootInode, "tagged");
+  ASSERT_TRUE(SetGoalRule(ctx(), /*admin=*/true, "keep", 3).ok());
+  ASSERT_TRUE(SetTags(ctx(), caller_, t.inode, {Tag{"keep", std::nullopt}}, {}).ok());
+  ASSERT_TRUE(commit(t.inode, 2).ok());
+  EXPECT_TRUE(repairer.TakeDirty()) << "a commit below the tag rule's goal did not wake the repair";
+  // A written replica on a server being drained does not count.
+  Attr d = MustCreate(kRootInode, "drained");
+  ASSERT_TRUE(commit(d.inode, 2).ok());
+  EXPECT_FALSE(repairer.TakeDirty());
+  auto map = GetChunks(ctx(), caller_, d.inode, 0, 1, false);
+  ASSERT_TRUE(map.ok() && map->chunks.size() == 1 && map->chunks[0].replicas.size() == 2);
+  const int32_t holder = map->chunks[0].replicas[0].address.server_id;
+  ctx().servers.SetDraining(holder, true);
+  ASSERT_TRUE(commit(d.inode, 2).ok());
+  EXPECT_TRUE(repairer.TakeDirty()) << "a commit to a server being drained did not wake the repair";
+  ctx().servers.SetDraining(holder, false);
+  ctx().repairer = nullptr;
 }
 
 TEST_F(ChunkTest, CommitWriteValidatesEverythingFirst) {
