@@ -10,6 +10,7 @@
 #include "metaserver/ops/placement.h"
 #include "metaserver/ops/rebalance.h"
 #include "metaserver/ops/server_registry.h"
+#include "metaserver/store/goal_store.h"
 #include "metaserver/store/read_pool.h"
 #include "metaserver/store/repair_store.h"
 #include "metaserver/store/write_queue.h"
@@ -82,6 +83,10 @@ void MarkRepairDirty(OpContext& ctx) {
   if (ctx.repairer) ctx.repairer->MarkDirty();
 }
 
+void MarkRepairTagsChanged(OpContext& ctx) {
+  if (ctx.repairer) ctx.repairer->MarkTagsChanged();
+}
+
 Repairer::Repairer(OpContext& ctx, RepairOptions options)
     : ctx_(ctx), options_(options), copy_timeout_ms_(CopyTimeoutMs(options)) {
   stats_.enabled = options_.interval_ms > 0;
@@ -121,6 +126,10 @@ void Repairer::Kick() {
 void Repairer::MarkDirty() {
   std::lock_guard<std::mutex> lock(mu_);
   dirty_ = true;
+}
+
+void Repairer::MarkTagsChanged() {
+  if (rules_.load()) MarkDirty();
 }
 
 bool Repairer::TakeDirty() {
@@ -260,6 +269,19 @@ int Repairer::Pass() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     ++stats_.scans;
+  }
+  // Before the scans: a tag change committed after this look marks the
+  // repair itself if a rule exists; one committed before it is in the scans.
+  bool rules = true;
+  if (ctx_.reader
+          .Run([&](store::Tx& tx) -> Status {
+            ASSIGN_OR_RETURN(rules, store::AnyGoalRule(tx));
+            return Status();
+          })
+          .ok()) {
+    rules_ = rules;
+  } else {
+    rules_ = true;
   }
   bool found = false;
   const int64_t trimmed = Trim(&found);

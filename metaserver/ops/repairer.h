@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -131,6 +132,10 @@ class Repairer {
   // Whether MarkDirty was called since the loop last looked (or since the
   // last TakeDirty); clears it. For tests of who marks.
   bool TakeDirty();
+  // A tag change was committed: it moves a document's goal only through a
+  // goal rule, so it is MarkDirty unless the last pass found no rule at all
+  // (a rule set since kicks a pass, which looks again before its scans).
+  void MarkTagsChanged();
 
   // One pass: trims, then queues copies of the chunks under goal, and
   // returns (how many copies it queued) once a worker is free to take more.
@@ -190,12 +195,15 @@ class Repairer {
   mutable std::mutex mu_;
   std::condition_variable cv_;  // kicks, stop, queue and completions
   bool kicked_ = false;         // GUARDED_BY(mu_)
-  bool dirty_ = true;           // GUARDED_BY(mu_): see MarkDirty
-  bool pending_ = true;         // GUARDED_BY(mu_): the last pass found work (or could not look)
-  bool stopping_ = false;       // GUARDED_BY(mu_)
-  std::deque<Copy> queue_;      // GUARDED_BY(mu_)
-  std::set<int64_t> busy_;      // GUARDED_BY(mu_): chunks queued or copying
-  int in_flight_ = 0;           // GUARDED_BY(mu_)
+  // Whether a goal rule may exist: as the last pass found (before its
+  // scans); true until a pass looked.
+  std::atomic<bool> rules_{true};
+  bool dirty_ = true;       // GUARDED_BY(mu_): see MarkDirty
+  bool pending_ = true;     // GUARDED_BY(mu_): the last pass found work (or could not look)
+  bool stopping_ = false;   // GUARDED_BY(mu_)
+  std::deque<Copy> queue_;  // GUARDED_BY(mu_)
+  std::set<int64_t> busy_;  // GUARDED_BY(mu_): chunks queued or copying
+  int in_flight_ = 0;       // GUARDED_BY(mu_)
   // Chunks whose copy failed, and when: skipped for an interval.
   std::map<int64_t, std::chrono::steady_clock::time_point> failed_at_;  // GUARDED_BY(mu_)
   RepairStats stats_;                                                   // GUARDED_BY(mu_)
@@ -211,5 +219,7 @@ class Repairer {
 
 // ctx.repairer->MarkDirty(), when a repair runs.
 void MarkRepairDirty(OpContext& ctx);
+// ctx.repairer->MarkTagsChanged(), when a repair runs.
+void MarkRepairTagsChanged(OpContext& ctx);
 
 }  // namespace ddbfs::meta

@@ -73,7 +73,7 @@ Result<std::vector<Tag>> SetTags(OpContext& ctx, const Caller& caller, InodeId i
     return Status();
   }));
   // A tag with a goal rule changes the document's goal (docs/repair.md).
-  MarkRepairDirty(ctx);
+  MarkRepairTagsChanged(ctx);
   return out;
 }
 
@@ -232,7 +232,7 @@ Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<Inod
                              std::to_string(kMaxTagManyInGroupCommit) + " here)");
     }
     RETURN_IF_ERROR(ctx.writer.Run(change));
-    MarkRepairDirty(ctx);
+    MarkRepairTagsChanged(ctx);
     return changed_count;
   }
   // Many documents: one transaction beside the group commit
@@ -242,7 +242,7 @@ Result<int> TagMany(OpContext& ctx, const Caller& caller, const std::vector<Inod
   for (const Tag& t : add) names.insert(t.name);
   for (const Tag& t : remove) names.insert(t.name);
   RETURN_IF_ERROR(ctx.bulk->Run(ids, std::move(names), change));
-  MarkRepairDirty(ctx);
+  MarkRepairTagsChanged(ctx);
   return changed_count;
 }
 
@@ -377,7 +377,7 @@ Result<int64_t> TagAdmin(OpContext& ctx, bool admin, TagAdminOp op, const std::s
     ASSIGN_OR_RETURN(documents, RunTagAdmin(tx, admin, op, name, other));
     return Status();
   }));
-  MarkRepairDirty(ctx);
+  MarkRepairTagsChanged(ctx);
   return documents;
 }
 

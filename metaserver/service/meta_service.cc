@@ -273,7 +273,6 @@ void MetaServiceHandler::SetTags(rpc::SetTagsResponse& resp, const rpc::SetTagsR
     resp.tags = ToRpc(tags);
     return Status();
   });
-  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::GetTags(rpc::GetTagsResponse& resp, const rpc::GetTagsRequest& req) {
@@ -337,7 +336,6 @@ void MetaServiceHandler::TagMany(rpc::TagManyResponse& resp, const rpc::TagManyR
         return Status();
       },
       !bulk);
-  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdminRequest& req) {
@@ -370,7 +368,6 @@ void MetaServiceHandler::TagAdmin(rpc::TagAdminResponse& resp, const rpc::TagAdm
     ASSIGN_OR_RETURN(resp.documents, meta::TagAdmin(ctx_, admin, op, req.name, req.other));
     return Status();
   });
-  RepairAfter(resp.status, /*kick=*/false);
 }
 
 void MetaServiceHandler::ListImplications(rpc::ListImplicationsResponse& resp,

@@ -77,6 +77,9 @@ constexpr Statement kTagDocuments{
     "goal_tag_documents", "SELECT count(DISTINCT inode) FROM ddbfs.doc_tags WHERE tag_id = $1",
     false};
 
+constexpr Statement kAnyRule{"goal_rule_any", "SELECT EXISTS (SELECT 1 FROM ddbfs.goal_rules)",
+                             false};
+
 constexpr Statement kListRules{
     "goal_rule_list",
     "SELECT t.name, gr.goal,"
@@ -205,6 +208,10 @@ Result<std::vector<GoalRuleRecord>> ListGoalRules(Tx& tx, int limit) {
     }
     return out;
   });
+}
+
+Result<bool> AnyGoalRule(Tx& tx) {
+  return Guard(tx, [&]() -> Result<bool> { return tx.Exec(kAnyRule).at(0)[0].as<bool>(); });
 }
 
 }  // namespace ddbfs::meta::store

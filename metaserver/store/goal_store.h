@@ -76,5 +76,7 @@ struct GoalRuleRecord {
 };
 // Every rule by tag name, at most `limit`.
 Result<std::vector<GoalRuleRecord>> ListGoalRules(Tx& tx, int limit);
+// Whether any tag has a goal rule.
+Result<bool> AnyGoalRule(Tx& tx);
 
 }  // namespace ddbfs::meta::store

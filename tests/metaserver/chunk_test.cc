@@ -179,6 +179,38 @@ TEST_F(ChunkTest, OnlyACommitThatMayLeaveItsChunkOffGoalWakesTheRepair) {
   ctx().repairer = nullptr;
 }
 
+// A tag change moves a goal only through a goal rule: with none (as the
+// last pass found) it does not wake the repair.
+TEST_F(ChunkTest, TagChangesWakeTheRepairOnlyWhileAGoalRuleExists) {
+  AddServer("ua", "a");
+  AddServer("ub", "b");
+  Repairer repairer(ctx(), RepairOptions{});
+  ctx().repairer = &repairer;
+  Attr f = MustCreate(kRootInode, "f");
+  auto tag = [&](const std::string& name) {
+    repairer.TakeDirty();
+    EXPECT_TRUE(SetTags(ctx(), caller_, f.inode, {Tag{name, std::nullopt}}, {}).ok());
+    return repairer.TakeDirty();
+  };
+  // No pass has looked yet: it may not know of a rule.
+  EXPECT_TRUE(tag("before"));
+  repairer.Pass();
+  EXPECT_FALSE(tag("plain")) << "a tag change woke the repair with no goal rule anywhere";
+  auto many = TagMany(ctx(), caller_, {f.inode}, {Tag{"many", std::nullopt}}, {});
+  ASSERT_TRUE(many.ok()) << many.status();
+  EXPECT_FALSE(repairer.TakeDirty());
+  // A rule (it kicks a pass, which looks again): tag changes wake it.
+  ASSERT_TRUE(SetGoalRule(ctx(), /*admin=*/true, "keep", 3).ok());
+  repairer.Pass();
+  EXPECT_TRUE(tag("keep")) << "tagging with a ruled tag did not wake the repair";
+  EXPECT_TRUE(tag("other"));
+  // The rule gone: after the next pass, quiet again.
+  ASSERT_TRUE(SetGoalRule(ctx(), /*admin=*/true, "keep", 0).ok());
+  repairer.Pass();
+  EXPECT_FALSE(tag("again"));
+  ctx().repairer = nullptr;
+}
+
 TEST_F(ChunkTest, CommitWriteValidatesEverythingFirst) {
   int32_t a = AddServer("ua", "a");
   Attr f = MustCreate(kRootInode, "f");
