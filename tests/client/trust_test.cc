@@ -241,8 +241,13 @@ TEST_F(TrustTest, AClientsReportDropsAReplicaOnlyWhenItsServerFindsItBad) {
   EXPECT_EQ(resp.status.code, rpc::ErrorCode::OK) << resp.status.message;
   after = admin->Chunks(file->inode);
   ASSERT_TRUE(after.ok());
-  ASSERT_EQ(after->front().replicas.size(), 1u) << "a confirmed bad replica is dropped";
-  EXPECT_NE(after->front().replicas[0].server_id, req.server_id);
+  // Dropped; the repair (kicked by the drop) may already have copied the
+  // chunk to the third server, never back to this one while its deletion
+  // is queued.
+  ASSERT_FALSE(after->front().replicas.empty());
+  for (const auto& r : after->front().replicas) {
+    EXPECT_NE(r.server_id, req.server_id) << "a confirmed bad replica is dropped";
+  }
 }
 
 // Root over the Unix socket serves other local users (the mount): each
