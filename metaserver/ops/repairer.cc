@@ -273,16 +273,11 @@ int Repairer::Pass() {
   // Before the scans: a tag change committed after this look marks the
   // repair itself if a rule exists; one committed before it is in the scans.
   bool rules = true;
-  if (ctx_.reader
-          .Run([&](store::Tx& tx) -> Status {
-            ASSIGN_OR_RETURN(rules, store::AnyGoalRule(tx));
-            return Status();
-          })
-          .ok()) {
-    rules_ = rules;
-  } else {
-    rules_ = true;
-  }
+  const Status looked = ctx_.reader.Run([&](store::Tx& tx) -> Status {
+    ASSIGN_OR_RETURN(rules, store::AnyGoalRule(tx));
+    return Status();
+  });
+  rules_ = rules || !looked.ok();
   bool found = false;
   const int64_t trimmed = Trim(&found);
   std::vector<int64_t> skip;

@@ -125,8 +125,9 @@ class Repairer {
   void Stop();
   // A pass now.
   void Kick();
-  // Something that may leave a chunk off its goal was committed (a write,
-  // a settled lease, a tag or goal change, confirmed deletions): the next
+  // Something that may leave a chunk off its goal was committed (a write
+  // that missed a replica or stayed below goal, a settled lease, a goal
+  // change, an inventory page; tag changes: MarkTagsChanged): the next
   // interval's pass scans. Cheap; call after the commit.
   void MarkDirty();
   // Whether MarkDirty was called since the loop last looked (or since the
