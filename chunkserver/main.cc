@@ -15,6 +15,7 @@
 #include "chunk_connection.h"
 #include "chunk_service.h"
 #include "chunk_store.h"
+#include "ddbfs/heap.h"
 #include "ddbfs/log.h"
 #include "ddbfs/rpc.h"
 #include "ddbfs/rpc_server.h"
@@ -42,6 +43,7 @@ int Usage(const std::string& message) {
 
 int main(int argc, char** argv) {
   ddbfs::SkipOpenSslCleanupAtExit();
+  const bool heap_tuned = ddbfs::KeepLargeBuffersInHeap();
   using namespace ddbfs;
   CLI::App app{"DDBFS chunk server: stores chunk replicas and serves them to clients and peers"};
   std::string listen = "127.0.0.1:" + std::to_string(kDefaultChunkPort);
@@ -127,6 +129,9 @@ int main(int argc, char** argv) {
   }
   SetLogLevel(level);
   SetLogProgram("chunkserver");
+  if (!heap_tuned) {
+    LOG(kWarn) << "the C library refused the heap settings for 4 MiB pieces";
+  }
   // Thrift's own diagnostics repeat what the Status of the failed call says.
   apache::thrift::GlobalOutput.setOutputFunction(
       [](const char* message) { LOG(kDebug) << "thrift: " << message; });

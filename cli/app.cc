@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "command.h"
+#include "ddbfs/heap.h"
 #include "ddbfs/log.h"
 
 #ifndef DDBFS_VERSION
@@ -61,6 +62,9 @@ std::vector<Command> AllCommands() {
 }
 
 int Main(int argc, char** argv) {
+  // `add` and `get` of large files move 4 MiB pieces (ddbfs/heap.h); a
+  // refusal only makes them slower, so it is not reported.
+  (void)KeepLargeBuffersInHeap();
   SetLogProgram("ddbfs");
   // The library's warnings (replica failover) are not failures of the
   // command; DDBFS_LOG_LEVEL=warn shows them.

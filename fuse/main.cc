@@ -18,6 +18,7 @@
 
 #include "ddbfs/client.h"
 #include "ddbfs/client_config.h"
+#include "ddbfs/heap.h"
 #include "ddbfs/log.h"
 #include "fs.h"
 #include "syslog_forward.h"
@@ -237,8 +238,12 @@ std::unique_ptr<Client> ConnectOrExplain(const std::string& meta, double io_time
 }
 
 int Main(int argc, char** argv) {
+  const bool heap_tuned = KeepLargeBuffersInHeap();
   Args a = ParseArgs(argc, argv);
   SetLogProgram("ddbfs-mount");
+  if (!heap_tuned) {
+    LOG(kWarn) << "the C library refused the heap settings for 4 MiB pieces";
+  }
   LogLevel level;
   if (!ParseLogLevel(a.log_level, &level)) {
     Die(2, "--log-level " + a.log_level + ": give debug, info, warn or error");
