@@ -170,7 +170,10 @@ TEST_F(RegistrationProcessTest, MillionsOfChunksRegisterInPagesWithBoundedMemory
   // whole inventory would be about 100 MiB. Allow for PostgreSQL client
   // buffers and allocator slack, far below the inventory's size.
   EXPECT_LT(rss_after - rss_before, 64 * 1024) << "KiB";
-  EXPECT_LT(took.count(), 60.0);
+  // A guard against a registration that grows worse than linearly (minutes
+  // per page), not a speed target: on a machine whose disk flush takes
+  // 0.28 ms it took 65-70 s alone, and 95 s beside another test run.
+  EXPECT_LT(took.count(), 180.0);
 }
 
 // Regression (the exact attack): one raw RegisterServer under a server's
