@@ -209,28 +209,66 @@ Status ChunkFile::Recover() {
   cur_image_.assign(slots.begin() + chosen * kHeaderSlotSize,
                     slots.begin() + (chosen + 1) * kHeaderSlotSize);
   if (!changed) return Status();
+  if (chosen == newest && h[newest].dirty.count() <= kLazySealMaxBlocks) {
+    // The newest header verified and reading it again costs little: leave
+    // the disk as it is (a crash now recovers the same way) and seal before
+    // the next change. A file written without fsync and then read costs no
+    // disk flush at its first read.
+    unsealed_ = true;
+    return Status();
+  }
+  // Free what the chosen state does not use among the blocks either header
+  // changed (a rejected header's places are not used by its base).
+  if (chosen == newest) return Seal(h[newest]);
+  Header mix = h[other];
+  mix.dirty = h[newest].dirty;
+  return Seal(mix);
+}
+
+Status ChunkFile::Seal(const Header& punch) {
   // Make the chosen state durable, free what it does not use, and replace
   // the other slot (the rejected header, or the chosen one's base) by a copy
   // that needs no verification, so that a rejected header can never win
   // later and the next open reads nothing.
   RETURN_IF_ERROR(disk_->Sync());
-  PunchUnused(chosen == newest ? h[newest] : [&] {
-    Header mix = h[other];
-    mix.dirty = h[newest].dirty;
-    return mix;
-  }());
-  Header sealed = h[chosen];
+  PunchUnused(punch);
+  Header sealed = cur_;
   sealed.dirty.reset();
   sealed.seq = ++max_seq_;
-  sealed.base_seq = h[chosen].seq;
-  const int target = 1 - chosen;
+  sealed.base_seq = cur_.seq;
+  const int target = 1 - cur_slot_;
   std::vector<char> image = Serialize(sealed);
-  RETURN_IF_ERROR(disk_->Pwrite(static_cast<uint64_t>(target) * kHeaderSlotSize, image));
+  if (Status s = disk_->Pwrite(static_cast<uint64_t>(target) * kHeaderSlotSize, image); !s.ok()) {
+    broken_ = s;  // the slot may be torn (see StoreHeader)
+    return s;
+  }
   RETURN_IF_ERROR(disk_->Sync());
   cur_image_ = std::move(image);
   cur_ = durable_ = sealed;
   cur_slot_ = durable_slot_ = target;
+  unsealed_ = false;
   return Status();
+}
+
+Status ChunkFile::SealIfOpenedUnsealed() {
+  if (!unsealed_) return Status();
+  RETURN_IF_ERROR(broken_);
+  RETURN_IF_ERROR(disk_->Sync());
+  return SealDurable();
+}
+
+Status ChunkFile::SealDurable() {
+  if (!unsealed_) return Status();
+  RETURN_IF_ERROR(broken_);
+  // The state after a Sync(): the taken header is the durable one, the
+  // places it does not use among its changed blocks are freed, and its copy
+  // without dirty bits goes to the other slot, unsynced (its data is durable
+  // already).
+  unsealed_ = false;
+  PunchUnused(cur_);
+  Header clean = cur_;
+  clean.dirty.reset();
+  return StoreHeader(clean);
 }
 
 Status ChunkFile::ReadVerifiedBlock(const Header& h, uint32_t b, char* buf) const {
@@ -400,6 +438,7 @@ Status ChunkFile::Write(uint64_t offset, std::span<const char> data, uint64_t ve
     return InvalidArgument("write past the end of a chunk");
   }
   RETURN_IF_ERROR(broken_);
+  RETURN_IF_ERROR(SealIfOpenedUnsealed());
   if (data.empty()) return SetVersion(version);
   const uint64_t old_len = cur_.length;
   const uint64_t end = offset + data.size();
@@ -436,6 +475,7 @@ Status ChunkFile::Write(uint64_t offset, std::span<const char> data, uint64_t ve
 Status ChunkFile::Truncate(uint64_t length, uint64_t version) {
   if (length > kChunkSize) return InvalidArgument("truncate past the end of a chunk");
   RETURN_IF_ERROR(broken_);
+  RETURN_IF_ERROR(SealIfOpenedUnsealed());
   const uint64_t old_len = cur_.length;
   if (length == old_len) return SetVersion(version);
   Plan plan;
@@ -526,6 +566,7 @@ Status ChunkFile::Read(uint64_t offset, uint64_t len, std::string* out) const {
 Status ChunkFile::SetVersion(uint64_t version) {
   RETURN_IF_ERROR(broken_);
   if (version == cur_.version) return Status();
+  RETURN_IF_ERROR(SealIfOpenedUnsealed());
   Header next = cur_;
   next.version = version;
   return StoreHeader(next);
@@ -584,6 +625,7 @@ void ChunkFile::PunchUnused(const Header& h) {
 
 Status ChunkFile::Sync() {
   RETURN_IF_ERROR(broken_);
+  RETURN_IF_ERROR(SealIfOpenedUnsealed());
   RETURN_IF_ERROR(disk_->Sync());
   if (!folder_to_sync_.empty()) {
     RETURN_IF_ERROR(SyncDir(folder_to_sync_));

@@ -37,6 +37,11 @@ inline constexpr uint64_t kDataOffset = 2 * kHeaderSlotSize;
 // once (DiskFile::StartWriteback).
 inline constexpr uint64_t kWritebackMin = 1u << 20;
 
+// A file opened with a verified newest header that changed at most this
+// many blocks is not sealed at open (ChunkFile::Open): reading them again at
+// the next open costs less than two disk flushes now.
+inline constexpr size_t kLazySealMaxBlocks = 16;
+
 // Where a block's bytes are (the per-block map of a header).
 enum class BlockPlace : uint8_t { kZero = 0, kA = 1, kB = 2 };
 
@@ -62,7 +67,10 @@ class ChunkFile {
   // Opens an existing chunk file and recovers it: the newest valid header
   // slot wins if the blocks it changed since its base pass their CRCs, else
   // its base (the older slot). A recovered file is synced and left with a
-  // header that needs no verification next time. No valid header (or a
+  // header that needs no verification next time, except when the newest
+  // header won with at most kLazySealMaxBlocks changed blocks: then nothing
+  // is written at open, and the first Write, Truncate, SetVersion or Sync
+  // seals it first (docs/chunk_format.md, "Opening"). No valid header (or a
   // format-1 file: see chunk_file_v1.h) is kChecksumMismatch, a missing
   // file kNotFound.
   static Result<std::unique_ptr<ChunkFile>> Open(const std::string& path);
@@ -105,6 +113,20 @@ class ChunkFile {
   // into place.
   Status SyncAndSeal();
 
+  // True if Open took a newest header with changed blocks and wrote nothing
+  // (see Open): the next change, or SealDurable, seals it.
+  bool unsealed() const { return unsealed_; }
+  // The header Open took, by its sequence number.
+  uint64_t header_seq() const { return cur_.seq; }
+  // For a file left unsealed by Open whose header and data the caller has
+  // made durable since (syncfs of its file system): frees what the header
+  // does not use and writes its copy without dirty bits to the other slot,
+  // unsynced, as Sync() does. Nothing if the file is not unsealed.
+  Status SealDurable();
+  // If Open left the file unsealed: fdatasync, then SealDurable(). Called
+  // first by every change.
+  Status SealIfOpenedUnsealed();
+
   // In-memory form of a header slot (docs/chunk_format.md).
   struct Header {
     uint64_t chunk_id = 0;
@@ -130,6 +152,10 @@ class ChunkFile {
   explicit ChunkFile(std::unique_ptr<DiskFile> disk) : disk_(std::move(disk)) {}
 
   Status Recover();
+  // Syncs, frees the places `punch`'s dirty blocks do not use in cur_, and
+  // writes cur_ without dirty bits to the other slot, synced: the state a
+  // later open takes without verifying anything.
+  Status Seal(const Header& punch);
   // Reads the valid bytes of block `b` under header `h` into `buf` and
   // checks them against its CRC (kChecksumMismatch names the block).
   Status ReadVerifiedBlock(const Header& h, uint32_t b, char* buf) const;
@@ -154,6 +180,7 @@ class ChunkFile {
   uint64_t max_seq_ = 0;         // highest seq ever seen or written
   Status broken_;                // sticky: a header write failed, the slot may be torn
   std::string folder_to_sync_;   // fsynced by the next Sync(), then cleared
+  bool unsealed_ = false;        // Open took a verified, dirty newest header and wrote nothing
 };
 
 }  // namespace ddbfs::chunkserver

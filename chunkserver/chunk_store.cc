@@ -241,6 +241,9 @@ void ChunkStore::ScanSubdir(size_t dir_index, const fs::path& sub) {
       corrupt_.insert(id);
       continue;
     }
+    if ((*file)->unsealed() && to_seal_.size() < kMaxWaitingSeals) {
+      to_seal_.emplace_back(id, (*file)->header_seq());
+    }
     const Entry found{dir_index, (*file)->version(), (*file)->length(),
                       ChangedMsOf(entry.path().string())};
     auto it = chunks_.find(id);
@@ -400,10 +403,93 @@ Result<ChunkStore::FilePtr> ChunkStore::Acquire(uint64_t chunk_id, size_t* dir_i
       return opened.status();
     }
     file = std::move(opened).value();
+    if (file->unsealed()) RETURN_IF_ERROR(NoteUnsealed(chunk_id, *file));
     KeepOpen(chunk_id, file);
   }
   RETURN_IF_ERROR(CheckIdentity(chunk_id, *file));
   return file;
+}
+
+Status ChunkStore::NoteUnsealed(uint64_t chunk_id, ChunkFile& file) {
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    if (to_seal_.size() < kMaxWaitingSeals) {
+      to_seal_.emplace_back(chunk_id, file.header_seq());
+      return Status();
+    }
+  }
+  return file.SealIfOpenedUnsealed();
+}
+
+size_t ChunkStore::waiting_seals() const {
+  std::lock_guard<std::mutex> lock(map_mu_);
+  return to_seal_.size();
+}
+
+size_t ChunkStore::SealOpened() {
+  std::vector<std::pair<uint64_t, uint64_t>> batch;
+  {
+    std::lock_guard<std::mutex> lock(map_mu_);
+    batch.swap(to_seal_);
+  }
+  if (batch.empty()) return 0;
+  // Everything written before now reaches the disk: the headers these files
+  // opened with and their data among it.
+  for (const std::string& dir : dirs_) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    const int rc = fd < 0 ? -1 : ::syncfs(fd);
+    const int err = errno;
+    if (fd >= 0) ::close(fd);
+    if (rc != 0) {
+      // They stay unsealed; their next change seals them.
+      LOG(kWarn) << "cannot sync the file system of " << dir << ": " << std::strerror(err) << " ("
+                 << batch.size() << " chunk files left unsealed)";
+      return 0;
+    }
+  }
+  size_t sealed = 0;
+  for (const auto& [chunk_id, seq] : batch) {
+    std::unique_lock<std::shared_mutex> lock(LockFor(chunk_id));
+    size_t dir_index = 0;
+    if (!CheckUsable(chunk_id, &dir_index).ok()) continue;
+    FilePtr file = Cached(chunk_id);
+    if (!file) {
+      // Closed since: its header on disk is the one it opened with if no
+      // change came in between (a change seals first).
+      auto opened = ChunkFile::Open(ChunkPath(dir_index, chunk_id));
+      if (!opened.ok()) continue;
+      file = std::move(opened).value();
+    }
+    if (!file->unsealed() || file->header_seq() != seq) continue;
+    Status s = file->SealDurable();
+    if (s.ok()) {
+      ++sealed;
+    } else {
+      LOG(kWarn) << "cannot seal chunk " << ChunkIdHex(chunk_id) << ": " << s;
+    }
+  }
+  return sealed;
+}
+
+void ChunkStore::StartSealing(int interval_ms) {
+  sealer_ = std::thread([this, interval_ms] {
+    std::unique_lock<std::mutex> lock(sealer_mu_);
+    while (!sealer_cv_.wait_for(lock, std::chrono::milliseconds(interval_ms),
+                                [this] { return sealer_stopping_; })) {
+      lock.unlock();
+      SealOpened();
+      lock.lock();
+    }
+  });
+}
+
+ChunkStore::~ChunkStore() {
+  {
+    std::lock_guard<std::mutex> lock(sealer_mu_);
+    sealer_stopping_ = true;
+  }
+  sealer_cv_.notify_all();
+  if (sealer_.joinable()) sealer_.join();
 }
 
 template <typename T>

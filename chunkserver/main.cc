@@ -148,6 +148,9 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<chunkserver::ChunkStore> store = std::move(store_or).value();
   store->set_capacity_limit(static_cast<uint64_t>(capacity_gib * static_cast<double>(1ull << 30)));
+  // Files opened with a small unsynced change are sealed within a second
+  // (one syncfs per data folder for all of them; docs/chunk_format.md).
+  store->StartSealing(/*interval_ms=*/1000);
   chunkserver::ChunkAuth auth;
   auth.cluster_secret = security->cluster_secret;
   auth.capabilities = CapabilityKey(security->cluster_secret);
