@@ -93,10 +93,12 @@ rpc::WriteChunkRequest SyncRequest(int64_t chunk_id, int64_t version, const rpc:
   return req;
 }
 
-bool AllCapabilitiesExpired(const std::vector<std::pair<rpc::ServerAddress, Status>>& failed) {
+// True if there were failures and every one of them is `code`.
+bool AllFailedWith(const std::vector<std::pair<rpc::ServerAddress, Status>>& failed,
+                   ErrorCode code) {
   if (failed.empty()) return false;
   for (const auto& f : failed) {
-    if (f.second.code() != ErrorCode::kCapabilityExpired) return false;
+    if (f.second.code() != code) return false;
   }
   return true;
 }
@@ -369,7 +371,8 @@ class FileWriterImpl final : public FileWriter {
     if (t.seal) req.__set_seal(true);
     std::map<int32_t, rpc::ChunkHashProof> proofs;
     ChainOutcome out = SendWrite(impl_, c.chain, req, &proofs);
-    if (out.ok.empty() && AllCapabilitiesExpired(out.failed)) {
+    out = AgainWhileUnreachable(index, c.chain, req, &proofs, std::move(out));
+    if (out.ok.empty() && AllFailedWith(out.failed, ErrorCode::kCapabilityExpired)) {
       // The capability's time window passed during a long write: a new
       // version and capability (pipeline recovery with every replica
       // good), then the piece again.
@@ -408,6 +411,39 @@ class FileWriterImpl final : public FileWriter {
       unsynced_[index] = UnsyncedChunk{c.chunk_id, c.version, c.chain, c.cap};
     }
     return Status();
+  }
+
+  // When no replica of chunk `index` could be reached (`out`: their servers
+  // restarting, or dead and not yet declared so), sends `req` along the
+  // same chain again, with a backoff up to 1 s, for at most
+  // options.meta_retry_ms (the mount's io_timeout), as a request waits out a
+  // metaserver outage (docs/fuse.md, "Outages"); the leases are renewed
+  // meanwhile. Returns the last outcome. Resending is safe: a server that
+  // could not be reached took nothing, and one that took the bytes takes
+  // the same bytes at the same version again.
+  ChainOutcome AgainWhileUnreachable(int64_t index, const std::vector<rpc::ServerAddress>& chain,
+                                     rpc::WriteChunkRequest& req,
+                                     std::map<int32_t, rpc::ChunkHashProof>* proofs,
+                                     ChainOutcome out) {
+    auto unreachable = [](const ChainOutcome& o) {
+      return o.ok.empty() && AllFailedWith(o.failed, ErrorCode::kUnavailable);
+    };
+    if (!unreachable(out)) return out;
+    const int wait_ms = impl_->options.meta_retry_ms;
+    LOG(kWarn) << "no replica of chunk " << index << " (id " << req.chunk_id << ") of inode "
+               << inode_ << " can be reached (" << DescribeFailures(out.failed)
+               << "); trying again for up to " << wait_ms << " ms";
+    const auto deadline = SteadyClock::now() + std::chrono::milliseconds(wait_ms);
+    auto backoff = std::chrono::milliseconds(50);
+    while (SteadyClock::now() + backoff < deadline) {
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
+      if (!RenewIfDue().ok()) return out;
+      if (proofs) proofs->clear();
+      out = SendWrite(impl_, chain, req, proofs);
+      if (!unreachable(out)) return out;
+    }
+    return out;
   }
 
   Status ChunkFailed(const char* what, int64_t index, const OpenChunk& c) {
@@ -488,6 +524,7 @@ class FileWriterImpl final : public FileWriter {
       if (seal) req.__set_seal(true);
       std::map<int32_t, rpc::ChunkHashProof> proofs;
       ChainOutcome out = SendWrite(impl_, u.chain, req, &proofs);
+      out = AgainWhileUnreachable(index, u.chain, req, &proofs, std::move(out));
       if (seal && out.failed.empty()) {
         oc->second.proofs = std::move(proofs);
         oc->second.sealed = true;
@@ -511,10 +548,7 @@ class FileWriterImpl final : public FileWriter {
       // that answered, which is what fsync promises. The chunk is under
       // its goal until its server returns or it is repaired. Any other
       // failure (a disk that could not fdatasync) fails the sync.
-      const bool only_unreachable =
-          std::all_of(out.failed.begin(), out.failed.end(),
-                      [](const auto& f) { return f.second.code() == ErrorCode::kUnavailable; });
-      if (!out.ok.empty() && only_unreachable) {
+      if (!out.ok.empty() && AllFailedWith(out.failed, ErrorCode::kUnavailable)) {
         LOG(kWarn) << "sync of committed chunk " << index << " (id " << u.chunk_id << ") of inode "
                    << inode_ << ": " << DescribeFailures(out.failed) << "; durable on "
                    << out.ok.size() << " live replica(s), under its goal";

@@ -317,6 +317,41 @@ TEST(WriteProtocolTest, SyncSucceedsOnTheLiveReplicaWhenOneDiesBeforeItsFdatasyn
   EXPECT_TRUE(*back == data) << FirstDifference(*back, data);
 }
 
+// Every chunk server restarting while a writer sends a piece (docs/
+// write_protocol.md): the piece finds no replica to take it, waits for them
+// with a backoff and goes through once they are back, instead of failing
+// the write. The same for the sync that follows.
+TEST(WriteProtocolTest, AWriteWaitsForItsChunkServersToComeBackInsteadOfFailing) {
+  auto cluster = TestCluster::Start();
+  ASSERT_TRUE(cluster);
+  auto client = cluster->NewClient();
+  ASSERT_TRUE(client);
+  auto a = PutFile(*client, "restarts", Bytes(kMiB, 11));
+  ASSERT_TRUE(a.ok()) << a.status();
+  auto w = client->OpenWriter(a->inode);
+  ASSERT_TRUE(w.ok());
+  const std::string first = Bytes(4 * kMiB, 12);
+  ASSERT_TRUE(WriteAt(**w, 0, first).ok());
+  ASSERT_TRUE((*w)->Flush().ok());  // committed: the next piece goes to the same two servers
+  for (int i = 0; i < cluster->chunk_server_count(); ++i) cluster->KillChunkServer(i, SIGKILL);
+  std::thread restart([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+    for (int i = 0; i < cluster->chunk_server_count(); ++i) cluster->StartChunkServer(i);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string second = Bytes(4 * kMiB, 13);
+  Status written = WriteAt(**w, 4 * kMiB, second);
+  if (written.ok()) written = (*w)->Sync();
+  const auto waited = std::chrono::steady_clock::now() - start;
+  restart.join();
+  ASSERT_TRUE(written.ok()) << "the write failed while its chunk servers restarted: " << written;
+  EXPECT_GE(waited, std::chrono::milliseconds(1000)) << "the servers were not down for the write";
+  ASSERT_TRUE((*w)->Close().ok());
+  auto back = ReadAll(*client, a->inode);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_TRUE(*back == first + second) << FirstDifference(*back, first + second);
+}
+
 // Every byte of what a replica holds (at whatever version it holds), read
 // straight from its chunk server; NOT_FOUND when it holds none.
 Result<std::string> ReadWholeReplica(const std::string& address, int64_t chunk_id) {

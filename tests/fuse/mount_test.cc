@@ -743,6 +743,7 @@ TEST_F(FuseTest, MountTypeDdbfsAndFstabLinesWork) {
 
 // A write the chunk servers never take is reported by close(2), not lost:
 // a cluster of its own whose chunk servers are all killed after a first write.
+// The writer waits -o io_timeout for them to come back (2 s here) first.
 TEST_F(FuseTest, WriteErrorReportedAtClose) {
   ClusterOptions o;
   o.chunk_servers = 2;
@@ -752,7 +753,8 @@ TEST_F(FuseTest, WriteErrorReportedAtClose) {
   ASSERT_EQ(::mkdir(mnt.c_str(), 0755), 0);
   auto p = std::make_unique<Process>(
       cluster_->bin("ddbfs-mount"),
-      std::vector<std::string>{"--meta", c->meta_address(), mnt, "-f"}, mnt + ".log");
+      std::vector<std::string>{"--meta", c->meta_address(), mnt, "-f", "-o", "io_timeout=2"},
+      mnt + ".log");
   ASSERT_TRUE(WaitFor([&] { return IsFuseMount(mnt); }, std::chrono::seconds(20))) << p->LogTail();
   ASSERT_EQ(WriteFile(mnt + "/ok", "fine"), 0);
   EXPECT_EQ(ReadFile(mnt + "/ok"), "fine");
