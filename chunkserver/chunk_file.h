@@ -116,7 +116,8 @@ class ChunkFile {
   // True if Open took a newest header with changed blocks and wrote nothing
   // (see Open): the next change, or SealDurable, seals it.
   bool unsealed() const { return unsealed_; }
-  // The header Open took, by its sequence number.
+  // Sequence number of the current header (while unsealed: the one Open
+  // took).
   uint64_t header_seq() const { return cur_.seq; }
   // For a file left unsealed by Open whose header and data the caller has
   // made durable since (syncfs of its file system): frees what the header

@@ -241,9 +241,7 @@ void ChunkStore::ScanSubdir(size_t dir_index, const fs::path& sub) {
       corrupt_.insert(id);
       continue;
     }
-    if ((*file)->unsealed() && to_seal_.size() < kMaxWaitingSeals) {
-      to_seal_.emplace_back(id, (*file)->header_seq());
-    }
+    if ((*file)->unsealed()) (void)QueueSealLocked(id, (*file)->header_seq());
     const Entry found{dir_index, (*file)->version(), (*file)->length(),
                       ChangedMsOf(entry.path().string())};
     auto it = chunks_.find(id);
@@ -410,13 +408,16 @@ Result<ChunkStore::FilePtr> ChunkStore::Acquire(uint64_t chunk_id, size_t* dir_i
   return file;
 }
 
+bool ChunkStore::QueueSealLocked(uint64_t chunk_id, uint64_t seq) {
+  if (to_seal_.size() >= kMaxWaitingSeals) return false;
+  to_seal_.emplace_back(chunk_id, seq);
+  return true;
+}
+
 Status ChunkStore::NoteUnsealed(uint64_t chunk_id, ChunkFile& file) {
   {
     std::lock_guard<std::mutex> lock(map_mu_);
-    if (to_seal_.size() < kMaxWaitingSeals) {
-      to_seal_.emplace_back(chunk_id, file.header_seq());
-      return Status();
-    }
+    if (QueueSealLocked(chunk_id, file.header_seq())) return Status();
   }
   return file.SealIfOpenedUnsealed();
 }

@@ -239,6 +239,10 @@ class ChunkStore {
   // Notes an unsealed file for SealOpened; seals it at once if too many
   // wait. REQUIRES: the chunk's stripe held exclusively (or the scan).
   Status NoteUnsealed(uint64_t chunk_id, ChunkFile& file);
+  // Adds (chunk_id, seq) to to_seal_ unless kMaxWaitingSeals wait already
+  // (false: the caller seals it, or leaves it for its next change).
+  // REQUIRES: map_mu_ held.
+  bool QueueSealLocked(uint64_t chunk_id, uint64_t seq);
 
   Status LoadOrCreateUuid();
   // Loads the inventory of data folder `dir_index`: its two-hex-digit

@@ -438,7 +438,11 @@ class FileWriterImpl final : public FileWriter {
     while (SteadyClock::now() + backoff < deadline) {
       std::this_thread::sleep_for(backoff);
       backoff = std::min(backoff * 2, std::chrono::milliseconds(1000));
-      if (!RenewIfDue().ok()) return out;
+      if (Status renewed = RenewIfDue(); !renewed.ok()) {
+        LOG(kWarn) << "stopped waiting for the replicas of chunk " << index << " (id "
+                   << req.chunk_id << ") of inode " << inode_ << ": " << renewed;
+        return out;
+      }
       if (proofs) proofs->clear();
       out = SendWrite(impl_, chain, req, proofs);
       if (!unreachable(out)) return out;
